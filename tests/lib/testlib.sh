@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for integration scripts (source it). Every script:
+#   - reports each check with t_ok/t_fail ("PASS: name" / "FAIL: name"),
+#   - registers what it starts (t_bg, t_ns) so t_cleanup removes it by PID and name on exit,
+#   - waits with t_wait_for (polls a condition with a deadline), never with a bare sleep,
+#   - sends traffic only to loopback or to 198.18.0.0/15 inside namespaces it created.
+set -u
+T_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD=$T_ROOT/$BUILD ;; esac
+T_PIDS=()
+T_NSS=()
+T_TMPS=()
+T_FAILS=0
+
+t_ok()   { echo "PASS: $*"; }
+t_fail() { echo "FAIL: $*"; T_FAILS=$((T_FAILS + 1)); }
+t_check() { local name=$1; shift; if "$@"; then t_ok "$name"; else t_fail "$name"; fi; }
+t_skip() { echo "SKIP: $*"; exit 77; }
+
+# t_need_root: integration tests need namespaces.
+t_need_root() { [ "$(id -u)" = 0 ] || t_skip "needs root"; }
+
+# t_tmpdir VAR: a fresh directory removed at exit.
+t_tmpdir() { local d; d=$(mktemp -d /tmp/dpmail-test.XXXXXX); T_TMPS+=("$d"); printf -v "$1" %s "$d"; }
+
+# t_ns NAME: create a network namespace (unique name given by the caller), removed at exit,
+# with an empty resolver file so no lookup leaves it.
+t_ns() {
+  ip netns del "$1" 2>/dev/null
+  ip netns add "$1" && T_NSS+=("$1")
+  mkdir -p "/etc/netns/$1" && : >"/etc/netns/$1/resolv.conf"
+  ip -n "$1" link set lo up
+}
+
+# t_bg VAR CMD...: start CMD in the background, remember its PID in VAR and for cleanup.
+t_bg() { local var=$1; shift; "$@" & local pid=$!; T_PIDS+=("$pid"); printf -v "$var" %s "$pid"; }
+
+# t_wait_for SECONDS CMD...: poll CMD every 50 ms until it succeeds or the deadline passes.
+t_wait_for() {
+  local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
+  while ! "$@" >/dev/null 2>&1; do
+    [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+    sleep 0.05
+  done
+}
+
+# t_wait_exit PID SECONDS: wait for a process to end; prints its exit code; 1 on timeout.
+t_wait_exit() {
+  local pid=$1 deadline=$(( $(date +%s%N) + $2 * 1000000000 ))
+  while kill -0 "$pid" 2>/dev/null; do
+    if ! ps -p "$pid" -o stat= | grep -q Z; then :; else break; fi
+    [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+    sleep 0.02
+  done
+  wait "$pid"; echo $?
+}
+
+t_cleanup() {
+  local p n d
+  for p in "${T_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${T_PIDS[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.02; done
+    kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null
+  done
+  for n in "${T_NSS[@]}"; do ip netns del "$n" 2>/dev/null; rm -rf "/etc/netns/$n"; done
+  for d in "${T_TMPS[@]}"; do rm -rf "$d"; done
+}
+trap t_cleanup EXIT
+
+# t_done: exit status for the script.
+t_done() { [ "$T_FAILS" -eq 0 ]; }
