@@ -6,6 +6,7 @@
  */
 #include "main/dp.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -63,8 +64,29 @@ int dp_eal_args(const struct cfg *c, const char *prog, char **argv, int max, cha
 	return argc;
 }
 
+/* EAL's own message for a missing CPU is "Invalid argument"; name the lcore instead. */
+static int lcores_check(const struct cfg *c)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return 0;
+	unsigned main_lcore = c->dataplane.main_lcore;
+	for (uint32_t i = 0; i <= c->dataplane.workers.n; i++) {
+		unsigned id = i < c->dataplane.workers.n ? c->dataplane.workers.v[i] : main_lcore;
+		if (id >= CPU_SETSIZE || !CPU_ISSET(id, &set)) {
+			log_err("event=startup_failed reason=\"%s lcore %u is not a CPU this process may "
+				"run on (%d available)\"", i < c->dataplane.workers.n ? "worker" : "main",
+				id, CPU_COUNT(&set));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int dp_eal_init(const struct cfg *c, const char *prog)
 {
+	if (lcores_check(c) < 0)
+		return -1;
 	char *argv[EAL_ARGV_MAX], buf[8192], line[2048];
 	int argc = dp_eal_args(c, prog, argv, EAL_ARGV_MAX, buf, sizeof(buf));
 	if (argc < 0) {
