@@ -13,7 +13,7 @@ pid=""
 [ "$(id -u)" = 0 ] || { echo "make run needs root (network namespaces, TAP devices)" >&2; exit 1; }
 
 cleanup() {
-  trap - INT TERM EXIT
+  trap - EXIT
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid"
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
@@ -24,7 +24,10 @@ cleanup() {
   rm -rf "/etc/netns/$NS"
   echo "stopped; namespace $NS removed; log was $LOG"
 }
-trap cleanup INT TERM EXIT
+# Ctrl-C reaches dpmaild too (same process group); either way cleanup runs once, at exit.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap cleanup EXIT
 
 ip netns del "$NS" 2>/dev/null
 ip netns add "$NS" || exit 1
@@ -56,4 +59,6 @@ Try:
 Ctrl-C stops dpmaild and removes the namespace.
 EOM
 wait "$pid"
-echo "dpmaild exited with status $?"
+rc=$?
+echo "dpmaild exited by itself with status $rc"
+exit $rc
