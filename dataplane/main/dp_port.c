@@ -94,6 +94,18 @@ static int nifs_init(struct dp_rt *rt, const struct rte_eth_dev_info *info)
 			return -1;
 		}
 	}
+	for (uint16_t q = 0; q < rt->n_workers; q++) {
+		struct rte_ring *peers[RTE_MAX_LCORE];
+		unsigned n = 0;
+		for (uint16_t o = 0; o < rt->n_workers; o++)
+			if (o != q)
+				peers[n++] = rt->lc[o]->neigh;
+		if (net_if_set_peers(&rt->lc[q]->nif, rt->lc[q]->neigh, peers, n) < 0) {
+			log_err("event=startup_failed reason=\"more than %d workers on one port\"",
+				NET_PEERS_MAX + 1);
+			return -1;
+		}
+	}
 	char mac[RTE_ETHER_ADDR_FMT_SIZE];
 	rte_ether_format_addr(mac, sizeof(mac), &nc.mac);
 	log_info("event=port_up port=%s port_id=%u mac=%s queues=%u tcp_cksum_offload=%d",

@@ -43,6 +43,13 @@ struct arp_entry {
 	struct rte_mbuf *hold[ARP_HOLD_MAX];
 };
 
+/* A learnt neighbour, posted to peer workers' rings (ring element size: 12 bytes). */
+struct arp_neigh_msg {
+	uint32_t ip;              /* network byte order */
+	struct rte_ether_addr mac;
+	uint16_t pad;
+};
+
 struct arp_cache {
 	struct arp_params p;
 	uint32_t n_used;

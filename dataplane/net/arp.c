@@ -12,6 +12,11 @@
  * Learning follows RFC 826's merge rule: any ARP packet updates an existing entry for its
  * sender; a packet addressed to us also creates one (the requester will talk to us next).
  * Timers run from arp_timer() at most every ARP_SCAN_US of nif->now_us.
+ *
+ * Workers of one port each keep their own cache. What a worker learns from a reply addressed
+ * to us, or a changed MAC, is posted to the other workers (rte_ring messages): the reply to
+ * one worker's request may arrive on another worker's queue. A peer applies a message only
+ * to an entry it already has (it asked, or it knew the old MAC).
  */
 #include "net/arp.h"
 
@@ -20,6 +25,7 @@
 
 #include <rte_arp.h>
 #include <rte_mbuf.h>
+#include <rte_ring_elem.h>
 
 #include "net/eth.h"
 #include "net/net.h"
@@ -165,6 +171,28 @@ static void entry_resolved(struct net_if *nif, struct arp_entry *e, const struct
 	e->nhold = 0;
 }
 
+static void neigh_post(struct net_if *nif, uint32_t ip, const struct rte_ether_addr *mac)
+{
+	struct arp_neigh_msg msg = { .ip = ip, .mac = *mac };
+	for (unsigned i = 0; i < nif->n_peers; i++)
+		if (rte_ring_mp_enqueue_elem(nif->neigh_peers[i], &msg, sizeof(msg)) != 0)
+			nif->cnt.drop[NET_DROP_ARP_SHARE]++;
+}
+
+int arp_neigh_drain(struct net_if *nif)
+{
+	struct arp_neigh_msg msgs[16];
+	if (!nif->neigh_in)
+		return 0;
+	unsigned n = rte_ring_sc_dequeue_burst_elem(nif->neigh_in, msgs, sizeof(msgs[0]), 16, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		struct arp_entry *e = find(&nif->arp, msgs[i].ip);
+		if (e)
+			entry_resolved(nif, e, &msgs[i].mac);
+	}
+	return (int)n;
+}
+
 static bool arp_hdr_ok(const struct rte_arp_hdr *a)
 {
 	uint16_t op = rte_be_to_cpu_16(a->arp_opcode);
@@ -192,10 +220,13 @@ void arp_input(struct net_if *nif, struct rte_mbuf *m)
 	struct rte_ether_addr sha = a->arp_data.arp_sha;
 	bool for_us = tip == nif->ip && sip != nif->ip;
 	struct arp_entry *e = sip ? find(&nif->arp, sip) : NULL;
+	bool changed = e && e->state == ARP_REACHABLE && !rte_is_same_ether_addr(&e->mac, &sha);
 	if (!e && for_us && sip)
 		e = entry_alloc(nif, sip);
 	if (e && sip != nif->ip)
 		entry_resolved(nif, e, &sha);
+	if (sip && sip != nif->ip && (changed || (for_us && op == RTE_ARP_OP_REPLY)))
+		neigh_post(nif, sip, &sha);
 	if (!for_us) {
 		nif->cnt.drop[NET_DROP_ARP_NOT_US]++;
 		goto free;
