@@ -29,6 +29,10 @@ static const struct cfg_param eal_params[] = {
 	  "Memory EAL reserves (-m), MiB. Must hold every worker's mbuf pool (about 2.2 KiB per mbuf)." },
 	{ "file_prefix", CFG_T_STR, "\"dpmail\"", 0, 64, F(eal.file_prefix), 0, NULL, NULL,
 	  "EAL --file-prefix: distinct per dpmaild instance running on one machine." },
+	{ "lcores", CFG_T_STR, NULL, 0, 512, F(eal.lcores), 0, NULL, NULL,
+	  "EAL --lcores map from lcore ids to CPUs (e.g. \"0@0,1@1,2@1\" runs workers 1 and 2 on "
+	  "CPU 1), for more workers than CPUs in tests. Unset: lcore id = CPU (-l main,workers). "
+	  "Must name the main lcore and every worker." },
 };
 
 static const struct cfg_param port_params[] = {

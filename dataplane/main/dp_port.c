@@ -40,10 +40,11 @@ static int port_configure(struct dp_rt *rt, struct rte_eth_dev_info *info)
 	uint64_t tx_want = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
 	conf.rxmode.offloads = info->rx_offload_capa & rx_want;
 	conf.txmode.offloads = info->tx_offload_capa & tx_want;
-	if (rt->n_workers > 1) {
+	/* Several queues: RSS where the PMD hashes; otherwise (TAP) the kernel spreads flows. */
+	uint64_t rss = info->flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
+	if (rt->n_workers > 1 && rss) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_hf = info->flow_type_rss_offloads &
-						   (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
+		conf.rx_adv_conf.rss_conf.rss_hf = rss;
 	}
 	int rc = rte_eth_dev_configure(rt->port_id, rt->n_workers, rt->n_workers, &conf);
 	if (rc < 0) {
