@@ -68,11 +68,13 @@ static const struct cfg_param dataplane_params[] = {
 
 static const struct cfg_param arp_params[] = {
 	{ "reachable_ms", CFG_T_U32, "60000", 1000, 86400000, F(arp.reachable_ms), 0, NULL, NULL,
-	  "How long a learned neighbour stays valid before it is resolved again, ms." },
+	  "How long a learned neighbour is trusted before it is polled again (unicast requests while "
+	  "traffic keeps flowing; removed after max_retries unanswered polls), ms." },
 	{ "retry_ms", CFG_T_U32, "1000", 10, 60000, F(arp.retry_ms), 0, NULL, NULL,
 	  "Interval between ARP requests while resolving, ms." },
 	{ "max_retries", CFG_T_U32, "3", 1, 100, F(arp.max_retries), 0, NULL, NULL,
-	  "Requests sent before resolution fails and the packets waiting for it are dropped." },
+	  "Requests sent before resolution (or a poll of a known neighbour) fails; packets waiting "
+	  "for it are dropped." },
 	{ "hold", CFG_T_U32, "4", 1, 8, F(arp.hold), 0, NULL, NULL,
 	  "Packets held per neighbour while it is being resolved (the oldest is dropped beyond)." },
 };

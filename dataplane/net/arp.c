@@ -5,8 +5,10 @@
  * Cache: ARP_BUCKETS sets of ARP_WAYS entries, indexed by a hash of the IPv4 address. An entry
  * is FREE, INCOMPLETE (a request is out; up to p.hold frames wait for the answer; retried every
  * p.retry_ms, abandoned after p.max_retries requests with the held frames dropped and counted)
- * or REACHABLE (valid for p.reachable_ms after it was learned; then removed, so the next frame
- * to that address resolves it again). A set that is full evicts its oldest entry, preferring a
+ * or REACHABLE (learned p.reachable_ms ago at most; past that, the known MAC is polled by
+ * unicast requests every p.retry_ms while frames keep going to it, and the entry is removed
+ * after p.max_retries unanswered polls, so a live neighbour is refreshed without holding or
+ * dropping a single frame). A set that is full evicts its oldest entry, preferring a
  * REACHABLE one (frames held by an evicted INCOMPLETE entry are dropped and counted).
  *
  * Learning follows RFC 826's merge rule: any ARP packet updates an existing entry for its
@@ -289,15 +291,16 @@ static int entry_timer(struct net_if *nif, struct arp_entry *e)
 {
 	if (nif->now_us < e->expire_us)
 		return 0;
-	if (e->state == ARP_REACHABLE || e->retries >= nif->arp.p.max_retries) {
-		if (e->state == ARP_INCOMPLETE)
-			nif->cnt.drop[NET_DROP_ARP_UNRESOLVED] += e->nhold;
+	if (e->retries >= nif->arp.p.max_retries) {
+		nif->cnt.drop[NET_DROP_ARP_UNRESOLVED] += e->nhold;
 		entry_free(&nif->arp, e);
 		return 1;
 	}
+	/* INCOMPLETE: broadcast again. REACHABLE past its life: poll the known MAC by unicast
+	 * (RFC 1122 2.3.2.1) while traffic keeps flowing to it. */
 	e->retries++;
 	e->expire_us = nif->now_us + (uint64_t)nif->arp.p.retry_ms * 1000;
-	arp_send(nif, RTE_ARP_OP_REQUEST, e->ip, NULL);
+	arp_send(nif, RTE_ARP_OP_REQUEST, e->ip, e->state == ARP_REACHABLE ? &e->mac : NULL);
 	return 1;
 }
 

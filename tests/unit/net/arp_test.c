@@ -169,11 +169,37 @@ START_TEST(test_expiry)
 	ck_assert_ptr_nonnull(arp_lookup(&nif->arp, nh));
 	nif->now_us += 59 * 1000000ull;
 	arp_timer(nif);
-	ck_assert_ptr_nonnull(arp_lookup(&nif->arp, nh));
+	net_tx_flush(nif);
+	ck_assert_uint_eq(tenv_ntx, 0);
+	/* past reachable_ms: polled by unicast, still used meanwhile */
 	nif->now_us += 2 * 1000000ull;
+	arp_timer(nif);
+	net_tx_flush(nif);
+	ck_assert_uint_eq(tenv_ntx, 1);
+	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(tenv_tx[0], struct rte_ether_hdr *);
+	ck_assert(rte_is_same_ether_addr(&eh->dst_addr, &tenv_peer_mac));
+	ck_assert_uint_eq(ntohs(((struct rte_arp_hdr *)(eh + 1))->arp_opcode), RTE_ARP_OP_REQUEST);
+	tenv_tx_clear();
+	struct rte_mbuf *m = rte_pktmbuf_alloc(tenv_pool);
+	rte_pktmbuf_append(m, 60);
+	arp_output(nif, m, nh);
+	net_tx_flush(nif);
+	ck_assert_uint_eq(tenv_ntx, 1);           /* sent at once, not held */
+	tenv_tx_clear();
+	/* the answer refreshes it */
+	tenv_learn_peer(nif);
+	ck_assert_uint_eq(arp_lookup(&nif->arp, nh)->retries, 0);
+	/* a neighbour that stops answering is removed after max_retries polls */
+	for (int i = 0; i < 3; i++) {
+		nif->now_us += 61 * 1000000ull;
+		arp_timer(nif);
+		ck_assert_ptr_nonnull(arp_lookup(&nif->arp, nh));
+	}
+	nif->now_us += 1000000ull;
 	arp_timer(nif);
 	ck_assert_ptr_null(arp_lookup(&nif->arp, nh));
 	ck_assert_uint_eq(nif->arp.n_used, 0);
+	ck_assert_uint_eq(nif->cnt.arp_tx_req, 1 + 3);   /* the first poll, then three */
 	tenv_nif_free(nif);
 }
 END_TEST
