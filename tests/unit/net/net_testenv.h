@@ -9,7 +9,6 @@
 #define DPMAIL_TEST_NET_TESTENV_H
 
 #include <arpa/inet.h>
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +26,14 @@
 #else
 #define TENV_POISON(a, n)   ((void)(a), (void)(n))
 #define TENV_UNPOISON(a, n) ((void)(a), (void)(n))
+#endif
+
+/* Tools (benchmarks) include this without Check: define TENV_NO_CHECK first. */
+#ifdef TENV_NO_CHECK
+#define TENV_ASSERT(x) do { if (!(x)) abort(); } while (0)
+#else
+#include <check.h>
+#define TENV_ASSERT(x) ck_assert(x)
 #endif
 
 #include "net/arp.h"
@@ -102,7 +109,7 @@ static inline struct net_if *tenv_nif(void)
 	c.mtu = 1500;
 	c.pool = tenv_pool;
 	arp_params_defaults(&c.arp);
-	ck_assert_int_eq(net_if_init(nif, &c), 0);
+	TENV_ASSERT(net_if_init(nif, &c) == 0);
 	nif->tx.sink = tenv_sink;
 	nif->now_us = 1000000;
 	tenv_tx_clear();
@@ -120,9 +127,9 @@ static inline void tenv_nif_free(struct net_if *nif)
 static inline struct rte_mbuf *tenv_mbuf(const void *data, size_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(tenv_pool);
-	ck_assert_ptr_nonnull(m);
+	TENV_ASSERT(m != NULL);
 	char *p = rte_pktmbuf_append(m, (uint16_t)len);
-	ck_assert_ptr_nonnull(p);
+	TENV_ASSERT(p != NULL);
 	memcpy(p, data, len);
 	return m;
 }
@@ -202,6 +209,7 @@ static inline void tenv_learn_peer(struct net_if *nif)
 }
 
 /* Run a suite without fork (EAL state lives in this process). */
+#ifndef TENV_NO_CHECK
 static inline int tenv_run(Suite *s)
 {
 	SRunner *sr = srunner_create(s);
@@ -211,5 +219,6 @@ static inline int tenv_run(Suite *s)
 	srunner_free(sr);
 	return failed ? 1 : 0;
 }
+#endif
 
 #endif
