@@ -372,6 +372,8 @@ struct smtp_rparse {
 	uint32_t lines;
 	uint32_t line_len;
 	bool bad;
+	bool complete;                /* rp->line holds a finished line (reset on the next feed) */
+	bool done;                    /* that line ended the reply */
 	char line[600];               /* current line (bounded by reply_line_max <= sizeof) */
 };
 
@@ -391,6 +393,12 @@ struct smtp_client_session {
 	bool pipelined;               /* current transaction was pipelined */
 	bool bdat;                    /* current transaction uses BDAT */
 	bool msg_failed;
+	bool drop_input;              /* after 220 to STARTTLS: discard what is buffered */
+	bool quit_pending;            /* QUIT once the message in flight is finished */
+	bool bdat_last_sent;
+	bool bdat_stop;               /* a BDAT failed: send no more chunks (RFC 3030 3) */
+	bool mail_ok;                 /* MAIL accepted: the server has a transaction to reset */
+	uint32_t messages_done;       /* transactions completed on this connection */
 	uint32_t ext;                 /* enum smtp_ext */
 	uint64_t server_size;         /* SIZE limit advertised (0 = none) */
 	const struct smtp_client_msg *msg;
