@@ -382,6 +382,19 @@ int smtp_client_send(struct smtp_client_session *c, const struct smtp_client_msg
 	return 0;
 }
 
+/* The message is over with r; a transaction the server still holds is reset (RFC 5321
+ * 4.1.1.5) before the session is idle again. */
+static void end_txn(struct smtp_client_session *c, struct smtp_reply r, bool server_txn)
+{
+	msg_finish(c, &r, false);
+	if (server_txn) {
+		cmd(c, "RSET", NULL, NULL);
+		enter(c, SMTP_C_RSET, c->lim->cmd_timeout_us);
+	} else {
+		become_idle(c);
+	}
+}
+
 /* After the last RCPT reply. */
 static void rcpts_done(struct smtp_client_session *c)
 {
@@ -390,14 +403,7 @@ static void rcpts_done(struct smtp_client_session *c)
 			enter(c, SMTP_C_DATA, c->lim->data_init_timeout_us); /* DATA reply due */
 			return;
 		}
-		struct smtp_reply r = c->first_err;
-		msg_finish(c, &r, false);
-		if (c->mail_ok) {
-			cmd(c, "RSET", NULL, NULL);
-			enter(c, SMTP_C_RSET, c->lim->cmd_timeout_us);
-		} else {
-			become_idle(c);
-		}
+		end_txn(c, c->first_err, c->mail_ok);
 		return;
 	}
 	if (c->bdat) {
@@ -470,29 +476,16 @@ static void on_data(struct smtp_client_session *c)
 		enter(c, SMTP_C_BODY, c->lim->block_timeout_us);
 		return;
 	}
-	struct smtp_reply r = (c->rcpt_ok == 0 || c->msg_failed) && c->first_err.code ? c->first_err
-										    : c->reply;
-	msg_finish(c, &r, false);
-	if (c->mail_ok) {
-		cmd(c, "RSET", NULL, NULL);
-		enter(c, SMTP_C_RSET, c->lim->cmd_timeout_us);
-	} else {
-		become_idle(c);
-	}
+	bool none = (c->rcpt_ok == 0 || c->msg_failed) && c->first_err.code;
+	end_txn(c, none ? c->first_err : c->reply, c->mail_ok);
 }
 
 static void on_dot(struct smtp_client_session *c)
 {
-	if (c->msg_failed) {
-		struct smtp_reply r = c->first_err;
-		msg_finish(c, &r, false);
-		cmd(c, "RSET", NULL, NULL);
-		enter(c, SMTP_C_RSET, c->lim->cmd_timeout_us);
-		return;
-	}
-	struct smtp_reply r = c->reply;
-	msg_finish(c, &r, false);
-	become_idle(c);
+	if (c->msg_failed)
+		end_txn(c, c->first_err, true);
+	else
+		end_txn(c, c->reply, false);
 }
 
 /* A reply to a BDAT chunk (state BODY while chunks go out, DOT after BDAT 0 LAST). */
@@ -506,18 +499,12 @@ static void on_bdat(struct smtp_client_session *c)
 	}
 	if (c->bdat_pending)
 		return;
-	if (c->bdat_stop) {
-		struct smtp_reply r = c->first_err;
-		msg_finish(c, &r, false);
-		cmd(c, "RSET", NULL, NULL);
-		enter(c, SMTP_C_RSET, c->lim->cmd_timeout_us);
-	} else if (c->bdat_last_sent) {
-		struct smtp_reply r = c->reply;
-		msg_finish(c, &r, false);
-		become_idle(c);
-	} else {
+	if (c->bdat_stop)
+		end_txn(c, c->first_err, true);
+	else if (c->bdat_last_sent)
+		end_txn(c, c->reply, false);
+	else
 		c->deadline = c->now + c->lim->block_timeout_us;
-	}
 }
 
 static void on_session_reply(struct smtp_client_session *c)
