@@ -91,9 +91,9 @@ static void h_log_escaped(struct harness *h, const char *p, size_t n)
 
 static void h_event(struct harness *h, const char *what, const char *arg, size_t n)
 {
-	h_drain(h);
 	if (!h->log_events)
 		return;
+	h_drain(h);
 	h_logs(h, "## ");
 	h_logs(h, what);
 	if (arg) {
