@@ -329,7 +329,8 @@ static int list_segs(struct spool *sp, uint32_t **out, uint32_t *n)
 		}
 		closedir(dp);
 	}
-	qsort(v, cnt, sizeof(*v), cmp_u32);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_u32);
 	*out = v;
 	*n = cnt;
 	return 0;

@@ -129,10 +129,12 @@ int spool_stage_rec(struct spool *sp, uint8_t type, const struct spool_part *par
 	}
 	struct spool_rec_hdr h = { .magic = SPOOL_REC_MAGIC, .len = len, .type = type };
 	if (sealed) {
-		struct spool_key *k = &sp->keys[sp->cur_key];
 		h.flags = SPOOL_RF_SEALED;
-		h.key_id = k->id;
-		spool_rec_hdr_put(rec, &h);
+		h.key_id = sp->keys[sp->cur_key].id;
+	}
+	spool_rec_hdr_put(rec, &h); /* bytes 0..11 are the AAD and part of the CRC */
+	if (sealed) {
+		struct spool_key *k = &sp->keys[sp->cur_key];
 		uint8_t nonce[12];
 		spool_nonce(sp, s->seq, off, nonce);
 		if ((e = spool_aead_seal(k->aead, nonce, rec, 12, rec + SPOOL_REC_HDR, plen,
