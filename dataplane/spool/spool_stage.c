@@ -170,12 +170,24 @@ int spool_stage_ent(struct spool *sp, uint8_t kind, uint64_t cookie, struct spoo
 	return 0;
 }
 
+static void batch_complete(struct spool *sp, struct spool_batch *b);
+
 void spool_stage_flush(struct spool *sp)
 {
 	struct spool_batch *b = sp->stage;
 	if (sp->flight || b->len == 0)
 		return;
 	struct spool_seg *s = b->seg;
+	if (s->poisoned) {
+		/* Staged for a segment whose previous write or sync failed meanwhile: nothing more is
+		 * appended to it, so this batch fails as a whole (its messages get 451). */
+		b->result = -EIO;
+		sp->flight = b;
+		sp->stage = b == &sp->b[0] ? &sp->b[1] : &sp->b[0];
+		batch_reset(sp->stage);
+		batch_complete(sp, b);
+		return;
+	}
 	/* A segment that reached its size is synced now: the next batch goes to a new segment and
 	 * must never leave chunks of this one unsynced behind it. */
 	if (s->size >= sp->t.segment_bytes)
