@@ -188,7 +188,6 @@ static void tc_free(struct tls_conn *tc)
 	if (tc->new_sess)
 		SSL_SESSION_free(tc->new_sess);
 	SSL_free(tc->ssl);                /* frees the BIO */
-	tc->core->stats.role[tc->role].active--;
 	free(tc->pend);
 	free(tc->obuf);
 	free(tc->cbuf);
@@ -731,6 +730,7 @@ static void lower_on_closed(void *ctx, struct conn *lc, enum conn_close_reason w
 		hs_fail(tc, why == CONN_CLOSED_TIMEOUT ? TLS_FAIL_TIMEOUT : TLS_FAIL_ABORTED,
 			conn_close_reason_str(why), true);
 	tc->state = TLS_ST_DEAD;
+	tc->core->stats.role[tc->role].active--;
 	run_del(tc);
 	hs_del(tc);
 	tc->conn.handler->on_closed(tc->conn.handler_ctx, &tc->conn, tc->why_set ? tc->why : why);
