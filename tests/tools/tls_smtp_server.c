@@ -27,6 +27,7 @@
 enum sess_state { SS_CMD = 0, SS_DATA, SS_CLOSING };
 
 struct sess {
+	struct sess *prev, *next;     /* all sessions, aborted at exit (leak-free under ASan) */
 	struct conn *c;
 	uint64_t id;
 	enum sess_state state;
@@ -38,6 +39,7 @@ struct sess {
 	size_t line_len;
 };
 
+static struct sess *sessions;
 static struct tls_core *core;
 static struct tls_server_ctx *sctx;
 static struct tls_ticket_key ring[2];
@@ -251,6 +253,12 @@ static void on_closed(void *ctx, struct conn *c, enum conn_close_reason why)
 	struct sess *s = ctx;
 	fprintf(stderr, "conn=%llu event=closed why=%s\n", (unsigned long long)s->id,
 		conn_close_reason_str(why));
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
 	free(s);
 	write_stats();
 }
@@ -266,6 +274,10 @@ static int on_accept(void *ctx, struct conn *c)
 		return -1;
 	s->c = c;
 	s->id = c->id;
+	s->next = sessions;
+	if (sessions)
+		sessions->prev = s;
+	sessions = s;
 	conn_set_handler(c, &sess_handler, s);
 	reply(s, "220 dpmail-test ESMTP\r\n");
 	conn_flush(c);
@@ -330,6 +342,8 @@ int main(int argc, char **argv)
 		tls_tsock_loop_run(loop, ms < 100 ? ms : 100);
 		tls_core_poll(core, tls_tsock_now());
 	}
+	while (sessions)
+		conn_abort(sessions->c);  /* on_closed unlinks and frees the session */
 	write_stats();
 	tls_tsock_loop_free(loop);
 	tls_server_ctx_free(sctx);
