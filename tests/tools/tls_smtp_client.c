@@ -297,7 +297,8 @@ int main(int argc, char **argv)
 	tls_policy_eval(&pol, mx_host, &ev);
 	if (ev.reason && !ev.report_only) {
 		printf("result=defer reason=\"%s\"\n", ev.reason);
-		return 75;
+		rc = 75;
+		count = 0;
 	}
 	for (int i = 0; i < count; i++)
 		if (deliver_once(loop, port) != 0)
