@@ -10,16 +10,41 @@ For each message prints "<file> sig=<i> d=<d> s=<s> a=<a> ok|FAIL"; exits 1 when
 signature fails or a message does not carry exactly N signatures (when --expect is given).
 """
 import argparse
+import os
 import re
 import sys
 
 import dkim
 
 
+def split(msg, path, outdir):
+    """Write one copy of msg per DKIM-Signature field, keeping only that field."""
+    lines = msg.split(b"\r\n")
+    fields, cur = [], None
+    for i, ln in enumerate(lines):
+        if ln == b"":
+            break
+        if ln[:1] in (b" ", b"\t") and cur is not None:
+            cur.append(i)
+            continue
+        cur = [i]
+        fields.append((ln.lower().startswith(b"dkim-signature:"), cur))
+    sigs = [f for is_sig, f in fields if is_sig]
+    drop_all = {i for f in sigs for i in f}
+    base = os.path.basename(path)
+    for k, keep in enumerate(sigs):
+        out = [ln for i, ln in enumerate(lines) if i not in drop_all or i in keep]
+        with open(os.path.join(outdir, f"{base}.sig{k}"), "wb") as f:
+            f.write(b"\r\n".join(out))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--txt", action="append", default=[])
     ap.add_argument("--expect", type=int, default=None)
+    ap.add_argument("--split-to", default=None,
+                    help="also write DIR/<name>.sig<i>: the message with only signature i "
+                         "(for verifiers that report one result per message)")
     ap.add_argument("msgs", nargs="+")
     a = ap.parse_args()
     zone = {}
@@ -42,6 +67,8 @@ def main():
         if a.expect is not None and n != a.expect:
             print(f"{path} expected {a.expect} signatures, found {n}")
             bad += 1
+        if a.split_to:
+            split(msg, path, a.split_to)
         for i in range(n):
             ok = d.verify(idx=i, dnsfunc=dnsfunc)
             sig = d.signature_fields
