@@ -168,6 +168,8 @@ static int addr_domain(const uint8_t *p, const uint8_t *end, char *dom, size_t c
 {
 	struct lex x = { p, end, 0 };
 	const uint8_t *at = NULL;
+	skip_cfws(&x);
+	p = x.p;	/* the local part starts here and must not be empty */
 	while (x.p < x.end && !x.bad) {
 		uint8_t c = *x.p;
 		if (c == '"')
