@@ -40,7 +40,9 @@ const struct dkim_key *dkim_keyring_key(const struct dkim_keyring *kr, size_t i)
 /* Keys for a From domain (exact, then parent domains) plus the operator's; see the .c. */
 size_t dkim_keyring_select(const struct dkim_keyring *kr, const char *from_domain,
 			   const struct dkim_key **out, size_t max);
-/* 1 if the key uid (of domain dom) is in kr. */
+/* The key uid (of domain dom) if it is in kr, else NULL; dkim_keyring_has() as a boolean. */
+const struct dkim_key *dkim_keyring_find(const struct dkim_keyring *kr, const char *dom,
+					 uint64_t uid);
 int dkim_keyring_has(const struct dkim_keyring *kr, const char *dom, uint64_t uid);
 
 /* ---- header scanner and From parser (untrusted input; pure functions) ---- */

@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 
+#include "dkim/dkim_arena.h"
 #include "dkim/dkim_keycache.h"
 #include "log.h"
 
@@ -58,11 +59,14 @@ static int probe_alg(int ex_idx, enum dkim_alg alg, EVP_PKEY *pk)
 	struct dkim_keycache_ent e = { .pk = pk, .alg = alg };
 	struct lend l = { .e = &e, .give = 0 };
 	DKIM_STAT st;
-	DKIM_LIB *lib = dkim_init(NULL, NULL);
+	struct dkim_chunk_pool pool = { .max_free = 0 };
+	struct dkim_arena arena;
+	DKIM_LIB *lib = dkim_init(dkim_arena_lib_malloc, dkim_arena_lib_free);
+	dkim_arena_init(&arena, &pool);
 	e.pem = dkim_pem_of(pk, &e.pem_len);
 	if (!lib || !e.pem || EVP_PKEY_set_ex_data(pk, ex_idx, &freed) != 1)
 		goto out;
-	DKIM *h = dkim_sign(lib, (const unsigned char *)"probe", NULL, (dkim_sigkey_t)e.pem,
+	DKIM *h = dkim_sign(lib, (const unsigned char *)"probe", &arena, (dkim_sigkey_t)e.pem,
 			    (const unsigned char *)"probe", (const unsigned char *)"probe.invalid",
 			    DKIM_CANON_SIMPLE, DKIM_CANON_SIMPLE,
 			    alg == DKIM_ALG_RSA_SHA256 ? DKIM_SIGN_RSASHA256 : DKIM_SIGN_ED25519SHA256,
@@ -86,6 +90,7 @@ out:
 		EVP_PKEY_free(pk);
 	}
 	free(e.pem);
+	dkim_arena_reset(&arena);
 	if (lib)
 		dkim_close(lib);
 	return rc < 0 ? -1 : freed;

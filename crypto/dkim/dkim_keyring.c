@@ -414,13 +414,18 @@ size_t dkim_keyring_select(const struct dkim_keyring *kr, const char *from_domai
 	return n;
 }
 
-/* Is the key with this uid (whose domain is dom) still in kr? */
-int dkim_keyring_has(const struct dkim_keyring *kr, const char *dom, uint64_t uid)
+/* The key with this uid (whose domain is dom) if it is still in kr, else NULL. */
+const struct dkim_key *dkim_keyring_find(const struct dkim_keyring *kr, const char *dom,
+					 uint64_t uid)
 {
 	long at = kr ? find_domain(kr, dom) : -1;
-	for (size_t i = at < 0 ? kr ? kr->n : 0 : (size_t)at;
-	     kr && i < kr->n && !strcmp(kr->keys[i].domain, dom); i++)
+	for (size_t i = (size_t)at; at >= 0 && i < kr->n && !strcmp(kr->keys[i].domain, dom); i++)
 		if (kr->keys[i].uid == uid)
-			return 1;
-	return 0;
+			return &kr->keys[i];
+	return NULL;
+}
+
+int dkim_keyring_has(const struct dkim_keyring *kr, const char *dom, uint64_t uid)
+{
+	return dkim_keyring_find(kr, dom, uid) != NULL;
 }

@@ -291,7 +291,6 @@ static int sig_open(struct dkim_msg *m, struct dkim_sig *s, const struct dkim_ke
 {
 	struct dkim_signer_ctx *ctx = m->ctx;
 	DKIM_STAT st;
-	int hit;
 	s->h = dkim_sign(ctx->lib, (const unsigned char *)m->id, &m->arena, (dkim_sigkey_t)k->pem,
 			 (const unsigned char *)k->selector, (const unsigned char *)k->domain,
 			 ctx->p.hdr_canon == DKIM_CANON_RELAXED_ ? DKIM_CANON_RELAXED : DKIM_CANON_SIMPLE,
@@ -308,10 +307,6 @@ static int sig_open(struct dkim_msg *m, struct dkim_sig *s, const struct dkim_ke
 		return -1;
 	s->uid = k->uid;
 	memcpy(s->domain, k->domain, sizeof(s->domain));
-	if (dkim_keycache_load(&ctx->keys, k, s->h, &s->hold, &hit) != 0)
-		return -1;
-	ctx->st.key_cache_hits += hit;
-	ctx->st.key_cache_misses += !hit;
 	struct dkim_hdr_field f;
 	size_t off = 0;
 	while (dkim_hdr_next(hdr, len, &off, &f) == 1)
@@ -453,11 +448,23 @@ static int sig_finish(struct dkim_msg *m, struct dkim_sig *s, const struct dkim_
 {
 	u_char *v;
 	size_t vlen;
-	if (!dkim_keyring_has(kr, s->domain, s->uid)) {
-		m->ctx->st.sigs_dropped_removed++;
+	struct dkim_signer_ctx *ctx = m->ctx;
+	const struct dkim_key *k = dkim_keyring_find(kr, s->domain, s->uid);
+	int hit = 0;
+	if (!k) {
+		ctx->st.sigs_dropped_removed++;
 		sig_close(s);
 		return 0;
 	}
+	/* The key goes into the handle only now, right before the signature: libopendkim 2.11
+	 * releases a loaded key only in dkim_eom(), so a handle dropped earlier would leak it. */
+	if (dkim_keycache_load(&ctx->keys, k, s->h, &s->hold, &hit) != 0) {
+		ctx->st.lib_errors++;
+		sig_close(s);
+		return -1;
+	}
+	ctx->st.key_cache_hits += hit;
+	ctx->st.key_cache_misses += !hit;
 	if (dkim_eom(s->h, NULL) != DKIM_STAT_OK ||
 	    dkim_getsighdr_d(s->h, sizeof(SIG_FIELD) - 1, &v, &vlen) != DKIM_STAT_OK ||
 	    out_append(m, v, vlen) != 0) {

@@ -263,6 +263,7 @@ START_TEST(test_outcomes)
 	ck_assert_int_eq(sign("From: a@example.com", kr_b, kr_b, &n), DKIM_RES_SIGNED);
 	ck_assert_int_eq(sign("", kr_b, kr_b, &n), DKIM_RES_NO_FROM);
 	/* repeat signatures come from the parsed-key cache */
+	ck_assert_int_eq(sign("From: a@example.com\r\n\r\ny\r\n", kr_a, kr_a, &n), DKIM_RES_SIGNED);
 	ck_assert(dkim_signer_stats(ctx)->key_cache_hits >= 2);
 	ck_assert_uint_eq(dkim_signer_stats(ctx)->key_cache_misses, 2);
 	ck_assert_uint_eq(dkim_signer_stats(ctx)->lib_errors, 0);
