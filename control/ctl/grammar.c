@@ -38,7 +38,8 @@ static const struct ctl_cmd_def grammar[] = {
 	{ "resume <destination>", "resume delivery to a suspended destination", 0 },
 	{ "conns", "open SMTP connections, inbound and outbound", CTL_CMD_RO },
 	{ "log level [<level>]", "show or set the log level (err, warn, info, debug)", 0 },
-	{ "privacy erase <address>", "remove an address from the queue and the accounting files", 0 },
+	{ "privacy erase <address>", "remove an address from the queue and the accounting files",
+	  CTL_CMD_REDACT },
 };
 
 const struct ctl_cmd_def *ctl_grammar(size_t *n)

@@ -23,6 +23,7 @@
 enum ctl_cmd_flags {
 	CTL_CMD_QUIET = 1 << 0, /* read-only monitoring poll: not written to the audit log */
 	CTL_CMD_RO    = 1 << 1, /* changes nothing */
+	CTL_CMD_REDACT = 1 << 2, /* arguments are personal data: audited as "[redacted]" */
 };
 
 enum ctl_arg_type {

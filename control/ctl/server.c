@@ -270,6 +270,17 @@ static struct ctl_handler_ent *handler_find(struct ctl_server *s, const char *na
 	return NULL;
 }
 
+/* A copy of args with every value replaced, for commands whose arguments are personal data. */
+static json_t *redacted(json_t *args)
+{
+	json_t *r = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach(args, k, v)
+		json_object_set_new(r, k, json_string("[redacted]"));
+	return r;
+}
+
 static void request(struct ctl_server *s, struct ctl_client *c, const char *line, size_t len)
 {
 	char err[512] = "";
@@ -287,16 +298,22 @@ static void request(struct ctl_server *s, struct ctl_client *c, const char *line
 	if (!cmd || ctl_grammar_check(cmd, args, &sh, err, sizeof(err)) < 0) {
 		if (!cmd)
 			snprintf(err, sizeof(err), "bad request: no \"cmd\" string");
-		audit(s, c, cmd ? cmd : "?", args, err);
+		const struct ctl_cmd_def *def = cmd ? ctl_grammar_find(cmd) : NULL;
+		json_t *aa = def && (def->flags & CTL_CMD_REDACT) ? redacted(args) : json_incref(args);
+		audit(s, c, cmd ? cmd : "?", aa, def && (def->flags & CTL_CMD_REDACT) ?
+		      "invalid arguments" : err);
+		json_decref(aa);
 		client_reply(s, c, id, NULL, err);
 		goto out;
 	}
 	bool quiet = sh.def->flags & CTL_CMD_QUIET;
+	json_t *audit_args = sh.def->flags & CTL_CMD_REDACT ? redacted(args) : json_incref(args);
 	struct ctl_handler_ent *h = handler_find(s, sh.name);
 	if (!h) {
 		snprintf(err, sizeof(err), "'%s' is not available in this build", sh.name);
-		audit(s, c, sh.name, args, err);
+		audit(s, c, sh.name, audit_args, err);
 		client_reply(s, c, id, NULL, err);
+		json_decref(audit_args);
 		goto out;
 	}
 	json_t *empty = args ? NULL : json_object();
@@ -308,18 +325,20 @@ static void request(struct ctl_server *s, struct ctl_client *c, const char *line
 	if (rc == CTL_ASYNC) {
 		c->busy = true;
 		c->pend_id = json_incref(id);
-		c->pend_args = json_incref(r.args);
+		c->pend_args = json_incref(audit_args);
 		c->pend_quiet = quiet;
 		snprintf(c->pend_cmd, sizeof(c->pend_cmd), "%s", sh.name);
 		json_decref(empty);
+		json_decref(audit_args);
 		goto out;
 	}
 	if (rc != CTL_OK && !err[0])
 		snprintf(err, sizeof(err), "'%s' failed", sh.name);
 	if (!quiet || rc != CTL_OK)
-		audit(s, c, sh.name, r.args, rc == CTL_OK ? NULL : err);
+		audit(s, c, sh.name, audit_args, rc == CTL_OK ? NULL : err);
 	client_reply(s, c, id, result, rc == CTL_OK ? NULL : err);
 	json_decref(empty);
+	json_decref(audit_args);
 out:
 	json_decref(req);
 }
