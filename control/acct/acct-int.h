@@ -25,7 +25,5 @@ struct ctl_acct {
 int ctl_acct_write_json(struct ctl_acct *a, json_t *rec);
 /* Opens dir/acct.jsonl for appending (after rotation or a rewrite). */
 int ctl_acct_reopen(struct ctl_acct *a);
-/* "<stem>-<UTC timestamp>.jsonl" for path "<stem>.jsonl", unique in its directory. */
-int ctl_acct_rotated_name(const char *path, char *out, size_t outlen);
 
 #endif

@@ -35,6 +35,9 @@ int ctl_acct_emit(struct ctl_acct *a, unsigned slot, const struct ctl_acct_event
 unsigned ctl_acct_poll(struct ctl_acct *a, uint64_t now_us);
 /* Closes acct.jsonl as acct-<UTC timestamp>.jsonl and starts a new one. 0 or -errno. */
 int ctl_acct_rotate(struct ctl_acct *a);
+/* "<stem>-<UTC timestamp>.jsonl" for path "<stem>.jsonl", unique in its directory (also
+ * used for the audit log). 0 or -errno. */
+int ctl_acct_rotated_name(const char *path, char *out, size_t outlen);
 /* Deletes rotated acct-*.jsonl and audit-*.jsonl older than retention_s; returns how many. */
 int ctl_acct_sweep(struct ctl_acct *a);
 /* Writes an admin event (an audit record, borrowed) as an accounting line. */

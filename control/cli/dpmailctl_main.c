@@ -119,7 +119,8 @@ static int send_request(const char *sock, const char *cmd, json_t *args, bool as
 	line[n] = '\n';
 	ssize_t w = send(fd, line, n + 1, MSG_NOSIGNAL);
 	free(line);
-	char *reply = w == (ssize_t)(n + 1) ? read_line(fd, timeout_s) : NULL;
+	/* read even when the send failed: a refusing daemon answers and closes right away */
+	char *reply = read_line(fd, w == (ssize_t)(n + 1) ? timeout_s : 1);
 	close(fd);
 	if (!reply) {
 		fprintf(stderr, "dpmailctl: no reply from %s: %s\n", sock, strerror(errno));
