@@ -345,6 +345,28 @@ out:
 
 static void client_lines(struct ctl_server *s, struct ctl_client *c);
 
+void ctl_server_dispatch(struct ctl_server *s, uid_t uid, pid_t pid, const char *line, size_t len,
+			 char **out, size_t *outlen)
+{
+	/* A detached client: gen 0 never matches a real peer, so an async token goes nowhere. */
+	struct ctl_client c = { .fd = -1, .uid = uid, .pid = pid };
+	ctl_buf_init(&c.out);
+	request(s, &c, line, len);
+	if (c.busy) {
+		client_reply(s, &c, c.pend_id, NULL, "asynchronous command: use the socket");
+		json_decref(c.pend_id);
+		json_decref(c.pend_args);
+	}
+	char *o = realloc(*out, *outlen + c.out.len + 1);
+	if (o) {
+		memcpy(o + *outlen, c.out.data ? c.out.data : "", c.out.len);
+		*outlen += c.out.len;
+		o[*outlen] = '\0';
+		*out = o;
+	}
+	ctl_buf_free(&c.out);
+}
+
 int ctl_server_reply_async(struct ctl_server *s, uint64_t token, json_t *result,
 			   const char *err_msg)
 {

@@ -71,6 +71,14 @@ void ctl_server_run(struct ctl_server *s);
 int ctl_server_reply_async(struct ctl_server *s, uint64_t token, json_t *result,
 			   const char *err_msg);
 
+/*
+ * Handles one request line as if peer (uid, pid) had sent it and appends the reply line to
+ * *out (a malloc(3)ed buffer grown with realloc; *outlen its length). For tests and the
+ * fuzzer; asynchronous handlers answer "asynchronous command" errors here.
+ */
+void ctl_server_dispatch(struct ctl_server *s, uid_t uid, pid_t pid, const char *line, size_t len,
+			 char **out, size_t *outlen);
+
 void ctl_server_set_audit_hook(struct ctl_server *s, ctl_audit_hook_fn *fn, void *arg);
 
 /* Counters for status: requests served, refused peers. */
