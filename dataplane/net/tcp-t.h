@@ -136,7 +136,7 @@ enum {
 	TF_ACK_NOW      = 1u << 0,  /* send an ACK at the end of this input/poll */
 	TF_DELACK       = 1u << 1,  /* an ACK is owed; the delayed-ACK timer runs */
 	TF_FIN_WANTED   = 1u << 2,  /* the application shut down its side: FIN after the data */
-	TF_FIN_SENT     = 1u << 3,
+	TF_FIN_SENT     = 1u << 3,  /* our FIN went out at least once: fin_seq is valid */
 	TF_FIN_RCVD     = 1u << 4,  /* peer's FIN is in sequence (rcv_nxt counts it) */
 	TF_EOF_TOLD     = 1u << 5,  /* on_eof() was called */
 	TF_APP_CLOSED   = 1u << 6,  /* conn_close(): the application is gone from this conn */

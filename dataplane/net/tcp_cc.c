@@ -144,8 +144,6 @@ void tcp_cc_timeout(struct tcp_conn *tc)
 	tc->flags &= ~(TF_RECOVERY | TF_RTT_TIMING);
 	tc->dupacks = 0;
 	tc->snd_nxt = tc->snd_una;
-	if (tc->flags & TF_FIN_SENT && tcp_seq_leq(tc->snd_una, tc->fin_seq))
-		tc->flags &= ~TF_FIN_SENT;
 }
 
 /* RFC 5681 4.1: after an idle period longer than the RTO, restart from the initial window. */

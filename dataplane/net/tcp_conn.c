@@ -132,7 +132,9 @@ static bool window_update_due(struct tcp_conn *tc)
 	const struct tcp_tunables *t = &tc->st->tun;
 	uint32_t old = tc->rcv_adv - tc->rcv_nxt;
 	uint32_t avail = t->rcv_buf > tc->rcvq.len ? t->rcv_buf - tc->rcvq.len : 0;
-	return avail >= 2 * old && avail - old >= 2u * t->mss;
+	/* only a window that throttles the peer (a few segments or less) is worth an ACK of its
+	 * own; larger windows are refreshed by the ACKs that data arrival causes anyway */
+	return old <= 4u * t->mss && avail >= 2 * old && avail - old >= 2u * t->mss;
 }
 
 /*

@@ -156,6 +156,13 @@ static bool seq_acceptable(const struct tcp_conn *tc, const struct tcp_seg *s)
 	       tcp_seq_in(s->seq + sl - 1, tc->rcv_nxt, tc->rcv_nxt + wnd);
 }
 
+/* Wholly left of the window, no SYN or RST: a retransmission of what we already have. */
+static bool old_duplicate(const struct tcp_conn *tc, const struct tcp_seg *s)
+{
+	return !(s->flags & (TCP_SYN | TCP_RST)) && (s->flags & TCP_ACK) &&
+	       tcp_seq_leq(s->seq + tcp_seg_seqlen(s), tc->rcv_nxt);
+}
+
 /* Our FIN was acknowledged. */
 static void fin_acked(struct tcp_conn *tc)
 {
@@ -388,7 +395,12 @@ void tcp_conn_input(struct tcp_conn *tc, struct tcp_seg *s)
 		tc->st->cnt.rx_unacceptable++;
 		if (!(s->flags & TCP_RST))
 			tc->flags |= TF_ACK_NOW;
-		goto out;
+		if (!old_duplicate(tc, s))
+			goto out;
+		/* an old duplicate still carries a current ACK (after a go-back-N retransmission
+		 * both sides may only ever send such segments): use the ACK, drop the rest */
+		s->len = 0;
+		s->flags &= (uint8_t)~(TCP_FIN | TCP_PSH);
 	}
 	if (!rst_syn_check(tc, s))
 		goto out;

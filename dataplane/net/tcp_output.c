@@ -164,8 +164,10 @@ void tcp_send_syn(struct tcp_conn *tc)
 
 void tcp_send_ack(struct tcp_conn *tc)
 {
+	/* snd_max, not snd_nxt: after a timeout pulled snd_nxt back, the peer may already hold
+	 * bytes past it and would find the ACK outside its window */
 	tc->st->cnt.tx_acks++;
-	conn_xmit(tc, tc->snd_nxt, 0, TCP_ACK);
+	conn_xmit(tc, tc->snd_max, 0, TCP_ACK);
 }
 
 /* RFC 5961 challenge ACK, within the per-second budget. */
@@ -251,7 +253,10 @@ void tcp_output(struct tcp_conn *tc)
 	uint32_t data_end = tc->snd_una + tc->sndq.len;
 	for (;;) {
 		uint32_t unsent = tcp_seq_lt(tc->snd_nxt, data_end) ? data_end - tc->snd_nxt : 0;
-		bool fin = (tc->flags & TF_FIN_WANTED) && !(tc->flags & TF_FIN_SENT);
+		/* the FIN (re)goes out when snd_nxt has not passed it: first time, or after a
+		 * timeout pulled snd_nxt back */
+		bool fin = (tc->flags & TF_FIN_WANTED) &&
+			   (!(tc->flags & TF_FIN_SENT) || tcp_seq_leq(tc->snd_nxt, tc->fin_seq));
 		uint32_t len = next_len(tc, unsent);
 		if (len == 0 && !(fin && unsent == 0))
 			break;
@@ -272,7 +277,8 @@ void tcp_output(struct tcp_conn *tc)
 		}
 		tc->snd_nxt += (uint32_t)n;
 		if (fin) {
-			fin_sent(tc);
+			if (!(tc->flags & TF_FIN_SENT))
+				fin_sent(tc);
 			tc->snd_nxt++;
 		}
 		if (tcp_seq_gt(tc->snd_nxt, tc->snd_max))
