@@ -159,6 +159,7 @@ enum {
 
 struct tcp_listener;
 struct tcp_stack;
+struct tcp_rss;
 
 #define TCP_SB_MAX 6 /* SACK scoreboard ranges kept per connection */
 
@@ -263,6 +264,7 @@ struct tcp_stack {
 	uint32_t chall_used, rst_used;
 
 	struct conn_net net;
+	struct tcp_rss *rss;      /* NULL: every port is ours (one lcore) */
 	struct tcp_counters cnt;
 };
 

@@ -93,6 +93,9 @@ bool tcp_sack_active(const struct tcp_conn *tc);
 uint32_t tcp_sack_pipe(const struct tcp_conn *tc);
 bool tcp_sack_next_hole(const struct tcp_conn *tc, uint32_t *seq, uint32_t *len);
 
+/* ---- tcp_rss.c --------------------------------------------------------------------------- */
+bool tcp_rss_port_ok(const struct tcp_stack *st, const struct tcp_flow_key *k);
+
 /* ---- tcp_flow.c -------------------------------------------------------------------------- */
 int tcp_flow_init(struct tcp_stack *st);
 void tcp_flow_fini(struct tcp_stack *st);
