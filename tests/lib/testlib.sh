@@ -45,7 +45,10 @@ t_wait_for() {
   done
 }
 
-# t_wait_exit PID SECONDS: wait for a process to end; prints its exit code; 1 on timeout.
+# t_wait_exit PID SECONDS: wait for a process (a child of this shell) to end; prints its exit
+# code and sets T_RC to it; returns 1 on timeout. Call it directly, never inside $(...): a
+# subshell cannot wait for the parent's children. Example: t_wait_exit "$PID" 5 >/dev/null;
+# t_check "exit 0" [ "$T_RC" = 0 ]
 t_wait_exit() {
   local pid=$1 deadline=$(( $(date +%s%N) + $2 * 1000000000 ))
   while kill -0 "$pid" 2>/dev/null; do
@@ -53,7 +56,7 @@ t_wait_exit() {
     [ "$(date +%s%N)" -lt "$deadline" ] || return 1
     sleep 0.02
   done
-  wait "$pid"; echo $?
+  wait "$pid"; T_RC=$?; echo "$T_RC"
 }
 
 t_cleanup() {
