@@ -89,6 +89,15 @@ struct bench_smtpd {
 	size_t out_len;
 };
 
+/* One row of the comparison, read from a load or sink JSON file. */
+struct bench_row {
+	char label[64];
+	const char *mode;
+	double sessions, msgs_s, mb_s, p50, p99, p999, msg_p99, sut_k;
+	long long accepted, tempfail, permfail, errors;
+	bool tls, has_sut;
+};
+
 /* Counters of /proc CPU time for a set of process trees. */
 #define BENCH_MAX_PIDS 16
 struct bench_cpu {

@@ -115,6 +115,10 @@ int bench_json_save(json_t *j, const char *path);
 /* ISO-8601 UTC of the wall clock now. */
 void bench_iso_now(char *buf, size_t len);
 
+/* ---- bench_report.c ---------------------------------------------------------------------- */
+/* Fills r from a run's JSON (load or sink); 0, or -1 when it is not a dpmail-bench run. */
+int bench_report_row(json_t *j, const char *fallback_label, struct bench_row *r);
+
 /* ---- subcommands ------------------------------------------------------------------------- */
 int bench_load_main(int argc, char **argv);
 int bench_sink_main(int argc, char **argv);

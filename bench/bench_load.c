@@ -101,6 +101,9 @@ void ld_sess_ended(struct ld_sess *s, uint64_t now, bool error)
 		return;
 	}
 	s->retry_us = now + (error ? 50000 : 0); /* reconnected from the loop, never from here */
+	ld->has_wait = true;
+	if (s->retry_us < ld->wake_us)
+		ld->wake_us = s->retry_us;
 }
 
 /* Open loop: hands every due message to an idle session. */
@@ -302,10 +305,9 @@ static void progress(struct load *ld, uint64_t now)
 		(double)bench_hist_quantile(&ld->hist[LH_EOD], 0.99) / 1000.0);
 }
 
-/* Reconnects due sessions, times out stuck ones; returns the next wake-up time. */
-static uint64_t housekeeping(struct load *ld, uint64_t now, bool scan_timeouts)
+/* Reconnects due sessions, times out stuck ones. */
+static void housekeeping(struct load *ld, uint64_t now, bool scan_timeouts)
 {
-	uint64_t wake = now + 1000000;
 	uint64_t rto = (uint64_t)ld->o.reply_timeout_s * 1000000;
 	for (uint32_t i = 0; i < ld->o.sessions; i++) {
 		struct ld_sess *s = &ld->sess[i];
@@ -315,22 +317,20 @@ static uint64_t housekeeping(struct load *ld, uint64_t now, bool scan_timeouts)
 				ld->live--;
 			} else if (s->retry_us <= now) {
 				ld_sess_connect(s, now);
-			} else if (s->retry_us < wake) {
-				wake = s->retry_us;
 			}
 		} else if (scan_timeouts && s->st != LD_DONE && s->st != LD_READY &&
 			   now - s->active_us > rto) {
 			ld_sess_timeout(s, now);
 		}
 	}
-	return wake;
 }
 
 static void load_run(struct load *ld)
 {
 	struct epoll_event evs[512];
-	uint64_t next_tick = ld->t0_us + 1000000, now = ld->t0_us, wake = now;
-	bool has_wait = true;
+	uint64_t next_tick = ld->t0_us + 1000000, now = ld->t0_us;
+	ld->has_wait = true;
+	ld->wake_us = now;
 	while (ld->live > 0) {
 		if (load_stop && !ld->stopping) {
 			ld->stopping = true;
@@ -344,7 +344,7 @@ static void load_run(struct load *ld)
 				if (ld->sess[i].st == LD_READY)
 					ld_sess_quit(&ld->sess[i], now);
 		}
-		uint64_t until = wake < next_tick ? wake : next_tick;
+		uint64_t until = ld->has_wait && ld->wake_us < next_tick ? ld->wake_us : next_tick;
 		if (ld->o.rate > 0 && ld->idle_head) {
 			uint64_t d = due_us(ld, ld->issued);
 			if (d < until)
@@ -362,13 +362,16 @@ static void load_run(struct load *ld)
 		}
 		dispatch_due(ld, now);
 		bool tick = now >= next_tick;
-		if (has_wait || tick || wake <= now) {
-			wake = housekeeping(ld, now, tick);
-			has_wait = false;
-			for (uint32_t i = 0; i < ld->o.sessions && !has_wait; i++)
-				has_wait = ld->sess[i].st == LD_WAIT;
-			if (!has_wait)
-				wake = now + 1000000;
+		if ((ld->has_wait && ld->wake_us <= now) || tick) {
+			housekeeping(ld, now, tick);
+			ld->has_wait = false;
+			ld->wake_us = UINT64_MAX;
+			for (uint32_t i = 0; i < ld->o.sessions; i++)
+				if (ld->sess[i].st == LD_WAIT) {
+					ld->has_wait = true;
+					if (ld->sess[i].retry_us < ld->wake_us)
+						ld->wake_us = ld->sess[i].retry_us;
+				}
 		}
 		if (tick) {
 			next_tick = now + 1000000;

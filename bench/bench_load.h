@@ -91,6 +91,8 @@ struct load {
 	uint64_t t0_us, end_us, last_done_us;
 	uint64_t issued;       /* messages started */
 	uint32_t live;         /* sessions not DONE */
+	bool has_wait;         /* some session is in LD_WAIT (housekeeping must run) */
+	uint64_t wake_us;      /* earliest retry_us of a waiting session */
 	/* results */
 	struct bench_hist hist[LH__MAX];
 	uint64_t accepted, tempfail, permfail, errors, bytes_ok;
