@@ -80,6 +80,7 @@ struct bench_smtpd {
 	bool discard_line;    /* an over-long command: skip to the next LF */
 	bool in_headers;      /* DATA: still in the header section */
 	bool line_start;      /* DATA: the next byte starts a line */
+	bool dkim_signed;     /* DATA: a DKIM-Signature header field was seen */
 	uint32_t rcpts;
 	uint32_t errors;      /* bad commands in this session (too many: 421) */
 	uint64_t msg_bytes;   /* DATA: unstuffed content bytes */
@@ -93,7 +94,7 @@ struct bench_smtpd {
 struct bench_row {
 	char label[64];
 	const char *mode;
-	double sessions, msgs_s, mb_s, p50, p99, p999, msg_p99, sut_k;
+	double sessions, msgs_s, mb_s, p50, p99, p999, msg_p99, sut_k, e2e;
 	long long accepted, tempfail, permfail, errors;
 	bool tls, has_sut;
 };

@@ -45,6 +45,7 @@ struct sink_opts {
 	uint32_t max_conns;
 	uint64_t expect;
 	uint32_t timeout_s;
+	uint32_t json_ms;
 	bool progress;
 };
 
@@ -60,7 +61,7 @@ struct sink {
 	struct bench_idset ids;
 	/* counters */
 	uint64_t accepted_conns, refused_conns, tls_sessions, cur_conns, peak_conns;
-	uint64_t msgs, msgs_ok, bytes_ok, dups, no_msgid;
+	uint64_t msgs, msgs_ok, bytes_ok, dups, no_msgid, dkim_signed;
 	uint64_t by_code[600];
 	uint64_t first_msg_us, last_msg_us, start_us;
 	double cpu0;
@@ -119,6 +120,7 @@ static void sess_eom(struct sink_sess *ss)
 		if (!sk->first_msg_us)
 			sk->first_msg_us = now;
 		sk->last_msg_us = now;
+		sk->dkim_signed += ss->s.dkim_signed;
 		if (ss->s.msgid_len == 0)
 			sk->no_msgid++;
 		else if (bench_idset_add(&sk->ids, ss->s.msgid, ss->s.msgid_len) == 0)
@@ -279,12 +281,14 @@ static json_t *sink_json(struct sink *sk)
 	char started[32];
 	bench_iso_now(started, sizeof(started));
 	return json_pack(
-		"{ss ss ss sf s{sI sI sI sI sI} s{sI sI so} sI s{sI sI sI} sf sf sf sf}", "tool",
-		"dpmail-bench", "mode", "sink", "written", started, "elapsed_s", elapsed, "connections",
+		"{ss ss ss sf sI s{sI sI sI sI sI} s{sI sI sI so} sI s{sI sI sI} sf sf sf sf}", "tool",
+		"dpmail-bench", "mode", "sink", "written", started, "elapsed_s", elapsed,
+		"last_accept_mono_us", (json_int_t)sk->last_msg_us, "connections",
 		"accepted", (json_int_t)sk->accepted_conns, "refused_limit",
 		(json_int_t)sk->refused_conns, "tls", (json_int_t)sk->tls_sessions, "current",
 		(json_int_t)sk->cur_conns, "peak", (json_int_t)sk->peak_conns, "messages", "received",
-		(json_int_t)sk->msgs, "accepted", (json_int_t)sk->msgs_ok, "by_code", codes,
+		(json_int_t)sk->msgs, "accepted", (json_int_t)sk->msgs_ok, "dkim_signed",
+		(json_int_t)sk->dkim_signed, "by_code", codes,
 		"bytes_accepted", (json_int_t)sk->bytes_ok, "message_ids", "unique",
 		(json_int_t)sk->ids.count, "duplicates", (json_int_t)sk->dups, "missing",
 		(json_int_t)sk->no_msgid, "window_s", window, "msgs_per_s",
@@ -312,6 +316,7 @@ static void sink_usage(FILE *f)
 		"  --delay-ms D                  hold each end-of-data reply D ms (slow provider)\n"
 		"  --max-conns C                 more concurrent connections get 421 (default 20000)\n"
 		"  --json FILE                   statistics, rewritten every second and at exit\n"
+		"  --json-interval-ms MS         rewrite it this often instead (relay drain checks)\n"
 		"  --ids FILE                    accepted Message-IDs, one a line, written at exit\n"
 		"  --expect N                    exit once N unique messages were accepted\n"
 		"  --timeout S                   exit after S seconds (status 3 if --expect unmet)\n"
@@ -325,11 +330,12 @@ static int sink_parse(struct sink_opts *o, int argc, char **argv)
 		{ "key", 1, 0, 'k' },    { "mix", 1, 0, 'm' },      { "delay-ms", 1, 0, 'd' },
 		{ "max-conns", 1, 0, 'C' }, { "json", 1, 0, 'j' },  { "ids", 1, 0, 'i' },
 		{ "expect", 1, 0, 'e' }, { "timeout", 1, 0, 't' },  { "progress", 0, 0, 'p' },
-		{ "help", 0, 0, 'h' },   { 0, 0, 0, 0 },
+		{ "json-interval-ms", 1, 0, 'J' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	bool starttls = false;
 	char err[128];
 	o->max_conns = 20000;
+	o->json_ms = 1000;
 	int ch;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -352,6 +358,7 @@ static int sink_parse(struct sink_opts *o, int argc, char **argv)
 		case 'e': o->expect = strtoull(optarg, NULL, 10); break;
 		case 't': o->timeout_s = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'p': o->progress = true; break;
+		case 'J': o->json_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'h': sink_usage(stdout); exit(0);
 		default: sink_usage(stderr); return -1;
 		}
@@ -390,11 +397,12 @@ static int sink_listen(struct sink *sk)
 static int sink_loop(struct sink *sk)
 {
 	struct epoll_event evs[256];
-	uint64_t next_tick = sk->start_us + 1000000;
+	uint64_t next_tick = sk->start_us + 1000000, next_json = sk->start_us;
+	uint64_t json_us = (uint64_t)(sk->o.json_ms ? sk->o.json_ms : 1000) * 1000;
 	uint64_t deadline = sk->o.timeout_s ? sk->start_us + (uint64_t)sk->o.timeout_s * 1000000 : 0;
 	while (!sink_stop) {
 		uint64_t now = bench_now_us();
-		uint64_t wake = next_tick;
+		uint64_t wake = next_tick < next_json ? next_tick : next_json;
 		if (sk->park_head && sk->park_head->park_until < wake)
 			wake = sk->park_head->park_until;
 		int timeout = wake > now ? (int)((wake - now + 999) / 1000) : 0;
@@ -414,9 +422,12 @@ static int sink_loop(struct sink *sk)
 			return 0;
 		if (deadline && now >= deadline)
 			return sk->o.expect ? 3 : 0;
+		if (now >= next_json) {
+			next_json = now + json_us;
+			sink_write_json(sk);
+		}
 		if (now >= next_tick) {
 			next_tick = now + 1000000;
-			sink_write_json(sk);
 			if (sk->o.progress)
 				fprintf(stderr, "sink: %.0fs conns=%lu accepted=%lu unique=%lu dups=%lu\n",
 					(double)(now - sk->start_us) / 1e6, (unsigned long)sk->cur_conns,
