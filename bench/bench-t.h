@@ -86,6 +86,9 @@ struct bench_smtpd {
 	uint64_t msg_bytes;   /* DATA: unstuffed content bytes */
 	char msgid[BENCH_MSGID_MAX + 1];
 	size_t msgid_len;
+	/* optional: every content byte (dot-unstuffed, CRLF kept) as it is parsed */
+	void (*on_content)(void *ctx, const uint8_t *p, size_t n);
+	void *content_ctx;
 	char out[BENCH_SMTPD_OUT]; /* replies produced, drained by the owner */
 	size_t out_len;
 };

@@ -83,6 +83,15 @@ void bench_smtpd_tls_started(struct bench_smtpd *s);
 void bench_smtpd_reply_421(struct bench_smtpd *s, const char *why);
 const char *bench_smtpd_state_name(enum bench_smtpd_state st);
 
+/* ---- bench_dkimv.c: DKIM verification with keys from a file (no DNS) -------------------- */
+int bench_dkimv_init(const char *keyfile);
+void bench_dkimv_fini(void);
+/* A verifier for one message (NULL when not initialised); its bytes go to _chunk; _end frees
+ * it and returns 1 pass, 0 fail, -1 no signature or error. */
+void *bench_dkimv_begin(void);
+void bench_dkimv_chunk(void *v, const uint8_t *p, size_t n);
+int bench_dkimv_end(void *v);
+
 /* ---- bench_cpu.c: CPU time of the system under test from /proc ---------------------------- */
 /* Parses "PID[,PID...]"; 0 or -1. */
 int bench_cpu_parse(struct bench_cpu *c, const char *list);

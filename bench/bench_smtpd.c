@@ -227,6 +227,8 @@ static size_t data_input(struct bench_smtpd *s, const uint8_t *d, size_t len)
 			if (s->line_start && (rest < 3 || (s->in_headers && rest < CMD_MAX)))
 				return off;
 			s->msg_bytes += rest;
+			if (s->on_content)
+				s->on_content(s->content_ctx, p, rest);
 			s->line_start = false;
 			return len;
 		}
@@ -242,9 +244,14 @@ static size_t data_input(struct bench_smtpd *s, const uint8_t *d, size_t len)
 				else
 					header_line(s, p, n);
 			}
-			s->msg_bytes += n - (p[0] == '.'); /* dot-unstuffing */
+			size_t dot = p[0] == '.'; /* dot-unstuffing */
+			s->msg_bytes += n - dot;
+			if (s->on_content)
+				s->on_content(s->content_ctx, p + dot, n - dot);
 		} else {
 			s->msg_bytes += n;
+			if (s->on_content)
+				s->on_content(s->content_ctx, p, n);
 		}
 		s->line_start = true;
 		off += n;

@@ -80,8 +80,9 @@ sc_sink_wait() {
   while [ "$(sc_sink_count)" -lt "$1" ]; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.2; done
 }
 
-# sc_opendkim rsa|ed25519: OpenDKIM as a milter on $MILTER_PORT signing bench.test; sets DKIM_PID.
-sc_opendkim() {
+# sc_dkim_key rsa|ed25519: a signing key for bench.test, selector "bench", in $SC_TMP/opendkim:
+# bench.private (PEM) and keys.txt (the public key as the sink's --verify-dkim reads it).
+sc_dkim_key() {
   local kt=$1 d=$SC_TMP/opendkim
   mkdir -p "$d"
   if [ "$kt" = ed25519 ]; then
@@ -95,6 +96,12 @@ sc_opendkim() {
   fi
   printf 'bench._domainkey.bench.test %s\n' "$(cat "$d/bench.txtval")" >"$d/keys.txt"
   chown -R opendkim "$d" 2>/dev/null
+}
+
+# sc_opendkim rsa|ed25519: OpenDKIM as a milter on $MILTER_PORT signing bench.test with the key
+# of sc_dkim_key; sets DKIM_PID.
+sc_opendkim() {
+  local kt=$1 d=$SC_TMP/opendkim
   cat >"$d/opendkim.conf" <<CONF
 Syslog no
 Background no
@@ -247,10 +254,14 @@ sc_target_postfix() {
   command -v postfix >/dev/null || { echo "SKIP postfix: not installed"; return 0; }
   local tls=() milter=0
   [ "$TLS_OUT" = 1 ] && tls=(--starttls --cert "$SC_TMP/cert.pem" --key "$SC_TMP/key.pem")
-  sc_sink "${tls[@]}" "${SINK_EXTRA[@]}" || return 1
   DKIM_PID=""
   if [ "$DKIM" != none ]; then
-    command -v opendkim >/dev/null || { echo "SKIP postfix: opendkim not installed"; sc_sink_stop; return 0; }
+    command -v opendkim >/dev/null || { echo "SKIP postfix: opendkim not installed"; return 0; }
+    sc_dkim_key "$DKIM"
+    tls+=(--verify-dkim "$SC_TMP/opendkim/keys.txt")
+  fi
+  sc_sink "${tls[@]}" "${SINK_EXTRA[@]}" || return 1
+  if [ "$DKIM" != none ]; then
     sc_opendkim "$DKIM" || { sc_sink_stop; return 1; }
     milter=1
   fi
@@ -266,9 +277,15 @@ sc_target_postfix() {
   SC_POSTFIX_DIR=""
   [ -n "$DKIM_PID" ] && kill -TERM "$DKIM_PID" 2>/dev/null
   sc_sink_stop
+  sc_dkim_summary
+}
+
+# After a signing run: how many messages the sink saw signed, and verified.
+sc_dkim_summary() {
   [ "$DKIM" = none ] || python3 -c "
-import json; d=json.load(open('$SC_TMP/sink.json'))
-print('sink: %d of %d messages carried a DKIM-Signature' % (d['messages']['dkim_signed'], d['messages']['accepted']))"
+import json; d=json.load(open('$SC_TMP/sink.json')); v=d.get('dkim_verify', {})
+print('sink: %d of %d messages signed; DKIM verification pass=%s fail=%s none=%s' % (d['messages']['dkim_signed'],
+      d['messages']['accepted'], v.get('pass'), v.get('fail'), v.get('none')))"
 }
 
 # dpmaild targets: started by a hook until the relay is wired into dpmaild itself (issue 10).
