@@ -481,6 +481,15 @@ static json_t *load_json(struct load *ld, double window, double sut_cpu)
 		(json_int_t)ld->server_closed, "timeouts", (json_int_t)ld->timeouts, "ready_peak",
 		(json_int_t)ld->ready_peak, "latency_us", lat, "client_cpu_s",
 		bench_self_cpu() - ld->cpu_self0);
+	if (ld->o.rate > 0) {
+		/* open loop: messages that fell due but never started (the server could not keep up) */
+		double span = ld->o.duration_s > 0 ? ld->o.duration_s : window;
+		double due = span * ld->o.rate;
+		if (ld->o.count && due > (double)ld->o.count)
+			due = (double)ld->o.count;
+		json_object_set_new(json_object_get(j, "messages"), "backlog",
+				    json_integer(due > (double)ld->issued ? (json_int_t)(due - (double)ld->issued) : 0));
+	}
 	if (ld->o.sink_json) {
 		double e2e = ld->drained_us ? (double)(ld->drained_us - ld->t0_us) / 1e6 : 0;
 		json_object_set_new(j, "relay", json_pack("{sb sI sf sf}", "drained", ld->drained_us != 0,
@@ -518,6 +527,10 @@ static void summary(struct load *ld, json_t *j)
 	printf("  message (from %s)  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms\n",
 	       ld->o.rate > 0 ? "intended start" : "start", (double)bench_hist_quantile(m, 0.5) / 1e3,
 	       (double)bench_hist_quantile(m, 0.99) / 1e3, (double)bench_hist_quantile(m, 0.999) / 1e3);
+	json_t *backlog = json_object_get(json_object_get(j, "messages"), "backlog");
+	if (backlog && json_integer_value(backlog) > 0)
+		printf("  open loop: %lld messages fell due but never started (server behind)\n",
+		       (long long)json_integer_value(backlog));
 	json_t *relay = json_object_get(j, "relay");
 	if (relay)
 		printf("  relay end to end  %.1f msgs/s (%lu of %lu at the sink in %.2fs)\n",

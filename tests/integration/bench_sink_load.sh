@@ -58,6 +58,13 @@ t_check "limited sink listening" t_wait_for 5 grep -q 'listening' "$D/sink2.out"
 t_check "limited: all 24 accepted in the end" [ "$(jq "$D/limit.json" "d['messages']['accepted']")" = 24 ]
 t_check "limited: 421 at the banner seen" [ "$(jq "$D/limit.json" "d['sessions']['server_closed']>0")" = True ]
 t_check "slow replies: eod p50 >= 30 ms" [ "$(jq "$D/limit.json" "d['latency_us']['eod']['p50']>=30000")" = True ]
+# open loop against the slow sink: 150 msgs/s offered for 1 s to 4 sessions that can do ~130/s
+"$B" load --server 127.0.0.1:$((PORT + 1)) --sessions 4 --messages-per-session 100 --rate 150 \
+  --duration 1 --json "$D/open.json" >"$D/open.out" 2>&1
+t_check "open loop: ~150 messages due, all accounted" \
+  [ "$(jq "$D/open.json" "140 <= d['messages']['issued']+d['messages']['backlog'] <= 151")" = True ]
+t_check "open loop: latency counted from the intended start (msg p99 > eod p99)" \
+  [ "$(jq "$D/open.json" "d['latency_us']['msg']['p99'] > d['latency_us']['eod']['p99']")" = True ]
 kill -TERM "$SINK2"
 t_wait_exit "$SINK2" 10 >/dev/null
 t_check "sink2 refused over the limit" [ "$(jq "$D/sink2.json" "d['connections']['refused_limit']>0")" = True ]
