@@ -71,6 +71,29 @@ struct cfg_log {
 	int level;                /* enum log_level */
 };
 
+/* control plane (control/config/cfg_params_control.c) */
+struct cfg_control {
+	char *admin_socket;       /* unix socket of dpmailctl */
+	char *audit_log;          /* "" = no audit file */
+	struct cfg_ip metrics_listen; /* family 0 = no metrics endpoint */
+	uint32_t metrics_port;
+};
+
+struct cfg_dns {
+	struct cfg_strv forwarders;   /* "ip" or "ip@port"; empty: /etc/resolv.conf */
+	char *trust_anchor;           /* "" = no DNSSEC validation */
+	char *unbound_conf;           /* "" = none */
+	uint32_t negative_ttl_max, failure_ttl, max_ttl, timeout_ms;
+};
+
+struct cfg_accounting {
+	char *dir;                    /* "" = accounting off */
+	uint32_t max_mb;
+	uint32_t retention_days;
+	struct cfg_strv pseudonymise; /* field names */
+	char *key_file;               /* HMAC key of pseudonyms ("" = none: refused if needed) */
+};
+
 struct cfg {
 	char *file;               /* where it came from ("<embedded>" for the default) */
 	uint32_t *lines;          /* per parameter (cfg_param_index order): line, 0 = default */
@@ -79,6 +102,9 @@ struct cfg {
 	struct cfg_dataplane dataplane;
 	struct cfg_arp arp;
 	struct cfg_log log;
+	struct cfg_control control;
+	struct cfg_dns dns;
+	struct cfg_accounting accounting;
 };
 
 #endif

@@ -7,6 +7,7 @@
  * docs/configuration.md.
  */
 #include "config/cfg.h"
+#include "config/cfg_params_control.h"
 
 #include <arpa/inet.h>
 #include <stddef.h>
@@ -129,6 +130,12 @@ const struct cfg_section cfg_sections[] = {
 		validate_dataplane),
 	SECTION("arp", "Neighbour resolution (ARP) on each worker.", arp_params, NULL),
 	SECTION("log", "Logging.", log_params, NULL),
+	SECTION("control", "Admin socket, audit log and metrics endpoint of the control plane.",
+		cfg_control_params, cfg_validate_control),
+	SECTION("dns", "The control plane's resolver (libunbound) and its answer cache.",
+		cfg_dns_params, cfg_validate_dns),
+	SECTION("accounting", "Accounting files: one JSON line per event; rotation, retention, "
+		"pseudonymisation.", cfg_accounting_params, cfg_validate_accounting),
 };
 const size_t cfg_n_sections = sizeof(cfg_sections) / sizeof(cfg_sections[0]);
 
