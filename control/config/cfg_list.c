@@ -146,8 +146,8 @@ static int item_parse(const struct cfg_list_desc *d, yaml_document_t *doc, yaml_
 			item_free(&(struct cfg_list_desc){ .keys = &d->keys[k], .nkeys = 1 }, item);
 			memset(f, 0, sizeof(struct cfg_strv));
 			r = strv_value(doc, vn, f, buf, sizeof(buf));
-		} else if (!text(vn) || !*text(vn)) {
-			r = "expected a single value";
+		} else if (!text(vn) || (!*text(vn) && vn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)) {
+			r = "expected a single value"; /* "key:" with nothing; a quoted "" is a value */
 		} else {
 			r = scalar_value(&d->keys[k], text(vn), f, buf, sizeof(buf));
 		}
@@ -192,4 +192,85 @@ void cfg_list_free(const struct cfg_list_desc *d, struct cfg_list *l)
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
+}
+
+void *cfg_list_append(const struct cfg_list_desc *d, struct cfg_list *l)
+{
+	void *v = realloc(l->v, (size_t)(l->n + 1) * d->item_size);
+	if (!v)
+		return NULL;
+	l->v = v;
+	void *item = cfg_list_at(d, l, l->n++);
+	memset(item, 0, d->item_size);
+	return item;
+}
+
+void cfg_list_remove(const struct cfg_list_desc *d, struct cfg_list *l, uint32_t i)
+{
+	item_free(d, cfg_list_at(d, l, i));
+	memmove(cfg_list_at(d, l, i), cfg_list_at(d, l, i + 1), (size_t)(l->n - i - 1) * d->item_size);
+	l->n--;
+}
+
+void cfg_yaml_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\x%02x", (unsigned char)*s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void item_dump(const struct cfg_item_key *k, const void *field, FILE *f)
+{
+	switch (k->type) {
+	case CFG_I_STR: cfg_yaml_str(f, *(char *const *)field ? *(char *const *)field : ""); break;
+	case CFG_I_U32: fprintf(f, "%u", *(const uint32_t *)field); break;
+	case CFG_I_BOOL: fputs(*(const bool *)field ? "true" : "false", f); break;
+	case CFG_I_ENUM: fputs(k->names[*(const int *)field], f); break;
+	case CFG_I_IPV4: {
+		char ip[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &((const struct cfg_ip *)field)->u.v4, ip, sizeof(ip));
+		fputs(ip, f);
+		break;
+	}
+	case CFG_I_STRV: {
+		const struct cfg_strv *sv = field;
+		fputc('[', f);
+		for (uint32_t i = 0; i < sv->n; i++) {
+			if (i)
+				fputs(", ", f);
+			cfg_yaml_str(f, sv->v[i]);
+		}
+		fputc(']', f);
+		break;
+	}
+	}
+}
+
+void cfg_list_dump(const struct cfg_list_desc *d, const struct cfg_list *l, FILE *f, int indent)
+{
+	if (l->n == 0) {
+		fputs(" []\n", f);
+		return;
+	}
+	fputc('\n', f);
+	for (uint32_t i = 0; i < l->n; i++) {
+		const char *item = cfg_list_at(d, l, i);
+		fprintf(f, "%*s- {", indent, "");
+		int shown = 0;
+		for (size_t k = 0; k < d->nkeys; k++) {
+			const void *field = item + d->keys[k].off;
+			if (d->keys[k].type == CFG_I_IPV4 && !((const struct cfg_ip *)field)->family)
+				continue; /* unset address: the default applies */
+			fprintf(f, "%s%s: ", shown++ ? ", " : " ", d->keys[k].name);
+			item_dump(&d->keys[k], field, f);
+		}
+		fputs(" }\n", f);
+	}
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <yaml.h>
 
@@ -41,6 +42,15 @@ struct cfg_list_desc {
 int cfg_list_parse(const struct cfg_list_desc *d, yaml_document_t *doc, yaml_node_t *node,
 		   struct cfg_list *out, char *why, size_t whylen);
 void cfg_list_free(const struct cfg_list_desc *d, struct cfg_list *l);
+
+/* Appends a zeroed item (defaults not applied); NULL on ENOMEM. */
+void *cfg_list_append(const struct cfg_list_desc *d, struct cfg_list *l);
+/* Frees item i and closes the gap. */
+void cfg_list_remove(const struct cfg_list_desc *d, struct cfg_list *l, uint32_t i);
+/* Writes l as a YAML block sequence of flow mappings at indent. */
+void cfg_list_dump(const struct cfg_list_desc *d, const struct cfg_list *l, FILE *f, int indent);
+/* Writes s as a YAML double-quoted scalar. */
+void cfg_yaml_str(FILE *f, const char *s);
 
 /* The i-th item of l (cast to the item struct). */
 static inline void *cfg_list_at(const struct cfg_list_desc *d, const struct cfg_list *l, uint32_t i)

@@ -221,8 +221,12 @@ DESC(cfg_shaping_list, "shaping policy", cfg_shaping, shaping_keys, shaping_chec
 		return cfg_list_parse(&cfg_##name_##_list, doc, node, field, why, len);          \
 	}                                                                                        \
 	static void name_##_free(void *field) { cfg_list_free(&cfg_##name_##_list, field); }     \
+	static void name_##_dump(FILE *f, const void *field, int indent)                         \
+	{                                                                                        \
+		cfg_list_dump(&cfg_##name_##_list, field, f, indent);                            \
+	}                                                                                        \
 	static const struct cfg_custom name_##_type = { "list of " #name_ " mappings",           \
-							name_##_parse, name_##_free }
+							name_##_parse, name_##_free, name_##_dump }
 
 GLUE(listener);
 GLUE(user);

@@ -14,6 +14,7 @@
 
 #include "acct/acct.h"
 #include "config/cfg.h"
+#include "ctl/cfgcmd.h"
 #include "ctl/plane.h"
 #include "dns/dns.h"
 #include "log.h"
@@ -29,7 +30,7 @@ struct ctl_daemon {
 	struct ctl_plane *plane;
 	struct ctl_dns *dns;
 	struct ctl_acct *acct;
-	char *file;                 /* the configuration file to reload */
+	struct ctl_cfgcmd *cfgcmd;  /* the configuration file + admin changes */
 };
 
 #define NC(f) offsetof(struct dp_lcore, nif.cnt.f)
@@ -62,26 +63,16 @@ static void restart_only(const struct cfg *old, const struct cfg *c)
 		log_warn("event=reload note=\"control and accounting endpoints change at the next restart\"");
 }
 
-static void snapshot_cfg_free(struct cfg *c) { cfg_free(c); }
-
-/* SIGHUP / `dpmailctl reload`: load, validate, publish; the running snapshot stays on error. */
+/* SIGHUP / `dpmailctl reload`: file + admin changes, validated, published; the running
+ * snapshot stays on error. */
 static int daemon_reload(void *arg, uint64_t *version, char *err, size_t errlen)
 {
 	struct ctl_daemon *d = arg;
-	struct cfg *c = strcmp(d->file, "<embedded>") == 0 ? cfg_load_default(err, errlen)
-							    : cfg_load(d->file, err, errlen);
+	struct cfg *c = ctl_cfgcmd_build(d->cfgcmd, err, errlen);
 	if (!c)
 		return -1;
-	struct cfg_snapshot *s = cfg_snapshot_new(c, snapshot_cfg_free);
-	if (!s) {
-		cfg_free(c);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	const struct cfg_snapshot *cur = cfg_current(&d->pub);
-	restart_only(cur->cfg, c);
-	log_set_level((enum log_level)c->log.level);
-	*version = cfg_publish(&d->pub, s);
+	restart_only(cfg_current(&d->pub)->cfg, c);
+	*version = ctl_cfgcmd_publish(d->cfgcmd, c);
 	return 0;
 }
 
@@ -189,7 +180,7 @@ struct ctl_daemon *ctl_daemon_start(struct dp_rt *rt)
 {
 	const struct cfg *c = rt->cfg;
 	struct ctl_daemon *d = calloc(1, sizeof(*d));
-	if (!d || !(d->file = strdup(c->file)))
+	if (!d)
 		goto err;
 	d->rt = rt;
 	rcu_register_thread();
@@ -199,6 +190,8 @@ struct ctl_daemon *ctl_daemon_start(struct dp_rt *rt)
 	if (!s)
 		goto err;
 	cfg_publish(&d->pub, s);
+	if (!(d->cfgcmd = ctl_cfgcmd_new(&d->pub, c->file)))
+		goto err;
 	for (uint16_t i = 0; i < rt->n_workers; i++)
 		rt->lc[i]->pub = &d->pub;
 	if (start_plane(d, c) < 0 || start_dns(d, c) < 0 ||
@@ -206,6 +199,7 @@ struct ctl_daemon *ctl_daemon_start(struct dp_rt *rt)
 		goto err;
 	ctl_plane_catch_signal(d->plane, SIGUSR1); /* see ctl_plane_catch_signal */
 	ctl_plane_attach_dns(d->plane, d->dns);
+	ctl_cfgcmd_register(d->cfgcmd, ctl_plane_server(d->plane));
 	ctl_plane_attach_acct(d->plane, d->acct);
 	log_info("event=control_started admin_socket=%s metrics_port=%u snapshot=1",
 		 c->control.admin_socket, ctl_plane_metrics_port(d->plane));
@@ -242,6 +236,6 @@ void ctl_daemon_stop(struct ctl_daemon *d)
 		cfg_pub_fini(&d->pub);
 		rcu_unregister_thread();
 	}
-	free(d->file);
+	ctl_cfgcmd_free(d->cfgcmd);
 	free(d);
 }

@@ -87,12 +87,36 @@ import json,sys; d=json.load(sys.stdin); assert d[\"snapshots_retired\"]==52, d'
 
 t_check "metrics scraped in the namespace parse" bash -c "ip netns exec $NS curl -sf http://127.0.0.1:13020/metrics | python3 '$T_ROOT/tests/tools/ctl_promcheck.py' dpmail_loop_turns_total dpmail_net_rx_packets_total"
 
+# --- configuration changes through dpmailctl, published as snapshots, written back -------
+snap() { "$CTL" -s "$SOCK" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_version"])'; }
+v0=$(snap)
+t_check "routes set publishes a new snapshot" bash -c "'$CTL' -s '$SOCK' routes set example.com '[198.18.0.5]:2525,mx2.example.com' | grep -qx 'snapshot_version: $((v0 + 1))'"
+ctl routes list >"$D/routes.out"; cat "$D/routes.out"
+t_check "routes list shows the route" grep -qE '^  example.com +\[198.18.0.5\]:2525,mx2.example.com +-$' "$D/routes.out"
+ctl policy set example.com tls verify >/dev/null && ctl policy set example.com rate 50 >/dev/null
+ctl policy show example.com >"$D/policy.out"; cat "$D/policy.out"
+t_check "policy set/show" bash -c "grep -qx 'tls: verify' '$D/policy.out' && grep -qx 'rate: 50' '$D/policy.out'"
+t_check "policy of another destination: defaults" bash -c "'$CTL' -s '$SOCK' policy show other.example | grep -qx 'tls: may'"
+printf -- '-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n' >"$D/dkim.pem"
+t_check "keys add" ctl keys add example.org s1 "$D/dkim.pem"
+t_check "keys list shows it" bash -c "'$CTL' -s '$SOCK' keys list | grep -q 'example.org  s1'"
+v1=$(snap)
+ctl keys add example.org s2 /nonexistent/key.pem >"$D/badkey.out" 2>&1; rc=$?
+t_check "keys add with an unreadable file is refused, snapshot unchanged" \
+  bash -c "[ $rc -eq 1 ] && grep -q 'not readable' '$D/badkey.out' && [ \"\$('$CTL' -s '$SOCK' --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"snapshot_version\"])')\" = $v1 ]"
+t_check "routes del of an unknown route is refused" bash -c "! '$CTL' -s '$SOCK' routes del nosuch.example 2>/dev/null"
+kill -HUP "$PID"
+t_check "a reload keeps the admin changes" t_wait_for 5 bash -c "[ \$('$CTL' -s '$SOCK' --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"snapshot_version\"])') -gt $v1 ] && '$CTL' -s '$SOCK' routes list | grep -q example.com"
+t_check "config write" ctl config write
+t_check "written file holds the changes and validates" bash -c "grep -q 'mx2.example.com' '$D/dpmaild.yaml' && grep -q 'verify' '$D/dpmaild.yaml' && '$BUILD/dpmaild' -t -c '$D/dpmaild.yaml' && test -e '$D/dpmaild.yaml.bak'"
+t_check "after write and reload the route comes from the file" bash -c "'$CTL' -s '$SOCK' reload >/dev/null && '$CTL' -s '$SOCK' routes list | grep -q example.com"
+
 kill -USR1 "$PID"
 t_check "SIGUSR1 rotates the audit log" t_wait_for 5 bash -c "ls '$D' | grep -q '^audit-.*\\.jsonl$'"
 t_check "audit lines are JSON and name the reloads" python3 - "$D" <<'EOP'
 import glob, json, sys
 recs = [json.loads(l) for f in glob.glob(sys.argv[1] + '/audit*.jsonl') for l in open(f)]
-assert sum(1 for r in recs if r['cmd'] == 'reload' and r['result'] == 'ok') == 51, len(recs)
+assert sum(1 for r in recs if r['cmd'] == 'reload' and r['result'] == 'ok') == 52, len(recs)
 assert any(r['cmd'] == 'reload' and r['result'] == 'error' for r in recs)
 EOP
 t_check "admin actions reach the accounting files" bash -c "cat '$D'/acct/acct*.jsonl | grep -q '\"event\":\"admin\"'"

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config/cfg.h"
+#include "config/cfg_dump.h"
 #include "config/cfg_params_relay.h"
 
 static char dir[64], pem[128], yes_hash[256], sha_hash[256];
@@ -211,6 +212,45 @@ START_TEST(test_bad_values)
 }
 END_TEST
 
+/* Write-back: dumping a loaded config and loading the dump gives the same dump again. */
+START_TEST(test_dump_round_trip)
+{
+	char err[512] = "";
+	struct cfg *c = load(FULL, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	char *one = NULL, *two = NULL;
+	size_t n1 = 0, n2 = 0;
+	FILE *f = open_memstream(&one, &n1);
+	ck_assert_int_eq(cfg_dump(c, f), 0);
+	fclose(f);
+	struct cfg *c2 = cfg_load_string("t.yaml", one, n1, err, sizeof(err));
+	ck_assert_msg(c2 != NULL, "dump does not load: %s\n%s", err, one);
+	f = open_memstream(&two, &n2);
+	cfg_dump(c2, f);
+	fclose(f);
+	ck_assert_str_eq(one, two);
+	ck_assert_uint_eq(c2->relay.users.n, 2);
+	ck_assert(cfg_relay_password_ok(cfg_relay_user(c2, "alice"), "s3cret"));
+	ck_assert_uint_eq(c2->control.metrics_listen.family, AF_INET);
+	free(one);
+	free(two);
+	/* atomically to a file, keeping the previous one as .bak */
+	char path[128], bak[160];
+	snprintf(path, sizeof(path), "%s/dpmaild.yaml", dir);
+	snprintf(bak, sizeof(bak), "%s.bak", path);
+	FILE *old = fopen(path, "w");
+	fputs("old: true\n", old);
+	fclose(old);
+	ck_assert_int_eq(cfg_dump_file(c2, path), 0);
+	ck_assert_int_eq(access(bak, F_OK), 0);
+	struct cfg *c3 = cfg_load(path, err, sizeof(err));
+	ck_assert_msg(c3 != NULL, "%s", err);
+	cfg_free(c3);
+	cfg_free(c2);
+	cfg_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cfg_relay");
@@ -218,6 +258,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_full_config);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_dump_round_trip);
 	tcase_add_loop_test(tc, test_bad_values, 0, (int)(sizeof(bad) / sizeof(bad[0])));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
