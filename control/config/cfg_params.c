@@ -7,6 +7,8 @@
  * docs/configuration.md.
  */
 #include "config/cfg.h"
+#include "config/cfg_params_control.h"
+#include "config/cfg_params_relay.h"
 
 #include <arpa/inet.h>
 #include <stddef.h>
@@ -135,6 +137,22 @@ const struct cfg_section cfg_sections[] = {
 		validate_dataplane),
 	SECTION("arp", "Neighbour resolution (ARP) on each worker.", arp_params, NULL),
 	SECTION("log", "Logging.", log_params, NULL),
+	SECTION("control", "Admin socket, audit log and metrics endpoint of the control plane.",
+		cfg_control_params, cfg_validate_control),
+	SECTION("dns", "The control plane's resolver (libunbound) and its answer cache.",
+		cfg_dns_params, cfg_validate_dns),
+	SECTION("accounting", "Accounting files: one JSON line per event; rotation, retention, "
+		"pseudonymisation.", cfg_accounting_params, cfg_validate_accounting),
+	SECTION("smtp", "SMTP listeners.", cfg_smtp_params, cfg_validate_smtp),
+	SECTION("relay", "Who may relay: client networks and AUTH users with their sender domains.",
+		cfg_relay_params, cfg_validate_relay),
+	SECTION("tls", "TLS certificates and versions.", cfg_tls_params, cfg_validate_tls),
+	SECTION("dkim", "DKIM signing keys by domain and selector.", cfg_dkim_params,
+		cfg_validate_dkim),
+	SECTION("spool", "Spool encryption keys.", cfg_spool_params, cfg_validate_spool),
+	SECTION("delivery", "Routes, TLS and shaping policy per destination, retry schedule.",
+		cfg_delivery_params, cfg_validate_delivery),
+	SECTION("limits", "Per-message and per-session limits.", cfg_limits_params, NULL),
 };
 const size_t cfg_n_sections = sizeof(cfg_sections) / sizeof(cfg_sections[0]);
 

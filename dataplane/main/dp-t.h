@@ -16,6 +16,8 @@
 #include "net/net-t.h"
 
 struct cfg;
+struct cfg_pub;
+struct cfg_snapshot;
 struct dp_lcore;
 struct rte_mempool;
 struct rte_ring;
@@ -64,6 +66,10 @@ struct dp_lcore {
 	unsigned n_poll;
 	struct dp_poll poll[DP_POLL_MAX];
 	void *mod_state[DP_MODULE_MAX];   /* per dp_modules[] index */
+	/* Configuration snapshots (control/snapshot): the loop reads the current one once per
+	 * turn into snap (valid for that turn only) and reports a quiescent state after it. */
+	struct cfg_pub *pub;              /* NULL: no control plane (unit tests) */
+	const struct cfg_snapshot *snap;
 } __rte_cache_aligned;
 
 /* The process-wide runtime, owned by the main lcore. */

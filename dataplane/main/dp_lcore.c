@@ -23,6 +23,7 @@
 #include "log.h"
 #include "net/arp.h"
 #include "net/net.h"
+#include "snapshot/snapshot.h"
 
 uint64_t dp_now_us(void)
 {
@@ -111,14 +112,23 @@ int dp_lcore_loop(void *arg)
 		arp_announce(&lc->nif);
 	log_info("event=worker_start lcore=%u queue=%u idle_sleep_us=%u", lc->lcore_id, lc->index,
 		 lc->idle_sleep_us);
+	rcu_register_thread(); /* a QSBR reader of configuration snapshots */
 	while (!atomic_load_explicit(lc->stop, memory_order_relaxed)) {
 		lc->turns++;
-		if (dp_lcore_turn(lc, dp_now_us()) == 0) {
+		lc->snap = lc->pub ? cfg_current(lc->pub) : NULL;
+		int work = dp_lcore_turn(lc, dp_now_us());
+		lc->snap = NULL;
+		rcu_quiescent_state();
+		if (work == 0) {
 			lc->idle_turns++;
-			if (lc->idle_sleep_us)
+			if (lc->idle_sleep_us) {
+				rcu_thread_offline(); /* never hold a grace period across a sleep */
 				rte_delay_us_sleep(lc->idle_sleep_us);
+				rcu_thread_online();
+			}
 		}
 	}
+	rcu_unregister_thread();
 	return 0;
 }
 
