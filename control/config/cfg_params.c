@@ -7,6 +7,7 @@
  * docs/configuration.md.
  */
 #include "config/cfg.h"
+#include "config/cfg_params_tcp.h"
 
 #include <arpa/inet.h>
 #include <stddef.h>
@@ -121,6 +122,7 @@ static int validate_dataplane(const struct cfg *c, char *err, size_t errlen)
 }
 
 #define SECTION(n, d, p, v) { n, d, p, sizeof(p) / sizeof(p[0]), v }
+#define SECTION_N(n, d, p, cnt, v) { n, d, p, cnt, v }
 
 const struct cfg_section cfg_sections[] = {
 	SECTION("eal", "DPDK Environment Abstraction Layer start-up.", eal_params, NULL),
@@ -129,6 +131,7 @@ const struct cfg_section cfg_sections[] = {
 		validate_dataplane),
 	SECTION("arp", "Neighbour resolution (ARP) on each worker.", arp_params, NULL),
 	SECTION("log", "Logging.", log_params, NULL),
+	SECTION_N("tcp", "The TCP stack of each worker lcore.", cfg_tcp_params, CFG_TCP_NPARAMS, NULL),
 };
 const size_t cfg_n_sections = sizeof(cfg_sections) / sizeof(cfg_sections[0]);
 
