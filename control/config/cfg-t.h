@@ -71,6 +71,18 @@ struct cfg_arp {
 	uint32_t reachable_ms, retry_ms, max_retries, hold;
 };
 
+/* The TCP stack of each worker (net/tcp); test_* keys enable test-only services. */
+struct cfg_tcp {
+	uint32_t max_conns, max_time_wait, max_syn_rcvd, backlog;
+	uint32_t snd_buf, rcv_buf, rcv_mem_mb, mbufs, ooo_max_segs;
+	bool timestamps, sack, window_scaling;
+	uint32_t time_wait_ms, fin_wait2_ms, rto_init_ms, rto_min_ms, rto_max_ms;
+	uint32_t syn_timeout_ms, user_timeout_ms, delack_ms;
+	uint32_t test_echo_port, test_discard_port, test_source_port, test_source_bytes;
+	struct cfg_ip test_connect_addr;  /* family 0: no test active open */
+	uint32_t test_connect_port, test_connect_count;
+};
+
 struct cfg_log {
 	int level;                /* enum log_level */
 };
@@ -219,6 +231,7 @@ struct cfg {
 	struct cfg_spool spool;
 	struct cfg_delivery delivery;
 	struct cfg_limits limits;
+	struct cfg_tcp tcp;
 };
 
 #endif

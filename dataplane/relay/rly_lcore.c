@@ -17,7 +17,7 @@
 #include "dkim/dkim.h"
 #include "log.h"
 #include "main/dp.h"
-#include "net/tcp.h"
+#include "net/tcp_lcore.h"
 #include "relay/rly_lcore.h"
 #include "snapshot/snapshot.h"
 #include "sock/sock.h"
@@ -185,13 +185,13 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 			goto err;
 		st->net = sock_net_conn_net(st->sock);
 	} else {
-		struct tcp_stack *tcp = dp_lcore_module_state(lc, "tcp");
+		struct conn_net *tcp = tcp_lcore_net(lc);
 		if (!tcp) {
 			log_err("event=startup_failed reason=\"the mta module needs the tcp module\"");
 			*err = -ENOENT;
 			goto err;
 		}
-		st->net = *tcp_stack_net(tcp);
+		st->net = *tcp;
 	}
 	if ((*err = listen_all(st, c)) < 0 || (*err = dp_lcore_add_poll(lc, rly_lcore_poll, st)) < 0)
 		goto err;
