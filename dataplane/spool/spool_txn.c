@@ -151,38 +151,45 @@ static int stage_chunk(struct spool_txn *tx)
 	return 0;
 }
 
-int spool_msg_append(struct spool_txn *tx, const void *data, size_t len)
+/* Stages the full buffer as a chunk if the stage has room: 1 done, 0 no room, -errno. */
+static int flush_full(struct spool_txn *tx)
 {
 	struct spool *sp = tx->sp;
+	uint32_t reclen = SPOOL_REC_HDR + 12u + tx->buf_len + SPOOL_REC_TAG;
+	if (sp->stage->len + reclen > sp->t.stage_bytes)
+		return 0;
+	if (spool_space_check(sp, reclen)) {
+		sp->st.space_refused++;
+		return -ENOSPC;
+	}
+	int e = stage_chunk(tx);
+	if (e)
+		return tx->err = e; /* the message cannot be completed any more */
+	return 1;
+}
+
+ssize_t spool_msg_append(struct spool_txn *tx, const void *data, size_t len)
+{
+	struct spool *sp = tx->sp;
+	uint32_t cb = sp->t.chunk_bytes;
+	const uint8_t *p = data;
+	size_t done = 0;
 	if (tx->err)
 		return tx->err;
-	uint32_t cb = sp->t.chunk_bytes;
-	uint64_t nchunk = (tx->buf_len + len) / cb;
-	if (nchunk) {
-		uint64_t need = nchunk * (SPOOL_REC_HDR + 12u + cb + SPOOL_REC_TAG);
-		if (sp->stage->len + need > sp->t.stage_bytes)
-			return -EAGAIN; /* nothing consumed: retry after the next spool_poll */
-		if (spool_space_check(sp, need)) {
-			sp->st.space_refused++;
-			return -ENOSPC;
-		}
-	}
-	const uint8_t *p = data;
-	tx->body_crc = spool_crc32c(tx->body_crc, p, len);
-	tx->body_len += len;
-	while (len) {
-		uint32_t n = cb - tx->buf_len < len ? cb - tx->buf_len : (uint32_t)len;
-		memcpy(tx->buf + tx->buf_len, p, n);
-		tx->buf_len += n;
-		p += n;
-		len -= n;
+	while (done < len) {
 		if (tx->buf_len == cb) {
-			int e = stage_chunk(tx);
-			if (e)
-				return tx->err = e; /* the message cannot be completed any more */
+			int r = flush_full(tx);
+			if (r <= 0)
+				return r < 0 ? r : (ssize_t)done; /* stage full: the rest next turn */
 		}
+		uint32_t n = cb - tx->buf_len < len - done ? cb - tx->buf_len : (uint32_t)(len - done);
+		memcpy(tx->buf + tx->buf_len, p + done, n);
+		tx->body_crc = spool_crc32c(tx->body_crc, p + done, n);
+		tx->buf_len += n;
+		tx->body_len += n;
+		done += n;
 	}
-	return 0;
+	return (ssize_t)done;
 }
 
 void spool_msg_abort(struct spool_txn *tx)

@@ -135,13 +135,12 @@ static void sess_step(struct drv *d, unsigned i)
 		if (n > s->len - s->off)
 			n = s->len - s->off;
 		spool_test_body(s->id, s->off, piece, n);
-		err = spool_msg_append(s->tx, piece, n);
-		if (err == -EAGAIN)
-			return;
-		if (err == 0) {
-			s->off += n;
+		ssize_t r = spool_msg_append(s->tx, piece, n);
+		if (r >= 0) {
+			s->off += (size_t)r; /* a short count: the stage is full this turn */
 			return;
 		}
+		err = (int)r;
 		out("%s %lu %d\n", err == -ENOSPC ? "FULL" : "ERR", (unsigned long)s->id, -err);
 		spool_msg_abort(s->tx);
 		s->tx = NULL;

@@ -157,10 +157,14 @@ static uint64_t put_msg(struct ctx *c, uint64_t id, size_t len, size_t piece)
 	body_of(id, len, b);
 	for (size_t off = 0; off < len; off += piece) {
 		size_t n = len - off < piece ? len - off : piece;
-		int r;
-		while ((r = spool_msg_append(tx, b + off, n)) == -EAGAIN)
-			spool_poll(c->sp, now_us());
-		ck_assert_int_eq(r, 0);
+		size_t got = 0;
+		while (got < n) {
+			ssize_t r = spool_msg_append(tx, b + off + got, n - got);
+			ck_assert_int_ge(r, 0);
+			got += (size_t)r;
+			if (got < n)
+				spool_poll(c->sp, now_us()); /* stage full: next turn */
+		}
 	}
 	uint64_t q = spool_txn_qid(tx);
 	ck_assert_int_eq(spool_msg_commit(tx, prefix, sizeof(prefix) - 1, id), 0);
@@ -249,7 +253,7 @@ START_TEST(test_chunked_and_recovery)
 	int err;
 	struct spool_txn *tx = spool_msg_begin(c->sp, &e, &err);
 	uint8_t junk[9000] = { 0 };
-	ck_assert_int_eq(spool_msg_append(tx, junk, sizeof(junk)), 0);
+	ck_assert_int_eq(spool_msg_append(tx, junk, sizeof(junk)), sizeof(junk));
 	pump(c);
 	spool_msg_abort(tx);
 	spool_free(c->sp);
@@ -591,7 +595,8 @@ START_TEST(test_chunk_lost_before_commit)
 	int err;
 	struct spool_txn *tx = spool_msg_begin(c->sp, &e, &err);
 	uint8_t b[9000] = { 1 };
-	ck_assert_int_eq(spool_msg_append(tx, b, sizeof(b)), 0); /* two chunks staged */
+	ck_assert_int_eq(spool_msg_append(tx, b, sizeof(b)), sizeof(b)); /* two chunks staged */
+	ck_assert_int_eq(spool_msg_append(tx, b, 1), 1);
 	put_msg(c, 7, 10, 10);                                  /* a commit in the same batch */
 	pump(c);
 	ck_assert_int_eq(c->nack, 1);
@@ -599,6 +604,44 @@ START_TEST(test_chunk_lost_before_commit)
 	ck_assert_int_eq(spool_msg_commit(tx, "", 0, 99), -EIO);
 	pump(c);
 	ck_assert_int_eq(c->nack, 1);
+	ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_append_backpressure)
+{
+	/* a stage of 4 chunks: a 100 KB append is consumed over several turns, never lost */
+	struct ctx *c = ctx_new();
+	struct spool_tunables t;
+	tun(&t, c, true);
+	t.stage_bytes = 4 * t.chunk_bytes;
+	struct spool_callbacks cb = { on_commit, on_body, c };
+	int err;
+	c->sp = spool_create(&t, 3, &cb, &err);
+	spool_key_add(c->sp, 1, key1);
+	spool_key_use(c->sp, 1);
+	ck_assert_int_eq(spool_recover(c->sp, now_us()), 0);
+	struct spool_envelope e = { .sender = { "s@example.com", 13 }, .nrcpt = 3, .rcpts = rcpts };
+	struct spool_txn *tx = spool_msg_begin(c->sp, &e, &err);
+	static uint8_t b[100000];
+	body_of(42, sizeof(b), b);
+	size_t got = 0;
+	int turns = 0, short_counts = 0;
+	while (got < sizeof(b)) {
+		ssize_t r = spool_msg_append(tx, b + got, sizeof(b) - got);
+		ck_assert_int_ge(r, 0);
+		short_counts += (size_t)r < sizeof(b) - got;
+		got += (size_t)r;
+		spool_poll(c->sp, now_us());
+		ck_assert_int_lt(++turns, 100000);
+	}
+	ck_assert_int_gt(short_counts, 0);
+	uint64_t q = spool_txn_qid(tx);
+	ck_assert_int_eq(spool_msg_commit(tx, prefix, sizeof(prefix) - 1, 42), 0);
+	pump(c);
+	ck_assert_int_eq(c->nack, 1);
+	ck_assert_int_eq(c->result[0], 0);
+	check_body(c, q, 42, sizeof(b));
 	ctx_free(c);
 }
 END_TEST
@@ -635,6 +678,7 @@ int main(void)
 	tcase_add_test(tc, test_wrong_key_and_tamper);
 	tcase_add_test(tc, test_io_errors);
 	tcase_add_test(tc, test_chunk_lost_before_commit);
+	tcase_add_test(tc, test_append_backpressure);
 	tcase_add_test(tc, test_space_guard);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
