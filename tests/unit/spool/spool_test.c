@@ -646,6 +646,79 @@ START_TEST(test_append_backpressure)
 }
 END_TEST
 
+static int count_segs(struct ctx *c)
+{
+	DIR *d = opendir(c->dir);
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		n += strncmp(de->d_name, "seg-", 4) == 0;
+	closedir(d);
+	return n;
+}
+
+START_TEST(test_compaction)
+{
+	/* one old deferred message must not keep every newer segment on disk */
+	struct ctx *c = ctx_new();
+	struct spool_tunables t;
+	tun(&t, c, true);
+	t.segment_bytes = 65536;
+	t.compact_min_segments = 2;
+	t.compact_max_live = 8;
+	struct spool_callbacks cb = { on_commit, on_body, c };
+	int err;
+	c->sp = spool_create(&t, 3, &cb, &err);
+	spool_key_add(c->sp, 1, key1);
+	spool_key_use(c->sp, 1);
+	ck_assert_int_eq(spool_recover(c->sp, now_us()), 0);
+	uint64_t old = put_msg(c, 1000, 50000, 3000); /* chunked */
+	pump(c);
+	ck_assert_int_eq(spool_outcome(c->sp, old, 1, SPOOL_RCPT_DELIVERED, "250", 3), 0);
+	ck_assert_int_eq(spool_retry(c->sp, old, 777, 3), 0);
+	for (int i = 0; i < 200; i++) {
+		uint64_t q = put_msg(c, (uint64_t)i, 5000, 5000);
+		pump(c);
+		for (uint16_t r = 0; r < 3; r++)
+			spool_outcome(c->sp, q, r, SPOOL_RCPT_DELIVERED, "", 0);
+	}
+	int before = count_segs(c);
+	ck_assert_int_gt(before, 10);
+	/* virtual time: compaction rescans at most once a second */
+	uint64_t vt = now_us();
+	struct spool_stats st;
+	for (int i = 0; i < 2000; i++) {
+		vt += 100000;
+		spool_poll(c->sp, vt);
+		spool_stats(c->sp, &st);
+		if (st.relocated && count_segs(c) <= 3)
+			break;
+		usleep(200);
+	}
+	pump(c);
+	ck_assert_uint_ge(st.relocated, 1);
+	int after = count_segs(c);
+	ck_assert_msg(after <= 3, "segments before %d after %d", before, after);
+	check_body(c, old, 1000, 50000);
+	spool_free(c->sp);
+	c->sp = NULL;
+	open_sp(c, true, key1);
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.live, 1);
+	const struct spool_msg *m = spool_msg_get(c->sp, old);
+	ck_assert_ptr_nonnull(m);
+	struct spool_rcpt_view rv;
+	spool_msg_rcpt(m, 1, &rv);
+	ck_assert_uint_eq(rv.status, SPOOL_RCPT_DELIVERED);
+	spool_msg_rcpt(m, 0, &rv);
+	ck_assert_uint_eq(rv.status, SPOOL_RCPT_PENDING);
+	ck_assert_uint_eq(spool_msg_attempts(m), 3);
+	ck_assert_uint_eq(spool_msg_next_attempt(m), 777);
+	check_body(c, old, 1000, 50000);
+	ctx_free(c);
+}
+END_TEST
+
 START_TEST(test_space_guard)
 {
 	struct ctx *c = ctx_new();
@@ -679,6 +752,7 @@ int main(void)
 	tcase_add_test(tc, test_io_errors);
 	tcase_add_test(tc, test_chunk_lost_before_commit);
 	tcase_add_test(tc, test_append_backpressure);
+	tcase_add_test(tc, test_compaction);
 	tcase_add_test(tc, test_space_guard);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
