@@ -276,6 +276,20 @@ START_TEST(test_chunked_and_recovery)
 }
 END_TEST
 
+/* Recipient 1 delivered, 0 pending, and the retry state given. */
+static void assert_partial(struct ctx *c, uint64_t qid, uint64_t next, uint16_t attempts)
+{
+	const struct spool_msg *m = spool_msg_get(c->sp, qid);
+	ck_assert_ptr_nonnull(m);
+	struct spool_rcpt_view rv;
+	spool_msg_rcpt(m, 1, &rv);
+	ck_assert_uint_eq(rv.status, SPOOL_RCPT_DELIVERED);
+	spool_msg_rcpt(m, 0, &rv);
+	ck_assert_uint_eq(rv.status, SPOOL_RCPT_PENDING);
+	ck_assert_uint_eq(spool_msg_next_attempt(m), next);
+	ck_assert_uint_eq(spool_msg_attempts(m), attempts);
+}
+
 START_TEST(test_outcomes_and_gc)
 {
 	struct ctx *c = ctx_new();
@@ -310,15 +324,7 @@ START_TEST(test_outcomes_and_gc)
 	open_sp(c, false, NULL);
 	spool_stats(c->sp, &st);
 	ck_assert_uint_eq(st.live, 1);
-	const struct spool_msg *m = spool_msg_get(c->sp, q[0]);
-	ck_assert_ptr_nonnull(m);
-	struct spool_rcpt_view rv;
-	spool_msg_rcpt(m, 1, &rv);
-	ck_assert_uint_eq(rv.status, SPOOL_RCPT_DELIVERED);
-	spool_msg_rcpt(m, 0, &rv);
-	ck_assert_uint_eq(rv.status, SPOOL_RCPT_PENDING);
-	ck_assert_uint_eq(spool_msg_next_attempt(m), 123456789);
-	ck_assert_uint_eq(spool_msg_attempts(m), 2);
+	assert_partial(c, q[0], 123456789, 2);
 	/* finish it: every old segment goes */
 	ck_assert_int_eq(spool_outcome(c->sp, q[0], 0, SPOOL_RCPT_EXPIRED, "", 0), 0);
 	ck_assert_int_eq(spool_outcome(c->sp, q[0], 2, SPOOL_RCPT_DELIVERED, "", 0), 0);
@@ -705,15 +711,7 @@ START_TEST(test_compaction)
 	open_sp(c, true, key1);
 	spool_stats(c->sp, &st);
 	ck_assert_uint_eq(st.live, 1);
-	const struct spool_msg *m = spool_msg_get(c->sp, old);
-	ck_assert_ptr_nonnull(m);
-	struct spool_rcpt_view rv;
-	spool_msg_rcpt(m, 1, &rv);
-	ck_assert_uint_eq(rv.status, SPOOL_RCPT_DELIVERED);
-	spool_msg_rcpt(m, 0, &rv);
-	ck_assert_uint_eq(rv.status, SPOOL_RCPT_PENDING);
-	ck_assert_uint_eq(spool_msg_attempts(m), 3);
-	ck_assert_uint_eq(spool_msg_next_attempt(m), 777);
+	assert_partial(c, old, 777, 3);
 	check_body(c, old, 1000, 50000);
 	ctx_free(c);
 }
