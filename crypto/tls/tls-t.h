@@ -155,7 +155,7 @@ struct tls_conn_opts {
 	 * failed (before on_closed); r is valid during the call only. */
 	void (*on_result)(void *ctx, const struct tls_result *r);
 	/* Client only: SNI and the name verified (the MX host), and the session cache key (the
-	 * destination, e.g. "mx1.example.net:25"; NULL = host). */
+	 * destination, e.g. "mx1.example.net:25"; NULL = host; "" = no session reuse). */
 	const char *host;
 	const char *session_key;
 	const struct tls_policy *policy;

@@ -17,11 +17,13 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_ring_elem.h>
 
 #include "config/cfg.h"
 #include "log.h"
 #include "net/arp.h"
 #include "net/net.h"
+#include "snapshot/snapshot.h"
 
 uint64_t dp_now_us(void)
 {
@@ -56,6 +58,16 @@ struct dp_lcore *dp_lcore_create(struct dp_rt *rt, uint16_t idx, unsigned lcore_
 		rte_free(lc);
 		return NULL;
 	}
+	snprintf(name, sizeof(name), "dp_neigh_%u", lcore_id);
+	lc->neigh = rte_ring_create_elem(name, sizeof(struct arp_neigh_msg), 256, (int)socket,
+					 RING_F_SC_DEQ);
+	if (!lc->neigh) {
+		log_err("event=startup_failed reason=\"cannot create neighbour ring for lcore %u: %s\"",
+			lcore_id, rte_strerror(rte_errno));
+		rte_mempool_free(lc->pool);
+		rte_free(lc);
+		return NULL;
+	}
 	return lc;
 }
 
@@ -64,6 +76,7 @@ void dp_lcore_free(struct dp_lcore *lc)
 	if (!lc)
 		return;
 	net_if_fini(&lc->nif);
+	rte_ring_free(lc->neigh);
 	rte_mempool_free(lc->pool);
 	rte_free(lc);
 }
@@ -99,14 +112,23 @@ int dp_lcore_loop(void *arg)
 		arp_announce(&lc->nif);
 	log_info("event=worker_start lcore=%u queue=%u idle_sleep_us=%u", lc->lcore_id, lc->index,
 		 lc->idle_sleep_us);
+	rcu_register_thread(); /* a QSBR reader of configuration snapshots */
 	while (!atomic_load_explicit(lc->stop, memory_order_relaxed)) {
 		lc->turns++;
-		if (dp_lcore_turn(lc, dp_now_us()) == 0) {
+		lc->snap = lc->pub ? cfg_current(lc->pub) : NULL;
+		int work = dp_lcore_turn(lc, dp_now_us());
+		lc->snap = NULL;
+		rcu_quiescent_state();
+		if (work == 0) {
 			lc->idle_turns++;
-			if (lc->idle_sleep_us)
+			if (lc->idle_sleep_us) {
+				rcu_thread_offline(); /* never hold a grace period across a sleep */
 				rte_delay_us_sleep(lc->idle_sleep_us);
+				rcu_thread_online();
+			}
 		}
 	}
+	rcu_unregister_thread();
 	return 0;
 }
 
