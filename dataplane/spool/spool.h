@@ -41,9 +41,13 @@ int spool_key_remove(struct spool *sp, uint16_t id);
  * directory is unusable). `now_us` is the monotonic clock. */
 int spool_recover(struct spool *sp, uint64_t now_us);
 
-/* The lcore loop calls this once per turn: reaps completions (invoking callbacks), flushes the
- * staged records as one write plus one linked fdatasync when durability is needed, refreshes
- * the free-space estimate every space_check_us. Returns the number of callbacks made. */
+/* The lcore loop calls this once per turn (a dp poll hook): reaps completions (invoking
+ * callbacks), flushes the staged records as one write plus one linked fdatasync when durability
+ * is needed, prepares the spare segment, compacts and deletes old segments, refreshes the
+ * free-space estimate every space_check_us. Returns the work done (completions reaped and reader
+ * pieces delivered; 0 = idle). One io_uring_submit at most; completions are peeked, never
+ * waited for. Buffered writes that would block and every fdatasync run in the kernel's io-wq
+ * workers, never on the lcore. */
 int spool_poll(struct spool *sp, uint64_t now);
 /* True while work is in flight (for tests and orderly shutdown). */
 bool spool_busy(const struct spool *sp);
