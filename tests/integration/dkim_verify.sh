@@ -137,5 +137,11 @@ t_check "rotation: parsed-key cache served repeat signatures" grep -q 'cache_hit
 t_check "mismatched public key rejected, naming the key file" grep -q 'keys/rsa.pem.*does not match' err1.txt
 "$SIGN" -k example.com:rsa1:ed25519:keys/rsa.pem -O out-rot rot/m00.eml >/dev/null 2>err2.txt
 t_check "wrong algorithm rejected, naming the key file" grep -q 'keys/rsa.pem.*not an Ed25519 key' err2.txt
+# ---- the benchmark tool runs (numbers in docs/dkim.md; here only a smoke run) ----
+if [ -x "$BUILD/tests/tools/dkim_bench" ]; then
+  "$BUILD/tests/tools/dkim_bench" -s 0.1 -q -n 2048 >bench.txt 2>&1
+  t_check "dkim_bench runs: both algorithms and both batching modes reported" \
+    sh -c "grep -q '^rsa2048 ' bench.txt && grep -q '^ed25519 ' bench.txt && grep -q 'batched' bench.txt"
+fi
 [ -n "${KEEP:-}" ] && { T_TMPS=(); echo "kept $D"; }
 t_done
