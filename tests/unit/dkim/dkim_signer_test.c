@@ -117,6 +117,10 @@ START_TEST(test_key_errors)
 	BUILD_FAILS(dup, "duplicate");
 	struct dkim_key_conf nosel[] = { { "a.test", "", DKIM_ALG_RSA_SHA256, rsa_file, NULL } };
 	BUILD_FAILS(nosel, "bad domain or selector");
+	struct dkim_key_conf baddom[] = { { "a..test", "s", DKIM_ALG_RSA_SHA256, rsa_file, NULL } };
+	BUILD_FAILS(baddom, "bad domain or selector");
+	struct dkim_key_conf badsel[] = { { "a.test", "s;x", DKIM_ALG_RSA_SHA256, rsa_file, NULL } };
+	BUILD_FAILS(badsel, "bad domain or selector");
 }
 END_TEST
 
