@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/* acct-int.h: the accounting writer's state, shared by acct.c (writing) and erase.c. */
+#ifndef DPMAIL_ACCT_INT_H
+#define DPMAIL_ACCT_INT_H
+
+#include "acct/acct.h"
+
+struct ctl_ring;
+
+struct ctl_acct {
+	struct ctl_acct_opts o;
+	char *dir;
+	char *path;                 /* dir/acct.jsonl */
+	int fd;
+	uint64_t bytes;             /* size of the current file */
+	struct ctl_ring **rings;
+	uint64_t written, write_errors;
+	ctl_acct_erase_hook_fn *erase_hook;
+	void *erase_arg;
+	struct ctl_audit *audit;
+	char *audit_path;
+};
+
+/* Appends one JSON record as a line to the current file, rotating at max_bytes. */
+int ctl_acct_write_json(struct ctl_acct *a, json_t *rec);
+/* Opens dir/acct.jsonl for appending (after rotation or a rewrite). */
+int ctl_acct_reopen(struct ctl_acct *a);
+
+#endif

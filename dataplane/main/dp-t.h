@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dp-t.h: types of the dataplane runtime: the per-lcore context (struct dp_lcore), its poll
+ * hooks, the module table that plugs protocol modules into every worker, and the process-wide
+ * runtime (struct dp_rt) owned by the main lcore.
+ */
+#ifndef DPMAIL_DP_T_H
+#define DPMAIL_DP_T_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+
+#include "net/net-t.h"
+
+struct cfg;
+struct cfg_pub;
+struct cfg_snapshot;
+struct dp_lcore;
+struct rte_mempool;
+struct rte_ring;
+
+#define DP_POLL_MAX   16
+#define DP_MODULE_MAX 16
+#define DP_BURST_MAX  64
+
+/*
+ * Per-turn work of a module on a worker lcore (timers, completions, retransmissions...).
+ * now_us is the turn's monotonic time. Returns how much work was done: 0 lets the loop
+ * consider the turn idle (and sleep idle_sleep_us), anything else keeps it spinning.
+ */
+typedef int (*dp_poll_fn)(void *ctx, uint64_t now_us);
+
+struct dp_poll {
+	dp_poll_fn fn;
+	void *ctx;
+};
+
+/*
+ * A module plugged into every worker (TCP, SMTP, spool...): lcore_init runs on the main lcore
+ * before the workers start (allocation allowed; register L4 handlers with ip_register_l4 and
+ * poll hooks with dp_lcore_add_poll); it returns the module's per-lcore state (NULL with *err
+ * = -errno on failure, which stops the start-up). lcore_fini runs after the workers stopped.
+ */
+struct dp_module {
+	const char *name;
+	void *(*lcore_init)(struct dp_lcore *lc, const struct cfg *c, int *err);
+	void (*lcore_fini)(struct dp_lcore *lc, void *state);
+};
+
+/* One worker lcore's whole context: cache-aligned, allocated on its NUMA socket, touched only
+ * by that lcore once it runs (the main lcore reads counters). */
+struct dp_lcore {
+	struct net_if nif;                /* first: the hot path */
+	unsigned lcore_id;
+	unsigned socket_id;
+	uint16_t index;                   /* 0..n_workers-1 == queue id */
+	uint16_t burst;
+	uint32_t idle_sleep_us;
+	const atomic_bool *stop;          /* set by the main lcore to end the loop */
+	struct rte_mempool *pool;
+	struct rte_ring *neigh;           /* neighbours learnt by peer workers (see net.h) */
+	uint64_t turns, idle_turns;       /* loop statistics */
+	unsigned n_poll;
+	struct dp_poll poll[DP_POLL_MAX];
+	void *mod_state[DP_MODULE_MAX];   /* per dp_modules[] index */
+	/* Configuration snapshots (control/snapshot): the loop reads the current one once per
+	 * turn into snap (valid for that turn only) and reports a quiescent state after it. */
+	struct cfg_pub *pub;              /* NULL: no control plane (unit tests) */
+	const struct cfg_snapshot *snap;
+} __rte_cache_aligned;
+
+/* The process-wide runtime, owned by the main lcore. */
+struct dp_rt {
+	const struct cfg *cfg;
+	uint16_t port_id;
+	bool port_started;
+	uint16_t n_workers;
+	atomic_bool stop;
+	struct dp_lcore *lc[RTE_MAX_LCORE];   /* by worker index */
+};
+
+#endif

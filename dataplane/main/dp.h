@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dp.h: the dataplane runtime: EAL start-up from the configuration, the port, worker lcore
+ * contexts and their run-to-completion loop, the main lcore's control loop and signals.
+ *
+ * Start-up order (dp_run): EAL -> per-worker contexts and mbuf pools -> port (one RX/TX queue
+ * pair per worker) -> net_if per worker -> modules' lcore_init -> launch workers -> control
+ * loop on the main lcore until SIGINT/SIGTERM -> stop workers -> modules' lcore_fini -> port
+ * stop/close -> EAL cleanup.
+ */
+#ifndef DPMAIL_DP_H
+#define DPMAIL_DP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "main/dp-t.h"
+
+struct cfg;
+
+/* The modules plugged into every worker (dp_modules.c); add a line there to plug one in. */
+extern const struct dp_module dp_modules[];
+extern const size_t dp_n_modules;
+
+/*
+ * Run dpmaild on configuration c until SIGINT/SIGTERM. Returns the process exit status: 0 after
+ * an orderly stop, 1 if start-up failed (one line naming the cause was logged).
+ * Blocks SIGINT, SIGTERM, SIGHUP and SIGUSR2 in every thread; the main lcore takes them from a
+ * signalfd. SIGUSR2 logs every worker's counters (event=stats ...).
+ */
+int dp_run(const struct cfg *c);
+
+/* Build the EAL argument vector for c into argv (at most max entries, strings in buf).
+ * Returns argc, or -1 if it does not fit. Exposed for tests. */
+int dp_eal_args(const struct cfg *c, const char *prog, char **argv, int max, char *buf, size_t buflen);
+
+/* Start EAL for c. Returns 0 or -1 (logged). */
+int dp_eal_init(const struct cfg *c, const char *prog);
+
+/* Configure and start the port of c with one queue pair per worker of rt. 0 or -1 (logged). */
+int dp_port_start(struct dp_rt *rt);
+void dp_port_stop(struct dp_rt *rt);
+
+/* Allocate worker index idx on lcore lcore_id: context and mbuf pool. NULL on failure (logged). */
+struct dp_lcore *dp_lcore_create(struct dp_rt *rt, uint16_t idx, unsigned lcore_id);
+void dp_lcore_free(struct dp_lcore *lc);
+
+/* Register fn to run once per loop turn on lc (before the TX flush). 0, or -ENOSPC. */
+int dp_lcore_add_poll(struct dp_lcore *lc, dp_poll_fn fn, void *ctx);
+
+/* The worker loop (rte_eal_remote_launch entry; arg is the struct dp_lcore). Returns 0. */
+int dp_lcore_loop(void *arg);
+
+/* One loop turn at now_us (what dp_lcore_loop repeats). Returns the work done (0: idle). */
+int dp_lcore_turn(struct dp_lcore *lc, uint64_t now_us);
+
+/* Monotonic microseconds (the only clock read of the dataplane, once per turn). */
+uint64_t dp_now_us(void);
+
+/* Log lc's counters as one line: "event=stats lcore=N turns=.. rx=.. ... drop_x=..". */
+void dp_lcore_log_stats(const struct dp_lcore *lc);
+
+#endif

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dp_lcore.c: the worker lcore: its context and the run-to-completion loop. One turn:
+ *   read the clock once -> rx_burst -> net input (eth/arp/ip/icmp/L4 handlers)
+ *   -> net timers -> modules' poll hooks -> one tx_burst of everything queued.
+ * A turn that found no work sleeps idle_sleep_us (if set) so a shared machine keeps its CPU.
+ */
+#include "main/dp.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring_elem.h>
+
+#include "config/cfg.h"
+#include "log.h"
+#include "net/arp.h"
+#include "net/net.h"
+#include "snapshot/snapshot.h"
+
+uint64_t dp_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+struct dp_lcore *dp_lcore_create(struct dp_rt *rt, uint16_t idx, unsigned lcore_id)
+{
+	const struct cfg *c = rt->cfg;
+	unsigned socket = rte_lcore_to_socket_id(lcore_id);
+	struct dp_lcore *lc = rte_zmalloc_socket("dp_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE, (int)socket);
+	if (!lc) {
+		log_err("event=startup_failed reason=\"no memory for lcore %u context\"", lcore_id);
+		return NULL;
+	}
+	lc->lcore_id = lcore_id;
+	lc->socket_id = socket;
+	lc->index = idx;
+	lc->burst = (uint16_t)RTE_MIN(c->dataplane.burst, (uint32_t)DP_BURST_MAX);
+	lc->idle_sleep_us = c->dataplane.idle_sleep_us;
+	lc->stop = &rt->stop;
+	char name[RTE_MEMPOOL_NAMESIZE];
+	snprintf(name, sizeof(name), "dp_pool_%u", lcore_id);
+	lc->pool = rte_pktmbuf_pool_create(name, c->dataplane.mbufs, c->dataplane.mbuf_cache, 0,
+					   RTE_MBUF_DEFAULT_BUF_SIZE, (int)socket);
+	if (!lc->pool) {
+		log_err("event=startup_failed reason=\"cannot create mbuf pool of %u mbufs for lcore %u: %s "
+			"(raise eal.memory_mb or lower dataplane.mbufs)\"",
+			c->dataplane.mbufs, lcore_id, rte_strerror(rte_errno));
+		rte_free(lc);
+		return NULL;
+	}
+	snprintf(name, sizeof(name), "dp_neigh_%u", lcore_id);
+	lc->neigh = rte_ring_create_elem(name, sizeof(struct arp_neigh_msg), 256, (int)socket,
+					 RING_F_SC_DEQ);
+	if (!lc->neigh) {
+		log_err("event=startup_failed reason=\"cannot create neighbour ring for lcore %u: %s\"",
+			lcore_id, rte_strerror(rte_errno));
+		rte_mempool_free(lc->pool);
+		rte_free(lc);
+		return NULL;
+	}
+	return lc;
+}
+
+void dp_lcore_free(struct dp_lcore *lc)
+{
+	if (!lc)
+		return;
+	net_if_fini(&lc->nif);
+	rte_ring_free(lc->neigh);
+	rte_mempool_free(lc->pool);
+	rte_free(lc);
+}
+
+int dp_lcore_add_poll(struct dp_lcore *lc, dp_poll_fn fn, void *ctx)
+{
+	if (lc->n_poll == DP_POLL_MAX)
+		return -ENOSPC;
+	lc->poll[lc->n_poll++] = (struct dp_poll){ fn, ctx };
+	return 0;
+}
+
+int dp_lcore_turn(struct dp_lcore *lc, uint64_t now_us)
+{
+	struct net_if *nif = &lc->nif;
+	struct rte_mbuf *pkts[DP_BURST_MAX];
+	nif->now_us = now_us;
+	uint16_t n = rte_eth_rx_burst(nif->port_id, nif->queue_id, pkts, lc->burst);
+	net_rx(nif, pkts, n);
+	int work = n + net_poll(nif);
+	for (unsigned i = 0; i < lc->n_poll; i++)
+		work += lc->poll[i].fn(lc->poll[i].ctx, now_us);
+	work += net_tx_flush(nif);
+	return work;
+}
+
+int dp_lcore_loop(void *arg)
+{
+	struct dp_lcore *lc = arg;
+	lc->nif.now_us = dp_now_us();
+	/* Announce our address once per port (the first worker), so neighbours learn our MAC. */
+	if (lc->index == 0)
+		arp_announce(&lc->nif);
+	log_info("event=worker_start lcore=%u queue=%u idle_sleep_us=%u", lc->lcore_id, lc->index,
+		 lc->idle_sleep_us);
+	rcu_register_thread(); /* a QSBR reader of configuration snapshots */
+	while (!atomic_load_explicit(lc->stop, memory_order_relaxed)) {
+		lc->turns++;
+		lc->snap = lc->pub ? cfg_current(lc->pub) : NULL;
+		int work = dp_lcore_turn(lc, dp_now_us());
+		lc->snap = NULL;
+		rcu_quiescent_state();
+		if (work == 0) {
+			lc->idle_turns++;
+			if (lc->idle_sleep_us) {
+				rcu_thread_offline(); /* never hold a grace period across a sleep */
+				rte_delay_us_sleep(lc->idle_sleep_us);
+				rcu_thread_online();
+			}
+		}
+	}
+	rcu_unregister_thread();
+	return 0;
+}
+
+void dp_lcore_log_stats(const struct dp_lcore *lc)
+{
+	char line[2048];
+	net_counters_format(&lc->nif.cnt, line, sizeof(line));
+	log_info("event=stats lcore=%u queue=%u turns=%" PRIu64 " idle_turns=%" PRIu64 " %s",
+		 lc->lcore_id, lc->index, lc->turns, lc->idle_turns, line);
+}
