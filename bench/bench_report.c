@@ -40,7 +40,8 @@ int bench_report_row(json_t *j, const char *fallback_label, struct bench_row *r)
 		r->accepted = (long long)num(j, "messages.accepted");
 		return 0;
 	}
-	r->mode = num(j, "config.messages_per_session") == 0 ? "idle" : "load";
+	json_t *mps = json_object_get(json_object_get(j, "config"), "messages_per_session");
+	r->mode = mps && json_integer_value(mps) == 0 ? "idle" : "load";
 	r->sessions = num(j, "config.sessions");
 	r->greeted = (long long)num(j, "sessions.ready_peak");
 	r->banner_p99 = num(j, "latency_us.banner.p99") / 1e3;
