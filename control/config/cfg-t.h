@@ -55,7 +55,10 @@ struct cfg_port {
 	uint32_t rx_desc, tx_desc;
 };
 
+enum cfg_backend { CFG_BACKEND_DPDK = 0, CFG_BACKEND_POSIX };
+
 struct cfg_dataplane {
+	int backend;              /* enum cfg_backend */
 	uint32_t main_lcore;
 	struct cfg_u32v workers;  /* worker lcore ids; one RX/TX queue pair each */
 	uint32_t mbufs;           /* mbufs per worker pool */
@@ -144,12 +147,20 @@ struct cfg_tls {
 	int min_version;              /* index into "TLSv1.2", "TLSv1.3" */
 };
 
+enum cfg_unsignable { CFG_UNSIGNABLE_REJECT = 0, CFG_UNSIGNABLE_PASS };
+
 struct cfg_dkim {
 	struct cfg_list keys;         /* struct cfg_dkim_key */
+	char *operator_domain;        /* "" = no second signature by the operator's domain */
+	int unsignable;               /* enum cfg_unsignable: zero or several From: headers */
 };
 
 struct cfg_spool {
 	struct cfg_list keys;         /* struct cfg_spool_key */
+	char *dir;                    /* segment files (one set per worker) */
+	bool encrypt;                 /* seal records with the highest key id (needs keys) */
+	uint32_t segment_mb;
+	uint32_t min_free_mb;         /* free-space guard: below it new mail gets 452 4.3.1 */
 };
 
 struct cfg_delivery {

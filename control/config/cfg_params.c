@@ -16,6 +16,7 @@
 
 #define F(field) offsetof(struct cfg, field)
 
+static const char *const backends[] = { "dpdk", "posix", NULL };
 static const char *const log_levels[] = { "err", "warn", "info", "debug", NULL };
 
 static const struct cfg_param eal_params[] = {
@@ -53,6 +54,10 @@ static const struct cfg_param port_params[] = {
 };
 
 static const struct cfg_param dataplane_params[] = {
+	{ "backend", CFG_T_ENUM, "dpdk", 0, 0, F(dataplane.backend), 0, backends, NULL,
+	  "I/O backend of the workers: dpdk (our TCP/IP stack on the DPDK port) or posix (the same "
+	  "lcore loop over kernel sockets, for development and comparison; the port is not "
+	  "opened and listeners bind to port.ipv4's address)." },
 	{ "main_lcore", CFG_T_U32, "0", 0, 1023, F(dataplane.main_lcore), 0, NULL, NULL,
 	  "The lcore (CPU) of the control-plane thread." },
 	{ "workers", CFG_T_U32V, "[1]", 0, 1023, F(dataplane.workers), 0, NULL, NULL,
@@ -149,7 +154,7 @@ const struct cfg_section cfg_sections[] = {
 	SECTION("tls", "TLS certificates and versions.", cfg_tls_params, cfg_validate_tls),
 	SECTION("dkim", "DKIM signing keys by domain and selector.", cfg_dkim_params,
 		cfg_validate_dkim),
-	SECTION("spool", "Spool encryption keys.", cfg_spool_params, cfg_validate_spool),
+	SECTION("spool", "The durable message spool: directory, segments, free-space guard, encryption.", cfg_spool_params, cfg_validate_spool),
 	SECTION("delivery", "Routes, TLS and shaping policy per destination, retry schedule.",
 		cfg_delivery_params, cfg_validate_delivery),
 	SECTION("limits", "Per-message and per-session limits.", cfg_limits_params, NULL),

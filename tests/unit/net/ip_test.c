@@ -141,6 +141,8 @@ static void e_opts(uint8_t *f, size_t *len)
 }
 static void e_src_bcast(uint8_t *f, size_t *len) { (void)len; f[14 + 15] = 255; recksum(f); }
 static void e_src_mcast(uint8_t *f, size_t *len) { (void)len; f[14 + 12] = 224; recksum(f); }
+static void e_src_zero(uint8_t *f, size_t *len) { (void)len; f[14 + 12] = 0; recksum(f); }
+static void e_src_lo(uint8_t *f, size_t *len) { (void)len; f[14 + 12] = 127; recksum(f); }
 static void e_src_us(uint8_t *f, size_t *len) { (void)len; f[14 + 15] = 2; recksum(f); }
 static void e_dst(uint8_t *f, size_t *len) { (void)len; f[14 + 19] = 3; recksum(f); }
 static void e_dst_bcast(uint8_t *f, size_t *len) { (void)len; f[14 + 19] = 255; recksum(f); }
@@ -160,6 +162,8 @@ static const struct bad bads[] = {
 	{ "src bcast", NET_DROP_IP_SRC, e_src_bcast },
 	{ "src mcast", NET_DROP_IP_SRC, e_src_mcast },
 	{ "src ours", NET_DROP_IP_SRC, e_src_us },
+	{ "src 0/8", NET_DROP_IP_SRC, e_src_zero },
+	{ "src loopback", NET_DROP_IP_SRC, e_src_lo },
 	{ "dst other", NET_DROP_IP_NOT_US, e_dst },
 	{ "dst bcast", NET_DROP_IP_NOT_US, e_dst_bcast },
 };
