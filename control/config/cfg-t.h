@@ -44,6 +44,7 @@ struct cfg_eal {
 	bool pci;                 /* false: --no-pci */
 	uint32_t memory_mb;
 	char *file_prefix;
+	char *lcores;             /* EAL --lcores map (e.g. "0@0,1@1,2@1"); NULL: -l from dataplane */
 };
 
 struct cfg_port {

@@ -31,6 +31,10 @@ static const struct cfg_param eal_params[] = {
 	  "Memory EAL reserves (-m), MiB. Must hold every worker's mbuf pool (about 2.2 KiB per mbuf)." },
 	{ "file_prefix", CFG_T_STR, "\"dpmail\"", 0, 64, F(eal.file_prefix), 0, NULL, NULL,
 	  "EAL --file-prefix: distinct per dpmaild instance running on one machine." },
+	{ "lcores", CFG_T_STR, NULL, 0, 512, F(eal.lcores), 0, NULL, NULL,
+	  "EAL --lcores map from lcore ids to CPUs (e.g. \"0@0,1@1,2@1\" runs workers 1 and 2 on "
+	  "CPU 1), for more workers than CPUs in tests. Unset: lcore id = CPU (-l main,workers). "
+	  "Must name the main lcore and every worker." },
 };
 
 static const struct cfg_param port_params[] = {
@@ -66,11 +70,13 @@ static const struct cfg_param dataplane_params[] = {
 
 static const struct cfg_param arp_params[] = {
 	{ "reachable_ms", CFG_T_U32, "60000", 1000, 86400000, F(arp.reachable_ms), 0, NULL, NULL,
-	  "How long a learned neighbour stays valid before it is resolved again, ms." },
+	  "How long a learned neighbour is trusted before it is polled again (unicast requests while "
+	  "traffic keeps flowing; removed after max_retries unanswered polls), ms." },
 	{ "retry_ms", CFG_T_U32, "1000", 10, 60000, F(arp.retry_ms), 0, NULL, NULL,
 	  "Interval between ARP requests while resolving, ms." },
 	{ "max_retries", CFG_T_U32, "3", 1, 100, F(arp.max_retries), 0, NULL, NULL,
-	  "Requests sent before resolution fails and the packets waiting for it are dropped." },
+	  "Requests sent before resolution (or a poll of a known neighbour) fails; packets waiting "
+	  "for it are dropped." },
 	{ "hold", CFG_T_U32, "4", 1, 8, F(arp.hold), 0, NULL, NULL,
 	  "Packets held per neighbour while it is being resolved (the oldest is dropped beyond)." },
 };

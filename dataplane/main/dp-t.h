@@ -20,6 +20,7 @@ struct cfg_pub;
 struct cfg_snapshot;
 struct dp_lcore;
 struct rte_mempool;
+struct rte_ring;
 
 #define DP_POLL_MAX   16
 #define DP_MODULE_MAX 16
@@ -60,6 +61,7 @@ struct dp_lcore {
 	uint32_t idle_sleep_us;
 	const atomic_bool *stop;          /* set by the main lcore to end the loop */
 	struct rte_mempool *pool;
+	struct rte_ring *neigh;           /* neighbours learnt by peer workers (see net.h) */
 	uint64_t turns, idle_turns;       /* loop statistics */
 	unsigned n_poll;
 	struct dp_poll poll[DP_POLL_MAX];

@@ -17,6 +17,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_ring_elem.h>
 
 #include "config/cfg.h"
 #include "log.h"
@@ -57,6 +58,16 @@ struct dp_lcore *dp_lcore_create(struct dp_rt *rt, uint16_t idx, unsigned lcore_
 		rte_free(lc);
 		return NULL;
 	}
+	snprintf(name, sizeof(name), "dp_neigh_%u", lcore_id);
+	lc->neigh = rte_ring_create_elem(name, sizeof(struct arp_neigh_msg), 256, (int)socket,
+					 RING_F_SC_DEQ);
+	if (!lc->neigh) {
+		log_err("event=startup_failed reason=\"cannot create neighbour ring for lcore %u: %s\"",
+			lcore_id, rte_strerror(rte_errno));
+		rte_mempool_free(lc->pool);
+		rte_free(lc);
+		return NULL;
+	}
 	return lc;
 }
 
@@ -65,6 +76,7 @@ void dp_lcore_free(struct dp_lcore *lc)
 	if (!lc)
 		return;
 	net_if_fini(&lc->nif);
+	rte_ring_free(lc->neigh);
 	rte_mempool_free(lc->pool);
 	rte_free(lc);
 }

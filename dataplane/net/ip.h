@@ -62,18 +62,15 @@ static inline uint16_t ip_l4_mtu(const struct net_if *nif)
 	return (uint16_t)(nif->mtu - sizeof(struct rte_ipv4_hdr));
 }
 
-/* One's-complement sum helpers (RFC 1071). ip_cksum_fold returns the inverted 16-bit sum. */
+/*
+ * One's-complement sum helpers (RFC 1071). ip_cksum_add adds buf's 16-bit big-endian words
+ * (an odd last byte padded with zero) to sum, partly folded; ip_cksum_fold folds and inverts.
+ * DPDK's rte_raw_cksum sums native (little-endian) words; the one's-complement sum commutes
+ * with byte swapping (RFC 1071 2.B), so swapping its result gives the big-endian sum.
+ */
 static inline uint32_t ip_cksum_add(uint32_t sum, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
-	while (len >= 2) {
-		sum += (uint32_t)(p[0] << 8 | p[1]);
-		p += 2;
-		len -= 2;
-	}
-	if (len)
-		sum += (uint32_t)(p[0] << 8);
-	return sum;
+	return sum + rte_bswap16(rte_raw_cksum(buf, len));
 }
 
 /* Returns the checksum in network byte order, ready to store. */

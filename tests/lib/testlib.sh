@@ -21,7 +21,7 @@ t_skip() { echo "SKIP: $*"; exit 77; }
 # t_need_root: integration tests need namespaces.
 t_need_root() { [ "$(id -u)" = 0 ] || t_skip "needs root"; }
 
-# t_tmpdir VAR: a fresh directory removed at exit.
+# t_tmpdir VAR: a fresh directory removed at exit (kept when T_KEEP=1, for debugging).
 t_tmpdir() { local d; d=$(mktemp -d /tmp/dpmail-test.XXXXXX); T_TMPS+=("$d"); printf -v "$1" %s "$d"; }
 
 # t_ns NAME: create a network namespace (unique name given by the caller), removed at exit,
@@ -45,7 +45,10 @@ t_wait_for() {
   done
 }
 
-# t_wait_exit PID SECONDS: wait for a process to end; prints its exit code; 1 on timeout.
+# t_wait_exit PID SECONDS: wait for a process (a child of this shell) to end; prints its exit
+# code and sets T_RC to it; returns 1 on timeout. Call it directly, never inside $(...): a
+# subshell cannot wait for the parent's children. Example: t_wait_exit "$PID" 5 >/dev/null;
+# t_check "exit 0" [ "$T_RC" = 0 ]
 t_wait_exit() {
   local pid=$1 deadline=$(( $(date +%s%N) + $2 * 1000000000 ))
   while kill -0 "$pid" 2>/dev/null; do
@@ -53,7 +56,7 @@ t_wait_exit() {
     [ "$(date +%s%N)" -lt "$deadline" ] || return 1
     sleep 0.02
   done
-  wait "$pid"; echo $?
+  wait "$pid"; T_RC=$?; echo "$T_RC"
 }
 
 t_cleanup() {
@@ -64,7 +67,7 @@ t_cleanup() {
     kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null
   done
   for n in "${T_NSS[@]}"; do ip netns del "$n" 2>/dev/null; rm -rf "/etc/netns/$n"; done
-  for d in "${T_TMPS[@]}"; do rm -rf "$d"; done
+  for d in "${T_TMPS[@]}"; do if [ -n "${T_KEEP:-}" ]; then echo "kept $d"; else rm -rf "$d"; fi; done
 }
 trap t_cleanup EXIT
 

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_smtpd.c: the SMTP server engine of the sink: a resumable, zero-copy parser over the
+ * client's bytes that produces replies into a small output block and stops at every point
+ * where its owner must act (end of message, STARTTLS, QUIT). No I/O, no clock, no allocation,
+ * so it is unit tested and fuzzed directly. It is deliberately lenient where real clients are
+ * sloppy (bare LF line ends, any case) and strict where it matters for measurement
+ * (transaction order, the end-of-data marker only at a line start, nothing pipelined after
+ * STARTTLS).
+ */
+#include "bench.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#define CMD_MAX 1000       /* RFC 5321 4.5.3.1.4 says 512; be generous */
+#define MAX_ERRORS 20
+#define OUT_RESERVE 512    /* stop parsing while less than this is free in out */
+
+static const char *const state_names[BENCH_SMTPD__MAX] = {
+	[BENCH_SMTPD_CMD] = "cmd", [BENCH_SMTPD_DATA] = "data", [BENCH_SMTPD_EOM] = "eom",
+	[BENCH_SMTPD_TLS] = "tls", [BENCH_SMTPD_QUIT] = "quit",
+};
+
+const char *bench_smtpd_state_name(enum bench_smtpd_state st)
+{
+	return (unsigned)st < BENCH_SMTPD__MAX ? state_names[st] : "?";
+}
+
+/* The one transition function (a place for a trace when debugging). */
+static void smtpd_enter(struct bench_smtpd *s, enum bench_smtpd_state next)
+{
+	s->state = next;
+}
+
+static void reply(struct bench_smtpd *s, const char *text)
+{
+	size_t n = strlen(text);
+	if (s->out_len + n > sizeof(s->out))
+		n = sizeof(s->out) - s->out_len; /* cannot happen with OUT_RESERVE; stay bounded */
+	memcpy(s->out + s->out_len, text, n);
+	s->out_len += n;
+}
+
+void bench_smtpd_init(struct bench_smtpd *s, bool offer_tls, const char *hostname)
+{
+	memset(s, 0, sizeof(*s));
+	s->offer_tls = offer_tls;
+	reply(s, "220 ");
+	reply(s, hostname);
+	reply(s, " ESMTP dpmail-bench sink\r\n");
+}
+
+static void reset_txn(struct bench_smtpd *s)
+{
+	s->mail = false;
+	s->rcpts = 0;
+	s->msg_bytes = 0;
+	s->msgid_len = 0;
+	s->msgid[0] = 0;
+	s->dkim_signed = false;
+}
+
+void bench_smtpd_reply_421(struct bench_smtpd *s, const char *why)
+{
+	reply(s, "421 4.7.0 ");
+	reply(s, why);
+	reply(s, "\r\n");
+	smtpd_enter(s, BENCH_SMTPD_QUIT);
+}
+
+void bench_smtpd_tls_started(struct bench_smtpd *s)
+{
+	s->tls = true;
+	s->greeted = false;
+	reset_txn(s);
+	smtpd_enter(s, BENCH_SMTPD_CMD);
+}
+
+void bench_smtpd_eom_reply(struct bench_smtpd *s, unsigned code)
+{
+	switch (code / 100) {
+	case 2: reply(s, "250 2.0.0 Ok: queued\r\n"); break;
+	case 4:
+		if (code == 421) {
+			reset_txn(s);
+			bench_smtpd_reply_421(s, "Service not available, closing (bench mix)");
+			return;
+		}
+		reply(s, code == 452 ? "452 4.3.1 Insufficient system storage (bench mix)\r\n"
+				     : "451 4.3.0 Temporary failure (bench mix)\r\n");
+		break;
+	default:
+		reply(s, code == 552 ? "552 5.3.4 Message too big (bench mix)\r\n"
+				     : "550 5.7.1 Message rejected (bench mix)\r\n");
+		break;
+	}
+	reset_txn(s);
+	smtpd_enter(s, BENCH_SMTPD_CMD);
+}
+
+/* Does line (without CRLF) start with verb, followed by end or a space / colon? */
+static bool verb_is(const char *line, size_t len, const char *verb)
+{
+	size_t n = strlen(verb);
+	return len >= n && strncasecmp(line, verb, n) == 0 &&
+	       (len == n || line[n] == ' ' || line[n] == ':');
+}
+
+static void bad_command(struct bench_smtpd *s, const char *text)
+{
+	reply(s, text);
+	if (++s->errors >= MAX_ERRORS)
+		bench_smtpd_reply_421(s, "Too many errors");
+}
+
+static void do_ehlo(struct bench_smtpd *s, bool extended)
+{
+	s->greeted = true;
+	reset_txn(s);
+	if (!extended) {
+		reply(s, "250 dpmail-bench\r\n");
+		return;
+	}
+	reply(s, "250-dpmail-bench\r\n250-PIPELINING\r\n250-SIZE 104857600\r\n250-8BITMIME\r\n");
+	if (s->offer_tls && !s->tls)
+		reply(s, "250-STARTTLS\r\n");
+	reply(s, "250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n");
+}
+
+/* One complete command line (CR/LF stripped). */
+static void command(struct bench_smtpd *s, const char *l, size_t n)
+{
+	if (verb_is(l, n, "EHLO") || verb_is(l, n, "HELO")) {
+		if (n < 6)
+			bad_command(s, "501 5.5.4 Syntax: EHLO hostname\r\n");
+		else
+			do_ehlo(s, toupper((unsigned char)l[0]) == 'E');
+	} else if (verb_is(l, n, "MAIL")) {
+		if (!s->greeted)
+			bad_command(s, "503 5.5.1 Error: send HELO/EHLO first\r\n");
+		else if (s->mail)
+			bad_command(s, "503 5.5.1 Error: nested MAIL command\r\n");
+		else if (n < 10 || strncasecmp(l + 4, " FROM:", 6) != 0)
+			bad_command(s, "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
+		else {
+			s->mail = true;
+			reply(s, "250 2.1.0 Ok\r\n");
+		}
+	} else if (verb_is(l, n, "RCPT")) {
+		if (!s->mail)
+			bad_command(s, "503 5.5.1 Error: need MAIL command\r\n");
+		else if (n < 8 || strncasecmp(l + 4, " TO:", 4) != 0)
+			bad_command(s, "501 5.5.4 Syntax: RCPT TO:<address>\r\n");
+		else if (s->rcpts >= 1000)
+			reply(s, "452 4.5.3 Too many recipients\r\n");
+		else {
+			s->rcpts++;
+			reply(s, "250 2.1.5 Ok\r\n");
+		}
+	} else if (verb_is(l, n, "DATA")) {
+		if (!s->mail || s->rcpts == 0)
+			bad_command(s, "503 5.5.1 Error: need RCPT command\r\n");
+		else {
+			reply(s, "354 End data with <CR><LF>.<CR><LF>\r\n");
+			s->in_headers = true;
+			s->line_start = true;
+			s->msg_bytes = 0;
+			smtpd_enter(s, BENCH_SMTPD_DATA);
+		}
+	} else if (verb_is(l, n, "RSET")) {
+		reset_txn(s);
+		reply(s, "250 2.0.0 Ok\r\n");
+	} else if (verb_is(l, n, "NOOP")) {
+		reply(s, "250 2.0.0 Ok\r\n");
+	} else if (verb_is(l, n, "QUIT")) {
+		reply(s, "221 2.0.0 Bye\r\n");
+		smtpd_enter(s, BENCH_SMTPD_QUIT);
+	} else if (verb_is(l, n, "STARTTLS")) {
+		if (!s->offer_tls || s->tls)
+			bad_command(s, "502 5.5.1 Error: command not implemented\r\n");
+		else {
+			reply(s, "220 2.0.0 Ready to start TLS\r\n");
+			smtpd_enter(s, BENCH_SMTPD_TLS);
+		}
+	} else if (verb_is(l, n, "VRFY")) {
+		reply(s, "252 2.0.0 Cannot VRFY user\r\n");
+	} else {
+		bad_command(s, "502 5.5.2 Error: command not recognized\r\n");
+	}
+}
+
+/* Captures the Message-ID header value of a complete header line; notes a DKIM signature. */
+static void header_line(struct bench_smtpd *s, const uint8_t *l, size_t n)
+{
+	static const char name[] = "message-id:", dkim[] = "dkim-signature:";
+	if (n >= sizeof(dkim) - 1 && strncasecmp((const char *)l, dkim, sizeof(dkim) - 1) == 0)
+		s->dkim_signed = true;
+	if (n < sizeof(name) - 1 || strncasecmp((const char *)l, name, sizeof(name) - 1) != 0)
+		return;
+	size_t i = sizeof(name) - 1;
+	while (i < n && (l[i] == ' ' || l[i] == '\t'))
+		i++;
+	size_t end = n;
+	while (end > i && (l[end - 1] == '\r' || l[end - 1] == '\n' || l[end - 1] == ' '))
+		end--;
+	size_t len = end - i;
+	if (len > BENCH_MSGID_MAX)
+		len = BENCH_MSGID_MAX;
+	memcpy(s->msgid, l + i, len);
+	s->msgid[len] = 0;
+	s->msgid_len = len;
+}
+
+/* Message content: returns bytes consumed; stops at EOM or when a line is incomplete. */
+static size_t data_input(struct bench_smtpd *s, const uint8_t *d, size_t len)
+{
+	size_t off = 0;
+	while (off < len) {
+		const uint8_t *p = d + off;
+		size_t rest = len - off;
+		const uint8_t *lf = memchr(p, '\n', rest);
+		if (!lf) {
+			/* an incomplete line: wait for its end when it may still be the end marker
+			 * or a header we inspect; otherwise count it and go on mid-line */
+			if (s->line_start && (rest < 3 || (s->in_headers && rest < CMD_MAX)))
+				return off;
+			s->msg_bytes += rest;
+			if (s->on_content)
+				s->on_content(s->content_ctx, p, rest);
+			s->line_start = false;
+			return len;
+		}
+		size_t n = (size_t)(lf - p) + 1;
+		if (s->line_start) {
+			if ((n == 3 && p[0] == '.' && p[1] == '\r') || (n == 2 && p[0] == '.')) {
+				smtpd_enter(s, BENCH_SMTPD_EOM);
+				return off + n;
+			}
+			if (s->in_headers) {
+				if (n <= 2 && (p[0] == '\r' || p[0] == '\n'))
+					s->in_headers = false;
+				else
+					header_line(s, p, n);
+			}
+			size_t dot = p[0] == '.'; /* dot-unstuffing */
+			s->msg_bytes += n - dot;
+			if (s->on_content)
+				s->on_content(s->content_ctx, p + dot, n - dot);
+		} else {
+			s->msg_bytes += n;
+			if (s->on_content)
+				s->on_content(s->content_ctx, p, n);
+		}
+		s->line_start = true;
+		off += n;
+	}
+	return off;
+}
+
+size_t bench_smtpd_input(struct bench_smtpd *s, const uint8_t *d, size_t len)
+{
+	size_t off = 0;
+	while (off < len && s->out_len + OUT_RESERVE <= sizeof(s->out)) {
+		if (s->state == BENCH_SMTPD_DATA) {
+			off += data_input(s, d + off, len - off);
+			if (s->state == BENCH_SMTPD_DATA)
+				return off; /* needs more bytes */
+			continue;
+		}
+		if (s->state != BENCH_SMTPD_CMD)
+			return off;
+		const uint8_t *p = d + off;
+		const uint8_t *lf = memchr(p, '\n', len - off);
+		if (!lf) {
+			if (len - off > CMD_MAX) { /* no end in sight: drop it, answer at the LF */
+				s->discard_line = true;
+				return len;
+			}
+			return off;
+		}
+		size_t n = (size_t)(lf - p) + 1;
+		off += n;
+		if (s->discard_line || n > CMD_MAX + 2) {
+			s->discard_line = false;
+			bad_command(s, "500 5.5.0 Error: line too long\r\n");
+			continue;
+		}
+		size_t l = n - 1;
+		if (l > 0 && p[l - 1] == '\r')
+			l--;
+		char line[CMD_MAX + 3];
+		memcpy(line, p, l);
+		line[l] = 0;
+		command(s, line, l);
+	}
+	return off;
+}

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcp_timer.c: the per-core timer wheel and what the connection timers do. Each connection has
+ * one wheel node armed at the earliest of its deadlines (retransmission/persist, delayed ACK,
+ * lifetime); when it fires, every due deadline is handled and the node is re-armed. The wheel
+ * has 1 ms slots and one lap of TCP_WHEEL_SLOTS; a node due after more than a lap sits in its
+ * slot and is skipped until its lap comes, so arming is O(1) at any distance.
+ */
+#include "net/tcp_impl.h"
+
+static void tn_unlink(struct tcp_tnode *n)
+{
+	if (n->next) {
+		n->next->prev = n->prev;
+		n->prev->next = n->next;
+		n->next = n->prev = NULL;
+	}
+}
+
+static void tn_link(struct tcp_tnode *head, struct tcp_tnode *n)
+{
+	n->next = head->next;
+	n->prev = head;
+	head->next->prev = n;
+	head->next = n;
+}
+
+void tcp_wheel_init(struct tcp_wheel *w, uint64_t now)
+{
+	for (uint32_t i = 0; i < TCP_WHEEL_SLOTS; i++)
+		w->slot[i].next = w->slot[i].prev = &w->slot[i];
+	w->tick = now / TCP_MS;
+}
+
+/* Re-arms tc's wheel node at the earliest of its deadlines (or disarms it). */
+void tcp_timer_update(struct tcp_conn *tc)
+{
+	uint64_t e = 0;
+	const uint64_t d[3] = { tc->t_rtx, tc->t_delack, tc->t_life };
+	for (int i = 0; i < 3; i++)
+		if (d[i] && (!e || d[i] < e))
+			e = d[i];
+	if (e == tc->tn.expire && (e == 0 || tc->tn.next))
+		return;
+	tn_unlink(&tc->tn);
+	tc->tn.expire = e;
+	if (!e)
+		return;
+	struct tcp_wheel *w = &tc->st->wheel;
+	uint64_t tick = (e + TCP_MS - 1) / TCP_MS;
+	if (tick <= w->tick)
+		tick = w->tick + 1;
+	tn_link(&w->slot[tick % TCP_WHEEL_SLOTS], &tc->tn);
+}
+
+void tcp_timer_stop(struct tcp_conn *tc)
+{
+	tc->t_rtx = tc->t_delack = tc->t_life = 0;
+	tn_unlink(&tc->tn);
+	tc->tn.expire = 0;
+}
+
+/* (Re)starts the retransmission timer at the current backed-off RTO. */
+void tcp_rtx_arm(struct tcp_conn *tc)
+{
+	tc->t_rtx = tc->st->now + tcp_rto_backed_off(tc);
+	tcp_timer_update(tc);
+}
+
+/* Give-up deadline of the current retransmission episode. */
+static bool rtx_gave_up(struct tcp_conn *tc)
+{
+	struct tcp_stack *st = tc->st;
+	uint64_t limit = (tc->state == TCP_SYN_SENT || tc->state == TCP_SYN_RCVD)
+				 ? st->tun.syn_timeout_ms : st->tun.user_timeout_ms;
+	if (!tc->rtx_since)
+		tc->rtx_since = st->now;
+	return st->now - tc->rtx_since >= limit * TCP_MS;
+}
+
+/* The retransmission (or persist) deadline passed. */
+static void on_rtx(struct tcp_conn *tc)
+{
+	struct tcp_stack *st = tc->st;
+	tc->t_rtx = 0;
+	if (tc->flags & TF_PERSIST) {
+		if (rtx_gave_up(tc))
+			goto timeout;
+		tcp_send_probe(tc);
+		if (tc->rtx_count < 16)
+			tc->rtx_count++;
+		tcp_rtx_arm(tc);
+		return;
+	}
+	if (tc->snd_una == tc->snd_max)
+		return;
+	if (rtx_gave_up(tc))
+		goto timeout;
+	st->cnt.rtx_timeouts++;
+	if (tc->rtx_count < 16)
+		tc->rtx_count++;
+	if (tc->state == TCP_SYN_SENT || tc->state == TCP_SYN_RCVD) {
+		st->cnt.rtx_syn++;
+		tcp_send_syn(tc);
+		tcp_rtx_arm(tc);
+		return;
+	}
+	tcp_cc_timeout(tc);
+	tcp_output(tc); /* go-back-N from snd_una; arms the timer */
+	if (!tc->t_rtx)
+		tcp_rtx_arm(tc);
+	return;
+timeout:
+	st->cnt.conn_timeouts++;
+	tcp_conn_drop(tc, tc->soft_err ? (enum conn_close_reason)tc->soft_err : CONN_CLOSED_TIMEOUT);
+}
+
+/* A connection's wheel node fired: handle what is due, re-arm the rest. */
+static void conn_fire(struct tcp_conn *tc)
+{
+	struct tcp_stack *st = tc->st;
+	uint64_t now = st->now;
+	if (tc->t_life && tc->t_life <= now) {
+		tc->t_life = 0;
+		if (tc->state == TCP_TIME_WAIT) { /* the application never finished reading */
+			tcp_conn_drop(tc, CONN_CLOSED_PEER);
+			return;
+		}
+		if (tc->state == TCP_FIN_WAIT_2)
+			st->cnt.fw2_timeouts++;
+		else
+			st->cnt.conn_timeouts++;
+		tcp_conn_drop(tc, CONN_CLOSED_TIMEOUT);
+		return;
+	}
+	if (tc->t_rtx && tc->t_rtx <= now) {
+		on_rtx(tc);
+		if (tc->state == TCP_CLOSED)
+			return;
+	}
+	if (tc->t_delack && tc->t_delack <= now) {
+		tc->t_delack = 0;
+		if (tc->flags & TF_DELACK) {
+			st->cnt.tx_delacks++;
+			tcp_send_ack(tc);
+		}
+	}
+	tcp_timer_update(tc);
+}
+
+/* Runs every slot from the last processed tick up to now (at most one lap). */
+void tcp_wheel_run(struct tcp_stack *st, uint64_t now)
+{
+	struct tcp_wheel *w = &st->wheel;
+	uint64_t to = now / TCP_MS;
+	if (to <= w->tick)
+		return;
+	uint64_t from = w->tick + 1;
+	if (to - from >= TCP_WHEEL_SLOTS)
+		from = to - TCP_WHEEL_SLOTS + 1;
+	for (uint64_t t = from; t <= to; t++) {
+		struct tcp_tnode *head = &w->slot[t % TCP_WHEEL_SLOTS];
+		struct tcp_tnode due = { .next = &due, .prev = &due };
+		/* move what is due to a private list first: firing re-arms into the wheel */
+		for (struct tcp_tnode *n = head->next, *nx; n != head; n = nx) {
+			nx = n->next;
+			if (n->expire <= now) {
+				tn_unlink(n);
+				tn_link(&due, n);
+			}
+		}
+		w->tick = t;
+		while (due.next != &due) {
+			struct tcp_tnode *n = due.next;
+			tn_unlink(n);
+			n->expire = 0;
+			struct tcp_conn *tc = (struct tcp_conn *)((char *)n - offsetof(struct tcp_conn, tn));
+			conn_fire(tc);
+		}
+	}
+	w->tick = to;
+}

@@ -1,0 +1,817 @@
+// SPDX-License-Identifier: MIT
+/*
+ * smtp_client.c: the client engine for outbound delivery. Bytes in (server replies), bytes out
+ * (commands and the message), events up (ready, STARTTLS, per-recipient and per-message
+ * results, done). It never sees a socket, TLS or the spool: the caller runs the handshake when
+ * asked and supplies the body through the body_read pull hook, so delivery streams from disk.
+ *
+ * Flow: greeting -> EHLO (HELO if refused) -> STARTTLS when offered and wanted -> EHLO again
+ * (capabilities from before TLS are forgotten) -> idle. A message: [RSET on a reused
+ * connection] MAIL, RCPT..., DATA (one pipelined group when PIPELINING is offered) and the
+ * dot-stuffed body, or BDAT chunks with CHUNKING. Parameters (SIZE, BODY=8BITMIME, SMTPUTF8,
+ * RET/ENVID/NOTIFY/ORCPT, REQUIRETLS) go out only when offered; a message that needs an
+ * extension the server lacks fails locally with the RFC's code before anything is sent.
+ *
+ * Every body octet passes the canonicaliser: a bare CR or bare LF becomes CRLF, so dpmail can
+ * never be the sending half of an SMTP smuggling attack; DATA is dot-stuffed.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "smtp/smtp.h"
+
+static const char *const cstate_names[SMTP_C__MAX] = {
+	[SMTP_C_CONNECTED] = "connected", [SMTP_C_EHLO] = "ehlo",   [SMTP_C_HELO] = "helo",
+	[SMTP_C_STARTTLS] = "starttls",   [SMTP_C_TLS_WAIT] = "tls-wait",
+	[SMTP_C_IDLE] = "idle",           [SMTP_C_MAIL] = "mail",   [SMTP_C_RCPT] = "rcpt",
+	[SMTP_C_DATA] = "data",           [SMTP_C_BODY] = "body",   [SMTP_C_DOT] = "dot",
+	[SMTP_C_RSET] = "rset",           [SMTP_C_QUIT] = "quit",   [SMTP_C_DONE] = "done",
+};
+
+const char *smtp_client_state_str(enum smtp_client_state st)
+{
+	return (unsigned)st < SMTP_C__MAX ? cstate_names[st] : "unknown";
+}
+
+void smtp_client_limits_defaults(struct smtp_client_limits *l)
+{
+	*l = (struct smtp_client_limits){
+		.reply_line_max = 512 + 64,
+		.reply_lines_max = 64,
+		.greeting_timeout_us = 300ull * 1000000,
+		.cmd_timeout_us = 300ull * 1000000,
+		.data_init_timeout_us = 120ull * 1000000,
+		.block_timeout_us = 180ull * 1000000,
+		.final_timeout_us = 600ull * 1000000,
+		.use_bdat = true,
+		.bdat_chunk = 2048,
+	};
+}
+
+static void enter(struct smtp_client_session *c, enum smtp_client_state st, uint64_t timeout)
+{
+	c->state = st;
+	c->deadline = timeout ? c->now + timeout : 0;
+}
+
+static void local_reply(struct smtp_reply *r, uint16_t code, const char *ecode, const char *text)
+{
+	r->code = code;
+	snprintf(r->ecode, sizeof(r->ecode), "%s", ecode);
+	snprintf(r->text, sizeof(r->text), "%s", text);
+}
+
+/* Output is waiting: queued commands, or body octets that output() will pull. */
+static bool want_output(const struct smtp_client_session *c)
+{
+	return c->out.tail != c->out.head ||
+	       (c->state == SMTP_C_BODY && !c->body_wait && !c->bdat_stop &&
+		(!c->bdat || c->pipelined || c->bdat_pending == 0));
+}
+
+static void flush(struct smtp_client_session *c)
+{
+	if (want_output(c) && c->hooks->flush && !c->in_input)
+		c->hooks->flush(c->ctx, c);
+}
+
+/* One command line; parts are concatenated. Returns 0 or -1 when it would not fit. */
+static int cmd(struct smtp_client_session *c, const char *a, const char *b, const char *d)
+{
+	char line[1200];
+	int n = snprintf(line, sizeof(line), "%s%s%s\r\n", a, b ? b : "", d ? d : "");
+
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -1;
+	return smtp_obuf_append(&c->out, line, (size_t)n);
+}
+
+void smtp_client_init(struct smtp_client_session *c, const struct smtp_client_limits *lim,
+		      const struct smtp_client_hooks *hooks, void *ctx, const char *helo_name,
+		      enum smtp_tls_policy tls, bool tls_active, uint64_t now)
+{
+	memset(c, 0, offsetof(struct smtp_client_session, out));
+	c->lim = lim;
+	c->hooks = hooks;
+	c->ctx = ctx;
+	c->helo_name = helo_name;
+	c->tls_policy = tls;
+	c->tls = tls_active;
+	c->now = now;
+	smtp_rparse_reset(&c->rp);
+	smtp_obuf_reset(&c->out);
+	enter(c, SMTP_C_CONNECTED, lim->greeting_timeout_us);
+}
+
+/* Reports the end of the message in flight: remaining recipients get r too. */
+static void msg_finish(struct smtp_client_session *c, const struct smtp_reply *r, bool rcpts_too)
+{
+	const struct smtp_client_msg *m = c->msg;
+
+	if (!m)
+		return;
+	if (rcpts_too && c->hooks->rcpt_result)
+		for (uint32_t i = c->rcpt_replied; i < m->nrcpt; i++)
+			c->hooks->rcpt_result(c->ctx, c, i, r);
+	c->msg = NULL;
+	if (r->code >= 200 && r->code < 300)
+		c->messages_done++;
+	if (c->hooks->msg_result)
+		c->hooks->msg_result(c->ctx, c, r);
+}
+
+/* The session is over: what is in flight fails with r (temporary unless r says otherwise). */
+static void session_fail(struct smtp_client_session *c, uint16_t code, const char *ecode,
+			 const char *text)
+{
+	struct smtp_reply r;
+
+	if (c->state == SMTP_C_DONE)
+		return;
+	local_reply(&r, code, ecode, text);
+	enter(c, SMTP_C_DONE, 0);
+	msg_finish(c, &r, true);
+	if (c->hooks->done)
+		c->hooks->done(c->ctx, c, &r);
+}
+
+/* The server refused the session (greeting, HELO): its reply is the reason. */
+static void session_refused(struct smtp_client_session *c)
+{
+	cmd(c, "QUIT", NULL, NULL);
+	enter(c, SMTP_C_DONE, 0);
+	msg_finish(c, &c->reply, true);
+	if (c->hooks->done)
+		c->hooks->done(c->ctx, c, &c->reply);
+	flush(c);
+}
+
+static void become_idle(struct smtp_client_session *c)
+{
+	enter(c, SMTP_C_IDLE, 0);
+	if (c->quit_pending) {
+		smtp_client_quit(c);
+		return;
+	}
+	if (c->hooks->ready)
+		c->hooks->ready(c->ctx, c);
+}
+
+static void send_ehlo(struct smtp_client_session *c, bool ehlo)
+{
+	c->ext = 0;
+	c->server_size = 0;
+	cmd(c, ehlo ? "EHLO " : "HELO ", c->helo_name, NULL);
+	enter(c, ehlo ? SMTP_C_EHLO : SMTP_C_HELO, c->lim->cmd_timeout_us);
+}
+
+/* One EHLO keyword line. */
+static void capability(struct smtp_client_session *c, const char *kw)
+{
+	static const struct {
+		const char *name;
+		uint32_t bit;
+	} caps[] = {
+		{ "PIPELINING", SMTP_EXT_PIPELINING }, { "SIZE", SMTP_EXT_SIZE },
+		{ "8BITMIME", SMTP_EXT_8BITMIME },     { "SMTPUTF8", SMTP_EXT_SMTPUTF8 },
+		{ "CHUNKING", SMTP_EXT_CHUNKING },     { "DSN", SMTP_EXT_DSN },
+		{ "STARTTLS", SMTP_EXT_STARTTLS },     { "REQUIRETLS", SMTP_EXT_REQUIRETLS },
+		{ "ENHANCEDSTATUSCODES", SMTP_EXT_ENHANCED },
+	};
+	size_t kl = strcspn(kw, " ");
+
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		if (strlen(caps[i].name) != kl || strncasecmp(kw, caps[i].name, kl) != 0)
+			continue;
+		c->ext |= caps[i].bit;
+		if (caps[i].bit == SMTP_EXT_SIZE && kw[kl] == ' ') {
+			unsigned long long v = 0;
+			const char *p = kw + kl + 1;
+			for (int d = 0; *p >= '0' && *p <= '9' && d < 19; p++, d++)
+				v = v * 10 + (unsigned)(*p - '0');
+			c->server_size = v;
+		}
+	}
+}
+
+/* A completed reply line: keeps the first line's text and enhanced code; EHLO keywords. */
+static void capture_line(struct smtp_client_session *c)
+{
+	const char *l = c->rp.line;
+	const char *text = c->rp.line_len > 4 ? l + 4 : "";
+
+	if (c->rp.lines == 1) {
+		c->reply.code = c->rp.code;
+		c->reply.ecode[0] = '\0';
+		size_t el = strcspn(text, " ");
+		if (el < sizeof(c->reply.ecode) && text[0] == l[0]) {
+			char e[16];
+			memcpy(e, text, el);
+			e[el] = '\0';
+			if (smtp_ecode_valid(e)) {
+				memcpy(c->reply.ecode, e, el + 1);
+				text += el + (text[el] == ' ');
+			}
+		}
+		snprintf(c->reply.text, sizeof(c->reply.text), "%s", text);
+	} else if (c->state == SMTP_C_EHLO) {
+		capability(c, text);
+	}
+}
+
+static bool ok2(const struct smtp_reply *r)
+{
+	return r->code >= 200 && r->code < 300;
+}
+
+/* ---- the transaction -------------------------------------------------------------------------- */
+
+static bool addr_clean(const char *a)
+{
+	size_t n = strlen(a);
+
+	if (n > SMTP_PATH_MAX - 2)
+		return false;
+	for (const char *p = a; *p; p++)
+		if ((unsigned char)*p < 32 || *p == 127 || *p == '<' || *p == '>' || *p == ' ')
+			return false;
+	return true;
+}
+
+static void addp(char *buf, size_t cap, size_t *pl, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Appends one parameter to buf if it fits whole. */
+static void addp(char *buf, size_t cap, size_t *pl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int k = vsnprintf(buf + *pl, cap - *pl, fmt, ap);
+	va_end(ap);
+	if (k > 0 && (size_t)k < cap - *pl)
+		*pl += (size_t)k;
+	else
+		buf[*pl] = '\0';
+}
+
+static int send_mail(struct smtp_client_session *c)
+{
+	const struct smtp_client_msg *m = c->msg;
+	char params[600] = "", from[SMTP_PATH_MAX + 2];
+	size_t pl = 0;
+
+	if ((c->ext & SMTP_EXT_SIZE) && m->size)
+		addp(params, sizeof(params), &pl, " SIZE=%llu", (unsigned long long)m->size);
+	if ((c->ext & SMTP_EXT_8BITMIME) && m->needs_8bit)
+		addp(params, sizeof(params), &pl, " BODY=8BITMIME");
+	if ((c->ext & SMTP_EXT_SMTPUTF8) && m->needs_smtputf8)
+		addp(params, sizeof(params), &pl, " SMTPUTF8");
+	if ((c->ext & SMTP_EXT_DSN) && m->ret)
+		addp(params, sizeof(params), &pl, " RET=%s", m->ret == SMTP_RET_FULL ? "FULL" : "HDRS");
+	if ((c->ext & SMTP_EXT_DSN) && m->envid && m->envid[0] && addr_clean(m->envid) &&
+	    strlen(m->envid) <= 3 * SMTP_ENVID_MAX)
+		addp(params, sizeof(params), &pl, " ENVID=%s", m->envid);
+	if (m->requiretls)
+		addp(params, sizeof(params), &pl, " REQUIRETLS");
+	snprintf(from, sizeof(from), "%s>", m->from);
+	return cmd(c, "MAIL FROM:<", from, params);
+}
+
+static int send_rcpt(struct smtp_client_session *c, uint32_t i)
+{
+	const struct smtp_client_msg *m = c->msg;
+	char to[SMTP_PATH_MAX + 2], params[700] = "";
+
+	snprintf(to, sizeof(to), "%s>", m->rcpts[i]);
+	if (c->ext & SMTP_EXT_DSN) {
+		size_t pl = 0;
+		uint32_t nf = m->notify ? m->notify[i] : 0;
+		if (nf & SMTP_NOTIFY_NEVER)
+			pl += (size_t)snprintf(params, sizeof(params), " NOTIFY=NEVER");
+		else if (nf)
+			pl += (size_t)snprintf(params, sizeof(params), " NOTIFY=%s%s%s",
+					       nf & SMTP_NOTIFY_SUCCESS ? "SUCCESS," : "",
+					       nf & SMTP_NOTIFY_FAILURE ? "FAILURE," : "",
+					       nf & SMTP_NOTIFY_DELAY ? "DELAY," : "");
+		if (pl && params[pl - 1] == ',')
+			params[--pl] = '\0';
+		if (m->orcpt && m->orcpt[i] && addr_clean(m->orcpt[i]))
+			snprintf(params + pl, sizeof(params) - pl, " ORCPT=%s", m->orcpt[i]);
+	}
+	c->rcpt_sent = i + 1;
+	return cmd(c, "RCPT TO:<", to, params);
+}
+
+/* A failure decided here, before anything is sent: every recipient and the message get r. */
+static void local_fail(struct smtp_client_session *c, uint16_t code, const char *ecode,
+		       const char *text)
+{
+	struct smtp_reply r;
+
+	local_reply(&r, code, ecode, text);
+	c->rcpt_replied = 0;
+	msg_finish(c, &r, true);
+}
+
+/* Checks that the server offers what the message needs (RFC 6531, 6152, 8689, 1870) and
+ * that the addresses cannot inject anything. On failure reports it and returns false. */
+static bool needs_ok(struct smtp_client_session *c, const struct smtp_client_msg *m)
+{
+	bool rcpts_clean = m->nrcpt > 0;
+
+	for (uint32_t i = 0; i < m->nrcpt; i++)
+		rcpts_clean = rcpts_clean && m->rcpts[i][0] && addr_clean(m->rcpts[i]);
+	if (!addr_clean(m->from))
+		local_fail(c, 553, "5.1.7", "invalid sender address");
+	else if (!rcpts_clean)
+		local_fail(c, 553, "5.1.3", "invalid or missing recipient address");
+	else if (m->needs_smtputf8 && !(c->ext & SMTP_EXT_SMTPUTF8))
+		local_fail(c, 553, "5.6.7", "server does not support SMTPUTF8");
+	else if (m->needs_8bit && !(c->ext & SMTP_EXT_8BITMIME))
+		local_fail(c, 554, "5.6.3", "server does not support 8BITMIME");
+	else if (m->requiretls && (!c->tls || !(c->ext & SMTP_EXT_REQUIRETLS)))
+		local_fail(c, 550, "5.7.30", "REQUIRETLS support required");
+	else if ((c->ext & SMTP_EXT_SIZE) && c->server_size && m->size > c->server_size)
+		local_fail(c, 552, "5.3.4", "message size exceeds the server's limit");
+	else
+		return true;
+	return false;
+}
+
+/* MAIL [RCPT... DATA] as one group when pipelining, else MAIL alone. */
+static void send_group(struct smtp_client_session *c)
+{
+	const struct smtp_client_msg *m = c->msg;
+
+	c->pipelined = (c->ext & SMTP_EXT_PIPELINING) != 0;
+	c->bdat = c->lim->use_bdat && (c->ext & SMTP_EXT_CHUNKING);
+	send_mail(c);
+	if (c->pipelined) {
+		for (uint32_t i = 0; i < m->nrcpt; i++)
+			send_rcpt(c, i);
+		if (!c->bdat)
+			cmd(c, "DATA", NULL, NULL);
+	}
+	enter(c, SMTP_C_MAIL, c->lim->cmd_timeout_us);
+	flush(c);
+}
+
+int smtp_client_send(struct smtp_client_session *c, const struct smtp_client_msg *m)
+{
+	if (c->state != SMTP_C_IDLE || c->msg)
+		return -EBUSY;
+	c->msg = m;
+	c->rcpt_sent = c->rcpt_replied = c->rcpt_ok = c->bdat_pending = 0;
+	c->msg_failed = c->body_eof = c->body_wait = c->bdat_last_sent = c->bdat_stop = false;
+	c->mail_ok = false;
+	c->first_err.code = 0;
+	if (!needs_ok(c, m))
+		return 0;
+	if (c->messages_done > 0) {
+		/* a reused connection: RSET first, which also proves it is alive */
+		cmd(c, "RSET", NULL, NULL);
+		enter(c, SMTP_C_RSET, c->lim->cmd_timeout_us);
+		flush(c);
+		return 0;
+	}
+	send_group(c);
+	return 0;
+}
+
+/* The message is over with r; a transaction the server still holds is reset (RFC 5321
+ * 4.1.1.5) before the session is idle again. */
+static void end_txn(struct smtp_client_session *c, struct smtp_reply r, bool server_txn)
+{
+	msg_finish(c, &r, false);
+	if (server_txn) {
+		cmd(c, "RSET", NULL, NULL);
+		enter(c, SMTP_C_RSET, c->lim->cmd_timeout_us);
+	} else {
+		become_idle(c);
+	}
+}
+
+/* After the last RCPT reply. */
+static void rcpts_done(struct smtp_client_session *c)
+{
+	if (c->rcpt_ok == 0 || c->msg_failed) {
+		if (c->pipelined && !c->bdat) {
+			enter(c, SMTP_C_DATA, c->lim->data_init_timeout_us); /* DATA reply due */
+			return;
+		}
+		end_txn(c, c->first_err, c->mail_ok);
+		return;
+	}
+	if (c->bdat) {
+		c->at_bol = true;
+		c->last_cr = false;
+		enter(c, SMTP_C_BODY, c->lim->block_timeout_us);
+	} else if (c->pipelined) {
+		enter(c, SMTP_C_DATA, c->lim->data_init_timeout_us);
+	} else {
+		cmd(c, "DATA", NULL, NULL);
+		enter(c, SMTP_C_DATA, c->lim->data_init_timeout_us);
+	}
+}
+
+static void on_mail(struct smtp_client_session *c)
+{
+	if (ok2(&c->reply)) {
+		c->mail_ok = true;
+	} else {
+		c->msg_failed = true;
+		c->first_err = c->reply;
+	}
+	if (c->pipelined) {
+		enter(c, SMTP_C_RCPT, c->lim->cmd_timeout_us);
+		return;
+	}
+	if (c->msg_failed) {
+		struct smtp_reply r = c->reply;
+		msg_finish(c, &r, true);
+		become_idle(c);
+		return;
+	}
+	send_rcpt(c, 0);
+	enter(c, SMTP_C_RCPT, c->lim->cmd_timeout_us);
+}
+
+static void on_rcpt(struct smtp_client_session *c)
+{
+	uint32_t i = c->rcpt_replied++;
+	const struct smtp_reply *r = c->msg_failed ? &c->first_err : &c->reply;
+
+	if (!c->msg_failed) {
+		if (ok2(r))
+			c->rcpt_ok++;
+		else if (!c->first_err.code)
+			c->first_err = *r;
+	}
+	if (c->hooks->rcpt_result)
+		c->hooks->rcpt_result(c->ctx, c, i, r);
+	if (c->rcpt_replied < c->msg->nrcpt) {
+		if (!c->pipelined)
+			send_rcpt(c, c->rcpt_replied);
+		return;
+	}
+	rcpts_done(c);
+}
+
+static void on_data(struct smtp_client_session *c)
+{
+	if (c->reply.code == 354) {
+		if (c->rcpt_ok == 0 || c->msg_failed) {
+			/* a server that said 354 without recipients: end the empty message */
+			cmd(c, ".", NULL, NULL);
+			c->msg_failed = true;
+			enter(c, SMTP_C_DOT, c->lim->final_timeout_us);
+			return;
+		}
+		c->at_bol = true;
+		c->last_cr = false;
+		enter(c, SMTP_C_BODY, c->lim->block_timeout_us);
+		return;
+	}
+	bool none = (c->rcpt_ok == 0 || c->msg_failed) && c->first_err.code;
+	end_txn(c, none ? c->first_err : c->reply, c->mail_ok);
+}
+
+static void on_dot(struct smtp_client_session *c)
+{
+	if (c->msg_failed)
+		end_txn(c, c->first_err, true);
+	else
+		end_txn(c, c->reply, false);
+}
+
+/* A reply to a BDAT chunk (state BODY while chunks go out, DOT after BDAT 0 LAST). */
+static void on_bdat(struct smtp_client_session *c)
+{
+	if (c->bdat_pending)
+		c->bdat_pending--;
+	if (!ok2(&c->reply) && !c->bdat_stop) {
+		c->bdat_stop = true;
+		c->first_err = c->reply;
+	}
+	if (c->bdat_pending)
+		return;
+	if (c->bdat_stop)
+		end_txn(c, c->first_err, true);
+	else if (c->bdat_last_sent)
+		end_txn(c, c->reply, false);
+	else
+		c->deadline = c->now + c->lim->block_timeout_us;
+}
+
+static void on_session_reply(struct smtp_client_session *c)
+{
+	switch (c->state) {
+	case SMTP_C_CONNECTED:
+		if (c->reply.code != 220)
+			session_refused(c);
+		else
+			send_ehlo(c, true);
+		break;
+	case SMTP_C_EHLO:
+	case SMTP_C_HELO:
+		if (!ok2(&c->reply)) {
+			if (c->state == SMTP_C_EHLO)
+				send_ehlo(c, false);
+			else
+				session_refused(c);
+		} else if (!c->tls && c->tls_policy != SMTP_TLS_NONE && (c->ext & SMTP_EXT_STARTTLS)) {
+			cmd(c, "STARTTLS", NULL, NULL);
+			enter(c, SMTP_C_STARTTLS, c->lim->cmd_timeout_us);
+		} else if (!c->tls && c->tls_policy == SMTP_TLS_REQUIRED) {
+			cmd(c, "QUIT", NULL, NULL);
+			session_fail(c, 451, "4.7.4", "TLS required but not offered by the server");
+		} else {
+			become_idle(c);
+		}
+		break;
+	case SMTP_C_STARTTLS:
+		if (c->reply.code == 220) {
+			c->drop_input = true; /* CVE-2021-38371: nothing read before TLS counts */
+			enter(c, SMTP_C_TLS_WAIT, 0);
+			if (c->hooks->starttls)
+				c->hooks->starttls(c->ctx, c);
+		} else if (c->tls_policy == SMTP_TLS_REQUIRED) {
+			cmd(c, "QUIT", NULL, NULL);
+			session_fail(c, 451, "4.7.4", "STARTTLS refused by the server");
+		} else {
+			become_idle(c);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* A complete reply, routed by what the session waits for. */
+static void on_reply(struct smtp_client_session *c)
+{
+	switch (c->state) {
+	case SMTP_C_MAIL:
+		on_mail(c);
+		break;
+	case SMTP_C_RCPT:
+		on_rcpt(c);
+		break;
+	case SMTP_C_DATA:
+		on_data(c);
+		break;
+	case SMTP_C_BODY:
+		if (c->bdat)
+			on_bdat(c);
+		else
+			session_fail(c, 451, "4.5.0", "unexpected reply during the message body");
+		break;
+	case SMTP_C_DOT:
+		if (c->bdat)
+			on_bdat(c);
+		else
+			on_dot(c);
+		break;
+	case SMTP_C_RSET:
+		if (c->msg && ok2(&c->reply)) {
+			send_group(c);
+		} else if (c->msg) {
+			struct smtp_reply r = c->reply;
+			msg_finish(c, &r, true);
+			become_idle(c);
+		} else {
+			become_idle(c);
+		}
+		break;
+	case SMTP_C_QUIT:
+		enter(c, SMTP_C_DONE, 0);
+		if (c->hooks->done)
+			c->hooks->done(c->ctx, c, &c->reply);
+		break;
+	case SMTP_C_IDLE:
+		if (c->reply.code == 421)
+			session_fail(c, 421, c->reply.ecode, c->reply.text);
+		else
+			session_fail(c, 451, "4.5.0", "unexpected reply from server");
+		break;
+	default:
+		on_session_reply(c);
+		break;
+	}
+}
+
+size_t smtp_client_input(struct smtp_client_session *c, const uint8_t *data, size_t len,
+			 uint64_t now)
+{
+	size_t off = 0;
+
+	c->now = now;
+	c->in_input = true;
+	while (off < len && c->state != SMTP_C_DONE) {
+		if (c->drop_input || c->state == SMTP_C_TLS_WAIT) {
+			off = len;
+			break;
+		}
+		size_t used;
+		enum smtp_rparse_result r = smtp_rparse_feed(&c->rp, c->lim->reply_line_max,
+							     c->lim->reply_lines_max, data + off,
+							     len - off, &used);
+		off += used;
+		if (r == SMTP_RP_MORE)
+			break;
+		if (r == SMTP_RP_BAD) {
+			session_fail(c, 451, "4.5.0", "malformed reply from server");
+			break;
+		}
+		capture_line(c);
+		if (r == SMTP_RP_DONE) {
+			/* a 421 may come at any time: the server is closing */
+			if (c->reply.code == 421 && c->state != SMTP_C_QUIT)
+				session_fail(c, 421, c->reply.ecode[0] ? c->reply.ecode : "4.4.2",
+					     c->reply.text);
+			else
+				on_reply(c);
+		}
+	}
+	if (c->state == SMTP_C_DONE)
+		off = len;
+	c->in_input = false;
+	flush(c);
+	return off;
+}
+
+void smtp_client_tls_started(struct smtp_client_session *c, uint64_t now)
+{
+	c->now = now;
+	c->tls = true;
+	c->drop_input = false;
+	smtp_rparse_reset(&c->rp);
+	send_ehlo(c, true);
+	flush(c);
+}
+
+void smtp_client_quit(struct smtp_client_session *c)
+{
+	if (c->state == SMTP_C_DONE || c->state == SMTP_C_QUIT)
+		return;
+	if (c->state != SMTP_C_IDLE) {
+		c->quit_pending = true;
+		return;
+	}
+	cmd(c, "QUIT", NULL, NULL);
+	enter(c, SMTP_C_QUIT, c->lim->cmd_timeout_us);
+	flush(c);
+}
+
+void smtp_client_body_ready(struct smtp_client_session *c)
+{
+	c->body_wait = false;
+	flush(c);
+}
+
+/*
+ * Canonical form of body octets: bare CR and bare LF become CRLF (a CRLF pair split across
+ * reads stays one CRLF); with stuff, a '.' at the start of a line is doubled. out must hold
+ * 2 * n octets. Returns the octets written.
+ */
+static size_t canon(struct smtp_client_session *c, const uint8_t *in, size_t n, uint8_t *out,
+		    bool stuff)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b = in[i];
+		if (b == '\n' && c->last_cr) {
+			c->last_cr = false;
+			continue;
+		}
+		c->last_cr = b == '\r';
+		if (b == '\r' || b == '\n') {
+			out[o++] = '\r';
+			out[o++] = '\n';
+			c->at_bol = true;
+			continue;
+		}
+		if (b == '.' && c->at_bol && stuff)
+			out[o++] = '.';
+		out[o++] = b;
+		c->at_bol = false;
+	}
+	return o;
+}
+
+/* Pulls body octets; returns >0, 0 at the end, <0 when none now (or failure, already handled). */
+static long pull(struct smtp_client_session *c, uint8_t *buf, size_t cap)
+{
+	long n = c->hooks->body_read ? c->hooks->body_read(c->ctx, c, buf, cap) : 0;
+
+	if (n == -EAGAIN) {
+		c->body_wait = true;
+		return -1;
+	}
+	if (n < 0 || (size_t)n > cap) {
+		session_fail(c, 451, "4.3.0", "error reading the message");
+		return -1;
+	}
+	if (n == 0)
+		c->body_eof = true;
+	return n;
+}
+
+static void pump_data(struct smtp_client_session *c)
+{
+	uint8_t in[2048];
+
+	while (c->state == SMTP_C_BODY && !c->body_wait && smtp_obuf_space(&c->out) > 2 * sizeof(in) + 8) {
+		long n = pull(c, in, sizeof(in));
+		if (n < 0)
+			return;
+		if (n == 0) {
+			if (!c->at_bol)
+				smtp_obuf_append(&c->out, "\r\n", 2);
+			smtp_obuf_append(&c->out, ".\r\n", 3);
+			enter(c, SMTP_C_DOT, c->lim->final_timeout_us);
+			return;
+		}
+		size_t room;
+		uint8_t *t = (uint8_t *)smtp_obuf_tail(&c->out, &room);
+		smtp_obuf_commit(&c->out, canon(c, in, (size_t)n, t, true));
+		c->deadline = c->now + c->lim->block_timeout_us;
+	}
+}
+
+static void pump_bdat(struct smtp_client_session *c)
+{
+	uint8_t in[2048], out[2 * sizeof(in) + 2];
+	size_t chunk = c->lim->bdat_chunk && c->lim->bdat_chunk < sizeof(in) ? c->lim->bdat_chunk
+									    : sizeof(in);
+
+	while (c->state == SMTP_C_BODY && !c->body_wait && !c->bdat_stop &&
+	       (c->pipelined || c->bdat_pending == 0) &&
+	       smtp_obuf_space(&c->out) > sizeof(out) + 32) {
+		long n = pull(c, in, chunk);
+		if (n < 0)
+			return;
+		char hdr[48];
+		size_t o = n ? canon(c, in, (size_t)n, out, false) : 0;
+		if (n == 0 && !c->at_bol) {
+			/* the message ends with CRLF, as with DATA */
+			memcpy(out, "\r\n", 2);
+			o = 2;
+			c->at_bol = true;
+		}
+		int hl = snprintf(hdr, sizeof(hdr), "BDAT %zu%s\r\n", o, n == 0 ? " LAST" : "");
+		smtp_obuf_append(&c->out, hdr, (size_t)hl);
+		smtp_obuf_append(&c->out, out, o);
+		c->bdat_pending++;
+		if (n == 0) {
+			c->bdat_last_sent = true;
+			enter(c, SMTP_C_DOT, c->lim->final_timeout_us);
+			return;
+		}
+		c->deadline = c->now + c->lim->block_timeout_us;
+	}
+}
+
+const char *smtp_client_output(struct smtp_client_session *c, size_t *len)
+{
+	if (c->state == SMTP_C_BODY && !c->body_wait) {
+		if (c->bdat)
+			pump_bdat(c);
+		else
+			pump_data(c);
+	}
+	return smtp_obuf_data(&c->out, len);
+}
+
+void smtp_client_output_consume(struct smtp_client_session *c, size_t n)
+{
+	smtp_obuf_consume(&c->out, n);
+}
+
+int smtp_client_tick(struct smtp_client_session *c, uint64_t now)
+{
+	c->now = now;
+	if (!c->deadline || now < c->deadline || c->state == SMTP_C_DONE ||
+	    c->state == SMTP_C_IDLE || c->state == SMTP_C_TLS_WAIT)
+		return 0;
+	session_fail(c, 451, "4.4.2", "timeout waiting for the server");
+	return -ETIMEDOUT;
+}
+
+void smtp_client_peer_closed(struct smtp_client_session *c)
+{
+	if (c->state == SMTP_C_QUIT) {
+		/* closed right after QUIT without a 221: still a clean end */
+		local_reply(&c->reply, 221, "2.0.0", "closed");
+		enter(c, SMTP_C_DONE, 0);
+		if (c->hooks->done)
+			c->hooks->done(c->ctx, c, &c->reply);
+		return;
+	}
+	session_fail(c, 451, "4.4.2", "connection closed by the server");
+}

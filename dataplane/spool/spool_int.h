@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spool_int.h: the private state of one per-core spool, shared by the files of dataplane/spool
+ * only (spool.c: life cycle and the poll loop; spool_stage.c: staging and group commit;
+ * spool_seg.c: segment files; spool_txn.c: messages being received; spool_msg.c: the index of
+ * queued messages; spool_recover.c: start-up scan; spool_body.c: body readers).
+ */
+#ifndef DPMAIL_SPOOL_INT_H
+#define DPMAIL_SPOOL_INT_H
+
+#include <liburing.h>
+
+#include "spool/spool.h"
+#include "spool/spool_aead.h"
+#include "spool/spool_record.h"
+
+#define SPOOL_MAX_KEYS 8u
+#define SPOOL_QID_CTR_BITS 24u
+
+/* io_uring user_data: an object pointer (8-byte aligned) with the operation kind in the low bits. */
+enum spool_op {
+	SPOOL_OP_IGNORE = 0,   /* close before unlink etc.: result only counted */
+	SPOOL_OP_WRITE,        /* struct spool_batch */
+	SPOOL_OP_FSYNC,        /* struct spool_batch */
+	SPOOL_OP_SPARE_OPEN,   /* struct spool */
+	SPOOL_OP_SPARE_DSYNC,  /* struct spool */
+	SPOOL_OP_UNLINK,       /* struct spool_seg (freed on completion) */
+	SPOOL_OP_READ,         /* struct spool_body */
+};
+
+struct spool_key {
+	uint16_t id;
+	struct spool_aead *aead;
+};
+
+struct spool_seg {
+	uint32_t seq;
+	int fd;
+	uint64_t size;          /* bytes allocated: the offset of the next record */
+	uint32_t live;          /* messages and open transactions whose first record is here */
+	uint32_t readers;       /* open body readers */
+	uint16_t keys[4];       /* key ids used by records here (keys_many: more than 4) */
+	uint8_t nkeys;
+	bool keys_many;
+	bool poisoned;          /* a write or sync failed: nothing more is appended */
+	bool dirty;             /* written since its last completed fdatasync */
+	char name[48];
+};
+
+/* What a batch must report or redo when it completes. */
+enum spool_bent_kind { SPOOL_BENT_COMMIT = 1, SPOOL_BENT_STATE };
+struct spool_bent {
+	uint64_t cookie;        /* COMMIT: the caller's cookie; STATE: qid whose state was written */
+	struct spool_msg *msg;  /* COMMIT: the message, live once the batch is durable */
+	uint8_t kind;
+};
+
+/* One group-commit batch: records staged contiguously for one segment, written with one write
+ * and made durable by one fdatasync linked after it. */
+struct spool_batch {
+	uint8_t *buf;
+	uint32_t len, cap;
+	struct spool_seg *seg;  /* NULL while empty */
+	uint64_t off;           /* where buf lands in seg */
+	uint64_t gen;
+	bool sync;              /* holds records that must be durable */
+	struct spool_seg *also_sync; /* a previous segment with unsynced chunks to sync too */
+	struct spool_bent *ents;
+	uint32_t nents, entcap;
+	int result;
+	uint8_t pending;        /* io_uring operations not yet completed */
+};
+
+enum spool_spare_state { SPOOL_SPARE_NONE = 0, SPOOL_SPARE_OPENING, SPOOL_SPARE_SYNCING, SPOOL_SPARE_READY };
+
+/* A queued message: packed, strings and recipient states follow in data[]:
+ * data[0..env_len) is the envelope blob (spool_record.h), then nrcpt status bytes. */
+struct spool_msg {
+	uint64_t qid;
+	uint64_t next_attempt_us;
+	uint64_t body_len;
+	uint32_t home_seq;      /* segment of its first record: it keeps the segment alive */
+	uint32_t commit_seq;
+	uint32_t commit_off;
+	uint32_t commit_len;    /* whole commit record */
+	uint32_t env_len;
+	uint16_t nrcpt;
+	uint16_t nfinal;
+	uint16_t attempts;
+	uint8_t data[];
+} __attribute__((packed));
+
+struct spool_txn {
+	struct spool *sp;
+	struct spool_txn *next_free;
+	uint64_t qid;
+	uint8_t *env;
+	uint32_t env_len, env_cap;
+	uint16_t nrcpt;
+	uint8_t *buf;           /* body bytes not yet in a chunk record (chunk_bytes) */
+	uint32_t buf_len;
+	uint64_t body_len;
+	uint32_t body_crc;
+	struct spool_chunk_ref *chunks;
+	uint32_t nchunks, chunkcap;
+	struct spool_seg *home;
+	uint64_t first_gen;     /* batch generation of its first chunk (0: none) */
+	int err;                /* sticky: a chunk could not be staged */
+};
+
+struct spool {
+	struct spool_tunables t;
+	char *dir, *qdir;
+	int dirfd;
+	uint16_t core;
+	struct spool_callbacks cb;
+	struct io_uring ring;
+	bool ring_ok;
+	uint32_t inflight;      /* io_uring operations submitted and not reaped */
+	/* segments, sorted by seq; the last one is the active segment */
+	struct spool_seg **segs;
+	uint32_t nsegs, segcap;
+	uint32_t next_seq;
+	uint32_t qid_seq;       /* queue ids are core | qid_seq | qid_ctr: qid_seq is a durable, */
+	uint32_t qid_ctr;       /* never reused segment sequence number */
+	struct spool_seg *spare;
+	enum spool_spare_state spare_state;
+	uint64_t spare_retry_us;
+	/* group commit */
+	struct spool_batch b[2];
+	struct spool_batch *stage, *flight;
+	uint64_t batch_gen, fail_gen;
+	struct spool_seg *prev_dirty; /* previous segment with unsynced chunks after a rollover */
+	/* index of live messages: open addressing on qid */
+	struct spool_msg **tab;
+	uint32_t tabmask;
+	uint32_t count;
+	/* keys */
+	struct spool_key keys[SPOOL_MAX_KEYS];
+	uint32_t nkeys;
+	int cur_key;            /* index into keys, -1 none */
+	/* free-space guard */
+	uint64_t avail;
+	uint64_t space_next_us;
+	uint64_t now;
+	struct spool_txn *txn_free;
+	struct spool_body *ready; /* readers whose next piece is in memory */
+	struct spool_stats st;
+	spool_fault_fn fault;
+	void *fault_arg;
+	char *trace;
+	size_t trace_cap, trace_len;
+};
+
+/* spool.c */
+void spool_trace(struct spool *sp, char ev);
+void spool_space_refresh(struct spool *sp, uint64_t now);
+struct io_uring_sqe *spool_sqe(struct spool *sp, void *obj, enum spool_op op);
+struct spool_key *spool_key_find(struct spool *sp, uint16_t id);
+void spool_nonce(const struct spool *sp, uint32_t seq, uint64_t off, uint8_t nonce[12]);
+/* Opens (verifies and decrypts in place) a record image rec[0..SPOOL_REC_HDR+h->len) located at
+ * (seq, off); on success payload and plen give the plaintext. -EBADMSG on any mismatch. */
+int spool_rec_open(struct spool *sp, uint32_t seq, uint64_t off, uint8_t *rec,
+		   const struct spool_rec_hdr *h, uint8_t **payload, uint32_t *plen);
+
+/* spool_stage.c */
+struct spool_part {
+	const void *p;
+	uint32_t len;
+};
+/* Stages one record built from parts. chunk: subject to the stage_bytes limit (-EAGAIN).
+ * On success *where (optional) gets the record's position. */
+int spool_stage_rec(struct spool *sp, uint8_t type, const struct spool_part *parts, unsigned n,
+		    bool chunk, struct spool_chunk_ref *where);
+int spool_stage_ent(struct spool *sp, uint8_t kind, uint64_t cookie, struct spool_msg *m);
+void spool_stage_flush(struct spool *sp);
+void spool_batch_done(struct spool *sp, struct spool_batch *b, enum spool_op op, int res);
+int spool_stage_init(struct spool *sp);
+void spool_stage_fini(struct spool *sp);
+
+/* spool_seg.c */
+int spool_seg_open_active(struct spool *sp, uint64_t now_us);
+struct spool_seg *spool_seg_find(const struct spool *sp, uint32_t seq);
+struct spool_seg *spool_seg_active(const struct spool *sp);
+struct spool_seg *spool_seg_for_stage(struct spool *sp);
+int spool_seg_insert(struct spool *sp, struct spool_seg *s);
+void spool_seg_name(const struct spool *sp, uint32_t seq, char *buf, size_t cap);
+void spool_seg_unref(struct spool *sp, struct spool_seg *s);
+void spool_seg_gc(struct spool *sp);
+void spool_seg_spare_kick(struct spool *sp);
+void spool_seg_spare_done(struct spool *sp, enum spool_op op, int res);
+void spool_seg_unlinked(struct spool *sp, struct spool_seg *s, int res);
+void spool_seg_note_key(struct spool_seg *s, uint16_t key_id);
+void spool_seg_free_all(struct spool *sp);
+int spool_seg_next_qid(struct spool *sp, uint64_t *qid);
+
+/* spool_msg.c */
+struct spool_msg *spool_msg_new(const uint8_t *env, uint32_t env_len, uint16_t nrcpt);
+int spool_index_init(struct spool *sp, uint32_t slots);
+int spool_index_put(struct spool *sp, struct spool_msg *m);
+struct spool_msg *spool_index_get(const struct spool *sp, uint64_t qid);
+void spool_index_del(struct spool *sp, struct spool_msg *m);
+void spool_index_fini(struct spool *sp);
+void spool_msg_kill(struct spool *sp, struct spool_msg *m);
+uint8_t *spool_msg_states(struct spool_msg *m);
+int spool_msg_set_status(struct spool *sp, struct spool_msg *m, uint16_t idx, uint8_t st);
+int spool_stage_state(struct spool *sp, struct spool_msg *m);
+
+/* spool_txn.c */
+void spool_txn_free_all(struct spool *sp);
+
+/* spool_body.c */
+void spool_body_read_done(struct spool *sp, struct spool_body *b, int res);
+int spool_body_ready_run(struct spool *sp);
+
+#endif

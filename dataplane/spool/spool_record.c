@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spool_record.c: encoding and checking of spool records (format in spool_record.h): CRC32C,
+ * record headers, the classification used by recovery (ok / end / torn / corrupt), the
+ * little-endian cursor helpers and the envelope and commit payload codecs. Decoders never trust
+ * a length: every read is bounds-checked, so recovery can parse untrusted disk bytes.
+ */
+#include "spool/spool_record.h"
+
+#include <errno.h>
+#include <string.h>
+#if defined(__SSE4_2__)
+#include <nmmintrin.h>
+#endif
+
+#include "spool/spool-t.h"
+
+#if defined(__SSE4_2__)
+uint32_t spool_crc32c(uint32_t crc, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint64_t c = ~crc;
+	while (len >= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		c = _mm_crc32_u64(c, v);
+		p += 8;
+		len -= 8;
+	}
+	uint32_t c32 = (uint32_t)c;
+	while (len--)
+		c32 = _mm_crc32_u8(c32, *p++);
+	return ~c32;
+}
+#else
+/* Bitwise fallback (fuzzer and odd targets only; the relay is built with SSE4.2). */
+uint32_t spool_crc32c(uint32_t crc, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint32_t c = ~crc;
+	while (len--) {
+		c ^= *p++;
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
+	}
+	return ~c;
+}
+#endif
+
+static void le32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+
+void spool_rec_hdr_put(uint8_t *p, const struct spool_rec_hdr *h)
+{
+	le32(p, h->magic);
+	le32(p + 4, h->len);
+	p[8] = h->type;
+	p[9] = h->flags;
+	p[10] = (uint8_t)h->key_id;
+	p[11] = (uint8_t)(h->key_id >> 8);
+	le32(p + 12, h->crc);
+}
+
+void spool_rec_hdr_get(const uint8_t *p, struct spool_rec_hdr *h)
+{
+	h->magic = rd32(p);
+	h->len = rd32(p + 4);
+	h->type = p[8];
+	h->flags = p[9];
+	h->key_id = (uint16_t)(p[10] | p[11] << 8);
+	h->crc = rd32(p + 12);
+}
+
+uint32_t spool_rec_crc(const uint8_t *rec, uint32_t len)
+{
+	uint32_t c = spool_crc32c(0, rec, 12);
+	return spool_crc32c(c, rec + SPOOL_REC_HDR, len);
+}
+
+/* A whole valid record at off (magic, sane type and length, inside the image, CRC good). */
+static bool rec_valid_at(const uint8_t *buf, size_t len, size_t off, struct spool_rec_hdr *h)
+{
+	if (len - off < SPOOL_REC_HDR)
+		return false;
+	spool_rec_hdr_get(buf + off, h);
+	if (h->magic != SPOOL_REC_MAGIC || h->type == 0 || h->type >= SPOOL_REC__MAX ||
+	    h->len > SPOOL_REC_MAX || h->len > len - off - SPOOL_REC_HDR)
+		return false;
+	return spool_rec_crc(buf + off, h->len) == h->crc;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+enum spool_rec_class spool_rec_classify(const uint8_t *buf, size_t len, size_t off,
+					struct spool_rec_hdr *h)
+{
+	if (off >= len || all_zero(buf + off, len - off))
+		return SPOOL_RC_END;
+	if (rec_valid_at(buf, len, off, h))
+		return SPOOL_RC_OK;
+	/* Bad record: is anything valid after it? Candidates are magic matches only. */
+	struct spool_rec_hdr h2;
+	for (size_t p = off + 1; p + SPOOL_REC_HDR <= len; p++) {
+		if (buf[p] != (SPOOL_REC_MAGIC & 0xff) || rd32(buf + p) != SPOOL_REC_MAGIC)
+			continue;
+		if (rec_valid_at(buf, len, p, &h2))
+			return SPOOL_RC_CORRUPT;
+	}
+	return SPOOL_RC_TORN;
+}
+
+void spool_put16(struct spool_wbuf *w, uint16_t v)
+{
+	w->p[w->len] = (uint8_t)v;
+	w->p[w->len + 1] = (uint8_t)(v >> 8);
+	w->len += 2;
+}
+
+void spool_put32(struct spool_wbuf *w, uint32_t v)
+{
+	le32(w->p + w->len, v);
+	w->len += 4;
+}
+
+void spool_put64(struct spool_wbuf *w, uint64_t v)
+{
+	spool_put32(w, (uint32_t)v);
+	spool_put32(w, (uint32_t)(v >> 32));
+}
+
+void spool_putmem(struct spool_wbuf *w, const void *d, uint32_t n)
+{
+	if (n)
+		memcpy(w->p + w->len, d, n);
+	w->len += n;
+}
+
+const uint8_t *spool_getmem(struct spool_rbuf *r, uint32_t n)
+{
+	if (r->bad || n > r->len - r->off) {
+		r->bad = true;
+		return NULL;
+	}
+	const uint8_t *p = r->p + r->off;
+	r->off += n;
+	return p;
+}
+
+uint8_t spool_get8(struct spool_rbuf *r)
+{
+	const uint8_t *p = spool_getmem(r, 1);
+	return p ? p[0] : 0;
+}
+
+uint16_t spool_get16(struct spool_rbuf *r)
+{
+	const uint8_t *p = spool_getmem(r, 2);
+	return p ? (uint16_t)(p[0] | p[1] << 8) : 0;
+}
+
+uint32_t spool_get32(struct spool_rbuf *r)
+{
+	const uint8_t *p = spool_getmem(r, 4);
+	return p ? rd32(p) : 0;
+}
+
+uint64_t spool_get64(struct spool_rbuf *r)
+{
+	uint64_t lo = spool_get32(r);
+	return lo | (uint64_t)spool_get32(r) << 32;
+}
+
+uint32_t spool_env_size(const struct spool_envelope *e)
+{
+	uint32_t n = SPOOL_ENV_FIXED + 2u + e->envid.len + 2u + e->sender.len + 2u;
+	for (uint16_t i = 0; i < e->nrcpt; i++)
+		n += 5u + e->rcpts[i].addr.len + e->rcpts[i].orcpt.len;
+	return n;
+}
+
+void spool_env_encode(struct spool_wbuf *w, const struct spool_envelope *e)
+{
+	spool_put64(w, e->arrival_us);
+	spool_put32(w, e->snapshot);
+	spool_put8(w, e->ret);
+	spool_put8(w, e->client.family);
+	spool_put16(w, e->client.port);
+	uint8_t ip[16] = { 0 };
+	memcpy(ip, &e->client.ip, sizeof(e->client.ip) < 16 ? sizeof(e->client.ip) : 16);
+	spool_putmem(w, ip, 16);
+	spool_put16(w, e->envid.len);
+	spool_putmem(w, e->envid.p, e->envid.len);
+	spool_put16(w, e->sender.len);
+	spool_putmem(w, e->sender.p, e->sender.len);
+	spool_put16(w, e->nrcpt);
+	for (uint16_t i = 0; i < e->nrcpt; i++) {
+		const struct spool_rcpt *r = &e->rcpts[i];
+		spool_put8(w, r->notify);
+		spool_put16(w, r->addr.len);
+		spool_putmem(w, r->addr.p, r->addr.len);
+		spool_put16(w, r->orcpt.len);
+		spool_putmem(w, r->orcpt.p, r->orcpt.len);
+	}
+}
+
+int spool_env_check(const uint8_t *p, uint32_t len)
+{
+	struct spool_rbuf r = { .p = p, .len = len };
+	spool_getmem(&r, SPOOL_ENV_FIXED);
+	spool_getmem(&r, spool_get16(&r));
+	spool_getmem(&r, spool_get16(&r));
+	uint16_t n = spool_get16(&r);
+	for (uint16_t i = 0; i < n && !r.bad; i++) {
+		spool_get8(&r);
+		uint16_t alen = spool_get16(&r);
+		if (alen == 0)
+			r.bad = true;  /* an empty recipient address is never accepted */
+		spool_getmem(&r, alen);
+		spool_getmem(&r, spool_get16(&r));
+	}
+	if (r.bad || r.off != len || n == 0)
+		return -EBADMSG;
+	return n;
+}
+
+int spool_commit_decode(const uint8_t *p, uint32_t len, struct spool_commit_view *v)
+{
+	struct spool_rbuf r = { .p = p, .len = len };
+	memset(v, 0, sizeof(*v));
+	v->qid = spool_get64(&r);
+	v->env_len = spool_get32(&r);
+	v->env = spool_getmem(&r, v->env_len);
+	v->prefix_len = spool_get32(&r);
+	v->prefix = spool_getmem(&r, v->prefix_len);
+	v->body_len = spool_get64(&r);
+	v->body_crc = spool_get32(&r);
+	v->nchunks = spool_get32(&r);
+	if (r.bad || v->nchunks > (len - r.off) / 12u)
+		return -EBADMSG;
+	v->chunks = spool_getmem(&r, v->nchunks * 12u);
+	if (r.bad)
+		return -EBADMSG;
+	v->tail = p + r.off;
+	v->tail_len = len - r.off;
+	if (v->tail_len > v->body_len)
+		return -EBADMSG;
+	v->nrcpt = spool_env_check(v->env, v->env_len);
+	return v->nrcpt < 0 ? -EBADMSG : 0;
+}
+
+void spool_commit_chunk(const struct spool_commit_view *v, uint32_t i, struct spool_chunk_ref *out)
+{
+	const uint8_t *c = v->chunks + (size_t)i * 12u;
+	out->seq = rd32(c);
+	out->off = rd32(c + 4);
+	out->reclen = rd32(c + 8);
+}

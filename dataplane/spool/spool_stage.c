@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spool_stage.c: staging and group commit. Records of one loop turn are laid out contiguously in
+ * the stage buffer, bound to the active segment at the offset they will occupy; spool_poll()
+ * hands the buffer to io_uring as ONE write, followed (IOSQE_IO_LINK) by ONE fdatasync when the
+ * batch holds anything that must be durable (commits, outcomes). Only one batch is in flight:
+ * while it syncs, the next turn's records accumulate, so batches grow with load and the cost of
+ * an fdatasync is shared by every message of the batch. Acknowledgements leave only from
+ * spool_batch_done(), i.e. after the completion of the fdatasync that covers them.
+ */
+#include "spool/spool_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static void batch_reset(struct spool_batch *b)
+{
+	b->len = 0;
+	b->seg = NULL;
+	b->off = 0;
+	b->sync = false;
+	b->also_sync = NULL;
+	b->nents = 0;
+	b->result = 0;
+	b->pending = 0;
+}
+
+int spool_stage_init(struct spool *sp)
+{
+	for (int i = 0; i < 2; i++) {
+		struct spool_batch *b = &sp->b[i];
+		b->cap = 1u << 20;
+		b->buf = malloc(b->cap);
+		b->entcap = 256;
+		b->ents = malloc(b->entcap * sizeof(*b->ents));
+		if (!b->buf || !b->ents)
+			return -ENOMEM;
+		batch_reset(b);
+	}
+	sp->stage = &sp->b[0];
+	sp->flight = NULL;
+	return 0;
+}
+
+void spool_stage_fini(struct spool *sp)
+{
+	for (int i = 0; i < 2; i++) {
+		struct spool_batch *b = &sp->b[i];
+		/* Messages of unfinished batches were never acknowledged: drop them silently. */
+		for (uint32_t k = 0; k < b->nents; k++)
+			if (b->ents[k].kind == SPOOL_BENT_COMMIT)
+				free(b->ents[k].msg);
+		free(b->buf);
+		free(b->ents);
+	}
+}
+
+static int grow(struct spool_batch *b, uint32_t need)
+{
+	if (need <= b->cap)
+		return 0;
+	uint32_t cap = b->cap;
+	while (cap < need)
+		cap *= 2;
+	uint8_t *nb = realloc(b->buf, cap);
+	if (!nb)
+		return -ENOMEM;
+	b->buf = nb;
+	b->cap = cap;
+	return 0;
+}
+
+/* Binds an empty stage to the segment its records go to; a fresh segment starts with SEGHDR. */
+static int stage_bind(struct spool *sp)
+{
+	struct spool_batch *b = sp->stage;
+	struct spool_seg *s = spool_seg_for_stage(sp);
+	if (!s)
+		return -EIO;
+	b->seg = s;
+	b->off = s->size;
+	b->gen = ++sp->batch_gen;
+	if (s->size == 0) {
+		uint8_t hdr[18];
+		struct spool_wbuf w = { .p = hdr };
+		spool_put32(&w, SPOOL_FORMAT);
+		spool_put16(&w, sp->core);
+		spool_put32(&w, s->seq);
+		spool_put64(&w, sp->now);
+		struct spool_part p = { hdr, w.len };
+		return spool_stage_rec(sp, SPOOL_REC_SEGHDR, &p, 1, false, NULL);
+	}
+	return 0;
+}
+
+int spool_stage_rec(struct spool *sp, uint8_t type, const struct spool_part *parts, unsigned n,
+		    bool chunk, struct spool_chunk_ref *where)
+{
+	struct spool_batch *b = sp->stage;
+	bool sealed = sp->t.encrypt;
+	if (sealed && sp->cur_key < 0)
+		return -ENOKEY;
+	uint32_t plen = 0;
+	for (unsigned i = 0; i < n; i++)
+		plen += parts[i].len;
+	uint32_t len = plen + (sealed ? SPOOL_REC_TAG : 0);
+	uint32_t reclen = SPOOL_REC_HDR + len;
+	if (len > SPOOL_REC_MAX)
+		return -EFBIG;
+	if (chunk && b->len + reclen > sp->t.stage_bytes)
+		return -EAGAIN;
+	int e;
+	if (!b->seg && (e = stage_bind(sp)))
+		return e;
+	if ((e = grow(b, b->len + reclen)))
+		return e;
+	struct spool_seg *s = b->seg;
+	uint64_t off = s->size;
+	uint8_t *rec = b->buf + b->len;
+	uint32_t at = SPOOL_REC_HDR;
+	for (unsigned i = 0; i < n; i++) {
+		if (parts[i].len)
+			memcpy(rec + at, parts[i].p, parts[i].len);
+		at += parts[i].len;
+	}
+	struct spool_rec_hdr h = { .magic = SPOOL_REC_MAGIC, .len = len, .type = type };
+	if (sealed) {
+		h.flags = SPOOL_RF_SEALED;
+		h.key_id = sp->keys[sp->cur_key].id;
+	}
+	spool_rec_hdr_put(rec, &h); /* bytes 0..11 are the AAD and part of the CRC */
+	if (sealed) {
+		struct spool_key *k = &sp->keys[sp->cur_key];
+		uint8_t nonce[12];
+		spool_nonce(sp, s->seq, off, nonce);
+		if ((e = spool_aead_seal(k->aead, nonce, rec, 12, rec + SPOOL_REC_HDR, plen,
+					 rec + SPOOL_REC_HDR + plen)))
+			return e;
+		spool_seg_note_key(s, k->id);
+	}
+	h.crc = spool_rec_crc(rec, len);
+	spool_rec_hdr_put(rec, &h);
+	b->len += reclen;
+	s->size += reclen;
+	sp->avail = sp->avail > reclen ? sp->avail - reclen : 0;
+	if (where) {
+		where->seq = s->seq;
+		where->off = (uint32_t)off;
+		where->reclen = reclen;
+	}
+	return 0;
+}
+
+int spool_stage_ent(struct spool *sp, uint8_t kind, uint64_t cookie, struct spool_msg *m)
+{
+	struct spool_batch *b = sp->stage;
+	if (b->nents == b->entcap) {
+		struct spool_bent *ne = realloc(b->ents, 2u * b->entcap * sizeof(*ne));
+		if (!ne)
+			return -ENOMEM;
+		b->ents = ne;
+		b->entcap *= 2;
+	}
+	b->ents[b->nents++] = (struct spool_bent){ .cookie = cookie, .msg = m, .kind = kind };
+	b->sync = true;
+	return 0;
+}
+
+static void batch_complete(struct spool *sp, struct spool_batch *b);
+
+void spool_stage_flush(struct spool *sp)
+{
+	struct spool_batch *b = sp->stage;
+	if (sp->flight || b->len == 0)
+		return;
+	struct spool_seg *s = b->seg;
+	if (s->poisoned) {
+		/* Staged for a segment whose previous write or sync failed meanwhile: nothing more is
+		 * appended to it, so this batch fails as a whole (its messages get 451). */
+		b->result = -EIO;
+		sp->flight = b;
+		sp->stage = b == &sp->b[0] ? &sp->b[1] : &sp->b[0];
+		batch_reset(sp->stage);
+		batch_complete(sp, b);
+		return;
+	}
+	/* A segment that reached its size is synced now: the next batch goes to a new segment and
+	 * must never leave chunks of this one unsynced behind it. */
+	if (s->size >= sp->t.segment_bytes)
+		b->sync = true;
+	if (b->sync && sp->prev_dirty && sp->prev_dirty != s && !sp->prev_dirty->poisoned)
+		b->also_sync = sp->prev_dirty;
+	if (io_uring_sq_space_left(&sp->ring) < 3)
+		io_uring_submit(&sp->ring);
+	struct io_uring_sqe *sqe = spool_sqe(sp, b, SPOOL_OP_WRITE);
+	io_uring_prep_write(sqe, s->fd, b->buf, b->len, b->off);
+	b->pending = 1;
+	if (b->sync) {
+		sqe->flags |= IOSQE_IO_LINK;
+		sqe = spool_sqe(sp, b, SPOOL_OP_FSYNC);
+		io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
+		b->pending++;
+		sp->st.fdatasyncs++;
+		if (b->also_sync) {
+			sqe->flags |= IOSQE_IO_LINK;
+			sqe = spool_sqe(sp, b, SPOOL_OP_FSYNC);
+			io_uring_prep_fsync(sqe, b->also_sync->fd, IORING_FSYNC_DATASYNC);
+			b->pending++;
+			sp->st.fdatasyncs++;
+			sp->prev_dirty = NULL;
+		}
+		s->dirty = false;
+	} else {
+		s->dirty = true;
+	}
+	spool_trace(sp, 'W');
+	sp->st.batches++;
+	sp->st.bytes_written += b->len;
+	sp->flight = b;
+	sp->stage = b == &sp->b[0] ? &sp->b[1] : &sp->b[0];
+	batch_reset(sp->stage);
+}
+
+static void batch_complete(struct spool *sp, struct spool_batch *b)
+{
+	int r = b->result;
+	sp->flight = NULL;
+	if (r < 0) {
+		b->seg->poisoned = true;
+		if (b->also_sync)
+			b->also_sync->poisoned = true;
+		sp->st.io_errors++;
+		if (b->gen > sp->fail_gen)
+			sp->fail_gen = b->gen;
+		log_warn("spool core=%u seg=%s op=commit err=%d msgs=%u: segment closed",
+			 sp->core, b->seg->name, r, b->nents);
+	}
+	for (uint32_t i = 0; i < b->nents; i++) {
+		struct spool_bent *e = &b->ents[i];
+		struct spool_msg *m = e->msg;
+		if (e->kind == SPOOL_BENT_STATE) {
+			struct spool_msg *lm = r < 0 ? spool_index_get(sp, e->cookie) : NULL;
+			if (lm)
+				spool_stage_state(sp, lm); /* redo in the next batch, new segment */
+			continue;
+		}
+		uint64_t qid = m->qid;
+		int rr = r == 0 ? spool_index_put(sp, m) : r;
+		if (rr == 0) {
+			sp->st.committed++;
+			spool_trace(sp, 'A');
+			sp->cb.committed(sp->cb.arg, e->cookie, 0, qid);
+			continue;
+		}
+		spool_seg_unref(sp, spool_seg_find(sp, m->home_seq));
+		free(m);
+		sp->st.commit_failed++;
+		spool_trace(sp, 'E');
+		sp->cb.committed(sp->cb.arg, e->cookie, rr, qid);
+	}
+	batch_reset(b);
+}
+
+void spool_batch_done(struct spool *sp, struct spool_batch *b, enum spool_op op, int res)
+{
+	if (op == SPOOL_OP_WRITE && res >= 0 && (uint32_t)res != b->len)
+		res = -EIO; /* short write: the tail is not on disk */
+	if (res == -ECANCELED)
+		res = -EIO; /* a linked operation after a failed one */
+	if (res < 0 && b->result == 0)
+		b->result = res;
+	if (op == SPOOL_OP_FSYNC && res >= 0)
+		spool_trace(sp, 'S');
+	if (--b->pending == 0)
+		batch_complete(sp, b);
+}

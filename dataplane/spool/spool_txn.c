@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spool_txn.c: messages being received. spool_msg_begin() copies the envelope and draws the
+ * queue id; spool_msg_append() buffers body bytes and stages a chunk record (written in the next
+ * group-commit batch, not synced on its own) each time chunk_bytes have gathered, so a message
+ * never sits in memory whole; spool_msg_commit() stages the commit record (envelope, prefix
+ * header, chunk list, the last partial chunk inline, total length and CRC32C of the body) and
+ * the acknowledgement comes from spool_poll() once the fdatasync covering it has completed.
+ * Recovery treats chunks without a commit record as never accepted.
+ */
+#include "spool/spool_int.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(struct spool_chunk_ref) == 12, "chunk refs are stored as they are in memory");
+_Static_assert(__BYTE_ORDER == __LITTLE_ENDIAN, "the record format is little-endian");
+
+static struct spool_txn *txn_get(struct spool *sp)
+{
+	struct spool_txn *tx = sp->txn_free;
+	if (tx) {
+		sp->txn_free = tx->next_free;
+		return tx;
+	}
+	tx = calloc(1, sizeof(*tx));
+	if (!tx)
+		return NULL;
+	tx->buf = malloc(sp->t.chunk_bytes);
+	if (!tx->buf) {
+		free(tx);
+		return NULL;
+	}
+	tx->sp = sp;
+	return tx;
+}
+
+static void txn_put(struct spool_txn *tx)
+{
+	struct spool *sp = tx->sp;
+	tx->next_free = sp->txn_free;
+	sp->txn_free = tx;
+}
+
+void spool_txn_free_all(struct spool *sp)
+{
+	while (sp->txn_free) {
+		struct spool_txn *tx = sp->txn_free;
+		sp->txn_free = tx->next_free;
+		free(tx->buf);
+		free(tx->env);
+		free(tx->chunks);
+		free(tx);
+	}
+}
+
+static int check_env(const struct spool *sp, const struct spool_envelope *e)
+{
+	if (e->nrcpt == 0 || e->nrcpt > sp->t.max_rcpts || !e->rcpts)
+		return -EINVAL;
+	for (uint16_t i = 0; i < e->nrcpt; i++)
+		if (e->rcpts[i].addr.len == 0)
+			return -EINVAL;
+	return 0;
+}
+
+struct spool_txn *spool_msg_begin(struct spool *sp, const struct spool_envelope *env, int *err)
+{
+	int e = sp->nsegs ? 0 : -ENODEV; /* spool_recover() not done */
+	if (!e && (e = spool_space_check(sp, 0)))
+		sp->st.space_refused++;
+	if (!e)
+		e = check_env(sp, env);
+	struct spool_txn *tx = e ? NULL : txn_get(sp);
+	if (!e && !tx)
+		e = -ENOMEM;
+	if (e) {
+		*err = e;
+		return NULL;
+	}
+	uint32_t need = spool_env_size(env);
+	if (need > tx->env_cap) {
+		uint8_t *n = realloc(tx->env, need);
+		if (!n) {
+			txn_put(tx);
+			*err = -ENOMEM;
+			return NULL;
+		}
+		tx->env = n;
+		tx->env_cap = need;
+	}
+	struct spool_wbuf w = { .p = tx->env };
+	spool_env_encode(&w, env);
+	tx->env_len = w.len;
+	tx->nrcpt = env->nrcpt;
+	tx->buf_len = 0;
+	tx->body_len = 0;
+	tx->body_crc = 0;
+	tx->nchunks = 0;
+	tx->home = NULL;
+	tx->first_gen = 0;
+	tx->err = 0;
+	if ((e = spool_seg_next_qid(sp, &tx->qid))) {
+		txn_put(tx);
+		*err = e;
+		return NULL;
+	}
+	*err = 0;
+	return tx;
+}
+
+uint64_t spool_txn_qid(const struct spool_txn *tx) { return tx->qid; }
+
+/* The first record of a message pins its segment until the message dies. */
+static void pin_home(struct spool_txn *tx, uint32_t seq)
+{
+	if (tx->home)
+		return;
+	tx->home = spool_seg_find(tx->sp, seq);
+	if (tx->home)
+		tx->home->live++;
+}
+
+static int stage_chunk(struct spool_txn *tx)
+{
+	struct spool *sp = tx->sp;
+	if (tx->nchunks == tx->chunkcap) {
+		uint32_t cap = tx->chunkcap ? 2 * tx->chunkcap : 16;
+		struct spool_chunk_ref *n = realloc(tx->chunks, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		tx->chunks = n;
+		tx->chunkcap = cap;
+	}
+	uint8_t fix[12];
+	struct spool_wbuf w = { .p = fix };
+	spool_put64(&w, tx->qid);
+	spool_put32(&w, tx->nchunks);
+	struct spool_part p[2] = { { fix, w.len }, { tx->buf, tx->buf_len } };
+	struct spool_chunk_ref *ref = &tx->chunks[tx->nchunks];
+	int e = spool_stage_rec(sp, SPOOL_REC_CHUNK, p, 2, true, ref);
+	if (e)
+		return e;
+	if (!tx->first_gen)
+		tx->first_gen = sp->stage->gen;
+	pin_home(tx, ref->seq);
+	tx->nchunks++;
+	tx->buf_len = 0;
+	return 0;
+}
+
+int spool_msg_append(struct spool_txn *tx, const void *data, size_t len)
+{
+	struct spool *sp = tx->sp;
+	if (tx->err)
+		return tx->err;
+	uint32_t cb = sp->t.chunk_bytes;
+	uint64_t nchunk = (tx->buf_len + len) / cb;
+	if (nchunk) {
+		uint64_t need = nchunk * (SPOOL_REC_HDR + 12u + cb + SPOOL_REC_TAG);
+		if (sp->stage->len + need > sp->t.stage_bytes)
+			return -EAGAIN; /* nothing consumed: retry after the next spool_poll */
+		if (spool_space_check(sp, need)) {
+			sp->st.space_refused++;
+			return -ENOSPC;
+		}
+	}
+	const uint8_t *p = data;
+	tx->body_crc = spool_crc32c(tx->body_crc, p, len);
+	tx->body_len += len;
+	while (len) {
+		uint32_t n = cb - tx->buf_len < len ? cb - tx->buf_len : (uint32_t)len;
+		memcpy(tx->buf + tx->buf_len, p, n);
+		tx->buf_len += n;
+		p += n;
+		len -= n;
+		if (tx->buf_len == cb) {
+			int e = stage_chunk(tx);
+			if (e)
+				return tx->err = e; /* the message cannot be completed any more */
+		}
+	}
+	return 0;
+}
+
+void spool_msg_abort(struct spool_txn *tx)
+{
+	if (tx->home)
+		spool_seg_unref(tx->sp, tx->home);
+	tx->home = NULL;
+	txn_put(tx);
+}
+
+int spool_msg_commit(struct spool_txn *tx, const void *prefix, size_t prefix_len, uint64_t cookie)
+{
+	struct spool *sp = tx->sp;
+	int e = tx->err;
+	/* A failed write or sync since this message's first chunk may have lost that chunk. */
+	if (!e && tx->first_gen && sp->fail_gen >= tx->first_gen)
+		e = -EIO;
+	if (!e && prefix_len > UINT16_MAX * 16u)
+		e = -EINVAL;
+	struct spool_msg *m = e ? NULL : spool_msg_new(tx->env, tx->env_len, tx->nrcpt);
+	if (!e && !m)
+		e = -ENOMEM;
+	if (e)
+		goto err;
+	uint8_t a[12], b[16];
+	struct spool_wbuf wa = { .p = a }, wb = { .p = b };
+	spool_put64(&wa, tx->qid);
+	spool_put32(&wa, tx->env_len);
+	uint8_t pl[4];
+	struct spool_wbuf wp = { .p = pl };
+	spool_put32(&wp, (uint32_t)prefix_len);
+	spool_put64(&wb, tx->body_len);
+	spool_put32(&wb, tx->body_crc);
+	spool_put32(&wb, tx->nchunks);
+	struct spool_part p[7] = {
+		{ a, wa.len }, { tx->env, tx->env_len }, { pl, 4 }, { prefix, (uint32_t)prefix_len },
+		{ b, wb.len }, { tx->chunks, tx->nchunks * 12u }, { tx->buf, tx->buf_len },
+	};
+	struct spool_chunk_ref where;
+	if ((e = spool_stage_rec(sp, SPOOL_REC_COMMIT, p, 7, false, &where)))
+		goto err;
+	pin_home(tx, where.seq);
+	m->qid = tx->qid;
+	m->body_len = tx->body_len;
+	m->commit_seq = where.seq;
+	m->commit_off = where.off;
+	m->commit_len = where.reclen;
+	m->home_seq = tx->home ? tx->home->seq : where.seq;
+	if ((e = spool_stage_ent(sp, SPOOL_BENT_COMMIT, cookie, m)))
+		goto err; /* the staged record without its entry is never acknowledged: harmless */
+	tx->home = NULL; /* the pin now belongs to the message */
+	txn_put(tx);
+	return 0;
+err:
+	free(m);
+	spool_msg_abort(tx);
+	return e;
+}

@@ -1,0 +1,645 @@
+/* SPDX-License-Identifier: MIT */
+/* spool_test.c: the spool end to end on a real directory and a real io_uring: commit and
+ * acknowledgement order, body round trip (inline and chunked), outcomes and death, recovery of
+ * clean, torn, corrupt, wrong-key and tampered segments, key rotation, injected write/fsync
+ * failures, segment collection and the free-space guard. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spool/spool.h"
+
+#define MAXACK 4096
+
+struct ctx {
+	struct spool *sp;
+	char dir[64];
+	int nack;
+	uint64_t cookie[MAXACK];
+	int result[MAXACK];
+	uint64_t qid[MAXACK];
+	/* body reader */
+	uint8_t body[1 << 20];
+	size_t blen;
+	int bres;
+	bool bdone;
+	struct spool_body *rd;
+};
+
+static void on_commit(void *arg, uint64_t cookie, int result, uint64_t qid)
+{
+	struct ctx *c = arg;
+	ck_assert_int_lt(c->nack, MAXACK);
+	c->cookie[c->nack] = cookie;
+	c->result[c->nack] = result;
+	c->qid[c->nack] = qid;
+	c->nack++;
+}
+
+static void on_body(void *arg, uint64_t cookie, int result, const uint8_t *data, uint32_t len)
+{
+	struct ctx *c = arg;
+	if (result > 0) {
+		ck_assert_uint_le(c->blen + len, sizeof(c->body));
+		memcpy(c->body + c->blen, data, len);
+		c->blen += len;
+		ck_assert_int_eq(spool_body_next(c->rd, cookie + 1), 0);
+		return;
+	}
+	c->bres = result;
+	c->bdone = true;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Polls until the spool is idle (deadline 10 s). */
+static void pump(struct ctx *c)
+{
+	uint64_t end = now_us() + 10000000;
+	do {
+		spool_poll(c->sp, now_us());
+		if (!spool_busy(c->sp))
+			return;
+		usleep(100);
+	} while (now_us() < end);
+	ck_abort_msg("spool did not settle");
+}
+
+static const uint8_t key1[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+				  17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32 };
+static const uint8_t key2[32] = { 9 };
+
+static void tun(struct spool_tunables *t, struct ctx *c, bool enc)
+{
+	spool_tunables_defaults(t);
+	t->dir = c->dir;
+	t->min_free_bytes = 0;
+	t->chunk_bytes = 4096;
+	t->stage_bytes = 1 << 20;
+	t->segment_bytes = 1 << 20;
+	t->encrypt = enc;
+}
+
+static void open_sp(struct ctx *c, bool enc, const uint8_t *key)
+{
+	struct spool_tunables t;
+	tun(&t, c, enc);
+	struct spool_callbacks cb = { on_commit, on_body, c };
+	int err;
+	c->sp = spool_create(&t, 3, &cb, &err);
+	ck_assert_msg(c->sp != NULL, "create: %d", err);
+	if (key) {
+		ck_assert_int_eq(spool_key_add(c->sp, 1, key), 0);
+		ck_assert_int_eq(spool_key_use(c->sp, 1), 0);
+	}
+	ck_assert_int_eq(spool_recover(c->sp, now_us()), 0);
+	c->nack = 0;
+}
+
+static struct ctx *ctx_new(void)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+	strcpy(c->dir, "/tmp/dpmail-spool-unit.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(c->dir));
+	return c;
+}
+
+static void ctx_free(struct ctx *c)
+{
+	if (c->sp)
+		spool_free(c->sp);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", c->dir);
+	ck_assert_int_eq(system(cmd), 0);
+	free(c);
+}
+
+static const struct spool_rcpt rcpts[3] = {
+	{ { "a@example.org", 13 }, { "rfc822;a@example.org", 20 }, SPOOL_NOTIFY_FAILURE | SPOOL_NOTIFY_DELAY },
+	{ { "b@example.net", 13 }, { NULL, 0 }, 0 },
+	{ { "c@example.com", 13 }, { NULL, 0 }, SPOOL_NOTIFY_NEVER },
+};
+
+static void body_of(uint64_t id, size_t len, uint8_t *out)
+{
+	uint64_t x = id * 0x9E3779B97F4A7C15ull + 1;
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		out[i] = (uint8_t)('A' + x % 26);
+	}
+}
+
+static const char prefix[] = "DKIM-Signature: v=1; a=rsa-sha256; d=example.com;\r\n";
+
+/* Begins, appends in pieces of `piece` bytes and commits message `id`; returns the txn qid. */
+static uint64_t put_msg(struct ctx *c, uint64_t id, size_t len, size_t piece)
+{
+	struct spool_envelope e = { .arrival_us = 1700000000000000ull + id, .snapshot = 1,
+				    .sender = { "s@example.com", 13 }, .nrcpt = 3, .rcpts = rcpts };
+	int err;
+	struct spool_txn *tx = spool_msg_begin(c->sp, &e, &err);
+	ck_assert_msg(tx != NULL, "begin: %d", err);
+	static uint8_t b[1 << 20];
+	body_of(id, len, b);
+	for (size_t off = 0; off < len; off += piece) {
+		size_t n = len - off < piece ? len - off : piece;
+		int r;
+		while ((r = spool_msg_append(tx, b + off, n)) == -EAGAIN)
+			spool_poll(c->sp, now_us());
+		ck_assert_int_eq(r, 0);
+	}
+	uint64_t q = spool_txn_qid(tx);
+	ck_assert_int_eq(spool_msg_commit(tx, prefix, sizeof(prefix) - 1, id), 0);
+	return q;
+}
+
+static void check_body(struct ctx *c, uint64_t qid, uint64_t id, size_t len)
+{
+	int err;
+	c->blen = 0;
+	c->bdone = false;
+	c->rd = spool_body_open(c->sp, qid, &err);
+	ck_assert_msg(c->rd != NULL, "body_open: %d", err);
+	ck_assert_int_eq(spool_body_next(c->rd, 1), 0);
+	uint64_t end = now_us() + 5000000;
+	while (!c->bdone && now_us() < end)
+		spool_poll(c->sp, now_us());
+	ck_assert(c->bdone);
+	ck_assert_int_eq(c->bres, 0);
+	size_t pl = sizeof(prefix) - 1;
+	ck_assert_uint_eq(c->blen, pl + len);
+	ck_assert(memcmp(c->body, prefix, pl) == 0);
+	static uint8_t want[1 << 20];
+	body_of(id, len, want);
+	ck_assert(memcmp(c->body + pl, want, len) == 0);
+	spool_body_close(c->rd);
+	c->rd = NULL;
+}
+
+START_TEST(test_commit_ack_after_sync)
+{
+	struct ctx *c = ctx_new();
+	open_sp(c, false, NULL);
+	char trace[256];
+	spool_set_trace(c->sp, trace, sizeof(trace));
+	uint64_t q1 = put_msg(c, 1, 100, 100);
+	uint64_t q2 = put_msg(c, 2, 300, 7);
+	ck_assert_uint_ne(q1, q2);
+	ck_assert_int_eq(c->nack, 0); /* nothing acknowledged before spool_poll */
+	pump(c);
+	ck_assert_int_eq(c->nack, 2);
+	ck_assert_int_eq(c->result[0], 0);
+	ck_assert_uint_eq(c->qid[0], q1);
+	ck_assert_uint_eq(c->cookie[1], 2);
+	/* one write, one fdatasync completion, then both acknowledgements */
+	ck_assert_str_eq(trace, "WSAA");
+	struct spool_stats st;
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.fdatasyncs, 1);
+	ck_assert_uint_eq(st.live, 2);
+	const struct spool_msg *m = spool_msg_get(c->sp, q1);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(spool_msg_nrcpt(m), 3);
+	struct spool_rcpt_view rv;
+	ck_assert_int_eq(spool_msg_rcpt(m, 2, &rv), 0);
+	ck_assert(rv.addr.len == 13 && memcmp(rv.addr.p, "c@example.com", 13) == 0);
+	ck_assert_uint_eq(rv.notify, SPOOL_NOTIFY_NEVER);
+	ck_assert_int_eq(spool_msg_rcpt(m, 0, &rv), 0);
+	ck_assert(rv.orcpt.len == 20);
+	struct spool_str s = spool_msg_sender(m);
+	ck_assert(s.len == 13 && memcmp(s.p, "s@example.com", 13) == 0);
+	ck_assert_uint_eq(spool_msg_arrival(m), 1700000000000001ull);
+	check_body(c, q1, 1, 100);
+	check_body(c, q2, 2, 300);
+	ck_assert_uint_le(spool_msg_overhead(), 256);
+	ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_chunked_and_recovery)
+{
+	struct ctx *c = ctx_new();
+	open_sp(c, false, NULL);
+	uint64_t q[4];
+	q[0] = put_msg(c, 10, 50000, 1000);  /* 12 chunks + tail */
+	q[1] = put_msg(c, 11, 4096, 4096);   /* exactly one chunk, empty tail */
+	q[2] = put_msg(c, 12, 0, 1);         /* empty body */
+	q[3] = put_msg(c, 13, 200000, 65536);
+	pump(c);
+	ck_assert_int_eq(c->nack, 4);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(c->result[i], 0);
+	check_body(c, q[0], 10, 50000);
+	/* a transaction aborted half way leaves nothing behind after recovery */
+	struct spool_envelope e = { .sender = { "x@y", 3 }, .nrcpt = 1, .rcpts = rcpts };
+	int err;
+	struct spool_txn *tx = spool_msg_begin(c->sp, &e, &err);
+	uint8_t junk[9000] = { 0 };
+	ck_assert_int_eq(spool_msg_append(tx, junk, sizeof(junk)), 0);
+	pump(c);
+	spool_msg_abort(tx);
+	spool_free(c->sp);
+	c->sp = NULL;
+	open_sp(c, false, NULL);
+	struct spool_stats st;
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.live, 4);
+	ck_assert_uint_eq(st.rec_torn + st.rec_quarantined + st.rec_incomplete, 0);
+	check_body(c, q[0], 10, 50000);
+	check_body(c, q[1], 11, 4096);
+	check_body(c, q[2], 12, 0);
+	check_body(c, q[3], 13, 200000);
+	/* queue ids stay unique across restarts */
+	uint64_t q5 = put_msg(c, 14, 10, 10);
+	for (int i = 0; i < 4; i++)
+		ck_assert_uint_ne(q5, q[i]);
+	pump(c);
+	ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_outcomes_and_gc)
+{
+	struct ctx *c = ctx_new();
+	open_sp(c, false, NULL);
+	enum { N = 300 };
+	uint64_t q[N];
+	for (int i = 0; i < N; i++) {
+		q[i] = put_msg(c, (uint64_t)i, 5000, 5000); /* ~1.5 MB: spans segments of 1 MiB */
+		spool_poll(c->sp, now_us());
+	}
+	pump(c);
+	ck_assert_int_eq(c->nack, N);
+	/* message 0: one recipient final, persists after restart as partial state */
+	ck_assert_int_eq(spool_outcome(c->sp, q[0], 1, SPOOL_RCPT_DELIVERED, "250 ok", 6), 0);
+	ck_assert_int_eq(spool_retry(c->sp, q[0], 123456789, 2), 0);
+	/* all others: everything final -> dead */
+	for (int i = 1; i < N; i++)
+		for (uint16_t r = 0; r < 3; r++)
+			ck_assert_int_eq(spool_outcome(c->sp, q[i], r, r == 2 ? SPOOL_RCPT_BOUNCED
+						    : SPOOL_RCPT_DELIVERED, "x", 1), 0);
+	ck_assert_ptr_null(spool_msg_get(c->sp, q[5]));
+	ck_assert_int_eq(spool_outcome(c->sp, q[5], 0, SPOOL_RCPT_DELIVERED, "", 0), -ENOENT);
+	pump(c);
+	struct spool_stats st;
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.live, 1);
+	ck_assert_uint_eq(st.dead, N - 1);
+	/* message 0 pins the first segment, so nothing is deleted yet */
+	ck_assert_uint_eq(st.segments_deleted, 0);
+	spool_free(c->sp);
+	c->sp = NULL;
+	open_sp(c, false, NULL);
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.live, 1);
+	const struct spool_msg *m = spool_msg_get(c->sp, q[0]);
+	ck_assert_ptr_nonnull(m);
+	struct spool_rcpt_view rv;
+	spool_msg_rcpt(m, 1, &rv);
+	ck_assert_uint_eq(rv.status, SPOOL_RCPT_DELIVERED);
+	spool_msg_rcpt(m, 0, &rv);
+	ck_assert_uint_eq(rv.status, SPOOL_RCPT_PENDING);
+	ck_assert_uint_eq(spool_msg_next_attempt(m), 123456789);
+	ck_assert_uint_eq(spool_msg_attempts(m), 2);
+	/* finish it: every old segment goes */
+	ck_assert_int_eq(spool_outcome(c->sp, q[0], 0, SPOOL_RCPT_EXPIRED, "", 0), 0);
+	ck_assert_int_eq(spool_outcome(c->sp, q[0], 2, SPOOL_RCPT_DELIVERED, "", 0), 0);
+	pump(c);
+	spool_poll(c->sp, now_us());
+	pump(c);
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.live, 0);
+	ck_assert_uint_ge(st.segments_deleted, 2);
+	spool_free(c->sp);
+	c->sp = NULL;
+	open_sp(c, false, NULL);
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.live, 0);
+	ctx_free(c);
+}
+END_TEST
+
+/* Path of the (only or first) segment of core 3 in dir. */
+static void first_seg(struct ctx *c, char *path, size_t cap)
+{
+	DIR *d = opendir(c->dir);
+	struct dirent *de;
+	char best[256] = "";
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, "seg-003-", 8) == 0 && (!best[0] || strcmp(de->d_name, best) < 0))
+			snprintf(best, sizeof(best), "%s", de->d_name);
+	closedir(d);
+	ck_assert(best[0]);
+	snprintf(path, cap, "%s/%s", c->dir, best);
+}
+
+static long fsize(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 ? st.st_size : -1;
+}
+
+static int count_quarantine(struct ctx *c)
+{
+	char q[128];
+	snprintf(q, sizeof(q), "%s/quarantine", c->dir);
+	DIR *d = opendir(q);
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Writes 3 messages, closes the spool, returns the first segment's path and the offsets. */
+static void three(struct ctx *c, bool enc, const uint8_t *key, uint64_t q[3], char *seg, size_t cap)
+{
+	open_sp(c, enc, key);
+	for (int i = 0; i < 3; i++) {
+		q[i] = put_msg(c, (uint64_t)i, 6000, 6000);
+		pump(c); /* one batch per message: message i's records in its own write */
+	}
+	ck_assert_int_eq(c->nack, 3);
+	spool_free(c->sp);
+	c->sp = NULL;
+	first_seg(c, seg, cap);
+}
+
+START_TEST(test_recover_torn)
+{
+	struct ctx *c = ctx_new();
+	uint64_t q[3];
+	char seg[512];
+	three(c, false, NULL, q, seg, sizeof(seg));
+	long sz = fsize(seg);
+	/* a torn tail: the first 700 bytes of a would-be record, then nothing */
+	int fd = open(seg, O_WRONLY | O_APPEND);
+	uint8_t part[700];
+	memset(part, 0x5a, sizeof(part));
+	memcpy(part, "DSP1", 4);
+	ck_assert_int_eq(write(fd, part, sizeof(part)), (int)sizeof(part));
+	close(fd);
+	open_sp(c, false, NULL);
+	struct spool_stats st;
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.rec_torn, 1);
+	ck_assert_uint_eq(st.live, 3);
+	ck_assert_int_eq(fsize(seg), sz); /* truncated back */
+	check_body(c, q[2], 2, 6000);
+	ck_assert_int_eq(count_quarantine(c), 0);
+	ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_recover_corrupt_middle)
+{
+	struct ctx *c = ctx_new();
+	uint64_t q[3];
+	char seg[512];
+	three(c, false, NULL, q, seg, sizeof(seg));
+	long sz = fsize(seg);
+	/* flip one byte inside the second message's chunk (records: seghdr, m0 chunk+commit, m1...) */
+	int fd = open(seg, O_RDWR);
+	uint8_t b;
+	off_t at = sz / 2;
+	ck_assert_int_eq(pread(fd, &b, 1, at), 1);
+	b ^= 0x20;
+	ck_assert_int_eq(pwrite(fd, &b, 1, at), 1);
+	close(fd);
+	open_sp(c, false, NULL);
+	struct spool_stats st;
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.rec_quarantined, 1);
+	ck_assert_int_eq(count_quarantine(c), 1);
+	ck_assert_ptr_nonnull(spool_msg_get(c->sp, q[0]));
+	ck_assert_ptr_null(spool_msg_get(c->sp, q[1]));
+	ck_assert_ptr_null(spool_msg_get(c->sp, q[2]));
+	check_body(c, q[0], 0, 6000);
+	ck_assert_int_lt(fsize(seg), sz);
+	ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_encryption)
+{
+	struct ctx *c = ctx_new();
+	uint64_t q[3];
+	char seg[512];
+	three(c, true, key1, q, seg, sizeof(seg));
+	/* no plaintext body on disk */
+	FILE *f = fopen(seg, "rb");
+	static uint8_t img[1 << 20];
+	size_t n = fread(img, 1, sizeof(img), f);
+	fclose(f);
+	ck_assert(memmem(img, n, "DKIM-Signature", 14) == NULL);
+	ck_assert(memmem(img, n, "example.org", 11) == NULL);
+	/* the right key: everything back */
+	open_sp(c, true, key1);
+	struct spool_stats st;
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.live, 3);
+	check_body(c, q[1], 1, 6000);
+	ck_assert(spool_key_in_use(c->sp, 1));
+	/* rotation: new records under key 2; key 1 stays needed while its records live */
+	ck_assert_int_eq(spool_key_add(c->sp, 2, key2), 0);
+	ck_assert_int_eq(spool_key_use(c->sp, 2), 0);
+	ck_assert_int_eq(spool_key_remove(c->sp, 1), -EBUSY);
+	uint64_t q3 = put_msg(c, 3, 100, 100);
+	pump(c);
+	spool_free(c->sp);
+	c->sp = NULL;
+	/* both keys known at recovery: all four come back */
+	{
+		struct spool_tunables t;
+		tun(&t, c, true);
+		struct spool_callbacks cb = { on_commit, on_body, c };
+		int err;
+		c->sp = spool_create(&t, 3, &cb, &err);
+		spool_key_add(c->sp, 1, key1);
+		spool_key_add(c->sp, 2, key2);
+		spool_key_use(c->sp, 2);
+		ck_assert_int_eq(spool_recover(c->sp, now_us()), 0);
+		spool_stats(c->sp, &st);
+		ck_assert_uint_eq(st.live, 4);
+		check_body(c, q3, 3, 100);
+		spool_free(c->sp);
+		c->sp = NULL;
+	}
+	ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_wrong_key_and_tamper)
+{
+	struct ctx *c = ctx_new();
+	uint64_t q[3];
+	char seg[512];
+	three(c, true, key1, q, seg, sizeof(seg));
+	char saved[600];
+	snprintf(saved, sizeof(saved), "%s.orig", seg);
+	char cmd[1400];
+	snprintf(cmd, sizeof(cmd), "cp %s %s", seg, saved);
+	ck_assert_int_eq(system(cmd), 0);
+	/* wrong key under the same id: nothing is accepted, the segment goes to quarantine */
+	open_sp(c, true, key2);
+	struct spool_stats st;
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.live, 0);
+	ck_assert_uint_eq(st.rec_quarantined, 1);
+	spool_free(c->sp);
+	c->sp = NULL;
+	/* tampered: flip a ciphertext byte of the last message and fix up its CRC, so only the GCM
+	 * tag can tell. The damaged record is the last one: the first two messages survive. */
+	snprintf(cmd, sizeof(cmd), "cp %s %s && rm -f %s/quarantine/*", saved, seg, c->dir);
+	ck_assert_int_eq(system(cmd), 0);
+	FILE *f = fopen(seg, "r+b");
+	static uint8_t img[1 << 20];
+	size_t n = fread(img, 1, sizeof(img), f);
+	/* find the last record: walk headers */
+	size_t off = 0, last = 0;
+	while (off + 16 <= n) {
+		uint32_t len;
+		memcpy(&len, img + off + 4, 4);
+		last = off;
+		off += 16 + len;
+	}
+	uint32_t len;
+	memcpy(&len, img + last + 4, 4);
+	img[last + 16 + 3] ^= 0x01;
+	/* recompute CRC32C the way the format says (header bytes 0..11 + payload) */
+	extern uint32_t spool_crc32c(uint32_t, const void *, size_t);
+	uint32_t crc = spool_crc32c(spool_crc32c(0, img + last, 12), img + last + 16, len);
+	memcpy(img + last + 12, &crc, 4);
+	fseek(f, 0, SEEK_SET);
+	ck_assert_uint_eq(fwrite(img, 1, n, f), n);
+	fclose(f);
+	open_sp(c, true, key1);
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.rec_quarantined, 1);
+	ck_assert_uint_eq(st.live, 2);
+	ck_assert_ptr_null(spool_msg_get(c->sp, q[2]));
+	ctx_free(c);
+}
+END_TEST
+
+/* Fails the n-th fsync completion (and counts). */
+struct fault { int fail_write_at, fail_fsync_at, nw, nf; };
+static int fault_hook(void *arg, enum spool_fault_point pt, int res)
+{
+	struct fault *f = arg;
+	if (pt == SPOOL_FAULT_WRITE && ++f->nw == f->fail_write_at)
+		return -EIO;
+	if (pt == SPOOL_FAULT_FSYNC && ++f->nf == f->fail_fsync_at)
+		return -EIO;
+	return res;
+}
+
+START_TEST(test_io_errors)
+{
+	struct ctx *c = ctx_new();
+	open_sp(c, false, NULL);
+	struct fault f = { .fail_fsync_at = 2, .fail_write_at = 4 };
+	spool_set_fault_hook(c->sp, fault_hook, &f);
+	uint64_t q[5];
+	for (int i = 0; i < 5; i++) {
+		q[i] = put_msg(c, (uint64_t)i, 1000, 1000);
+		pump(c);
+	}
+	ck_assert_int_eq(c->nack, 5);
+	/* batch 1 ok, batch 2 fsync fails, batch 3 ok (new segment), batch 4 write fails, 5 ok */
+	int want[5] = { 0, -EIO, 0, -EIO, 0 };
+	for (int i = 0; i < 5; i++)
+		ck_assert_msg(c->result[i] == want[i], "msg %d result %d", i, c->result[i]);
+	ck_assert_ptr_null(spool_msg_get(c->sp, q[1]));
+	ck_assert_ptr_nonnull(spool_msg_get(c->sp, q[4]));
+	check_body(c, q[4], 4, 1000);
+	spool_free(c->sp);
+	c->sp = NULL;
+	open_sp(c, false, NULL);
+	/* everything acknowledged is there; a failed one may come back (duplicate, never a loss) */
+	ck_assert_ptr_nonnull(spool_msg_get(c->sp, q[0]));
+	ck_assert_ptr_nonnull(spool_msg_get(c->sp, q[2]));
+	ck_assert_ptr_nonnull(spool_msg_get(c->sp, q[4]));
+	check_body(c, q[2], 2, 1000);
+	ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_chunk_lost_before_commit)
+{
+	/* a chunk written in a batch whose fdatasync fails: its message must not be acknowledged */
+	struct ctx *c = ctx_new();
+	open_sp(c, false, NULL);
+	struct fault f = { .fail_fsync_at = 1 };
+	spool_set_fault_hook(c->sp, fault_hook, &f);
+	struct spool_envelope e = { .sender = { "x@y", 3 }, .nrcpt = 1, .rcpts = rcpts };
+	int err;
+	struct spool_txn *tx = spool_msg_begin(c->sp, &e, &err);
+	uint8_t b[9000] = { 1 };
+	ck_assert_int_eq(spool_msg_append(tx, b, sizeof(b)), 0); /* two chunks staged */
+	put_msg(c, 7, 10, 10);                                  /* a commit in the same batch */
+	pump(c);
+	ck_assert_int_eq(c->nack, 1);
+	ck_assert_int_eq(c->result[0], -EIO);
+	ck_assert_int_eq(spool_msg_commit(tx, "", 0, 99), -EIO);
+	pump(c);
+	ck_assert_int_eq(c->nack, 1);
+	ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_space_guard)
+{
+	struct ctx *c = ctx_new();
+	struct spool_tunables t;
+	tun(&t, c, false);
+	t.min_free_bytes = UINT64_MAX / 2;
+	struct spool_callbacks cb = { on_commit, on_body, c };
+	int err;
+	c->sp = spool_create(&t, 3, &cb, &err);
+	ck_assert_int_eq(spool_recover(c->sp, now_us()), 0);
+	ck_assert_int_eq(spool_space_check(c->sp, 0), -ENOSPC);
+	struct spool_envelope e = { .sender = { "x@y", 3 }, .nrcpt = 1, .rcpts = rcpts };
+	ck_assert_ptr_null(spool_msg_begin(c->sp, &e, &err));
+	ck_assert_int_eq(err, -ENOSPC);
+	ctx_free(c);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("spool");
+	TCase *tc = tcase_create("spool");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_commit_ack_after_sync);
+	tcase_add_test(tc, test_chunked_and_recovery);
+	tcase_add_test(tc, test_outcomes_and_gc);
+	tcase_add_test(tc, test_recover_torn);
+	tcase_add_test(tc, test_recover_corrupt_middle);
+	tcase_add_test(tc, test_encryption);
+	tcase_add_test(tc, test_wrong_key_and_tamper);
+	tcase_add_test(tc, test_io_errors);
+	tcase_add_test(tc, test_chunk_lost_before_commit);
+	tcase_add_test(tc, test_space_guard);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
