@@ -105,6 +105,12 @@ struct cfg_listener {
 	bool auth;                    /* offer AUTH (after TLS only) */
 };
 
+struct cfg_client {
+	struct cfg_prefix network;    /* client network allowed to relay without AUTH */
+	struct cfg_strv senders;      /* sender domains it may use; empty = any */
+	char *name;                   /* for logs and accounting ("" = the network) */
+};
+
 struct cfg_user {
 	char *name;
 	char *password;               /* crypt(3) hash: yescrypt $y$ or SHA-512-crypt $6$ */
@@ -147,16 +153,18 @@ struct cfg_shaping {
 struct cfg_smtp {
 	struct cfg_list listeners;    /* struct cfg_listener */
 	char *hostname;               /* banner and HELO name ("" = the machine's) */
+	bool require_tls;             /* refuse MAIL before STARTTLS (530 5.7.0) */
 };
 
 struct cfg_relay {
-	struct cfg_strv networks;     /* client prefixes allowed to relay without AUTH */
+	struct cfg_list clients;      /* struct cfg_client */
 	struct cfg_list users;        /* struct cfg_user */
 };
 
 struct cfg_tls {
 	struct cfg_list certificates; /* struct cfg_cert */
 	int min_version;              /* index into "TLSv1.2", "TLSv1.3" */
+	uint32_t handshake_timeout_ms;
 };
 
 enum cfg_unsignable { CFG_UNSIGNABLE_REJECT = 0, CFG_UNSIGNABLE_PASS };
