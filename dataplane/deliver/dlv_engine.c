@@ -311,18 +311,31 @@ static void send_dsn(struct dlv_engine *eng, const struct spool_msg *m, struct d
 	struct spool_envelope env = {
 		.arrival_us = wall(eng, eng->now), .sender = { "", 0 }, .nrcpt = 1, .rcpts = &sr,
 	};
-	int err = 0;
+	int err = dlv_dsn_build(&r, dsn_emit, eng);
+	const char *step = "build";
 	struct spool_txn *tx = NULL;
-	if (dlv_dsn_build(&r, dsn_emit, eng) == 0 && (tx = spool_msg_begin(eng->sp, &env, &err)) &&
-	    spool_msg_append(tx, eng->dsn, eng->dsn_len) == 0 &&
-	    spool_msg_commit(tx, NULL, 0, DLV_COOKIE_BIT) == 0) {
+	if (err == 0) {
+		step = "begin";
+		tx = spool_msg_begin(eng->sp, &env, &err);
+	}
+	if (tx) {
+		step = "append";
+		ssize_t n = spool_msg_append(tx, eng->dsn, eng->dsn_len);
+		err = n < 0 ? (int)n : (size_t)n < eng->dsn_len ? -EAGAIN : 0;
+		if (err == 0) {
+			step = "commit";
+			err = spool_msg_commit(tx, NULL, 0, DLV_COOKIE_BIT);
+			tx = NULL;   /* consumed whatever the result */
+		}
+	}
+	if (err == 0) {
 		eng->stats.dsn_sent++;
 		return;
 	}
 	if (tx)
 		spool_msg_abort(tx);
 	eng->stats.dsn_failed++;
-	log_warn("qid=%s event=dsn_failed to=<%s> err=%d", qid, to, err);
+	log_warn("qid=%s event=dsn_failed to=<%s> step=%s err=%d", qid, to, step, err);
 }
 
 static bool notify_failure(uint8_t notify)
