@@ -159,6 +159,9 @@ enum {
 
 struct tcp_listener;
 struct tcp_stack;
+struct tcp_rss;
+
+#define TCP_SB_MAX 6 /* SACK scoreboard ranges kept per connection */
 
 struct tcp_conn {
 	struct conn c;            /* first: the API view */
@@ -189,6 +192,11 @@ struct tcp_conn {
 	uint32_t ooo_last_seq;    /* start of the most recently received OOO segment (SACK) */
 	uint32_t segs_unacked;    /* full segments received since our last ACK */
 	uint32_t last_ack_sent;
+
+	/* SACK scoreboard (RFC 6675): SACKed ranges above snd_una, sorted, disjoint */
+	uint32_t sb[TCP_SB_MAX][2];
+	uint8_t nsb;
+	uint32_t high_rxt;        /* HighRxt: holes below it were retransmitted this recovery */
 
 	/* congestion control (RFC 5681/6582) and RTT (RFC 6298) */
 	uint32_t cwnd, ssthresh, recover, bytes_acked;
@@ -256,6 +264,7 @@ struct tcp_stack {
 	uint32_t chall_used, rst_used;
 
 	struct conn_net net;
+	struct tcp_rss *rss;      /* NULL: every port is ours (one lcore) */
 	struct tcp_counters cnt;
 };
 

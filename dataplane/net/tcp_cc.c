@@ -80,6 +80,8 @@ void tcp_cc_ack(struct tcp_conn *tc, uint32_t acked)
 			uint32_t f = tcp_flight(tc) + mss;
 			tc->cwnd = tc->ssthresh < f ? tc->ssthresh : f;
 			tc->flags &= ~TF_RECOVERY;
+		} else if (tcp_sack_active(tc)) {
+			tc->st->cnt.partial_acks++; /* holes go out from tcp_output (RFC 6675) */
 		} else {
 			/* partial ACK: retransmit the next hole, deflate by what was acked */
 			tc->st->cnt.partial_acks++;
@@ -116,7 +118,8 @@ bool tcp_cc_dupack(struct tcp_conn *tc)
 	if (tc->dupacks < 255)
 		tc->dupacks++;
 	if (tc->flags & TF_RECOVERY) {
-		tc->cwnd += mss;
+		if (!tcp_sack_active(tc))
+			tc->cwnd += mss; /* NewReno inflation; with SACK the pipe shrinks instead */
 		return true;
 	}
 	if (tc->dupacks < 3)
@@ -127,8 +130,9 @@ bool tcp_cc_dupack(struct tcp_conn *tc)
 		tc->recover = tc->snd_max;
 		tc->flags |= TF_RECOVERY;
 		tc->st->cnt.fast_rtx++;
+		tc->high_rxt = tc->snd_una;
 		tcp_retransmit_una(tc);
-		tc->cwnd = tc->ssthresh + 3 * mss;
+		tc->cwnd = tcp_sack_active(tc) ? tc->ssthresh : tc->ssthresh + 3 * mss;
 		return true;
 	}
 	return false;
@@ -144,6 +148,8 @@ void tcp_cc_timeout(struct tcp_conn *tc)
 	tc->flags &= ~(TF_RECOVERY | TF_RTT_TIMING);
 	tc->dupacks = 0;
 	tc->snd_nxt = tc->snd_una;
+	tc->nsb = 0; /* RFC 2018 8: the receiver may have reneged */
+	tc->high_rxt = tc->snd_una;
 }
 
 /* RFC 5681 4.1: after an idle period longer than the RTO, restart from the initial window. */

@@ -85,6 +85,17 @@ void tcp_ooo_pull(struct tcp_conn *tc);
 uint32_t tcp_ooo_sack(const struct tcp_conn *tc, uint32_t (*blk)[2], uint32_t max);
 void tcp_ooo_free(struct tcp_conn *tc);
 
+/* ---- tcp_sack.c -------------------------------------------------------------------------- */
+void tcp_sack_update(struct tcp_conn *tc, const struct tcp_opts *o);
+void tcp_sack_trim(struct tcp_conn *tc);
+uint32_t tcp_sack_bytes(const struct tcp_conn *tc);
+bool tcp_sack_active(const struct tcp_conn *tc);
+uint32_t tcp_sack_pipe(const struct tcp_conn *tc);
+bool tcp_sack_next_hole(const struct tcp_conn *tc, uint32_t *seq, uint32_t *len);
+
+/* ---- tcp_rss.c --------------------------------------------------------------------------- */
+bool tcp_rss_port_ok(const struct tcp_stack *st, const struct tcp_flow_key *k);
+
 /* ---- tcp_flow.c -------------------------------------------------------------------------- */
 int tcp_flow_init(struct tcp_stack *st);
 void tcp_flow_fini(struct tcp_stack *st);

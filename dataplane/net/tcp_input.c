@@ -211,6 +211,7 @@ static void ack_advance(struct tcp_conn *tc, const struct tcp_seg *s)
 	tc->snd_una = s->ack;
 	if (tcp_seq_lt(tc->snd_nxt, tc->snd_una))
 		tc->snd_nxt = tc->snd_una;
+	tcp_sack_trim(tc);
 	tc->rtx_count = 0;
 	tc->rtx_since = 0;
 	tcp_cc_ack(tc, acked);
@@ -254,11 +255,16 @@ static bool ack_input(struct tcp_conn *tc, struct tcp_seg *s)
 	}
 	if (tc->flags & TF_PERSIST)
 		tc->rtx_since = 0; /* the peer answers probes: it is alive */
+	if ((tc->flags & TF_SACK_OK) && s->opt.nsack)
+		tcp_sack_update(tc, &s->opt);
 	if (tcp_seq_gt(s->ack, tc->snd_una)) {
 		ack_advance(tc, s);
 		tc->flags |= TF_NEED_OUTPUT;
 	} else if (s->ack == tc->snd_una && s->len == 0 && !(s->flags & (TCP_SYN | TCP_FIN)) &&
 		   !wnd_changed && tc->snd_una != tc->snd_max) {
+		/* RFC 6675 5: three segments' worth SACKed counts as the third duplicate */
+		if (tc->dupacks < 2 && tcp_sack_active(tc) && tcp_sack_bytes(tc) >= 3u * tc->mss)
+			tc->dupacks = 2;
 		if (tcp_cc_dupack(tc))
 			tc->flags |= TF_NEED_OUTPUT;
 	}

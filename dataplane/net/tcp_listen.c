@@ -142,7 +142,8 @@ void tcp_listen_input(struct tcp_stack *st, struct tcp_listener *l, struct tcp_s
 	tcp_rtx_arm(tc);
 }
 
-/* Picks a free local port for (laddr, dst); 0 when every ephemeral port is taken. */
+/* Picks a free local port for (laddr, dst) whose replies reach this lcore (tcp_rss); 0 when
+ * every ephemeral port is taken. */
 static uint16_t pick_port(struct tcp_stack *st, struct tcp_flow_key *k)
 {
 	uint32_t span = (uint32_t)st->tun.eph_hi - st->tun.eph_lo + 1;
@@ -150,7 +151,8 @@ static uint16_t pick_port(struct tcp_stack *st, struct tcp_flow_key *k)
 		uint16_t p = st->eph_next;
 		st->eph_next = p >= st->tun.eph_hi ? st->tun.eph_lo : p + 1;
 		k->lport = rte_cpu_to_be_16(p);
-		if (!tcp_flow_lookup(st, k) && !tcp_listener_find(st, k->lport))
+		if (tcp_rss_port_ok(st, k) && !tcp_flow_lookup(st, k) &&
+		    !tcp_listener_find(st, k->lport))
 			return p;
 	}
 	return 0;

@@ -201,7 +201,8 @@ void tcp_retransmit_una(struct tcp_conn *tc)
 		return;
 	tc->flags &= ~TF_RTT_TIMING; /* Karn */
 	tc->st->cnt.rtx_segs++;
-	conn_xmit(tc, tc->snd_una, len, fl | (len ? TCP_PSH : 0));
+	if (conn_xmit(tc, tc->snd_una, len, fl | (len ? TCP_PSH : 0)) >= 0)
+		tc->high_rxt = tcp_seq_max(tc->high_rxt, tc->snd_una + len);
 }
 
 /* Moves the state along when our FIN goes out for the first time. */
@@ -215,6 +216,26 @@ static void fin_sent(struct tcp_conn *tc)
 		tcp_set_state(tc, TCP_LAST_ACK);
 }
 
+static bool sack_recovery(const struct tcp_conn *tc)
+{
+	return (tc->flags & TF_RECOVERY) && tcp_sack_active(tc);
+}
+
+/* RFC 6675 NextSeg rule 1: resend holes below the highest SACK while the pipe allows. */
+static void sack_holes(struct tcp_conn *tc)
+{
+	uint32_t seq, len;
+	while (tcp_sack_pipe(tc) + tc->mss <= tc->cwnd && tcp_sack_next_hole(tc, &seq, &len)) {
+		if (conn_xmit(tc, seq, len, TCP_ACK) < 0)
+			return;
+		tc->flags &= ~TF_RTT_TIMING; /* Karn */
+		tc->st->cnt.rtx_segs++;
+		tc->high_rxt = seq + len;
+		if (!tc->t_rtx)
+			tcp_rtx_arm(tc);
+	}
+}
+
 /* How many bytes of the next segment may go out now (0: wait). */
 static uint32_t next_len(struct tcp_conn *tc, uint32_t unsent)
 {
@@ -224,7 +245,7 @@ static uint32_t next_len(struct tcp_conn *tc, uint32_t unsent)
 		cw += tc->dupacks * (uint32_t)tc->mss; /* RFC 3042 */
 	if (cw < wnd)
 		wnd = cw;
-	uint32_t used = tc->snd_nxt - tc->snd_una;
+	uint32_t used = sack_recovery(tc) ? tcp_sack_pipe(tc) : tc->snd_nxt - tc->snd_una;
 	uint32_t usable = wnd > used ? wnd - used : 0;
 	uint32_t len = unsent < tc->mss ? unsent : tc->mss;
 	if (len > usable)
@@ -250,6 +271,8 @@ void tcp_output(struct tcp_conn *tc)
 		return;
 	}
 	tcp_cc_idle_check(tc);
+	if (sack_recovery(tc))
+		sack_holes(tc);
 	uint32_t data_end = tc->snd_una + tc->sndq.len;
 	for (;;) {
 		uint32_t unsent = tcp_seq_lt(tc->snd_nxt, data_end) ? data_end - tc->snd_nxt : 0;

@@ -211,6 +211,7 @@ void tcp_stack_free(struct tcp_stack *st)
 			tcp_conn_drop(tc, CONN_CLOSED_LOCAL);
 	}
 	tcp_flow_fini(st);
+	free(st->rss);
 	free(st);
 }
 

@@ -111,6 +111,8 @@ static size_t app_data(void *ctx, struct conn *c, const uint8_t *d, size_t len)
 {
 	struct h_app *a = ctx;
 	size_t n = len < a->consume_max ? len : a->consume_max;
+	if (n == 0)
+		return 0;
 	if (a->rx_len + n > a->rx_cap) {
 		a->rx_cap = (a->rx_len + n) * 2;
 		a->rx = realloc(a->rx, a->rx_cap);

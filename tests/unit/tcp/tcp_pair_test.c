@@ -243,7 +243,14 @@ static void run_case(const struct tcp_tunables *ta, const struct tcp_tunables *t
 	for (unsigned i = 0; i < nrules; i++)
 		tcp_tamper_add_rule(&pr.ta, &rules[i]);
 	pair_connect(&pr);
+	uint64_t t0 = pr.now;
 	pair_run(&pr, limit_s);
+	if (getenv("PAIR_DEBUG")) {
+		const struct tcp_counters *ca = tcp_stack_counters(pr.a);
+		fprintf(stderr, "case n=%u bytes=%zu loss=%u: %.1f s virtual, fast_rtx=%lu rtos=%lu rtx_segs=%lu\n",
+			n, bytes, loss, (double)(pr.now - t0) / 1e6, (unsigned long)ca->fast_rtx,
+			(unsigned long)ca->rtx_timeouts, (unsigned long)ca->rtx_segs);
+	}
 	pair_check(&pr);
 	pair_free(&pr);
 }
