@@ -174,11 +174,16 @@ struct cfg *ctl_cfgcmd_build(struct ctl_cfgcmd *cc, char *err, size_t errlen)
 
 static void snapshot_cfg_free(struct cfg *c) { cfg_free(c); }
 
-uint64_t ctl_cfgcmd_publish(struct ctl_cfgcmd *cc, struct cfg *c)
+uint64_t ctl_cfgcmd_publish(struct ctl_cfgcmd *cc, struct cfg *c, char *err, size_t errlen)
 {
 	struct cfg_snapshot *s = cfg_snapshot_new(c, snapshot_cfg_free);
 	if (!s) {
 		cfg_free(c);
+		snprintf(err, errlen, "out of memory");
+		return 0;
+	}
+	if (cfg_snapshot_build(s, err, errlen) < 0) {
+		cfg_snapshot_free(s); /* frees c too */
 		return 0;
 	}
 	log_set_level((enum log_level)c->log.level);
@@ -213,7 +218,11 @@ static int change(struct ctl_cfgcmd *cc, enum op_kind kind, const char *a, const
 		op_free(&cc->ops[--cc->nops]);
 		return CTL_ERROR;
 	}
-	uint64_t v = ctl_cfgcmd_publish(cc, cfg);
+	uint64_t v = ctl_cfgcmd_publish(cc, cfg, err, errlen);
+	if (v == 0) {
+		op_free(&cc->ops[--cc->nops]);
+		return CTL_ERROR;
+	}
 	*result = json_pack("{s:I,s:i}", "snapshot_version", (json_int_t)v, "unsaved_changes",
 			    (int)cc->nops);
 	return CTL_OK;

@@ -26,7 +26,9 @@ int ctl_cfgcmd_register(struct ctl_cfgcmd *cc, struct ctl_server *srv);
 
 /* The configuration file with the overlay applied, validated. NULL with err set. */
 struct cfg *ctl_cfgcmd_build(struct ctl_cfgcmd *cc, char *err, size_t errlen);
-/* Publishes c (ownership taken) as the next snapshot; applies its log level. */
-uint64_t ctl_cfgcmd_publish(struct ctl_cfgcmd *cc, struct cfg *c);
+/* Builds the runtime objects of c (cfg_snapshot_build) and publishes it as the next snapshot;
+ * applies its log level. Takes ownership of c. Returns the version, or 0 with err filled when
+ * the builder refused it (c is freed, the running snapshot stays). */
+uint64_t ctl_cfgcmd_publish(struct ctl_cfgcmd *cc, struct cfg *c, char *err, size_t errlen);
 
 #endif

@@ -72,8 +72,8 @@ static int daemon_reload(void *arg, uint64_t *version, char *err, size_t errlen)
 	if (!c)
 		return -1;
 	restart_only(cfg_current(&d->pub)->cfg, c);
-	*version = ctl_cfgcmd_publish(d->cfgcmd, c);
-	return 0;
+	*version = ctl_cfgcmd_publish(d->cfgcmd, c, err, errlen);
+	return *version ? 0 : -1;
 }
 
 static int read_key(const char *path, uint8_t key[32])
@@ -187,8 +187,14 @@ struct ctl_daemon *ctl_daemon_start(struct dp_rt *rt)
 	cfg_pub_init(&d->pub);
 	/* snapshot 1 borrows the start-up configuration: dpmaild_main frees it at exit */
 	struct cfg_snapshot *s = cfg_snapshot_new((struct cfg *)c, NULL);
+	char berr[512];
 	if (!s)
 		goto err;
+	if (cfg_snapshot_build(s, berr, sizeof(berr)) < 0) {
+		log_err("event=startup_failed reason=\"%s\"", berr);
+		cfg_snapshot_free(s);
+		goto err;
+	}
 	cfg_publish(&d->pub, s);
 	if (!(d->cfgcmd = ctl_cfgcmd_new(&d->pub, c->file)))
 		goto err;

@@ -23,6 +23,10 @@ struct cfg_snap_dtor {
 	const char *what; /* for debug logs: "ssl_ctx", "dkim keyring" */
 };
 
+/* Runtime objects that dataplane modules build from a snapshot's cfg (TLS contexts, DKIM
+ * keyrings, relay policy...) hang here, indexed by module; see cfg_snap_set_builder(). */
+enum cfg_snap_ext { CFG_SNAP_EXT_MTA = 0, CFG_SNAP_EXT__MAX = 4 };
+
 #define CFG_SNAP_LIVE   0x5a5a1157a11e5a5aull
 #define CFG_SNAP_POISON 0xdeadbeefdeadbeefull
 
@@ -34,6 +38,7 @@ struct cfg_snapshot {
 	void (*cfg_dtor)(struct cfg *cfg);
 	struct cfg_snap_dtor *dtors; /* released in reverse order of registration */
 	struct cfg_pub *pub;       /* set at publication: counts the retirement */
+	void *ext[CFG_SNAP_EXT__MAX]; /* built by the registered builder; owned via dtors */
 	struct rcu_head rcu;
 };
 

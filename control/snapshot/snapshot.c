@@ -28,6 +28,17 @@ struct cfg_snapshot *cfg_snapshot_new(struct cfg *cfg, void (*cfg_dtor)(struct c
 	return s;
 }
 
+static cfg_snap_build_fn snap_builder; /* set once at start-up, before any thread reads it */
+
+void cfg_snap_set_builder(cfg_snap_build_fn fn) { snap_builder = fn; }
+
+int cfg_snapshot_build(struct cfg_snapshot *s, char *err, size_t errlen)
+{
+	if (!snap_builder || !s->cfg)
+		return 0;
+	return snap_builder(s, err, errlen) < 0 ? -1 : 0;
+}
+
 int cfg_snapshot_own(struct cfg_snapshot *s, void (*fn)(void *obj), void *obj, const char *what)
 {
 	struct cfg_snap_dtor *d = malloc(sizeof(*d));

@@ -14,6 +14,7 @@
 #define DPMAIL_SNAPSHOT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "snapshot/snapshot-t.h"
 
@@ -31,6 +32,17 @@ struct cfg_snapshot *cfg_snapshot_new(struct cfg *cfg, void (*cfg_dtor)(struct c
  * (then obj still belongs to the caller).
  */
 int cfg_snapshot_own(struct cfg_snapshot *s, void (*fn)(void *obj), void *obj, const char *what);
+
+/*
+ * The builder of runtime objects: called by cfg_snapshot_build() for every snapshot before it
+ * is published, with s->cfg set; it fills s->ext[] and hands each object to the snapshot with
+ * cfg_snapshot_own(). Returns 0, or -1 with a message in err (the snapshot is then refused:
+ * a reload keeps the running configuration). Set once at start-up, before any snapshot.
+ */
+typedef int (*cfg_snap_build_fn)(struct cfg_snapshot *s, char *err, size_t errlen);
+void cfg_snap_set_builder(cfg_snap_build_fn fn);
+/* Runs the builder (if any) on s. 0 or -1 with err filled. */
+int cfg_snapshot_build(struct cfg_snapshot *s, char *err, size_t errlen);
 
 /* Frees a snapshot that was never published (runs its destructors). NULL is a no-op. */
 void cfg_snapshot_free(struct cfg_snapshot *s);

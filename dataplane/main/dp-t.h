@@ -59,6 +59,7 @@ struct dp_lcore {
 	uint16_t index;                   /* 0..n_workers-1 == queue id */
 	uint16_t burst;
 	uint32_t idle_sleep_us;
+	bool has_port;                    /* false on the posix backend: no rx/tx, poll hooks only */
 	const atomic_bool *stop;          /* set by the main lcore to end the loop */
 	struct rte_mempool *pool;
 	struct rte_ring *neigh;           /* neighbours learnt by peer workers (see net.h) */
