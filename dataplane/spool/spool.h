@@ -105,6 +105,10 @@ struct spool_body *spool_body_open(struct spool *sp, uint64_t qid, int *err);
 int spool_body_next(struct spool_body *b, uint64_t cookie);
 void spool_body_close(struct spool_body *b);
 
+/* The SMTP reply to DATA for a commit result, CRLF-terminated, into buf: 0 -> "250 2.0.0 Ok:
+ * queued as <qid>", -ENOSPC -> "452 4.3.1 Insufficient system storage", anything else ->
+ * "451 4.3.0 Local error in processing". Returns the length (truncated to cap - 1). */
+size_t spool_reply(int result, uint64_t qid, char *buf, size_t cap);
 /* Formats a queue id as 16 hex digits (buf >= 17 bytes); returns buf. */
 char *spool_qid_str(uint64_t qid, char *buf);
 void spool_stats(const struct spool *sp, struct spool_stats *out);

@@ -229,6 +229,13 @@ START_TEST(test_commit_ack_after_sync)
 	ck_assert_uint_eq(spool_msg_arrival(m), 1700000000000001ull);
 	check_body(c, q1, 1, 100);
 	check_body(c, q2, 2, 300);
+	char r[64];
+	ck_assert_uint_eq(spool_reply(0, 0x0300000100000002ull, r, sizeof(r)), 42);
+	ck_assert_str_eq(r, "250 2.0.0 Ok: queued as 0300000100000002\r\n");
+	spool_reply(-ENOSPC, 0, r, sizeof(r));
+	ck_assert(strncmp(r, "452 4.3.1 ", 10) == 0);
+	spool_reply(-EIO, 0, r, sizeof(r));
+	ck_assert(strncmp(r, "451 4.3.0 ", 10) == 0);
 	ck_assert_uint_le(spool_msg_overhead(), 256);
 	ctx_free(c);
 }
