@@ -86,7 +86,11 @@ struct spool *spool_create(const struct spool_tunables *t, unsigned core,
 		e = -errno;
 		goto err;
 	}
-	e = io_uring_queue_init(t->ring_entries, &sp->ring, 0);
+	/* COOP_TASKRUN: completions are run when we enter the kernel anyway, no IPI (kernel 5.19+);
+	 * retried without it on older kernels. */
+	e = io_uring_queue_init(t->ring_entries, &sp->ring, IORING_SETUP_COOP_TASKRUN);
+	if (e == -EINVAL)
+		e = io_uring_queue_init(t->ring_entries, &sp->ring, 0);
 	if (e < 0)
 		goto err;
 	sp->ring_ok = true;

@@ -35,6 +35,12 @@ int spool_key_use(struct spool *sp, uint16_t id);
 bool spool_key_in_use(const struct spool *sp, uint16_t id);
 int spool_key_remove(struct spool *sp, uint16_t id);
 
+/* Start-up helper: marks in present[core] every core id that has segment files in dir (a spool
+ * written with more workers than this run has). The caller creates a spool for each such core
+ * too and gives it to a worker to poll and deliver from (a worker may own several spools);
+ * it empties and its segments go. Returns the number of core ids found or -errno. */
+int spool_cores_on_disk(const char *dir, bool present[256]);
+
 /* Start-up: scans this core's segments, rebuilds the queue of live messages, truncates torn
  * tails, quarantines corrupt tails, then opens a fresh segment (recovered segments are never
  * appended to). Blocking; call before the lcore loop. Returns 0 or -errno (fatal: the spool

@@ -305,6 +305,27 @@ static int parse_name(const char *name, unsigned core, uint32_t *seq, bool exact
 	return 0;
 }
 
+int spool_cores_on_disk(const char *dir, bool present[256])
+{
+	DIR *dp = opendir(dir);
+	if (!dp)
+		return -errno;
+	int n = 0;
+	memset(present, 0, 256 * sizeof(present[0]));
+	struct dirent *de;
+	while ((de = readdir(dp))) {
+		unsigned c, q;
+		int len = 0;
+		if (sscanf(de->d_name, "seg-%3u-%8x%n", &c, &q, &len) == 2 && len == 16 &&
+		    !de->d_name[len] && c < 256 && !present[c]) {
+			present[c] = true;
+			n++;
+		}
+	}
+	closedir(dp);
+	return n;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
