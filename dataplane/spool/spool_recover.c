@@ -94,9 +94,11 @@ static int rec_commit(struct rcv *rc, const uint8_t *pl, uint32_t plen, uint64_t
 		const struct chunk_ent *ce = cs_get(&rc->cs, (uint64_t)c.seq << 32 | c.off);
 		if (!ce || ce->qid != v.qid || ce->reclen != c.reclen) {
 			char q[17];
-			log_err("qid=%s spool core=%u: chunk %u missing or damaged, message not recovered",
-				spool_qid_str(v.qid, q), sp->core, i);
-			sp->st.rec_incomplete++;
+			bool copy = spool_index_get(sp, v.qid) != NULL; /* the original stays in charge */
+			log_msg(copy ? LOG_LVL_WARN : LOG_LVL_ERR, "qid=%s spool core=%u: chunk %u missing "
+				"or damaged, %s", spool_qid_str(v.qid, q), sp->core, i,
+				copy ? "incomplete copy ignored" : "message not recovered");
+			sp->st.rec_incomplete += !copy;
 			return 0;
 		}
 		if (i == 0)
