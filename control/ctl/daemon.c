@@ -20,6 +20,7 @@
 #include "log.h"
 #include "main/dp-t.h"
 #include "metrics/stats.h"
+#include "snapshot/cfg_builders.h"
 #include "snapshot/snapshot.h"
 
 #define VERSION "dpmail 0.1.0"
@@ -72,8 +73,7 @@ static int daemon_reload(void *arg, uint64_t *version, char *err, size_t errlen)
 	if (!c)
 		return -1;
 	restart_only(cfg_current(&d->pub)->cfg, c);
-	*version = ctl_cfgcmd_publish(d->cfgcmd, c);
-	return 0;
+	return ctl_cfgcmd_publish(d->cfgcmd, c, version, err, errlen);
 }
 
 static int read_key(const char *path, uint8_t key[32])
@@ -170,6 +170,9 @@ static int start_plane(struct ctl_daemon *d, const struct cfg *c)
 		ids[i] = lc->lcore_id;
 		ctl_stats_add_block(ctl_plane_stats(d->plane), lc->lcore_id, lcore_fields,
 				    sizeof(lcore_fields) / sizeof(lcore_fields[0]), lc);
+		for (unsigned b = 0; b < lc->n_stats; b++)
+			ctl_stats_add_block(ctl_plane_stats(d->plane), lc->lcore_id, lc->stats[b].fields,
+					    lc->stats[b].n, lc->stats[b].base);
 	}
 	ctl_plane_set_lcores(d->plane, ids, d->rt->n_workers);
 	ctl_plane_set_reload(d->plane, daemon_reload, d);
@@ -187,8 +190,14 @@ struct ctl_daemon *ctl_daemon_start(struct dp_rt *rt)
 	cfg_pub_init(&d->pub);
 	/* snapshot 1 borrows the start-up configuration: dpmaild_main frees it at exit */
 	struct cfg_snapshot *s = cfg_snapshot_new((struct cfg *)c, NULL);
+	char why[512] = "";
 	if (!s)
 		goto err;
+	if (cfg_snapshot_build(s, cfg_builders, cfg_n_builders, why, sizeof(why)) < 0) {
+		log_err("event=startup_failed reason=\"%s\"", why);
+		cfg_snapshot_free(s);
+		goto err;
+	}
 	cfg_publish(&d->pub, s);
 	if (!(d->cfgcmd = ctl_cfgcmd_new(&d->pub, c->file)))
 		goto err;
@@ -199,6 +208,8 @@ struct ctl_daemon *ctl_daemon_start(struct dp_rt *rt)
 		goto err;
 	ctl_plane_catch_signal(d->plane, SIGUSR1); /* see ctl_plane_catch_signal */
 	ctl_plane_attach_dns(d->plane, d->dns);
+	for (uint16_t i = 0; i < rt->n_workers; i++)
+		rt->lc[i]->dns = d->dns;   /* workers start after this: they see it from their first turn */
 	ctl_cfgcmd_register(d->cfgcmd, ctl_plane_server(d->plane));
 	ctl_plane_attach_acct(d->plane, d->acct);
 	log_info("event=control_started admin_socket=%s metrics_port=%u snapshot=1",

@@ -155,6 +155,8 @@ enum {
 	TF_PERSIST      = 1u << 19, /* the retransmit timer acts as persist timer */
 	TF_REAP         = 1u << 20, /* released: on the reap list (or about to be) */
 	TF_PROTO_DONE   = 1u << 21, /* both FINs exchanged and acknowledged */
+	TF_IN_DELIVER   = 1u << 22, /* inside on_data(): the offered bytes are not "unread" yet */
+	TF_CLOSE_LATER  = 1u << 23, /* conn_close() came from inside on_data(): run it after */
 };
 
 struct tcp_listener;
