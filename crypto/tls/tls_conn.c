@@ -80,7 +80,12 @@ static void lower_close(struct tls_conn *tc, bool abortive)
 	if (!tc->lower || tc->lower_closing)
 		return;
 	if (!abortive && tc->coff < tc->clen) {
+		/* a peer that never opens its window must not pin the conn: deadline, then abort */
 		tc->lower_close_pending = true;
+		if (tc->core->cfg.close_timeout && !tc->on_hs) {
+			tc->deadline = tc->core->now + tc->core->cfg.close_timeout;
+			tls_hs_add(tc);
+		}
 		return;
 	}
 	tc->lower_closing = true;
@@ -626,12 +631,18 @@ void tls_conn_run(struct tls_conn *tc)
 	leave(tc);
 }
 
-/* The handshake deadline passed. */
+/* A deadline passed: the handshake's, or that of a close waiting for the transport. */
 void tls_conn_expire(struct tls_conn *tc)
 {
 	enter(tc);
-	hs_fail(tc, TLS_FAIL_TIMEOUT, "handshake timeout", true);
 	tls_hs_del(tc);
+	if (tc->state == TLS_ST_HANDSHAKE) {
+		hs_fail(tc, TLS_FAIL_TIMEOUT, "handshake timeout", true);
+	} else if (tc->lower_close_pending) {
+		tc->lower_close_pending = false;
+		tc->coff = tc->clen = 0;
+		lower_close(tc, true);
+	}
 	leave(tc);
 }
 

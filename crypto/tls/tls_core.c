@@ -14,6 +14,7 @@ void tls_core_cfg_defaults(struct tls_core_cfg *cfg)
 {
 	cfg->session_cache_slots = 1024;
 	cfg->send_limit = 4 * TLS_RECORD_MAX;
+	cfg->close_timeout = 30000000;
 }
 
 struct tls_core *tls_core_new(const struct tls_core_cfg *cfg)
@@ -101,6 +102,7 @@ void tls_core_poll(struct tls_core *core, uint64_t now)
 {
 	struct tls_conn *tc;
 	unsigned budget = core->n_run;
+	core->now = now;
 	while (budget-- > 0 && (tc = TAILQ_FIRST(&core->run))) {
 		tls_run_del(tc);
 		tls_conn_run(tc);

@@ -48,6 +48,7 @@ struct tls_core {
 	struct tls_conn_list hs;          /* handshaking conns, by deadline (earliest first) */
 	struct tls_conn_list run;         /* conns with work for tls_core_poll */
 	unsigned n_run;
+	uint64_t now;                     /* time of the last tls_core_poll */
 	struct tls_sess_ent *sess;        /* cfg.session_cache_slots entries */
 };
 

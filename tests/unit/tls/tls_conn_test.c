@@ -646,6 +646,28 @@ START_TEST(test_policy_sts_enforce_connection)
 }
 END_TEST
 
+/* A graceful close behind a peer that never reads turns into an abort after close_timeout. */
+START_TEST(test_close_stalled_peer)
+{
+	static uint8_t big[200000];
+	connect_pair(F.sc, "mx.test", NULL, false);
+	run();
+	F.srv->hold = true;
+	F.pipe.b.limit = 4096;
+	ck_assert_int_gt(conn_send(F.cli->c, big, sizeof(big)), 0);
+	conn_flush(F.cli->c);
+	run();
+	conn_close(F.cli->c);
+	run();
+	ck_assert(!F.cli->closed);            /* ciphertext still queued: the close waits */
+	F.now += 30000001;
+	run();
+	ck_assert(F.cli->closed);
+	ck_assert(F.srv->closed);             /* the peer saw the abort */
+	ck_assert_int_eq(F.srv->why, CONN_CLOSED_RESET);
+}
+END_TEST
+
 /* The upper closes from inside its callbacks; the conn is freed only once, later. */
 static size_t close_in_data(void *ctx, struct conn *c, const uint8_t *d, size_t n)
 {
@@ -716,6 +738,7 @@ int main(void)
 	tcase_add_test(tc, test_policy_eval_and_sts);
 	tcase_add_test(tc, test_policy_sts_enforce_connection);
 	tcase_add_test(tc, test_close_inside_callback);
+	tcase_add_test(tc, test_close_stalled_peer);
 	tcase_add_test(tc, test_server_ctx_errors);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
