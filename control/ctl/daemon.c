@@ -20,6 +20,7 @@
 #include "log.h"
 #include "main/dp-t.h"
 #include "metrics/stats.h"
+#include "snapshot/cfg_builders.h"
 #include "snapshot/snapshot.h"
 
 #define VERSION "dpmail 0.1.0"
@@ -72,8 +73,7 @@ static int daemon_reload(void *arg, uint64_t *version, char *err, size_t errlen)
 	if (!c)
 		return -1;
 	restart_only(cfg_current(&d->pub)->cfg, c);
-	*version = ctl_cfgcmd_publish(d->cfgcmd, c, err, errlen);
-	return *version ? 0 : -1;
+	return ctl_cfgcmd_publish(d->cfgcmd, c, version, err, errlen);
 }
 
 static int read_key(const char *path, uint8_t key[32])
@@ -187,11 +187,11 @@ struct ctl_daemon *ctl_daemon_start(struct dp_rt *rt)
 	cfg_pub_init(&d->pub);
 	/* snapshot 1 borrows the start-up configuration: dpmaild_main frees it at exit */
 	struct cfg_snapshot *s = cfg_snapshot_new((struct cfg *)c, NULL);
-	char berr[512];
+	char why[512] = "";
 	if (!s)
 		goto err;
-	if (cfg_snapshot_build(s, berr, sizeof(berr)) < 0) {
-		log_err("event=startup_failed reason=\"%s\"", berr);
+	if (cfg_snapshot_build(s, cfg_builders, cfg_n_builders, why, sizeof(why)) < 0) {
+		log_err("event=startup_failed reason=\"%s\"", why);
 		cfg_snapshot_free(s);
 		goto err;
 	}
@@ -205,6 +205,8 @@ struct ctl_daemon *ctl_daemon_start(struct dp_rt *rt)
 		goto err;
 	ctl_plane_catch_signal(d->plane, SIGUSR1); /* see ctl_plane_catch_signal */
 	ctl_plane_attach_dns(d->plane, d->dns);
+	for (uint16_t i = 0; i < rt->n_workers; i++)
+		rt->lc[i]->dns = d->dns;   /* workers start after this: they see it from their first turn */
 	ctl_cfgcmd_register(d->cfgcmd, ctl_plane_server(d->plane));
 	ctl_plane_attach_acct(d->plane, d->acct);
 	log_info("event=control_started admin_socket=%s metrics_port=%u snapshot=1",

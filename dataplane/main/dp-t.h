@@ -17,6 +17,7 @@
 
 struct cfg;
 struct cfg_pub;
+struct ctl_dns;
 struct cfg_snapshot;
 struct dp_lcore;
 struct rte_mempool;
@@ -70,6 +71,7 @@ struct dp_lcore {
 	/* Configuration snapshots (control/snapshot): the loop reads the current one once per
 	 * turn into snap (valid for that turn only) and reports a quiescent state after it. */
 	struct cfg_pub *pub;              /* NULL: no control plane (unit tests) */
+	struct ctl_dns *dns;              /* the control plane's resolver (NULL: none); worker slot = index */
 	const struct cfg_snapshot *snap;
 } __rte_cache_aligned;
 

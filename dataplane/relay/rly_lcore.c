@@ -14,10 +14,11 @@
 
 #include "config/cfg.h"
 #include "config/cfg_params_relay.h"
+#include "deliver/dlv.h"
 #include "dkim/dkim.h"
 #include "log.h"
 #include "main/dp.h"
-#include "net/tcp.h"
+#include "net/tcp_lcore.h"
 #include "relay/rly_lcore.h"
 #include "snapshot/snapshot.h"
 #include "sock/sock.h"
@@ -30,6 +31,8 @@ struct rly_lcore {
 	struct tls_core *tls;
 	struct dkim_signer_ctx *dk;
 	struct rly_core *rly;
+	struct dlv_engine *dlv;
+	bool recovered;               /* the spool's live messages were handed to delivery */
 	struct sock_net *sock;        /* posix backend only */
 	struct conn_net net;
 	struct rly_policy fallback;   /* no snapshot (tests): relay for nobody */
@@ -43,15 +46,26 @@ static int64_t wall_offset_us(void)
 	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000 + (r.tv_nsec - m.tv_nsec) / 1000;
 }
 
+/* The spool's callbacks: delivery's commits (DSNs) carry DLV_COOKIE_BIT, the relay's don't. */
 static void on_committed(void *arg, uint64_t cookie, int result, uint64_t qid)
 {
 	struct rly_lcore *st = arg;
-	rly_spool_committed(st->rly, cookie, result, qid);
+	if (cookie & DLV_COOKIE_BIT)
+		dlv_engine_spool_committed(st->dlv, cookie, result, qid);
+	else
+		rly_spool_committed(st->rly, cookie, result, qid);
 }
 
 static void on_body(void *arg, uint64_t cookie, int result, const uint8_t *data, uint32_t len)
 {
-	/* Delivery reads bodies; it is not wired into the lcore yet. */
+	struct rly_lcore *st = arg;
+	dlv_engine_spool_body(st->dlv, cookie, result, data, len);
+}
+
+static void on_queued(void *ctx, uint64_t qid)
+{
+	struct rly_lcore *st = ctx;
+	dlv_engine_enqueue(st->dlv, qid);
 }
 
 static int read_key(const char *path, uint8_t key[32])
@@ -127,6 +141,13 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 	const struct cfg_snapshot *snap = st->lc->snap;
 	const struct rly_policy *pol = rly_snap_policy(snap);
 	rly_core_set_policy(st->rly, pol ? pol : &st->fallback, snap ? snap->version : 0);
+	dlv_engine_set_policy(st->dlv, dlv_snap_policy(snap));
+	dlv_engine_set_dns(st->dlv, st->lc->dns);
+	if (!st->recovered) {
+		/* First turn: the policy is known now; hand over what the spool recovered. */
+		st->recovered = true;
+		dlv_engine_recover(st->dlv, now);
+	}
 	int work = 0;
 	if (st->sock) {
 		int n = sock_net_poll(st->sock, now, 0);
@@ -134,6 +155,7 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 	}
 	tls_core_poll(st->tls, now);
 	work += rly_core_poll(st->rly, now);
+	work += dlv_engine_poll(st->dlv, now);
 	work += spool_poll(st->sp, now);
 	/* Work in flight keeps the loop from sleeping: a commit or a signature is waiting. */
 	return work + (spool_busy(st->sp) || rly_core_busy(st->rly));
@@ -169,6 +191,8 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 	tls_core_cfg_defaults(&tc);
 	dkim_params_defaults(&dp);
 	rly_params_from_cfg(&rp, c);
+	rp.queued = on_queued;
+	rp.queued_ctx = st;
 	st->tls = tls_core_new(&tc);
 	st->dk = dkim_signer_new(&dp, rp.wall_offset_us);
 	st->rly = st->tls && st->dk ? rly_core_new(&rp, st->sp, st->dk, st->tls, err) : NULL;
@@ -185,14 +209,22 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 			goto err;
 		st->net = sock_net_conn_net(st->sock);
 	} else {
-		struct tcp_stack *tcp = dp_lcore_module_state(lc, "tcp");
+		struct conn_net *tcp = tcp_lcore_net(lc);
 		if (!tcp) {
 			log_err("event=startup_failed reason=\"the mta module needs the tcp module\"");
 			*err = -ENOENT;
 			goto err;
 		}
-		st->net = *tcp_stack_net(tcp);
+		st->net = *tcp;
 	}
+	struct dlv_params dp2;
+	dlv_params_defaults(&dp2);
+	dp2.lcore_index = lc->index;
+	dp2.n_lcores = c->dataplane.workers.n;
+	dp2.dns_slot = lc->index;
+	dp2.wall_offset_us = rp.wall_offset_us;
+	if (!(st->dlv = dlv_engine_new(&dp2, st->sp, st->tls, st->net, err)))
+		goto err;
 	if ((*err = listen_all(st, c)) < 0 || (*err = dp_lcore_add_poll(lc, rly_lcore_poll, st)) < 0)
 		goto err;
 	return st;
@@ -209,6 +241,7 @@ void rly_lcore_fini(struct dp_lcore *lc, void *state)
 	if (st->sock)
 		sock_net_free(st->sock);   /* aborts its conns: sessions are told first */
 	rly_core_free(st->rly);
+	dlv_engine_free(st->dlv);
 	if (st->sp) {
 		while (spool_busy(st->sp))   /* commits in flight finish: nothing acknowledged is lost */
 			spool_poll(st->sp, dp_now_us());
