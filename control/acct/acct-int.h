@@ -17,6 +17,9 @@ struct ctl_acct {
 	uint64_t bytes;             /* size of the current file */
 	struct ctl_buf out;         /* whole lines not yet written (one write() per batch) */
 	struct ctl_ring **rings;
+	/* HMAC-SHA256 of pseudonyms with the key absorbed once: inner and outer states after
+	 * key^ipad / key^opad, copied per use (HMAC() would fetch SHA-256 every call) */
+	struct evp_md_ctx_st *hmac_in, *hmac_out, *work;
 	uint64_t written, write_errors;
 	ctl_acct_erase_hook_fn *erase_hook;
 	void *erase_arg;

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,13 +93,18 @@ int ctl_acct_emit(struct ctl_acct *a, unsigned slot, const struct ctl_acct_event
 
 void ctl_acct_pseudonym(const struct ctl_acct *a, const char *value, size_t len, char out[35])
 {
-	unsigned char folded[1024], mac[32];
-	unsigned maclen = 0;
+	unsigned char folded[1024], inner[32], mac[32];
+	unsigned n = 0;
 	if (len > sizeof(folded))
 		len = sizeof(folded);
 	for (size_t i = 0; i < len; i++)
 		folded[i] = (unsigned char)tolower((unsigned char)value[i]);
-	HMAC(EVP_sha256(), a->o.key, sizeof(a->o.key), folded, len, mac, &maclen);
+	EVP_MD_CTX_copy_ex(a->work, a->hmac_in);
+	EVP_DigestUpdate(a->work, folded, len);
+	EVP_DigestFinal_ex(a->work, inner, &n);
+	EVP_MD_CTX_copy_ex(a->work, a->hmac_out);
+	EVP_DigestUpdate(a->work, inner, sizeof(inner));
+	EVP_DigestFinal_ex(a->work, mac, &n);
 	out[0] = 'h';
 	out[1] = ':';
 	for (int i = 0; i < 16; i++)
@@ -139,7 +145,7 @@ static size_t utf8_len(const unsigned char *p, size_t n)
 
 /*
  * Appends (p, len) as a JSON string. Worker data is untrusted: control characters are
- * escaped and bytes that are not valid UTF-8 become '?', so every line parses.
+ * escaped, NUL and bytes that are not valid UTF-8 become '?', so every line parses.
  */
 static void json_str(struct ctl_buf *b, const char *p, size_t len)
 {
@@ -158,6 +164,8 @@ static void json_str(struct ctl_buf *b, const char *p, size_t len)
 		run = 0;
 		if (c == '"' || c == '\\')
 			ctl_buf_printf(b, "\\%c", c);
+		else if (c == 0)
+			ctl_buf_append(b, "?", 1); /* \u0000 is legal JSON but breaks most readers */
 		else if (c < 0x20)
 			ctl_buf_printf(b, "\\u%04x", c);
 		else
@@ -420,6 +428,27 @@ int ctl_acct_sweep(struct ctl_acct *a)
 	return removed;
 }
 
+/* Absorbs the key into the inner and outer HMAC states (RFC 2104). 0 or -ENOMEM. */
+static int hmac_init(struct ctl_acct *a)
+{
+	unsigned char pad[64];
+	EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	a->hmac_in = EVP_MD_CTX_new();
+	a->hmac_out = EVP_MD_CTX_new();
+	a->work = EVP_MD_CTX_new();
+	int ok = md && a->hmac_in && a->hmac_out && a->work;
+	for (int outer = 0; ok && outer < 2; outer++) {
+		memset(pad, outer ? 0x5c : 0x36, sizeof(pad));
+		for (size_t i = 0; i < sizeof(a->o.key); i++)
+			pad[i] ^= a->o.key[i];
+		EVP_MD_CTX *c = outer ? a->hmac_out : a->hmac_in;
+		ok = EVP_DigestInit_ex(c, md, NULL) && EVP_DigestUpdate(c, pad, sizeof(pad));
+	}
+	OPENSSL_cleanse(pad, sizeof(pad));
+	EVP_MD_free(md);
+	return ok ? 0 : -ENOMEM;
+}
+
 uint64_t ctl_acct_drops(const struct ctl_acct *a)
 {
 	uint64_t n = 0;
@@ -447,6 +476,8 @@ struct ctl_acct *ctl_acct_new(const struct ctl_acct_opts *o, int *err)
 	for (unsigned s = 0; s < o->nslots; s++)
 		if (!(a->rings[s] = ctl_ring_new(o->ring_bytes)))
 			goto err;
+	if (hmac_init(a) < 0)
+		goto err;
 	if (mkdir(o->dir, 0700) < 0 && errno != EEXIST) {
 		*err = -errno;
 		goto err;
@@ -469,6 +500,9 @@ void ctl_acct_free(struct ctl_acct *a)
 		close(a->fd);
 	}
 	ctl_buf_free(&a->out);
+	EVP_MD_CTX_free(a->hmac_in);
+	EVP_MD_CTX_free(a->hmac_out);
+	EVP_MD_CTX_free(a->work);
 	for (unsigned s = 0; a->rings && s < a->o.nslots; s++)
 		ctl_ring_free(a->rings[s]);
 	free(a->rings);

@@ -67,13 +67,14 @@ static void bench_counters(void)
 	       th / N * 1e9, (unsigned long long)ctl_hist_count(&h) + c - c);
 }
 
-static void bench_acct(const char *dir)
+static void bench_acct(const char *dir, uint32_t pseudo)
 {
 	struct ctl_acct_opts o;
 	ctl_acct_opts_defaults(&o);
 	o.dir = dir;
 	o.ring_bytes = 1u << 20;
 	o.max_bytes = 1u << 30;
+	o.pseudo_fields = pseudo;
 	int err;
 	struct ctl_acct *a = ctl_acct_new(&o, &err);
 	struct ctl_acct_event ev = { .type = CTL_ACCT_DELIVERED, .tls_verified = 1, .attempt = 1,
@@ -102,8 +103,8 @@ static void bench_acct(const char *dir)
 		w += ctl_acct_poll(a, 0);
 		tp += now_s() - t;
 	}
-	printf("acct_emit %.1f ns/record (%d queued)\nacct_format_write %.0f records/s (%u written)\n",
-	       te / N * 1e9, sent, w / tp, w);
+	printf("acct_emit %.1f ns/record (%d queued)\nacct_format_write%s %.0f records/s (%u written)\n",
+	       te / N * 1e9, sent, pseudo ? "_pseudonymised_2_fields" : "", w / tp, w);
 	ctl_acct_free(a);
 }
 
@@ -150,7 +151,8 @@ int main(void)
 	rcu_register_thread();
 	bench_snapshot();
 	bench_counters();
-	bench_acct(dir);
+	bench_acct(dir, 0);
+	bench_acct(dir, CTL_ACCT_PSEUDO(CTL_ACCT_SENDER) | CTL_ACCT_PSEUDO(CTL_ACCT_RECIPIENT));
 	bench_admin(dir);
 	rcu_unregister_thread();
 	char cmd[128];
