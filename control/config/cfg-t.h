@@ -55,7 +55,10 @@ struct cfg_port {
 	uint32_t rx_desc, tx_desc;
 };
 
+enum cfg_backend { CFG_BACKEND_DPDK = 0, CFG_BACKEND_POSIX };
+
 struct cfg_dataplane {
+	int backend;              /* enum cfg_backend */
 	uint32_t main_lcore;
 	struct cfg_u32v workers;  /* worker lcore ids; one RX/TX queue pair each */
 	uint32_t mbufs;           /* mbufs per worker pool */
@@ -66,6 +69,18 @@ struct cfg_dataplane {
 
 struct cfg_arp {
 	uint32_t reachable_ms, retry_ms, max_retries, hold;
+};
+
+/* The TCP stack of each worker (net/tcp); test_* keys enable test-only services. */
+struct cfg_tcp {
+	uint32_t max_conns, max_time_wait, max_syn_rcvd, backlog;
+	uint32_t snd_buf, rcv_buf, rcv_mem_mb, mbufs, ooo_max_segs;
+	bool timestamps, sack, window_scaling;
+	uint32_t time_wait_ms, fin_wait2_ms, rto_init_ms, rto_min_ms, rto_max_ms;
+	uint32_t syn_timeout_ms, user_timeout_ms, delack_ms;
+	uint32_t test_echo_port, test_discard_port, test_source_port, test_source_bytes;
+	struct cfg_ip test_connect_addr;  /* family 0: no test active open */
+	uint32_t test_connect_port, test_connect_count;
 };
 
 struct cfg_log {
@@ -152,13 +167,20 @@ struct cfg_tls {
 	uint32_t handshake_timeout_ms;
 };
 
+enum cfg_unsignable { CFG_UNSIGNABLE_REJECT = 0, CFG_UNSIGNABLE_PASS };
+
 struct cfg_dkim {
 	struct cfg_list keys;         /* struct cfg_dkim_key */
-	int unsignable;               /* 0 reject (550 5.7.x), 1 pass unsigned: no or several From: */
+	char *operator_domain;        /* "" = no second signature by the operator's domain */
+	int unsignable;               /* enum cfg_unsignable: zero or several From: headers */
 };
 
 struct cfg_spool {
 	struct cfg_list keys;         /* struct cfg_spool_key */
+	char *dir;                    /* segment files (one set per worker) */
+	bool encrypt;                 /* seal records with the highest key id (needs keys) */
+	uint32_t segment_mb;
+	uint32_t min_free_mb;         /* free-space guard: below it new mail gets 452 4.3.1 */
 };
 
 struct cfg_delivery {
@@ -217,6 +239,7 @@ struct cfg {
 	struct cfg_spool spool;
 	struct cfg_delivery delivery;
 	struct cfg_limits limits;
+	struct cfg_tcp tcp;
 };
 
 #endif

@@ -9,6 +9,7 @@
 #include "config/cfg.h"
 #include "config/cfg_params_control.h"
 #include "config/cfg_params_relay.h"
+#include "config/cfg_params_tcp.h"
 
 #include <arpa/inet.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 
 #define F(field) offsetof(struct cfg, field)
 
+static const char *const backends[] = { "dpdk", "posix", NULL };
 static const char *const log_levels[] = { "err", "warn", "info", "debug", NULL };
 
 static const struct cfg_param eal_params[] = {
@@ -53,6 +55,10 @@ static const struct cfg_param port_params[] = {
 };
 
 static const struct cfg_param dataplane_params[] = {
+	{ "backend", CFG_T_ENUM, "dpdk", 0, 0, F(dataplane.backend), 0, backends, NULL,
+	  "I/O backend of the workers: dpdk (our TCP/IP stack on the DPDK port) or posix (the same "
+	  "lcore loop over kernel sockets, for development and comparison; the port is not "
+	  "opened and listeners bind to port.ipv4's address)." },
 	{ "main_lcore", CFG_T_U32, "0", 0, 1023, F(dataplane.main_lcore), 0, NULL, NULL,
 	  "The lcore (CPU) of the control-plane thread." },
 	{ "workers", CFG_T_U32V, "[1]", 0, 1023, F(dataplane.workers), 0, NULL, NULL,
@@ -129,6 +135,7 @@ static int validate_dataplane(const struct cfg *c, char *err, size_t errlen)
 }
 
 #define SECTION(n, d, p, v) { n, d, p, sizeof(p) / sizeof(p[0]), v }
+#define SECTION_N(n, d, p, cnt, v) { n, d, p, cnt, v }
 
 const struct cfg_section cfg_sections[] = {
 	SECTION("eal", "DPDK Environment Abstraction Layer start-up.", eal_params, NULL),
@@ -149,10 +156,11 @@ const struct cfg_section cfg_sections[] = {
 	SECTION("tls", "TLS certificates and versions.", cfg_tls_params, cfg_validate_tls),
 	SECTION("dkim", "DKIM signing keys by domain and selector.", cfg_dkim_params,
 		cfg_validate_dkim),
-	SECTION("spool", "Spool encryption keys.", cfg_spool_params, cfg_validate_spool),
+	SECTION("spool", "The durable message spool: directory, segments, free-space guard, encryption.", cfg_spool_params, cfg_validate_spool),
 	SECTION("delivery", "Routes, TLS and shaping policy per destination, retry schedule.",
 		cfg_delivery_params, cfg_validate_delivery),
 	SECTION("limits", "Per-message and per-session limits.", cfg_limits_params, NULL),
+	SECTION_N("tcp", "The TCP stack of each worker lcore.", cfg_tcp_params, CFG_TCP_NPARAMS, NULL),
 };
 const size_t cfg_n_sections = sizeof(cfg_sections) / sizeof(cfg_sections[0]);
 

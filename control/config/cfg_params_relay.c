@@ -296,15 +296,25 @@ const struct cfg_param cfg_dkim_params[] = {
 	{ "keys", CFG_T_CUSTOM, "[]", 0, 0, F(dkim.keys), 0, NULL, &dkim_key_type,
 	  "DKIM signing keys: [{domain, selector, key: PEM private key file}]. Mail whose "
 	  "From domain has a key is signed with it." },
+	{ "operator_domain", CFG_T_STR, "\"\"", 0, 253, F(dkim.operator_domain), 0, NULL, NULL,
+	  "Also sign every message with this domain's keys (a second signature), \"\" = off." },
 	{ "unsignable", CFG_T_ENUM, "reject", 0, 0, F(dkim.unsignable), 0, unsignable_modes, NULL,
-	  "A message with no or several From: headers cannot be signed: reject (550 5.7.x) or "
-	  "pass it unsigned." },
+	  "A message with zero or several From: headers: reject (550 5.7.1 at end of data) or "
+	  "pass (relayed unsigned, logged)." },
 };
 
 const struct cfg_param cfg_spool_params[] = {
 	{ "keys", CFG_T_CUSTOM, "[]", 0, 0, F(spool.keys), 0, NULL, &spool_key_type,
 	  "Spool encryption keys: [{id: 1..65535, file: 32-byte key file}]. The highest id "
 	  "encrypts new data; older ids stay to read what they wrote." },
+	{ "dir", CFG_T_STR, "\"/var/spool/dpmail\"", 1, 4095, F(spool.dir), 0, NULL, NULL,
+	  "Spool directory; each worker keeps its own segment files there." },
+	{ "encrypt", CFG_T_BOOL, "false", 0, 0, F(spool.encrypt), 0, NULL, NULL,
+	  "Seal every record with AES-256-GCM under the highest spool key id (keys required)." },
+	{ "segment_mb", CFG_T_U32, "64", 1, 4096, F(spool.segment_mb), 0, NULL, NULL,
+	  "Size of one segment file, MiB." },
+	{ "min_free_mb", CFG_T_U32, "256", 0, 1048576, F(spool.min_free_mb), 0, NULL, NULL,
+	  "Free-space guard: below this much free space new mail is refused with 452 4.3.1, MiB." },
 };
 
 const struct cfg_param cfg_delivery_params[] = {
@@ -403,6 +413,9 @@ int cfg_validate_spool(const struct cfg *c, char *err, size_t errlen)
 			    ((const struct cfg_spool_key *)cfg_list_at(&cfg_spool_key_list, l, j))->id)
 				return cfg_errf(c, "spool.keys", err, errlen, "keys %u and %u have the same "
 						"id", j + 1, i + 1);
+	if (c->spool.encrypt && l->n == 0)
+		return cfg_errf(c, "spool.encrypt", err, errlen, "encryption needs at least one key "
+				"in spool.keys");
 	return 0;
 }
 

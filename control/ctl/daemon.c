@@ -222,6 +222,8 @@ struct ctl_daemon *ctl_daemon_start(struct dp_rt *rt)
 		goto err;
 	ctl_plane_catch_signal(d->plane, SIGUSR1); /* see ctl_plane_catch_signal */
 	ctl_plane_attach_dns(d->plane, d->dns);
+	for (uint16_t i = 0; i < rt->n_workers; i++)
+		rt->lc[i]->dns = d->dns;   /* workers start after this: they see it from their first turn */
 	ctl_cfgcmd_register(d->cfgcmd, ctl_plane_server(d->plane));
 	if (!(d->wq = ctl_wq_new(rt->n_workers)))
 		goto err;

@@ -6,8 +6,12 @@
  */
 #include "snapshot/cfg_builders.h"
 
+#include "deliver/dlv.h"
+#include "relay/rly_lcore.h"
+
 const struct cfg_builder cfg_builders[CFG_SLOT__MAX + 1] = {
-	/* [CFG_SLOT_RELAY] = { "relay policy", rly_policy_build, rly_policy_release }, */
+	[CFG_SLOT_MTA] = { "mta", rly_snap_build, rly_snap_release },
+	[CFG_SLOT_DLV] = { "delivery", dlv_snap_build, dlv_snap_release },
 	[CFG_SLOT__MAX] = { NULL, NULL, NULL }, /* sentinel: keeps the array non-empty */
 };
 const size_t cfg_n_builders = CFG_SLOT__MAX;

@@ -10,7 +10,9 @@
 #include "snapshot/snapshot-t.h"
 
 enum cfg_snap_slot {
-	/* CFG_SLOT_RELAY, CFG_SLOT_TLS, ... (module owners add theirs here) */
+	CFG_SLOT_MTA = 0,   /* dataplane/relay: relay policy, TLS server context, DKIM keyring */
+	CFG_SLOT_DLV,       /* dataplane/deliver: routes, TLS/shaping rules, retry, client TLS */
+	/* module owners add theirs here */
 	CFG_SLOT__MAX
 };
 

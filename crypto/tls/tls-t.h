@@ -96,6 +96,9 @@ struct tls_policy {
 	enum tls_sts_mode sts_mode;
 	const char *sts_mx[TLS_MAX_STS_MX];
 	unsigned n_sts_mx;
+	/* The message carries REQUIRETLS (RFC 8689): TLS with a verified peer (PKIX or DANE)
+	 * whatever the mode says; never in clear. */
+	bool requiretls;
 	/* TLS_POLICY_VERIFY / MTA_STS: extra acceptable names (besides the MX host name) */
 	const char *match_names[4];
 	unsigned n_match_names;

@@ -17,6 +17,7 @@
 
 struct cfg;
 struct cfg_pub;
+struct ctl_dns;
 struct cfg_snapshot;
 struct dp_lcore;
 struct rte_mempool;
@@ -59,6 +60,7 @@ struct dp_lcore {
 	uint16_t index;                   /* 0..n_workers-1 == queue id */
 	uint16_t burst;
 	uint32_t idle_sleep_us;
+	bool has_port;                    /* false on the posix backend: no rx/tx, poll hooks only */
 	const atomic_bool *stop;          /* set by the main lcore to end the loop */
 	struct rte_mempool *pool;
 	struct rte_ring *neigh;           /* neighbours learnt by peer workers (see net.h) */
@@ -69,6 +71,7 @@ struct dp_lcore {
 	/* Configuration snapshots (control/snapshot): the loop reads the current one once per
 	 * turn into snap (valid for that turn only) and reports a quiescent state after it. */
 	struct cfg_pub *pub;              /* NULL: no control plane (unit tests) */
+	struct ctl_dns *dns;              /* the control plane's resolver (NULL: none); worker slot = index */
 	const struct cfg_snapshot *snap;
 } __rte_cache_aligned;
 

@@ -58,7 +58,8 @@ int dp_eal_args(const struct cfg *c, const char *prog, char **argv, int max, cha
 		ADD("--no-pci%s", NULL, 0);
 	ADD("--no-telemetry%s", NULL, 0);
 	ADD("--log-level=%s", c->log.level >= LOG_LVL_DEBUG ? "*:info" : "*:warning", 0);
-	for (uint32_t i = 0; i < c->eal.vdevs.n; i++)
+	/* The posix backend opens no port: no virtual devices either. */
+	for (uint32_t i = 0; c->dataplane.backend == CFG_BACKEND_DPDK && i < c->eal.vdevs.n; i++)
 		ADD("--vdev=%s", c->eal.vdevs.v[i], 0);
 	for (uint32_t i = 0; i < c->eal.args.n; i++)
 		ADD("%s", c->eal.args.v[i], 0);

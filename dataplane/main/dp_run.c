@@ -138,12 +138,14 @@ int dp_run(const struct cfg *c)
 	if (dp_eal_init(c, "dpmaild") < 0)
 		goto out_rt;
 	struct ctl_daemon *cd = NULL;
-	if (workers_create(rt) < 0 || dp_port_start(rt) < 0 || modules_init(rt) < 0 ||
+	bool dpdk = c->dataplane.backend == CFG_BACKEND_DPDK;
+	if (workers_create(rt) < 0 || (dpdk && dp_port_start(rt) < 0) || modules_init(rt) < 0 ||
 	    !(cd = ctl_daemon_start(rt)))
 		goto out_eal;
 	for (uint16_t i = 0; i < rt->n_workers; i++)
 		rte_eal_remote_launch(dp_lcore_loop, rt->lc[i], rt->lc[i]->lcore_id);
-	log_info("event=started workers=%u port=%s", rt->n_workers, c->port.device);
+	log_info("event=started workers=%u backend=%s port=%s", rt->n_workers, dpdk ? "dpdk" : "posix",
+		 dpdk ? c->port.device : "-");
 	control_loop(rt, sfd, cd);
 	atomic_store(&rt->stop, true);
 	rte_eal_mp_wait_lcore();

@@ -38,7 +38,6 @@ enum rly_unsignable { RLY_UNSIGNABLE_REJECT = 0, RLY_UNSIGNABLE_PASS };
  * keeps pointers into it past a loop turn, except the TLS context, which it references.
  */
 struct rly_policy {
-	uint64_t version;             /* snapshot version (into every spooled message) */
 	const char *hostname;         /* greeting, Received:, EHLO */
 	const struct rly_client *clients;
 	uint32_t n_clients;

@@ -35,8 +35,9 @@ struct rly_core *rly_core_new(const struct rly_params *p, struct spool *sp,
 			      struct dkim_signer_ctx *dkim, struct tls_core *tls, int *err);
 /* Aborts every session and frees the core. */
 void rly_core_free(struct rly_core *core);
-/* The policy used from now on (borrowed until the next call). */
-void rly_core_set_policy(struct rly_core *core, const struct rly_policy *pol);
+/* The policy used from now on (borrowed until the next call) and the version of the snapshot
+ * it came from (recorded with every message). */
+void rly_core_set_policy(struct rly_core *core, const struct rly_policy *pol, uint64_t version);
 /* Per-turn work: time, SMTP timeouts, the DKIM batch. Returns work done. */
 int rly_core_poll(struct rly_core *core, uint64_t now);
 /* conn_accept_fn: ctx is the rly_core. */

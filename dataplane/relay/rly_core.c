@@ -63,9 +63,10 @@ void rly_core_free(struct rly_core *core)
 	free(core);
 }
 
-void rly_core_set_policy(struct rly_core *core, const struct rly_policy *pol)
+void rly_core_set_policy(struct rly_core *core, const struct rly_policy *pol, uint64_t version)
 {
 	core->pol = pol;
+	core->snap_version = version;
 }
 
 int rly_core_poll(struct rly_core *core, uint64_t now)

@@ -55,6 +55,7 @@ struct rly_session {
 struct rly_core {
 	struct rly_params p;
 	const struct rly_policy *pol;
+	uint64_t snap_version;
 	struct spool *spool;
 	struct dkim_signer_ctx *dkim;
 	struct tls_core *tls;

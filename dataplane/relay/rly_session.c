@@ -258,7 +258,7 @@ static void h_data_begin(void *ctx, struct smtp_server_session *ss, struct smtp_
 	}
 	struct spool_envelope env = {
 		.arrival_us = (uint64_t)((int64_t)core->now + core->p.wall_offset_us),
-		.snapshot = (uint32_t)core->pol->version,
+		.snapshot = (uint32_t)core->snap_version,
 		.client = s->peer,
 		.sender = { e->buf + e->sender_off, (uint16_t)e->sender_len },
 		.envid = { e->buf + e->envid_off, (uint16_t)e->envid_len },

@@ -8,7 +8,7 @@
  *                     [--operator-domain D] [--unsignable reject|pass] [--require-tls]
  *       prints "listening port=N", then "QUEUED <qid>" for each message on stable storage
  *       (written with write(2) from the callback, so a kill -9 never loses a printed line).
- *   relay_posix dump --spool DIR --out DIR
+ *   relay_posix dump --spool DIR --out DIR [--core N]
  *       recovers the spool and writes, per live message, OUT/<qid>.eml (stored prefix + body,
  *       exactly what delivery will send) and OUT/<qid>.env ("from <sender>" then "to <rcpt>"
  *       lines); prints "LIVE <n>".
@@ -36,6 +36,7 @@
 struct opts {
 	const char *spool, *out, *hostname, *op_domain;
 	int port;
+	unsigned core;
 	bool require_tls, pass_unsignable;
 	struct rly_client clients[MAX_ITEMS];
 	char *client_domains[MAX_ITEMS][MAX_ITEMS];
@@ -127,6 +128,7 @@ static int parse(struct opts *o, int argc, char **argv)
 		if (strcmp(a, "--spool") == 0) o->spool = v;
 		else if (strcmp(a, "--out") == 0) o->out = v;
 		else if (strcmp(a, "--port") == 0) o->port = atoi(v);
+		else if (strcmp(a, "--core") == 0) o->core = (unsigned)atoi(v);
 		else if (strcmp(a, "--hostname") == 0) o->hostname = v;
 		else if (strcmp(a, "--operator-domain") == 0) o->op_domain = v;
 		else if (strcmp(a, "--unsignable") == 0) o->pass_unsignable = strcmp(v, "pass") == 0;
@@ -217,7 +219,7 @@ static int serve(struct opts *o)
 		dk = dkim_signer_new(&dp, wall_offset());
 	}
 	struct rly_policy pol = {
-		.version = 1, .hostname = o->hostname ? o->hostname : "relay.test",
+		.hostname = o->hostname ? o->hostname : "relay.test",
 		.clients = o->clients, .n_clients = o->n_clients, .tls = sc, .keyring = kr,
 		.unsignable = o->pass_unsignable ? RLY_UNSIGNABLE_PASS : RLY_UNSIGNABLE_REJECT,
 		.require_tls = o->require_tls, .tls_handshake_timeout_us = 10000000,
@@ -227,7 +229,7 @@ static int serve(struct opts *o)
 	rp.wall_offset_us = wall_offset();
 	rp.queued = on_queued;
 	w.rly = rly_core_new(&rp, w.sp, dk, tls, &err);
-	rly_core_set_policy(w.rly, &pol);
+	rly_core_set_policy(w.rly, &pol, 1);
 	struct sock_net *net = sock_net_create(NULL, &err);
 	struct conn_addr la = { .family = AF_INET, .port = htons((uint16_t)o->port) };
 	la.ip.v4 = htonl(INADDR_LOOPBACK);
@@ -310,7 +312,7 @@ static int dump(struct opts *o)
 	spool_tunables_defaults(&st);
 	st.dir = o->spool;
 	st.min_free_bytes = 0;
-	w.sp = spool_create(&st, 0, &cb, &err);
+	w.sp = spool_create(&st, o->core, &cb, &err);
 	if (!w.sp || spool_recover(w.sp, mono_us()) < 0 || !o->out)
 		return 1;
 	w.out = o->out;

@@ -141,6 +141,8 @@ static void e_opts(uint8_t *f, size_t *len)
 }
 static void e_src_bcast(uint8_t *f, size_t *len) { (void)len; f[14 + 15] = 255; recksum(f); }
 static void e_src_mcast(uint8_t *f, size_t *len) { (void)len; f[14 + 12] = 224; recksum(f); }
+static void e_src_zero(uint8_t *f, size_t *len) { (void)len; f[14 + 12] = 0; recksum(f); }
+static void e_src_lo(uint8_t *f, size_t *len) { (void)len; f[14 + 12] = 127; recksum(f); }
 static void e_src_us(uint8_t *f, size_t *len) { (void)len; f[14 + 15] = 2; recksum(f); }
 static void e_dst(uint8_t *f, size_t *len) { (void)len; f[14 + 19] = 3; recksum(f); }
 static void e_dst_bcast(uint8_t *f, size_t *len) { (void)len; f[14 + 19] = 255; recksum(f); }
@@ -160,6 +162,8 @@ static const struct bad bads[] = {
 	{ "src bcast", NET_DROP_IP_SRC, e_src_bcast },
 	{ "src mcast", NET_DROP_IP_SRC, e_src_mcast },
 	{ "src ours", NET_DROP_IP_SRC, e_src_us },
+	{ "src 0/8", NET_DROP_IP_SRC, e_src_zero },
+	{ "src loopback", NET_DROP_IP_SRC, e_src_lo },
 	{ "dst other", NET_DROP_IP_NOT_US, e_dst },
 	{ "dst bcast", NET_DROP_IP_NOT_US, e_dst_bcast },
 };
@@ -259,11 +263,13 @@ START_TEST(test_output_errors)
 	struct net_if *nif = tenv_nif();
 	ck_assert_int_eq(ip_output(nif, l4_packet(1481), 0, tenv_ip("198.18.0.1"), 6), -EMSGSIZE);
 	ck_assert_int_eq(ip_output(nif, l4_packet(10), 0, tenv_ip("255.255.255.255"), 6), -ENETUNREACH);
+	ck_assert_int_eq(ip_output(nif, l4_packet(10), tenv_ip("198.18.0.3"), tenv_ip("198.18.0.1"), 6),
+			 -EADDRNOTAVAIL);
 	/* leave only 20 bytes of headroom: no room for Ethernet + IPv4 */
 	struct rte_mbuf *m = l4_packet(10);
 	rte_pktmbuf_prepend(m, (uint16_t)(rte_pktmbuf_headroom(m) - 20));
 	ck_assert_int_eq(ip_output(nif, m, 0, tenv_ip("198.18.0.1"), 6), -ENOSPC);
-	ck_assert_uint_eq(nif->cnt.drop[NET_DROP_TX_NOROUTE], 1);
+	ck_assert_uint_eq(nif->cnt.drop[NET_DROP_TX_NOROUTE], 2);
 	ck_assert_uint_eq(nif->cnt.drop[NET_DROP_TX_SIZE], 1);
 	ck_assert_uint_eq(nif->cnt.drop[NET_DROP_TX_HEADROOM], 1);
 	tenv_nif_free(nif);
