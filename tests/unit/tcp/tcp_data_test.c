@@ -67,6 +67,7 @@ START_TEST(out_of_order_sack_and_fill)
 	ck_assert_uint_eq(a->opt.nsack, 0);
 	ck_assert_uint_eq(h->app.rx_len, 4000);
 	ck_assert_mem_eq(h->app.rx, buf, 4000);
+	ck_assert_uint_eq(tcp_stack_counters(h->st)->rx_ooo_segs, 3);
 	h_free(h);
 }
 END_TEST
