@@ -37,7 +37,7 @@ start_dpmaild() {
   cat >"$D/$1.yaml" <<EOC
 eal:
   vdevs: ["net_tap0,iface=dtap0"]
-  file_prefix: tcpio
+  file_prefix: $NS
   memory_mb: 256
 port:
   device: net_tap0
