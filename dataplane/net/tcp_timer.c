@@ -64,11 +64,14 @@ void tcp_timer_stop(struct tcp_conn *tc)
 /*
  * Tail loss probe timeout (RFC 8985 7.2), or 0 when no probe applies: only with SACK (the
  * probe's feedback must be able to show the loss), outside recovery and backoff, once per
- * episode, and when it comes before the RTO.
+ * episode, before our FIN, and when it comes before the RTO.
  */
 static uint64_t tlp_timeout(const struct tcp_conn *tc, uint64_t rto)
 {
-	if (!(tc->flags & TF_SACK_OK) || (tc->flags & (TF_RECOVERY | TF_PERSIST | TF_TLP_SENT)) ||
+	/* not once our FIN is out: a probed FIN that crosses the peer's ACK draws an ACK after we
+	 * released the connection, and that ACK a RST */
+	if (!(tc->flags & TF_SACK_OK) ||
+	    (tc->flags & (TF_RECOVERY | TF_PERSIST | TF_TLP_SENT | TF_FIN_SENT)) ||
 	    tc->rtx_count || !tc->srtt_us || tc->state < TCP_ESTABLISHED)
 		return 0;
 	uint64_t pto = 2ull * tc->srtt_us;

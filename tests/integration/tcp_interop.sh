@@ -128,8 +128,8 @@ variant() { # NAME LOSS OPTS MB
   set_loss 0
   local st; st=$(stop_dpmaild)
   echo "$st"
-  t_check "$name: no checksum errors, no connection left" \
-    bash -c "grep -q ' rx_bad_csum=0 ' <<<'$st' && grep -q ' conns=0 ' <<<'$st'"
+  t_check "$name: no checksum errors, no RST, no connection left" \
+    bash -c "grep -q ' rx_bad_csum=0 ' <<<'$st' && grep -q ' tx_rst=0 ' <<<'$st' && grep -q ' conns=0 ' <<<'$st'"
 }
 
 variant clean 0 1 "$MB"
@@ -147,6 +147,6 @@ start_dpmaild hold 0 && {
   t_check "$CONNS connections held open and closed cleanly" [ $rc = 0 ]
   st=$(stop_dpmaild); echo "$st"
   t_check "hold: every connection accepted, none left" \
-    bash -c "grep -q ' accepted=$CONNS ' <<<'$st' && grep -q ' conns=0 ' <<<'$st' && grep -q ' conn_resets=0 ' <<<'$st'"
+    bash -c "grep -q ' accepted=$CONNS ' <<<'$st' && grep -q ' conns=0 ' <<<'$st' && grep -q ' conn_resets=0 ' <<<'$st' && grep -q ' tx_rst=0 ' <<<'$st'"
 }
 t_done
