@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Our TCP against the Linux kernel's. dpmaild owns 198.18.0.2 on a DPDK TAP port in namespace
-# tcpio, which routes to namespace tcpcl (198.19.0.2) over a veth pair; dpmaild runs its
+# tcpioPID, which routes to namespace tcpclPID (198.19.0.2) over a veth pair; dpmaild runs its
 # test-only services (echo 7, discard 9, source 19, and an active open to a Linux listener on
 # 198.19.0.2:9000) and tests/tools/tcp_peer.py in tcpcl checks every byte by SHA-256.
 # Loss is dropped by nftables (numgen) in tcpio's forward chain, so it hits both directions
@@ -13,8 +13,8 @@
 . "$(dirname "$0")/../lib/testlib.sh"
 t_need_root
 command -v nft >/dev/null || t_skip "nft missing"
-NS=${TCP_NS:-tcpio}
-CL=${TCP_CL:-tcpcl}
+NS=${TCP_NS:-tcpio$$}   # unique per run: several worktrees may run make test at once
+CL=${TCP_CL:-tcpcl$$}
 MB=${TCP_MB:-20}
 LOSS_MB=${TCP_LOSS_MB:-5}
 CONNS=${TCP_CONNS:-200}
