@@ -80,13 +80,28 @@ struct bench_smtpd {
 	bool discard_line;    /* an over-long command: skip to the next LF */
 	bool in_headers;      /* DATA: still in the header section */
 	bool line_start;      /* DATA: the next byte starts a line */
+	bool dkim_signed;     /* DATA: a DKIM-Signature header field was seen */
 	uint32_t rcpts;
 	uint32_t errors;      /* bad commands in this session (too many: 421) */
 	uint64_t msg_bytes;   /* DATA: unstuffed content bytes */
 	char msgid[BENCH_MSGID_MAX + 1];
 	size_t msgid_len;
+	/* optional: every content byte (dot-unstuffed, CRLF kept) as it is parsed */
+	void (*on_content)(void *ctx, const uint8_t *p, size_t n);
+	void *content_ctx;
 	char out[BENCH_SMTPD_OUT]; /* replies produced, drained by the owner */
 	size_t out_len;
+};
+
+/* One row of the comparison, read from a load or sink JSON file. */
+struct bench_row {
+	char label[64];
+	const char *mode;
+	double sessions, msgs_s, mb_s, p50, p99, p999, msg_p99, sut_k, e2e;
+	long long accepted, tempfail, permfail, errors;
+	long long greeted;          /* idle runs: sessions greeted at the peak */
+	double banner_p99, ehlo_p99; /* idle runs, ms */
+	bool tls, has_sut;
 };
 
 /* Counters of /proc CPU time for a set of process trees. */

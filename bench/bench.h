@@ -83,6 +83,15 @@ void bench_smtpd_tls_started(struct bench_smtpd *s);
 void bench_smtpd_reply_421(struct bench_smtpd *s, const char *why);
 const char *bench_smtpd_state_name(enum bench_smtpd_state st);
 
+/* ---- bench_dkimv.c: DKIM verification with keys from a file (no DNS) -------------------- */
+int bench_dkimv_init(const char *keyfile);
+void bench_dkimv_fini(void);
+/* A verifier for one message (NULL when not initialised); its bytes go to _chunk; _end frees
+ * it and returns 1 pass, 0 fail, -1 no signature or error. */
+void *bench_dkimv_begin(void);
+void bench_dkimv_chunk(void *v, const uint8_t *p, size_t n);
+int bench_dkimv_end(void *v);
+
 /* ---- bench_cpu.c: CPU time of the system under test from /proc ---------------------------- */
 /* Parses "PID[,PID...]"; 0 or -1. */
 int bench_cpu_parse(struct bench_cpu *c, const char *list);
@@ -114,6 +123,10 @@ int bench_parse_hostport(const char *s, struct sockaddr_storage *ss, socklen_t *
 int bench_json_save(json_t *j, const char *path);
 /* ISO-8601 UTC of the wall clock now. */
 void bench_iso_now(char *buf, size_t len);
+
+/* ---- bench_report.c ---------------------------------------------------------------------- */
+/* Fills r from a run's JSON (load or sink); 0, or -1 when it is not a dpmail-bench run. */
+int bench_report_row(json_t *j, const char *fallback_label, struct bench_row *r);
 
 /* ---- subcommands ------------------------------------------------------------------------- */
 int bench_load_main(int argc, char **argv);

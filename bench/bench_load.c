@@ -101,6 +101,9 @@ void ld_sess_ended(struct ld_sess *s, uint64_t now, bool error)
 		return;
 	}
 	s->retry_us = now + (error ? 50000 : 0); /* reconnected from the loop, never from here */
+	ld->has_wait = true;
+	if (s->retry_us < ld->wake_us)
+		ld->wake_us = s->retry_us;
 }
 
 /* Open loop: hands every due message to an idle session. */
@@ -131,14 +134,17 @@ static void load_usage(FILE *f)
 		"  --json FILE  --ids FILE (accepted Message-IDs)  --label NAME  --progress\n"
 		"  --sut-pid PID[,PID]  (CPU of the system under test from /proc)\n"
 		"  --from ADDR  --rcpt-domain DOMAIN  --ehlo NAME  --connect-rate N/s\n"
-		"  --reply-timeout S (default 120)  --seed N\n");
+		"  --reply-timeout S (default 120)  --seed N\n"
+		"  --sink-json FILE  (relay runs: the JSON of the dpmail-bench sink behind the relay;\n"
+		"                     the run ends when the sink has every accepted message, and CPU\n"
+		"                     and end-to-end rate cover the whole job)  --drain-timeout S\n");
 }
 
 static int load_parse(struct ld_opts *o, int argc, char **argv)
 {
 	enum { O_SRV = 1, O_SESS, O_MPS, O_RCPTS, O_SIZE, O_MIX, O_TLS, O_PIPE, O_RATE, O_DUR,
 	       O_COUNT, O_JSON, O_IDS, O_LABEL, O_PROG, O_SUT, O_FROM, O_RDOM, O_EHLO, O_CRATE,
-	       O_RTO, O_SEED, O_HELP };
+	       O_RTO, O_SEED, O_SINKJ, O_DRAIN, O_HELP };
 	static const struct option opts[] = {
 		{ "server", 1, 0, O_SRV },     { "sessions", 1, 0, O_SESS },
 		{ "messages-per-session", 1, 0, O_MPS }, { "rcpts", 1, 0, O_RCPTS },
@@ -151,13 +157,14 @@ static int load_parse(struct ld_opts *o, int argc, char **argv)
 		{ "from", 1, 0, O_FROM },      { "rcpt-domain", 1, 0, O_RDOM },
 		{ "ehlo", 1, 0, O_EHLO },      { "connect-rate", 1, 0, O_CRATE },
 		{ "reply-timeout", 1, 0, O_RTO }, { "seed", 1, 0, O_SEED },
+		{ "sink-json", 1, 0, O_SINKJ }, { "drain-timeout", 1, 0, O_DRAIN },
 		{ "help", 0, 0, O_HELP },      { 0, 0, 0, 0 },
 	};
 	char err[128];
 	uint64_t v;
 	*o = (struct ld_opts){ .sessions = 16, .mps = 10, .rcpts = 1, .from = "bench@bench.test",
 			       .rcpt_domain = "sink.test", .ehlo = "load.dpmail-bench.test",
-			       .reply_timeout_s = 120, .label = "" };
+			       .reply_timeout_s = 120, .label = "", .drain_timeout_s = 600 };
 	bench_mix_parse_sizes(&o->sizes, "10k", err, sizeof(err));
 	int ch;
 	optind = 1;
@@ -202,6 +209,8 @@ static int load_parse(struct ld_opts *o, int argc, char **argv)
 		case O_CRATE: o->connect_rate = strtod(optarg, NULL); break;
 		case O_RTO: o->reply_timeout_s = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case O_SEED: o->seed = strtoull(optarg, NULL, 10); break;
+		case O_SINKJ: o->sink_json = optarg; break;
+		case O_DRAIN: o->drain_timeout_s = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case O_HELP: load_usage(stdout); exit(0);
 		default: load_usage(stderr); return -1;
 		}
@@ -302,10 +311,9 @@ static void progress(struct load *ld, uint64_t now)
 		(double)bench_hist_quantile(&ld->hist[LH_EOD], 0.99) / 1000.0);
 }
 
-/* Reconnects due sessions, times out stuck ones; returns the next wake-up time. */
-static uint64_t housekeeping(struct load *ld, uint64_t now, bool scan_timeouts)
+/* Reconnects due sessions, times out stuck ones. */
+static void housekeeping(struct load *ld, uint64_t now, bool scan_timeouts)
 {
-	uint64_t wake = now + 1000000;
 	uint64_t rto = (uint64_t)ld->o.reply_timeout_s * 1000000;
 	for (uint32_t i = 0; i < ld->o.sessions; i++) {
 		struct ld_sess *s = &ld->sess[i];
@@ -315,22 +323,20 @@ static uint64_t housekeeping(struct load *ld, uint64_t now, bool scan_timeouts)
 				ld->live--;
 			} else if (s->retry_us <= now) {
 				ld_sess_connect(s, now);
-			} else if (s->retry_us < wake) {
-				wake = s->retry_us;
 			}
 		} else if (scan_timeouts && s->st != LD_DONE && s->st != LD_READY &&
 			   now - s->active_us > rto) {
 			ld_sess_timeout(s, now);
 		}
 	}
-	return wake;
 }
 
 static void load_run(struct load *ld)
 {
 	struct epoll_event evs[512];
-	uint64_t next_tick = ld->t0_us + 1000000, now = ld->t0_us, wake = now;
-	bool has_wait = true;
+	uint64_t next_tick = ld->t0_us + 1000000, now = ld->t0_us;
+	ld->has_wait = true;
+	ld->wake_us = now;
 	while (ld->live > 0) {
 		if (load_stop && !ld->stopping) {
 			ld->stopping = true;
@@ -344,7 +350,7 @@ static void load_run(struct load *ld)
 				if (ld->sess[i].st == LD_READY)
 					ld_sess_quit(&ld->sess[i], now);
 		}
-		uint64_t until = wake < next_tick ? wake : next_tick;
+		uint64_t until = ld->has_wait && ld->wake_us < next_tick ? ld->wake_us : next_tick;
 		if (ld->o.rate > 0 && ld->idle_head) {
 			uint64_t d = due_us(ld, ld->issued);
 			if (d < until)
@@ -362,13 +368,16 @@ static void load_run(struct load *ld)
 		}
 		dispatch_due(ld, now);
 		bool tick = now >= next_tick;
-		if (has_wait || tick || wake <= now) {
-			wake = housekeeping(ld, now, tick);
-			has_wait = false;
-			for (uint32_t i = 0; i < ld->o.sessions && !has_wait; i++)
-				has_wait = ld->sess[i].st == LD_WAIT;
-			if (!has_wait)
-				wake = now + 1000000;
+		if ((ld->has_wait && ld->wake_us <= now) || tick) {
+			housekeeping(ld, now, tick);
+			ld->has_wait = false;
+			ld->wake_us = UINT64_MAX;
+			for (uint32_t i = 0; i < ld->o.sessions; i++)
+				if (ld->sess[i].st == LD_WAIT) {
+					ld->has_wait = true;
+					if (ld->sess[i].retry_us < ld->wake_us)
+						ld->wake_us = ld->sess[i].retry_us;
+				}
 		}
 		if (tick) {
 			next_tick = now + 1000000;
@@ -379,6 +388,51 @@ static void load_run(struct load *ld)
 	}
 	if (!ld->last_done_us)
 		ld->last_done_us = now;
+}
+
+/* ---- relay drain -------------------------------------------------------------------------- */
+
+/* The sink's unique message count, and when (its monotonic clock is ours) it accepted the
+ * last one. */
+static uint64_t sink_unique(const char *path, uint64_t *last_us)
+{
+	json_t *j = json_load_file(path, 0, NULL);
+	uint64_t n = (uint64_t)json_integer_value(json_object_get(json_object_get(j, "message_ids"), "unique"));
+	if (last_us)
+		*last_us = (uint64_t)json_integer_value(json_object_get(j, "last_accept_mono_us"));
+	json_decref(j);
+	return n;
+}
+
+/* Waits (polling the sink's JSON, rewritten by the sink every second) until the sink behind
+ * the relay has received every message the relay accepted. */
+static void wait_drain(struct load *ld)
+{
+	uint64_t want = ld->sink_base + ld->accepted;
+	uint64_t end = bench_now_us() + (uint64_t)ld->o.drain_timeout_s * 1000000;
+	uint64_t last_print = 0;
+	while (!load_stop) {
+		uint64_t now = bench_now_us();
+		uint64_t last = 0;
+		ld->sink_got = sink_unique(ld->o.sink_json, &last);
+		if (ld->sink_got >= want) {
+			ld->drained_us = last > ld->t0_us && last <= now ? last : now;
+			return;
+		}
+		if (now >= end) {
+			fprintf(stderr, "dpmail-bench load: sink has %lu of %lu after %us\n",
+				(unsigned long)(ld->sink_got - ld->sink_base), (unsigned long)ld->accepted,
+				ld->o.drain_timeout_s);
+			return;
+		}
+		if (ld->o.progress && now - last_print > 1000000) {
+			last_print = now;
+			fprintf(stderr, "load: draining, sink has %lu of %lu\n",
+				(unsigned long)(ld->sink_got - ld->sink_base), (unsigned long)ld->accepted);
+		}
+		struct timespec ts = { .tv_nsec = 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL); /* a plain client process: sleeping here blocks nothing */
+	}
 }
 
 /* ---- results ------------------------------------------------------------------------------ */
@@ -427,11 +481,29 @@ static json_t *load_json(struct load *ld, double window, double sut_cpu)
 		(json_int_t)ld->server_closed, "timeouts", (json_int_t)ld->timeouts, "ready_peak",
 		(json_int_t)ld->ready_peak, "latency_us", lat, "client_cpu_s",
 		bench_self_cpu() - ld->cpu_self0);
+	if (ld->o.rate > 0) {
+		/* open loop: messages that fell due but never started (the server could not keep up) */
+		double span = ld->o.duration_s > 0 ? ld->o.duration_s : window;
+		double due = span * ld->o.rate;
+		if (ld->o.count && due > (double)ld->o.count)
+			due = (double)ld->o.count;
+		json_object_set_new(json_object_get(j, "messages"), "backlog",
+				    json_integer(due > (double)ld->issued ? (json_int_t)(due - (double)ld->issued) : 0));
+	}
+	if (ld->o.sink_json) {
+		double e2e = ld->drained_us ? (double)(ld->drained_us - ld->t0_us) / 1e6 : 0;
+		json_object_set_new(j, "relay", json_pack("{sb sI sf sf}", "drained", ld->drained_us != 0,
+							  "sink_received", (json_int_t)(ld->sink_got - ld->sink_base),
+							  "end_to_end_s", e2e, "msgs_per_s",
+							  e2e > 0 ? (double)ld->accepted / e2e : 0.0));
+	}
 	if (ld->o.have_sut) {
 		json_t *pids = json_array();
 		for (unsigned i = 0; i < ld->o.sut.npids; i++)
 			json_array_append_new(pids, json_integer(ld->o.sut.pids[i]));
-		json_object_set_new(j, "sut", json_pack("{so sf sf}", "pids", pids, "cpu_s", sut_cpu,
+		json_object_set_new(j, "sut", json_pack("{so ss sf sf}", "pids", pids, "window",
+							 ld->o.sink_json ? "until the sink had every message" : "load run",
+							 "cpu_s", sut_cpu,
 							 "cpu_s_per_1000_msgs",
 							 ld->accepted ? sut_cpu * 1000.0 / (double)ld->accepted : 0.0));
 	}
@@ -455,6 +527,16 @@ static void summary(struct load *ld, json_t *j)
 	printf("  message (from %s)  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms\n",
 	       ld->o.rate > 0 ? "intended start" : "start", (double)bench_hist_quantile(m, 0.5) / 1e3,
 	       (double)bench_hist_quantile(m, 0.99) / 1e3, (double)bench_hist_quantile(m, 0.999) / 1e3);
+	json_t *backlog = json_object_get(json_object_get(j, "messages"), "backlog");
+	if (backlog && json_integer_value(backlog) > 0)
+		printf("  open loop: %lld messages fell due but never started (server behind)\n",
+		       (long long)json_integer_value(backlog));
+	json_t *relay = json_object_get(j, "relay");
+	if (relay)
+		printf("  relay end to end  %.1f msgs/s (%lu of %lu at the sink in %.2fs)\n",
+		       json_real_value(json_object_get(relay, "msgs_per_s")),
+		       (unsigned long)(ld->sink_got - ld->sink_base), (unsigned long)ld->accepted,
+		       json_real_value(json_object_get(relay, "end_to_end_s")));
 	json_t *sut = json_object_get(j, "sut");
 	if (sut)
 		printf("  system under test  %.3f CPU-s, %.3f CPU-s per 1000 messages\n",
@@ -481,7 +563,11 @@ int bench_load_main(int argc, char **argv)
 	ld->cpu_self0 = bench_self_cpu();
 	if (ld->o.have_sut)
 		ld->cpu_sut0 = bench_cpu_seconds(&ld->o.sut);
+	if (ld->o.sink_json)
+		ld->sink_base = sink_unique(ld->o.sink_json, NULL);
 	load_run(ld);
+	if (ld->o.sink_json)
+		wait_drain(ld);
 	double sut = ld->o.have_sut ? bench_cpu_seconds(&ld->o.sut) - ld->cpu_sut0 : 0;
 	double window = (double)(ld->last_done_us - ld->t0_us) / 1e6;
 	json_t *j = load_json(ld, window, sut);
@@ -489,7 +575,7 @@ int bench_load_main(int argc, char **argv)
 	if (ld->o.json && bench_json_save(j, ld->o.json) < 0)
 		fprintf(stderr, "dpmail-bench load: cannot write %s\n", ld->o.json);
 	json_decref(j);
-	rc = ld->accepted > 0 || ld->o.mps == 0 ? 0 : 1;
+	rc = (ld->accepted > 0 || ld->o.mps == 0) && (!ld->o.sink_json || ld->drained_us) ? 0 : 1;
 out:
 	if (ld) {
 		if (ld->ids)

@@ -60,6 +60,8 @@ struct ld_sess {
 struct ld_opts {
 	const char *server;
 	const char *json, *ids, *label, *from, *rcpt_domain, *ehlo;
+	const char *sink_json;  /* relay runs: wait until the sink behind the relay has them all */
+	uint32_t drain_timeout_s;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	uint32_t sessions, mps, rcpts;
@@ -91,12 +93,17 @@ struct load {
 	uint64_t t0_us, end_us, last_done_us;
 	uint64_t issued;       /* messages started */
 	uint32_t live;         /* sessions not DONE */
+	bool has_wait;         /* some session is in LD_WAIT (housekeeping must run) */
+	uint64_t wake_us;      /* earliest retry_us of a waiting session */
 	/* results */
 	struct bench_hist hist[LH__MAX];
 	uint64_t accepted, tempfail, permfail, errors, bytes_ok;
 	uint64_t connects, connect_fail, tls_ok, tls_fail, server_closed, timeouts, ready_peak, ready_now;
 	uint64_t eod_codes[600], cmd_codes[600];
 	double cpu_sut0, cpu_self0;
+	uint64_t sink_base;    /* sink's unique count before the run */
+	uint64_t drained_us;   /* when the sink had every accepted message (0 = not waited/failed) */
+	uint64_t sink_got;
 };
 
 /* bench_load_sess.c */

@@ -292,7 +292,7 @@ static bool on_reply(struct ld_sess *s, unsigned code, unsigned caps, uint64_t n
 			ld->last_done_us = now;
 		}
 		ld->server_closed++;
-		ld_drop(s, now, false);
+		ld_drop(s, now, true); /* back off: a server at its limit says 421 at the banner */
 		return false;
 	}
 	switch (s->st) {
@@ -413,6 +413,21 @@ static bool read_replies(struct ld_sess *s, uint64_t now)
 	}
 }
 
+/* Sends what is queued; notes when the end of data left. False when the session ended. */
+static bool write_out(struct ld_sess *s, uint64_t now)
+{
+	if (!s->c.want_write)
+		return true;
+	int w = bench_conn_flush(&s->c);
+	if (w < 0) {
+		ld_drop(s, now, true);
+		return false;
+	}
+	if (w == 1 && s->st == LD_BODY && !s->eod_us)
+		s->eod_us = now;
+	return true;
+}
+
 void ld_sess_event(struct ld_sess *s, uint32_t events, uint64_t now)
 {
 	struct load *ld = s->ld;
@@ -438,28 +453,12 @@ void ld_sess_event(struct ld_sess *s, uint32_t events, uint64_t now)
 			s->phase_us = now;
 			ld_enter(s, LD_EHLO, now);
 		}
-		if (s->c.want_write) {
-			int w = bench_conn_flush(&s->c);
-			if (w < 0) {
-				ld_drop(s, now, true);
-				return;
-			}
-			if (w == 1 && s->st == LD_BODY && !s->eod_us)
-				s->eod_us = now;
-		}
-		if (!read_replies(s, now))
+		if (!write_out(s, now) || !read_replies(s, now))
 			return;
 		if (s->st == LD_HANDSHAKE)
 			continue; /* STARTTLS accepted: drive the handshake now */
-		if (s->c.want_write) {
-			int w = bench_conn_flush(&s->c);
-			if (w < 0) {
-				ld_drop(s, now, true);
-				return;
-			}
-			if (w == 1 && s->st == LD_BODY && !s->eod_us)
-				s->eod_us = now;
-		}
+		if (!write_out(s, now))
+			return;
 		break;
 	}
 	bench_conn_interest(&s->c, ld->epfd, s);

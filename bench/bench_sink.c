@@ -32,19 +32,21 @@ struct sink_sess {
 	bool parked;
 	unsigned pending_code;     /* the end-of-data reply held back by --delay-ms */
 	uint64_t park_until;
+	void *dkimv;               /* --verify-dkim: the verifier of the message in progress */
 	struct sink_sess *next;    /* free list / park queue */
 };
 
 struct sink_opts {
 	const char *listen;
 	const char *cert, *key;
-	const char *json, *ids;
+	const char *json, *ids, *dkim_keys;
 	struct bench_mix mix;
 	bool have_mix;
 	uint32_t delay_ms;
 	uint32_t max_conns;
 	uint64_t expect;
 	uint32_t timeout_s;
+	uint32_t json_ms;
 	bool progress;
 };
 
@@ -60,7 +62,8 @@ struct sink {
 	struct bench_idset ids;
 	/* counters */
 	uint64_t accepted_conns, refused_conns, tls_sessions, cur_conns, peak_conns;
-	uint64_t msgs, msgs_ok, bytes_ok, dups, no_msgid;
+	uint64_t msgs, msgs_ok, bytes_ok, dups, no_msgid, dkim_signed;
+	uint64_t dkim_pass, dkim_fail, dkim_none;
 	uint64_t by_code[600];
 	uint64_t first_msg_us, last_msg_us, start_us;
 	double cpu0;
@@ -73,6 +76,10 @@ static void sink_on_signal(int sig) { sink_stop = sig; }
 static void sess_close(struct sink_sess *ss)
 {
 	struct sink *sk = ss->sk;
+	if (ss->dkimv) {
+		bench_dkimv_end(ss->dkimv);
+		ss->dkimv = NULL;
+	}
 	bench_conn_free(&ss->c);
 	ss->in_use = false;
 	ss->next = sk->free;
@@ -105,10 +112,26 @@ static void park(struct sink_sess *ss, unsigned code)
 	sk->park_tail = ss;
 }
 
+/* --verify-dkim: message bytes go to this session's verifier, started at the first byte. */
+static void sess_content(void *ctx, const uint8_t *p, size_t n)
+{
+	struct sink_sess *ss = ctx;
+	if (!ss->dkimv)
+		ss->dkimv = bench_dkimv_begin();
+	bench_dkimv_chunk(ss->dkimv, p, n);
+}
+
 /* End of one message: pick the reply from the mix, account, record the Message-ID. */
 static void sess_eom(struct sink_sess *ss)
 {
 	struct sink *sk = ss->sk;
+	if (sk->o.dkim_keys) {
+		int v = bench_dkimv_end(ss->dkimv);
+		ss->dkimv = NULL;
+		sk->dkim_pass += v == 1;
+		sk->dkim_fail += v == 0;
+		sk->dkim_none += v < 0;
+	}
 	unsigned code = sk->o.have_mix ? (unsigned)bench_mix_pick(&sk->o.mix, bench_rand(&sk->rng)) : 250;
 	uint64_t now = bench_now_us();
 	sk->msgs++;
@@ -119,6 +142,7 @@ static void sess_eom(struct sink_sess *ss)
 		if (!sk->first_msg_us)
 			sk->first_msg_us = now;
 		sk->last_msg_us = now;
+		sk->dkim_signed += ss->s.dkim_signed;
 		if (ss->s.msgid_len == 0)
 			sk->no_msgid++;
 		else if (bench_idset_add(&sk->ids, ss->s.msgid, ss->s.msgid_len) == 0)
@@ -243,6 +267,10 @@ static void sink_accept(struct sink *sk)
 		if (++sk->cur_conns > sk->peak_conns)
 			sk->peak_conns = sk->cur_conns;
 		bench_smtpd_init(&ss->s, sk->tls != NULL, "sink.dpmail-bench.test");
+		if (sk->o.dkim_keys) {
+			ss->s.on_content = sess_content;
+			ss->s.content_ctx = ss;
+		}
 		drain_out(ss);
 		sess_run(ss, false);
 	}
@@ -279,12 +307,14 @@ static json_t *sink_json(struct sink *sk)
 	char started[32];
 	bench_iso_now(started, sizeof(started));
 	return json_pack(
-		"{ss ss ss sf s{sI sI sI sI sI} s{sI sI so} sI s{sI sI sI} sf sf sf sf}", "tool",
-		"dpmail-bench", "mode", "sink", "written", started, "elapsed_s", elapsed, "connections",
+		"{ss ss ss sf sI s{sI sI sI sI sI} s{sI sI sI so} sI s{sI sI sI} sf sf sf sf}", "tool",
+		"dpmail-bench", "mode", "sink", "written", started, "elapsed_s", elapsed,
+		"last_accept_mono_us", (json_int_t)sk->last_msg_us, "connections",
 		"accepted", (json_int_t)sk->accepted_conns, "refused_limit",
 		(json_int_t)sk->refused_conns, "tls", (json_int_t)sk->tls_sessions, "current",
 		(json_int_t)sk->cur_conns, "peak", (json_int_t)sk->peak_conns, "messages", "received",
-		(json_int_t)sk->msgs, "accepted", (json_int_t)sk->msgs_ok, "by_code", codes,
+		(json_int_t)sk->msgs, "accepted", (json_int_t)sk->msgs_ok, "dkim_signed",
+		(json_int_t)sk->dkim_signed, "by_code", codes,
 		"bytes_accepted", (json_int_t)sk->bytes_ok, "message_ids", "unique",
 		(json_int_t)sk->ids.count, "duplicates", (json_int_t)sk->dups, "missing",
 		(json_int_t)sk->no_msgid, "window_s", window, "msgs_per_s",
@@ -298,6 +328,10 @@ static void sink_write_json(struct sink *sk)
 	if (!sk->o.json)
 		return;
 	json_t *j = sink_json(sk);
+	if (sk->o.dkim_keys)
+		json_object_set_new(j, "dkim_verify", json_pack("{sI sI sI}", "pass", (json_int_t)sk->dkim_pass,
+								"fail", (json_int_t)sk->dkim_fail, "none",
+								(json_int_t)sk->dkim_none));
 	if (bench_json_save(j, sk->o.json) < 0)
 		fprintf(stderr, "dpmail-bench sink: cannot write %s\n", sk->o.json);
 	json_decref(j);
@@ -312,10 +346,13 @@ static void sink_usage(FILE *f)
 		"  --delay-ms D                  hold each end-of-data reply D ms (slow provider)\n"
 		"  --max-conns C                 more concurrent connections get 421 (default 20000)\n"
 		"  --json FILE                   statistics, rewritten every second and at exit\n"
+		"  --json-interval-ms MS         rewrite it this often instead (relay drain checks)\n"
 		"  --ids FILE                    accepted Message-IDs, one a line, written at exit\n"
 		"  --expect N                    exit once N unique messages were accepted\n"
 		"  --timeout S                   exit after S seconds (status 3 if --expect unmet)\n"
-		"  --progress                    a status line on stderr every second\n");
+		"  --progress                    a status line on stderr every second\n"
+		"  --verify-dkim KEYS            verify DKIM signatures; KEYS has lines\n"
+		"                                'SELECTOR._domainkey.DOMAIN TXT-VALUE' (no DNS)\n");
 }
 
 static int sink_parse(struct sink_opts *o, int argc, char **argv)
@@ -325,11 +362,13 @@ static int sink_parse(struct sink_opts *o, int argc, char **argv)
 		{ "key", 1, 0, 'k' },    { "mix", 1, 0, 'm' },      { "delay-ms", 1, 0, 'd' },
 		{ "max-conns", 1, 0, 'C' }, { "json", 1, 0, 'j' },  { "ids", 1, 0, 'i' },
 		{ "expect", 1, 0, 'e' }, { "timeout", 1, 0, 't' },  { "progress", 0, 0, 'p' },
-		{ "help", 0, 0, 'h' },   { 0, 0, 0, 0 },
+		{ "json-interval-ms", 1, 0, 'J' }, { "verify-dkim", 1, 0, 'V' },
+		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	bool starttls = false;
 	char err[128];
 	o->max_conns = 20000;
+	o->json_ms = 1000;
 	int ch;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -352,6 +391,8 @@ static int sink_parse(struct sink_opts *o, int argc, char **argv)
 		case 'e': o->expect = strtoull(optarg, NULL, 10); break;
 		case 't': o->timeout_s = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'p': o->progress = true; break;
+		case 'V': o->dkim_keys = optarg; break;
+		case 'J': o->json_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'h': sink_usage(stdout); exit(0);
 		default: sink_usage(stderr); return -1;
 		}
@@ -390,11 +431,12 @@ static int sink_listen(struct sink *sk)
 static int sink_loop(struct sink *sk)
 {
 	struct epoll_event evs[256];
-	uint64_t next_tick = sk->start_us + 1000000;
+	uint64_t next_tick = sk->start_us + 1000000, next_json = sk->start_us;
+	uint64_t json_us = (uint64_t)(sk->o.json_ms ? sk->o.json_ms : 1000) * 1000;
 	uint64_t deadline = sk->o.timeout_s ? sk->start_us + (uint64_t)sk->o.timeout_s * 1000000 : 0;
 	while (!sink_stop) {
 		uint64_t now = bench_now_us();
-		uint64_t wake = next_tick;
+		uint64_t wake = next_tick < next_json ? next_tick : next_json;
 		if (sk->park_head && sk->park_head->park_until < wake)
 			wake = sk->park_head->park_until;
 		int timeout = wake > now ? (int)((wake - now + 999) / 1000) : 0;
@@ -414,9 +456,12 @@ static int sink_loop(struct sink *sk)
 			return 0;
 		if (deadline && now >= deadline)
 			return sk->o.expect ? 3 : 0;
+		if (now >= next_json) {
+			next_json = now + json_us;
+			sink_write_json(sk);
+		}
 		if (now >= next_tick) {
 			next_tick = now + 1000000;
-			sink_write_json(sk);
 			if (sk->o.progress)
 				fprintf(stderr, "sink: %.0fs conns=%lu accepted=%lu unique=%lu dups=%lu\n",
 					(double)(now - sk->start_us) / 1e6, (unsigned long)sk->cur_conns,
@@ -446,6 +491,11 @@ int bench_sink_main(int argc, char **argv)
 	}
 	if (sk->o.cert && !(sk->tls = bench_tls_server_ctx(sk->o.cert, sk->o.key)))
 		goto out;
+	if (sk->o.dkim_keys && bench_dkimv_init(sk->o.dkim_keys) < 0) {
+		fprintf(stderr, "dpmail-bench sink: cannot set up DKIM verification with %s\n",
+			sk->o.dkim_keys);
+		goto out;
+	}
 	if (sink_listen(sk) < 0)
 		goto out;
 	bench_idset_init(&sk->ids);
@@ -467,6 +517,7 @@ int bench_sink_main(int argc, char **argv)
 		if (f)
 			fclose(f);
 	}
+	bench_dkimv_fini();
 	json_t *j = sink_json(sk);
 	fprintf(stderr, "sink: accepted=%lu unique=%lu duplicates=%lu missing_id=%lu msgs/s=%.1f MB/s=%.2f\n",
 		(unsigned long)sk->msgs_ok, (unsigned long)sk->ids.count, (unsigned long)sk->dups,

@@ -59,6 +59,7 @@ static void reset_txn(struct bench_smtpd *s)
 	s->msg_bytes = 0;
 	s->msgid_len = 0;
 	s->msgid[0] = 0;
+	s->dkim_signed = false;
 }
 
 void bench_smtpd_reply_421(struct bench_smtpd *s, const char *why)
@@ -190,10 +191,12 @@ static void command(struct bench_smtpd *s, const char *l, size_t n)
 	}
 }
 
-/* Captures the Message-ID header value of a complete header line. */
+/* Captures the Message-ID header value of a complete header line; notes a DKIM signature. */
 static void header_line(struct bench_smtpd *s, const uint8_t *l, size_t n)
 {
-	static const char name[] = "message-id:";
+	static const char name[] = "message-id:", dkim[] = "dkim-signature:";
+	if (n >= sizeof(dkim) - 1 && strncasecmp((const char *)l, dkim, sizeof(dkim) - 1) == 0)
+		s->dkim_signed = true;
 	if (n < sizeof(name) - 1 || strncasecmp((const char *)l, name, sizeof(name) - 1) != 0)
 		return;
 	size_t i = sizeof(name) - 1;
@@ -224,6 +227,8 @@ static size_t data_input(struct bench_smtpd *s, const uint8_t *d, size_t len)
 			if (s->line_start && (rest < 3 || (s->in_headers && rest < CMD_MAX)))
 				return off;
 			s->msg_bytes += rest;
+			if (s->on_content)
+				s->on_content(s->content_ctx, p, rest);
 			s->line_start = false;
 			return len;
 		}
@@ -239,9 +244,14 @@ static size_t data_input(struct bench_smtpd *s, const uint8_t *d, size_t len)
 				else
 					header_line(s, p, n);
 			}
-			s->msg_bytes += n - (p[0] == '.'); /* dot-unstuffing */
+			size_t dot = p[0] == '.'; /* dot-unstuffing */
+			s->msg_bytes += n - dot;
+			if (s->on_content)
+				s->on_content(s->content_ctx, p + dot, n - dot);
 		} else {
 			s->msg_bytes += n;
+			if (s->on_content)
+				s->on_content(s->content_ctx, p, n);
 		}
 		s->line_start = true;
 		off += n;

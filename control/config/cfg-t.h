@@ -44,6 +44,7 @@ struct cfg_eal {
 	bool pci;                 /* false: --no-pci */
 	uint32_t memory_mb;
 	char *file_prefix;
+	char *lcores;             /* EAL --lcores map (e.g. "0@0,1@1,2@1"); NULL: -l from dataplane */
 };
 
 struct cfg_port {
@@ -54,7 +55,10 @@ struct cfg_port {
 	uint32_t rx_desc, tx_desc;
 };
 
+enum cfg_backend { CFG_BACKEND_DPDK = 0, CFG_BACKEND_POSIX };
+
 struct cfg_dataplane {
+	int backend;              /* enum cfg_backend */
 	uint32_t main_lcore;
 	struct cfg_u32v workers;  /* worker lcore ids; one RX/TX queue pair each */
 	uint32_t mbufs;           /* mbufs per worker pool */
@@ -83,6 +87,140 @@ struct cfg_log {
 	int level;                /* enum log_level */
 };
 
+/* A list of section items (listeners, users, routes...), parsed by control/config/cfg_list.c;
+ * v points at n items of the list's own struct type. */
+struct cfg_list {
+	void *v;
+	uint32_t n;
+};
+
+/* relay sections (control/config/cfg_params_relay.c); enum values index their name tables */
+enum cfg_listen_tls { CFG_LISTEN_PLAIN = 0, CFG_LISTEN_STARTTLS, CFG_LISTEN_IMPLICIT };
+enum cfg_tls_mode { CFG_TLS_NONE = 0, CFG_TLS_MAY, CFG_TLS_ENCRYPT, CFG_TLS_VERIFY, CFG_TLS_DANE };
+
+struct cfg_listener {
+	struct cfg_ip address;        /* family 0: the port's address */
+	uint32_t port;
+	int tls;                      /* enum cfg_listen_tls */
+	bool auth;                    /* offer AUTH (after TLS only) */
+};
+
+struct cfg_client {
+	struct cfg_prefix network;    /* client network allowed to relay without AUTH */
+	struct cfg_strv senders;      /* sender domains it may use; empty = any */
+	char *name;                   /* for logs and accounting ("" = the network) */
+};
+
+struct cfg_user {
+	char *name;
+	char *password;               /* crypt(3) hash: yescrypt $y$ or SHA-512-crypt $6$ */
+	struct cfg_strv senders;      /* sender domains the user may use ("*" = any) */
+};
+
+struct cfg_cert {
+	char *cert, *key;             /* PEM files */
+	struct cfg_strv names;        /* SNI names served with it; empty = default certificate */
+};
+
+struct cfg_dkim_key {
+	char *domain, *selector, *key;
+};
+
+struct cfg_spool_key {
+	uint32_t id;                  /* recorded in each segment: old keys stay to read old data */
+	char *file;
+};
+
+struct cfg_route {
+	char *domain;                 /* "example.com", ".example.com" (subdomains) or "*" */
+	struct cfg_strv hosts;        /* "host", "host:port", "[198.18.0.5]:2525" */
+	char *name;                   /* rollup name for shaping ("" = derived from the hosts) */
+};
+
+struct cfg_tls_policy {
+	char *destination;            /* domain or "*" */
+	int mode;                     /* enum cfg_tls_mode */
+};
+
+struct cfg_shaping {
+	char *destination;            /* domain, route name or "*" */
+	uint32_t connections;         /* simultaneous connections, all cores (0 = unlimited) */
+	uint32_t rate;                /* messages per second, all cores (0 = unlimited) */
+	uint32_t burst;               /* messages allowed at once above the rate */
+	uint32_t per_connection;      /* messages per connection before it is closed (0 = no limit) */
+};
+
+struct cfg_smtp {
+	struct cfg_list listeners;    /* struct cfg_listener */
+	char *hostname;               /* banner and HELO name ("" = the machine's) */
+	bool require_tls;             /* refuse MAIL before STARTTLS (530 5.7.0) */
+};
+
+struct cfg_relay {
+	struct cfg_list clients;      /* struct cfg_client */
+	struct cfg_list users;        /* struct cfg_user */
+};
+
+struct cfg_tls {
+	struct cfg_list certificates; /* struct cfg_cert */
+	int min_version;              /* index into "TLSv1.2", "TLSv1.3" */
+	uint32_t handshake_timeout_ms;
+};
+
+enum cfg_unsignable { CFG_UNSIGNABLE_REJECT = 0, CFG_UNSIGNABLE_PASS };
+
+struct cfg_dkim {
+	struct cfg_list keys;         /* struct cfg_dkim_key */
+	char *operator_domain;        /* "" = no second signature by the operator's domain */
+	int unsignable;               /* enum cfg_unsignable: zero or several From: headers */
+};
+
+struct cfg_spool {
+	struct cfg_list keys;         /* struct cfg_spool_key */
+	char *dir;                    /* segment files (one set per worker) */
+	bool encrypt;                 /* seal records with the highest key id (needs keys) */
+	uint32_t segment_mb;
+	uint32_t min_free_mb;         /* free-space guard: below it new mail gets 452 4.3.1 */
+};
+
+struct cfg_delivery {
+	struct cfg_list routes;       /* struct cfg_route */
+	struct cfg_list tls_policy;   /* struct cfg_tls_policy */
+	struct cfg_list shaping;      /* struct cfg_shaping */
+	uint32_t retry_first, retry_cap, max_age, retry_jitter_pct; /* seconds, percent */
+};
+
+struct cfg_limits {
+	uint32_t max_message_size;    /* bytes */
+	uint32_t max_recipients;      /* per message */
+	uint32_t max_sessions;        /* inbound sessions per worker */
+	uint32_t idle_timeout;        /* seconds without a command before 421 */
+	uint32_t max_errors;          /* protocol errors before the session is closed */
+};
+
+/* control plane (control/config/cfg_params_control.c) */
+struct cfg_control {
+	char *admin_socket;       /* unix socket of dpmailctl */
+	char *audit_log;          /* "" = no audit file */
+	struct cfg_ip metrics_listen; /* family 0 = no metrics endpoint */
+	uint32_t metrics_port;
+};
+
+struct cfg_dns {
+	struct cfg_strv forwarders;   /* "ip" or "ip@port"; empty: /etc/resolv.conf */
+	char *trust_anchor;           /* "" = no DNSSEC validation */
+	char *unbound_conf;           /* "" = none */
+	uint32_t negative_ttl_max, failure_ttl, max_ttl, timeout_ms;
+};
+
+struct cfg_accounting {
+	char *dir;                    /* "" = accounting off */
+	uint32_t max_mb;
+	uint32_t retention_days;
+	struct cfg_strv pseudonymise; /* field names */
+	char *key_file;               /* HMAC key of pseudonyms ("" = none: refused if needed) */
+};
+
 struct cfg {
 	char *file;               /* where it came from ("<embedded>" for the default) */
 	uint32_t *lines;          /* per parameter (cfg_param_index order): line, 0 = default */
@@ -91,6 +229,16 @@ struct cfg {
 	struct cfg_dataplane dataplane;
 	struct cfg_arp arp;
 	struct cfg_log log;
+	struct cfg_control control;
+	struct cfg_dns dns;
+	struct cfg_accounting accounting;
+	struct cfg_smtp smtp;
+	struct cfg_relay relay;
+	struct cfg_tls tls;
+	struct cfg_dkim dkim;
+	struct cfg_spool spool;
+	struct cfg_delivery delivery;
+	struct cfg_limits limits;
 	struct cfg_tcp tcp;
 };
 

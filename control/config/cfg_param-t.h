@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <yaml.h>
 
@@ -36,6 +37,9 @@ struct cfg_custom {
 	const char *type_name;    /* for the docs */
 	int (*parse)(yaml_document_t *doc, yaml_node_t *node, void *field, char *why, size_t whylen);
 	void (*free)(void *field);
+	/* Writes the value as YAML at indent (block style, for `dpmailctl config write`);
+	 * NULL: the parameter is not written back. */
+	void (*dump)(FILE *f, const void *field, int indent);
 };
 
 #define CFG_F_REQUIRED 0x1u       /* no default: the file must set it */

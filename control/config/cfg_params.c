@@ -7,6 +7,8 @@
  * docs/configuration.md.
  */
 #include "config/cfg.h"
+#include "config/cfg_params_control.h"
+#include "config/cfg_params_relay.h"
 #include "config/cfg_params_tcp.h"
 
 #include <arpa/inet.h>
@@ -15,6 +17,7 @@
 
 #define F(field) offsetof(struct cfg, field)
 
+static const char *const backends[] = { "dpdk", "posix", NULL };
 static const char *const log_levels[] = { "err", "warn", "info", "debug", NULL };
 
 static const struct cfg_param eal_params[] = {
@@ -30,6 +33,10 @@ static const struct cfg_param eal_params[] = {
 	  "Memory EAL reserves (-m), MiB. Must hold every worker's mbuf pool (about 2.2 KiB per mbuf)." },
 	{ "file_prefix", CFG_T_STR, "\"dpmail\"", 0, 64, F(eal.file_prefix), 0, NULL, NULL,
 	  "EAL --file-prefix: distinct per dpmaild instance running on one machine." },
+	{ "lcores", CFG_T_STR, NULL, 0, 512, F(eal.lcores), 0, NULL, NULL,
+	  "EAL --lcores map from lcore ids to CPUs (e.g. \"0@0,1@1,2@1\" runs workers 1 and 2 on "
+	  "CPU 1), for more workers than CPUs in tests. Unset: lcore id = CPU (-l main,workers). "
+	  "Must name the main lcore and every worker." },
 };
 
 static const struct cfg_param port_params[] = {
@@ -48,6 +55,10 @@ static const struct cfg_param port_params[] = {
 };
 
 static const struct cfg_param dataplane_params[] = {
+	{ "backend", CFG_T_ENUM, "dpdk", 0, 0, F(dataplane.backend), 0, backends, NULL,
+	  "I/O backend of the workers: dpdk (our TCP/IP stack on the DPDK port) or posix (the same "
+	  "lcore loop over kernel sockets, for development and comparison; the port is not "
+	  "opened and listeners bind to port.ipv4's address)." },
 	{ "main_lcore", CFG_T_U32, "0", 0, 1023, F(dataplane.main_lcore), 0, NULL, NULL,
 	  "The lcore (CPU) of the control-plane thread." },
 	{ "workers", CFG_T_U32V, "[1]", 0, 1023, F(dataplane.workers), 0, NULL, NULL,
@@ -65,11 +76,13 @@ static const struct cfg_param dataplane_params[] = {
 
 static const struct cfg_param arp_params[] = {
 	{ "reachable_ms", CFG_T_U32, "60000", 1000, 86400000, F(arp.reachable_ms), 0, NULL, NULL,
-	  "How long a learned neighbour stays valid before it is resolved again, ms." },
+	  "How long a learned neighbour is trusted before it is polled again (unicast requests while "
+	  "traffic keeps flowing; removed after max_retries unanswered polls), ms." },
 	{ "retry_ms", CFG_T_U32, "1000", 10, 60000, F(arp.retry_ms), 0, NULL, NULL,
 	  "Interval between ARP requests while resolving, ms." },
 	{ "max_retries", CFG_T_U32, "3", 1, 100, F(arp.max_retries), 0, NULL, NULL,
-	  "Requests sent before resolution fails and the packets waiting for it are dropped." },
+	  "Requests sent before resolution (or a poll of a known neighbour) fails; packets waiting "
+	  "for it are dropped." },
 	{ "hold", CFG_T_U32, "4", 1, 8, F(arp.hold), 0, NULL, NULL,
 	  "Packets held per neighbour while it is being resolved (the oldest is dropped beyond)." },
 };
@@ -131,6 +144,22 @@ const struct cfg_section cfg_sections[] = {
 		validate_dataplane),
 	SECTION("arp", "Neighbour resolution (ARP) on each worker.", arp_params, NULL),
 	SECTION("log", "Logging.", log_params, NULL),
+	SECTION("control", "Admin socket, audit log and metrics endpoint of the control plane.",
+		cfg_control_params, cfg_validate_control),
+	SECTION("dns", "The control plane's resolver (libunbound) and its answer cache.",
+		cfg_dns_params, cfg_validate_dns),
+	SECTION("accounting", "Accounting files: one JSON line per event; rotation, retention, "
+		"pseudonymisation.", cfg_accounting_params, cfg_validate_accounting),
+	SECTION("smtp", "SMTP listeners.", cfg_smtp_params, cfg_validate_smtp),
+	SECTION("relay", "Who may relay: client networks and AUTH users with their sender domains.",
+		cfg_relay_params, cfg_validate_relay),
+	SECTION("tls", "TLS certificates and versions.", cfg_tls_params, cfg_validate_tls),
+	SECTION("dkim", "DKIM signing keys by domain and selector.", cfg_dkim_params,
+		cfg_validate_dkim),
+	SECTION("spool", "The durable message spool: directory, segments, free-space guard, encryption.", cfg_spool_params, cfg_validate_spool),
+	SECTION("delivery", "Routes, TLS and shaping policy per destination, retry schedule.",
+		cfg_delivery_params, cfg_validate_delivery),
+	SECTION("limits", "Per-message and per-session limits.", cfg_limits_params, NULL),
 	SECTION_N("tcp", "The TCP stack of each worker lcore.", cfg_tcp_params, CFG_TCP_NPARAMS, NULL),
 };
 const size_t cfg_n_sections = sizeof(cfg_sections) / sizeof(cfg_sections[0]);

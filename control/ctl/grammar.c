@@ -134,7 +134,7 @@ const struct ctl_cmd_def *ctl_grammar_find(const char *name)
 
 /* ---- typed arguments --------------------------------------------------------------------- */
 
-static bool domain_ok(const char *s)
+bool ctl_domain_ok(const char *s)
 {
 	size_t len = strlen(s), label = 0;
 	if (len == 0 || len > 253)
@@ -180,7 +180,7 @@ static bool charset_ok(const char *s, size_t max, const char *extra)
 static bool address_ok(const char *s)
 {
 	const char *at = strrchr(s, '@');
-	if (!at || at == s || strlen(s) > 254 || (size_t)(at - s) > 64 || !domain_ok(at + 1))
+	if (!at || at == s || strlen(s) > 254 || (size_t)(at - s) > 64 || !ctl_domain_ok(at + 1))
 		return false;
 	for (const char *p = s; p < at; p++)
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || strchr("<>(),;:\\", *p))
@@ -235,10 +235,10 @@ json_t *ctl_arg_parse(enum ctl_arg_type t, const char *s, char *err, size_t errl
 {
 	bool ok = false;
 	switch (t) {
-	case CTL_ARG_DOMAIN: ok = domain_ok(s) && s[0] != '['; break;
-	case CTL_ARG_DESTINATION: ok = domain_ok(s); break;
+	case CTL_ARG_DOMAIN: ok = ctl_domain_ok(s) && s[0] != '['; break;
+	case CTL_ARG_DESTINATION: ok = ctl_domain_ok(s); break;
 	case CTL_ARG_ID: ok = charset_ok(s, 32, ""); break;
-	case CTL_ARG_TARGET: ok = charset_ok(s, 32, "") || domain_ok(s); break;
+	case CTL_ARG_TARGET: ok = charset_ok(s, 32, "") || ctl_domain_ok(s); break;
 	case CTL_ARG_ADDRESS: ok = address_ok(s); break;
 	case CTL_ARG_LEVEL: ok = log_level_parse(s) >= 0; break;
 	case CTL_ARG_SELECTOR: ok = charset_ok(s, 63, "._-"); break;

@@ -54,6 +54,10 @@ struct ctl_cmd_shape {
 	unsigned nargs, nrequired;
 };
 
+/* A domain name (LDH labels, at most 253 characters) or an address literal "[198.18.0.1]",
+ * "[IPv6:2001:db8::1]". */
+bool ctl_domain_ok(const char *s);
+
 /* The table and its size. */
 const struct ctl_cmd_def *ctl_grammar(size_t *n);
 

@@ -237,14 +237,18 @@ void ctl_plane_attach_acct(struct ctl_plane *p, struct ctl_acct *acct)
 	}
 }
 
-int ctl_plane_install_signals(struct ctl_plane *p)
+int ctl_plane_catch_signal(struct ctl_plane *p, int signo)
 {
 	sig_wake_fd = p->wake_fd;
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGHUP, &sa, NULL) < 0 || sigaction(SIGUSR1, &sa, NULL) < 0)
-		return -errno;
-	return 0;
+	return sigaction(signo, &sa, NULL) < 0 ? -errno : 0;
+}
+
+int ctl_plane_install_signals(struct ctl_plane *p)
+{
+	int rc = ctl_plane_catch_signal(p, SIGHUP);
+	return rc < 0 ? rc : ctl_plane_catch_signal(p, SIGUSR1);
 }
 
 /* SIGUSR1: rotate accounting and the audit log (renamed beside itself, then reopened). */
@@ -260,27 +264,46 @@ static void rotate_logs(struct ctl_plane *p)
 	}
 }
 
+void ctl_plane_signal(struct ctl_plane *p, int signo);
+
 static void handle_signals(struct ctl_plane *p)
 {
 	uint64_t v;
 	(void)!read(p->wake_fd, &v, sizeof(v));
 	if (sig_hup) {
 		sig_hup = 0;
-		char err[512] = "";
-		ctl_plane_reload(p, &v, err, sizeof(err));
+		ctl_plane_signal(p, SIGHUP);
 	}
 	if (sig_usr1) {
 		sig_usr1 = 0;
+		ctl_plane_signal(p, SIGUSR1);
+	}
+}
+
+void ctl_plane_signal(struct ctl_plane *p, int signo)
+{
+	if (signo == SIGHUP) {
+		char err[512] = "";
+		uint64_t v;
+		ctl_plane_reload(p, &v, err, sizeof(err));
+	} else if (signo == SIGUSR1) {
 		rotate_logs(p);
 	}
 }
 
 void ctl_plane_poll(struct ctl_plane *p, int timeout_ms, uint64_t now_us)
 {
-	struct pollfd fds[4];
-	int n = 0, srv = -1, met = -1;
+	ctl_plane_poll_fd(p, -1, timeout_ms, now_us);
+}
+
+int ctl_plane_poll_fd(struct ctl_plane *p, int extra_fd, int timeout_ms, uint64_t now_us)
+{
+	struct pollfd fds[5];
+	int n = 0, srv = -1, met = -1, extra = -1;
 	fds[n] = (struct pollfd){ .fd = p->wake_fd, .events = POLLIN };
 	n++;
+	if (extra_fd >= 0)
+		fds[extra = n++] = (struct pollfd){ .fd = extra_fd, .events = POLLIN };
 	fds[srv = n++] = (struct pollfd){ .fd = ctl_server_fd(p->srv), .events = POLLIN };
 	if (p->metrics) {
 		fds[met = n++] = (struct pollfd){ .fd = ctl_metrics_fd(p->metrics), .events = POLLIN };
@@ -313,4 +336,5 @@ void ctl_plane_poll(struct ctl_plane *p, int timeout_ms, uint64_t now_us)
 	}
 	p->loops++;
 	rcu_quiescent_state();
+	return ready > 0 && extra >= 0 && fds[extra].revents ? 1 : 0;
 }

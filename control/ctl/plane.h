@@ -53,12 +53,26 @@ void ctl_plane_attach_acct(struct ctl_plane *p, struct ctl_acct *acct);
 /* Installs SIGHUP (reload) and SIGUSR1 (reopen logs, rotate accounting) handlers that wake
  * ctl_plane_poll. One plane per process. */
 int ctl_plane_install_signals(struct ctl_plane *p);
+/*
+ * Catches one signal (SIGHUP or SIGUSR1) with a handler that wakes ctl_plane_poll. Needed for
+ * SIGUSR1 even where the owner reads signals from a signalfd: liburcu's hash-table worker
+ * thread unblocks SIGUSR1 (its SIGRCU), so the signal may land there instead of the signalfd.
+ */
+int ctl_plane_catch_signal(struct ctl_plane *p, int signo);
 
 /*
  * One turn of the control loop: waits up to timeout_ms (offline for RCU), then serves
  * whatever is ready and reports a quiescent state. now_us: monotonic microseconds.
  */
 void ctl_plane_poll(struct ctl_plane *p, int timeout_ms, uint64_t now_us);
+
+/* The same turn, also waiting on extra_fd (a caller's own fd, e.g. a signalfd). Returns 1
+ * when extra_fd is readable, else 0. */
+int ctl_plane_poll_fd(struct ctl_plane *p, int extra_fd, int timeout_ms, uint64_t now_us);
+
+/* What a signal means to the control plane: SIGHUP reloads, SIGUSR1 reopens and rotates the
+ * audit and accounting files. For owners that take signals themselves (signalfd). */
+void ctl_plane_signal(struct ctl_plane *p, int signo);
 
 /* Runs the reload hook as SIGHUP would; returns its result. */
 int ctl_plane_reload(struct ctl_plane *p, uint64_t *version, char *err, size_t errlen);

@@ -32,6 +32,20 @@ struct cfg_snapshot *cfg_snapshot_new(struct cfg *cfg, void (*cfg_dtor)(struct c
  */
 int cfg_snapshot_own(struct cfg_snapshot *s, void (*fn)(void *obj), void *obj, const char *what);
 
+/*
+ * Runs builders[0..n) on s (its cfg set) in order; each object goes to s->slot[i] and is owned
+ * by s. Returns 0, or -1 with the failing builder's message in err ("name: reason"); then s
+ * still owns what was built and cfg_snapshot_free releases it.
+ */
+int cfg_snapshot_build(struct cfg_snapshot *s, const struct cfg_builder *builders, size_t n,
+		       char *err, size_t errlen);
+
+/* A module's object in s (NULL when its builder produced none). */
+static inline void *cfg_snapshot_slot(const struct cfg_snapshot *s, unsigned slot)
+{
+	return s && slot < CFG_SNAP_SLOTS ? s->slot[slot] : NULL;
+}
+
 /* Frees a snapshot that was never published (runs its destructors). NULL is a no-op. */
 void cfg_snapshot_free(struct cfg_snapshot *s);
 

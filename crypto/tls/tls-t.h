@@ -96,6 +96,9 @@ struct tls_policy {
 	enum tls_sts_mode sts_mode;
 	const char *sts_mx[TLS_MAX_STS_MX];
 	unsigned n_sts_mx;
+	/* The message carries REQUIRETLS (RFC 8689): TLS with a verified peer (PKIX or DANE)
+	 * whatever the mode says; never in clear. */
+	bool requiretls;
 	/* TLS_POLICY_VERIFY / MTA_STS: extra acceptable names (besides the MX host name) */
 	const char *match_names[4];
 	unsigned n_match_names;
@@ -155,7 +158,7 @@ struct tls_conn_opts {
 	 * failed (before on_closed); r is valid during the call only. */
 	void (*on_result)(void *ctx, const struct tls_result *r);
 	/* Client only: SNI and the name verified (the MX host), and the session cache key (the
-	 * destination, e.g. "mx1.example.net:25"; NULL = host). */
+	 * destination, e.g. "mx1.example.net:25"; NULL = host; "" = no session reuse). */
 	const char *host;
 	const char *session_key;
 	const struct tls_policy *policy;

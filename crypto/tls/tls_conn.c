@@ -969,7 +969,9 @@ struct conn *tls_conn_client_new(struct tls_core *core, struct conn *lower,
 		*err = -EINVAL;
 		return NULL;
 	}
-	tls_sess_key(tc->skey, sizeof(tc->skey), o->session_key ? o->session_key : host, o->policy);
+	if (!o->session_key || o->session_key[0])  /* "" = no session reuse */
+		tls_sess_key(tc->skey, sizeof(tc->skey), o->session_key ? o->session_key : host,
+			     o->policy);
 	s = tls_sess_get(core, tc->skey, &tc->sess_verified, &tc->sess_dane);
 	if (s)
 		SSL_set_session(tc->ssl, s);

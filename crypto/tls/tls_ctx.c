@@ -58,6 +58,7 @@ static void owner_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, lon
 				SSL_CTX_free(sc->id_ctx[i]);
 		}
 		OPENSSL_cleanse(sc->keys, sizeof(sc->keys));
+		EVP_CIPHER_free(sc->tick_cipher);
 	}
 	free(ptr);
 }
@@ -177,7 +178,7 @@ static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv,
 	struct tls_server_ctx *sc = tls_server_ctx_of(ssl);
 	const struct tls_ticket_key *k = NULL;
 	unsigned i = 0;
-	if (!sc || sc->n_keys == 0)
+	if (!sc || sc->n_keys == 0 || !sc->tick_cipher)
 		return 0;
 	if (enc) {
 		k = &sc->keys[0];
@@ -199,11 +200,11 @@ static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv,
 	if (!EVP_MAC_init(hctx, k->hmac_key, sizeof(k->hmac_key), params))
 		return -1;
 	if (enc) {
-		if (!EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes_key, iv))
+		if (!EVP_EncryptInit_ex2(ectx, sc->tick_cipher, k->aes_key, iv, NULL))
 			return -1;
 		return 1;
 	}
-	if (!EVP_DecryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes_key, iv))
+	if (!EVP_DecryptInit_ex2(ectx, sc->tick_cipher, k->aes_key, iv, NULL))
 		return -1;
 	/* 2 = renew: the ticket was sealed with an old key, or this is TLS 1.3, where OpenSSL's
 	 * client uses a ticket once and the server must hand out a fresh one on resumption. */
@@ -299,6 +300,12 @@ struct tls_server_ctx *tls_server_ctx_new(const struct tls_ctx_cfg *cfg,
 	if (n_keys)
 		memcpy(sc->keys, keys, n_keys * sizeof(*keys));
 	sc->n_keys = n_keys;
+	sc->tick_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+	if (!sc->tick_cipher) {
+		set_err(err, errlen, "AES-256-CBC for session tickets", NULL);
+		free(wrap_base(sc));
+		return NULL;
+	}
 	sc->ctx = server_ctx_build(sc, 0, cfg, &ids[0], err, errlen);
 	if (!sc->ctx)
 		goto err_sc;
@@ -321,6 +328,7 @@ err_ctx:
 err_sc:
 	for (unsigned j = 0; j < sc->n_leaf[0]; j++)
 		X509_free(sc->leaf[0][j]);
+	EVP_CIPHER_free(sc->tick_cipher);
 	free(wrap_base(sc));
 	return NULL;
 }

@@ -23,6 +23,7 @@ struct tls_server_ctx {
 	unsigned n_ids;
 	struct tls_ticket_key keys[TLS_MAX_TICKET_KEYS];
 	unsigned n_keys;
+	EVP_CIPHER *tick_cipher;          /* AES-256-CBC fetched once: no per-ticket provider lookup */
 };
 
 struct tls_client_ctx {

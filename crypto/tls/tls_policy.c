@@ -14,6 +14,7 @@
  *                  is usable, TLS is still required but not authenticated (RFC 7672 §2.2)
  *   mta-sts        RFC 8461: enforce = the MX must match an "mx:" pattern, TLS required and
  *                  WebPKI-verified; testing = opportunistic with the verdict reported
+ * A message flagged REQUIRETLS (RFC 8689) raises any mode to TLS required and verified.
  */
 #include "tls/tls_int.h"
 
@@ -100,6 +101,13 @@ void tls_policy_eval(const struct tls_policy *p, const char *mx, struct tls_poli
 	default:
 		ev->mode = TLS_POLICY_OPPORTUNISTIC;
 		ev->starttls = true;
+	}
+	if (p && p->requiretls) {
+		/* RFC 8689 §4.2: STARTTLS, a verified certificate (DANE if the policy has it) */
+		if (ev->mode != TLS_POLICY_DANE && ev->mode != TLS_POLICY_MTA_STS)
+			ev->mode = TLS_POLICY_VERIFY;
+		ev->starttls = ev->require_tls = ev->require_auth = true;
+		ev->report_only = false;
 	}
 }
 

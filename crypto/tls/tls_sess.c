@@ -56,6 +56,8 @@ void tls_sess_key(char *buf, size_t len, const char *dest, const struct tls_poli
 	}
 	if (p && p->mode == TLS_POLICY_MTA_STS)
 		mode = mode * 4 + (int)p->sts_mode;
+	if (p && p->requiretls)
+		mode += 100;              /* verified sessions only: never share with opportunistic */
 	snprintf(buf, len, "%s|%d|%016llx", dest ? dest : "", mode, (unsigned long long)h);
 }
 

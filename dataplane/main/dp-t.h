@@ -16,8 +16,12 @@
 #include "net/net-t.h"
 
 struct cfg;
+struct cfg_pub;
+struct ctl_dns;
+struct cfg_snapshot;
 struct dp_lcore;
 struct rte_mempool;
+struct rte_ring;
 
 #define DP_POLL_MAX   16
 #define DP_MODULE_MAX 16
@@ -56,12 +60,19 @@ struct dp_lcore {
 	uint16_t index;                   /* 0..n_workers-1 == queue id */
 	uint16_t burst;
 	uint32_t idle_sleep_us;
+	bool has_port;                    /* false on the posix backend: no rx/tx, poll hooks only */
 	const atomic_bool *stop;          /* set by the main lcore to end the loop */
 	struct rte_mempool *pool;
+	struct rte_ring *neigh;           /* neighbours learnt by peer workers (see net.h) */
 	uint64_t turns, idle_turns;       /* loop statistics */
 	unsigned n_poll;
 	struct dp_poll poll[DP_POLL_MAX];
 	void *mod_state[DP_MODULE_MAX];   /* per dp_modules[] index */
+	/* Configuration snapshots (control/snapshot): the loop reads the current one once per
+	 * turn into snap (valid for that turn only) and reports a quiescent state after it. */
+	struct cfg_pub *pub;              /* NULL: no control plane (unit tests) */
+	struct ctl_dns *dns;              /* the control plane's resolver (NULL: none); worker slot = index */
+	const struct cfg_snapshot *snap;
 } __rte_cache_aligned;
 
 /* The process-wide runtime, owned by the main lcore. */

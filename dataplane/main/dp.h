@@ -48,6 +48,9 @@ void dp_lcore_free(struct dp_lcore *lc);
 /* Register fn to run once per loop turn on lc (before the TX flush). 0, or -ENOSPC. */
 int dp_lcore_add_poll(struct dp_lcore *lc, dp_poll_fn fn, void *ctx);
 
+/* The state of the module called `name` on lc (modules initialised before the caller), or
+ * NULL when that module is not plugged in or chose to stay inactive. */
+void *dp_lcore_module_state(const struct dp_lcore *lc, const char *name);
 /* The worker loop (rte_eal_remote_launch entry; arg is the struct dp_lcore). Returns 0. */
 int dp_lcore_loop(void *arg);
 

@@ -44,7 +44,10 @@ int dp_eal_args(const struct cfg *c, const char *prog, char **argv, int max, cha
 		return -1;
 #define ADD(fmt, s, u) do { if (add(argv, &argc, max, buf, buflen, &off, fmt, s, u) < 0) return -1; } while (0)
 	ADD("%s", prog, 0);
-	ADD("-l%s", lcores, 0);
+	if (c->eal.lcores)
+		ADD("--lcores=%s", c->eal.lcores, 0);
+	else
+		ADD("-l%s", lcores, 0);
 	ADD("--main-lcore=%s%u", NULL, c->dataplane.main_lcore);
 	ADD("--file-prefix=%s", c->eal.file_prefix, 0);
 	if (!c->eal.hugepages) {
@@ -55,7 +58,8 @@ int dp_eal_args(const struct cfg *c, const char *prog, char **argv, int max, cha
 		ADD("--no-pci%s", NULL, 0);
 	ADD("--no-telemetry%s", NULL, 0);
 	ADD("--log-level=%s", c->log.level >= LOG_LVL_DEBUG ? "*:info" : "*:warning", 0);
-	for (uint32_t i = 0; i < c->eal.vdevs.n; i++)
+	/* The posix backend opens no port: no virtual devices either. */
+	for (uint32_t i = 0; c->dataplane.backend == CFG_BACKEND_DPDK && i < c->eal.vdevs.n; i++)
 		ADD("--vdev=%s", c->eal.vdevs.v[i], 0);
 	for (uint32_t i = 0; i < c->eal.args.n; i++)
 		ADD("%s", c->eal.args.v[i], 0);
@@ -64,11 +68,12 @@ int dp_eal_args(const struct cfg *c, const char *prog, char **argv, int max, cha
 	return argc;
 }
 
-/* EAL's own message for a missing CPU is "Invalid argument"; name the lcore instead. */
+/* EAL's own message for a missing CPU is "Invalid argument"; name the lcore instead. With an
+ * explicit --lcores map, lcore ids are not CPUs: EAL checks the map itself. */
 static int lcores_check(const struct cfg *c)
 {
 	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+	if (c->eal.lcores || sched_getaffinity(0, sizeof(set), &set) != 0)
 		return 0;
 	unsigned main_lcore = c->dataplane.main_lcore;
 	for (uint32_t i = 0; i <= c->dataplane.workers.n; i++) {

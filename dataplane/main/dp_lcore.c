@@ -8,6 +8,7 @@
 #include "main/dp.h"
 
 #include <errno.h>
+#include <string.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
@@ -17,11 +18,13 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_ring_elem.h>
 
 #include "config/cfg.h"
 #include "log.h"
 #include "net/arp.h"
 #include "net/net.h"
+#include "snapshot/snapshot.h"
 
 uint64_t dp_now_us(void)
 {
@@ -44,6 +47,7 @@ struct dp_lcore *dp_lcore_create(struct dp_rt *rt, uint16_t idx, unsigned lcore_
 	lc->index = idx;
 	lc->burst = (uint16_t)RTE_MIN(c->dataplane.burst, (uint32_t)DP_BURST_MAX);
 	lc->idle_sleep_us = c->dataplane.idle_sleep_us;
+	lc->has_port = c->dataplane.backend == CFG_BACKEND_DPDK;
 	lc->stop = &rt->stop;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	snprintf(name, sizeof(name), "dp_pool_%u", lcore_id);
@@ -56,6 +60,16 @@ struct dp_lcore *dp_lcore_create(struct dp_rt *rt, uint16_t idx, unsigned lcore_
 		rte_free(lc);
 		return NULL;
 	}
+	snprintf(name, sizeof(name), "dp_neigh_%u", lcore_id);
+	lc->neigh = rte_ring_create_elem(name, sizeof(struct arp_neigh_msg), 256, (int)socket,
+					 RING_F_SC_DEQ);
+	if (!lc->neigh) {
+		log_err("event=startup_failed reason=\"cannot create neighbour ring for lcore %u: %s\"",
+			lcore_id, rte_strerror(rte_errno));
+		rte_mempool_free(lc->pool);
+		rte_free(lc);
+		return NULL;
+	}
 	return lc;
 }
 
@@ -64,6 +78,7 @@ void dp_lcore_free(struct dp_lcore *lc)
 	if (!lc)
 		return;
 	net_if_fini(&lc->nif);
+	rte_ring_free(lc->neigh);
 	rte_mempool_free(lc->pool);
 	rte_free(lc);
 }
@@ -81,12 +96,16 @@ int dp_lcore_turn(struct dp_lcore *lc, uint64_t now_us)
 	struct net_if *nif = &lc->nif;
 	struct rte_mbuf *pkts[DP_BURST_MAX];
 	nif->now_us = now_us;
-	uint16_t n = rte_eth_rx_burst(nif->port_id, nif->queue_id, pkts, lc->burst);
-	net_rx(nif, pkts, n);
-	int work = n + net_poll(nif);
+	int work = 0;
+	if (lc->has_port) {
+		uint16_t n = rte_eth_rx_burst(nif->port_id, nif->queue_id, pkts, lc->burst);
+		net_rx(nif, pkts, n);
+		work += n + net_poll(nif);
+	}
 	for (unsigned i = 0; i < lc->n_poll; i++)
 		work += lc->poll[i].fn(lc->poll[i].ctx, now_us);
-	work += net_tx_flush(nif);
+	if (lc->has_port)
+		work += net_tx_flush(nif);
 	return work;
 }
 
@@ -95,18 +114,27 @@ int dp_lcore_loop(void *arg)
 	struct dp_lcore *lc = arg;
 	lc->nif.now_us = dp_now_us();
 	/* Announce our address once per port (the first worker), so neighbours learn our MAC. */
-	if (lc->index == 0)
+	if (lc->index == 0 && lc->has_port)
 		arp_announce(&lc->nif);
 	log_info("event=worker_start lcore=%u queue=%u idle_sleep_us=%u", lc->lcore_id, lc->index,
 		 lc->idle_sleep_us);
+	rcu_register_thread(); /* a QSBR reader of configuration snapshots */
 	while (!atomic_load_explicit(lc->stop, memory_order_relaxed)) {
 		lc->turns++;
-		if (dp_lcore_turn(lc, dp_now_us()) == 0) {
+		lc->snap = lc->pub ? cfg_current(lc->pub) : NULL;
+		int work = dp_lcore_turn(lc, dp_now_us());
+		lc->snap = NULL;
+		rcu_quiescent_state();
+		if (work == 0) {
 			lc->idle_turns++;
-			if (lc->idle_sleep_us)
+			if (lc->idle_sleep_us) {
+				rcu_thread_offline(); /* never hold a grace period across a sleep */
 				rte_delay_us_sleep(lc->idle_sleep_us);
+				rcu_thread_online();
+			}
 		}
 	}
+	rcu_unregister_thread();
 	return 0;
 }
 
@@ -116,4 +144,12 @@ void dp_lcore_log_stats(const struct dp_lcore *lc)
 	net_counters_format(&lc->nif.cnt, line, sizeof(line));
 	log_info("event=stats lcore=%u queue=%u turns=%" PRIu64 " idle_turns=%" PRIu64 " %s",
 		 lc->lcore_id, lc->index, lc->turns, lc->idle_turns, line);
+}
+
+void *dp_lcore_module_state(const struct dp_lcore *lc, const char *name)
+{
+	for (size_t m = 0; m < dp_n_modules; m++)
+		if (strcmp(dp_modules[m].name, name) == 0)
+			return lc->mod_state[m];
+	return NULL;
 }

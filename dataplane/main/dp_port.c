@@ -40,10 +40,11 @@ static int port_configure(struct dp_rt *rt, struct rte_eth_dev_info *info)
 	uint64_t tx_want = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
 	conf.rxmode.offloads = info->rx_offload_capa & rx_want;
 	conf.txmode.offloads = info->tx_offload_capa & tx_want;
-	if (rt->n_workers > 1) {
+	/* Several queues: RSS where the PMD hashes; otherwise (TAP) the kernel spreads flows. */
+	uint64_t rss = info->flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
+	if (rt->n_workers > 1 && rss) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_hf = info->flow_type_rss_offloads &
-						   (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
+		conf.rx_adv_conf.rss_conf.rss_hf = rss;
 	}
 	int rc = rte_eth_dev_configure(rt->port_id, rt->n_workers, rt->n_workers, &conf);
 	if (rc < 0) {
@@ -91,6 +92,18 @@ static int nifs_init(struct dp_rt *rt, const struct rte_eth_dev_info *info)
 		nc.pool = rt->lc[q]->pool;
 		if (net_if_init(&rt->lc[q]->nif, &nc) < 0) {
 			log_err("event=startup_failed reason=\"bad interface parameters\"");
+			return -1;
+		}
+	}
+	for (uint16_t q = 0; q < rt->n_workers; q++) {
+		struct rte_ring *peers[RTE_MAX_LCORE];
+		unsigned n = 0;
+		for (uint16_t o = 0; o < rt->n_workers; o++)
+			if (o != q)
+				peers[n++] = rt->lc[o]->neigh;
+		if (net_if_set_peers(&rt->lc[q]->nif, rt->lc[q]->neigh, peers, n) < 0) {
+			log_err("event=startup_failed reason=\"more than %d workers on one port\"",
+				NET_PEERS_MAX + 1);
 			return -1;
 		}
 	}

@@ -23,6 +23,7 @@
 #include <rte_lcore.h>
 
 #include "config/cfg.h"
+#include "ctl/daemon.h"
 #include "log.h"
 
 static int signals_block(sigset_t *set)
@@ -32,6 +33,7 @@ static int signals_block(sigset_t *set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGUSR2);
+	sigaddset(set, SIGUSR1); /* control plane: reopen/rotate audit and accounting files */
 	return pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
@@ -42,21 +44,20 @@ static void log_stats(const struct dp_rt *rt)
 			dp_lcore_log_stats(rt->lc[i]);
 }
 
-/* The placeholder control loop: returns when asked to stop. */
-static void control_loop(struct dp_rt *rt, int sfd)
+/* The main lcore's loop: the control plane (control/ctl/daemon.h) and signals; returns when
+ * asked to stop. */
+static void control_loop(struct dp_rt *rt, int sfd, struct ctl_daemon *cd)
 {
 	for (;;) {
-		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
-		int n = poll(&pfd, 1, 100);
-		if (n <= 0)
+		if (ctl_daemon_poll(cd, sfd, 100) <= 0)
 			continue;
 		struct signalfd_siginfo si;
 		if (read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGUSR2) {
 			log_stats(rt);
-		} else if (si.ssi_signo == SIGHUP) {
-			log_info("event=sighup action=ignored reason=\"reload not implemented yet\"");
+		} else if (si.ssi_signo == SIGHUP || si.ssi_signo == SIGUSR1) {
+			ctl_daemon_signal(cd, (int)si.ssi_signo);
 		} else {
 			log_info("event=shutdown signal=%s", strsignal((int)si.ssi_signo));
 			return;
@@ -136,15 +137,20 @@ int dp_run(const struct cfg *c)
 	atomic_init(&rt->stop, false);
 	if (dp_eal_init(c, "dpmaild") < 0)
 		goto out_rt;
-	if (workers_create(rt) < 0 || dp_port_start(rt) < 0 || modules_init(rt) < 0)
+	struct ctl_daemon *cd = NULL;
+	bool dpdk = c->dataplane.backend == CFG_BACKEND_DPDK;
+	if (workers_create(rt) < 0 || (dpdk && dp_port_start(rt) < 0) || modules_init(rt) < 0 ||
+	    !(cd = ctl_daemon_start(rt)))
 		goto out_eal;
 	for (uint16_t i = 0; i < rt->n_workers; i++)
 		rte_eal_remote_launch(dp_lcore_loop, rt->lc[i], rt->lc[i]->lcore_id);
-	log_info("event=started workers=%u port=%s", rt->n_workers, c->port.device);
-	control_loop(rt, sfd);
+	log_info("event=started workers=%u backend=%s port=%s", rt->n_workers, dpdk ? "dpdk" : "posix",
+		 dpdk ? c->port.device : "-");
+	control_loop(rt, sfd, cd);
 	atomic_store(&rt->stop, true);
 	rte_eal_mp_wait_lcore();
 	log_stats(rt);
+	ctl_daemon_stop(cd);
 	status = 0;
 out_eal:
 	teardown(rt);

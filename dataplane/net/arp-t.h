@@ -20,7 +20,7 @@ struct rte_mbuf;
 
 /* Tunables (arp_params_defaults() gives the defaults; control/config maps YAML onto them). */
 struct arp_params {
-	uint32_t reachable_ms;    /* a learned entry lives this long, then is resolved again */
+	uint32_t reachable_ms;    /* a learned entry is trusted this long, then polled again */
 	uint32_t retry_ms;        /* interval between requests while resolving */
 	uint32_t max_retries;     /* requests sent before resolution fails (held packets dropped) */
 	uint32_t hold;            /* packets held per unresolved entry (1..ARP_HOLD_MAX) */
@@ -29,7 +29,7 @@ struct arp_params {
 enum arp_state {
 	ARP_FREE = 0,
 	ARP_INCOMPLETE,           /* request sent, packets held, no answer yet */
-	ARP_REACHABLE,            /* mac is valid until expire_us */
+	ARP_REACHABLE,            /* mac is in use; refreshed by polls after reachable_ms */
 };
 
 struct arp_entry {
@@ -38,9 +38,16 @@ struct arp_entry {
 	uint8_t nhold;
 	uint8_t retries;
 	struct rte_ether_addr mac;
-	uint64_t expire_us;       /* REACHABLE: end of life; INCOMPLETE: next retry */
+	uint64_t expire_us;       /* next timer action: a poll/retry, or removal */
 	uint64_t created_us;
 	struct rte_mbuf *hold[ARP_HOLD_MAX];
+};
+
+/* A learnt neighbour, posted to peer workers' rings (ring element size: 12 bytes). */
+struct arp_neigh_msg {
+	uint32_t ip;              /* network byte order */
+	struct rte_ether_addr mac;
+	uint16_t pad;
 };
 
 struct arp_cache {

@@ -5,13 +5,20 @@
  * Cache: ARP_BUCKETS sets of ARP_WAYS entries, indexed by a hash of the IPv4 address. An entry
  * is FREE, INCOMPLETE (a request is out; up to p.hold frames wait for the answer; retried every
  * p.retry_ms, abandoned after p.max_retries requests with the held frames dropped and counted)
- * or REACHABLE (valid for p.reachable_ms after it was learned; then removed, so the next frame
- * to that address resolves it again). A set that is full evicts its oldest entry, preferring a
+ * or REACHABLE (learned p.reachable_ms ago at most; past that, the known MAC is polled by
+ * unicast requests every p.retry_ms while frames keep going to it, and the entry is removed
+ * after p.max_retries unanswered polls, so a live neighbour is refreshed without holding or
+ * dropping a single frame). A set that is full evicts its oldest entry, preferring a
  * REACHABLE one (frames held by an evicted INCOMPLETE entry are dropped and counted).
  *
  * Learning follows RFC 826's merge rule: any ARP packet updates an existing entry for its
  * sender; a packet addressed to us also creates one (the requester will talk to us next).
  * Timers run from arp_timer() at most every ARP_SCAN_US of nif->now_us.
+ *
+ * Workers of one port each keep their own cache. What a worker learns from a reply addressed
+ * to us, or a changed MAC, is posted to the other workers (rte_ring messages): the reply to
+ * one worker's request may arrive on another worker's queue. A peer applies a message only
+ * to an entry it already has (it asked, or it knew the old MAC).
  */
 #include "net/arp.h"
 
@@ -20,6 +27,7 @@
 
 #include <rte_arp.h>
 #include <rte_mbuf.h>
+#include <rte_ring_elem.h>
 
 #include "net/eth.h"
 #include "net/net.h"
@@ -165,6 +173,28 @@ static void entry_resolved(struct net_if *nif, struct arp_entry *e, const struct
 	e->nhold = 0;
 }
 
+static void neigh_post(struct net_if *nif, uint32_t ip, const struct rte_ether_addr *mac)
+{
+	struct arp_neigh_msg msg = { .ip = ip, .mac = *mac };
+	for (unsigned i = 0; i < nif->n_peers; i++)
+		if (rte_ring_mp_enqueue_elem(nif->neigh_peers[i], &msg, sizeof(msg)) != 0)
+			nif->cnt.drop[NET_DROP_ARP_SHARE]++;
+}
+
+int arp_neigh_drain(struct net_if *nif)
+{
+	struct arp_neigh_msg msgs[16];
+	if (!nif->neigh_in)
+		return 0;
+	unsigned n = rte_ring_sc_dequeue_burst_elem(nif->neigh_in, msgs, sizeof(msgs[0]), 16, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		struct arp_entry *e = find(&nif->arp, msgs[i].ip);
+		if (e)
+			entry_resolved(nif, e, &msgs[i].mac);
+	}
+	return (int)n;
+}
+
 static bool arp_hdr_ok(const struct rte_arp_hdr *a)
 {
 	uint16_t op = rte_be_to_cpu_16(a->arp_opcode);
@@ -192,10 +222,13 @@ void arp_input(struct net_if *nif, struct rte_mbuf *m)
 	struct rte_ether_addr sha = a->arp_data.arp_sha;
 	bool for_us = tip == nif->ip && sip != nif->ip;
 	struct arp_entry *e = sip ? find(&nif->arp, sip) : NULL;
+	bool changed = e && e->state == ARP_REACHABLE && !rte_is_same_ether_addr(&e->mac, &sha);
 	if (!e && for_us && sip)
 		e = entry_alloc(nif, sip);
 	if (e && sip != nif->ip)
 		entry_resolved(nif, e, &sha);
+	if (sip && sip != nif->ip && (changed || (for_us && op == RTE_ARP_OP_REPLY)))
+		neigh_post(nif, sip, &sha);
 	if (!for_us) {
 		nif->cnt.drop[NET_DROP_ARP_NOT_US]++;
 		goto free;
@@ -258,15 +291,16 @@ static int entry_timer(struct net_if *nif, struct arp_entry *e)
 {
 	if (nif->now_us < e->expire_us)
 		return 0;
-	if (e->state == ARP_REACHABLE || e->retries >= nif->arp.p.max_retries) {
-		if (e->state == ARP_INCOMPLETE)
-			nif->cnt.drop[NET_DROP_ARP_UNRESOLVED] += e->nhold;
+	if (e->retries >= nif->arp.p.max_retries) {
+		nif->cnt.drop[NET_DROP_ARP_UNRESOLVED] += e->nhold;
 		entry_free(&nif->arp, e);
 		return 1;
 	}
+	/* INCOMPLETE: broadcast again. REACHABLE past its life: poll the known MAC by unicast
+	 * (RFC 1122 2.3.2.1) while traffic keeps flowing to it. */
 	e->retries++;
 	e->expire_us = nif->now_us + (uint64_t)nif->arp.p.retry_ms * 1000;
-	arp_send(nif, RTE_ARP_OP_REQUEST, e->ip, NULL);
+	arp_send(nif, RTE_ARP_OP_REQUEST, e->ip, e->state == ARP_REACHABLE ? &e->mac : NULL);
 	return 1;
 }
 

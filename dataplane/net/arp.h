@@ -37,6 +37,9 @@ const struct arp_entry *arp_lookup(const struct arp_cache *c, uint32_t ip);
 /* Retries, failures and expiry at nif->now_us. Returns work done (0: nothing). */
 int arp_timer(struct net_if *nif);
 
+/* Apply neighbours posted by peer workers (see net_if_set_peers). Returns how many. */
+int arp_neigh_drain(struct net_if *nif);
+
 /* Broadcast a gratuitous ARP request for our address. Returns 0 or -ENOBUFS. */
 int arp_announce(struct net_if *nif);
 

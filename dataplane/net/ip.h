@@ -39,7 +39,8 @@ void ip_register_icmp_err(struct net_if *nif, uint8_t proto, ip_icmp_err_fn fn, 
  * Send an L4 packet. m's data starts at the L4 header with at least NET_HDR_ROOM bytes of
  * headroom; src 0 means our address; addresses network order. Ownership passes. Returns 0
  * (queued for TX, or held while ARP resolves the next hop) or -errno with m freed:
- * -ENETUNREACH (no route), -EMSGSIZE (larger than the MTU), -ENOSPC (no headroom).
+ * -ENETUNREACH (no route), -EMSGSIZE (larger than the MTU), -ENOSPC (no headroom),
+ * -EADDRNOTAVAIL (src is not our address).
  * The IPv4 header gets DF set, TTL nif->ttl, TOS 0 and a per-net_if incrementing id.
  */
 int ip_output(struct net_if *nif, struct rte_mbuf *m, uint32_t src, uint32_t dst, uint8_t proto);
@@ -62,18 +63,15 @@ static inline uint16_t ip_l4_mtu(const struct net_if *nif)
 	return (uint16_t)(nif->mtu - sizeof(struct rte_ipv4_hdr));
 }
 
-/* One's-complement sum helpers (RFC 1071). ip_cksum_fold returns the inverted 16-bit sum. */
+/*
+ * One's-complement sum helpers (RFC 1071). ip_cksum_add adds buf's 16-bit big-endian words
+ * (an odd last byte padded with zero) to sum, partly folded; ip_cksum_fold folds and inverts.
+ * DPDK's rte_raw_cksum sums native (little-endian) words; the one's-complement sum commutes
+ * with byte swapping (RFC 1071 2.B), so swapping its result gives the big-endian sum.
+ */
 static inline uint32_t ip_cksum_add(uint32_t sum, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
-	while (len >= 2) {
-		sum += (uint32_t)(p[0] << 8 | p[1]);
-		p += 2;
-		len -= 2;
-	}
-	if (len)
-		sum += (uint32_t)(p[0] << 8);
-	return sum;
+	return sum + rte_bswap16(rte_raw_cksum(buf, len));
 }
 
 /* Returns the checksum in network byte order, ready to store. */

@@ -27,11 +27,12 @@ void ip_register_icmp_err(struct net_if *nif, uint8_t proto, ip_icmp_err_fn fn, 
 	nif->l4[proto].icmp_err_ctx = ctx;
 }
 
-/* Sources that can never be a peer's unicast address (RFC 1122 3.2.1.3, RFC 1812 5.3.7). */
+/* Sources that can never be a peer's unicast address (RFC 1122 3.2.1.3, RFC 1812 5.3.7):
+ * 0/8, limited broadcast, multicast, loopback, ours, our subnet's broadcast. */
 static bool src_martian(const struct net_if *nif, uint32_t src)
 {
 	uint32_t h = rte_be_to_cpu_32(src);
-	if (h == 0 || h == UINT32_MAX || (h >> 28) == 0xe || (h >> 24) == 127 || src == nif->ip)
+	if ((h >> 24) == 0 || h == UINT32_MAX || (h >> 28) == 0xe || (h >> 24) == 127 || src == nif->ip)
 		return true;
 	/* our subnet's broadcast address (prefixes up to /30 have one) */
 	return nif->prefix_len <= 30 && (src & ~nif->netmask) == ~nif->netmask &&

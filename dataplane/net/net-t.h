@@ -18,9 +18,12 @@
 
 struct rte_mbuf;
 struct rte_mempool;
+struct rte_ring;
 
 /* Headroom that an L4 packet handed to ip_output() must leave: Ethernet + IPv4 (no options). */
 #define NET_HDR_ROOM 64
+/* Most workers sharing one port (neighbour sharing between them). */
+#define NET_PEERS_MAX 64
 /* Frames buffered per turn before a forced flush. */
 #define NET_TX_BURST 64
 /* port_id of a net_if with no DPDK port (unit tests, fuzzing): TX goes to tx_sink or is freed. */
@@ -56,6 +59,7 @@ enum net_drop {
 	NET_DROP_ARP_HOLD,        /* hold queue full: oldest waiting packet dropped */
 	NET_DROP_ARP_UNRESOLVED,  /* resolution failed: held packets dropped */
 	NET_DROP_NOMBUF,          /* could not allocate an mbuf for ARP */
+	NET_DROP_ARP_SHARE,       /* a peer worker's neighbour ring was full */
 	NET_DROP__MAX
 };
 
@@ -109,6 +113,15 @@ struct net_if {
 	struct net_tx_buf tx;
 	struct net_counters cnt;
 	struct ip_l4_slot l4[256];
+	/*
+	 * Neighbour sharing between the workers of one port: RSS may deliver an ARP reply to a
+	 * worker other than the one that asked, so what a worker learns from a reply (or a
+	 * changed MAC) is posted as a struct arp_neigh_msg to every peer's ring; each worker
+	 * drains its own ring (neigh_in: multi-producer, single-consumer) in net_poll().
+	 */
+	struct rte_ring *neigh_in;
+	unsigned n_peers;
+	struct rte_ring *neigh_peers[NET_PEERS_MAX];
 	struct arp_cache arp;
 };
 

@@ -34,7 +34,16 @@ void net_if_fini(struct net_if *nif);
  */
 void net_rx(struct net_if *nif, struct rte_mbuf **pkts, uint16_t n);
 
-/* Timers of the net layers at nif->now_us. Returns how much work was done (0: idle). */
+/*
+ * Share learnt neighbours with the other workers of the same port: in is nif's own ring
+ * (elements of sizeof(struct arp_neigh_msg), single consumer), peers the others' rings.
+ * Returns 0 or -EINVAL (more than NET_PEERS_MAX). Call before the workers start.
+ */
+int net_if_set_peers(struct net_if *nif, struct rte_ring *in, struct rte_ring *const *peers,
+		     unsigned n);
+
+/* Timers and neighbour messages of the net layers at nif->now_us. Returns how much work was
+ * done (0: idle). */
 int net_poll(struct net_if *nif);
 
 /*

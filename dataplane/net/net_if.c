@@ -48,6 +48,7 @@ static const char *const drop_names[NET_DROP__MAX] = {
 	[NET_DROP_ARP_HOLD] = "arp_hold",
 	[NET_DROP_ARP_UNRESOLVED] = "arp_unresolved",
 	[NET_DROP_NOMBUF] = "nombuf",
+	[NET_DROP_ARP_SHARE] = "arp_share",
 };
 
 int net_if_init(struct net_if *nif, const struct net_if_conf *c)
@@ -94,9 +95,21 @@ void net_rx(struct net_if *nif, struct rte_mbuf **pkts, uint16_t n)
 	}
 }
 
+int net_if_set_peers(struct net_if *nif, struct rte_ring *in, struct rte_ring *const *peers,
+		     unsigned n)
+{
+	if (n > NET_PEERS_MAX)
+		return -EINVAL;
+	nif->neigh_in = in;
+	nif->n_peers = n;
+	for (unsigned i = 0; i < n; i++)
+		nif->neigh_peers[i] = peers[i];
+	return 0;
+}
+
 int net_poll(struct net_if *nif)
 {
-	return arp_timer(nif);
+	return arp_neigh_drain(nif) + arp_timer(nif);
 }
 
 void net_tx(struct net_if *nif, struct rte_mbuf *m)

@@ -175,6 +175,8 @@ void *tcp_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 	char name[RTE_MEMPOOL_NAMESIZE];
 	struct tcp_tunables t;
 	int e = -ENOMEM;
+	if (c->dataplane.backend != CFG_BACKEND_DPDK)
+		return NULL;   /* posix backend: the kernel does TCP; this module stays out */
 	struct tcp_lcore *tl = calloc(1, sizeof(*tl));
 	if (!tl)
 		goto err;

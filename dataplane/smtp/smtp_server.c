@@ -414,7 +414,7 @@ int smtp_server_tick(struct smtp_server_session *s, uint64_t now)
 	if (!why && in_content(s) && s->lim->min_data_rate &&
 	    now >= s->rate_start + s->lim->rate_window_us) {
 		uint64_t el = now - s->rate_start;
-		if (s->rate_bytes * 1000000 / el < s->lim->min_data_rate)
+		if (el && s->rate_bytes * 1000000 / el < s->lim->min_data_rate)
 			why = "Error: data rate too low";
 		s->rate_start = now;
 		s->rate_bytes = 0;

@@ -140,9 +140,10 @@ static bool val_is(const struct smtp_param *p, const char *v)
 }
 
 /* Returns 0, or replies and returns -1. seen: bit set of parameters already given. */
-static int mail_param(struct smtp_server_session *s, const struct smtp_param *p, struct smtp_mail *m,
-		      unsigned *seen)
+static int mail_param(struct smtp_server_session *s, const struct smtp_param *p,
+		      union smtp_scratch *sc, unsigned *seen)
 {
+	struct smtp_mail *m = &sc->mail;
 	static const char *const known[] = { "SIZE", "BODY", "SMTPUTF8", "RET", "ENVID",
 					     "REQUIRETLS", "AUTH" };
 	unsigned bit = 0;
@@ -228,30 +229,44 @@ static int path_error(struct smtp_server_session *s, int r, bool rcpt)
 		    rcpt ? "Error: bad recipient address syntax" : "Error: bad sender address syntax");
 }
 
+/* The shared shape of MAIL and RCPT: prefix, path, then parameters handed to fn. */
+typedef int (*param_fn)(struct smtp_server_session *s, const struct smtp_param *p,
+			union smtp_scratch *sc, unsigned *seen);
+
+static int path_cmd(struct smtp_server_session *s, const char *a, size_t n, bool rcpt,
+		    struct smtp_path *path, param_fn fn, union smtp_scratch *sc)
+{
+	const char *end = a + n, *q = after_prefix(a, n, rcpt ? "TO:" : "FROM:");
+	const char *syntax = rcpt ? "Syntax: RCPT TO:<address>" : "Syntax: MAIL FROM:<address>";
+	size_t used;
+	unsigned seen = 0;
+	struct smtp_param p;
+
+	if (!q)
+		return fail(s, 501, "5.5.4", syntax);
+	int r = smtp_path_parse(q, (size_t)(end - q), !rcpt, rcpt, path, &used);
+	if (r != SMTP_ADDR_OK)
+		return path_error(s, r, rcpt);
+	q += used;
+	if (q < end && *q != ' ')
+		return fail(s, 501, "5.5.4", syntax);
+	while ((r = smtp_param_next(&q, end, &p)) == 1)
+		if (fn(s, &p, sc, &seen) < 0)
+			return -1;
+	if (r < 0)
+		return fail(s, 501, "5.5.4", "Error: bad parameter syntax");
+	return 0;
+}
+
 static int mail_check(struct smtp_server_session *s, const char *a, size_t n, union smtp_scratch *sc)
 {
 	struct smtp_mail *m = &sc->mail;
-	const char *end = a + n, *q = after_prefix(a, n, "FROM:");
-	size_t used;
-	unsigned seen = 0;
 
 	if (in_txn(s))
 		return fail(s, 503, "5.5.1", "Error: nested MAIL command");
-	if (!q)
-		return fail(s, 501, "5.5.4", "Syntax: MAIL FROM:<address>");
 	memset(m, 0, sizeof(*m));
-	int r = smtp_path_parse(q, (size_t)(end - q), true, false, &m->from, &used);
-	if (r != SMTP_ADDR_OK)
-		return path_error(s, r, false);
-	q += used;
-	if (q < end && *q != ' ')
-		return fail(s, 501, "5.5.4", "Syntax: MAIL FROM:<address>");
-	struct smtp_param p;
-	while ((r = smtp_param_next(&q, end, &p)) == 1)
-		if (mail_param(s, &p, m, &seen) < 0)
-			return -1;
-	if (r < 0)
-		return fail(s, 501, "5.5.4", "Error: bad MAIL parameter syntax");
+	if (path_cmd(s, a, n, false, &m->from, mail_param, sc) < 0)
+		return -1;
 	if (m->from.utf8 && !m->smtputf8)
 		return fail(s, 553, "5.6.7", "Error: non-ASCII address needs SMTPUTF8");
 	return 0;
@@ -318,9 +333,10 @@ static int orcpt_parse(const struct smtp_param *p, struct smtp_rcpt *r)
 	return rest && smtp_xtext_decode(semi + 1, rest, r->orcpt, sizeof(r->orcpt)) >= 0 ? 0 : -1;
 }
 
-static int rcpt_param(struct smtp_server_session *s, const struct smtp_param *p, struct smtp_rcpt *r,
-		      unsigned *seen)
+static int rcpt_param(struct smtp_server_session *s, const struct smtp_param *p,
+		      union smtp_scratch *sc, unsigned *seen)
 {
+	struct smtp_rcpt *r = &sc->rcpt;
 	if (kw_is(p, "NOTIFY")) {
 		if (*seen & 1)
 			return fail(s, 501, "5.5.4", "Error: duplicate RCPT parameter");
@@ -343,27 +359,13 @@ static int rcpt_param(struct smtp_server_session *s, const struct smtp_param *p,
 static int rcpt_check(struct smtp_server_session *s, const char *a, size_t n, union smtp_scratch *sc)
 {
 	struct smtp_rcpt *rc = &sc->rcpt;
-	const char *end = a + n, *q = after_prefix(a, n, "TO:");
-	size_t used;
-	unsigned seen = 0;
 
 	if (s->state != SMTP_S_MAIL && s->state != SMTP_S_RCPT)
 		return fail(s, 503, "5.5.1", "Error: need MAIL command");
-	if (!q)
-		return fail(s, 501, "5.5.4", "Syntax: RCPT TO:<address>");
-	memset(rc, 0, offsetof(struct smtp_rcpt, orcpt) + 1);
-	int r = smtp_path_parse(q, (size_t)(end - q), false, true, &rc->to, &used);
-	if (r != SMTP_ADDR_OK)
-		return path_error(s, r, true);
-	q += used;
-	if (q < end && *q != ' ')
-		return fail(s, 501, "5.5.4", "Syntax: RCPT TO:<address>");
-	struct smtp_param p;
-	while ((r = smtp_param_next(&q, end, &p)) == 1)
-		if (rcpt_param(s, &p, rc, &seen) < 0)
-			return -1;
-	if (r < 0)
-		return fail(s, 501, "5.5.4", "Error: bad RCPT parameter syntax");
+	rc->notify = 0;
+	rc->orcpt_type[0] = rc->orcpt[0] = '\0';
+	if (path_cmd(s, a, n, true, &rc->to, rcpt_param, sc) < 0)
+		return -1;
 	if (rc->to.utf8 && !s->mail.smtputf8)
 		return fail(s, 553, "5.6.7", "Error: non-ASCII address needs SMTPUTF8");
 	if (s->rcpt_count >= s->lim->rcpt_max)

@@ -29,6 +29,8 @@ void spool_tunables_defaults(struct spool_tunables *t)
 	t->min_free_bytes = 256ull << 20;
 	t->space_check_us = 1000000;
 	t->max_rcpts = 1000;
+	t->compact_min_segments = 8;
+	t->compact_max_live = 64;
 	t->encrypt = false;
 }
 
@@ -121,13 +123,14 @@ static void drain(struct spool *sp)
 		else if (op == SPOOL_OP_SPARE_OPEN && res >= 0 && sp->spare)
 			sp->spare->fd = res;
 	}
-	sp->ready = NULL; /* readers not closed by the caller are the caller's leak */
+	spool_body_drop_ready(sp); /* readers not closed by the caller are the caller's leak */
 }
 
 void spool_free(struct spool *sp)
 {
 	if (!sp)
 		return;
+	spool_compact_free(sp); /* before drain: readers still reading are freed by it */
 	if (sp->ring_ok) {
 		drain(sp);
 		io_uring_queue_exit(&sp->ring);
@@ -324,6 +327,7 @@ int spool_poll(struct spool *sp, uint64_t now)
 		n++;
 	}
 	n += spool_body_ready_run(sp);
+	spool_compact_poll(sp);
 	spool_stage_flush(sp);
 	spool_seg_spare_kick(sp);
 	spool_seg_gc(sp);

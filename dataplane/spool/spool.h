@@ -12,6 +12,7 @@
 #define DPMAIL_SPOOL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "spool/spool-t.h"
 
@@ -40,9 +41,13 @@ int spool_key_remove(struct spool *sp, uint16_t id);
  * directory is unusable). `now_us` is the monotonic clock. */
 int spool_recover(struct spool *sp, uint64_t now_us);
 
-/* The lcore loop calls this once per turn: reaps completions (invoking callbacks), flushes the
- * staged records as one write plus one linked fdatasync when durability is needed, refreshes
- * the free-space estimate every space_check_us. Returns the number of callbacks made. */
+/* The lcore loop calls this once per turn (a dp poll hook): reaps completions (invoking
+ * callbacks), flushes the staged records as one write plus one linked fdatasync when durability
+ * is needed, prepares the spare segment, compacts and deletes old segments, refreshes the
+ * free-space estimate every space_check_us. Returns the work done (completions reaped and reader
+ * pieces delivered; 0 = idle). One io_uring_submit at most; completions are peeked, never
+ * waited for. Buffered writes that would block and every fdatasync run in the kernel's io-wq
+ * workers, never on the lcore. */
 int spool_poll(struct spool *sp, uint64_t now);
 /* True while work is in flight (for tests and orderly shutdown). */
 bool spool_busy(const struct spool *sp);
@@ -55,9 +60,11 @@ int spool_space_check(const struct spool *sp, uint64_t size_hint);
  * spool_msg_begin: copies the envelope; returns a transaction owned by the spool until commit
  * or abort (NULL + *err: -ENOSPC guard, -EINVAL envelope, -EAGAIN staging full, -ENOMEM). */
 struct spool_txn *spool_msg_begin(struct spool *sp, const struct spool_envelope *env, int *err);
-/* Appends body bytes (already dot-unstuffed, CRLF line ends). Returns 0, -EAGAIN (staging full
- * this turn: retry after the next spool_poll; TCP backpressure), -ENOSPC, -EFBIG. */
-int spool_msg_append(struct spool_txn *tx, const void *data, size_t len);
+/* Appends body bytes (already dot-unstuffed, CRLF line ends). Returns the number of bytes
+ * consumed, which is less than len when this turn's stage is full (offer the rest after the next
+ * spool_poll: consumed-count backpressure, like conn's on_data), or -ENOSPC (free-space guard),
+ * or another -errno after which the message can only be aborted. */
+ssize_t spool_msg_append(struct spool_txn *tx, const void *data, size_t len);
 /* Ends the message: `prefix` (e.g. the DKIM-Signature header, CRLF-terminated) is stored to be
  * sent before the body. The transaction is consumed whatever the result; the outcome arrives as
  * committed(cookie, result, qid) from a later spool_poll. Returns 0 when queued, or -errno when

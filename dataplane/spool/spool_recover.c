@@ -102,7 +102,21 @@ static int rec_commit(struct rcv *rc, const uint8_t *pl, uint32_t plen, uint64_t
 		if (i == 0)
 			home = c.seq;
 	}
-	struct spool_msg *m = spool_msg_new(v.env, v.env_len, (uint16_t)v.nrcpt);
+	struct spool_msg *m = spool_index_get(sp, v.qid);
+	if (m) {
+		/* a later copy of a live message (compaction): it moves there, state stays */
+		spool_seg_unref(sp, spool_seg_find(sp, m->home_seq));
+		m->commit_seq = rc->seg->seq;
+		m->commit_off = (uint32_t)off;
+		m->commit_len = reclen;
+		m->home_seq = home;
+		struct spool_seg *hs = spool_seg_find(sp, home);
+		if (hs)
+			hs->live++;
+		sp->st.rec_copies++;
+		return 0;
+	}
+	m = spool_msg_new(v.env, v.env_len, (uint16_t)v.nrcpt);
 	if (!m)
 		return -ENOMEM;
 	m->qid = v.qid;
@@ -387,8 +401,8 @@ int spool_recover(struct spool *sp, uint64_t now_us)
 		return e;
 	}
 	log_info("spool core=%u dir=%s segments=%u records=%" PRIu64 " live=%u torn=%" PRIu64
-		 " quarantined=%" PRIu64 " incomplete=%" PRIu64, sp->core, sp->dir, n,
-		 sp->st.rec_records, sp->count, sp->st.rec_torn, sp->st.rec_quarantined,
-		 sp->st.rec_incomplete);
+		 " quarantined=%" PRIu64 " incomplete=%" PRIu64 " copies=%" PRIu64, sp->core, sp->dir,
+		 n, sp->st.rec_records, sp->count, sp->st.rec_torn, sp->st.rec_quarantined,
+		 sp->st.rec_incomplete, sp->st.rec_copies);
 	return 0;
 }

@@ -143,7 +143,8 @@ kill -USR1 "$TESTD"
 t_check "SIGUSR1 rotates accounting and audit" t_wait_for 5 bash -c "ls '$D/acct' | grep -q '^acct-.*\\.jsonl$' && ls '$D' | grep -q '^audit-.*\\.jsonl$'"
 t_check "erase answers with a report" bash -c "'$CTL' -s '$SOCK' --json privacy erase early-sender@example.org | python3 -c '
 import json,sys; d=json.load(sys.stdin); assert d[\"files_rewritten\"]>=1, d'"
-kill -TERM "$TESTD"; t_wait_exit "$TESTD" 10 >/dev/null
+kill -TERM "$TESTD"; t_wait_exit "$TESTD" 10 >"$D/rc"
+t_check "ctl_testd stops cleanly on SIGTERM" test "$(cat "$D/rc")" = 0
 t_check "every accounting and audit line parses as JSON" python3 - "$D" <<'EOP'
 import glob, json, sys
 files = glob.glob(sys.argv[1] + '/acct/*.jsonl') + glob.glob(sys.argv[1] + '/audit*.jsonl')

@@ -21,7 +21,7 @@ t_skip() { echo "SKIP: $*"; exit 77; }
 # t_need_root: integration tests need namespaces.
 t_need_root() { [ "$(id -u)" = 0 ] || t_skip "needs root"; }
 
-# t_tmpdir VAR: a fresh directory removed at exit.
+# t_tmpdir VAR: a fresh directory removed at exit (kept when T_KEEP=1, for debugging).
 t_tmpdir() { local d; d=$(mktemp -d /tmp/dpmail-test.XXXXXX); T_TMPS+=("$d"); printf -v "$1" %s "$d"; }
 
 # t_ns NAME: create a network namespace (unique name given by the caller), removed at exit,
@@ -67,7 +67,7 @@ t_cleanup() {
     kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null
   done
   for n in "${T_NSS[@]}"; do ip netns del "$n" 2>/dev/null; rm -rf "/etc/netns/$n"; done
-  for d in "${T_TMPS[@]}"; do rm -rf "$d"; done
+  for d in "${T_TMPS[@]}"; do if [ -n "${T_KEEP:-}" ]; then echo "kept $d"; else rm -rf "$d"; fi; done
 }
 trap t_cleanup EXIT
 

@@ -2,7 +2,7 @@
 /*
  * tls_smtp_client.c: delivers one test message (or -n of them, one connection each) to an SMTP
  * server on 127.0.0.1 with STARTTLS through tls_conn_client_new(), under an outbound policy;
- * the stand-in for the delivery engine in tests/integration/tls_client.sh. Like the real client
+ * over the posix conn backend (dataplane/sock); the stand-in for the delivery engine in tests/integration/tls_client.sh. Like the real client
  * engine it drops whatever the server sent after its 220 to STARTTLS (CVE-2021-38371) and asks
  * tls_policy_* whether plaintext is acceptable when STARTTLS is missing.
  *
@@ -11,13 +11,15 @@
  * Prints "result=delivered tls=... version=... cipher=... verified=... dane=... resumed=..."
  * or "result=defer reason=..." per connection. Exit: 0 all delivered, 75 deferred, 1 error.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "../lib/tls_tsock.h"
+#include "sock/sock.h"
 #include "tls/tls.h"
 
 enum step { ST_GREET = 0, ST_EHLO, ST_STARTTLS, ST_EHLO2, ST_MAIL, ST_RCPT, ST_DATA, ST_BODY,
@@ -45,6 +47,13 @@ static struct tls_tlsa tlsa[TLS_MAX_TLSA];
 
 static const struct conn_handler cli_handler;
 
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void say(struct cli *s, const char *text)
 {
 	conn_send(s->c, text, strlen(text));
@@ -70,7 +79,7 @@ static void on_result(void *ctx, const struct tls_result *r)
 
 static void start_tls(struct cli *s)
 {
-	struct tls_conn_opts o = { .now = tls_tsock_now(), .handshake_timeout = 10000000,
+	struct tls_conn_opts o = { .now = now_us(), .handshake_timeout = 10000000,
 				   .on_result = on_result, .host = mx_host, .policy = &pol };
 	int err = 0;
 	struct conn *t = tls_conn_client_new(core, s->c, cctx, &cli_handler, s, &o, &err);
@@ -83,9 +92,12 @@ static void start_tls(struct cli *s)
 	s->step = ST_EHLO2;
 }
 
+/* TCP connected: wait for the greeting. TLS connected: EHLO again (RFC 3207 §4.2). */
 static void on_connected(void *ctx, struct conn *c)
 {
-	say(ctx, "EHLO client.test\r\n");
+	struct cli *s = ctx;
+	if (s->tls)
+		say(s, "EHLO client.test\r\n");
 }
 
 /* One complete reply (last line). Returns true when the rest of the input must be dropped. */
@@ -223,18 +235,22 @@ static int add_tlsa(const char *spec)
 	return 0;
 }
 
-static int deliver_once(struct tls_tsock_loop *loop, int port)
+static int deliver_once(struct sock_net *net, int port)
 {
 	struct cli s = { 0 };
-	s.c = tls_tsock_connect(loop, (uint16_t)port, &cli_handler, &s);
+	struct conn_addr dst = { .family = AF_INET, .port = htons((uint16_t)port),
+				 .ip.v4 = htonl(INADDR_LOOPBACK) };
+	struct conn_addr src = { .family = AF_INET };
+	int err = 0;
+	s.c = sock_net_connect(net, &dst, &src, &cli_handler, &s, &err);
 	if (!s.c) {
-		printf("result=defer reason=\"connect failed\"\n");
+		printf("result=defer reason=\"connect failed: %d\"\n", err);
 		return 75;
 	}
-	uint64_t deadline = tls_tsock_now() + 20000000;
-	while (s.c && tls_tsock_now() < deadline) {
-		tls_tsock_loop_run(loop, 20);
-		tls_core_poll(core, tls_tsock_now());
+	uint64_t deadline = now_us() + 20000000;
+	while (s.c && now_us() < deadline) {
+		sock_net_poll(net, now_us(), 20);
+		tls_core_poll(core, now_us());
 	}
 	if (s.c) {
 		conn_abort(s.c);
@@ -257,7 +273,7 @@ int main(int argc, char **argv)
 	struct tls_client_cfg cfg;
 	struct tls_core_cfg ccfg;
 	char err[512];
-	int port = 0, count = 1, opt, rc = 0;
+	int port = 0, count = 1, opt, rc = 0, serr = 0;
 	tls_client_cfg_defaults(&cfg);
 	pol.mode = TLS_POLICY_OPPORTUNISTIC;
 	while ((opt = getopt(argc, argv, "p:H:P:c:a:m:x:n:")) != -1) {
@@ -289,8 +305,8 @@ int main(int argc, char **argv)
 	tls_core_cfg_defaults(&ccfg);
 	core = tls_core_new(&ccfg);
 	cctx = tls_client_ctx_new(&cfg, err, sizeof(err));
-	struct tls_tsock_loop *loop = tls_tsock_loop_new();
-	if (!core || !cctx || !loop) {
+	struct sock_net *net = sock_net_create(NULL, &serr);
+	if (!core || !cctx || !net) {
 		fprintf(stderr, "setup: %s\n", err);
 		return 1;
 	}
@@ -301,12 +317,12 @@ int main(int argc, char **argv)
 		count = 0;
 	}
 	for (int i = 0; i < count; i++)
-		if (deliver_once(loop, port) != 0)
+		if (deliver_once(net, port) != 0)
 			rc = 75;
 	char buf[4096];
 	tls_stats_format(tls_core_stats(core), buf, sizeof(buf));
 	fputs(buf, stdout);
-	tls_tsock_loop_free(loop);
+	sock_net_free(net);
 	tls_client_ctx_free(cctx);
 	tls_core_free(core);
 	return rc;

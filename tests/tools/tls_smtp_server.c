@@ -3,7 +3,7 @@
  * tls_smtp_server.c: a minimal SMTP server with STARTTLS over crypto/tls, for the integration
  * tests (openssl s_client -starttls smtp, swaks --tls, testssl.sh). Not the real SMTP engine:
  * just enough ESMTP for those peers: 220, EHLO/HELO, STARTTLS, MAIL, RCPT, DATA, RSET, NOOP,
- * QUIT. It follows the rules the real engine must follow around STARTTLS: input buffered
+ * QUIT, over the posix conn backend (dataplane/sock). It follows the rules the real engine must follow around STARTTLS: input buffered
  * behind the STARTTLS line is discarded (CVE-2011-0411), the envelope is reset, and after the
  * handshake only decrypted bytes are commands.
  *
@@ -13,15 +13,17 @@
  *   SIGUSR1 rotates the ticket key (new context, ring [new, old]); SIGTERM exits.
  * Log lines (stderr): "conn=N event=... key=value".
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "../lib/tls_tsock.h"
+#include "sock/sock.h"
 #include "tls/tls.h"
 
 enum sess_state { SS_CMD = 0, SS_DATA, SS_CLOSING };
@@ -48,6 +50,13 @@ static uint64_t hs_timeout = 10000000;
 static bool inject;
 static volatile sig_atomic_t rotate_req, stop_req;
 static struct tls_ctx_cfg ctx_cfg;
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static void on_sig(int sig)
 {
@@ -112,7 +121,7 @@ static void on_tls_result(void *ctx, const struct tls_result *r)
 /* STARTTLS: reply in clear, then every byte of the transport is TLS. */
 static void start_tls(struct sess *s)
 {
-	struct tls_conn_opts o = { .now = tls_tsock_now(), .handshake_timeout = hs_timeout,
+	struct tls_conn_opts o = { .now = now_us(), .handshake_timeout = hs_timeout,
 				   .on_result = on_tls_result };
 	int err = 0;
 	reply(s, "220 2.0.0 Ready to start TLS\r\n");
@@ -300,8 +309,8 @@ static void rotate(void)
 int main(int argc, char **argv)
 {
 	struct tls_core_cfg ccfg;
-	struct tls_tsock_loop *loop;
-	int port = 0, opt;
+	struct sock_net *net;
+	int port = 0, opt, err = 0;
 	while ((opt = getopt(argc, argv, "p:d:s:t:i")) != -1) {
 		switch (opt) {
 		case 'p': port = atoi(optarg); break;
@@ -325,8 +334,10 @@ int main(int argc, char **argv)
 	tls_ticket_key_generate(&ring[0]);
 	core = tls_core_new(&ccfg);
 	sctx = build_ctx(1);
-	loop = tls_tsock_loop_new();
-	if (!core || !sctx || !loop || tls_tsock_listen(loop, (uint16_t)port, on_accept, NULL) < 0) {
+	net = sock_net_create(NULL, &err);
+	struct conn_addr la = { .family = AF_INET, .port = htons((uint16_t)port),
+				.ip.v4 = htonl(INADDR_LOOPBACK) };
+	if (!core || !sctx || !net || sock_net_listen_addr(net, &la, on_accept, NULL) < 0) {
 		fprintf(stderr, "event=startup_error port=%d errno=%d\n", port, errno);
 		return 1;
 	}
@@ -337,15 +348,15 @@ int main(int argc, char **argv)
 			rotate_req = 0;
 			rotate();
 		}
-		uint64_t now = tls_tsock_now(), dl = tls_core_next_deadline(core);
+		uint64_t now = now_us(), dl = tls_core_next_deadline(core);
 		int ms = dl == 0 ? 0 : dl == UINT64_MAX ? 100 : dl <= now ? 0 : (int)((dl - now) / 1000) + 1;
-		tls_tsock_loop_run(loop, ms < 100 ? ms : 100);
-		tls_core_poll(core, tls_tsock_now());
+		sock_net_poll(net, now, ms < 100 ? ms : 100);
+		tls_core_poll(core, now_us());
 	}
 	while (sessions)
 		conn_abort(sessions->c);  /* on_closed unlinks and frees the session */
 	write_stats();
-	tls_tsock_loop_free(loop);
+	sock_net_free(net);
 	tls_server_ctx_free(sctx);
 	tls_core_free(core);
 	return 0;

@@ -39,6 +39,17 @@ START_TEST(test_eal_args)
 	ck_assert_int_eq(dp_eal_args(c, "dpmaild", argv, 5, buf, sizeof(buf)), -1);
 	ck_assert_int_eq(dp_eal_args(c, "dpmaild", argv, 64, buf, 40), -1);
 	cfg_free(c);
+	/* an explicit lcore map replaces -l */
+	const char *y2 = "eal: {lcores: \"0@0,1@1,2@1\"}\nport: {device: x, ipv4: 10.0.0.1/8}\n"
+			 "dataplane: {workers: [1, 2]}\n";
+	char err[256];
+	c = cfg_load_string("t", y2, strlen(y2), err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	argc = dp_eal_args(c, "dpmaild", argv, 64, buf, sizeof(buf));
+	ck_assert_str_eq(argv[1], "--lcores=0@0,1@1,2@1");
+	for (int i = 2; i < argc; i++)
+		ck_assert(strncmp(argv[i], "-l", 2) != 0 || strncmp(argv[i], "--", 2) == 0);
+	cfg_free(c);
 }
 END_TEST
 

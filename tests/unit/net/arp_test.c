@@ -3,6 +3,8 @@
  * eviction, gratuitous ARP; all on a virtual clock (nif->now_us). */
 #include "net_testenv.h"
 
+#include <rte_ring_elem.h>
+
 static struct rte_arp_hdr *tx_arp(unsigned i)
 {
 	ck_assert_uint_gt(tenv_ntx, i);
@@ -167,11 +169,37 @@ START_TEST(test_expiry)
 	ck_assert_ptr_nonnull(arp_lookup(&nif->arp, nh));
 	nif->now_us += 59 * 1000000ull;
 	arp_timer(nif);
-	ck_assert_ptr_nonnull(arp_lookup(&nif->arp, nh));
+	net_tx_flush(nif);
+	ck_assert_uint_eq(tenv_ntx, 0);
+	/* past reachable_ms: polled by unicast, still used meanwhile */
 	nif->now_us += 2 * 1000000ull;
+	arp_timer(nif);
+	net_tx_flush(nif);
+	ck_assert_uint_eq(tenv_ntx, 1);
+	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(tenv_tx[0], struct rte_ether_hdr *);
+	ck_assert(rte_is_same_ether_addr(&eh->dst_addr, &tenv_peer_mac));
+	ck_assert_uint_eq(ntohs(((struct rte_arp_hdr *)(eh + 1))->arp_opcode), RTE_ARP_OP_REQUEST);
+	tenv_tx_clear();
+	struct rte_mbuf *m = rte_pktmbuf_alloc(tenv_pool);
+	rte_pktmbuf_append(m, 60);
+	arp_output(nif, m, nh);
+	net_tx_flush(nif);
+	ck_assert_uint_eq(tenv_ntx, 1);           /* sent at once, not held */
+	tenv_tx_clear();
+	/* the answer refreshes it */
+	tenv_learn_peer(nif);
+	ck_assert_uint_eq(arp_lookup(&nif->arp, nh)->retries, 0);
+	/* a neighbour that stops answering is removed after max_retries polls */
+	for (int i = 0; i < 3; i++) {
+		nif->now_us += 61 * 1000000ull;
+		arp_timer(nif);
+		ck_assert_ptr_nonnull(arp_lookup(&nif->arp, nh));
+	}
+	nif->now_us += 1000000ull;
 	arp_timer(nif);
 	ck_assert_ptr_null(arp_lookup(&nif->arp, nh));
 	ck_assert_uint_eq(nif->arp.n_used, 0);
+	ck_assert_uint_eq(nif->cnt.arp_tx_req, 1 + 3);   /* the first poll, then three */
 	tenv_nif_free(nif);
 }
 END_TEST
@@ -210,6 +238,41 @@ START_TEST(test_gratuitous)
 }
 END_TEST
 
+/* Worker A asks; the reply lands on worker B's queue; A learns it through B's message. */
+START_TEST(test_shared_between_workers)
+{
+	struct net_if *a = tenv_nif(), *b = tenv_nif();
+	struct rte_ring *ra = rte_ring_create_elem("ta", sizeof(struct arp_neigh_msg), 64, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	struct rte_ring *rb = rte_ring_create_elem("tb", sizeof(struct arp_neigh_msg), 64, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	ck_assert_ptr_nonnull(ra);
+	ck_assert_ptr_nonnull(rb);
+	ck_assert_int_eq(net_if_set_peers(a, ra, &rb, 1), 0);
+	ck_assert_int_eq(net_if_set_peers(b, rb, &ra, 1), 0);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(tenv_pool);
+	rte_pktmbuf_append(m, 60);
+	arp_output(a, m, tenv_ip("198.18.0.1"));
+	net_tx_flush(a);
+	ck_assert_uint_eq(tenv_ntx, 1);            /* A's request */
+	tenv_tx_clear();
+	tenv_learn_peer(b);                        /* the reply arrives at B */
+	ck_assert_int_eq(arp_lookup(&a->arp, tenv_ip("198.18.0.1"))->state, ARP_INCOMPLETE);
+	ck_assert_int_eq(net_poll(a), 1);          /* A drains B's message */
+	ck_assert_int_eq(arp_lookup(&a->arp, tenv_ip("198.18.0.1"))->state, ARP_REACHABLE);
+	net_tx_flush(a);
+	ck_assert_uint_eq(tenv_ntx, 1);            /* the held packet left */
+	ck_assert(rte_is_same_ether_addr(rte_pktmbuf_mtod(tenv_tx[0], struct rte_ether_addr *), &tenv_peer_mac));
+	/* a message about an unknown neighbour creates nothing */
+	struct arp_neigh_msg msg = { .ip = tenv_ip("198.18.0.9"), .mac = tenv_peer_mac };
+	rte_ring_mp_enqueue_elem(ra, &msg, sizeof(msg));
+	ck_assert_int_eq(net_poll(a), 1);
+	ck_assert_ptr_null(arp_lookup(&a->arp, tenv_ip("198.18.0.9")));
+	tenv_nif_free(a);
+	tenv_nif_free(b);
+	rte_ring_free(ra);
+	rte_ring_free(rb);
+}
+END_TEST
+
 int main(void)
 {
 	tenv_eal(NULL);
@@ -223,6 +286,7 @@ int main(void)
 	tcase_add_test(tc, test_expiry);
 	tcase_add_test(tc, test_eviction_bounded);
 	tcase_add_test(tc, test_gratuitous);
+	tcase_add_test(tc, test_shared_between_workers);
 	suite_add_tcase(s, tc);
 	return tenv_run(s);
 }

@@ -9,11 +9,27 @@ START_TEST(test_cksum_rfc1071)
 {
 	/* RFC 1071 section 3 example: sum of 00 01 f2 03 f4 f5 f6 f7 is ddf2, checksum 220d */
 	const uint8_t b[] = { 0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7 };
-	ck_assert_uint_eq(ip_cksum_add(0, b, sizeof(b)), 0x2ddf0);
+	ck_assert_uint_eq(ip_cksum_add(0, b, sizeof(b)) % 0xffff, 0x2ddf0 % 0xffff);
 	ck_assert_uint_eq(ntohs(ip_cksum_fold(ip_cksum_add(0, b, sizeof(b)))), 0x220d);
 	/* odd length: the last byte is padded with zero */
 	const uint8_t c[] = { 0x12, 0x34, 0x56 };
 	ck_assert_uint_eq(ip_cksum_add(0, c, 3), 0x1234 + 0x5600);
+	/* sums of chunks add up: an even split gives the same checksum as the whole */
+	uint8_t big[1000];
+	for (int i = 0; i < 1000; i++)
+		big[i] = (uint8_t)(i * 131 + 7);
+	for (size_t cut = 0; cut <= 1000; cut += 2)
+		ck_assert_uint_eq(ip_cksum_fold(ip_cksum_add(ip_cksum_add(0, big, cut), big + cut, 1000 - cut)),
+				  ip_cksum_fold(ip_cksum_add(0, big, 1000)));
+	/* and every length agrees with a byte-wise reference */
+	for (size_t len = 0; len <= 200; len++) {
+		uint32_t ref = 0;
+		for (size_t i = 0; i + 1 < len; i += 2)
+			ref += (uint32_t)(big[i] << 8 | big[i + 1]);
+		if (len & 1)
+			ref += (uint32_t)(big[len - 1] << 8);
+		ck_assert_uint_eq(ip_cksum_fold(ip_cksum_add(0, big, len)), ip_cksum_fold(ref));
+	}
 }
 END_TEST
 
@@ -125,6 +141,8 @@ static void e_opts(uint8_t *f, size_t *len)
 }
 static void e_src_bcast(uint8_t *f, size_t *len) { (void)len; f[14 + 15] = 255; recksum(f); }
 static void e_src_mcast(uint8_t *f, size_t *len) { (void)len; f[14 + 12] = 224; recksum(f); }
+static void e_src_zero(uint8_t *f, size_t *len) { (void)len; f[14 + 12] = 0; recksum(f); }
+static void e_src_lo(uint8_t *f, size_t *len) { (void)len; f[14 + 12] = 127; recksum(f); }
 static void e_src_us(uint8_t *f, size_t *len) { (void)len; f[14 + 15] = 2; recksum(f); }
 static void e_dst(uint8_t *f, size_t *len) { (void)len; f[14 + 19] = 3; recksum(f); }
 static void e_dst_bcast(uint8_t *f, size_t *len) { (void)len; f[14 + 19] = 255; recksum(f); }
@@ -144,6 +162,8 @@ static const struct bad bads[] = {
 	{ "src bcast", NET_DROP_IP_SRC, e_src_bcast },
 	{ "src mcast", NET_DROP_IP_SRC, e_src_mcast },
 	{ "src ours", NET_DROP_IP_SRC, e_src_us },
+	{ "src 0/8", NET_DROP_IP_SRC, e_src_zero },
+	{ "src loopback", NET_DROP_IP_SRC, e_src_lo },
 	{ "dst other", NET_DROP_IP_NOT_US, e_dst },
 	{ "dst bcast", NET_DROP_IP_NOT_US, e_dst_bcast },
 };
@@ -243,11 +263,13 @@ START_TEST(test_output_errors)
 	struct net_if *nif = tenv_nif();
 	ck_assert_int_eq(ip_output(nif, l4_packet(1481), 0, tenv_ip("198.18.0.1"), 6), -EMSGSIZE);
 	ck_assert_int_eq(ip_output(nif, l4_packet(10), 0, tenv_ip("255.255.255.255"), 6), -ENETUNREACH);
+	ck_assert_int_eq(ip_output(nif, l4_packet(10), tenv_ip("198.18.0.3"), tenv_ip("198.18.0.1"), 6),
+			 -EADDRNOTAVAIL);
 	/* leave only 20 bytes of headroom: no room for Ethernet + IPv4 */
 	struct rte_mbuf *m = l4_packet(10);
 	rte_pktmbuf_prepend(m, (uint16_t)(rte_pktmbuf_headroom(m) - 20));
 	ck_assert_int_eq(ip_output(nif, m, 0, tenv_ip("198.18.0.1"), 6), -ENOSPC);
-	ck_assert_uint_eq(nif->cnt.drop[NET_DROP_TX_NOROUTE], 1);
+	ck_assert_uint_eq(nif->cnt.drop[NET_DROP_TX_NOROUTE], 2);
 	ck_assert_uint_eq(nif->cnt.drop[NET_DROP_TX_SIZE], 1);
 	ck_assert_uint_eq(nif->cnt.drop[NET_DROP_TX_HEADROOM], 1);
 	tenv_nif_free(nif);

@@ -157,10 +157,14 @@ static uint64_t put_msg(struct ctx *c, uint64_t id, size_t len, size_t piece)
 	body_of(id, len, b);
 	for (size_t off = 0; off < len; off += piece) {
 		size_t n = len - off < piece ? len - off : piece;
-		int r;
-		while ((r = spool_msg_append(tx, b + off, n)) == -EAGAIN)
-			spool_poll(c->sp, now_us());
-		ck_assert_int_eq(r, 0);
+		size_t got = 0;
+		while (got < n) {
+			ssize_t r = spool_msg_append(tx, b + off + got, n - got);
+			ck_assert_int_ge(r, 0);
+			got += (size_t)r;
+			if (got < n)
+				spool_poll(c->sp, now_us()); /* stage full: next turn */
+		}
 	}
 	uint64_t q = spool_txn_qid(tx);
 	ck_assert_int_eq(spool_msg_commit(tx, prefix, sizeof(prefix) - 1, id), 0);
@@ -249,7 +253,7 @@ START_TEST(test_chunked_and_recovery)
 	int err;
 	struct spool_txn *tx = spool_msg_begin(c->sp, &e, &err);
 	uint8_t junk[9000] = { 0 };
-	ck_assert_int_eq(spool_msg_append(tx, junk, sizeof(junk)), 0);
+	ck_assert_int_eq(spool_msg_append(tx, junk, sizeof(junk)), sizeof(junk));
 	pump(c);
 	spool_msg_abort(tx);
 	spool_free(c->sp);
@@ -271,6 +275,20 @@ START_TEST(test_chunked_and_recovery)
 	ctx_free(c);
 }
 END_TEST
+
+/* Recipient 1 delivered, 0 pending, and the retry state given. */
+static void assert_partial(struct ctx *c, uint64_t qid, uint64_t next, uint16_t attempts)
+{
+	const struct spool_msg *m = spool_msg_get(c->sp, qid);
+	ck_assert_ptr_nonnull(m);
+	struct spool_rcpt_view rv;
+	spool_msg_rcpt(m, 1, &rv);
+	ck_assert_uint_eq(rv.status, SPOOL_RCPT_DELIVERED);
+	spool_msg_rcpt(m, 0, &rv);
+	ck_assert_uint_eq(rv.status, SPOOL_RCPT_PENDING);
+	ck_assert_uint_eq(spool_msg_next_attempt(m), next);
+	ck_assert_uint_eq(spool_msg_attempts(m), attempts);
+}
 
 START_TEST(test_outcomes_and_gc)
 {
@@ -306,15 +324,7 @@ START_TEST(test_outcomes_and_gc)
 	open_sp(c, false, NULL);
 	spool_stats(c->sp, &st);
 	ck_assert_uint_eq(st.live, 1);
-	const struct spool_msg *m = spool_msg_get(c->sp, q[0]);
-	ck_assert_ptr_nonnull(m);
-	struct spool_rcpt_view rv;
-	spool_msg_rcpt(m, 1, &rv);
-	ck_assert_uint_eq(rv.status, SPOOL_RCPT_DELIVERED);
-	spool_msg_rcpt(m, 0, &rv);
-	ck_assert_uint_eq(rv.status, SPOOL_RCPT_PENDING);
-	ck_assert_uint_eq(spool_msg_next_attempt(m), 123456789);
-	ck_assert_uint_eq(spool_msg_attempts(m), 2);
+	assert_partial(c, q[0], 123456789, 2);
 	/* finish it: every old segment goes */
 	ck_assert_int_eq(spool_outcome(c->sp, q[0], 0, SPOOL_RCPT_EXPIRED, "", 0), 0);
 	ck_assert_int_eq(spool_outcome(c->sp, q[0], 2, SPOOL_RCPT_DELIVERED, "", 0), 0);
@@ -591,7 +601,8 @@ START_TEST(test_chunk_lost_before_commit)
 	int err;
 	struct spool_txn *tx = spool_msg_begin(c->sp, &e, &err);
 	uint8_t b[9000] = { 1 };
-	ck_assert_int_eq(spool_msg_append(tx, b, sizeof(b)), 0); /* two chunks staged */
+	ck_assert_int_eq(spool_msg_append(tx, b, sizeof(b)), sizeof(b)); /* two chunks staged */
+	ck_assert_int_eq(spool_msg_append(tx, b, 1), 1);
 	put_msg(c, 7, 10, 10);                                  /* a commit in the same batch */
 	pump(c);
 	ck_assert_int_eq(c->nack, 1);
@@ -599,6 +610,109 @@ START_TEST(test_chunk_lost_before_commit)
 	ck_assert_int_eq(spool_msg_commit(tx, "", 0, 99), -EIO);
 	pump(c);
 	ck_assert_int_eq(c->nack, 1);
+	ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_append_backpressure)
+{
+	/* a stage of 4 chunks: a 100 KB append is consumed over several turns, never lost */
+	struct ctx *c = ctx_new();
+	struct spool_tunables t;
+	tun(&t, c, true);
+	t.stage_bytes = 4 * t.chunk_bytes;
+	struct spool_callbacks cb = { on_commit, on_body, c };
+	int err;
+	c->sp = spool_create(&t, 3, &cb, &err);
+	spool_key_add(c->sp, 1, key1);
+	spool_key_use(c->sp, 1);
+	ck_assert_int_eq(spool_recover(c->sp, now_us()), 0);
+	struct spool_envelope e = { .sender = { "s@example.com", 13 }, .nrcpt = 3, .rcpts = rcpts };
+	struct spool_txn *tx = spool_msg_begin(c->sp, &e, &err);
+	static uint8_t b[100000];
+	body_of(42, sizeof(b), b);
+	size_t got = 0;
+	int turns = 0, short_counts = 0;
+	while (got < sizeof(b)) {
+		ssize_t r = spool_msg_append(tx, b + got, sizeof(b) - got);
+		ck_assert_int_ge(r, 0);
+		short_counts += (size_t)r < sizeof(b) - got;
+		got += (size_t)r;
+		spool_poll(c->sp, now_us());
+		ck_assert_int_lt(++turns, 100000);
+	}
+	ck_assert_int_gt(short_counts, 0);
+	uint64_t q = spool_txn_qid(tx);
+	ck_assert_int_eq(spool_msg_commit(tx, prefix, sizeof(prefix) - 1, 42), 0);
+	pump(c);
+	ck_assert_int_eq(c->nack, 1);
+	ck_assert_int_eq(c->result[0], 0);
+	check_body(c, q, 42, sizeof(b));
+	ctx_free(c);
+}
+END_TEST
+
+static int count_segs(struct ctx *c)
+{
+	DIR *d = opendir(c->dir);
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		n += strncmp(de->d_name, "seg-", 4) == 0;
+	closedir(d);
+	return n;
+}
+
+START_TEST(test_compaction)
+{
+	/* one old deferred message must not keep every newer segment on disk */
+	struct ctx *c = ctx_new();
+	struct spool_tunables t;
+	tun(&t, c, true);
+	t.segment_bytes = 65536;
+	t.compact_min_segments = 2;
+	t.compact_max_live = 8;
+	struct spool_callbacks cb = { on_commit, on_body, c };
+	int err;
+	c->sp = spool_create(&t, 3, &cb, &err);
+	spool_key_add(c->sp, 1, key1);
+	spool_key_use(c->sp, 1);
+	ck_assert_int_eq(spool_recover(c->sp, now_us()), 0);
+	uint64_t old = put_msg(c, 1000, 50000, 3000); /* chunked */
+	pump(c);
+	ck_assert_int_eq(spool_outcome(c->sp, old, 1, SPOOL_RCPT_DELIVERED, "250", 3), 0);
+	ck_assert_int_eq(spool_retry(c->sp, old, 777, 3), 0);
+	for (int i = 0; i < 200; i++) {
+		uint64_t q = put_msg(c, (uint64_t)i, 5000, 5000);
+		pump(c);
+		for (uint16_t r = 0; r < 3; r++)
+			spool_outcome(c->sp, q, r, SPOOL_RCPT_DELIVERED, "", 0);
+	}
+	int before = count_segs(c);
+	ck_assert_int_gt(before, 10);
+	/* virtual time: compaction rescans at most once a second */
+	uint64_t vt = now_us();
+	struct spool_stats st;
+	for (int i = 0; i < 2000; i++) {
+		vt += 100000;
+		spool_poll(c->sp, vt);
+		spool_stats(c->sp, &st);
+		if (st.relocated && count_segs(c) <= 3)
+			break;
+		usleep(200);
+	}
+	pump(c);
+	ck_assert_uint_ge(st.relocated, 1);
+	int after = count_segs(c);
+	ck_assert_msg(after <= 3, "segments before %d after %d", before, after);
+	check_body(c, old, 1000, 50000);
+	spool_free(c->sp);
+	c->sp = NULL;
+	open_sp(c, true, key1);
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.live, 1);
+	assert_partial(c, old, 777, 3);
+	check_body(c, old, 1000, 50000);
 	ctx_free(c);
 }
 END_TEST
@@ -635,6 +749,8 @@ int main(void)
 	tcase_add_test(tc, test_wrong_key_and_tamper);
 	tcase_add_test(tc, test_io_errors);
 	tcase_add_test(tc, test_chunk_lost_before_commit);
+	tcase_add_test(tc, test_append_backpressure);
+	tcase_add_test(tc, test_compaction);
 	tcase_add_test(tc, test_space_guard);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -610,6 +610,13 @@ START_TEST(test_policy_eval_and_sts)
 	sts.sts_mode = TLS_STS_TESTING;
 	tls_policy_eval(&sts, "other.test", &ev);
 	ck_assert(ev.report_only && !ev.require_tls);
+	struct tls_policy rt = { .mode = TLS_POLICY_OPPORTUNISTIC, .requiretls = true };
+	tls_policy_eval(&rt, "mx.test", &ev);
+	ck_assert(ev.require_tls && ev.require_auth && !tls_policy_allows_plaintext(&ev));
+	ck_assert_int_eq(ev.mode, TLS_POLICY_VERIFY);
+	rt.mode = TLS_POLICY_NONE;
+	tls_policy_eval(&rt, "mx.test", &ev);
+	ck_assert(ev.starttls && ev.require_auth);
 	ck_assert(tls_policy_mx_match("*.mx.test", "x.mx.test"));
 	ck_assert(!tls_policy_mx_match("*.mx.test", "mx.test"));
 	ck_assert_int_eq(tls_policy_mode_parse("dane"), TLS_POLICY_DANE);

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# 10,000 idle sessions: greeted SMTP sessions that sit idle (as a real submission tier's
+# connection pools do) while a 16-session load measures throughput and latency; compared with
+# the same load without the idle sessions. Reported: the idle sessions' connect/banner/EHLO
+# latency, how many got greeted, and the active load's rate, latency and SUT CPU with and
+# without them.
+# Postfix runs one smtpd process per session; 10,000 processes do not fit this machine, so its
+# target holds IDLE_POSTFIX (default 900) idle sessions with default_process_limit raised to fit.
+source "$(dirname "$0")/lib.sh"
+SC_NAME=idle-10k
+IDLE=${IDLE:-10000}
+IDLE_POSTFIX=${IDLE_POSTFIX:-900}
+HOLD_S=${HOLD_S:-60}
+
+# idle_run LABEL PORT N: starts N idle sessions in the background; waits until greeted.
+idle_start() {
+  local label=$1 port=$2 n=$3
+  "$B" load --server 127.0.0.1:$port --sessions "$n" --messages-per-session 0 --duration "$HOLD_S" \
+    --connect-rate 2000 --label "$label-idle" --json "$OUT/$label-idle-$n.json" --progress \
+    >"$SC_TMP/idle.out" 2>"$SC_TMP/idle.err" &
+  IDLE_PID=$!; SC_PIDS+=("$IDLE_PID")
+  local end=$(( $(date +%s) + 40 ))
+  while [ "$(date +%s)" -lt "$end" ]; do
+    local r
+    r=$(sed -n 's/.*ready=\([0-9]*\).*/\1/p' "$SC_TMP/idle.err" | tail -1)
+    [ -n "$r" ] && [ "$r" -ge $(( n * 99 / 100 )) ] && { echo "idle sessions greeted: $r of $n"; return 0; }
+    sleep 0.5
+  done
+  echo "idle sessions greeted: ${r:-0} of $n (after 40 s)"
+}
+
+idle_stop() { kill -INT "$IDLE_PID" 2>/dev/null; wait "$IDLE_PID" 2>/dev/null; cat "$SC_TMP/idle.out"; }
+
+# measure LABEL: the 16-session active load against $TARGET_PORT.
+measure() {
+  sc_load "$1" 16 --count "$COUNT" --size "$SIZE" --messages-per-session "$MPS" --pipelining \
+    --reply-timeout 30 "${@:2}" || true
+}
+
+sc_need
+sc_out "$SC_NAME"
+rm -f "$OUT"/*.json
+ulimit -n 65536 2>/dev/null || true   # each process needs IDLE + a few descriptors
+sc_machine | tee "$OUT/machine.txt"
+for t in $TARGETS; do
+  sc_log "$SC_NAME: $t"
+  case $t in
+    sink)
+      sc_sink || continue
+      TARGET_PORT=$SINK_PORT SUT_PIDS=$SINK_PID
+      measure sink-direct
+      idle_start sink-direct "$SINK_PORT" "$IDLE"
+      measure sink-direct-with-idle
+      idle_stop
+      sc_sink_stop ;;
+    postfix)
+      sc_sink || continue
+      POSTFIX_PROCS=$(( IDLE_POSTFIX + 100 )) sc_postfix 0 0 0 || { sc_sink_stop; continue; }
+      TARGET_PORT=$RELAY_PORT SUT_PIDS=$POSTFIX_PIDS
+      measure postfix --sink-json "$SC_TMP/sink.json"
+      idle_start postfix "$RELAY_PORT" "$IDLE_POSTFIX"
+      measure postfix-with-idle --sink-json "$SC_TMP/sink.json"
+      idle_stop
+      postfix -c "$SC_POSTFIX_DIR/etc" stop >/dev/null 2>&1; SC_POSTFIX_DIR=""
+      sc_sink_stop ;;
+    dpmaild-posix|dpmaild-dpdk)
+      echo "SKIP $t: dpmaild cannot relay yet (issue 10)" ;;
+  esac
+done
+"$B" report "$OUT"/*.json | tee "$OUT/report.txt"
+"$B" report --markdown "$OUT"/*.json >"$OUT/report.md"

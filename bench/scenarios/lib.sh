@@ -1,0 +1,341 @@
+# SPDX-License-Identifier: MIT
+# Shared harness of the dpmail-bench scenarios (source it). A scenario measures one job on
+# every target in $TARGETS, on this machine, over loopback only:
+#   sink            dpmail-bench load -> dpmail-bench sink directly (the bench's own ceiling)
+#   postfix         a private Postfix instance (own config/queue directories under a temp dir,
+#                   default durability) relaying to the sink, with OpenDKIM as a milter when the
+#                   scenario signs
+#   dpmaild-posix   dpmaild on the posix backend relaying to the sink
+#   dpmaild-dpdk    dpmaild on the DPDK backend (TAP port in a namespace) relaying to the sink
+# Results: one JSON per run in $OUT (default /tmp/dpmail-bench-results/<scenario>), a report
+# table on stdout and SVG plots. Ports 12930-12999 on 127.0.0.1; temp dirs /tmp/dpmail-bench*.
+# Knobs (environment): TARGETS, SESSIONS ("1 16 64"), COUNT (messages per run), SIZE, OUT.
+set -u
+SC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+B=${B:-$SC_ROOT/build/dpmail-bench}
+DPMAILD=${DPMAILD:-$SC_ROOT/build/dpmaild}
+TARGETS=${TARGETS:-"sink postfix dpmaild-posix dpmaild-dpdk"}
+SESSIONS=${SESSIONS:-"1 16 64"}
+COUNT=${COUNT:-2000}
+SIZE=${SIZE:-10k}
+SINK_PORT=${SINK_PORT:-12930}
+RELAY_PORT=${RELAY_PORT:-12931}
+MILTER_PORT=${MILTER_PORT:-12932}
+SC_PIDS=()
+SC_TMP=$(mktemp -d /tmp/dpmail-bench-sc.XXXXXX)
+chmod 755 "$SC_TMP"   # Postfix and OpenDKIM run as their own users
+SC_POSTFIX_DIR=""
+
+sc_log() { echo "== $*" >&2; }
+
+sc_cleanup() {
+  local p
+  [ -n "$SC_POSTFIX_DIR" ] && postfix -c "$SC_POSTFIX_DIR/etc" stop >/dev/null 2>&1
+  for p in "${SC_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${SC_PIDS[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$p" 2>/dev/null
+  done
+  [ -n "${SC_KEEP:-}" ] || rm -rf "$SC_TMP"
+}
+trap sc_cleanup EXIT
+
+# sc_wait SECONDS CMD...: poll until CMD succeeds.
+sc_wait() {
+  local end=$(( $(date +%s) + $1 )); shift
+  until "$@" >/dev/null 2>&1; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.05; done
+}
+
+sc_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+sc_need() { [ -x "$B" ] || { echo "build first: make" >&2; exit 2; }; }
+
+sc_out() { OUT=${OUT:-/tmp/dpmail-bench-results/$1}; mkdir -p "$OUT"; }
+
+# sc_cert: a self-signed certificate in $SC_TMP (cert.pem, key.pem).
+sc_cert() {
+  [ -f "$SC_TMP/cert.pem" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$SC_TMP/key.pem" \
+    -out "$SC_TMP/cert.pem" -days 2 -subj /CN=relay.bench.test >/dev/null 2>&1
+}
+
+# sc_sink [sink args...]: starts the sink on $SINK_PORT; sets SINK_PID.
+sc_sink() {
+  "$B" sink --listen 127.0.0.1:$SINK_PORT --json "$SC_TMP/sink.json" --ids "$SC_TMP/sink.ids" \
+    --json-interval-ms 100 "$@" \
+    >"$SC_TMP/sink.out" 2>&1 &
+  SINK_PID=$!; SC_PIDS+=("$SINK_PID")
+  sc_wait 5 grep -q listening "$SC_TMP/sink.out" || { cat "$SC_TMP/sink.out" >&2; return 1; }
+}
+
+sc_sink_stop() {
+  kill -TERM "$SINK_PID" 2>/dev/null
+  for _ in $(seq 1 200); do kill -0 "$SINK_PID" 2>/dev/null || break; sleep 0.05; done
+  wait "$SINK_PID" 2>/dev/null
+}
+
+# sc_sink_wait N SECONDS: until the sink has accepted N unique messages.
+sc_sink_count() { python3 -c "import json;print(json.load(open('$SC_TMP/sink.json'))['message_ids']['unique'])" 2>/dev/null || echo 0; }
+sc_sink_wait() {
+  local end=$(( $(date +%s) + $2 ))
+  while [ "$(sc_sink_count)" -lt "$1" ]; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.2; done
+}
+
+# sc_dkim_key rsa|ed25519: a signing key for bench.test, selector "bench", in $SC_TMP/opendkim:
+# bench.private (PEM) and keys.txt (the public key as the sink's --verify-dkim reads it).
+sc_dkim_key() {
+  local kt=$1 d=$SC_TMP/opendkim
+  mkdir -p "$d"
+  if [ "$kt" = ed25519 ]; then
+    openssl genpkey -algorithm ed25519 -out "$d/bench.private" 2>/dev/null
+    openssl pkey -in "$d/bench.private" -pubout -outform DER 2>/dev/null | tail -c 32 | base64 -w0 \
+      | sed 's/^/v=DKIM1; k=ed25519; p=/' >"$d/bench.txtval"
+  else
+    openssl genrsa -out "$d/bench.private" 2048 2>/dev/null
+    openssl rsa -in "$d/bench.private" -pubout -outform DER 2>/dev/null | base64 -w0 \
+      | sed 's/^/v=DKIM1; k=rsa; p=/' >"$d/bench.txtval"
+  fi
+  printf 'bench._domainkey.bench.test %s\n' "$(cat "$d/bench.txtval")" >"$d/keys.txt"
+  chown -R opendkim "$d" 2>/dev/null
+}
+
+# sc_opendkim rsa|ed25519: OpenDKIM as a milter on $MILTER_PORT signing bench.test with the key
+# of sc_dkim_key; sets DKIM_PID.
+sc_opendkim() {
+  local kt=$1 d=$SC_TMP/opendkim
+  cat >"$d/opendkim.conf" <<CONF
+Syslog no
+Background no
+Mode s
+Socket inet:$MILTER_PORT@127.0.0.1
+Domain bench.test
+Selector bench
+KeyFile $d/bench.private
+Canonicalization relaxed/simple
+SignatureAlgorithm $( [ "$kt" = ed25519 ] && echo ed25519-sha256 || echo rsa-sha256 )
+UserID opendkim
+PidFile $d/opendkim.pid
+RequireSafeKeys no
+CONF
+  opendkim -x "$d/opendkim.conf" -f >"$d/opendkim.log" 2>&1 &
+  DKIM_PID=$!; SC_PIDS+=("$DKIM_PID")
+  sc_wait 10 sc_port_open "$MILTER_PORT" || { cat "$d/opendkim.log" >&2; return 1; }
+}
+
+# sc_postfix TLS_IN(0|1) TLS_OUT(0|1) MILTER(0|1): a private Postfix on $RELAY_PORT relaying
+# everything to the sink. Default durability (Postfix fsyncs its queue files). Sets POSTFIX_PIDS
+# (the master; its children are found by dpmail-bench through /proc).
+sc_postfix() {
+  local tin=$1 tout=$2 milter=$3 d=$SC_TMP/postfix
+  SC_POSTFIX_DIR=$d
+  mkdir -p "$d/etc" "$d/queue" "$d/data"
+  chown postfix "$d/data"
+  sc_cert
+  cat >"$d/etc/main.cf" <<CONF
+compatibility_level = 3.6
+queue_directory = $d/queue
+data_directory = $d/data
+meta_directory = /etc/postfix
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = relay.bench.test
+mydomain = bench.test
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+relayhost = [127.0.0.1]:$SINK_PORT
+smtp_dns_support_level = disabled
+smtp_host_lookup = native
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+maillog_file = $d/maillog
+maillog_file_prefixes = /tmp
+smtpd_banner = \$myhostname ESMTP
+default_process_limit = ${POSTFIX_PROCS:-100}
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+smtpd_client_message_rate_limit = 0
+anvil_rate_time_unit = 60s
+smtp_destination_concurrency_limit = ${POSTFIX_OUT_CONC:-20}
+$( [ "$tin" = 1 ] && printf 'smtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\nsmtpd_tls_security_level = may\n' "$SC_TMP/cert.pem" "$SC_TMP/key.pem" )
+$( [ "$tout" = 1 ] && printf 'smtp_tls_security_level = encrypt\nsmtp_tls_ciphers = high\n' || printf 'smtp_tls_security_level = none\n' )
+$( [ "$milter" = 1 ] && printf 'smtpd_milters = inet:127.0.0.1:%s\nmilter_default_action = tempfail\nmilter_protocol = 6\n' "$MILTER_PORT" )
+${POSTFIX_EXTRA:-}
+CONF
+  cat >"$d/etc/master.cf" <<CONF
+127.0.0.1:$RELAY_PORT inet n - n - - smtpd
+pickup    unix  n - n 60   1 pickup
+cleanup   unix  n - n -    0 cleanup
+qmgr      unix  n - n 300  1 qmgr
+tlsmgr    unix  - - n 1000? 1 tlsmgr
+rewrite   unix  - - n -    - trivial-rewrite
+bounce    unix  - - n -    0 bounce
+defer     unix  - - n -    0 bounce
+trace     unix  - - n -    0 bounce
+verify    unix  - - n -    1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n -    - proxymap
+proxywrite unix - - n -    1 proxymap
+smtp      unix  - - n -    - smtp
+relay     unix  - - n -    - smtp
+showq     unix  n - n -    - showq
+error     unix  - - n -    - error
+retry     unix  - - n -    - error
+discard   unix  - - n -    - discard
+local     unix  - n n -    - local
+anvil     unix  - - n -    1 anvil
+scache    unix  - - n -    1 scache
+postlog   unix-dgram n - n - 1 postlogd
+CONF
+  postfix -c "$d/etc" check >"$d/check.log" 2>&1
+  postfix -c "$d/etc" start >"$d/start.log" 2>&1 || { cat "$d/start.log" >&2; return 1; }
+  sc_wait 10 sc_port_open "$RELAY_PORT" || { cat "$d/start.log" "$d/maillog" >&2; return 1; }
+  POSTFIX_PIDS=$(head -1 "$d/queue/pid/master.pid" | tr -d ' ')
+}
+
+# sc_postfix_drained: nothing left in the private queue.
+sc_postfix_drained() { [ -z "$(find "$SC_POSTFIX_DIR/queue/incoming" "$SC_POSTFIX_DIR/queue/active" "$SC_POSTFIX_DIR/queue/deferred" -type f 2>/dev/null | head -1)" ]; }
+
+# sc_dpmaild_can_relay MODE: dpmaild exists and says it can relay on this backend. Until the
+# relay is wired (issue 10), it cannot, and the scenario skips that target with a message.
+sc_dpmaild_can_relay() {
+  [ -x "$DPMAILD" ] || return 1
+  "$DPMAILD" --help 2>&1 | grep -q -- "--relay-to" || return 1
+  [ "$1" = posix ] || [ "$(id -u)" = 0 ]
+}
+
+# sc_load LABEL SESSIONS [load args...]: one load run into $OUT/LABEL-SESSIONS.json.
+sc_load() {
+  local label=$1 n=$2; shift 2
+  local sut=()
+  [ -n "${SUT_PIDS:-}" ] && sut=(--sut-pid "$SUT_PIDS")
+  "$B" load --server 127.0.0.1:$TARGET_PORT --sessions "$n" --label "$label" \
+    --json "$OUT/$label-$n.json" --ids "$SC_TMP/sent-$label-$n.ids" "${sut[@]}" "$@"
+}
+
+# sc_machine: one line naming the machine for the results.
+sc_machine() {
+  echo "$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
+}
+
+# ---- the matrix: one scenario on every target ----------------------------------------------
+# A scenario sets these, then calls sc_matrix:
+#   SC_NAME            results directory name
+#   TLS_IN, TLS_OUT    1 = STARTTLS on the inbound (load -> relay) / outbound (relay -> sink) leg
+#   DKIM               none | rsa | ed25519 (Postfix: OpenDKIM milter; dpmaild: its own signer)
+#   RCPTS              recipients per message
+#   LOAD_EXTRA         extra `dpmail-bench load` arguments (array)
+#   SINK_EXTRA         extra `dpmail-bench sink` arguments (array)
+#   POSTFIX_EXTRA      extra main.cf lines
+TLS_IN=${TLS_IN:-0}; TLS_OUT=${TLS_OUT:-0}; DKIM=${DKIM:-none}; RCPTS=${RCPTS:-1}
+MPS=${MPS:-100}
+LOAD_EXTRA=(); SINK_EXTRA=()
+
+sc_load_common() {
+  local a=(--count "$COUNT" --size "$SIZE" --rcpts "$RCPTS" --messages-per-session "$MPS" --pipelining)
+  [ "$TLS_IN" = 1 ] && a+=(--starttls)
+  printf '%s\n' "${a[@]}" "${LOAD_EXTRA[@]}"
+}
+
+sc_target_sink() {
+  local tls=()
+  [ "$TLS_IN" = 1 ] && tls=(--starttls --cert "$SC_TMP/cert.pem" --key "$SC_TMP/key.pem")
+  sc_sink "${tls[@]}" "${SINK_EXTRA[@]}" || return 1
+  TARGET_PORT=$SINK_PORT SUT_PIDS=$SINK_PID
+  mapfile -t args < <(sc_load_common)
+  for n in $SESSIONS; do sc_load sink-direct "$n" "${args[@]}" || true; done
+  sc_sink_stop
+}
+
+sc_target_postfix() {
+  command -v postfix >/dev/null || { echo "SKIP postfix: not installed"; return 0; }
+  local tls=() milter=0
+  [ "$TLS_OUT" = 1 ] && tls=(--starttls --cert "$SC_TMP/cert.pem" --key "$SC_TMP/key.pem")
+  DKIM_PID=""
+  if [ "$DKIM" != none ]; then
+    command -v opendkim >/dev/null || { echo "SKIP postfix: opendkim not installed"; return 0; }
+    sc_dkim_key "$DKIM"
+    tls+=(--verify-dkim "$SC_TMP/opendkim/keys.txt")
+  fi
+  sc_sink "${tls[@]}" "${SINK_EXTRA[@]}" || return 1
+  if [ "$DKIM" != none ]; then
+    sc_opendkim "$DKIM" || { sc_sink_stop; return 1; }
+    milter=1
+  fi
+  sc_postfix "$TLS_IN" "$TLS_OUT" "$milter" || { sc_sink_stop; return 1; }
+  TARGET_PORT=$RELAY_PORT SUT_PIDS=$POSTFIX_PIDS${DKIM_PID:+,$DKIM_PID}
+  local label=postfix
+  [ "$DKIM" != none ] && label=postfix+opendkim
+  mapfile -t args < <(sc_load_common)
+  for n in $SESSIONS; do
+    sc_load "$label" "$n" "${args[@]}" --sink-json "$SC_TMP/sink.json" --drain-timeout "${DRAIN_S:-300}" || true
+  done
+  postfix -c "$SC_POSTFIX_DIR/etc" stop >/dev/null 2>&1
+  SC_POSTFIX_DIR=""
+  [ -n "$DKIM_PID" ] && kill -TERM "$DKIM_PID" 2>/dev/null
+  sc_sink_stop
+  sc_dkim_summary
+}
+
+# After a signing run: how many messages the sink saw signed, and verified.
+sc_dkim_summary() {
+  [ "$DKIM" = none ] || python3 -c "
+import json; d=json.load(open('$SC_TMP/sink.json')); v=d.get('dkim_verify', {})
+print('sink: %d of %d messages signed; DKIM verification pass=%s fail=%s none=%s' % (d['messages']['dkim_signed'],
+      d['messages']['accepted'], v.get('pass'), v.get('fail'), v.get('none')))"
+}
+
+# dpmaild targets: started by a hook until the relay is wired into dpmaild itself (issue 10).
+# DPMAILD_POSIX_START / DPMAILD_DPDK_START name an executable that starts dpmaild listening on
+# 127.0.0.1:$RELAY_PORT, relaying to 127.0.0.1:$SINK_PORT (with TLS_IN/TLS_OUT/DKIM from the
+# environment, cert/key in $SC_TMP) and prints its PID on stdout.
+sc_target_dpmaild() {
+  local mode=$1 var hook
+  var=DPMAILD_$(echo "$mode" | tr a-z A-Z)_START
+  hook=${!var:-}
+  if [ -z "$hook" ]; then
+    echo "SKIP dpmaild-$mode: dpmaild cannot relay yet (issue 10); set $var to a start hook"
+    return 0
+  fi
+  local tls=()
+  [ "$TLS_OUT" = 1 ] && tls=(--starttls --cert "$SC_TMP/cert.pem" --key "$SC_TMP/key.pem")
+  sc_sink "${tls[@]}" "${SINK_EXTRA[@]}" || return 1
+  local pid
+  pid=$(SC_TMP=$SC_TMP RELAY_PORT=$RELAY_PORT SINK_PORT=$SINK_PORT TLS_IN=$TLS_IN TLS_OUT=$TLS_OUT \
+        DKIM=$DKIM "$hook") || { echo "SKIP dpmaild-$mode: start hook failed"; sc_sink_stop; return 0; }
+  SC_PIDS+=("$pid")
+  sc_wait 20 sc_port_open "$RELAY_PORT" || { echo "SKIP dpmaild-$mode: not listening"; sc_sink_stop; return 0; }
+  TARGET_PORT=$RELAY_PORT SUT_PIDS=$pid
+  mapfile -t args < <(sc_load_common)
+  for n in $SESSIONS; do
+    sc_load "dpmaild-$mode" "$n" "${args[@]}" --sink-json "$SC_TMP/sink.json" --drain-timeout "${DRAIN_S:-300}" || true
+  done
+  kill -TERM "$pid" 2>/dev/null
+  sc_sink_stop
+}
+
+sc_matrix() {
+  sc_need
+  sc_out "$SC_NAME"
+  sc_cert
+  rm -f "$OUT"/*.json
+  sc_machine | tee "$OUT/machine.txt"
+  echo "scenario $SC_NAME: TLS in=$TLS_IN out=$TLS_OUT DKIM=$DKIM rcpts=$RCPTS size=$SIZE count=$COUNT sessions='$SESSIONS'" | tee -a "$OUT/machine.txt"
+  local t
+  for t in $TARGETS; do
+    sc_log "$SC_NAME: $t"
+    case $t in
+      sink) sc_target_sink ;;
+      postfix) sc_target_postfix ;;
+      dpmaild-posix) sc_target_dpmaild posix ;;
+      dpmaild-dpdk) sc_target_dpmaild dpdk ;;
+      *) echo "unknown target $t" >&2 ;;
+    esac
+  done
+  ls "$OUT"/*.json >/dev/null 2>&1 || { echo "no results" >&2; return 1; }
+  "$B" report "$OUT"/*.json --svg-prefix "$OUT/plot" | tee "$OUT/report.txt"
+  "$B" report --markdown "$OUT"/*.json >"$OUT/report.md"
+}

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rly_lcore.c: composition of one lcore's MTA (see rly_lcore.h). Start-up may block (spool
+ * recovery reads every segment of this lcore); the per-turn poll never does.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/cfg.h"
+#include "config/cfg_params_relay.h"
+#include "deliver/dlv.h"
+#include "dkim/dkim.h"
+#include "log.h"
+#include "main/dp.h"
+#include "net/tcp_lcore.h"
+#include "relay/rly_lcore.h"
+#include "snapshot/snapshot.h"
+#include "sock/sock.h"
+#include "spool/spool.h"
+#include "tls/tls.h"
+
+struct rly_lcore {
+	struct dp_lcore *lc;
+	struct spool *sp;
+	struct tls_core *tls;
+	struct dkim_signer_ctx *dk;
+	struct rly_core *rly;
+	struct dlv_engine *dlv;
+	bool recovered;               /* the spool's live messages were handed to delivery */
+	struct sock_net *sock;        /* posix backend only */
+	struct conn_net net;
+	struct rly_policy fallback;   /* no snapshot (tests): relay for nobody */
+};
+
+static int64_t wall_offset_us(void)
+{
+	struct timespec r, m;
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000 + (r.tv_nsec - m.tv_nsec) / 1000;
+}
+
+/* The spool's callbacks: delivery's commits (DSNs) carry DLV_COOKIE_BIT, the relay's don't. */
+static void on_committed(void *arg, uint64_t cookie, int result, uint64_t qid)
+{
+	struct rly_lcore *st = arg;
+	if (cookie & DLV_COOKIE_BIT)
+		dlv_engine_spool_committed(st->dlv, cookie, result, qid);
+	else
+		rly_spool_committed(st->rly, cookie, result, qid);
+}
+
+static void on_body(void *arg, uint64_t cookie, int result, const uint8_t *data, uint32_t len)
+{
+	struct rly_lcore *st = arg;
+	dlv_engine_spool_body(st->dlv, cookie, result, data, len);
+}
+
+static void on_queued(void *ctx, uint64_t qid)
+{
+	struct rly_lcore *st = ctx;
+	dlv_engine_enqueue(st->dlv, qid);
+}
+
+static int read_key(const char *path, uint8_t key[32])
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, key, 32);
+	close(fd);
+	return n == 32 ? 0 : -EINVAL;
+}
+
+static int spool_setup(struct rly_lcore *st, const struct cfg *c)
+{
+	struct spool_tunables t;
+	struct spool_callbacks cb = { .committed = on_committed, .body = on_body, .arg = st };
+	int err = 0;
+	spool_tunables_defaults(&t);
+	t.dir = c->spool.dir;
+	t.segment_bytes = (uint64_t)c->spool.segment_mb << 20;
+	t.min_free_bytes = (uint64_t)c->spool.min_free_mb << 20;
+	t.encrypt = c->spool.encrypt;
+	st->sp = spool_create(&t, st->lc->index, &cb, &err);
+	if (!st->sp) {
+		log_err("event=startup_failed reason=\"spool %s: %s\"", c->spool.dir, strerror(-err));
+		return err;
+	}
+	uint32_t newest = 0;
+	for (uint32_t i = 0; i < c->spool.keys.n; i++) {
+		const struct cfg_spool_key *k = cfg_list_at(&cfg_spool_key_list, &c->spool.keys, i);
+		uint8_t key[32];
+		if ((err = read_key(k->file, key)) < 0 || (err = spool_key_add(st->sp, (uint16_t)k->id, key)) < 0) {
+			log_err("event=startup_failed reason=\"spool key %s: %s\"", k->file, strerror(-err));
+			return err;
+		}
+		newest = k->id > newest ? k->id : newest;
+	}
+	if (newest && (err = spool_key_use(st->sp, (uint16_t)newest)) < 0)
+		return err;
+	if ((err = spool_recover(st->sp, dp_now_us())) < 0) {
+		log_err("event=startup_failed reason=\"spool recovery in %s: %s\"", c->spool.dir,
+			strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static int listen_all(struct rly_lcore *st, const struct cfg *c)
+{
+	const struct cfg_list *l = &c->smtp.listeners;
+	for (uint32_t i = 0; i < l->n; i++) {
+		const struct cfg_listener *li = cfg_list_at(&cfg_listener_list, l, i);
+		int rc;
+		if (st->sock) {
+			struct conn_addr a = { .family = AF_INET, .port = htons((uint16_t)li->port) };
+			a.ip.v4 = li->address.family ? li->address.u.v4 : c->port.ipv4.ip.u.v4;
+			rc = sock_net_listen_addr(st->sock, &a, rly_accept, st->rly);
+		} else {
+			rc = st->net.ops->listen(st->net.impl, (uint16_t)li->port, rly_accept, st->rly);
+		}
+		if (rc < 0) {
+			log_err("event=startup_failed reason=\"listen on port %u: %s\"", li->port,
+				strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int rly_lcore_poll(void *ctx, uint64_t now)
+{
+	struct rly_lcore *st = ctx;
+	const struct cfg_snapshot *snap = st->lc->snap;
+	const struct rly_policy *pol = rly_snap_policy(snap);
+	rly_core_set_policy(st->rly, pol ? pol : &st->fallback, snap ? snap->version : 0);
+	dlv_engine_set_policy(st->dlv, dlv_snap_policy(snap));
+	dlv_engine_set_dns(st->dlv, st->lc->dns);
+	if (!st->recovered) {
+		/* First turn: the policy is known now; hand over what the spool recovered. */
+		st->recovered = true;
+		dlv_engine_recover(st->dlv, now);
+	}
+	int work = 0;
+	if (st->sock) {
+		int n = sock_net_poll(st->sock, now, 0);
+		work += n > 0 ? n : 0;
+	}
+	tls_core_poll(st->tls, now);
+	work += rly_core_poll(st->rly, now);
+	work += dlv_engine_poll(st->dlv, now);
+	work += spool_poll(st->sp, now);
+	/* Work in flight keeps the loop from sleeping: a commit or a signature is waiting. */
+	return work + (spool_busy(st->sp) || rly_core_busy(st->rly));
+}
+
+static void rly_params_from_cfg(struct rly_params *p, const struct cfg *c)
+{
+	rly_params_defaults(p);
+	p->max_sessions = c->limits.max_sessions;
+	p->limits.message_max = c->limits.max_message_size;
+	p->limits.rcpt_max = c->limits.max_recipients;
+	p->limits.cmd_timeout_us = (uint64_t)c->limits.idle_timeout * 1000000;
+	p->limits.errors_max = c->limits.max_errors;
+	p->wall_offset_us = wall_offset_us();
+}
+
+void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
+{
+	if (c->smtp.listeners.n == 0)
+		return NULL;   /* no SMTP listener configured: the module stays out of the loop */
+	struct rly_lcore *st = calloc(1, sizeof(*st));
+	if (!st) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	st->lc = lc;
+	st->fallback.hostname = "localhost";
+	if ((*err = spool_setup(st, c)) < 0)
+		goto err;
+	struct tls_core_cfg tc;
+	struct dkim_params dp;
+	struct rly_params rp;
+	tls_core_cfg_defaults(&tc);
+	dkim_params_defaults(&dp);
+	rly_params_from_cfg(&rp, c);
+	rp.queued = on_queued;
+	rp.queued_ctx = st;
+	st->tls = tls_core_new(&tc);
+	st->dk = dkim_signer_new(&dp, rp.wall_offset_us);
+	st->rly = st->tls && st->dk ? rly_core_new(&rp, st->sp, st->dk, st->tls, err) : NULL;
+	if (!st->rly) {
+		*err = *err ? *err : -ENOMEM;
+		goto err;
+	}
+	rly_core_set_policy(st->rly, &st->fallback, 0);
+	if (c->dataplane.backend == CFG_BACKEND_POSIX) {
+		struct sock_tunables t;
+		sock_tunables_defaults(&t);
+		t.reuseport = 1;   /* one listener per worker; the kernel spreads connections */
+		if (!(st->sock = sock_net_create(&t, err)))
+			goto err;
+		st->net = sock_net_conn_net(st->sock);
+	} else {
+		struct conn_net *tcp = tcp_lcore_net(lc);
+		if (!tcp) {
+			log_err("event=startup_failed reason=\"the mta module needs the tcp module\"");
+			*err = -ENOENT;
+			goto err;
+		}
+		st->net = *tcp;
+	}
+	struct dlv_params dp2;
+	dlv_params_defaults(&dp2);
+	dp2.lcore_index = lc->index;
+	dp2.n_lcores = c->dataplane.workers.n;
+	dp2.dns_slot = lc->index;
+	dp2.wall_offset_us = rp.wall_offset_us;
+	if (!(st->dlv = dlv_engine_new(&dp2, st->sp, st->tls, st->net, err)))
+		goto err;
+	if ((*err = listen_all(st, c)) < 0 || (*err = dp_lcore_add_poll(lc, rly_lcore_poll, st)) < 0)
+		goto err;
+	return st;
+err:
+	rly_lcore_fini(lc, st);
+	return NULL;
+}
+
+void rly_lcore_fini(struct dp_lcore *lc, void *state)
+{
+	struct rly_lcore *st = state;
+	if (!st)
+		return;
+	if (st->sock)
+		sock_net_free(st->sock);   /* aborts its conns: sessions are told first */
+	rly_core_free(st->rly);
+	dlv_engine_free(st->dlv);
+	if (st->sp) {
+		while (spool_busy(st->sp))   /* commits in flight finish: nothing acknowledged is lost */
+			spool_poll(st->sp, dp_now_us());
+		spool_free(st->sp);
+	}
+	if (st->tls)
+		tls_core_free(st->tls);
+	if (st->dk)
+		dkim_signer_free(st->dk);
+	free(st);
+}

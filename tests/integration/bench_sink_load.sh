@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# dpmail-bench load against dpmail-bench sink on loopback: 16 sessions x 20 messages, plain and
+# with STARTTLS (self-signed certificate), the sink answering 10% of messages with 451. Checks:
+# counts match on both sides, no loss, no duplicates, the JSON parses, the 4xx mix is seen by
+# the load side exactly as the sink sent it; then the provider behaviours: a connection limit
+# (421 at the banner) and slow end-of-data replies; then report + SVG plots.
+source "$(dirname "$0")/../lib/testlib.sh"
+B=$BUILD/dpmail-bench
+[ -x "$B" ] || t_skip "dpmail-bench not built"
+t_tmpdir D
+PORT=12921
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$D/key.pem" -out "$D/cert.pem" -days 2 \
+  -subj /CN=sink.bench.test >/dev/null 2>&1 || t_fail "self-signed certificate"
+
+t_bg SINK "$B" sink --listen 127.0.0.1:$PORT --starttls --cert "$D/cert.pem" --key "$D/key.pem" \
+  --mix 250:90,451:10 --json "$D/sink.json" --ids "$D/sink.ids" >"$D/sink.out" 2>&1
+t_check "sink listening" t_wait_for 5 grep -q 'listening' "$D/sink.out"
+
+"$B" load --server 127.0.0.1:$PORT --sessions 16 --messages-per-session 20 --pipelining \
+  --json "$D/plain.json" --ids "$D/load.ids" --label plain >"$D/plain.out" 2>&1
+t_check "load (plain) exits 0" [ $? -eq 0 ]
+"$B" load --server 127.0.0.1:$PORT --sessions 16 --messages-per-session 20 --starttls \
+  --size-mix 2k:10k:50k --json "$D/tls.json" --ids "$D/load-tls.ids" --label tls >"$D/tls.out" 2>&1
+t_check "load (STARTTLS) exits 0" [ $? -eq 0 ]
+kill -TERM "$SINK"
+t_wait_exit "$SINK" 10 >"$D/sink.rc"   # not in $(...): wait needs the parent shell
+t_check "sink exits 0 on SIGTERM" [ "$(cat "$D/sink.rc")" = 0 ]
+
+for f in plain tls sink; do
+  t_check "$f.json parses" python3 -m json.tool "$D/$f.json" >/dev/null
+done
+jq() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+for r in plain tls; do
+  t_check "$r: 320 messages issued, no errors" \
+    [ "$(jq "$D/$r.json" "d['messages']['issued'],d['messages']['errors']")" = "(320, 0)" ]
+  t_check "$r: accepted + tempfail = 320" \
+    [ "$(jq "$D/$r.json" "d['messages']['accepted']+d['messages']['tempfail']")" = 320 ]
+  t_check "$r: 4xx from the sink's mix observed" [ "$(jq "$D/$r.json" "d['eod_codes'].get('451',0)>0")" = True ]
+done
+t_check "tls: 16+ handshakes" [ "$(jq "$D/tls.json" "d['sessions']['tls_ok']>=16")" = True ]
+t_check "sink saw TLS sessions" [ "$(jq "$D/sink.json" "d['connections']['tls']>=16")" = True ]
+ACC=$(( $(jq "$D/plain.json" "d['messages']['accepted']") + $(jq "$D/tls.json" "d['messages']['accepted']") ))
+T451=$(( $(jq "$D/plain.json" "d['eod_codes'].get('451',0)") + $(jq "$D/tls.json" "d['eod_codes'].get('451',0)") ))
+t_check "sink accepted = load accepted ($ACC)" [ "$(jq "$D/sink.json" "d['messages']['accepted']")" = "$ACC" ]
+t_check "sink 451 count = load 451 count ($T451)" [ "$(jq "$D/sink.json" "d['messages']['by_code'].get('451',0)")" = "$T451" ]
+t_check "sink: no duplicate Message-IDs" [ "$(jq "$D/sink.json" "d['message_ids']['duplicates']")" = 0 ]
+cat "$D/load.ids" "$D/load-tls.ids" >"$D/sent.ids"
+t_check "verify: no loss, no duplicates" "$B" verify "$D/sent.ids" "$D/sink.ids" --json "$D/verify.json"
+t_check "verify: nothing unexpected" [ "$(jq "$D/verify.json" "d['unexpected']")" = 0 ]
+
+# provider behaviours: a connection limit and slow replies
+t_bg SINK2 "$B" sink --listen 127.0.0.1:$((PORT + 1)) --max-conns 4 --delay-ms 30 \
+  --json "$D/sink2.json" >"$D/sink2.out" 2>&1
+t_check "limited sink listening" t_wait_for 5 grep -q 'listening' "$D/sink2.out"
+"$B" load --server 127.0.0.1:$((PORT + 1)) --sessions 8 --messages-per-session 3 \
+  --json "$D/limit.json" >"$D/limit.out" 2>&1
+t_check "limited: all 24 accepted in the end" [ "$(jq "$D/limit.json" "d['messages']['accepted']")" = 24 ]
+t_check "limited: 421 at the banner seen" [ "$(jq "$D/limit.json" "d['sessions']['server_closed']>0")" = True ]
+t_check "slow replies: eod p50 >= 30 ms" [ "$(jq "$D/limit.json" "d['latency_us']['eod']['p50']>=30000")" = True ]
+# open loop against the slow sink: 150 msgs/s offered for 1 s to 4 sessions that can do ~130/s
+"$B" load --server 127.0.0.1:$((PORT + 1)) --sessions 4 --messages-per-session 100 --rate 150 \
+  --duration 1 --json "$D/open.json" >"$D/open.out" 2>&1
+t_check "open loop: ~150 messages due, all accounted" \
+  [ "$(jq "$D/open.json" "140 <= d['messages']['issued']+d['messages']['backlog'] <= 151")" = True ]
+t_check "open loop: latency counted from the intended start (msg p99 > eod p99)" \
+  [ "$(jq "$D/open.json" "d['latency_us']['msg']['p99'] > d['latency_us']['eod']['p99']")" = True ]
+kill -TERM "$SINK2"
+t_wait_exit "$SINK2" 10 >/dev/null
+t_check "sink2 refused over the limit" [ "$(jq "$D/sink2.json" "d['connections']['refused_limit']>0")" = True ]
+
+"$B" report "$D/plain.json" "$D/tls.json" "$D/sink.json" --svg-prefix "$D/plot" >"$D/report.out" 2>&1
+t_check "report runs" [ $? -eq 0 ]
+t_check "report lists both runs" grep -q '^tls ' "$D/report.out"
+t_check "SVG plots are well-formed XML" python3 -c "import sys,xml.dom.minidom as m; [m.parse(f) for f in sys.argv[1:]]" \
+  "$D/plot-throughput.svg" "$D/plot-latency.svg"
+t_done
