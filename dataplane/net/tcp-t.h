@@ -114,6 +114,7 @@ struct tcp_flow {
 struct tcp_tw {
 	struct tcp_flow f;        /* first */
 	struct tcp_tw *lnext;     /* expiry FIFO (all entries have the same lifetime) / free list */
+	struct tcp_tw *lprev;
 	uint64_t expire;
 	uint32_t snd_nxt, rcv_nxt;
 	uint32_t ts_recent, ts_off;
