@@ -158,6 +158,8 @@ enum {
 	TF_PROTO_DONE   = 1u << 21, /* both FINs exchanged and acknowledged */
 	TF_TLP          = 1u << 22, /* t_rtx is a tail loss probe timeout (RFC 8985 7) */
 	TF_TLP_SENT     = 1u << 23, /* a probe is out: its SACK feedback starts recovery */
+	TF_IN_DELIVER   = 1u << 24, /* inside on_data(): the offered bytes are not "unread" yet */
+	TF_CLOSE_LATER  = 1u << 25, /* conn_close() came from inside on_data(): run it after */
 };
 
 struct tcp_listener;
