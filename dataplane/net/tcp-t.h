@@ -48,6 +48,7 @@ struct tcp_tunables {
 	uint32_t challenge_ack_per_s; /* 100: RFC 5961 challenge ACK budget per second */
 	uint32_t rst_per_s;        /* 1000: RSTs for segments to closed ports, per second */
 	uint16_t eph_lo, eph_hi;   /* 32768..60999: ephemeral ports for active opens */
+	uint8_t tx_cksum_offload;  /* 0: the port computes TCP checksums (set from the port) */
 };
 
 enum tcp_state {
