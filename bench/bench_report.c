@@ -40,8 +40,12 @@ int bench_report_row(json_t *j, const char *fallback_label, struct bench_row *r)
 		r->accepted = (long long)num(j, "messages.accepted");
 		return 0;
 	}
-	r->mode = "load";
+	json_t *mps = json_object_get(json_object_get(j, "config"), "messages_per_session");
+	r->mode = mps && json_integer_value(mps) == 0 ? "idle" : "load";
 	r->sessions = num(j, "config.sessions");
+	r->greeted = (long long)num(j, "sessions.ready_peak");
+	r->banner_p99 = num(j, "latency_us.banner.p99") / 1e3;
+	r->ehlo_p99 = num(j, "latency_us.ehlo.p99") / 1e3;
 	r->tls = json_is_true(json_object_get(json_object_get(j, "config"), "starttls"));
 	r->p50 = num(j, "latency_us.eod.p50") / 1e3;
 	r->p99 = num(j, "latency_us.eod.p99") / 1e3;
@@ -54,6 +58,7 @@ int bench_report_row(json_t *j, const char *fallback_label, struct bench_row *r)
 	r->has_sut = json_object_get(j, "sut") != NULL;
 	r->sut_k = num(j, "sut.cpu_s_per_1000_msgs");
 	r->e2e = num(j, "relay.msgs_per_s");
+	r->sut_net_k = num(j, "sut.net_cpu_s_per_1000_msgs");
 	return 0;
 }
 
@@ -62,7 +67,8 @@ static void print_rows(const struct bench_row *rows, unsigned n, bool md)
 	static const char *const hdr[] = { "run", "mode", "sessions", "TLS", "msgs/s", "MB/s",
 					   "eod p50 ms", "eod p99 ms", "eod p99.9 ms", "msg p99 ms",
 					   "accepted", "4xx", "5xx", "errors", "relay e2e msgs/s",
-					   "SUT CPU-s/1000 msgs", "msgs/SUT CPU-s" };
+					   "SUT CPU-s/1000 msgs", "msgs/SUT CPU-s",
+					   "net of idle CPU-s/1000" };
 	unsigned nh = sizeof(hdr) / sizeof(hdr[0]);
 	if (md) {
 		for (unsigned i = 0; i < nh; i++)
@@ -72,13 +78,15 @@ static void print_rows(const struct bench_row *rows, unsigned n, bool md)
 			printf(i < 2 ? "|---" : "|---:");
 		printf("|\n");
 	} else {
-		printf("%-24s %-4s %8s %3s %9s %7s %8s %8s %8s %8s %9s %6s %6s %6s %9s %9s %9s\n",
+		printf("%-24s %-4s %8s %3s %9s %7s %8s %8s %8s %8s %9s %6s %6s %6s %9s %9s %9s %9s\n",
 		       "run", "mode", "sessions", "TLS", "msgs/s", "MB/s", "eod-p50", "eod-p99",
 		       "eod-p999", "msg-p99", "accepted", "4xx", "5xx", "errors", "e2e/s", "SUT-CPU/k",
-		       "msg/CPUs");
+		       "msg/CPUs", "net-CPU/k");
 	}
 	for (unsigned i = 0; i < n; i++) {
 		const struct bench_row *r = &rows[i];
+		if (strcmp(r->mode, "idle") == 0)
+			continue; /* listed below the table */
 		char sut[32] = "-", per[32] = "-", e2e[32] = "-";
 		if (r->has_sut && r->sut_k > 0) {
 			snprintf(sut, sizeof(sut), "%.3f", r->sut_k);
@@ -86,18 +94,34 @@ static void print_rows(const struct bench_row *rows, unsigned n, bool md)
 		}
 		if (r->e2e > 0)
 			snprintf(e2e, sizeof(e2e), "%.1f", r->e2e);
+		char net[32] = "-";
+		if (r->sut_net_k > 0)
+			snprintf(net, sizeof(net), "%.3f", r->sut_net_k);
 		if (md)
 			printf("| %s | %s | %.0f | %s | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %lld | "
-			       "%lld | %lld | %lld | %s | %s | %s |\n",
+			       "%lld | %lld | %lld | %s | %s | %s | %s |\n",
 			       r->label, r->mode, r->sessions, r->tls ? "yes" : "no", r->msgs_s, r->mb_s,
 			       r->p50, r->p99, r->p999, r->msg_p99, r->accepted, r->tempfail,
-			       r->permfail, r->errors, e2e, sut, per);
+			       r->permfail, r->errors, e2e, sut, per, net);
 		else
 			printf("%-24.24s %-4s %8.0f %3s %9.1f %7.2f %8.2f %8.2f %8.2f %8.2f %9lld %6lld "
-			       "%6lld %6lld %9s %9s %9s\n",
+			       "%6lld %6lld %9s %9s %9s %9s\n",
 			       r->label, r->mode, r->sessions, r->tls ? "yes" : "no", r->msgs_s, r->mb_s,
 			       r->p50, r->p99, r->p999, r->msg_p99, r->accepted, r->tempfail,
-			       r->permfail, r->errors, e2e, sut, per);
+			       r->permfail, r->errors, e2e, sut, per, net);
+	}
+}
+
+/* Idle-session runs: how many were greeted and how fast, one line each. */
+static void print_idle(const struct bench_row *rows, unsigned n, bool md)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct bench_row *r = &rows[i];
+		if (strcmp(r->mode, "idle") != 0)
+			continue;
+		printf("%sidle sessions %s: %lld of %.0f greeted%s, banner p99 %.2f ms, EHLO p99 %.2f ms\n",
+		       md ? "\n- " : "", r->label, r->greeted, r->sessions, r->tls ? " (STARTTLS)" : "",
+		       r->banner_p99, r->ehlo_p99);
 	}
 }
 
@@ -202,6 +226,7 @@ int bench_report_main(int argc, char **argv)
 	}
 	qsort(rows, n, sizeof(*rows), row_cmp);
 	print_rows(rows, n, md);
+	print_idle(rows, n, md);
 	if (svg && write_plots(svg, rows, n) < 0)
 		rc = 1;
 	free(rows);

@@ -71,6 +71,18 @@ struct cfg_arp {
 	uint32_t reachable_ms, retry_ms, max_retries, hold;
 };
 
+/* The TCP stack of each worker (net/tcp); test_* keys enable test-only services. */
+struct cfg_tcp {
+	uint32_t max_conns, max_time_wait, max_syn_rcvd, backlog;
+	uint32_t snd_buf, rcv_buf, rcv_mem_mb, mbufs, ooo_max_segs;
+	bool timestamps, sack, window_scaling;
+	uint32_t time_wait_ms, fin_wait2_ms, rto_init_ms, rto_min_ms, rto_max_ms;
+	uint32_t syn_timeout_ms, user_timeout_ms, delack_ms;
+	uint32_t test_echo_port, test_discard_port, test_source_port, test_source_bytes;
+	struct cfg_ip test_connect_addr;  /* family 0: no test active open */
+	uint32_t test_connect_port, test_connect_count;
+};
+
 struct cfg_log {
 	int level;                /* enum log_level */
 };
@@ -91,6 +103,12 @@ struct cfg_listener {
 	uint32_t port;
 	int tls;                      /* enum cfg_listen_tls */
 	bool auth;                    /* offer AUTH (after TLS only) */
+};
+
+struct cfg_client {
+	struct cfg_prefix network;    /* client network allowed to relay without AUTH */
+	struct cfg_strv senders;      /* sender domains it may use; empty = any */
+	char *name;                   /* for logs and accounting ("" = the network) */
 };
 
 struct cfg_user {
@@ -135,16 +153,18 @@ struct cfg_shaping {
 struct cfg_smtp {
 	struct cfg_list listeners;    /* struct cfg_listener */
 	char *hostname;               /* banner and HELO name ("" = the machine's) */
+	bool require_tls;             /* refuse MAIL before STARTTLS (530 5.7.0) */
 };
 
 struct cfg_relay {
-	struct cfg_strv networks;     /* client prefixes allowed to relay without AUTH */
+	struct cfg_list clients;      /* struct cfg_client */
 	struct cfg_list users;        /* struct cfg_user */
 };
 
 struct cfg_tls {
 	struct cfg_list certificates; /* struct cfg_cert */
 	int min_version;              /* index into "TLSv1.2", "TLSv1.3" */
+	uint32_t handshake_timeout_ms;
 };
 
 enum cfg_unsignable { CFG_UNSIGNABLE_REJECT = 0, CFG_UNSIGNABLE_PASS };
@@ -219,6 +239,7 @@ struct cfg {
 	struct cfg_spool spool;
 	struct cfg_delivery delivery;
 	struct cfg_limits limits;
+	struct cfg_tcp tcp;
 };
 
 #endif

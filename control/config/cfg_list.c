@@ -72,6 +72,22 @@ static const char *scalar_value(const struct cfg_item_key *k, const char *s, voi
 		ip->family = AF_INET;
 		return NULL;
 	}
+	case CFG_I_PREFIX: {
+		struct cfg_prefix *pf = field;
+		char ip[32], *end;
+		const char *slash = strchr(s, '/');
+		long len = slash ? strtol(slash + 1, &end, 10) : -1;
+		if (!slash || (size_t)(slash - s) >= sizeof(ip) || *end || slash[1] == '\0' || len < 0 ||
+		    len > 32)
+			return snprintf(buf, buflen, "bad IPv4 prefix '%s' (expected a.b.c.d/len)", s), buf;
+		memcpy(ip, s, (size_t)(slash - s));
+		ip[slash - s] = '\0';
+		if (inet_pton(AF_INET, ip, &pf->ip.u.v4) != 1)
+			return snprintf(buf, buflen, "bad IPv4 prefix '%s' (expected a.b.c.d/len)", s), buf;
+		pf->ip.family = AF_INET;
+		pf->len = (uint8_t)len;
+		return NULL;
+	}
 	default:
 		return "internal: bad item type";
 	}
@@ -237,6 +253,13 @@ static void item_dump(const struct cfg_item_key *k, const void *field, FILE *f)
 		char ip[INET_ADDRSTRLEN];
 		inet_ntop(AF_INET, &((const struct cfg_ip *)field)->u.v4, ip, sizeof(ip));
 		fputs(ip, f);
+		break;
+	}
+	case CFG_I_PREFIX: {
+		char ip[INET_ADDRSTRLEN];
+		const struct cfg_prefix *pf = field;
+		inet_ntop(AF_INET, &pf->ip.u.v4, ip, sizeof(ip));
+		fprintf(f, "%s/%u", ip, pf->len);
 		break;
 	}
 	case CFG_I_STRV: {

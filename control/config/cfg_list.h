@@ -17,7 +17,8 @@
 
 #include "config/cfg-t.h"
 
-enum cfg_item_type { CFG_I_STR, CFG_I_U32, CFG_I_BOOL, CFG_I_ENUM, CFG_I_STRV, CFG_I_IPV4 };
+enum cfg_item_type { CFG_I_STR, CFG_I_U32, CFG_I_BOOL, CFG_I_ENUM, CFG_I_STRV, CFG_I_IPV4,
+		     CFG_I_PREFIX /* struct cfg_prefix, "a.b.c.d/len" */ };
 
 struct cfg_item_key {
 	const char *name;

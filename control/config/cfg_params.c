@@ -9,6 +9,7 @@
 #include "config/cfg.h"
 #include "config/cfg_params_control.h"
 #include "config/cfg_params_relay.h"
+#include "config/cfg_params_tcp.h"
 
 #include <arpa/inet.h>
 #include <stddef.h>
@@ -134,6 +135,7 @@ static int validate_dataplane(const struct cfg *c, char *err, size_t errlen)
 }
 
 #define SECTION(n, d, p, v) { n, d, p, sizeof(p) / sizeof(p[0]), v }
+#define SECTION_N(n, d, p, cnt, v) { n, d, p, cnt, v }
 
 const struct cfg_section cfg_sections[] = {
 	SECTION("eal", "DPDK Environment Abstraction Layer start-up.", eal_params, NULL),
@@ -158,6 +160,7 @@ const struct cfg_section cfg_sections[] = {
 	SECTION("delivery", "Routes, TLS and shaping policy per destination, retry schedule.",
 		cfg_delivery_params, cfg_validate_delivery),
 	SECTION("limits", "Per-message and per-session limits.", cfg_limits_params, NULL),
+	SECTION_N("tcp", "The TCP stack of each worker lcore.", cfg_tcp_params, CFG_TCP_NPARAMS, NULL),
 };
 const size_t cfg_n_sections = sizeof(cfg_sections) / sizeof(cfg_sections[0]);
 

@@ -29,6 +29,7 @@
 static const char *const listen_tls[] = { "none", "starttls", "implicit", NULL };
 static const char *const tls_modes[] = { "none", "may", "encrypt", "verify", "dane", NULL };
 static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
+static const char *const unsignable_modes[] = { "reject", "pass", NULL };
 
 /* ---- item tables ---------------------------------------------------------------------------- */
 
@@ -44,6 +45,27 @@ static int listener_check(const void *item, char *why, size_t len)
 	const struct cfg_listener *l = item;
 	if (l->auth && l->tls == CFG_LISTEN_PLAIN)
 		return snprintf(why, len, "auth needs tls: starttls or implicit (no passwords in clear)"), -1;
+	return 0;
+}
+
+static const struct cfg_item_key client_keys[] = {
+	{ "network", CFG_I_PREFIX, I(cfg_client, network), 0, 0, true, NULL, NULL },
+	{ "senders", CFG_I_STRV, I(cfg_client, senders), 0, 0, false, NULL, NULL },
+	{ "name", CFG_I_STR, I(cfg_client, name), 0, 64, false, "", NULL },
+};
+
+static int client_check(const void *item, char *why, size_t len)
+{
+	const struct cfg_client *e = item;
+	if (e->network.len == 0)
+		return snprintf(why, len, "network 0.0.0.0/0 would make an open relay: name the "
+				"submission networks"), -1;
+	uint32_t mask = htonl(~0u << (32 - e->network.len));
+	if (e->network.ip.u.v4 & ~mask)
+		return snprintf(why, len, "network has host bits set (did you mean the prefix of it?)"), -1;
+	for (uint32_t i = 0; i < e->senders.n; i++)
+		if (strcmp(e->senders.v[i], "*") != 0 && !ctl_domain_ok(e->senders.v[i]))
+			return snprintf(why, len, "bad sender domain '%s'", e->senders.v[i]), -1;
 	return 0;
 }
 
@@ -205,6 +227,7 @@ static int shaping_check(const void *item, char *why, size_t len)
 					     sizeof(keys_) / sizeof(keys_[0]), check_ }
 
 DESC(cfg_listener_list, "listener", cfg_listener, listener_keys, listener_check);
+DESC(cfg_client_list, "client", cfg_client, client_keys, client_check);
 DESC(cfg_user_list, "user", cfg_user, user_keys, user_check);
 DESC(cfg_cert_list, "certificate", cfg_cert, cert_keys, cert_check);
 DESC(cfg_dkim_key_list, "DKIM key", cfg_dkim_key, dkim_keys, dkim_check);
@@ -229,6 +252,7 @@ DESC(cfg_shaping_list, "shaping policy", cfg_shaping, shaping_keys, shaping_chec
 							name_##_parse, name_##_free, name_##_dump }
 
 GLUE(listener);
+GLUE(client);
 GLUE(user);
 GLUE(cert);
 GLUE(dkim_key);
@@ -245,11 +269,14 @@ const struct cfg_param cfg_smtp_params[] = {
 	  "implicit (default starttls), auth: true|false (default false; needs TLS)}]." },
 	{ "hostname", CFG_T_STR, "\"\"", 0, 253, F(smtp.hostname), 0, NULL, NULL,
 	  "Name in the banner, EHLO and Received headers. Empty: the machine's host name." },
+	{ "require_tls", CFG_T_BOOL, "false", 0, 0, F(smtp.require_tls), 0, NULL, NULL,
+	  "Refuse MAIL before STARTTLS (530 5.7.0)." },
 };
 
 const struct cfg_param cfg_relay_params[] = {
-	{ "networks", CFG_T_STRV, "[]", 0, 0, F(relay.networks), 0, NULL, NULL,
-	  "Client networks (a.b.c.d/len) allowed to relay without AUTH." },
+	{ "clients", CFG_T_CUSTOM, "[]", 0, 0, F(relay.clients), 0, NULL, &client_type,
+	  "Client networks allowed to relay without AUTH: [{network: a.b.c.d/len, senders: "
+	  "[sender domains it may use; empty or absent: any], name: for logs}]." },
 	{ "users", CFG_T_CUSTOM, "[]", 0, 0, F(relay.users), 0, NULL, &user_type,
 	  "AUTH users allowed to relay: [{name, password: crypt(3) hash (yescrypt $y$ or "
 	  "SHA-512-crypt $6$; e.g. mkpasswd -m yescrypt), senders: [sender domains, or \"*\"]}]." },
@@ -261,9 +288,9 @@ const struct cfg_param cfg_tls_params[] = {
 	  "the default certificate]}]." },
 	{ "min_version", CFG_T_ENUM, "TLSv1.2", 0, 0, F(tls.min_version), 0, tls_versions, NULL,
 	  "Lowest TLS version offered and accepted: TLSv1.2 or TLSv1.3." },
+	{ "handshake_timeout_ms", CFG_T_U32, "10000", 100, 120000, F(tls.handshake_timeout_ms), 0,
+	  NULL, NULL, "A TLS handshake not finished within this is abandoned, ms." },
 };
-
-static const char *const unsignable_names[] = { "reject", "pass", NULL };
 
 const struct cfg_param cfg_dkim_params[] = {
 	{ "keys", CFG_T_CUSTOM, "[]", 0, 0, F(dkim.keys), 0, NULL, &dkim_key_type,
@@ -271,7 +298,7 @@ const struct cfg_param cfg_dkim_params[] = {
 	  "From domain has a key is signed with it." },
 	{ "operator_domain", CFG_T_STR, "\"\"", 0, 253, F(dkim.operator_domain), 0, NULL, NULL,
 	  "Also sign every message with this domain's keys (a second signature), \"\" = off." },
-	{ "unsignable", CFG_T_ENUM, "reject", 0, 0, F(dkim.unsignable), 0, unsignable_names, NULL,
+	{ "unsignable", CFG_T_ENUM, "reject", 0, 0, F(dkim.unsignable), 0, unsignable_modes, NULL,
 	  "A message with zero or several From: headers: reject (550 5.7.1 at end of data) or "
 	  "pass (relayed unsigned, logged)." },
 };
@@ -342,23 +369,6 @@ int cfg_validate_smtp(const struct cfg *c, char *err, size_t errlen)
 
 int cfg_validate_relay(const struct cfg *c, char *err, size_t errlen)
 {
-	for (uint32_t i = 0; i < c->relay.networks.n; i++) {
-		const char *n = c->relay.networks.v[i];
-		char ip[32];
-		const char *slash = strchr(n, '/');
-		struct in_addr a;
-		char *end;
-		long len = slash ? strtol(slash + 1, &end, 10) : -1;
-		if (!slash || (size_t)(slash - n) >= sizeof(ip) || *end || len < 0 || len > 32)
-			return cfg_errf(c, "relay.networks", err, errlen, "bad network '%s' (a.b.c.d/len)", n);
-		memcpy(ip, n, (size_t)(slash - n));
-		ip[slash - n] = '\0';
-		if (inet_pton(AF_INET, ip, &a) != 1)
-			return cfg_errf(c, "relay.networks", err, errlen, "bad network '%s' (a.b.c.d/len)", n);
-		if (len == 0)
-			return cfg_errf(c, "relay.networks", err, errlen,
-					"'%s' would make an open relay: name the submission networks", n);
-	}
 	const struct cfg_list *u = &c->relay.users;
 	for (uint32_t i = 0; i < u->n; i++)
 		for (uint32_t j = 0; j < i; j++)
@@ -438,6 +448,28 @@ int cfg_validate_delivery(const struct cfg *c, char *err, size_t errlen)
 }
 
 /* ---- AUTH helpers ---------------------------------------------------------------------------- */
+
+const struct cfg_client *cfg_relay_client(const struct cfg *c, uint32_t addr)
+{
+	const struct cfg_client *best = NULL;
+	for (uint32_t i = 0; i < c->relay.clients.n; i++) {
+		const struct cfg_client *e = cfg_list_at(&cfg_client_list, &c->relay.clients, i);
+		uint32_t mask = e->network.len ? htonl(~0u << (32 - e->network.len)) : 0;
+		if ((addr & mask) == e->network.ip.u.v4 && (!best || e->network.len > best->network.len))
+			best = e;
+	}
+	return best;
+}
+
+bool cfg_relay_client_sender_ok(const struct cfg_client *e, const char *domain)
+{
+	if (e->senders.n == 0)
+		return true;
+	for (uint32_t i = 0; i < e->senders.n; i++)
+		if (strcmp(e->senders.v[i], "*") == 0 || strcasecmp(e->senders.v[i], domain) == 0)
+			return true;
+	return false;
+}
 
 const struct cfg_user *cfg_relay_user(const struct cfg *c, const char *name)
 {

@@ -11,16 +11,16 @@
 #include "config/cfg_list.h"
 #include "config/cfg_param-t.h"
 
-extern const struct cfg_param cfg_smtp_params[2];
+extern const struct cfg_param cfg_smtp_params[3];
 extern const struct cfg_param cfg_relay_params[2];
-extern const struct cfg_param cfg_tls_params[2];
+extern const struct cfg_param cfg_tls_params[3];
 extern const struct cfg_param cfg_dkim_params[3];
 extern const struct cfg_param cfg_spool_params[5];
 extern const struct cfg_param cfg_delivery_params[7];
 extern const struct cfg_param cfg_limits_params[5];
 
 /* Item tables of the lists, for code that walks them (cfg_list_at). */
-extern const struct cfg_list_desc cfg_listener_list, cfg_user_list, cfg_cert_list,
+extern const struct cfg_list_desc cfg_listener_list, cfg_client_list, cfg_user_list, cfg_cert_list,
 	cfg_dkim_key_list, cfg_spool_key_list, cfg_route_list, cfg_tls_policy_list,
 	cfg_shaping_list;
 
@@ -30,6 +30,11 @@ int cfg_validate_tls(const struct cfg *c, char *err, size_t errlen);
 int cfg_validate_dkim(const struct cfg *c, char *err, size_t errlen);
 int cfg_validate_spool(const struct cfg *c, char *err, size_t errlen);
 int cfg_validate_delivery(const struct cfg *c, char *err, size_t errlen);
+
+/* The client entry whose network holds addr (network byte order; longest prefix), or NULL. */
+const struct cfg_client *cfg_relay_client(const struct cfg *c, uint32_t addr);
+/* True when client entry e may send as sender domain `domain` (no senders listed: any). */
+bool cfg_relay_client_sender_ok(const struct cfg_client *e, const char *domain);
 
 /* The user `name`, or NULL. */
 const struct cfg_user *cfg_relay_user(const struct cfg *c, const char *name);

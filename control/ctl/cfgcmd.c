@@ -14,6 +14,7 @@
 #include "config/cfg_params_relay.h"
 #include "ctl/server.h"
 #include "log.h"
+#include "snapshot/cfg_builders.h"
 #include "snapshot/snapshot.h"
 
 enum op_kind { OP_ROUTE_SET, OP_ROUTE_DEL, OP_POLICY_SET, OP_KEY_ADD, OP_KEY_DEL };
@@ -174,20 +175,22 @@ struct cfg *ctl_cfgcmd_build(struct ctl_cfgcmd *cc, char *err, size_t errlen)
 
 static void snapshot_cfg_free(struct cfg *c) { cfg_free(c); }
 
-uint64_t ctl_cfgcmd_publish(struct ctl_cfgcmd *cc, struct cfg *c, char *err, size_t errlen)
+int ctl_cfgcmd_publish(struct ctl_cfgcmd *cc, struct cfg *c, uint64_t *version, char *err,
+		       size_t errlen)
 {
 	struct cfg_snapshot *s = cfg_snapshot_new(c, snapshot_cfg_free);
 	if (!s) {
 		cfg_free(c);
 		snprintf(err, errlen, "out of memory");
-		return 0;
+		return -1;
 	}
-	if (cfg_snapshot_build(s, err, errlen) < 0) {
-		cfg_snapshot_free(s); /* frees c too */
-		return 0;
+	if (cfg_snapshot_build(s, cfg_builders, cfg_n_builders, err, errlen) < 0) {
+		cfg_snapshot_free(s); /* releases what the builders made, and c */
+		return -1;
 	}
 	log_set_level((enum log_level)c->log.level);
-	return cfg_publish(cc->pub, s);
+	*version = cfg_publish(cc->pub, s);
+	return 0;
 }
 
 /* ---- the overlay -------------------------------------------------------------------------- */
@@ -218,8 +221,8 @@ static int change(struct ctl_cfgcmd *cc, enum op_kind kind, const char *a, const
 		op_free(&cc->ops[--cc->nops]);
 		return CTL_ERROR;
 	}
-	uint64_t v = ctl_cfgcmd_publish(cc, cfg, err, errlen);
-	if (v == 0) {
+	uint64_t v;
+	if (ctl_cfgcmd_publish(cc, cfg, &v, err, errlen) < 0) {
 		op_free(&cc->ops[--cc->nops]);
 		return CTL_ERROR;
 	}

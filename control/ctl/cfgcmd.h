@@ -26,9 +26,12 @@ int ctl_cfgcmd_register(struct ctl_cfgcmd *cc, struct ctl_server *srv);
 
 /* The configuration file with the overlay applied, validated. NULL with err set. */
 struct cfg *ctl_cfgcmd_build(struct ctl_cfgcmd *cc, char *err, size_t errlen);
-/* Builds the runtime objects of c (cfg_snapshot_build) and publishes it as the next snapshot;
- * applies its log level. Takes ownership of c. Returns the version, or 0 with err filled when
- * the builder refused it (c is freed, the running snapshot stays). */
-uint64_t ctl_cfgcmd_publish(struct ctl_cfgcmd *cc, struct cfg *c, char *err, size_t errlen);
+/*
+ * Builds the modules' runtime objects for c (control/snapshot/cfg_builders.c) and publishes
+ * it (ownership of c taken either way) as the next snapshot; applies its log level. Returns
+ * 0 with the version, or -1 with the failing builder's message (nothing published).
+ */
+int ctl_cfgcmd_publish(struct ctl_cfgcmd *cc, struct cfg *c, uint64_t *version, char *err,
+		       size_t errlen);
 
 #endif

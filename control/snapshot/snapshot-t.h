@@ -9,11 +9,13 @@
 #ifndef DPMAIL_SNAPSHOT_T_H
 #define DPMAIL_SNAPSHOT_T_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <urcu-qsbr.h>
 
 struct cfg; /* control/config/cfg-t.h */
+struct cfg_snapshot;
 
 /* One object owned by a snapshot and released after the grace period that retires it. */
 struct cfg_snap_dtor {
@@ -23,9 +25,20 @@ struct cfg_snap_dtor {
 	const char *what; /* for debug logs: "ssl_ctx", "dkim keyring" */
 };
 
-/* Runtime objects that dataplane modules build from a snapshot's cfg (TLS contexts, DKIM
- * keyrings, relay policy...) hang here, indexed by module; see cfg_snap_set_builder(). */
-enum cfg_snap_ext { CFG_SNAP_EXT_MTA = 0, CFG_SNAP_EXT__MAX = 4 };
+#define CFG_SNAP_SLOTS 16 /* runtime objects per snapshot, by enum cfg_snap_slot */
+
+/*
+ * A module's runtime object built from each configuration (TLS contexts, DKIM keyring, relay
+ * policy...), on the control thread before the snapshot is published. build returns the object
+ * (stored in s->slot[its index], released by release after the snapshot's grace period), or
+ * NULL: with a message in err the snapshot is refused (start-up fails, a reload is refused and
+ * the running snapshot stays); with err left empty the slot stays NULL.
+ */
+struct cfg_builder {
+	const char *name;
+	void *(*build)(const struct cfg_snapshot *s, char *err, size_t errlen);
+	void (*release)(void *obj);
+};
 
 #define CFG_SNAP_LIVE   0x5a5a1157a11e5a5aull
 #define CFG_SNAP_POISON 0xdeadbeefdeadbeefull
@@ -37,8 +50,8 @@ struct cfg_snapshot {
 	struct cfg *cfg;           /* owned; released by cfg_dtor */
 	void (*cfg_dtor)(struct cfg *cfg);
 	struct cfg_snap_dtor *dtors; /* released in reverse order of registration */
+	void *slot[CFG_SNAP_SLOTS];  /* modules' runtime objects (cfg_snapshot_build) */
 	struct cfg_pub *pub;       /* set at publication: counts the retirement */
-	void *ext[CFG_SNAP_EXT__MAX]; /* built by the registered builder; owned via dtors */
 	struct rcu_head rcu;
 };
 

@@ -9,6 +9,7 @@
 #include "snapshot/snapshot.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,17 +29,6 @@ struct cfg_snapshot *cfg_snapshot_new(struct cfg *cfg, void (*cfg_dtor)(struct c
 	return s;
 }
 
-static cfg_snap_build_fn snap_builder; /* set once at start-up, before any thread reads it */
-
-void cfg_snap_set_builder(cfg_snap_build_fn fn) { snap_builder = fn; }
-
-int cfg_snapshot_build(struct cfg_snapshot *s, char *err, size_t errlen)
-{
-	if (!snap_builder || !s->cfg)
-		return 0;
-	return snap_builder(s, err, errlen) < 0 ? -1 : 0;
-}
-
 int cfg_snapshot_own(struct cfg_snapshot *s, void (*fn)(void *obj), void *obj, const char *what)
 {
 	struct cfg_snap_dtor *d = malloc(sizeof(*d));
@@ -49,6 +39,30 @@ int cfg_snapshot_own(struct cfg_snapshot *s, void (*fn)(void *obj), void *obj, c
 	d->what = what;
 	d->next = s->dtors; /* push front: release runs in reverse order of registration */
 	s->dtors = d;
+	return 0;
+}
+
+int cfg_snapshot_build(struct cfg_snapshot *s, const struct cfg_builder *builders, size_t n,
+		       char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n && i < CFG_SNAP_SLOTS; i++) {
+		if (!builders[i].build)
+			continue;
+		char why[512] = "";
+		void *obj = builders[i].build(s, why, sizeof(why));
+		if (!obj && why[0]) {
+			snprintf(err, errlen, "%s: %s", builders[i].name, why);
+			return -1;
+		}
+		if (!obj)
+			continue;
+		if (cfg_snapshot_own(s, builders[i].release, obj, builders[i].name) < 0) {
+			builders[i].release(obj);
+			snprintf(err, errlen, "%s: out of memory", builders[i].name);
+			return -1;
+		}
+		s->slot[i] = obj;
+	}
 	return 0;
 }
 

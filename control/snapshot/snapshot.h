@@ -14,7 +14,6 @@
 #define DPMAIL_SNAPSHOT_H
 
 #include <stdbool.h>
-#include <stddef.h>
 
 #include "snapshot/snapshot-t.h"
 
@@ -34,15 +33,18 @@ struct cfg_snapshot *cfg_snapshot_new(struct cfg *cfg, void (*cfg_dtor)(struct c
 int cfg_snapshot_own(struct cfg_snapshot *s, void (*fn)(void *obj), void *obj, const char *what);
 
 /*
- * The builder of runtime objects: called by cfg_snapshot_build() for every snapshot before it
- * is published, with s->cfg set; it fills s->ext[] and hands each object to the snapshot with
- * cfg_snapshot_own(). Returns 0, or -1 with a message in err (the snapshot is then refused:
- * a reload keeps the running configuration). Set once at start-up, before any snapshot.
+ * Runs builders[0..n) on s (its cfg set) in order; each object goes to s->slot[i] and is owned
+ * by s. Returns 0, or -1 with the failing builder's message in err ("name: reason"); then s
+ * still owns what was built and cfg_snapshot_free releases it.
  */
-typedef int (*cfg_snap_build_fn)(struct cfg_snapshot *s, char *err, size_t errlen);
-void cfg_snap_set_builder(cfg_snap_build_fn fn);
-/* Runs the builder (if any) on s. 0 or -1 with err filled. */
-int cfg_snapshot_build(struct cfg_snapshot *s, char *err, size_t errlen);
+int cfg_snapshot_build(struct cfg_snapshot *s, const struct cfg_builder *builders, size_t n,
+		       char *err, size_t errlen);
+
+/* A module's object in s (NULL when its builder produced none). */
+static inline void *cfg_snapshot_slot(const struct cfg_snapshot *s, unsigned slot)
+{
+	return s && slot < CFG_SNAP_SLOTS ? s->slot[slot] : NULL;
+}
 
 /* Frees a snapshot that was never published (runs its destructors). NULL is a no-op. */
 void cfg_snapshot_free(struct cfg_snapshot *s);

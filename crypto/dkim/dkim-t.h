@@ -49,6 +49,22 @@ enum dkim_result {
 	DKIM_RES__MAX
 };
 
+/* What the SMTP session does with a message at the end of data, given its dkim_result and
+ * the operator's policy (dkim_result_action()). */
+enum dkim_action {
+	DKIM_ACT_SPOOL = 0,	/* spool it (signed, or unsigned because no key applies) */
+	DKIM_ACT_SPOOL_LOG,	/* spool it unsigned and log why (policy allows) */
+	DKIM_ACT_REJECT,	/* 5xx: the message cannot be signed as it is */
+	DKIM_ACT_TEMPFAIL,	/* 4xx: try again (keys changed mid-message, internal error) */
+};
+
+/* The operator's choices for messages that cannot be signed. */
+struct dkim_policy {
+	int reject_unsignable;	/* no/several From, bad From or headers: 550 instead of pass+log */
+	int tempfail_on_error;	/* key removed mid-message or libopendkim error: 451 instead of
+				 * pass+log */
+};
+
 /* Tunables of one signer context (per lcore). Filled by dkim_params_defaults(); control/config
  * maps YAML keys onto them. */
 struct dkim_params {

@@ -25,6 +25,10 @@
 /* ---- tunables ---- */
 void dkim_params_defaults(struct dkim_params *p);
 const char *dkim_result_str(enum dkim_result r);
+/* Map a message's result to the session's action under policy pol; *reply receives the SMTP
+ * reply text (static, without CRLF) for REJECT/TEMPFAIL, NULL otherwise. */
+enum dkim_action dkim_result_action(enum dkim_result r, const struct dkim_policy *pol,
+				    const char **reply);
 const char *dkim_alg_name(enum dkim_alg a);
 
 /* ---- keyring (control plane) ---- */

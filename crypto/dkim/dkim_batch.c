@@ -14,6 +14,36 @@
 
 #include "dkim/dkim.h"
 
+enum dkim_action dkim_result_action(enum dkim_result r, const struct dkim_policy *pol,
+				    const char **reply)
+{
+	*reply = NULL;
+	switch (r) {
+	case DKIM_RES_SIGNED:
+	case DKIM_RES_NO_KEY:
+		return DKIM_ACT_SPOOL;
+	case DKIM_RES_NO_FROM:
+	case DKIM_RES_MULTI_FROM:
+	case DKIM_RES_BAD_FROM:
+	case DKIM_RES_BAD_HEADER:
+		if (!pol->reject_unsignable)
+			return DKIM_ACT_SPOOL_LOG;
+		*reply = r == DKIM_RES_BAD_HEADER ?
+			"550 5.6.0 Malformed message header section" :
+			"550 5.7.1 Message must have exactly one From address (RFC 5322 3.6.2)";
+		return DKIM_ACT_REJECT;
+	case DKIM_RES_KEY_REMOVED:
+	case DKIM_RES_ERROR:
+	default:
+		if (!pol->tempfail_on_error)
+			return DKIM_ACT_SPOOL_LOG;
+		*reply = r == DKIM_RES_KEY_REMOVED ?
+			"451 4.7.0 Signing keys changed during the transaction, try again" :
+			"451 4.3.0 Message could not be signed, try again";
+		return DKIM_ACT_TEMPFAIL;
+	}
+}
+
 void dkim_batch_init(struct dkim_batch *b) { memset(b, 0, sizeof(*b)); }
 
 int dkim_batch_add(struct dkim_batch *b, struct dkim_msg *m, dkim_done_fn done, void *arg,

@@ -235,6 +235,18 @@ static int copy_lower(char *dst, size_t cap, const char *src)
 	return 0;
 }
 
+/* A domain or selector as it goes into d= / s= and the DNS name: printable, no tag
+ * separators, no empty label. */
+static int dns_name_ok(const char *n)
+{
+	if (!*n || *n == '.')
+		return 0;
+	for (const char *p = n; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f || *p == ';' || *p == '=' || (*p == '.' && p[1] == '.'))
+			return 0;
+	return 1;
+}
+
 /* Load and check one key into k. Returns 0, or -1 with err filled. */
 static int load_key(struct dkim_key *k, const struct dkim_key_conf *c, char *err, size_t errlen)
 {
@@ -242,9 +254,9 @@ static int load_key(struct dkim_key *k, const struct dkim_key_conf *c, char *err
 	size_t len = 0;
 	if (c->alg != DKIM_ALG_RSA_SHA256 && c->alg != DKIM_ALG_ED25519_SHA256)
 		return set_err(err, errlen, c, "unknown algorithm"), -1;
-	if (copy_lower(k->domain, sizeof(k->domain), c->domain) ||
-	    !c->selector || !*c->selector || strlen(c->selector) >= sizeof(k->selector) ||
-	    strpbrk(c->selector, " ;\t\r\n"))
+	if (copy_lower(k->domain, sizeof(k->domain), c->domain) || !dns_name_ok(k->domain) ||
+	    !c->selector || strlen(c->selector) >= sizeof(k->selector) ||
+	    !dns_name_ok(c->selector))
 		return set_err(err, errlen, c, "bad domain or selector"), -1;
 	strcpy(k->selector, c->selector);
 	if (!c->key_file)

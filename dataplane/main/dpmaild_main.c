@@ -10,8 +10,6 @@
 #include "config/cfg.h"
 #include "log.h"
 #include "main/dp.h"
-#include "relay/rly_lcore.h"
-#include "snapshot/snapshot.h"
 
 static void usage(FILE *f)
 {
@@ -76,7 +74,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_info("event=config_loaded file=%s", c->file);
-	cfg_snap_set_builder(rly_snap_build);   /* TLS contexts, DKIM keyrings, relay policy */
 	int status = dp_run(c);
 	cfg_free(c);
 	return status;

@@ -39,7 +39,8 @@ void ip_register_icmp_err(struct net_if *nif, uint8_t proto, ip_icmp_err_fn fn, 
  * Send an L4 packet. m's data starts at the L4 header with at least NET_HDR_ROOM bytes of
  * headroom; src 0 means our address; addresses network order. Ownership passes. Returns 0
  * (queued for TX, or held while ARP resolves the next hop) or -errno with m freed:
- * -ENETUNREACH (no route), -EMSGSIZE (larger than the MTU), -ENOSPC (no headroom).
+ * -ENETUNREACH (no route), -EMSGSIZE (larger than the MTU), -ENOSPC (no headroom),
+ * -EADDRNOTAVAIL (src is not our address).
  * The IPv4 header gets DF set, TTL nif->ttl, TOS 0 and a per-net_if incrementing id.
  */
 int ip_output(struct net_if *nif, struct rte_mbuf *m, uint32_t src, uint32_t dst, uint8_t proto);

@@ -40,6 +40,8 @@ int ip_output(struct net_if *nif, struct rte_mbuf *m, uint32_t src, uint32_t dst
 	uint32_t l4_len = rte_pktmbuf_pkt_len(m);
 	if (unlikely(l4_len > ip_l4_mtu(nif)))
 		return fail(nif, m, NET_DROP_TX_SIZE, -EMSGSIZE);
+	if (unlikely(src && src != nif->ip))
+		return fail(nif, m, NET_DROP_TX_NOROUTE, -EADDRNOTAVAIL);
 	uint32_t nh = ip_route(nif, dst);
 	if (unlikely(nh == 0))
 		return fail(nif, m, NET_DROP_TX_NOROUTE, -ENETUNREACH);

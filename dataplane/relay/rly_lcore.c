@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,12 @@
 
 #include "config/cfg.h"
 #include "config/cfg_params_relay.h"
+#include "deliver/dlv.h"
 #include "dkim/dkim.h"
 #include "log.h"
 #include "main/dp.h"
-#include "net/tcp.h"
+#include "metrics/stats.h"
+#include "net/tcp_lcore.h"
 #include "relay/rly_lcore.h"
 #include "snapshot/snapshot.h"
 #include "sock/sock.h"
@@ -30,6 +33,8 @@ struct rly_lcore {
 	struct tls_core *tls;
 	struct dkim_signer_ctx *dk;
 	struct rly_core *rly;
+	struct dlv_engine *dlv;
+	bool recovered;               /* the spool's live messages were handed to delivery */
 	struct sock_net *sock;        /* posix backend only */
 	struct conn_net net;
 	struct rly_policy fallback;   /* no snapshot (tests): relay for nobody */
@@ -43,15 +48,26 @@ static int64_t wall_offset_us(void)
 	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000 + (r.tv_nsec - m.tv_nsec) / 1000;
 }
 
+/* The spool's callbacks: delivery's commits (DSNs) carry DLV_COOKIE_BIT, the relay's don't. */
 static void on_committed(void *arg, uint64_t cookie, int result, uint64_t qid)
 {
 	struct rly_lcore *st = arg;
-	rly_spool_committed(st->rly, cookie, result, qid);
+	if (cookie & DLV_COOKIE_BIT)
+		dlv_engine_spool_committed(st->dlv, cookie, result, qid);
+	else
+		rly_spool_committed(st->rly, cookie, result, qid);
 }
 
 static void on_body(void *arg, uint64_t cookie, int result, const uint8_t *data, uint32_t len)
 {
-	/* Delivery reads bodies; it is not wired into the lcore yet. */
+	struct rly_lcore *st = arg;
+	dlv_engine_spool_body(st->dlv, cookie, result, data, len);
+}
+
+static void on_queued(void *ctx, uint64_t qid)
+{
+	struct rly_lcore *st = ctx;
+	dlv_engine_enqueue(st->dlv, qid);
 }
 
 static int read_key(const char *path, uint8_t key[32])
@@ -121,12 +137,52 @@ static int listen_all(struct rly_lcore *st, const struct cfg *c)
 	return 0;
 }
 
+#define RS(f) offsetof(struct rly_stats, f)
+static const struct ctl_stat_field rly_fields[] = {
+	{ "smtp_sessions_total", "Inbound SMTP sessions accepted.", CTL_STAT_COUNTER, RS(sessions) },
+	{ "smtp_sessions_refused_total", "Inbound sessions refused: no free slot.", CTL_STAT_COUNTER, RS(sessions_refused) },
+	{ "smtp_sessions_active", "Inbound sessions open now.", CTL_STAT_GAUGE, RS(active) },
+	{ "smtp_messages_total", "Messages accepted (250 after the spool commit).", CTL_STAT_COUNTER, RS(messages) },
+	{ "smtp_messages_failed_total", "Messages answered 4xx/5xx at end of data.", CTL_STAT_COUNTER, RS(messages_failed) },
+	{ "smtp_bytes_total", "Message octets accepted.", CTL_STAT_COUNTER, RS(bytes) },
+	{ "smtp_relay_denied_total", "RCPTs refused: not a relay client.", CTL_STAT_COUNTER, RS(relay_denied) },
+	{ "smtp_sender_denied_total", "Senders refused by domain policy.", CTL_STAT_COUNTER, RS(sender_denied) },
+	{ "smtp_starttls_total", "STARTTLS handshakes completed.", CTL_STAT_COUNTER, RS(starttls) },
+	{ "dkim_signed_total", "Messages DKIM-signed.", CTL_STAT_COUNTER, RS(dkim_signed) },
+	{ "dkim_unsigned_total", "Messages passed unsigned (no key, or policy pass).", CTL_STAT_COUNTER, RS(dkim_unsigned) },
+	{ "dkim_rejected_total", "Messages refused: no or several From: headers.", CTL_STAT_COUNTER, RS(dkim_rejected) },
+	{ "spool_stage_full_total", "Messages refused because the spool stage was full.", CTL_STAT_COUNTER, RS(stage_full) },
+};
+#define DS(f) offsetof(struct dlv_stats, f)
+static const struct ctl_stat_field dlv_fields[] = {
+	{ "delivery_jobs_total", "Delivery jobs created (recipients of one message at one domain).", CTL_STAT_COUNTER, DS(jobs) },
+	{ "delivery_delivered_total", "Recipients delivered.", CTL_STAT_COUNTER, DS(delivered) },
+	{ "delivery_bounced_total", "Recipients bounced (5xx, null MX, NXDOMAIN).", CTL_STAT_COUNTER, DS(bounced) },
+	{ "delivery_expired_total", "Recipients expired (maximum age).", CTL_STAT_COUNTER, DS(expired) },
+	{ "delivery_deferred_total", "Recipient deferrals (4xx, connection failures).", CTL_STAT_COUNTER, DS(deferred) },
+	{ "delivery_dsn_total", "Delivery status notifications queued.", CTL_STAT_COUNTER, DS(dsn_sent) },
+	{ "delivery_connections_total", "Outbound connections opened.", CTL_STAT_COUNTER, DS(conns_opened) },
+	{ "delivery_connections_failed_total", "Destinations whose every hop failed.", CTL_STAT_COUNTER, DS(conns_failed) },
+	{ "delivery_connections_reused_total", "Messages sent on an already used connection.", CTL_STAT_COUNTER, DS(conns_reused) },
+	{ "delivery_tls_total", "Outbound TLS sessions.", CTL_STAT_COUNTER, DS(tls_sessions) },
+	{ "delivery_tls_verified_total", "Outbound TLS sessions with a verified peer.", CTL_STAT_COUNTER, DS(tls_verified) },
+	{ "delivery_queued", "Delivery jobs queued now.", CTL_STAT_GAUGE, DS(queued) },
+	{ "delivery_connections_active", "Outbound connections open now.", CTL_STAT_GAUGE, DS(active_conns) },
+};
+
 static int rly_lcore_poll(void *ctx, uint64_t now)
 {
 	struct rly_lcore *st = ctx;
 	const struct cfg_snapshot *snap = st->lc->snap;
 	const struct rly_policy *pol = rly_snap_policy(snap);
 	rly_core_set_policy(st->rly, pol ? pol : &st->fallback, snap ? snap->version : 0);
+	dlv_engine_set_policy(st->dlv, dlv_snap_policy(snap));
+	dlv_engine_set_dns(st->dlv, st->lc->dns);
+	if (!st->recovered) {
+		/* First turn: the policy is known now; hand over what the spool recovered. */
+		st->recovered = true;
+		dlv_engine_recover(st->dlv, now);
+	}
 	int work = 0;
 	if (st->sock) {
 		int n = sock_net_poll(st->sock, now, 0);
@@ -134,6 +190,7 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 	}
 	tls_core_poll(st->tls, now);
 	work += rly_core_poll(st->rly, now);
+	work += dlv_engine_poll(st->dlv, now);
 	work += spool_poll(st->sp, now);
 	/* Work in flight keeps the loop from sleeping: a commit or a signature is waiting. */
 	return work + (spool_busy(st->sp) || rly_core_busy(st->rly));
@@ -169,6 +226,8 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 	tls_core_cfg_defaults(&tc);
 	dkim_params_defaults(&dp);
 	rly_params_from_cfg(&rp, c);
+	rp.queued = on_queued;
+	rp.queued_ctx = st;
 	st->tls = tls_core_new(&tc);
 	st->dk = dkim_signer_new(&dp, rp.wall_offset_us);
 	st->rly = st->tls && st->dk ? rly_core_new(&rp, st->sp, st->dk, st->tls, err) : NULL;
@@ -185,14 +244,24 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 			goto err;
 		st->net = sock_net_conn_net(st->sock);
 	} else {
-		struct tcp_stack *tcp = dp_lcore_module_state(lc, "tcp");
+		struct conn_net *tcp = tcp_lcore_net(lc);
 		if (!tcp) {
 			log_err("event=startup_failed reason=\"the mta module needs the tcp module\"");
 			*err = -ENOENT;
 			goto err;
 		}
-		st->net = *tcp_stack_net(tcp);
+		st->net = *tcp;
 	}
+	struct dlv_params dp2;
+	dlv_params_defaults(&dp2);
+	dp2.lcore_index = lc->index;
+	dp2.n_lcores = c->dataplane.workers.n;
+	dp2.dns_slot = lc->index;
+	dp2.wall_offset_us = rp.wall_offset_us;
+	if (!(st->dlv = dlv_engine_new(&dp2, st->sp, st->tls, st->net, err)))
+		goto err;
+	dp_lcore_add_stats(lc, rly_fields, sizeof(rly_fields) / sizeof(rly_fields[0]), rly_core_stats(st->rly));
+	dp_lcore_add_stats(lc, dlv_fields, sizeof(dlv_fields) / sizeof(dlv_fields[0]), dlv_engine_stats(st->dlv));
 	if ((*err = listen_all(st, c)) < 0 || (*err = dp_lcore_add_poll(lc, rly_lcore_poll, st)) < 0)
 		goto err;
 	return st;
@@ -209,6 +278,7 @@ void rly_lcore_fini(struct dp_lcore *lc, void *state)
 	if (st->sock)
 		sock_net_free(st->sock);   /* aborts its conns: sessions are told first */
 	rly_core_free(st->rly);
+	dlv_engine_free(st->dlv);
 	if (st->sp) {
 		while (spool_busy(st->sp))   /* commits in flight finish: nothing acknowledged is lost */
 			spool_poll(st->sp, dp_now_us());

@@ -18,7 +18,7 @@ struct cfg_snapshot;
 struct dp_lcore;
 struct dkim_keyring;
 
-/* The relay's part of a snapshot (s->ext[CFG_SNAP_EXT_MTA]). Immutable once published. */
+/* The relay's part of a snapshot (slot CFG_SLOT_MTA). Immutable once published. */
 struct rly_snap {
 	struct rly_policy pol;
 	struct rly_client *clients;
@@ -26,8 +26,10 @@ struct rly_snap {
 	char hostname[256];
 };
 
-/* cfg_snap_build_fn: builds struct rly_snap for s (control thread). */
-int rly_snap_build(struct cfg_snapshot *s, char *err, size_t errlen);
+/* Snapshot builder (control/snapshot/cfg_builders.c, slot CFG_SLOT_MTA): builds struct
+ * rly_snap for s on the control thread; NULL with err filled refuses the configuration. */
+void *rly_snap_build(const struct cfg_snapshot *s, char *err, size_t errlen);
+void rly_snap_release(void *obj);
 /* The relay policy of snapshot s, or NULL when s has none. */
 const struct rly_policy *rly_snap_policy(const struct cfg_snapshot *s);
 

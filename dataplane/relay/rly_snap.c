@@ -19,10 +19,11 @@
 #include "dkim/dkim.h"
 #include "log.h"
 #include "relay/rly_lcore.h"
+#include "snapshot/cfg_builders.h"
 #include "snapshot/snapshot.h"
 #include "tls/tls.h"
 
-static void snap_free(void *obj)
+void rly_snap_release(void *obj)
 {
 	struct rly_snap *rs = obj;
 	if (!rs)
@@ -112,29 +113,33 @@ static int build_tls(struct rly_snap *rs, const struct cfg *c, char *err, size_t
 
 static int build_clients(struct rly_snap *rs, const struct cfg *c, char *err, size_t errlen)
 {
-	const struct cfg_strv *nets = &c->relay.networks;
-	if (nets->n == 0)
+	const struct cfg_list *l = &c->relay.clients;
+	if (l->n == 0)
 		return 0;
-	rs->clients = calloc(nets->n, sizeof(*rs->clients));
+	rs->clients = calloc(l->n, sizeof(*rs->clients));
 	if (!rs->clients)
 		return snprintf(err, errlen, "out of memory"), -1;
-	for (uint32_t i = 0; i < nets->n; i++) {
+	/* Strings and domain lists are borrowed from the snapshot's cfg, which outlives rs. */
+	for (uint32_t i = 0; i < l->n; i++) {
+		const struct cfg_client *cc = cfg_list_at(&cfg_client_list, l, i);
 		struct rly_client *cl = &rs->clients[i];
-		if (rly_parse_prefix(nets->v[i], &cl->net, &cl->prefix_len) < 0)
-			return snprintf(err, errlen, "relay.networks: bad prefix '%s'", nets->v[i]), -1;
-		cl->name = nets->v[i];   /* borrowed from the snapshot's cfg, which outlives rs */
+		cl->net = cc->network.ip.u.v4;
+		cl->prefix_len = cc->network.len;
+		cl->domains = cc->senders.n ? (const char *const *)cc->senders.v : NULL;
+		cl->n_domains = cc->senders.n;
+		cl->name = cc->name;
 	}
 	rs->pol.clients = rs->clients;
-	rs->pol.n_clients = nets->n;
+	rs->pol.n_clients = l->n;
 	return 0;
 }
 
-int rly_snap_build(struct cfg_snapshot *s, char *err, size_t errlen)
+void *rly_snap_build(const struct cfg_snapshot *s, char *err, size_t errlen)
 {
 	const struct cfg *c = s->cfg;
 	struct rly_snap *rs = calloc(1, sizeof(*rs));
 	if (!rs)
-		return snprintf(err, errlen, "out of memory"), -1;
+		return snprintf(err, errlen, "out of memory"), NULL;
 	if (c->smtp.hostname && c->smtp.hostname[0])
 		snprintf(rs->hostname, sizeof(rs->hostname), "%s", c->smtp.hostname);
 	else if (gethostname(rs->hostname, sizeof(rs->hostname) - 1) < 0)
@@ -142,23 +147,19 @@ int rly_snap_build(struct cfg_snapshot *s, char *err, size_t errlen)
 	rs->pol.hostname = rs->hostname;
 	rs->pol.unsignable = c->dkim.unsignable == CFG_UNSIGNABLE_PASS ? RLY_UNSIGNABLE_PASS
 									: RLY_UNSIGNABLE_REJECT;
-	rs->pol.tls_handshake_timeout_us = 30 * 1000000ull;
+	rs->pol.tls_handshake_timeout_us = (uint64_t)c->tls.handshake_timeout_ms * 1000;
+	rs->pol.require_tls = c->smtp.require_tls;
 	if (build_clients(rs, c, err, errlen) < 0 || build_tls(rs, c, err, errlen) < 0 ||
 	    build_keyring(rs, c, err, errlen) < 0) {
-		snap_free(rs);
-		return -1;
+		rly_snap_release(rs);
+		return NULL;
 	}
 	rs->pol.keyring = rs->keyring;
-	if (cfg_snapshot_own(s, snap_free, rs, "relay policy") < 0) {
-		snap_free(rs);
-		return snprintf(err, errlen, "out of memory"), -1;
-	}
-	s->ext[CFG_SNAP_EXT_MTA] = rs;
-	return 0;
+	return rs;
 }
 
 const struct rly_policy *rly_snap_policy(const struct cfg_snapshot *s)
 {
-	const struct rly_snap *rs = s ? s->ext[CFG_SNAP_EXT_MTA] : NULL;
+	const struct rly_snap *rs = cfg_snapshot_slot(s, CFG_SLOT_MTA);
 	return rs ? &rs->pol : NULL;
 }

@@ -47,7 +47,6 @@ struct smtp_limits {
 	uint32_t errors_max;          /* error replies per session before 421 */
 	uint32_t commands_max;        /* commands per session before 421 */
 	enum smtp_newline_policy newline;
-	uint64_t greeting_delay_us;   /* reserved for the caller: not enforced by the engine */
 	uint64_t cmd_timeout_us;      /* waiting for a command: 5 min (RFC 5321 4.5.3.2.7) */
 	uint64_t data_timeout_us;     /* between data blocks: 3 min (4.5.3.2.5) */
 	uint32_t min_data_rate;       /* octets/s averaged over a window during DATA/BDAT; 0 = off */
@@ -256,7 +255,8 @@ struct smtp_server_session {
 	bool bdat_last;               /* the current chunk is the LAST one */
 	bool bdat_fail;               /* this chunk is read and discarded, then an error reply */
 	uint64_t bdat_left;           /* octets left in the current chunk */
-	struct smtp_verdict bdat_err; /* reply for a discarded chunk */
+	/* reply decided before the end of the content: a discarded BDAT chunk, a refused From: */
+	struct smtp_verdict defer_reply;
 	struct smtp_dscan ds;
 
 	/* counters */
@@ -398,6 +398,7 @@ struct smtp_client_session {
 	bool bdat_last_sent;
 	bool bdat_stop;               /* a BDAT failed: send no more chunks (RFC 3030 3) */
 	bool mail_ok;                 /* MAIL accepted: the server has a transaction to reset */
+	bool data_sent;               /* DATA written (pipelined with the RCPTs, or after them) */
 	uint32_t messages_done;       /* transactions completed on this connection */
 	uint32_t ext;                 /* enum smtp_ext */
 	uint64_t server_size;         /* SIZE limit advertised (0 = none) */

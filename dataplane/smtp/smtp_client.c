@@ -343,19 +343,27 @@ static bool needs_ok(struct smtp_client_session *c, const struct smtp_client_msg
 }
 
 /* MAIL [RCPT... DATA] as one group when pipelining, else MAIL alone. */
-static void send_group(struct smtp_client_session *c)
+/* Pipelining: as many RCPTs as the output buffer takes, then DATA (not with BDAT). The rest
+ * follows as replies free room, so any number of recipients fits a bounded buffer. */
+static void fill_pipeline(struct smtp_client_session *c)
 {
 	const struct smtp_client_msg *m = c->msg;
 
+	while (c->rcpt_sent < m->nrcpt && smtp_obuf_space(&c->out) >= SMTP_REPLY_RESERVE + 64)
+		send_rcpt(c, c->rcpt_sent);
+	if (c->rcpt_sent == m->nrcpt && !c->bdat && !c->data_sent) {
+		cmd(c, "DATA", NULL, NULL);
+		c->data_sent = true;
+	}
+}
+
+static void send_group(struct smtp_client_session *c)
+{
 	c->pipelined = (c->ext & SMTP_EXT_PIPELINING) != 0;
 	c->bdat = c->lim->use_bdat && (c->ext & SMTP_EXT_CHUNKING);
 	send_mail(c);
-	if (c->pipelined) {
-		for (uint32_t i = 0; i < m->nrcpt; i++)
-			send_rcpt(c, i);
-		if (!c->bdat)
-			cmd(c, "DATA", NULL, NULL);
-	}
+	if (c->pipelined)
+		fill_pipeline(c);
 	enter(c, SMTP_C_MAIL, c->lim->cmd_timeout_us);
 	flush(c);
 }
@@ -367,7 +375,7 @@ int smtp_client_send(struct smtp_client_session *c, const struct smtp_client_msg
 	c->msg = m;
 	c->rcpt_sent = c->rcpt_replied = c->rcpt_ok = c->bdat_pending = 0;
 	c->msg_failed = c->body_eof = c->body_wait = c->bdat_last_sent = c->bdat_stop = false;
-	c->mail_ok = false;
+	c->mail_ok = c->data_sent = false;
 	c->first_err.code = 0;
 	if (!needs_ok(c, m))
 		return 0;
@@ -399,7 +407,7 @@ static void end_txn(struct smtp_client_session *c, struct smtp_reply r, bool ser
 static void rcpts_done(struct smtp_client_session *c)
 {
 	if (c->rcpt_ok == 0 || c->msg_failed) {
-		if (c->pipelined && !c->bdat) {
+		if (c->data_sent) {
 			enter(c, SMTP_C_DATA, c->lim->data_init_timeout_us); /* DATA reply due */
 			return;
 		}
@@ -410,10 +418,10 @@ static void rcpts_done(struct smtp_client_session *c)
 		c->at_bol = true;
 		c->last_cr = false;
 		enter(c, SMTP_C_BODY, c->lim->block_timeout_us);
-	} else if (c->pipelined) {
-		enter(c, SMTP_C_DATA, c->lim->data_init_timeout_us);
 	} else {
-		cmd(c, "DATA", NULL, NULL);
+		if (!c->data_sent)
+			cmd(c, "DATA", NULL, NULL);
+		c->data_sent = true;
 		enter(c, SMTP_C_DATA, c->lim->data_init_timeout_us);
 	}
 }
@@ -427,6 +435,7 @@ static void on_mail(struct smtp_client_session *c)
 		c->first_err = c->reply;
 	}
 	if (c->pipelined) {
+		fill_pipeline(c);
 		enter(c, SMTP_C_RCPT, c->lim->cmd_timeout_us);
 		return;
 	}
@@ -456,6 +465,8 @@ static void on_rcpt(struct smtp_client_session *c)
 	if (c->rcpt_replied < c->msg->nrcpt) {
 		if (!c->pipelined)
 			send_rcpt(c, c->rcpt_replied);
+		else
+			fill_pipeline(c);
 		return;
 	}
 	rcpts_done(c);

@@ -33,7 +33,8 @@ enum smtp_line_result smtp_line_next(struct smtp_server_session *s, const uint8_
 				     size_t len, size_t *used, const char **line, size_t *n)
 {
 	const uint8_t *lf = memchr(data, '\n', len);
-	uint32_t max = s->lim->cmd_line_max;
+	uint32_t max = s->lim->cmd_line_max < SMTP_LINE_BUF_MAX ? s->lim->cmd_line_max
+								 : SMTP_LINE_BUF_MAX;
 
 	if (!lf) {
 		*used = len;
@@ -111,10 +112,10 @@ static void hdr_done(struct smtp_server_session *s)
 				      &v);
 	if (v.code >= 400) {
 		ds->bad = SMTP_DATA_FROM_DENIED;
-		s->bdat_err.code = v.code;
+		s->defer_reply.code = v.code;
 		/* verdict strings are borrowed only during the hook: keep our own static text */
-		s->bdat_err.ecode = v.code >= 500 ? "5.7.1" : "4.7.1";
-		s->bdat_err.text = "Sender address in From: header not authorised";
+		s->defer_reply.ecode = v.code >= 500 ? "5.7.1" : "4.7.1";
+		s->defer_reply.text = "Sender address in From: header not authorised";
 	}
 }
 
@@ -219,11 +220,17 @@ static void scan_bad(struct smtp_server_session *s, const uint8_t *p, size_t *ru
 	dscan_bad(&s->ds, why);
 }
 
+/* Octets allowed in a text line before its CRLF. */
+static uint32_t text_cap(const struct smtp_limits *l)
+{
+	return l->text_line_max > 3 ? l->text_line_max - 2 : 1;
+}
+
 static void count_octet(struct smtp_server_session *s, const uint8_t *p, size_t *run, size_t i)
 {
 	struct smtp_dscan *ds = &s->ds;
 
-	if (++ds->line_len > s->lim->text_line_max - 2 && s->lim->text_line_reject)
+	if (++ds->line_len > text_cap(s->lim) && s->lim->text_line_reject)
 		scan_bad(s, p, run, i, SMTP_DATA_LINE_TOO_LONG);
 }
 
@@ -287,7 +294,7 @@ static size_t plain_run(struct smtp_server_session *s, const uint8_t *p, size_t 
 			size_t *run, size_t i)
 {
 	struct smtp_dscan *ds = &s->ds;
-	uint32_t max = s->lim->text_line_max - 2;
+	uint32_t max = text_cap(s->lim);
 	size_t room = len - i, j = i;
 
 	if (s->lim->text_line_reject)

@@ -26,6 +26,9 @@ struct spool_tunables {
 	uint64_t min_free_bytes;      /* free-space guard: below it new mail is refused (256 MiB) */
 	uint64_t space_check_us;      /* how often spool_poll refreshes the free space (1 s) */
 	uint16_t max_rcpts;           /* per message (1000) */
+	uint32_t compact_min_segments; /* compaction only with more segments than this (8) */
+	uint32_t compact_max_live;    /* copy forward the oldest segment's messages when at most
+				       * this many pin it (64); 0 disables compaction */
 	bool encrypt;                 /* seal records with AES-256-GCM (needs spool_key_add/use) */
 };
 
@@ -100,6 +103,7 @@ struct spool_stats {
 	uint64_t segments_deleted;
 	uint64_t io_errors;           /* failed writes or syncs */
 	uint64_t space_refused;       /* begin/append refused by the free-space guard */
+	uint64_t relocated;           /* messages copied forward by compaction */
 	uint64_t live;                /* messages queued now */
 	uint64_t live_bytes;          /* memory held by queued messages (structs + envelopes) */
 	/* recovery */
@@ -108,6 +112,7 @@ struct spool_stats {
 	uint64_t rec_torn;            /* torn tails truncated */
 	uint64_t rec_quarantined;     /* segment tails moved to quarantine */
 	uint64_t rec_incomplete;      /* commit records whose chunks were missing */
+	uint64_t rec_copies;          /* later copies of a message (compaction) applied */
 };
 
 /* Test-build fault hook: called with each write/fsync completion result; returns the result to

@@ -29,6 +29,8 @@ void spool_tunables_defaults(struct spool_tunables *t)
 	t->min_free_bytes = 256ull << 20;
 	t->space_check_us = 1000000;
 	t->max_rcpts = 1000;
+	t->compact_min_segments = 8;
+	t->compact_max_live = 64;
 	t->encrypt = false;
 }
 
@@ -84,7 +86,11 @@ struct spool *spool_create(const struct spool_tunables *t, unsigned core,
 		e = -errno;
 		goto err;
 	}
-	e = io_uring_queue_init(t->ring_entries, &sp->ring, 0);
+	/* COOP_TASKRUN: completions are run when we enter the kernel anyway, no IPI (kernel 5.19+);
+	 * retried without it on older kernels. */
+	e = io_uring_queue_init(t->ring_entries, &sp->ring, IORING_SETUP_COOP_TASKRUN);
+	if (e == -EINVAL)
+		e = io_uring_queue_init(t->ring_entries, &sp->ring, 0);
 	if (e < 0)
 		goto err;
 	sp->ring_ok = true;
@@ -121,13 +127,14 @@ static void drain(struct spool *sp)
 		else if (op == SPOOL_OP_SPARE_OPEN && res >= 0 && sp->spare)
 			sp->spare->fd = res;
 	}
-	sp->ready = NULL; /* readers not closed by the caller are the caller's leak */
+	spool_body_drop_ready(sp); /* readers not closed by the caller are the caller's leak */
 }
 
 void spool_free(struct spool *sp)
 {
 	if (!sp)
 		return;
+	spool_compact_free(sp); /* before drain: readers still reading are freed by it */
 	if (sp->ring_ok) {
 		drain(sp);
 		io_uring_queue_exit(&sp->ring);
@@ -324,6 +331,7 @@ int spool_poll(struct spool *sp, uint64_t now)
 		n++;
 	}
 	n += spool_body_ready_run(sp);
+	spool_compact_poll(sp);
 	spool_stage_flush(sp);
 	spool_seg_spare_kick(sp);
 	spool_seg_gc(sp);
@@ -340,6 +348,21 @@ bool spool_busy(const struct spool *sp)
 int spool_space_check(const struct spool *sp, uint64_t size_hint)
 {
 	return sp->avail >= sp->t.min_free_bytes + size_hint ? 0 : -ENOSPC;
+}
+
+size_t spool_reply(int result, uint64_t qid, char *buf, size_t cap)
+{
+	char q[17];
+	int n;
+	if (result == 0)
+		n = snprintf(buf, cap, "250 2.0.0 Ok: queued as %s\r\n", spool_qid_str(qid, q));
+	else if (result == -ENOSPC)
+		n = snprintf(buf, cap, "452 4.3.1 Insufficient system storage\r\n");
+	else
+		n = snprintf(buf, cap, "451 4.3.0 Local error in processing\r\n");
+	if (n < 0 || cap == 0)
+		return 0;
+	return (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
 char *spool_qid_str(uint64_t qid, char *buf)

@@ -12,6 +12,7 @@
 #define DPMAIL_SPOOL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "spool/spool-t.h"
 
@@ -34,15 +35,25 @@ int spool_key_use(struct spool *sp, uint16_t id);
 bool spool_key_in_use(const struct spool *sp, uint16_t id);
 int spool_key_remove(struct spool *sp, uint16_t id);
 
+/* Start-up helper: marks in present[core] every core id that has segment files in dir (a spool
+ * written with more workers than this run has). The caller creates a spool for each such core
+ * too and gives it to a worker to poll and deliver from (a worker may own several spools);
+ * it empties and its segments go. Returns the number of core ids found or -errno. */
+int spool_cores_on_disk(const char *dir, bool present[256]);
+
 /* Start-up: scans this core's segments, rebuilds the queue of live messages, truncates torn
  * tails, quarantines corrupt tails, then opens a fresh segment (recovered segments are never
  * appended to). Blocking; call before the lcore loop. Returns 0 or -errno (fatal: the spool
  * directory is unusable). `now_us` is the monotonic clock. */
 int spool_recover(struct spool *sp, uint64_t now_us);
 
-/* The lcore loop calls this once per turn: reaps completions (invoking callbacks), flushes the
- * staged records as one write plus one linked fdatasync when durability is needed, refreshes
- * the free-space estimate every space_check_us. Returns the number of callbacks made. */
+/* The lcore loop calls this once per turn (a dp poll hook): reaps completions (invoking
+ * callbacks), flushes the staged records as one write plus one linked fdatasync when durability
+ * is needed, prepares the spare segment, compacts and deletes old segments, refreshes the
+ * free-space estimate every space_check_us. Returns the work done (completions reaped and reader
+ * pieces delivered; 0 = idle). One io_uring_submit at most; completions are peeked, never
+ * waited for. Buffered writes that would block and every fdatasync run in the kernel's io-wq
+ * workers, never on the lcore. */
 int spool_poll(struct spool *sp, uint64_t now);
 /* True while work is in flight (for tests and orderly shutdown). */
 bool spool_busy(const struct spool *sp);
@@ -55,9 +66,11 @@ int spool_space_check(const struct spool *sp, uint64_t size_hint);
  * spool_msg_begin: copies the envelope; returns a transaction owned by the spool until commit
  * or abort (NULL + *err: -ENOSPC guard, -EINVAL envelope, -EAGAIN staging full, -ENOMEM). */
 struct spool_txn *spool_msg_begin(struct spool *sp, const struct spool_envelope *env, int *err);
-/* Appends body bytes (already dot-unstuffed, CRLF line ends). Returns 0, -EAGAIN (staging full
- * this turn: retry after the next spool_poll; TCP backpressure), -ENOSPC, -EFBIG. */
-int spool_msg_append(struct spool_txn *tx, const void *data, size_t len);
+/* Appends body bytes (already dot-unstuffed, CRLF line ends). Returns the number of bytes
+ * consumed, which is less than len when this turn's stage is full (offer the rest after the next
+ * spool_poll: consumed-count backpressure, like conn's on_data), or -ENOSPC (free-space guard),
+ * or another -errno after which the message can only be aborted. */
+ssize_t spool_msg_append(struct spool_txn *tx, const void *data, size_t len);
 /* Ends the message: `prefix` (e.g. the DKIM-Signature header, CRLF-terminated) is stored to be
  * sent before the body. The transaction is consumed whatever the result; the outcome arrives as
  * committed(cookie, result, qid) from a later spool_poll. Returns 0 when queued, or -errno when
@@ -98,6 +111,10 @@ struct spool_body *spool_body_open(struct spool *sp, uint64_t qid, int *err);
 int spool_body_next(struct spool_body *b, uint64_t cookie);
 void spool_body_close(struct spool_body *b);
 
+/* The SMTP reply to DATA for a commit result, CRLF-terminated, into buf: 0 -> "250 2.0.0 Ok:
+ * queued as <qid>", -ENOSPC -> "452 4.3.1 Insufficient system storage", anything else ->
+ * "451 4.3.0 Local error in processing". Returns the length (truncated to cap - 1). */
+size_t spool_reply(int result, uint64_t qid, char *buf, size_t cap);
 /* Formats a queue id as 16 hex digits (buf >= 17 bytes); returns buf. */
 char *spool_qid_str(uint64_t qid, char *buf);
 void spool_stats(const struct spool *sp, struct spool_stats *out);

@@ -36,7 +36,16 @@ struct spool_body {
 	int res;                      /* piece to report from the ready list */
 	const uint8_t *data;
 	uint32_t len;
+	bool is_prefix;
+	spool_body_fn fn;             /* internal reader (compaction): reports here */
+	void *fn_arg;
 };
+
+void spool_body_set_fn(struct spool_body *b, spool_body_fn fn, void *arg)
+{
+	b->fn = fn;
+	b->fn_arg = arg;
+}
 
 struct spool_body *spool_body_open(struct spool *sp, uint64_t qid, int *err)
 {
@@ -76,7 +85,7 @@ static void body_free(struct spool_body *b)
 
 void spool_body_close(struct spool_body *b)
 {
-	if (b->busy) {
+	if (b->busy || b->queued) {
 		b->closing = true; /* the kernel still writes into our buffer: free on completion */
 		return;
 	}
@@ -101,6 +110,7 @@ static void make_ready(struct spool_body *b, int res, const uint8_t *data, uint3
 	b->res = res;
 	b->data = data;
 	b->len = len;
+	b->is_prefix = false;
 	if (!b->queued) {
 		b->queued = true;
 		b->next_ready = b->sp->ready;
@@ -119,6 +129,7 @@ static int advance(struct spool_body *b)
 			b->st = BODY_CHUNK;
 			if (b->v.prefix_len) {
 				make_ready(b, (int)b->v.prefix_len, b->v.prefix, b->v.prefix_len);
+				b->is_prefix = true;
 				return 0;
 			}
 			break;
@@ -234,11 +245,29 @@ int spool_body_ready_run(struct spool *sp)
 		struct spool_body *b = list;
 		list = b->next_ready;
 		b->queued = false;
+		if (b->closing) {
+			body_free(b); /* closed while its piece waited here */
+			continue;
+		}
 		if (b->res < 0)
 			b->st = BODY_DONE;
 		/* the callback may call spool_body_next (re-queues) or spool_body_close (frees b) */
-		sp->cb.body(sp->cb.arg, b->cookie, b->res, b->data, b->len);
+		if (b->fn)
+			b->fn(b->fn_arg, b, b->res, b->data, b->len, b->is_prefix);
+		else
+			sp->cb.body(sp->cb.arg, b->cookie, b->res, b->data, b->len);
 		n++;
 	}
 	return n;
+}
+
+void spool_body_drop_ready(struct spool *sp)
+{
+	while (sp->ready) {
+		struct spool_body *b = sp->ready;
+		sp->ready = b->next_ready;
+		b->queued = false;
+		if (b->closing)
+			body_free(b);
+	}
 }

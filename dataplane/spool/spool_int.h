@@ -48,11 +48,13 @@ struct spool_seg {
 };
 
 /* What a batch must report or redo when it completes. */
-enum spool_bent_kind { SPOOL_BENT_COMMIT = 1, SPOOL_BENT_STATE };
+enum spool_bent_kind { SPOOL_BENT_COMMIT = 1, SPOOL_BENT_STATE, SPOOL_BENT_RELOC };
 struct spool_bent {
-	uint64_t cookie;        /* COMMIT: the caller's cookie; STATE: qid whose state was written */
+	uint64_t cookie;        /* COMMIT: the caller's cookie; STATE, RELOC: the queue id */
 	struct spool_msg *msg;  /* COMMIT: the message, live once the batch is durable */
 	uint8_t kind;
+	struct spool_chunk_ref at; /* RELOC: the new commit record */
+	uint32_t home;          /* RELOC: the new first segment (pinned by the copy) */
 };
 
 /* One group-commit batch: records staged contiguously for one segment, written with one write
@@ -145,6 +147,7 @@ struct spool {
 	uint64_t now;
 	struct spool_txn *txn_free;
 	struct spool_body *ready; /* readers whose next piece is in memory */
+	struct spool_compact *compact; /* relocation of the oldest segment's last messages */
 	struct spool_stats st;
 	spool_fault_fn fault;
 	void *fault_arg;
@@ -208,9 +211,25 @@ int spool_stage_state(struct spool *sp, struct spool_msg *m);
 
 /* spool_txn.c */
 void spool_txn_free_all(struct spool *sp);
+/* A transaction re-writing live message m under its own queue id (compaction). */
+struct spool_txn *spool_txn_begin_copy(struct spool *sp, const struct spool_msg *m, int *err);
+/* Stages the copy's commit record and its STATE; completion updates the message in place. */
+int spool_txn_commit_copy(struct spool_txn *tx, const void *prefix, size_t prefix_len);
+
+/* spool_compact.c */
+void spool_compact_poll(struct spool *sp);
+void spool_compact_free(struct spool *sp);
+void spool_compact_done(struct spool *sp, const struct spool_bent *e, int result);
 
 /* spool_body.c */
 void spool_body_read_done(struct spool *sp, struct spool_body *b, int res);
 int spool_body_ready_run(struct spool *sp);
+/* Internal readers report to fn instead of the caller's body callback; is_prefix tells the
+ * stored prefix from body bytes. */
+typedef void (*spool_body_fn)(void *arg, struct spool_body *b, int result, const uint8_t *data,
+			      uint32_t len, bool is_prefix);
+void spool_body_set_fn(struct spool_body *b, spool_body_fn fn, void *arg);
+/* Shutdown: empties the ready list, freeing readers already closed. */
+void spool_body_drop_ready(struct spool *sp);
 
 #endif

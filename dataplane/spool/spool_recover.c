@@ -94,15 +94,31 @@ static int rec_commit(struct rcv *rc, const uint8_t *pl, uint32_t plen, uint64_t
 		const struct chunk_ent *ce = cs_get(&rc->cs, (uint64_t)c.seq << 32 | c.off);
 		if (!ce || ce->qid != v.qid || ce->reclen != c.reclen) {
 			char q[17];
-			log_err("qid=%s spool core=%u: chunk %u missing or damaged, message not recovered",
-				spool_qid_str(v.qid, q), sp->core, i);
-			sp->st.rec_incomplete++;
+			bool copy = spool_index_get(sp, v.qid) != NULL; /* the original stays in charge */
+			log_msg(copy ? LOG_LVL_WARN : LOG_LVL_ERR, "qid=%s spool core=%u: chunk %u missing "
+				"or damaged, %s", spool_qid_str(v.qid, q), sp->core, i,
+				copy ? "incomplete copy ignored" : "message not recovered");
+			sp->st.rec_incomplete += !copy;
 			return 0;
 		}
 		if (i == 0)
 			home = c.seq;
 	}
-	struct spool_msg *m = spool_msg_new(v.env, v.env_len, (uint16_t)v.nrcpt);
+	struct spool_msg *m = spool_index_get(sp, v.qid);
+	if (m) {
+		/* a later copy of a live message (compaction): it moves there, state stays */
+		spool_seg_unref(sp, spool_seg_find(sp, m->home_seq));
+		m->commit_seq = rc->seg->seq;
+		m->commit_off = (uint32_t)off;
+		m->commit_len = reclen;
+		m->home_seq = home;
+		struct spool_seg *hs = spool_seg_find(sp, home);
+		if (hs)
+			hs->live++;
+		sp->st.rec_copies++;
+		return 0;
+	}
+	m = spool_msg_new(v.env, v.env_len, (uint16_t)v.nrcpt);
 	if (!m)
 		return -ENOMEM;
 	m->qid = v.qid;
@@ -291,6 +307,27 @@ static int parse_name(const char *name, unsigned core, uint32_t *seq, bool exact
 	return 0;
 }
 
+int spool_cores_on_disk(const char *dir, bool present[256])
+{
+	DIR *dp = opendir(dir);
+	if (!dp)
+		return -errno;
+	int n = 0;
+	memset(present, 0, 256 * sizeof(present[0]));
+	struct dirent *de;
+	while ((de = readdir(dp))) {
+		unsigned c, q;
+		int len = 0;
+		if (sscanf(de->d_name, "seg-%3u-%8x%n", &c, &q, &len) == 2 && len == 16 &&
+		    !de->d_name[len] && c < 256 && !present[c]) {
+			present[c] = true;
+			n++;
+		}
+	}
+	closedir(dp);
+	return n;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -387,8 +424,8 @@ int spool_recover(struct spool *sp, uint64_t now_us)
 		return e;
 	}
 	log_info("spool core=%u dir=%s segments=%u records=%" PRIu64 " live=%u torn=%" PRIu64
-		 " quarantined=%" PRIu64 " incomplete=%" PRIu64, sp->core, sp->dir, n,
-		 sp->st.rec_records, sp->count, sp->st.rec_torn, sp->st.rec_quarantined,
-		 sp->st.rec_incomplete);
+		 " quarantined=%" PRIu64 " incomplete=%" PRIu64 " copies=%" PRIu64, sp->core, sp->dir,
+		 n, sp->st.rec_records, sp->count, sp->st.rec_torn, sp->st.rec_quarantined,
+		 sp->st.rec_incomplete, sp->st.rec_copies);
 	return 0;
 }

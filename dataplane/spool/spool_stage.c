@@ -242,6 +242,10 @@ static void batch_complete(struct spool *sp, struct spool_batch *b)
 	for (uint32_t i = 0; i < b->nents; i++) {
 		struct spool_bent *e = &b->ents[i];
 		struct spool_msg *m = e->msg;
+		if (e->kind == SPOOL_BENT_RELOC) {
+			spool_compact_done(sp, e, r);
+			continue;
+		}
 		if (e->kind == SPOOL_BENT_STATE) {
 			struct spool_msg *lm = r < 0 ? spool_index_get(sp, e->cookie) : NULL;
 			if (lm)

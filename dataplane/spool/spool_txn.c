@@ -56,6 +56,17 @@ void spool_txn_free_all(struct spool *sp)
 	}
 }
 
+static void txn_reset(struct spool_txn *tx)
+{
+	tx->buf_len = 0;
+	tx->body_len = 0;
+	tx->body_crc = 0;
+	tx->nchunks = 0;
+	tx->home = NULL;
+	tx->first_gen = 0;
+	tx->err = 0;
+}
+
 static int check_env(const struct spool *sp, const struct spool_envelope *e)
 {
 	if (e->nrcpt == 0 || e->nrcpt > sp->t.max_rcpts || !e->rcpts)
@@ -95,13 +106,7 @@ struct spool_txn *spool_msg_begin(struct spool *sp, const struct spool_envelope 
 	spool_env_encode(&w, env);
 	tx->env_len = w.len;
 	tx->nrcpt = env->nrcpt;
-	tx->buf_len = 0;
-	tx->body_len = 0;
-	tx->body_crc = 0;
-	tx->nchunks = 0;
-	tx->home = NULL;
-	tx->first_gen = 0;
-	tx->err = 0;
+	txn_reset(tx);
 	if ((e = spool_seg_next_qid(sp, &tx->qid))) {
 		txn_put(tx);
 		*err = e;
@@ -112,6 +117,32 @@ struct spool_txn *spool_msg_begin(struct spool *sp, const struct spool_envelope 
 }
 
 uint64_t spool_txn_qid(const struct spool_txn *tx) { return tx->qid; }
+
+struct spool_txn *spool_txn_begin_copy(struct spool *sp, const struct spool_msg *m, int *err)
+{
+	struct spool_txn *tx = txn_get(sp);
+	if (tx && m->env_len > tx->env_cap) {
+		uint8_t *n = realloc(tx->env, m->env_len);
+		if (!n) {
+			txn_put(tx);
+			tx = NULL;
+		} else {
+			tx->env = n;
+			tx->env_cap = m->env_len;
+		}
+	}
+	if (!tx) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	memcpy(tx->env, m->data, m->env_len);
+	tx->env_len = m->env_len;
+	tx->nrcpt = m->nrcpt;
+	tx->qid = m->qid;
+	txn_reset(tx);
+	*err = 0;
+	return tx;
+}
 
 /* The first record of a message pins its segment until the message dies. */
 static void pin_home(struct spool_txn *tx, uint32_t seq)
@@ -151,38 +182,45 @@ static int stage_chunk(struct spool_txn *tx)
 	return 0;
 }
 
-int spool_msg_append(struct spool_txn *tx, const void *data, size_t len)
+/* Stages the full buffer as a chunk if the stage has room: 1 done, 0 no room, -errno. */
+static int flush_full(struct spool_txn *tx)
 {
 	struct spool *sp = tx->sp;
+	uint32_t reclen = SPOOL_REC_HDR + 12u + tx->buf_len + SPOOL_REC_TAG;
+	if (sp->stage->len + reclen > sp->t.stage_bytes)
+		return 0;
+	if (spool_space_check(sp, reclen)) {
+		sp->st.space_refused++;
+		return -ENOSPC;
+	}
+	int e = stage_chunk(tx);
+	if (e)
+		return tx->err = e; /* the message cannot be completed any more */
+	return 1;
+}
+
+ssize_t spool_msg_append(struct spool_txn *tx, const void *data, size_t len)
+{
+	struct spool *sp = tx->sp;
+	uint32_t cb = sp->t.chunk_bytes;
+	const uint8_t *p = data;
+	size_t done = 0;
 	if (tx->err)
 		return tx->err;
-	uint32_t cb = sp->t.chunk_bytes;
-	uint64_t nchunk = (tx->buf_len + len) / cb;
-	if (nchunk) {
-		uint64_t need = nchunk * (SPOOL_REC_HDR + 12u + cb + SPOOL_REC_TAG);
-		if (sp->stage->len + need > sp->t.stage_bytes)
-			return -EAGAIN; /* nothing consumed: retry after the next spool_poll */
-		if (spool_space_check(sp, need)) {
-			sp->st.space_refused++;
-			return -ENOSPC;
-		}
-	}
-	const uint8_t *p = data;
-	tx->body_crc = spool_crc32c(tx->body_crc, p, len);
-	tx->body_len += len;
-	while (len) {
-		uint32_t n = cb - tx->buf_len < len ? cb - tx->buf_len : (uint32_t)len;
-		memcpy(tx->buf + tx->buf_len, p, n);
-		tx->buf_len += n;
-		p += n;
-		len -= n;
+	while (done < len) {
 		if (tx->buf_len == cb) {
-			int e = stage_chunk(tx);
-			if (e)
-				return tx->err = e; /* the message cannot be completed any more */
+			int r = flush_full(tx);
+			if (r <= 0)
+				return r < 0 ? r : (ssize_t)done; /* stage full: the rest next turn */
 		}
+		uint32_t n = cb - tx->buf_len < len - done ? cb - tx->buf_len : (uint32_t)(len - done);
+		memcpy(tx->buf + tx->buf_len, p + done, n);
+		tx->body_crc = spool_crc32c(tx->body_crc, p + done, n);
+		tx->buf_len += n;
+		tx->body_len += n;
+		done += n;
 	}
-	return 0;
+	return (ssize_t)done;
 }
 
 void spool_msg_abort(struct spool_txn *tx)
@@ -193,26 +231,22 @@ void spool_msg_abort(struct spool_txn *tx)
 	txn_put(tx);
 }
 
-int spool_msg_commit(struct spool_txn *tx, const void *prefix, size_t prefix_len, uint64_t cookie)
+/* Stages the commit record of tx; *where gets its position. */
+static int stage_commit(struct spool_txn *tx, const void *prefix, size_t prefix_len,
+			struct spool_chunk_ref *where)
 {
 	struct spool *sp = tx->sp;
-	int e = tx->err;
 	/* A failed write or sync since this message's first chunk may have lost that chunk. */
-	if (!e && tx->first_gen && sp->fail_gen >= tx->first_gen)
-		e = -EIO;
-	if (!e && prefix_len > UINT16_MAX * 16u)
-		e = -EINVAL;
-	struct spool_msg *m = e ? NULL : spool_msg_new(tx->env, tx->env_len, tx->nrcpt);
-	if (!e && !m)
-		e = -ENOMEM;
-	if (e)
-		goto err;
-	uint8_t a[12], b[16];
-	struct spool_wbuf wa = { .p = a }, wb = { .p = b };
+	if (tx->err)
+		return tx->err;
+	if (tx->first_gen && sp->fail_gen >= tx->first_gen)
+		return -EIO;
+	if (prefix_len > UINT16_MAX * 16u)
+		return -EINVAL;
+	uint8_t a[12], b[16], pl[4];
+	struct spool_wbuf wa = { .p = a }, wb = { .p = b }, wp = { .p = pl };
 	spool_put64(&wa, tx->qid);
 	spool_put32(&wa, tx->env_len);
-	uint8_t pl[4];
-	struct spool_wbuf wp = { .p = pl };
 	spool_put32(&wp, (uint32_t)prefix_len);
 	spool_put64(&wb, tx->body_len);
 	spool_put32(&wb, tx->body_crc);
@@ -221,10 +255,20 @@ int spool_msg_commit(struct spool_txn *tx, const void *prefix, size_t prefix_len
 		{ a, wa.len }, { tx->env, tx->env_len }, { pl, 4 }, { prefix, (uint32_t)prefix_len },
 		{ b, wb.len }, { tx->chunks, tx->nchunks * 12u }, { tx->buf, tx->buf_len },
 	};
+	int e = spool_stage_rec(sp, SPOOL_REC_COMMIT, p, 7, false, where);
+	if (!e)
+		pin_home(tx, where->seq);
+	return e;
+}
+
+int spool_msg_commit(struct spool_txn *tx, const void *prefix, size_t prefix_len, uint64_t cookie)
+{
+	struct spool *sp = tx->sp;
 	struct spool_chunk_ref where;
-	if ((e = spool_stage_rec(sp, SPOOL_REC_COMMIT, p, 7, false, &where)))
+	struct spool_msg *m = spool_msg_new(tx->env, tx->env_len, tx->nrcpt);
+	int e = m ? stage_commit(tx, prefix, prefix_len, &where) : -ENOMEM;
+	if (e)
 		goto err;
-	pin_home(tx, where.seq);
 	m->qid = tx->qid;
 	m->body_len = tx->body_len;
 	m->commit_seq = where.seq;
@@ -240,4 +284,25 @@ err:
 	free(m);
 	spool_msg_abort(tx);
 	return e;
+}
+
+int spool_txn_commit_copy(struct spool_txn *tx, const void *prefix, size_t prefix_len)
+{
+	struct spool *sp = tx->sp;
+	struct spool_chunk_ref where;
+	struct spool_msg *m = spool_index_get(sp, tx->qid);
+	int e = m ? stage_commit(tx, prefix, prefix_len, &where) : -ENOENT;
+	if (!e)
+		e = spool_stage_ent(sp, SPOOL_BENT_RELOC, tx->qid, NULL);
+	if (e) {
+		spool_msg_abort(tx);
+		return e;
+	}
+	struct spool_bent *ent = &sp->stage->ents[sp->stage->nents - 1];
+	ent->at = where;
+	ent->home = tx->home ? tx->home->seq : where.seq;
+	tx->home = NULL; /* the pin now belongs to the batch entry, then to the message */
+	txn_put(tx);
+	/* the recipients' state right after the copy, so older segments can go */
+	return spool_stage_state(sp, m);
 }

@@ -8,6 +8,7 @@ t_need_root
 NS=fndcfg
 t_ns $NS
 t_tmpdir D
+T_TMPS+=("/var/run/dpdk/fndcfg")   # EAL runtime dir of this test's --file-prefix
 
 # expect NAME REGEX YAML: dpmaild -c FILE must exit non-zero within 20 s, stderr matching REGEX.
 expect() {

@@ -8,6 +8,7 @@ t_need_root
 NS=fndnet
 t_ns $NS
 t_tmpdir D
+T_TMPS+=("/var/run/dpdk/fndnet")   # EAL runtime dir of this test's --file-prefix
 cat >"$D/dpmaild.yaml" <<EOC
 eal:
   vdevs: ["net_tap0,iface=dtap0"]

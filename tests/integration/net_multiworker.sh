@@ -10,6 +10,7 @@ t_need_root
 NS=fndmw
 t_ns $NS
 t_tmpdir D
+T_TMPS+=("/var/run/dpdk/fndmw")   # EAL runtime dir of this test's --file-prefix
 cat >"$D/dpmaild.yaml" <<EOC
 eal:
   vdevs: ["net_tap0,iface=dtap0"]

@@ -25,7 +25,7 @@ control: {admin_socket: $D/admin.sock}
 smtp:
   hostname: relay.test
   listen: [{port: $PORT, tls: starttls}]
-relay: {networks: [127.0.0.0/8]}
+relay: {clients: [{network: 127.0.0.0/8}]}
 tls: {certificates: [{cert: $D/tls.crt, key: $D/tls.key}]}
 spool: {dir: $D/spool, min_free_mb: 1}
 dkim: {keys: [{domain: example.com, selector: s1, key: $1}]}

@@ -195,4 +195,13 @@ if $PY -c 'import aiosmtpd' 2>/dev/null; then
   t_check "client engine -> aiosmtpd: envelope" grep -q '^alice@example.org bob@example.net$' "$W/aio.env"
 fi
 
+# the sink stops cleanly (under ASan this also means: no leak, no error at exit)
+# (not rc=$(t_wait_exit ...): in a $(...) subshell `wait` cannot reap the process)
+kill -TERM "$SINK_PID"
+exited() { ! kill -0 "$1" 2>/dev/null || ps -p "$1" -o stat= | grep -q Z; }
+t_wait_for 10 exited "$SINK_PID"
+wait "$SINK_PID"
+rc=$?
+t_check "sink exits cleanly on SIGTERM (status $rc)" [ "$rc" = 0 ]
+
 t_done

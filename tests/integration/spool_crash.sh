@@ -18,8 +18,9 @@ killed=0
 # (stderr of each run holds the recovery summary: torn tails and quarantines are counted below)
 for i in $(seq 1 "$ITER"); do
   out=$W/gen.$i
-  # small segments so rollover, spare creation and segment deletion happen under the kills
-  t_bg DPID "$DRV" gen "$W/spool" --n 0 --conc 48 --max 60000 --seed "$i" --deliver 25 \
+  # small segments and 75% delivered: rollover, spare creation, compaction (copying the last live
+  # messages of old segments forward) and segment deletion all happen under the kills
+  t_bg DPID "$DRV" gen "$W/spool" --n 0 --conc 48 --max 60000 --seed "$i" --deliver 75 \
     --segment 524288 --encrypt >"$out" 2>"$W/err.$i"
   # a random moment: after 0..299 acknowledgements (0 = during start-up and recovery)
   target=$((RANDOM % 300))
@@ -46,7 +47,7 @@ comm -23 "$W/acked" "$W/delivered" >"$W/must"
 missing=$(comm -23 "$W/must" "$W/have" | wc -l)
 echo "acknowledged=$(wc -l <"$W/acked") delivered=$(wc -l <"$W/delivered") present=$(wc -l <"$W/have") missing=$missing"
 none_lost() { [ "$(wc -l <"$W/must")" -gt 100 ] && [ "$missing" -eq 0 ]; }
-t_check "every acknowledged, undelivered message survived $ITER crashes ($(wc -l <"$W/must") checked)" none_lost
+t_check "every acknowledged, undelivered message survived $ITER crashes ($(wc -l <"$W/must") checked, $(for f in "$W"/gen.*; do grep '^REL' "$f" | tail -1; done | awk '{s+=$2} END{print s+0}') copied forward by compaction)" none_lost
 [ "$missing" -eq 0 ] || comm -23 "$W/must" "$W/have" | head -5
 # recovery is repeatable: a second pass finds the same messages
 "$DRV" verify "$W/spool" --encrypt --max 60000 >"$W/verify2" 2>/dev/null

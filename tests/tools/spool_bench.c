@@ -85,9 +85,16 @@ static bool one(struct bench *b, unsigned i, const uint8_t *body, size_t size, u
 	struct spool_txn *tx = spool_msg_begin(b->sp, &e, &err);
 	if (!tx)
 		return false;
-	if ((err = spool_msg_append(tx, body, size))) {
-		spool_msg_abort(tx);
-		return false;
+	size_t got = 0;
+	while (got < size) {
+		ssize_t r = spool_msg_append(tx, body + got, size - got);
+		if (r < 0) {
+			spool_msg_abort(tx);
+			return false;
+		}
+		got += (size_t)r;
+		if (got < size)
+			spool_poll(b->sp, spool_test_now()); /* stage full: let the batch go */
 	}
 	if (spool_msg_commit(tx, pfx, sizeof(pfx) - 1, i))
 		return false;

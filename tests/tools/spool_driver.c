@@ -6,7 +6,8 @@
  *                                  only from the committed callback (after the fdatasync),
  *                                  "ERR <id> <errno>" for 451-class failures and "FULL <id>" when
  *                                  the free-space guard refuses (452); "DLV <id>" after marking
- *                                  a message's recipients delivered.
+ *                                  a message's recipients delivered; "REL <n>" when compaction
+ *                                  has copied n messages forward.
  *   spool_driver verify DIR [opts] recovers the spool, reads every live message's body back and
  *                                  checks it byte for byte: "HAVE <id> ok|bad <qid>", then
  *                                  "LIVE <n> BAD <n>"; exit 1 if any is bad.
@@ -135,13 +136,12 @@ static void sess_step(struct drv *d, unsigned i)
 		if (n > s->len - s->off)
 			n = s->len - s->off;
 		spool_test_body(s->id, s->off, piece, n);
-		err = spool_msg_append(s->tx, piece, n);
-		if (err == -EAGAIN)
-			return;
-		if (err == 0) {
-			s->off += n;
+		ssize_t r = spool_msg_append(s->tx, piece, n);
+		if (r >= 0) {
+			s->off += (size_t)r; /* a short count: the stage is full this turn */
 			return;
 		}
+		err = (int)r;
 		out("%s %lu %d\n", err == -ENOSPC ? "FULL" : "ERR", (unsigned long)s->id, -err);
 		spool_msg_abort(s->tx);
 		s->tx = NULL;
@@ -162,11 +162,16 @@ static void sess_step(struct drv *d, unsigned i)
 static int run_gen(struct drv *d)
 {
 	d->ss = calloc(d->o.conc, sizeof(*d->ss));
+	uint64_t rel = 0;
 	while (!d->o.n || d->done < d->o.n) {
 		for (unsigned i = 0; i < d->o.conc; i++)
 			sess_step(d, i);
 		if (spool_poll(d->sp, spool_test_now()) == 0 && spool_busy(d->sp))
 			usleep(20);
+		struct spool_stats st;
+		spool_stats(d->sp, &st);
+		if (st.relocated != rel)
+			out("REL %lu\n", (unsigned long)(rel = st.relocated)); /* compaction progress */
 	}
 	while (spool_busy(d->sp)) {
 		spool_poll(d->sp, spool_test_now());

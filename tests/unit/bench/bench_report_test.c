@@ -49,6 +49,15 @@ START_TEST(test_row_sink_and_foreign)
 	ck_assert_int_eq(r.accepted, 320);
 	ck_assert(!r.has_sut);
 	json_decref(j);
+	/* an idle-session run (messages_per_session 0) is listed apart, with its greeting numbers */
+	j = json_pack("{ss ss s{si si} s{si} s{s{sf} s{sf}}}", "tool", "dpmail-bench", "mode", "load",
+		      "config", "sessions", 10000, "messages_per_session", 0, "sessions", "ready_peak",
+		      9990, "latency_us", "banner", "p99", 1500.0, "ehlo", "p99", 2500.0);
+	ck_assert_int_eq(bench_report_row(j, "idle.json", &r), 0);
+	ck_assert_str_eq(r.mode, "idle");
+	ck_assert_int_eq(r.greeted, 9990);
+	ck_assert(r.banner_p99 == 1.5 && r.ehlo_p99 == 2.5);
+	json_decref(j);
 	j = json_pack("{ss}", "tool", "other");
 	ck_assert_int_lt(bench_report_row(j, "x", &r), 0);
 	json_decref(j);

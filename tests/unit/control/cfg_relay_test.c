@@ -4,6 +4,7 @@
  * loads with every list item in place; each kind of bad value is refused with FILE:LINE, the
  * key, the item and a reason; AUTH passwords check against yescrypt and SHA-512-crypt hashes.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <crypt.h>
 #include <stdio.h>
@@ -68,7 +69,9 @@ static const char *FULL =
 	"    - { address: 198.18.0.2, port: 587, tls: starttls, auth: true }\n"
 	"    - { port: 465, tls: implicit, auth: true }\n"
 	"relay:\n"
-	"  networks: [198.18.0.0/24, 10.1.0.0/16]\n"
+	"  clients:\n"
+	"    - { network: 198.18.0.0/24, senders: [example.org], name: submission }\n"
+	"    - { network: 198.18.0.128/25 }\n"
 	"  users:\n"
 	"    - name: alice\n"
 	"      password: \"%Y\"\n"
@@ -124,6 +127,18 @@ START_TEST(test_full_config)
 	ck_assert(cfg_relay_sender_ok(u, "anything.example"));
 	ck_assert_ptr_null(cfg_relay_user(c, "carol"));
 	ck_assert_uint_eq(c->dkim.keys.n, 2);
+	ck_assert_uint_eq(c->relay.clients.n, 2);
+	const struct cfg_client *cl = cfg_relay_client(c, inet_addr("198.18.0.200"));
+	ck_assert_ptr_nonnull(cl);
+	ck_assert_uint_eq(cl->network.len, 25); /* longest prefix wins */
+	ck_assert(cfg_relay_client_sender_ok(cl, "any.example"));
+	cl = cfg_relay_client(c, inet_addr("198.18.0.7"));
+	ck_assert_str_eq(cl->name, "submission");
+	ck_assert(cfg_relay_client_sender_ok(cl, "EXAMPLE.org"));
+	ck_assert(!cfg_relay_client_sender_ok(cl, "other.example"));
+	ck_assert_ptr_null(cfg_relay_client(c, inet_addr("192.0.2.1")));
+	ck_assert_int_eq(c->dkim.unsignable, 0);
+	ck_assert_uint_eq(c->tls.handshake_timeout_ms, 10000);
 	ck_assert_uint_eq(c->spool.keys.n, 2);
 	const struct cfg_route *r = cfg_list_at(&cfg_route_list, &c->delivery.routes, 1);
 	ck_assert_str_eq(r->name, "corp");
@@ -171,8 +186,11 @@ static const struct {
 	{ "smtp:\n  listen:\n    - { port: 25, tls: none, auth: true }\n", { "auth needs tls" } },
 	{ "smtp:\n  listen: [{ port: 25, tls: none }, { port: 25, tls: none }]\n", { "smtp.listen", "both use port 25" } },
 	{ "smtp:\n  listen: [{ port: 25 }]\n", { "tls.certificates", "no certificate" } },
-	{ "relay:\n  networks: [198.18.0.0/33]\n", { "t.yaml:5: key 'relay.networks'", "bad network" } },
-	{ "relay:\n  networks: [0.0.0.0/0]\n", { "open relay" } },
+	{ "relay:\n  clients: [{ network: 198.18.0.0/33 }]\n", { "t.yaml:5: key 'relay.clients'", "bad IPv4 prefix" } },
+	{ "relay:\n  clients: [{ network: 0.0.0.0/0 }]\n", { "open relay" } },
+	{ "relay:\n  clients: [{ network: 198.18.0.1/24 }]\n", { "host bits" } },
+	{ "relay:\n  clients: [{ senders: [a.org] }]\n", { "key 'network'", "missing" } },
+	{ "dkim:\n  unsignable: maybe\n", { "dkim.unsignable", "unknown value" } },
 	{ "relay:\n  users: [{ name: a, password: plaintext, senders: [x.org] }]\n", { "key 'relay.users'", "yescrypt" } },
 	{ "relay:\n  users: [{ name: a, password: \"$y$broken\", senders: [x.org] }]\n", { "malformed password hash" } },
 	{ "relay:\n  users: [{ name: a, password: \"%Y\", senders: [\"bad domain\"] }]\n", { "bad sender domain" } },

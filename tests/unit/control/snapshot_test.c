@@ -142,6 +142,47 @@ START_TEST(test_dtor_chain_order)
 }
 END_TEST
 
+static int built, released;
+static void *build_ok(const struct cfg_snapshot *s, char *err, size_t errlen)
+{
+	built++;
+	return s->cfg; /* any non-NULL object */
+}
+static void *build_none(const struct cfg_snapshot *s, char *err, size_t errlen) { return NULL; }
+static void *build_fail(const struct cfg_snapshot *s, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "cannot read /etc/dpmail/key.pem");
+	return NULL;
+}
+static void release_obj(void *o) { released++; }
+
+START_TEST(test_builders)
+{
+	const struct cfg_builder ok[] = { { "a", build_ok, release_obj }, { "b", build_none, release_obj },
+					  { "c", NULL, NULL }, { "d", build_ok, release_obj } };
+	struct cfg dummy = { .canary = TEST_LIVE };
+	char err[256] = "";
+	built = released = 0;
+	struct cfg_snapshot *s = cfg_snapshot_new(&dummy, NULL);
+	ck_assert_int_eq(cfg_snapshot_build(s, ok, 4, err, sizeof(err)), 0);
+	ck_assert_ptr_eq(cfg_snapshot_slot(s, 0), &dummy);
+	ck_assert_ptr_null(cfg_snapshot_slot(s, 1));
+	ck_assert_ptr_null(cfg_snapshot_slot(s, 2));
+	ck_assert_ptr_eq(cfg_snapshot_slot(s, 3), &dummy);
+	ck_assert_ptr_null(cfg_snapshot_slot(s, CFG_SNAP_SLOTS));
+	cfg_snapshot_free(s);
+	ck_assert_int_eq(released, 2);
+
+	const struct cfg_builder bad[] = { { "tls", build_ok, release_obj }, { "dkim", build_fail, release_obj } };
+	released = 0;
+	s = cfg_snapshot_new(&dummy, NULL);
+	ck_assert_int_eq(cfg_snapshot_build(s, bad, 2, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "dkim: cannot read /etc/dpmail/key.pem");
+	cfg_snapshot_free(s); /* what was built before the failure is released */
+	ck_assert_int_eq(released, 1);
+}
+END_TEST
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -203,6 +244,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_publish_versions);
 	tcase_add_test(tc, test_dtor_chain_order);
+	tcase_add_test(tc, test_builders);
 	tcase_add_test(tc, test_stress_1000_per_second);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -117,6 +117,10 @@ START_TEST(test_key_errors)
 	BUILD_FAILS(dup, "duplicate");
 	struct dkim_key_conf nosel[] = { { "a.test", "", DKIM_ALG_RSA_SHA256, rsa_file, NULL } };
 	BUILD_FAILS(nosel, "bad domain or selector");
+	struct dkim_key_conf baddom[] = { { "a..test", "s", DKIM_ALG_RSA_SHA256, rsa_file, NULL } };
+	BUILD_FAILS(baddom, "bad domain or selector");
+	struct dkim_key_conf badsel[] = { { "a.test", "s;x", DKIM_ALG_RSA_SHA256, rsa_file, NULL } };
+	BUILD_FAILS(badsel, "bad domain or selector");
 }
 END_TEST
 
@@ -323,6 +327,27 @@ START_TEST(test_batch_bound_and_order)
 }
 END_TEST
 
+START_TEST(test_policy)
+{
+	const char *reply;
+	struct dkim_policy pass = { 0, 0 }, strict = { 1, 1 };
+	ck_assert_int_eq(dkim_result_action(DKIM_RES_SIGNED, &strict, &reply), DKIM_ACT_SPOOL);
+	ck_assert_ptr_null(reply);
+	ck_assert_int_eq(dkim_result_action(DKIM_RES_NO_KEY, &strict, &reply), DKIM_ACT_SPOOL);
+	for (enum dkim_result r = DKIM_RES_NO_FROM; r <= DKIM_RES_BAD_HEADER; r++) {
+		ck_assert_int_eq(dkim_result_action(r, &pass, &reply), DKIM_ACT_SPOOL_LOG);
+		ck_assert_int_eq(dkim_result_action(r, &strict, &reply), DKIM_ACT_REJECT);
+		ck_assert(reply && !strncmp(reply, "550 5.", 6));
+	}
+	ck_assert_int_eq(dkim_result_action(DKIM_RES_KEY_REMOVED, &pass, &reply), DKIM_ACT_SPOOL_LOG);
+	ck_assert_int_eq(dkim_result_action(DKIM_RES_KEY_REMOVED, &strict, &reply), DKIM_ACT_TEMPFAIL);
+	ck_assert(reply && !strncmp(reply, "451 4.", 6));
+	ck_assert_int_eq(dkim_result_action(DKIM_RES_ERROR, &strict, &reply), DKIM_ACT_TEMPFAIL);
+	for (int r = 0; r <= DKIM_RES__MAX; r++)
+		ck_assert_ptr_nonnull(dkim_result_str((enum dkim_result)r));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dkim_signer");
@@ -331,6 +356,7 @@ int main(void)
 	tcase_add_test(k, test_key_errors);
 	tcase_add_test(k, test_key_loads);
 	tcase_add_test(k, test_select);
+	tcase_add_test(k, test_policy);
 	tcase_set_timeout(k, 60);
 	suite_add_tcase(s, k);
 	TCase *g = tcase_create("signer");

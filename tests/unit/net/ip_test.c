@@ -263,11 +263,13 @@ START_TEST(test_output_errors)
 	struct net_if *nif = tenv_nif();
 	ck_assert_int_eq(ip_output(nif, l4_packet(1481), 0, tenv_ip("198.18.0.1"), 6), -EMSGSIZE);
 	ck_assert_int_eq(ip_output(nif, l4_packet(10), 0, tenv_ip("255.255.255.255"), 6), -ENETUNREACH);
+	ck_assert_int_eq(ip_output(nif, l4_packet(10), tenv_ip("198.18.0.3"), tenv_ip("198.18.0.1"), 6),
+			 -EADDRNOTAVAIL);
 	/* leave only 20 bytes of headroom: no room for Ethernet + IPv4 */
 	struct rte_mbuf *m = l4_packet(10);
 	rte_pktmbuf_prepend(m, (uint16_t)(rte_pktmbuf_headroom(m) - 20));
 	ck_assert_int_eq(ip_output(nif, m, 0, tenv_ip("198.18.0.1"), 6), -ENOSPC);
-	ck_assert_uint_eq(nif->cnt.drop[NET_DROP_TX_NOROUTE], 1);
+	ck_assert_uint_eq(nif->cnt.drop[NET_DROP_TX_NOROUTE], 2);
 	ck_assert_uint_eq(nif->cnt.drop[NET_DROP_TX_SIZE], 1);
 	ck_assert_uint_eq(nif->cnt.drop[NET_DROP_TX_HEADROOM], 1);
 	tenv_nif_free(nif);

@@ -249,6 +249,37 @@ START_TEST(test_pair_starttls_and_extensions)
 }
 END_TEST
 
+/* 300 recipients: more RCPT lines than the output buffer holds at once (pipelining refills). */
+START_TEST(test_pair_many_rcpts)
+{
+	static char names[300][32];
+	static const char *rc[300];
+	struct cpair p;
+
+	for (int i = 0; i < 300; i++) {
+		snprintf(names[i], sizeof(names[i]), "recipient%03d@example.net", i);
+		rc[i] = names[i];
+	}
+	for (int bdat = 0; bdat < 2; bdat++) {
+		cp_init(&p, SMTP_TLS_NONE);
+		p.cl.use_bdat = bdat;
+		p.h.lim.rcpt_max = 1000;
+		h_start(&p.h);
+		cp_run(&p);
+		struct smtp_client_msg msg = { .from = "a@example.org", .rcpts = rc, .nrcpt = 300 };
+		p.body = "Subject: many\r\n\r\nx\r\n";
+		p.body_len = strlen(p.body);
+		smtp_client_send(&p.c, &msg);
+		cp_run(&p);
+		ck_assert_int_eq(p.msg_results, 1);
+		ck_assert_int_eq(p.last_msg.code, 250);
+		ck_assert_uint_eq(p.c.rcpt_ok, 300);
+		ck_assert_uint_eq(p.h.s.messages, 1);
+		h_free(&p.h);
+	}
+}
+END_TEST
+
 /* ---- scripted servers ---- */
 
 static void sc_init(struct cpair *p, enum smtp_tls_policy tls)
@@ -475,6 +506,7 @@ int main(void)
 	tcase_add_test(tc, test_pair_data);
 	tcase_add_test(tc, test_pair_bdat);
 	tcase_add_test(tc, test_pair_no_valid_rcpt);
+	tcase_add_test(tc, test_pair_many_rcpts);
 	tcase_add_test(tc, test_pair_starttls_and_extensions);
 	tcase_add_test(tc, test_greeting_refused);
 	tcase_add_test(tc, test_helo_fallback);

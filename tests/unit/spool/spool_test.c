@@ -157,10 +157,14 @@ static uint64_t put_msg(struct ctx *c, uint64_t id, size_t len, size_t piece)
 	body_of(id, len, b);
 	for (size_t off = 0; off < len; off += piece) {
 		size_t n = len - off < piece ? len - off : piece;
-		int r;
-		while ((r = spool_msg_append(tx, b + off, n)) == -EAGAIN)
-			spool_poll(c->sp, now_us());
-		ck_assert_int_eq(r, 0);
+		size_t got = 0;
+		while (got < n) {
+			ssize_t r = spool_msg_append(tx, b + off + got, n - got);
+			ck_assert_int_ge(r, 0);
+			got += (size_t)r;
+			if (got < n)
+				spool_poll(c->sp, now_us()); /* stage full: next turn */
+		}
 	}
 	uint64_t q = spool_txn_qid(tx);
 	ck_assert_int_eq(spool_msg_commit(tx, prefix, sizeof(prefix) - 1, id), 0);
@@ -225,6 +229,13 @@ START_TEST(test_commit_ack_after_sync)
 	ck_assert_uint_eq(spool_msg_arrival(m), 1700000000000001ull);
 	check_body(c, q1, 1, 100);
 	check_body(c, q2, 2, 300);
+	char r[64];
+	ck_assert_uint_eq(spool_reply(0, 0x0300000100000002ull, r, sizeof(r)), 42);
+	ck_assert_str_eq(r, "250 2.0.0 Ok: queued as 0300000100000002\r\n");
+	spool_reply(-ENOSPC, 0, r, sizeof(r));
+	ck_assert(strncmp(r, "452 4.3.1 ", 10) == 0);
+	spool_reply(-EIO, 0, r, sizeof(r));
+	ck_assert(strncmp(r, "451 4.3.0 ", 10) == 0);
 	ck_assert_uint_le(spool_msg_overhead(), 256);
 	ctx_free(c);
 }
@@ -249,7 +260,7 @@ START_TEST(test_chunked_and_recovery)
 	int err;
 	struct spool_txn *tx = spool_msg_begin(c->sp, &e, &err);
 	uint8_t junk[9000] = { 0 };
-	ck_assert_int_eq(spool_msg_append(tx, junk, sizeof(junk)), 0);
+	ck_assert_int_eq(spool_msg_append(tx, junk, sizeof(junk)), sizeof(junk));
 	pump(c);
 	spool_msg_abort(tx);
 	spool_free(c->sp);
@@ -271,6 +282,20 @@ START_TEST(test_chunked_and_recovery)
 	ctx_free(c);
 }
 END_TEST
+
+/* Recipient 1 delivered, 0 pending, and the retry state given. */
+static void assert_partial(struct ctx *c, uint64_t qid, uint64_t next, uint16_t attempts)
+{
+	const struct spool_msg *m = spool_msg_get(c->sp, qid);
+	ck_assert_ptr_nonnull(m);
+	struct spool_rcpt_view rv;
+	spool_msg_rcpt(m, 1, &rv);
+	ck_assert_uint_eq(rv.status, SPOOL_RCPT_DELIVERED);
+	spool_msg_rcpt(m, 0, &rv);
+	ck_assert_uint_eq(rv.status, SPOOL_RCPT_PENDING);
+	ck_assert_uint_eq(spool_msg_next_attempt(m), next);
+	ck_assert_uint_eq(spool_msg_attempts(m), attempts);
+}
 
 START_TEST(test_outcomes_and_gc)
 {
@@ -306,15 +331,7 @@ START_TEST(test_outcomes_and_gc)
 	open_sp(c, false, NULL);
 	spool_stats(c->sp, &st);
 	ck_assert_uint_eq(st.live, 1);
-	const struct spool_msg *m = spool_msg_get(c->sp, q[0]);
-	ck_assert_ptr_nonnull(m);
-	struct spool_rcpt_view rv;
-	spool_msg_rcpt(m, 1, &rv);
-	ck_assert_uint_eq(rv.status, SPOOL_RCPT_DELIVERED);
-	spool_msg_rcpt(m, 0, &rv);
-	ck_assert_uint_eq(rv.status, SPOOL_RCPT_PENDING);
-	ck_assert_uint_eq(spool_msg_next_attempt(m), 123456789);
-	ck_assert_uint_eq(spool_msg_attempts(m), 2);
+	assert_partial(c, q[0], 123456789, 2);
 	/* finish it: every old segment goes */
 	ck_assert_int_eq(spool_outcome(c->sp, q[0], 0, SPOOL_RCPT_EXPIRED, "", 0), 0);
 	ck_assert_int_eq(spool_outcome(c->sp, q[0], 2, SPOOL_RCPT_DELIVERED, "", 0), 0);
@@ -591,7 +608,8 @@ START_TEST(test_chunk_lost_before_commit)
 	int err;
 	struct spool_txn *tx = spool_msg_begin(c->sp, &e, &err);
 	uint8_t b[9000] = { 1 };
-	ck_assert_int_eq(spool_msg_append(tx, b, sizeof(b)), 0); /* two chunks staged */
+	ck_assert_int_eq(spool_msg_append(tx, b, sizeof(b)), sizeof(b)); /* two chunks staged */
+	ck_assert_int_eq(spool_msg_append(tx, b, 1), 1);
 	put_msg(c, 7, 10, 10);                                  /* a commit in the same batch */
 	pump(c);
 	ck_assert_int_eq(c->nack, 1);
@@ -599,6 +617,147 @@ START_TEST(test_chunk_lost_before_commit)
 	ck_assert_int_eq(spool_msg_commit(tx, "", 0, 99), -EIO);
 	pump(c);
 	ck_assert_int_eq(c->nack, 1);
+	ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_append_backpressure)
+{
+	/* a stage of 4 chunks: a 100 KB append is consumed over several turns, never lost */
+	struct ctx *c = ctx_new();
+	struct spool_tunables t;
+	tun(&t, c, true);
+	t.stage_bytes = 4 * t.chunk_bytes;
+	struct spool_callbacks cb = { on_commit, on_body, c };
+	int err;
+	c->sp = spool_create(&t, 3, &cb, &err);
+	spool_key_add(c->sp, 1, key1);
+	spool_key_use(c->sp, 1);
+	ck_assert_int_eq(spool_recover(c->sp, now_us()), 0);
+	struct spool_envelope e = { .sender = { "s@example.com", 13 }, .nrcpt = 3, .rcpts = rcpts };
+	struct spool_txn *tx = spool_msg_begin(c->sp, &e, &err);
+	static uint8_t b[100000];
+	body_of(42, sizeof(b), b);
+	size_t got = 0;
+	int turns = 0, short_counts = 0;
+	while (got < sizeof(b)) {
+		ssize_t r = spool_msg_append(tx, b + got, sizeof(b) - got);
+		ck_assert_int_ge(r, 0);
+		short_counts += (size_t)r < sizeof(b) - got;
+		got += (size_t)r;
+		spool_poll(c->sp, now_us());
+		ck_assert_int_lt(++turns, 100000);
+	}
+	ck_assert_int_gt(short_counts, 0);
+	uint64_t q = spool_txn_qid(tx);
+	ck_assert_int_eq(spool_msg_commit(tx, prefix, sizeof(prefix) - 1, 42), 0);
+	pump(c);
+	ck_assert_int_eq(c->nack, 1);
+	ck_assert_int_eq(c->result[0], 0);
+	check_body(c, q, 42, sizeof(b));
+	ctx_free(c);
+}
+END_TEST
+
+static int count_segs(struct ctx *c)
+{
+	DIR *d = opendir(c->dir);
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		n += strncmp(de->d_name, "seg-", 4) == 0;
+	closedir(d);
+	return n;
+}
+
+START_TEST(test_compaction)
+{
+	/* one old deferred message must not keep every newer segment on disk */
+	struct ctx *c = ctx_new();
+	struct spool_tunables t;
+	tun(&t, c, true);
+	t.segment_bytes = 65536;
+	t.compact_min_segments = 2;
+	t.compact_max_live = 8;
+	struct spool_callbacks cb = { on_commit, on_body, c };
+	int err;
+	c->sp = spool_create(&t, 3, &cb, &err);
+	spool_key_add(c->sp, 1, key1);
+	spool_key_use(c->sp, 1);
+	ck_assert_int_eq(spool_recover(c->sp, now_us()), 0);
+	uint64_t old = put_msg(c, 1000, 50000, 3000); /* chunked */
+	pump(c);
+	ck_assert_int_eq(spool_outcome(c->sp, old, 1, SPOOL_RCPT_DELIVERED, "250", 3), 0);
+	ck_assert_int_eq(spool_retry(c->sp, old, 777, 3), 0);
+	for (int i = 0; i < 200; i++) {
+		uint64_t q = put_msg(c, (uint64_t)i, 5000, 5000);
+		pump(c);
+		for (uint16_t r = 0; r < 3; r++)
+			spool_outcome(c->sp, q, r, SPOOL_RCPT_DELIVERED, "", 0);
+	}
+	struct spool_stats st;
+	spool_stats(c->sp, &st);
+	ck_assert_uint_gt(st.segments_created, 10); /* the log spans many segments... */
+	int before = count_segs(c);
+	/* ...(compaction may already have started on a slow run). Virtual time from here:
+	 * compaction rescans at most once a second */
+	uint64_t vt = now_us();
+	for (int i = 0; i < 2000; i++) {
+		vt += 100000;
+		spool_poll(c->sp, vt);
+		spool_stats(c->sp, &st);
+		if (st.relocated && count_segs(c) <= 3)
+			break;
+		usleep(200);
+	}
+	pump(c);
+	ck_assert_uint_ge(st.relocated, 1);
+	int after = count_segs(c);
+	ck_assert_msg(after <= 3, "segments before %d after %d", before, after);
+	check_body(c, old, 1000, 50000);
+	spool_free(c->sp);
+	c->sp = NULL;
+	open_sp(c, true, key1);
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.live, 1);
+	assert_partial(c, old, 777, 3);
+	check_body(c, old, 1000, 50000);
+	ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_body_damaged_on_disk)
+{
+	/* a chunk damaged under a running spool: the reader reports an error, never bad bytes */
+	struct ctx *c = ctx_new();
+	open_sp(c, false, NULL);
+	uint64_t q = put_msg(c, 5, 20000, 20000);
+	pump(c);
+	char seg[512];
+	first_seg(c, seg, sizeof(seg));
+	int fd = open(seg, O_RDWR);
+	uint8_t b;
+	ck_assert_int_eq(pread(fd, &b, 1, 5000), 1); /* inside the first chunk */
+	b ^= 0x04;
+	ck_assert_int_eq(pwrite(fd, &b, 1, 5000), 1);
+	close(fd);
+	int err;
+	c->blen = 0;
+	c->bdone = false;
+	c->rd = spool_body_open(c->sp, q, &err);
+	ck_assert_ptr_nonnull(c->rd);
+	ck_assert_int_eq(spool_body_next(c->rd, 1), 0);
+	uint64_t end = now_us() + 5000000;
+	while (!c->bdone && now_us() < end)
+		spool_poll(c->sp, now_us());
+	ck_assert(c->bdone);
+	ck_assert_int_eq(c->bres, -EBADMSG);
+	ck_assert_uint_lt(c->blen, 5000); /* only the prefix and the good chunk before it */
+	spool_body_close(c->rd);
+	c->rd = NULL;
+	bool present[256];
+	ck_assert_int_eq(spool_cores_on_disk(c->dir, present), 1);
+	ck_assert(present[3] && !present[0]);
 	ctx_free(c);
 }
 END_TEST
@@ -635,6 +794,9 @@ int main(void)
 	tcase_add_test(tc, test_wrong_key_and_tamper);
 	tcase_add_test(tc, test_io_errors);
 	tcase_add_test(tc, test_chunk_lost_before_commit);
+	tcase_add_test(tc, test_append_backpressure);
+	tcase_add_test(tc, test_compaction);
+	tcase_add_test(tc, test_body_damaged_on_disk);
 	tcase_add_test(tc, test_space_guard);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dlv_conn.c: one outbound connection: next hop address (DNS A through the control plane's
+ * cache), TCP connect through the lcore's conn_net (our stack or kernel sockets), the SMTP client
+ * engine, STARTTLS by destination policy, and the messages it carries one after another
+ * (connection reuse; the engine sends RSET between transactions). Bodies stream from the spool:
+ * body_read pulls the piece that the spool's reader delivered into this connection's buffer.
+ *
+ * A connection that never reached the idle state (refused, timed out, greeting or EHLO refused,
+ * TLS required but failed) moves on to the destination's next hop; when no hop is left the
+ * destination's queue is deferred (dlv_dest_conn_failed).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "conn/conn.h"
+#include "deliver/dlv_int.h"
+#include "dns/dns.h"
+#include "log.h"
+#include "spool/spool.h"
+#include "tls/tls.h"
+
+#define REQ_CONN_BIT (1ull << 62)
+#define TLS_HANDSHAKE_TIMEOUT_US (30ull * 1000000)
+
+static const struct conn_handler dc_handler;
+static const struct smtp_client_hooks dc_hooks;
+
+static uint64_t body_cookie(const struct dlv_conn *dc)
+{
+	return ((uint64_t)dc->idx << 32) | dc->gen;
+}
+
+static void drain(struct dlv_conn *dc)
+{
+	if (dc->conn_gone || !dc->conn)
+		return;
+	for (;;) {
+		size_t len;
+		const char *p = smtp_client_output(&dc->smtp, &len);
+		if (len == 0)
+			break;
+		ssize_t n = conn_send(dc->conn, p, len);
+		if (n <= 0)
+			break;
+		smtp_client_output_consume(&dc->smtp, (size_t)n);
+		if ((size_t)n < len)
+			break;
+	}
+	conn_flush(dc->conn);
+}
+
+static void conn_release(struct dlv_conn *dc)
+{
+	struct dlv_engine *eng = dc->eng;
+	if (dc->body) {
+		spool_body_close(dc->body);
+		dc->body = NULL;
+	}
+	if (dc->dest)
+		dc->dest->nconn--;
+	dc->dest = NULL;
+	dc->st = DLV_C_FREE;
+	dc->conn = NULL;
+	dc->next_free = eng->free_conns;
+	eng->free_conns = dc;
+	eng->stats.active_conns--;
+}
+
+static void connect_hop(struct dlv_conn *dc);
+
+/* The current hop did not work out: next one, or give up on the destination for now. */
+static void next_hop(struct dlv_conn *dc, const char *why)
+{
+	struct dlv_dest *d = dc->dest;
+	dc->hop++;
+	if (dc->hop < d->nhops) {
+		connect_hop(dc);
+		return;
+	}
+	dc->eng->stats.conns_failed++;
+	log_info("dest=%s event=all_hops_failed reason=\"%s\"", d->key, why);
+	conn_release(dc);
+	dlv_dest_conn_failed(dc->eng, d, why);
+}
+
+static void connect_hop(struct dlv_conn *dc)
+{
+	struct dlv_engine *eng = dc->eng;
+	struct dlv_hop *h = &dc->dest->hops[dc->hop];
+	struct conn_addr dst = { .family = AF_INET, .port = htons(h->port) };
+	if (h->literal) {
+		inet_pton(AF_INET, h->host, &dst.ip.v4);
+	} else {
+		const struct ctl_dns_answer *a = eng->dns ? ctl_dns_lookup(eng->dns, h->host, CTL_DNS_A, eng->now) : NULL;
+		if (!a && eng->dns) {
+			uint64_t req = REQ_CONN_BIT | ((uint64_t)dc->idx << 32) | dc->gen;
+			if (ctl_dns_request(eng->dns, eng->p.dns_slot, h->host, CTL_DNS_A, req) == 0) {
+				dc->st = DLV_C_RESOLVE;
+				return;
+			}
+		}
+		if (!a || a->status != CTL_DNS_OK || a->n == 0) {
+			next_hop(dc, "no address for the MX host");
+			return;
+		}
+		dst.ip.v4 = a->rr.a[dlv_rand(eng) % a->n].s_addr;
+	}
+	struct conn_addr src = { .family = AF_INET };
+	int err = 0;
+	dc->conn_gone = false;
+	dc->tls_pending = dc->tls_on = dc->tls_verified = false;
+	dc->conn = eng->net.ops->connect(eng->net.impl, &dst, &src, &dc_handler, dc, &err);
+	if (!dc->conn) {
+		next_hop(dc, "cannot open a connection");
+		return;
+	}
+	dc->st = DLV_C_CONNECT;
+	eng->stats.conns_opened++;
+}
+
+struct dlv_conn *dlv_conn_open(struct dlv_engine *eng, struct dlv_dest *d)
+{
+	struct dlv_conn *dc = eng->free_conns;
+	if (!dc || d->nhops == 0)
+		return NULL;
+	if (!dc->buf && !(dc->buf = malloc(DLV_BODY_BUF)))
+		return NULL;
+	eng->free_conns = dc->next_free;
+	dc->gen++;
+	dc->dest = d;
+	d->nconn++;
+	dc->hop = 0;
+	dc->msgs = 0;
+	dc->job = NULL;
+	dc->body = NULL;
+	eng->stats.active_conns++;
+	connect_hop(dc);
+	return dc;
+}
+
+void dlv_conn_dns_done(struct dlv_engine *eng, uint32_t idx, uint32_t gen)
+{
+	if (idx >= eng->p.max_conns)
+		return;
+	struct dlv_conn *dc = &eng->conns[idx];
+	if (dc->gen == gen && dc->st == DLV_C_RESOLVE)
+		connect_hop(dc);
+}
+
+static enum smtp_tls_policy smtp_tls(const struct dlv_conn *dc)
+{
+	const struct dlv_policy *pol = dc->eng->pol;
+	switch (dc->dest->tls) {
+	case DLV_TLS_NONE:
+		return SMTP_TLS_NONE;
+	case DLV_TLS_MAY:
+		return pol->tls_ctx ? SMTP_TLS_OPPORTUNISTIC : SMTP_TLS_NONE;
+	default:
+		return SMTP_TLS_REQUIRED;
+	}
+}
+
+/* ---- messages ---- */
+
+void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
+{
+	struct dlv_engine *eng = dc->eng;
+	const struct spool_msg *m = dlv_job_msg(eng, j);
+	int err = 0;
+	if (!m) {
+		dlv_job_tempfail(eng, j, "4.3.0", "message vanished from the spool");
+		return;
+	}
+	struct spool_str snd = spool_msg_sender(m);
+	snprintf(dc->from, sizeof(dc->from), "%.*s", (int)snd.len, snd.p);
+	for (unsigned i = 0; i < j->nrc; i++) {
+		struct spool_rcpt_view rv;
+		dc->rcpt[i][0] = 0;
+		if (spool_msg_rcpt(m, j->rc[i], &rv) == 0)
+			snprintf(dc->rcpt[i], sizeof(dc->rcpt[i]), "%.*s", (int)rv.addr.len, rv.addr.p);
+		dc->rcptp[i] = dc->rcpt[i];
+		dc->rcode[i] = 0;
+		dc->rtext[i][0] = dc->recode[i][0] = 0;
+	}
+	dc->body = spool_body_open(eng->sp, j->qid, &err);
+	if (!dc->body) {
+		dlv_job_tempfail(eng, j, "4.3.0", "cannot read the message from the spool");
+		return;
+	}
+	dc->msg = (struct smtp_client_msg){
+		.from = dc->from, .rcpts = dc->rcptp, .nrcpt = j->nrc,
+		.size = spool_msg_body_len(m),
+	};
+	dc->buf_len = dc->buf_off = 0;
+	dc->body_eof = dc->body_wait = dc->body_err = false;
+	j->st = DLV_J_ACTIVE;
+	dc->job = j;
+	dc->st = DLV_C_BUSY;
+	if (smtp_client_send(&dc->smtp, &dc->msg) == -EBUSY) {
+		/* not idle after all: the job goes back to the front of its queue */
+		spool_body_close(dc->body);
+		dc->body = NULL;
+		dc->job = NULL;
+		j->st = DLV_J_READY;
+		j->next = dc->dest->qhead;
+		dc->dest->qhead = j;
+		if (!dc->dest->qtail)
+			dc->dest->qtail = j;
+		dc->dest->qlen++;
+		return;
+	}
+	drain(dc);
+}
+
+/* Idle: take the next queued job of our destination if the limits allow, else wait. */
+static void take_next(struct dlv_conn *dc)
+{
+	struct dlv_dest *d = dc->dest;
+	dc->st = DLV_C_IDLE;
+	dc->idle_since = dc->eng->now;
+	if (d->per_conn && dc->msgs >= d->per_conn) {
+		dc->st = DLV_C_QUIT;
+		smtp_client_quit(&dc->smtp);
+		drain(dc);
+		return;
+	}
+	if (d->qlen && dlv_bucket_take(&d->bucket, dc->eng->now)) {
+		if (dc->msgs)
+			dc->eng->stats.conns_reused++;
+		dlv_conn_start_job(dc, dlv_dest_pop(d));
+	}
+}
+
+void dlv_conn_body(struct dlv_conn *dc, int result, const uint8_t *data, uint32_t len)
+{
+	dc->body_wait = false;
+	if (result > 0 && (uint32_t)result <= DLV_BODY_BUF) {
+		memcpy(dc->buf, data, (size_t)result);
+		dc->buf_len = (uint32_t)result;
+		dc->buf_off = 0;
+	} else if (result == 0) {
+		dc->body_eof = true;
+	} else {
+		dc->body_err = true;
+	}
+	if (dc->st == DLV_C_BUSY) {
+		smtp_client_body_ready(&dc->smtp);
+		drain(dc);
+	}
+}
+
+/* ---- SMTP client hooks ---- */
+
+static void h_ready(void *ctx, struct smtp_client_session *c)
+{
+	struct dlv_conn *dc = ctx;
+	if (dc->st == DLV_C_SETUP || dc->st == DLV_C_CONNECT)
+		take_next(dc);
+}
+
+static void h_tls_result(void *ctx, const struct tls_result *r)
+{
+	struct dlv_conn *dc = ctx;
+	dc->tls_on = r->ok;
+	dc->tls_verified = r->verified;
+	if (r->ok) {
+		dc->eng->stats.tls_sessions++;
+		dc->eng->stats.tls_verified += r->verified;
+	} else {
+		log_info("dest=%s event=tls_failed reason=\"%s\"", dc->dest->key, r->reason);
+	}
+}
+
+static void h_starttls(void *ctx, struct smtp_client_session *c)
+{
+	struct dlv_conn *dc = ctx;
+	struct dlv_engine *eng = dc->eng;
+	struct tls_policy pol = { .mode = TLS_POLICY_OPPORTUNISTIC };
+	if (dc->dest->tls == DLV_TLS_VERIFY || dc->dest->tls == DLV_TLS_DANE)
+		pol.mode = TLS_POLICY_VERIFY;   /* DANE without TLSA data: PKIX, never clear text */
+	struct tls_conn_opts o = {
+		.now = eng->now, .handshake_timeout = TLS_HANDSHAKE_TIMEOUT_US, .on_result = h_tls_result,
+		.host = dc->dest->hops[dc->hop].host, .session_key = dc->dest->key, .policy = &pol,
+	};
+	int err = 0;
+	drain(dc);
+	struct conn *tc = eng->pol->tls_ctx ? tls_conn_client_new(eng->tls, dc->conn, eng->pol->tls_ctx,
+								   &dc_handler, dc, &o, &err) : NULL;
+	if (!tc) {
+		conn_abort(dc->conn);
+		return;
+	}
+	dc->conn = tc;
+	dc->tls_pending = true;
+}
+
+static long h_body_read(void *ctx, struct smtp_client_session *c, uint8_t *buf, size_t cap)
+{
+	struct dlv_conn *dc = ctx;
+	if (dc->buf_off < dc->buf_len) {
+		size_t n = dc->buf_len - dc->buf_off;
+		n = n < cap ? n : cap;
+		memcpy(buf, dc->buf + dc->buf_off, n);
+		dc->buf_off += (uint32_t)n;
+		return (long)n;
+	}
+	if (dc->body_eof)
+		return 0;
+	if (dc->body_err)
+		return -EIO;
+	if (!dc->body_wait) {
+		if (spool_body_next(dc->body, body_cookie(dc)) < 0)
+			return -EIO;
+		dc->body_wait = true;
+	}
+	return -EAGAIN;
+}
+
+static void h_rcpt_result(void *ctx, struct smtp_client_session *c, uint32_t idx,
+			  const struct smtp_reply *r)
+{
+	struct dlv_conn *dc = ctx;
+	if (idx >= DLV_JOB_RCPTS)
+		return;
+	dc->rcode[idx] = r->code;
+	snprintf(dc->recode[idx], sizeof(dc->recode[idx]), "%s", r->ecode);
+	snprintf(dc->rtext[idx], sizeof(dc->rtext[idx]), "%u %.15s%s%.170s", r->code, r->ecode,
+		 r->ecode[0] ? " " : "", r->text);
+}
+
+static void h_msg_result(void *ctx, struct smtp_client_session *c, const struct smtp_reply *r)
+{
+	struct dlv_conn *dc = ctx;
+	struct dlv_job *j = dc->job;
+	if (!j)
+		return;
+	dc->job = NULL;
+	if (dc->body) {
+		spool_body_close(dc->body);
+		dc->body = NULL;
+	}
+	dc->msgs++;
+	dlv_job_finish(dc->eng, j, dc, r);
+	if (dc->st == DLV_C_BUSY && c->state == SMTP_C_IDLE)
+		take_next(dc);
+}
+
+static void h_flush(void *ctx, struct smtp_client_session *c)
+{
+	drain(ctx);
+}
+
+static void h_done(void *ctx, struct smtp_client_session *c, const struct smtp_reply *why)
+{
+	struct dlv_conn *dc = ctx;
+	char text[DLV_TEXT_MAX];
+	snprintf(text, sizeof(text), "%u %.180s", why->code, why->text);
+	if (dc->job) {
+		struct dlv_job *j = dc->job;
+		dc->job = NULL;
+		dlv_job_tempfail(dc->eng, j, "4.4.2", text);
+	}
+	bool setup_failed = dc->st == DLV_C_SETUP || dc->st == DLV_C_CONNECT;
+	dc->st = DLV_C_QUIT;
+	if (setup_failed && why->code != 221) {
+		/* The greeting, EHLO or a required STARTTLS failed: this hop is no good. */
+		struct conn *old = dc->conn;
+		dc->conn_gone = true;   /* its on_closed (inside the abort) returns at once */
+		conn_abort(old);
+		next_hop(dc, text);
+		return;
+	}
+	if (!dc->conn_gone)
+		conn_close(dc->conn);
+}
+
+static const struct smtp_client_hooks dc_hooks = {
+	.ready = h_ready, .starttls = h_starttls, .body_read = h_body_read,
+	.rcpt_result = h_rcpt_result, .msg_result = h_msg_result, .flush = h_flush, .done = h_done,
+};
+
+/* ---- transport callbacks ---- */
+
+static void c_connected(void *ctx, struct conn *c)
+{
+	struct dlv_conn *dc = ctx;
+	struct dlv_engine *eng = dc->eng;
+	if (dc->tls_pending) {
+		dc->tls_pending = false;
+		smtp_client_tls_started(&dc->smtp, eng->now);
+		drain(dc);
+		return;
+	}
+	dc->st = DLV_C_SETUP;
+	smtp_client_init(&dc->smtp, &eng->climits, &dc_hooks, dc, eng->pol->helo ? eng->pol->helo : "localhost",
+			 smtp_tls(dc), false, eng->now);
+	drain(dc);
+}
+
+static size_t c_data(void *ctx, struct conn *c, const uint8_t *data, size_t len)
+{
+	struct dlv_conn *dc = ctx;
+	size_t n = smtp_client_input(&dc->smtp, data, len, dc->eng->now);
+	drain(dc);
+	return n ? n : len;   /* the client engine buffers or rejects; never stall the peer */
+}
+
+static void c_eof(void *ctx, struct conn *c)
+{
+	struct dlv_conn *dc = ctx;
+	smtp_client_peer_closed(&dc->smtp);
+	if (!dc->conn_gone)
+		conn_close(dc->conn);
+}
+
+static void c_sendable(void *ctx, struct conn *c)
+{
+	drain(ctx);
+}
+
+static void c_closed(void *ctx, struct conn *c, enum conn_close_reason why)
+{
+	struct dlv_conn *dc = ctx;
+	if (!dc || dc->conn_gone)
+		return;
+	dc->conn_gone = true;
+	if (dc->st == DLV_C_CONNECT) {
+		/* refused, timed out or unreachable before any SMTP: try the next hop */
+		next_hop(dc, conn_close_reason_str(why));
+		return;
+	}
+	if (dc->job) {
+		struct dlv_job *j = dc->job;
+		dc->job = NULL;
+		if (dc->dest)
+			dlv_backoff_record(&dc->dest->bo, &dc->eng->p.backoff, true, dc->eng->now);
+		dlv_job_tempfail(dc->eng, j, "4.4.2", "connection lost during the transaction");
+	}
+	bool setup_failed = dc->st == DLV_C_SETUP;
+	struct dlv_dest *d = dc->dest;
+	if (setup_failed && d && dc->hop + 1 < d->nhops) {
+		next_hop(dc, "connection closed during setup");
+		return;
+	}
+	conn_release(dc);
+	if (setup_failed && d)
+		dlv_dest_conn_failed(dc->eng, d, "connection closed during setup");
+}
+
+static const struct conn_handler dc_handler = {
+	.on_connected = c_connected, .on_data = c_data, .on_eof = c_eof,
+	.on_sendable = c_sendable, .on_closed = c_closed,
+};
+
+void dlv_conn_tick(struct dlv_conn *dc, uint64_t now)
+{
+	if (dc->st == DLV_C_FREE || dc->st == DLV_C_RESOLVE || dc->st == DLV_C_CONNECT || dc->conn_gone)
+		return;
+	if (dc->st == DLV_C_IDLE && !dc->job && now - dc->idle_since >= dc->eng->p.idle_close_us) {
+		dc->st = DLV_C_QUIT;
+		smtp_client_quit(&dc->smtp);
+		drain(dc);
+		return;
+	}
+	smtp_client_tick(&dc->smtp, now);
+	drain(dc);
+}
+
+void dlv_conn_abort_all(struct dlv_engine *eng)
+{
+	for (uint32_t i = 0; i < eng->p.max_conns; i++) {
+		struct dlv_conn *dc = &eng->conns[i];
+		if (dc->st != DLV_C_FREE && dc->st != DLV_C_RESOLVE && dc->conn && !dc->conn_gone)
+			conn_abort(dc->conn);
+	}
+}

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dlv_int.h: private types of the delivery engine (jobs, destinations, connections).
+ */
+#ifndef DPMAIL_DLV_INT_H
+#define DPMAIL_DLV_INT_H
+
+#include "deliver/dlv.h"
+#include "deliver/dlv_heap.h"
+#include "deliver/dlv_shape.h"
+#include "smtp/smtp.h"
+
+#define DLV_JOB_RCPTS   8
+#define DLV_KEY_MAX     300
+#define DLV_JOB_SLAB    1024
+#define DLV_DEST_HASH   1024
+#define DLV_BODY_BUF    (64 * 1024)
+#define DLV_TEXT_MAX    200
+
+enum dlv_job_state { DLV_J_FREE = 0, DLV_J_RESOLVE, DLV_J_READY, DLV_J_ACTIVE, DLV_J_DEFERRED };
+
+struct dlv_dest;
+
+struct dlv_job {
+	struct dlv_heap_node hn;      /* first: the retry heap hands back this pointer */
+	enum dlv_job_state st;
+	uint32_t idx, gen;
+	uint64_t qid;
+	struct dlv_dest *dest;
+	struct dlv_job *next;         /* dest queue, resolve list or free list */
+	uint16_t attempts;
+	uint8_t nrc;
+	uint16_t rc[DLV_JOB_RCPTS];   /* recipient indexes in the spooled message */
+};
+
+struct dlv_hop {
+	char host[DLV_HOST_MAX + 1];
+	uint16_t port;                /* host order */
+	bool literal;                 /* host is an IPv4 address */
+};
+
+struct dlv_dest {
+	char key[DLV_KEY_MAX];
+	struct dlv_dest *next_hash;
+	struct dlv_dest *next_ready;
+	bool in_ready;
+	struct dlv_job *qhead, *qtail;
+	uint32_t qlen;
+	uint32_t nconn;
+	uint32_t conn_limit;          /* this lcore's share; 0 = unlimited */
+	uint32_t per_conn;            /* messages per connection; 0 = unlimited */
+	uint64_t rate_mps;            /* configured share, milli-messages/s; 0 = unlimited */
+	struct dlv_bucket bucket;
+	struct dlv_backoff bo;
+	uint64_t fail_until;          /* all hops failed: no new connection before this */
+	enum dlv_tls_mode tls;
+	unsigned nhops;
+	struct dlv_hop hops[DLV_MX_MAX];
+	uint64_t hops_expire;
+};
+
+enum dlv_conn_state {
+	DLV_C_FREE = 0,
+	DLV_C_RESOLVE,                /* waiting for the A record of the current hop */
+	DLV_C_CONNECT,                /* TCP connect in progress */
+	DLV_C_SETUP,                  /* greeting, EHLO, STARTTLS */
+	DLV_C_IDLE,                   /* ready for a message */
+	DLV_C_BUSY,                   /* a transaction is running */
+	DLV_C_QUIT,                   /* QUIT sent or closing */
+};
+
+struct dlv_conn {
+	struct dlv_engine *eng;
+	uint32_t idx, gen;
+	enum dlv_conn_state st;
+	struct dlv_dest *dest;
+	unsigned hop;
+	struct conn *conn;
+	bool conn_gone;
+	bool tls_pending;
+	bool tls_on, tls_verified;
+	uint64_t idle_since;
+	uint32_t msgs;
+	struct dlv_job *job;
+	struct smtp_client_session smtp;
+	/* the message being sent */
+	struct smtp_client_msg msg;
+	char from[SMTP_PATH_MAX + 1];
+	char rcpt[DLV_JOB_RCPTS][SMTP_PATH_MAX + 1];
+	const char *rcptp[DLV_JOB_RCPTS];
+	uint16_t rcode[DLV_JOB_RCPTS];
+	char rtext[DLV_JOB_RCPTS][DLV_TEXT_MAX];
+	char recode[DLV_JOB_RCPTS][16];
+	struct spool_body *body;
+	uint8_t *buf;                 /* DLV_BODY_BUF */
+	uint32_t buf_len, buf_off;
+	bool body_eof, body_wait, body_err;
+	struct dlv_conn *next_free;
+};
+
+struct dlv_engine {
+	struct dlv_params p;
+	struct spool *sp;
+	struct tls_core *tls;
+	struct conn_net net;
+	struct ctl_dns *dns;
+	const struct dlv_policy *pol;
+	struct dlv_policy nopol;
+	struct smtp_client_limits climits;   /* borrowed by every client session: lives here */
+	uint64_t now;
+	uint32_t rnd;
+	struct dlv_heap sched;
+	struct dlv_job **slabs;
+	uint32_t n_slabs;
+	struct dlv_job *free_jobs;
+	struct dlv_job *resolving;    /* jobs waiting for an MX answer */
+	struct dlv_dest *hash[DLV_DEST_HASH];
+	struct dlv_dest *ready;       /* destinations with queued jobs */
+	struct dlv_conn *conns;
+	struct dlv_conn *free_conns;
+	uint64_t next_tick;
+	struct dlv_stats stats;
+	/* DSN being assembled */
+	char *dsn;
+	size_t dsn_len, dsn_cap;
+};
+
+/* dlv_engine.c, used by dlv_conn.c */
+struct dlv_job *dlv_dest_pop(struct dlv_dest *d);
+void dlv_job_finish(struct dlv_engine *eng, struct dlv_job *j, struct dlv_conn *dc,
+		    const struct smtp_reply *msg_reply);
+void dlv_job_tempfail(struct dlv_engine *eng, struct dlv_job *j, const char *code, const char *text);
+void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *why);
+uint32_t dlv_rand(struct dlv_engine *eng);
+const struct spool_msg *dlv_job_msg(struct dlv_engine *eng, const struct dlv_job *j);
+
+/* dlv_conn.c */
+struct dlv_conn *dlv_conn_open(struct dlv_engine *eng, struct dlv_dest *d);
+void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j);
+void dlv_conn_tick(struct dlv_conn *dc, uint64_t now);
+void dlv_conn_dns_done(struct dlv_engine *eng, uint32_t idx, uint32_t gen);
+void dlv_conn_body(struct dlv_conn *dc, int result, const uint8_t *data, uint32_t len);
+void dlv_conn_abort_all(struct dlv_engine *eng);
+
+#endif

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dlv_snap.c: builds delivery's part of a configuration snapshot on the control thread:
+ * static routes, TLS policy and shaping rules by destination, the retry schedule, and the
+ * client TLS context (trust store). Immutable once published; released after its grace period.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/cfg.h"
+#include "config/cfg_params_relay.h"
+#include "deliver/dlv.h"
+#include "snapshot/cfg_builders.h"
+#include "snapshot/snapshot.h"
+#include "tls/tls.h"
+
+struct dlv_snap {
+	struct dlv_policy pol;
+	struct dlv_route *routes;
+	struct dlv_tls_rule *tls;
+	struct dlv_shape_rule *shape;
+	char helo[256];
+};
+
+void dlv_snap_release(void *obj)
+{
+	struct dlv_snap *ds = obj;
+	if (!ds)
+		return;
+	if (ds->pol.tls_ctx)
+		tls_client_ctx_free(ds->pol.tls_ctx);
+	free(ds->routes);
+	free(ds->tls);
+	free(ds->shape);
+	free(ds);
+}
+
+static const enum dlv_tls_mode tls_modes[] = {
+	[CFG_TLS_NONE] = DLV_TLS_NONE, [CFG_TLS_MAY] = DLV_TLS_MAY, [CFG_TLS_ENCRYPT] = DLV_TLS_ENCRYPT,
+	[CFG_TLS_VERIFY] = DLV_TLS_VERIFY, [CFG_TLS_DANE] = DLV_TLS_DANE,
+};
+
+/* Strings are borrowed from the snapshot's cfg, which the snapshot frees after ds. */
+static int build_rules(struct dlv_snap *ds, const struct cfg *c)
+{
+	const struct cfg_delivery *dv = &c->delivery;
+	ds->routes = calloc(dv->routes.n + 1, sizeof(*ds->routes));
+	ds->tls = calloc(dv->tls_policy.n + 1, sizeof(*ds->tls));
+	ds->shape = calloc(dv->shaping.n + 1, sizeof(*ds->shape));
+	if (!ds->routes || !ds->tls || !ds->shape)
+		return -1;
+	for (uint32_t i = 0; i < dv->routes.n; i++) {
+		const struct cfg_route *r = cfg_list_at(&cfg_route_list, &dv->routes, i);
+		ds->routes[i] = (struct dlv_route){ .domain = r->domain,
+						    .hosts = (const char *const *)r->hosts.v,
+						    .nhosts = r->hosts.n, .name = r->name };
+	}
+	for (uint32_t i = 0; i < dv->tls_policy.n; i++) {
+		const struct cfg_tls_policy *t = cfg_list_at(&cfg_tls_policy_list, &dv->tls_policy, i);
+		ds->tls[i] = (struct dlv_tls_rule){ t->destination, tls_modes[t->mode] };
+	}
+	for (uint32_t i = 0; i < dv->shaping.n; i++) {
+		const struct cfg_shaping *s = cfg_list_at(&cfg_shaping_list, &dv->shaping, i);
+		ds->shape[i] = (struct dlv_shape_rule){ s->destination, s->connections, s->rate,
+							s->burst, s->per_connection };
+	}
+	ds->pol.routes = ds->routes;
+	ds->pol.n_routes = dv->routes.n;
+	ds->pol.tls = ds->tls;
+	ds->pol.n_tls = dv->tls_policy.n;
+	ds->pol.shape = ds->shape;
+	ds->pol.n_shape = dv->shaping.n;
+	ds->pol.retry = (struct dlv_retry_policy){
+		.first_us = (uint64_t)dv->retry_first * 1000000, .cap_us = (uint64_t)dv->retry_cap * 1000000,
+		.max_age_us = (uint64_t)dv->max_age * 1000000, .jitter_pct = dv->retry_jitter_pct,
+	};
+	return 0;
+}
+
+void *dlv_snap_build(const struct cfg_snapshot *s, char *err, size_t errlen)
+{
+	const struct cfg *c = s->cfg;
+	struct dlv_snap *ds = calloc(1, sizeof(*ds));
+	if (!ds || build_rules(ds, c) < 0) {
+		snprintf(err, errlen, "out of memory");
+		dlv_snap_release(ds);
+		return NULL;
+	}
+	if (c->smtp.hostname && c->smtp.hostname[0])
+		snprintf(ds->helo, sizeof(ds->helo), "%s", c->smtp.hostname);
+	else if (gethostname(ds->helo, sizeof(ds->helo) - 1) < 0)
+		snprintf(ds->helo, sizeof(ds->helo), "localhost");
+	ds->pol.helo = ds->helo;
+	struct tls_client_cfg tc;
+	tls_client_cfg_defaults(&tc);
+	ds->pol.tls_ctx = tls_client_ctx_new(&tc, err, errlen);
+	if (!ds->pol.tls_ctx) {
+		dlv_snap_release(ds);
+		return NULL;
+	}
+	return ds;
+}
+
+const struct dlv_policy *dlv_snap_policy(const struct cfg_snapshot *s)
+{
+	const struct dlv_snap *ds = cfg_snapshot_slot(s, CFG_SLOT_DLV);
+	return ds ? &ds->pol : NULL;
+}

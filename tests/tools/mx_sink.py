@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""mx_sink.py: a remote MX stand-in for delivery tests (python3-aiosmtpd).
+
+  mx_sink.py --host 127.0.0.1 --port P --dir D [--reply CODE] [--tls CERT KEY] [--rcpt-reply ADDR=CODE]
+
+Writes every accepted message to D/<n>.eml with its envelope in D/<n>.env ("from X", "to Y"
+lines) and appends one line per transaction to D/log ("<code> <from> <rcpts>"). --reply makes
+every DATA answer CODE (e.g. 451, 550); --rcpt-reply refuses one recipient with CODE. Prints
+"listening" once ready. Runs until SIGTERM.
+"""
+import argparse
+import asyncio
+import os
+import signal
+import ssl
+import sys
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+TEXT = {250: "2.0.0 Ok", 451: "4.3.0 Try again later", 550: "5.1.1 No such user",
+        421: "4.4.2 Closing", 452: "4.2.2 Mailbox full"}
+
+
+class Handler:
+    def __init__(self, a):
+        self.a, self.n = a, 0
+        self.rcpt_codes = dict(x.split("=") for x in a.rcpt_reply)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        code = int(self.rcpt_codes.get(address, 250))
+        if code != 250:
+            return "%d %s" % (code, TEXT.get(code, "x"))
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        code = self.a.reply
+        with open(os.path.join(self.a.dir, "log"), "a") as f:
+            f.write("%d %s %s\n" % (code, envelope.mail_from, ",".join(envelope.rcpt_tos)))
+        if code != 250:
+            return "%d %s" % (code, TEXT.get(code, "x"))
+        self.n += 1
+        base = os.path.join(self.a.dir, "%06d" % self.n)
+        with open(base + ".env", "w") as f:
+            f.write("from %s\n" % envelope.mail_from)
+            for r in envelope.rcpt_tos:
+                f.write("to %s\n" % r)
+            f.write("tls %s\n" % ("yes" if session.ssl else "no"))
+        with open(base + ".tmp", "wb") as f:
+            f.write(envelope.original_content)
+        os.rename(base + ".tmp", base + ".eml")
+        return "250 2.0.0 Ok: stored"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--reply", type=int, default=250)
+    ap.add_argument("--rcpt-reply", action="append", default=[])
+    ap.add_argument("--tls", nargs=2)
+    a = ap.parse_args()
+    os.makedirs(a.dir, exist_ok=True)
+    ctx = None
+    if a.tls:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(a.tls[0], a.tls[1])
+    c = Controller(Handler(a), hostname=a.host, port=a.port, tls_context=ctx,
+                   require_starttls=False, decode_data=False, server_hostname="mx.test")
+    c.start()
+    print("listening", flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    c.stop()
+
+
+if __name__ == "__main__":
+    main()
