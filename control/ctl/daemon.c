@@ -187,6 +187,9 @@ static int start_plane(struct ctl_daemon *d, const struct cfg *c)
 		ids[i] = lc->lcore_id;
 		ctl_stats_add_block(ctl_plane_stats(d->plane), lc->lcore_id, lcore_fields,
 				    sizeof(lcore_fields) / sizeof(lcore_fields[0]), lc);
+		for (unsigned b = 0; b < lc->n_stats; b++)
+			ctl_stats_add_block(ctl_plane_stats(d->plane), lc->lcore_id, lc->stats[b].fields,
+					    lc->stats[b].n, lc->stats[b].base);
 	}
 	ctl_plane_set_lcores(d->plane, ids, d->rt->n_workers);
 	ctl_plane_set_reload(d->plane, daemon_reload, d);

@@ -311,18 +311,31 @@ static void send_dsn(struct dlv_engine *eng, const struct spool_msg *m, struct d
 	struct spool_envelope env = {
 		.arrival_us = wall(eng, eng->now), .sender = { "", 0 }, .nrcpt = 1, .rcpts = &sr,
 	};
-	int err = 0;
+	int err = dlv_dsn_build(&r, dsn_emit, eng);
+	const char *step = "build";
 	struct spool_txn *tx = NULL;
-	if (dlv_dsn_build(&r, dsn_emit, eng) == 0 && (tx = spool_msg_begin(eng->sp, &env, &err)) &&
-	    spool_msg_append(tx, eng->dsn, eng->dsn_len) == 0 &&
-	    spool_msg_commit(tx, NULL, 0, DLV_COOKIE_BIT) == 0) {
+	if (err == 0) {
+		step = "begin";
+		tx = spool_msg_begin(eng->sp, &env, &err);
+	}
+	if (tx) {
+		step = "append";
+		ssize_t n = spool_msg_append(tx, eng->dsn, eng->dsn_len);
+		err = n < 0 ? (int)n : (size_t)n < eng->dsn_len ? -EAGAIN : 0;
+		if (err == 0) {
+			step = "commit";
+			err = spool_msg_commit(tx, NULL, 0, DLV_COOKIE_BIT);
+			tx = NULL;   /* consumed whatever the result */
+		}
+	}
+	if (err == 0) {
 		eng->stats.dsn_sent++;
 		return;
 	}
 	if (tx)
 		spool_msg_abort(tx);
 	eng->stats.dsn_failed++;
-	log_warn("qid=%s event=dsn_failed to=<%s> err=%d", qid, to, err);
+	log_warn("qid=%s event=dsn_failed to=<%s> step=%s err=%d", qid, to, step, err);
 }
 
 static bool notify_failure(uint8_t notify)
@@ -784,6 +797,7 @@ struct dlv_engine *dlv_engine_new(const struct dlv_params *p, struct spool *sp,
 	eng->net = net;
 	eng->rnd = 0x9e3779b9u ^ (p->lcore_index * 7919u);
 	dlv_retry_policy_defaults(&eng->nopol.retry);
+	smtp_client_limits_defaults(&eng->climits);
 	eng->pol = &eng->nopol;
 	if (dlv_heap_init(&eng->sched, 1024, p->max_jobs) < 0)
 		goto err_eng;

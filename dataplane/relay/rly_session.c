@@ -302,10 +302,12 @@ static void h_data_chunk(void *ctx, struct smtp_server_session *ss, const uint8_
 	struct rly_session *s = ctx;
 	if (s->msg != RLY_MSG_DATA || s->msg_err)
 		return;
-	int rc = spool_msg_append(s->txn, p, n);
-	if (rc < 0) {
-		s->msg_err = rc;
-		if (rc == -EAGAIN)
+	ssize_t rc = spool_msg_append(s->txn, p, n);
+	if (rc < 0 || (size_t)rc < n) {
+		/* The engine cannot pause content mid-chunk, so a full stage (16 MiB staged in one
+		 * turn) fails this message with 451 rather than holding the bytes: counted. */
+		s->msg_err = rc < 0 ? (int)rc : -EAGAIN;
+		if (rc >= 0)
 			s->core->stats.stage_full++;
 		return;
 	}
