@@ -73,6 +73,16 @@ static void conn_release(struct dlv_conn *dc)
 
 static void connect_hop(struct dlv_conn *dc);
 
+const struct dlv_hop *dlv_conn_hop(const struct dlv_conn *dc)
+{
+	const struct dlv_dest *d = dc->dest;
+	unsigned k = 1;
+	while (k < d->nhops && d->hops[k].pref == d->hops[0].pref)
+		k++;
+	unsigned i = dc->hop < k ? (dc->hop + dc->rot) % k : dc->hop;
+	return &d->hops[i < d->nhops ? i : 0];
+}
+
 /* The current hop did not work out: next one, or give up on the destination for now. */
 static void next_hop(struct dlv_conn *dc, const char *why)
 {
@@ -91,7 +101,7 @@ static void next_hop(struct dlv_conn *dc, const char *why)
 static void connect_hop(struct dlv_conn *dc)
 {
 	struct dlv_engine *eng = dc->eng;
-	struct dlv_hop *h = &dc->dest->hops[dc->hop];
+	const struct dlv_hop *h = dlv_conn_hop(dc);
 	struct conn_addr dst = { .family = AF_INET, .port = htons(h->port) };
 	if (h->literal) {
 		inet_pton(AF_INET, h->host, &dst.ip.v4);
@@ -135,6 +145,7 @@ struct dlv_conn *dlv_conn_open(struct dlv_engine *eng, struct dlv_dest *d)
 	dc->dest = d;
 	d->nconn++;
 	dc->hop = 0;
+	dc->rot = d->rr++;
 	dc->msgs = 0;
 	dc->job = NULL;
 	dc->body = NULL;
@@ -259,7 +270,9 @@ void dlv_conn_body(struct dlv_conn *dc, int result, const uint8_t *data, uint32_
 static void h_ready(void *ctx, struct smtp_client_session *c)
 {
 	struct dlv_conn *dc = ctx;
-	if (dc->st == DLV_C_SETUP || dc->st == DLV_C_CONNECT)
+	/* After the session setup, and after every transaction (the client engine reports the
+	 * message's result first, then becomes idle, possibly after an RSET): take the next job. */
+	if (!dc->job && (dc->st == DLV_C_SETUP || dc->st == DLV_C_CONNECT || dc->st == DLV_C_BUSY))
 		take_next(dc);
 }
 
@@ -285,7 +298,7 @@ static void h_starttls(void *ctx, struct smtp_client_session *c)
 		pol.mode = TLS_POLICY_VERIFY;   /* DANE without TLSA data: PKIX, never clear text */
 	struct tls_conn_opts o = {
 		.now = eng->now, .handshake_timeout = TLS_HANDSHAKE_TIMEOUT_US, .on_result = h_tls_result,
-		.host = dc->dest->hops[dc->hop].host, .session_key = dc->dest->key, .policy = &pol,
+		.host = dlv_conn_hop(dc)->host, .session_key = dc->dest->key, .policy = &pol,
 	};
 	int err = 0;
 	drain(dc);
@@ -346,8 +359,7 @@ static void h_msg_result(void *ctx, struct smtp_client_session *c, const struct 
 	}
 	dc->msgs++;
 	dlv_job_finish(dc->eng, j, dc, r);
-	if (dc->st == DLV_C_BUSY && c->state == SMTP_C_IDLE)
-		take_next(dc);
+	/* the next job starts from h_ready, once the client engine is idle again */
 }
 
 static void h_flush(void *ctx, struct smtp_client_session *c)

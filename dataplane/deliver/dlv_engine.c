@@ -477,7 +477,7 @@ void dlv_job_finish(struct dlv_engine *eng, struct dlv_job *j, struct dlv_conn *
 	if (j->dest && dlv_backoff_record(&j->dest->bo, &eng->p.backoff, tempfail_seen, eng->now))
 		dlv_bucket_set_rate(&j->dest->bucket, dlv_backoff_apply(&j->dest->bo, j->dest->rate_mps),
 				    eng->now);
-	const char *remote = dc && dc->dest && dc->hop < dc->dest->nhops ? dc->dest->hops[dc->hop].host : NULL;
+	const char *remote = dc && dc->dest && dc->hop < dc->dest->nhops ? dlv_conn_hop(dc)->host : NULL;
 	record_final(eng, j, fin, st, tx, ec, nf, remote);
 	memcpy(j->rc, keep, sizeof(keep[0]) * nk);
 	j->nrc = (uint8_t)nk;
@@ -523,6 +523,7 @@ static void set_hops_from_mx(struct dlv_dest *d, const struct dlv_hops *h, uint6
 	for (unsigned i = 0; i < h->n; i++) {
 		hop_parse(&d->hops[i], h->host[i]);
 		d->hops[i].port = 25;
+		d->hops[i].pref = h->pref[i];
 	}
 	d->hops_expire = expire;
 }
@@ -546,8 +547,10 @@ static void resolve(struct dlv_engine *eng, struct dlv_job *j)
 			return;
 		}
 		if (d->nhops == 0) {
-			for (unsigned i = 0; i < rt->nhosts && i < DLV_MX_MAX; i++)
+			for (unsigned i = 0; i < rt->nhosts && i < DLV_MX_MAX; i++) {
 				hop_parse(&d->hops[i], rt->hosts[i]);
+				d->hops[i].pref = (uint16_t)i;   /* in order, no rotation */
+			}
 			d->nhops = rt->nhosts < DLV_MX_MAX ? rt->nhosts : DLV_MX_MAX;
 			d->hops_expire = UINT64_MAX;
 		}

@@ -36,6 +36,7 @@ struct dlv_job {
 struct dlv_hop {
 	char host[DLV_HOST_MAX + 1];
 	uint16_t port;                /* host order */
+	uint16_t pref;                /* MX preference; static route hosts: their rank */
 	bool literal;                 /* host is an IPv4 address */
 };
 
@@ -57,6 +58,7 @@ struct dlv_dest {
 	unsigned nhops;
 	struct dlv_hop hops[DLV_MX_MAX];
 	uint64_t hops_expire;
+	uint32_t rr;                  /* round robin over the best-preference hops, per connection */
 };
 
 enum dlv_conn_state {
@@ -74,7 +76,8 @@ struct dlv_conn {
 	uint32_t idx, gen;
 	enum dlv_conn_state st;
 	struct dlv_dest *dest;
-	unsigned hop;
+	unsigned hop;                 /* attempt number; dlv_conn_hop() maps it onto dest->hops */
+	unsigned rot;                 /* rotation of the best-preference group for this connection */
 	struct conn *conn;
 	bool conn_gone;
 	bool tls_pending;
@@ -141,5 +144,8 @@ void dlv_conn_tick(struct dlv_conn *dc, uint64_t now);
 void dlv_conn_dns_done(struct dlv_engine *eng, uint32_t idx, uint32_t gen);
 void dlv_conn_body(struct dlv_conn *dc, int result, const uint8_t *data, uint32_t len);
 void dlv_conn_abort_all(struct dlv_engine *eng);
+/* The hop a connection is on: equal best-preference hosts are rotated per connection, so the
+ * connections of a destination spread over them (RFC 5321 5.1); the rest keep their order. */
+const struct dlv_hop *dlv_conn_hop(const struct dlv_conn *dc);
 
 #endif
