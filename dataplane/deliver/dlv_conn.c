@@ -281,6 +281,8 @@ static void h_tls_result(void *ctx, const struct tls_result *r)
 	struct dlv_conn *dc = ctx;
 	dc->tls_on = r->ok;
 	dc->tls_verified = r->verified;
+	dc->tls_version = r->version;
+	dc->tls_cipher = r->cipher;
 	if (r->ok) {
 		dc->eng->stats.tls_sessions++;
 		dc->eng->stats.tls_verified += r->verified;

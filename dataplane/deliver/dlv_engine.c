@@ -16,6 +16,7 @@
 #include "deliver/dlv_dsn.h"
 #include "deliver/dlv_int.h"
 #include "deliver/dlv_route.h"
+#include "acct/acct.h"
 #include "dns/dns.h"
 #include "log.h"
 #include "spool/spool.h"
@@ -348,13 +349,60 @@ static bool notify_failure(uint8_t notify)
  * failed. `status` is SPOOL_RCPT_DELIVERED/BOUNCED/EXPIRED. Reads everything it needs from
  * the message before the last outcome may free it.
  */
+static struct ctl_acct_str astr(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	return (struct ctl_acct_str){ s, (uint16_t)(n > UINT16_MAX ? UINT16_MAX : n) };
+}
+
+/*
+ * One accounting record for recipient idx of m (before its outcome may free m): what happened,
+ * where, and whether the connection was encrypted and the peer authenticated (dc NULL: no
+ * connection carried it, e.g. a DNS bounce). Without an accounting sink: nothing.
+ */
+static void account(struct dlv_engine *eng, const struct spool_msg *m, uint16_t idx,
+		    enum ctl_acct_type type, const char *reply, const struct dlv_conn *dc)
+{
+	if (!eng->acct)
+		return;
+	struct spool_rcpt_view rv;
+	struct spool_str snd = spool_msg_sender(m);
+	char q[24];
+	struct ctl_acct_event ev = {
+		.type = (uint8_t)type, .tls_verified = dc && dc->tls_on ? dc->tls_verified : -1,
+		.attempt = spool_msg_attempts(m), .size = (uint32_t)spool_msg_body_len(m),
+		.now_us = eng->now,
+	};
+	ev.f[CTL_ACCT_QID] = astr(spool_qid_str(spool_msg_qid(m), q));
+	ev.f[CTL_ACCT_SENDER] = (struct ctl_acct_str){ snd.p, (uint16_t)snd.len };
+	if (spool_msg_rcpt(m, idx, &rv) == 0)
+		ev.f[CTL_ACCT_RECIPIENT] = (struct ctl_acct_str){ rv.addr.p, (uint16_t)rv.addr.len };
+	ev.f[CTL_ACCT_REPLY] = astr(reply);
+	if (dc && dc->dest) {
+		ev.f[CTL_ACCT_DESTINATION] = astr(dc->dest->key);
+		ev.f[CTL_ACCT_REMOTE_HOST] = astr(dlv_conn_hop(dc)->host);
+	}
+	if (dc && dc->tls_on) {
+		ev.f[CTL_ACCT_TLS_VERSION] = astr(dc->tls_version);
+		ev.f[CTL_ACCT_TLS_CIPHER] = astr(dc->tls_cipher);
+	}
+	if (ctl_acct_emit(eng->acct, eng->p.dns_slot, &ev) < 0)
+		eng->stats.acct_dropped++;
+}
+
+static const char *tls_word(const struct dlv_conn *dc)
+{
+	return !dc ? "-" : !dc->tls_on ? "none" : dc->tls_verified ? "verified" : "encrypted";
+}
+
 static void record_final(struct dlv_engine *eng, struct dlv_job *j, const uint16_t *idx,
 			 const enum spool_rcpt_status *st, const char *const *text,
-			 const char *const *ecode, unsigned n, const char *remote)
+			 const char *const *ecode, unsigned n, const struct dlv_conn *dc)
 {
 	const struct spool_msg *m = dlv_job_msg(eng, j);
 	if (!m)
 		return;
+	const char *remote = dc && dc->dest && dc->hop < dc->dest->nhops ? dlv_conn_hop(dc)->host : NULL;
 	struct dlv_dsn_rcpt dr[DLV_JOB_RCPTS];
 	char addr[DLV_JOB_RCPTS][SMTP_PATH_MAX + 1];
 	unsigned nd = 0;
@@ -375,8 +423,11 @@ static void record_final(struct dlv_engine *eng, struct dlv_job *j, const uint16
 	spool_qid_str(j->qid, q);
 	for (unsigned i = 0; i < n; i++) {
 		const char *t = text[i] ? text[i] : "";
-		log_info("qid=%s rcpt=%u event=%s reply=\"%s\"", q, idx[i],
-			 st[i] == SPOOL_RCPT_DELIVERED ? "delivered" : st[i] == SPOOL_RCPT_EXPIRED ? "expired" : "bounced", t);
+		log_info("qid=%s rcpt=%u event=%s tls=%s reply=\"%s\"", q, idx[i],
+			 st[i] == SPOOL_RCPT_DELIVERED ? "delivered" : st[i] == SPOOL_RCPT_EXPIRED ? "expired" : "bounced",
+			 tls_word(dc), t);
+		account(eng, m, idx[i], st[i] == SPOOL_RCPT_DELIVERED ? CTL_ACCT_DELIVERED :
+			st[i] == SPOOL_RCPT_EXPIRED ? CTL_ACCT_EXPIRED : CTL_ACCT_BOUNCED, t, dc);
 		if (st[i] == SPOOL_RCPT_DELIVERED)
 			eng->stats.delivered++;
 		else if (st[i] == SPOOL_RCPT_EXPIRED)
@@ -477,8 +528,7 @@ void dlv_job_finish(struct dlv_engine *eng, struct dlv_job *j, struct dlv_conn *
 	if (j->dest && dlv_backoff_record(&j->dest->bo, &eng->p.backoff, tempfail_seen, eng->now))
 		dlv_bucket_set_rate(&j->dest->bucket, dlv_backoff_apply(&j->dest->bo, j->dest->rate_mps),
 				    eng->now);
-	const char *remote = dc && dc->dest && dc->hop < dc->dest->nhops ? dlv_conn_hop(dc)->host : NULL;
-	record_final(eng, j, fin, st, tx, ec, nf, remote);
+	record_final(eng, j, fin, st, tx, ec, nf, dc);
 	memcpy(j->rc, keep, sizeof(keep[0]) * nk);
 	j->nrc = (uint8_t)nk;
 	if (nk == 0) {
@@ -781,6 +831,11 @@ void dlv_engine_set_policy(struct dlv_engine *eng, const struct dlv_policy *pol)
 void dlv_engine_set_dns(struct dlv_engine *eng, struct ctl_dns *dns)
 {
 	eng->dns = dns;
+}
+
+void dlv_engine_set_acct(struct dlv_engine *eng, struct ctl_acct *acct)
+{
+	eng->acct = acct;
 }
 
 const struct dlv_stats *dlv_engine_stats(const struct dlv_engine *eng)

@@ -82,6 +82,7 @@ struct dlv_conn {
 	bool conn_gone;
 	bool tls_pending;
 	bool tls_on, tls_verified;
+	const char *tls_version, *tls_cipher;   /* static strings of the TLS layer */
 	uint64_t idle_since;
 	uint32_t msgs;
 	struct dlv_job *job;
@@ -107,6 +108,7 @@ struct dlv_engine {
 	struct tls_core *tls;
 	struct conn_net net;
 	struct ctl_dns *dns;
+	struct ctl_acct *acct;        /* NULL: outcomes are only logged */
 	const struct dlv_policy *pol;
 	struct dlv_policy nopol;
 	struct smtp_client_limits climits;   /* borrowed by every client session: lives here */

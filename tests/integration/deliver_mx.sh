@@ -15,70 +15,37 @@
 # DSN is parsed as an RFC 3464 report.
 source "$(dirname "$0")/../lib/testlib.sh"
 t_need_root
-DPMAILD=$BUILD/dpmaild
 PY=/usr/bin/python3
-SINK=$T_ROOT/tests/tools/mx_sink.py
 command -v unbound >/dev/null || t_skip "unbound missing"
 command -v swaks >/dev/null || t_skip "swaks missing"
 $PY -c 'import aiosmtpd' 2>/dev/null || t_skip "python3-aiosmtpd missing"
 t_tmpdir D
 cd "$D" || exit 1
-NS=dlvmx$$
-t_ns "$NS"
-X="ip netns exec $NS"
+source "$T_ROOT/tests/tools/dlv_testnet.sh"
+dlv_net dlvmx$$
 IN=13100
 
-cat >unbound.conf <<EOF
-server:
-  interface: 127.0.0.53
-  port: 53
-  do-daemonize: no
-  use-syslog: no
-  logfile: "$D/unbound.log"
-  username: ""
-  chroot: ""
-  directory: "$D"
-  pidfile: ""
-  do-ip6: no
-  access-control: 127.0.0.0/8 allow
-  module-config: "iterator"
-  local-zone: "dlvtest." static
-  local-data: "multi.dlvtest. 60 IN MX 10 mx1.multi.dlvtest."
-  local-data: "multi.dlvtest. 60 IN MX 20 mx2.multi.dlvtest."
-  local-data: "mx1.multi.dlvtest. 60 IN A 127.0.0.11"
-  local-data: "mx2.multi.dlvtest. 60 IN A 127.0.0.12"
-  local-data: "equal.dlvtest. 60 IN MX 10 e1.equal.dlvtest."
-  local-data: "equal.dlvtest. 60 IN MX 10 e2.equal.dlvtest."
-  local-data: "e1.equal.dlvtest. 60 IN A 127.0.0.21"
-  local-data: "e2.equal.dlvtest. 60 IN A 127.0.0.22"
-  local-data: "amx.dlvtest. 60 IN A 127.0.0.13"
-  local-data: "nullmx.dlvtest. 60 IN MX 0 ."
-  local-data: "self.dlvtest. 60 IN MX 10 relay.test."
-  local-data: "relay.test. 60 IN A 127.0.0.1"
-  local-zone: "fail.dlvtest." always_refuse
+dlv_dns <<'EOF'
+local-zone: "dlvtest." static
+local-data: "multi.dlvtest. 60 IN MX 10 mx1.multi.dlvtest."
+local-data: "multi.dlvtest. 60 IN MX 20 mx2.multi.dlvtest."
+local-data: "mx1.multi.dlvtest. 60 IN A 127.0.0.11"
+local-data: "mx2.multi.dlvtest. 60 IN A 127.0.0.12"
+local-data: "equal.dlvtest. 60 IN MX 10 e1.equal.dlvtest."
+local-data: "equal.dlvtest. 60 IN MX 10 e2.equal.dlvtest."
+local-data: "e1.equal.dlvtest. 60 IN A 127.0.0.21"
+local-data: "e2.equal.dlvtest. 60 IN A 127.0.0.22"
+local-data: "amx.dlvtest. 60 IN A 127.0.0.13"
+local-data: "nullmx.dlvtest. 60 IN MX 0 ."
+local-data: "self.dlvtest. 60 IN MX 10 relay.test."
+local-data: "relay.test. 60 IN A 127.0.0.1"
+local-zone: "fail.dlvtest." always_refuse
 EOF
-t_bg UB $X unbound -d -c unbound.conf
-cat >probe.py <<'PY'
-import socket, sys
-q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03amx\x07dlvtest\x00\x00\x01\x00\x01"
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(0.3)
-s.sendto(q, ("127.0.0.53", 53))
-r = s.recv(512)
-sys.exit(0 if r[3] & 15 == 0 and r[7] == 1 else 1)
-PY
-t_check "unbound answers in the namespace" t_wait_for 10 $X $PY probe.py
-
-sink() { # var dir ip [args]
-  local v=$1 dir=$2 ip=$3; shift 3
-  t_bg "$v" $X $PY "$SINK" --host "$ip" --port 25 --dir "$D/$dir" "$@" >"$dir.out" 2>&1
-}
-sink S_MX2 mx2 127.0.0.12
-sink S_E1 e1 127.0.0.21
-sink S_E2 e2 127.0.0.22
-sink S_AMX amx 127.0.0.13
-sink S_SND snd 127.0.0.30
-for s in mx2 e1 e2 amx snd; do t_wait_for 10 grep -q listening $s.out || t_fail "sink $s starts"; done
+dlv_sink S_MX2 mx2 127.0.0.12
+dlv_sink S_E1 e1 127.0.0.21
+dlv_sink S_E2 e2 127.0.0.22
+dlv_sink S_AMX amx 127.0.0.13
+dlv_sink S_SND snd 127.0.0.30
 
 cat >cfg.yaml <<EOF
 eal: {file_prefix: dlvmx$$, memory_mb: 128}
@@ -96,9 +63,7 @@ delivery:
   routes:
     - {domain: example.com, hosts: ["[127.0.0.30]:25"]}
 EOF
-t_bg PID $X "$DPMAILD" -c cfg.yaml >dpmaild.log 2>&1
-t_check "dpmaild relays in the namespace" \
-  t_wait_for 10 bash -c "$X swaks --server 127.0.0.1:$IN --quit-after EHLO >/dev/null 2>&1"
+dlv_dpmaild PID cfg.yaml
 
 send() { # rcpt [count]
   $X $PY - "$IN" "$@" <<'PY'
