@@ -54,9 +54,18 @@ static void drain(struct dlv_conn *dc)
 	conn_flush(dc->conn);
 }
 
+/* The connection stops counting as "being set up" (it is ready, or gone). */
+static void setup_over(struct dlv_conn *dc)
+{
+	if (dc->in_setup && dc->dest)
+		dc->dest->nsetup--;
+	dc->in_setup = false;
+}
+
 static void conn_release(struct dlv_conn *dc)
 {
 	struct dlv_engine *eng = dc->eng;
+	setup_over(dc);
 	if (dc->body) {
 		spool_body_close(dc->body);
 		dc->body = NULL;
@@ -94,8 +103,11 @@ static void next_hop(struct dlv_conn *dc, const char *why)
 	}
 	dc->eng->stats.conns_failed++;
 	log_info("dest=%s event=all_hops_failed reason=\"%s\"", d->key, why);
+	const char *ecode = dc->fail_ecode[0] ? dc->fail_ecode : "4.4.1";
+	char ec[sizeof(dc->fail_ecode)];
+	snprintf(ec, sizeof(ec), "%s", ecode);
 	conn_release(dc);
-	dlv_dest_conn_failed(dc->eng, d, why);
+	dlv_dest_conn_failed(dc->eng, d, ec, why);
 }
 
 static void connect_hop(struct dlv_conn *dc)
@@ -146,6 +158,9 @@ struct dlv_conn *dlv_conn_open(struct dlv_engine *eng, struct dlv_dest *d)
 	d->nconn++;
 	dc->hop = 0;
 	dc->rot = d->rr++;
+	dc->in_setup = true;
+	d->nsetup++;
+	dc->fail_ecode[0] = dc->fail_text[0] = 0;
 	dc->msgs = 0;
 	dc->job = NULL;
 	dc->body = NULL;
@@ -232,6 +247,7 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 static void take_next(struct dlv_conn *dc)
 {
 	struct dlv_dest *d = dc->dest;
+	setup_over(dc);
 	dc->st = DLV_C_IDLE;
 	dc->idle_since = dc->eng->now;
 	if (d->per_conn && dc->msgs >= d->per_conn) {
@@ -287,7 +303,11 @@ static void h_tls_result(void *ctx, const struct tls_result *r)
 		dc->eng->stats.tls_sessions++;
 		dc->eng->stats.tls_verified += r->verified;
 	} else {
-		log_info("dest=%s event=tls_failed reason=\"%s\"", dc->dest->key, r->reason);
+		snprintf(dc->fail_ecode, sizeof(dc->fail_ecode), "4.7.5");   /* cryptographic failure */
+		snprintf(dc->fail_text, sizeof(dc->fail_text), "TLS with %s failed: %s",
+			 dlv_conn_hop(dc)->host, r->reason);
+		log_info("dest=%s host=%s event=tls_failed reason=\"%s\"", dc->dest->key,
+			 dlv_conn_hop(dc)->host, r->reason);
 	}
 }
 
@@ -382,6 +402,8 @@ static void h_done(void *ctx, struct smtp_client_session *c, const struct smtp_r
 	bool setup_failed = dc->st == DLV_C_SETUP || dc->st == DLV_C_CONNECT;
 	dc->st = DLV_C_QUIT;
 	if (setup_failed && why->code != 221) {
+		if (why->ecode[0])
+			snprintf(dc->fail_ecode, sizeof(dc->fail_ecode), "%s", why->ecode);
 		/* The greeting, EHLO or a required STARTTLS failed: this hop is no good. */
 		struct conn *old = dc->conn;
 		dc->conn_gone = true;   /* its on_closed (inside the abort) returns at once */
@@ -455,15 +477,17 @@ static void c_closed(void *ctx, struct conn *c, enum conn_close_reason why)
 			dlv_backoff_record(&dc->dest->bo, &dc->eng->p.backoff, true, dc->eng->now);
 		dlv_job_tempfail(dc->eng, j, "4.4.2", "connection lost during the transaction");
 	}
-	bool setup_failed = dc->st == DLV_C_SETUP;
-	struct dlv_dest *d = dc->dest;
-	if (setup_failed && d && dc->hop + 1 < d->nhops) {
-		next_hop(dc, "connection closed during setup");
+	if (dc->st == DLV_C_SETUP && dc->dest) {
+		/* greeting, EHLO or TLS handshake never completed: next hop, or the destination
+		 * waits (with the TLS failure's status and reason when that was the cause) */
+		if (!dc->fail_ecode[0])
+			snprintf(dc->fail_ecode, sizeof(dc->fail_ecode), "4.4.2");
+		char text[DLV_TEXT_MAX];
+		snprintf(text, sizeof(text), "%s", dc->fail_text[0] ? dc->fail_text : "connection closed during setup");
+		next_hop(dc, text);
 		return;
 	}
 	conn_release(dc);
-	if (setup_failed && d)
-		dlv_dest_conn_failed(dc->eng, d, "connection closed during setup");
 }
 
 static const struct conn_handler dc_handler = {

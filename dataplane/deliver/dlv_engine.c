@@ -555,14 +555,15 @@ static void job_bounce(struct dlv_engine *eng, struct dlv_job *j, const char *ec
 	job_free(eng, j);
 }
 
-void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *why)
+void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *ecode,
+			  const char *why)
 {
 	/* Every hop failed: what waits for this destination goes back on the retry schedule. */
 	d->fail_until = eng->now + DEST_FAIL_HOLD_US;
 	dlv_backoff_record(&d->bo, &eng->p.backoff, true, eng->now);
 	struct dlv_job *j;
 	while ((j = dlv_dest_pop(d)) != NULL)
-		job_defer(eng, j, "4.4.1", why);
+		job_defer(eng, j, ecode, why);
 }
 
 /* ---- resolution ---- */
@@ -769,7 +770,10 @@ static int dispatch(struct dlv_engine *eng)
 			eng->stats.conns_reused += dc->msgs > 0;
 			work++;
 		}
-		if (d->qlen && d->fail_until <= eng->now && (d->conn_limit == 0 || d->nconn < d->conn_limit) &&
+		/* A new connection only for jobs that no connection being set up will take: one
+		 * queued message never opens a connection per loop turn while the first connects. */
+		if (d->qlen > d->nsetup && d->fail_until <= eng->now &&
+		    (d->conn_limit == 0 || d->nconn < d->conn_limit) &&
 		    dlv_bucket_wait_us(&d->bucket, eng->now) == 0 && eng->free_conns) {
 			/* One new connection per destination per turn: a burst does not open dozens at once. */
 			if (dlv_conn_open(eng, d))

@@ -48,6 +48,7 @@ struct dlv_dest {
 	struct dlv_job *qhead, *qtail;
 	uint32_t qlen;
 	uint32_t nconn;
+	uint32_t nsetup;              /* connections not yet ready: each will take one queued job */
 	uint32_t conn_limit;          /* this lcore's share; 0 = unlimited */
 	uint32_t per_conn;            /* messages per connection; 0 = unlimited */
 	uint64_t rate_mps;            /* configured share, milli-messages/s; 0 = unlimited */
@@ -82,6 +83,9 @@ struct dlv_conn {
 	bool conn_gone;
 	bool tls_pending;
 	bool tls_on, tls_verified;
+	bool in_setup;                /* counted in dest->nsetup */
+	char fail_ecode[16];          /* enhanced status of a setup failure (4.7.5 TLS...) */
+	char fail_text[DLV_TEXT_MAX]; /* and its reason */
 	const char *tls_version, *tls_cipher;   /* static strings of the TLS layer */
 	uint64_t idle_since;
 	uint32_t msgs;
@@ -135,7 +139,8 @@ struct dlv_job *dlv_dest_pop(struct dlv_dest *d);
 void dlv_job_finish(struct dlv_engine *eng, struct dlv_job *j, struct dlv_conn *dc,
 		    const struct smtp_reply *msg_reply);
 void dlv_job_tempfail(struct dlv_engine *eng, struct dlv_job *j, const char *code, const char *text);
-void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *why);
+void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *ecode,
+			  const char *why);
 uint32_t dlv_rand(struct dlv_engine *eng);
 const struct spool_msg *dlv_job_msg(struct dlv_engine *eng, const struct dlv_job *j);
 
