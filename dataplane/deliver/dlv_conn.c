@@ -110,11 +110,60 @@ static void next_hop(struct dlv_conn *dc, const char *why)
 	dlv_dest_conn_failed(dc->eng, d, ec, why);
 }
 
+/*
+ * DANE (RFC 7672 2.2): the TLSA records of _<port>._tcp.<host>, copied (answers are valid only
+ * until the next quiescent state; the handshake comes later). Only DNSSEC-secure records count;
+ * insecure or absent ones leave PKIX verification (never clear text). A failed lookup
+ * (SERVFAIL, timeout, bogus) makes this host unusable: the next one is tried, else the
+ * destination defers. Returns 1 while the lookup is pending, 0 to go on, -1 if the hop was
+ * given up (next_hop called).
+ */
+static int hop_tlsa(struct dlv_conn *dc, const struct dlv_hop *h)
+{
+	struct dlv_engine *eng = dc->eng;
+	char name[DLV_HOST_MAX + 32];
+	dc->ntlsa = 0;
+	if (dc->dest->tls != DLV_TLS_DANE || h->literal || !eng->dns)
+		return 0;
+	snprintf(name, sizeof(name), "_%u._tcp.%s", h->port, h->host);
+	const struct ctl_dns_answer *a = ctl_dns_lookup(eng->dns, name, CTL_DNS_TLSA, eng->now);
+	if (!a) {
+		uint64_t req = REQ_CONN_BIT | ((uint64_t)dc->idx << 32) | dc->gen;
+		if (ctl_dns_request(eng->dns, eng->p.dns_slot, name, CTL_DNS_TLSA, req) == 0) {
+			dc->st = DLV_C_RESOLVE;
+			return 1;
+		}
+	}
+	if (!a || (a->status != CTL_DNS_OK && a->status != CTL_DNS_NODATA && a->status != CTL_DNS_NXDOMAIN)) {
+		snprintf(dc->fail_ecode, sizeof(dc->fail_ecode), "4.7.5");
+		snprintf(dc->fail_text, sizeof(dc->fail_text), "TLSA lookup of %.120s failed (%s)", name,
+			 a ? ctl_dns_status_str(a->status) : "resolver busy");
+		log_info("dest=%s host=%s event=tlsa_failed status=%s", dc->dest->key, h->host,
+			 a ? ctl_dns_status_str(a->status) : "busy");
+		next_hop(dc, dc->fail_text);
+		return -1;
+	}
+	if (a->status != CTL_DNS_OK || !a->secure)
+		return 0;
+	for (unsigned i = 0; i < a->n && dc->ntlsa < DLV_TLSA_MAX; i++) {
+		const struct ctl_dns_tlsa *t = &a->rr.tlsa[i];
+		if (t->len == 0 || t->len > DLV_TLSA_LEN)
+			continue;   /* full certificates (matching type 0) are not kept */
+		memcpy(dc->tlsa_data[dc->ntlsa], t->data, t->len);
+		dc->tlsa[dc->ntlsa] = (struct tls_tlsa){ t->usage, t->selector, t->mtype,
+							 dc->tlsa_data[dc->ntlsa], t->len };
+		dc->ntlsa++;
+	}
+	return 0;
+}
+
 static void connect_hop(struct dlv_conn *dc)
 {
 	struct dlv_engine *eng = dc->eng;
 	const struct dlv_hop *h = dlv_conn_hop(dc);
 	struct conn_addr dst = { .family = AF_INET, .port = htons(h->port) };
+	if (hop_tlsa(dc, h) != 0)
+		return;
 	if (h->literal) {
 		inet_pton(AF_INET, h->host, &dst.ip.v4);
 	} else {
@@ -316,8 +365,13 @@ static void h_starttls(void *ctx, struct smtp_client_session *c)
 	struct dlv_conn *dc = ctx;
 	struct dlv_engine *eng = dc->eng;
 	struct tls_policy pol = { .mode = TLS_POLICY_OPPORTUNISTIC };
-	if (dc->dest->tls == DLV_TLS_VERIFY || dc->dest->tls == DLV_TLS_DANE)
-		pol.mode = TLS_POLICY_VERIFY;   /* DANE without TLSA data: PKIX, never clear text */
+	if (dc->dest->tls == DLV_TLS_DANE && dc->ntlsa) {
+		pol.mode = TLS_POLICY_DANE;
+		pol.tlsa = dc->tlsa;
+		pol.n_tlsa = dc->ntlsa;
+	} else if (dc->dest->tls == DLV_TLS_VERIFY || dc->dest->tls == DLV_TLS_DANE) {
+		pol.mode = TLS_POLICY_VERIFY;   /* DANE without secure TLSA: PKIX, never clear text */
+	}
 	struct tls_conn_opts o = {
 		.now = eng->now, .handshake_timeout = TLS_HANDSHAKE_TIMEOUT_US, .on_result = h_tls_result,
 		.host = dlv_conn_hop(dc)->host, .session_key = dc->dest->key, .policy = &pol,

@@ -9,6 +9,7 @@
 #include "deliver/dlv_heap.h"
 #include "deliver/dlv_shape.h"
 #include "smtp/smtp.h"
+#include "tls/tls-t.h"
 
 #define DLV_JOB_RCPTS   8
 #define DLV_KEY_MAX     300
@@ -16,6 +17,8 @@
 #define DLV_DEST_HASH   1024
 #define DLV_BODY_BUF    (64 * 1024)
 #define DLV_TEXT_MAX    200
+#define DLV_TLSA_MAX    8
+#define DLV_TLSA_LEN    64            /* SHA-512; full-certificate records are skipped */
 
 enum dlv_job_state { DLV_J_FREE = 0, DLV_J_RESOLVE, DLV_J_READY, DLV_J_ACTIVE, DLV_J_DEFERRED };
 
@@ -86,6 +89,9 @@ struct dlv_conn {
 	bool in_setup;                /* counted in dest->nsetup */
 	char fail_ecode[16];          /* enhanced status of a setup failure (4.7.5 TLS...) */
 	char fail_text[DLV_TEXT_MAX]; /* and its reason */
+	unsigned ntlsa;               /* DANE: secure TLSA records of the current hop */
+	struct tls_tlsa tlsa[DLV_TLSA_MAX];
+	uint8_t tlsa_data[DLV_TLSA_MAX][DLV_TLSA_LEN];
 	const char *tls_version, *tls_cipher;   /* static strings of the TLS layer */
 	uint64_t idle_since;
 	uint32_t msgs;

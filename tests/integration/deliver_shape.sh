@@ -60,12 +60,14 @@ $PY - "$N" >verdict.out <<'PY'
 import collections, glob, re, sys
 n = int(sys.argv[1])
 ev = [l.split() for l in open("sink/conns")]
+ev = ev[[e[0] for e in ev].index("ready") + 1:]
 cur = peak = 0
+live = set()
 for what, t, c in sorted(ev, key=lambda e: (float(e[1]), e[0] == "open")):
     if what == "open":
-        cur += 1; peak = max(peak, cur)
-    elif what == "close":
-        cur -= 1
+        live.add(c); cur += 1; peak = max(peak, cur)
+    elif what == "close" and c in live:
+        live.discard(c); cur -= 1
 opens = sum(1 for e in ev if e[0] == "open")
 rsets = sum(1 for e in ev if e[0] == "rset")
 arr = sorted(float(re.search(r"t=(\S+)", l).group(1)) for l in open("sink/log"))

@@ -6,7 +6,7 @@
 
 Writes every accepted message to D/<n>.eml with its envelope in D/<n>.env ("from X", "to Y"
 lines) and appends one line per transaction to D/log ("<code> <from> <rcpts> t=<time> c=<conn>")
-and one line per connection event to D/conns ("open|close|rset <time> <conn>"; conn = the
+and one line per connection event to D/conns ("open|close|rset|ready <time> <conn>"; conn = the
 client's port), so tests can count concurrent connections, arrivals per second and reuse. --reply makes
 every DATA answer CODE (e.g. 451, 550); --rcpt-reply refuses one recipient with CODE. Prints
 "listening" once ready. Runs until SIGTERM.
@@ -101,6 +101,7 @@ def main():
     c = CountingController(Handler(a), hostname=a.host, port=a.port, tls_context=ctx,
                    require_starttls=False, decode_data=False, server_hostname="mx.test")
     c.start()
+    conn_event(a.dir, "ready", None)   # aiosmtpd's own start-up probe connection is before this
     print("listening", flush=True)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
     c.stop()
