@@ -40,6 +40,8 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         code = self.a.reply
+        if self.a.delay:
+            await asyncio.sleep(self.a.delay)
         with open(os.path.join(self.a.dir, "log"), "a") as f:
             f.write("%d %s %s t=%.6f c=%s\n" % (code, envelope.mail_from, ",".join(envelope.rcpt_tos),
                                                 time.time(), session.peer[1] if session.peer else 0))
@@ -92,6 +94,7 @@ def main():
     ap.add_argument("--reply", type=int, default=250)
     ap.add_argument("--rcpt-reply", action="append", default=[])
     ap.add_argument("--tls", nargs=2)
+    ap.add_argument("--delay", type=float, default=0, help="seconds before the reply to DATA")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     ctx = None
