@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "deliver/dlv_ctl.h"
 #include "deliver/dlv_dsn.h"
 #include "deliver/dlv_int.h"
 #include "deliver/dlv_route.h"
@@ -76,7 +77,7 @@ static struct dlv_job *job_alloc(struct dlv_engine *eng)
 	eng->free_jobs = j->next;
 	j->gen++;
 	j->next = NULL;
-	j->dest = NULL;
+	j->dest = j->home = NULL;
 	j->nrc = 0;
 	j->attempts = 0;
 	j->st = DLV_J_RESOLVE;
@@ -85,7 +86,7 @@ static struct dlv_job *job_alloc(struct dlv_engine *eng)
 	return j;
 }
 
-static void job_free(struct dlv_engine *eng, struct dlv_job *j)
+void dlv_job_free(struct dlv_engine *eng, struct dlv_job *j)
 {
 	dlv_heap_remove(&eng->sched, &j->hn);
 	j->st = DLV_J_FREE;
@@ -199,6 +200,8 @@ static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *key, const 
 	dlv_bucket_init(&d->bucket, d->rate_mps, r && r->burst ? r->burst : 1, eng->now);
 	dlv_backoff_init(&d->bo, eng->now);
 	d->tls = tls_rule(eng->pol, key, domain);
+	snprintf(d->domain, sizeof(d->domain), "%s", domain ? domain : "");
+	d->susp_until = dlv_suspended(eng, d);
 	d->next_hash = eng->hash[h];
 	eng->hash[h] = d;
 	return d;
@@ -215,7 +218,7 @@ static void dest_mark_ready(struct dlv_engine *eng, struct dlv_dest *d)
 
 static void dest_push(struct dlv_engine *eng, struct dlv_dest *d, struct dlv_job *j)
 {
-	j->dest = d;
+	j->dest = j->home = d;
 	j->st = DLV_J_READY;
 	j->next = NULL;
 	if (d->qtail)
@@ -444,7 +447,7 @@ static void job_defer(struct dlv_engine *eng, struct dlv_job *j, const char *eco
 {
 	const struct spool_msg *m = dlv_job_msg(eng, j);
 	if (!m || j->nrc == 0) {
-		job_free(eng, j);
+		dlv_job_free(eng, j);
 		return;
 	}
 	j->attempts++;
@@ -461,7 +464,7 @@ static void job_defer(struct dlv_engine *eng, struct dlv_job *j, const char *eco
 			ec[i] = "4.4.7";
 		}
 		record_final(eng, j, j->rc, st, tx, ec, j->nrc, NULL);
-		job_free(eng, j);
+		dlv_job_free(eng, j);
 		return;
 	}
 	eng->stats.deferred += j->nrc;
@@ -473,8 +476,9 @@ static void job_defer(struct dlv_engine *eng, struct dlv_job *j, const char *eco
 	j->st = DLV_J_DEFERRED;
 	j->dest = NULL;
 	uint64_t due = next_wall - (uint64_t)eng->p.wall_offset_us;
+	j->due = due;
 	if (dlv_heap_push(&eng->sched, &j->hn, due) < 0)
-		job_free(eng, j);   /* the message stays in the spool; a restart retries it */
+		dlv_job_free(eng, j);   /* the message stays in the spool; a restart retries it */
 }
 
 void dlv_job_tempfail(struct dlv_engine *eng, struct dlv_job *j, const char *ecode, const char *text)
@@ -532,7 +536,7 @@ void dlv_job_finish(struct dlv_engine *eng, struct dlv_job *j, struct dlv_conn *
 	memcpy(j->rc, keep, sizeof(keep[0]) * nk);
 	j->nrc = (uint8_t)nk;
 	if (nk == 0) {
-		job_free(eng, j);
+		dlv_job_free(eng, j);
 		return;
 	}
 	char ec4[16];
@@ -542,7 +546,7 @@ void dlv_job_finish(struct dlv_engine *eng, struct dlv_job *j, struct dlv_conn *
 }
 
 /* Bounce every recipient of j at once (null MX, NXDOMAIN, MX loop). */
-static void job_bounce(struct dlv_engine *eng, struct dlv_job *j, const char *ecode, const char *text)
+void dlv_job_bounce(struct dlv_engine *eng, struct dlv_job *j, const char *ecode, const char *text)
 {
 	enum spool_rcpt_status st[DLV_JOB_RCPTS];
 	const char *tx[DLV_JOB_RCPTS], *ec[DLV_JOB_RCPTS];
@@ -552,7 +556,7 @@ static void job_bounce(struct dlv_engine *eng, struct dlv_job *j, const char *ec
 		ec[i] = ecode;
 	}
 	record_final(eng, j, j->rc, st, tx, ec, j->nrc, NULL);
-	job_free(eng, j);
+	dlv_job_free(eng, j);
 }
 
 void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *ecode,
@@ -579,11 +583,11 @@ static void set_hops_from_mx(struct dlv_dest *d, const struct dlv_hops *h, uint6
 	d->hops_expire = expire;
 }
 
-static void resolve(struct dlv_engine *eng, struct dlv_job *j)
+void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j)
 {
 	const struct spool_msg *m = dlv_job_msg(eng, j);
 	if (!m) {
-		job_free(eng, j);
+		dlv_job_free(eng, j);
 		return;
 	}
 	char domain[DLV_HOST_MAX + 1];
@@ -627,11 +631,11 @@ static void resolve(struct dlv_engine *eng, struct dlv_job *j)
 	unsigned n = 0;
 	switch (a->status) {
 	case CTL_DNS_NXDOMAIN:
-		job_bounce(eng, j, "5.1.2", "550 5.1.2 recipient domain does not exist (NXDOMAIN)");
+		dlv_job_bounce(eng, j, "5.1.2", "550 5.1.2 recipient domain does not exist (NXDOMAIN)");
 		return;
 	case CTL_DNS_OK:
 		if (a->null_mx) {
-			job_bounce(eng, j, "5.1.10", "556 5.1.10 recipient domain accepts no mail (null MX)");
+			dlv_job_bounce(eng, j, "5.1.10", "556 5.1.10 recipient domain accepts no mail (null MX)");
 			return;
 		}
 		for (; n < a->n && n < DLV_MX_MAX; n++)
@@ -647,7 +651,7 @@ static void resolve(struct dlv_engine *eng, struct dlv_job *j)
 	const char *self = eng->pol && eng->pol->helo ? eng->pol->helo : NULL;
 	dlv_mx_order(rr, n, self ? &self : NULL, self ? 1 : 0, dlv_rand(eng), &hops);
 	if (hops.verdict == DLV_MX_SELF) {
-		job_bounce(eng, j, "5.4.6", "554 5.4.6 mail for this domain loops back to myself");
+		dlv_job_bounce(eng, j, "5.4.6", "554 5.4.6 mail for this domain loops back to myself");
 		return;
 	}
 	if (hops.verdict != DLV_MX_OK) {
@@ -708,9 +712,10 @@ void dlv_engine_enqueue(struct dlv_engine *eng, uint64_t qid)
 		struct dlv_job *j = open[k];
 		if (next && next > wall(eng, eng->now)) {
 			j->st = DLV_J_DEFERRED;
-			dlv_heap_push(&eng->sched, &j->hn, next - (uint64_t)eng->p.wall_offset_us);
+			j->due = next - (uint64_t)eng->p.wall_offset_us;
+			dlv_heap_push(&eng->sched, &j->hn, j->due);
 		} else {
-			resolve(eng, j);
+			dlv_job_resolve(eng, j);
 		}
 	}
 }
@@ -744,7 +749,7 @@ static void dns_completions(struct dlv_engine *eng)
 			}
 			struct dlv_job *j = job_by_idx(eng, (uint32_t)(id >> 32), (uint32_t)id);
 			if (j && j->st == DLV_J_RESOLVE)
-				resolve(eng, j);
+				dlv_job_resolve(eng, j);
 		}
 }
 
@@ -758,6 +763,10 @@ static int dispatch(struct dlv_engine *eng)
 		if (d->qlen == 0) {
 			d->in_ready = false;
 			*pp = d->next_ready;
+			continue;
+		}
+		if (d->susp_until > eng->now) {   /* suspended by the operator: jobs wait */
+			pp = &d->next_ready;
 			continue;
 		}
 		for (uint32_t i = 0; i < eng->p.max_conns && d->qlen; i++) {
@@ -788,12 +797,13 @@ int dlv_engine_poll(struct dlv_engine *eng, uint64_t now)
 {
 	int work = 0;
 	eng->now = now;
+	dlv_ctl_serve(eng->ctl, eng->p.dns_slot, eng);
 	dns_completions(eng);
 	struct dlv_heap_node *hn;
 	while ((hn = dlv_heap_pop_due(&eng->sched, now)) != NULL) {
 		struct dlv_job *j = (struct dlv_job *)hn;
 		j->st = DLV_J_RESOLVE;
-		resolve(eng, j);
+		dlv_job_resolve(eng, j);
 		work++;
 	}
 	work += dispatch(eng);
@@ -835,6 +845,11 @@ void dlv_engine_set_policy(struct dlv_engine *eng, const struct dlv_policy *pol)
 void dlv_engine_set_dns(struct dlv_engine *eng, struct ctl_dns *dns)
 {
 	eng->dns = dns;
+}
+
+void dlv_engine_set_ctl(struct dlv_engine *eng, struct dlv_ctl *ctl)
+{
+	eng->ctl = ctl;
 }
 
 void dlv_engine_set_acct(struct dlv_engine *eng, struct ctl_acct *acct)

@@ -18,6 +18,7 @@
 #define DLV_BODY_BUF    (64 * 1024)
 #define DLV_TEXT_MAX    200
 #define DLV_TLSA_MAX    8
+#define DLV_SUSP_MAX    64
 #define DLV_TLSA_LEN    64            /* SHA-512; full-certificate records are skipped */
 
 enum dlv_job_state { DLV_J_FREE = 0, DLV_J_RESOLVE, DLV_J_READY, DLV_J_ACTIVE, DLV_J_DEFERRED };
@@ -30,8 +31,10 @@ struct dlv_job {
 	uint32_t idx, gen;
 	uint64_t qid;
 	struct dlv_dest *dest;
+	struct dlv_dest *home;        /* the destination it was last queued at (kept while deferred) */
 	struct dlv_job *next;         /* dest queue, resolve list or free list */
 	uint16_t attempts;
+	uint64_t due;                 /* DEFERRED: next attempt (monotonic) */
 	uint8_t nrc;
 	uint16_t rc[DLV_JOB_RCPTS];   /* recipient indexes in the spooled message */
 };
@@ -45,6 +48,10 @@ struct dlv_hop {
 
 struct dlv_dest {
 	char key[DLV_KEY_MAX];
+	char domain[DLV_HOST_MAX + 1];  /* the recipient domain that created it */
+	uint64_t susp_until;          /* suspended by the operator until (monotonic); 0: not */
+	uint32_t n_ready, n_active, n_deferred;   /* scratch of dlv_op_summary */
+	uint64_t next_due;
 	struct dlv_dest *next_hash;
 	struct dlv_dest *next_ready;
 	bool in_ready;
@@ -119,6 +126,12 @@ struct dlv_engine {
 	struct conn_net net;
 	struct ctl_dns *dns;
 	struct ctl_acct *acct;        /* NULL: outcomes are only logged */
+	struct dlv_ctl *ctl;          /* operator commands (NULL: none) */
+	unsigned n_susp;
+	struct dlv_susp {
+		char name[DLV_HOST_MAX + 1];
+		uint64_t until;
+	} susp[DLV_SUSP_MAX];
 	const struct dlv_policy *pol;
 	struct dlv_policy nopol;
 	struct smtp_client_limits climits;   /* borrowed by every client session: lives here */
@@ -149,6 +162,23 @@ void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char
 			  const char *why);
 uint32_t dlv_rand(struct dlv_engine *eng);
 const struct spool_msg *dlv_job_msg(struct dlv_engine *eng, const struct dlv_job *j);
+
+void dlv_job_free(struct dlv_engine *eng, struct dlv_job *j);
+void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j);
+void dlv_job_bounce(struct dlv_engine *eng, struct dlv_job *j, const char *ecode, const char *text);
+
+/* dlv_ops.c: operator actions, run on the worker (see dlv_ctl.h). Rows are JSON objects. */
+typedef void dlv_row_fn(void *arg, const char *json, size_t len);
+int dlv_op_summary(struct dlv_engine *eng, dlv_row_fn *emit, void *arg);
+int dlv_op_list(struct dlv_engine *eng, const char *dest, dlv_row_fn *emit, void *arg);
+int dlv_op_show(struct dlv_engine *eng, uint64_t qid, dlv_row_fn *emit, void *arg);
+int dlv_op_flush(struct dlv_engine *eng, const char *dest);
+int dlv_op_remove(struct dlv_engine *eng, uint64_t qid, const char *dest, bool bounce);
+/* until: monotonic end of the suspension (UINT64_MAX: until resumed); 0 resumes. */
+int dlv_op_suspend(struct dlv_engine *eng, const char *dest, uint64_t until);
+/* The suspension that applies to a new destination (0: none). */
+uint64_t dlv_suspended(const struct dlv_engine *eng, const struct dlv_dest *d);
+bool dlv_dest_matches(const struct dlv_dest *d, const char *name);
 
 /* dlv_conn.c */
 struct dlv_conn *dlv_conn_open(struct dlv_engine *eng, struct dlv_dest *d);

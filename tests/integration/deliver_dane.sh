@@ -51,20 +51,14 @@ dlv_sink S1 ok 127.0.0.61 --tls dane.crt dane.key
 dlv_sink S2 bad 127.0.0.62 --tls dane.crt dane.key
 dlv_sink S3 fail 127.0.0.63 --tls dane.crt dane.key
 
-cat >cfg.yaml <<EOF
-eal: {file_prefix: dlvdane$$, memory_mb: 128}
-port: {device: none, ipv4: 127.0.0.1/8}
-dataplane: {backend: posix, main_lcore: 0, workers: [1], idle_sleep_us: 100}
-control: {admin_socket: $D/admin.sock}
-smtp: {hostname: relay.test, listen: [{port: $IN, tls: none}]}
-relay: {clients: [{network: 127.0.0.0/8}]}
-spool: {dir: $D/spool, min_free_mb: 1}
+{ dlv_cfg dlvdane$$; cat <<EOF
 dns: {forwarders: ["127.0.0.53@53"], trust_anchor: "$D/anchor.key", timeout_ms: 3000}
 delivery:
   retry: {first: 60, cap: 60, jitter_pct: 0}
   tls_policy:
     - {destination: "*", mode: dane}
 EOF
+} >cfg.yaml
 dlv_dpmaild PID cfg.yaml
 for r in u@ok.dlvtest u@bad.dlvtest u@fail.dlvtest; do
   $X $PY - "$IN" "$r" <<'PY'

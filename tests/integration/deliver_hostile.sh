@@ -15,6 +15,7 @@ PY=/usr/bin/python3
 $PY -c 'import aiosmtpd' 2>/dev/null || t_skip "python3-aiosmtpd missing"
 t_tmpdir D
 cd "$D" || exit 1
+source "$T_ROOT/tests/tools/dlv_testnet.sh"
 IN=13180
 MODES="longline endless garbage badcode mid421 dropdata dribble"
 routes=""
@@ -28,14 +29,7 @@ P_SLOW=$p
 t_bg S_SLOW $PY "$T_ROOT/tests/tools/mx_sink.py" --port $P_SLOW --dir "$D/slow" --delay 0.15 >slow.out 2>&1
 for m in $MODES slow; do t_wait_for 10 grep -q listening $m.out || t_fail "$m server starts"; done
 
-cat >cfg.yaml <<EOF
-eal: {file_prefix: dlvho$$, memory_mb: 128}
-port: {device: none, ipv4: 127.0.0.1/8}
-dataplane: {backend: posix, main_lcore: 0, workers: [1], idle_sleep_us: 100}
-control: {admin_socket: $D/admin.sock}
-smtp: {hostname: relay.test, listen: [{port: $IN, tls: none}]}
-relay: {clients: [{network: 127.0.0.0/8}]}
-spool: {dir: $D/spool, min_free_mb: 1}
+{ dlv_cfg dlvho$$; cat <<EOF
 delivery:
   retry: {first: 1, cap: 1, jitter_pct: 0}
   shaping:
@@ -43,6 +37,7 @@ delivery:
   routes:
 $routes    - {domain: slow.test, hosts: ["[127.0.0.1]:$P_SLOW"]}
 EOF
+} >cfg.yaml
 t_bg PID "$DPMAILD" -c cfg.yaml >dpmaild.log 2>&1
 alive() { $PY -c "import smtplib; smtplib.SMTP('127.0.0.1', $IN, timeout=2).quit()"; }
 t_check "dpmaild relays" t_wait_for 10 alive

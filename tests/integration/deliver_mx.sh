@@ -47,14 +47,7 @@ dlv_sink S_E2 e2 127.0.0.22
 dlv_sink S_AMX amx 127.0.0.13
 dlv_sink S_SND snd 127.0.0.30
 
-cat >cfg.yaml <<EOF
-eal: {file_prefix: dlvmx$$, memory_mb: 128}
-port: {device: none, ipv4: 127.0.0.1/8}
-dataplane: {backend: posix, main_lcore: 0, workers: [1], idle_sleep_us: 100}
-control: {admin_socket: $D/admin.sock}
-smtp: {hostname: relay.test, listen: [{port: $IN, tls: none}]}
-relay: {clients: [{network: 127.0.0.0/8}]}
-spool: {dir: $D/spool, min_free_mb: 1}
+{ dlv_cfg dlvmx$$; cat <<EOF
 dns: {forwarders: ["127.0.0.53@53"], timeout_ms: 3000, failure_ttl: 1}
 delivery:
   retry: {first: 60, cap: 60, jitter_pct: 0}
@@ -63,6 +56,7 @@ delivery:
   routes:
     - {domain: example.com, hosts: ["[127.0.0.30]:25"]}
 EOF
+} >cfg.yaml
 dlv_dpmaild PID cfg.yaml
 
 send() { # rcpt [count]

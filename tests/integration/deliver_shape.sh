@@ -14,18 +14,12 @@ SINK=$T_ROOT/tests/tools/mx_sink.py
 $PY -c 'import aiosmtpd' 2>/dev/null || t_skip "python3-aiosmtpd missing"
 t_tmpdir D
 cd "$D" || exit 1
+source "$T_ROOT/tests/tools/dlv_testnet.sh"
 IN=13120
 P_SINK=13121
 N=120
 
-cat >cfg.yaml <<EOF
-eal: {file_prefix: dlvsh$$, memory_mb: 128}
-port: {device: none, ipv4: 127.0.0.1/8}
-dataplane: {backend: posix, main_lcore: 0, workers: [1], idle_sleep_us: 100}
-control: {admin_socket: $D/admin.sock}
-smtp: {hostname: relay.test, listen: [{port: $IN, tls: none}]}
-relay: {clients: [{network: 127.0.0.0/8}]}
-spool: {dir: $D/spool, min_free_mb: 1}
+{ dlv_cfg dlvsh$$; cat <<EOF
 delivery:
   retry: {first: 60, cap: 60, jitter_pct: 0}
   shaping:
@@ -33,6 +27,7 @@ delivery:
   routes:
     - {domain: shape.test, hosts: ["[127.0.0.1]:$P_SINK"]}
 EOF
+} >cfg.yaml
 t_bg S $PY "$SINK" --port $P_SINK --dir "$D/sink" >sink.out 2>&1
 t_wait_for 10 grep -q listening sink.out || t_fail "sink starts"
 t_bg PID "$DPMAILD" -c cfg.yaml >dpmaild.log 2>&1

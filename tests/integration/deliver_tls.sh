@@ -60,14 +60,7 @@ dlv_sink S4 clear 127.0.0.44
 dlv_sink S5 clear2 127.0.0.45
 dlv_sink S6 mayself 127.0.0.46 --tls self.crt self.key
 
-cat >cfg.yaml <<EOF
-eal: {file_prefix: dlvtls$$, memory_mb: 128}
-port: {device: none, ipv4: 127.0.0.1/8}
-dataplane: {backend: posix, main_lcore: 0, workers: [1], idle_sleep_us: 100}
-control: {admin_socket: $D/admin.sock}
-smtp: {hostname: relay.test, listen: [{port: $IN, tls: none}]}
-relay: {clients: [{network: 127.0.0.0/8}]}
-spool: {dir: $D/spool, min_free_mb: 1}
+{ dlv_cfg dlvtls$$; cat <<EOF
 dns: {forwarders: ["127.0.0.53@53"], timeout_ms: 3000}
 delivery:
   retry: {first: 60, cap: 60, jitter_pct: 0}
@@ -77,6 +70,7 @@ delivery:
     - {destination: vwrong.dlvtest, mode: verify}
     - {destination: enc.dlvtest, mode: encrypt}
 EOF
+} >cfg.yaml
 DLV_ENV="SSL_CERT_FILE=$D/ca.crt" dlv_dpmaild PID cfg.yaml
 
 for r in u@vgood.dlvtest u@vself.dlvtest u@vwrong.dlvtest u@enc.dlvtest u@may.dlvtest u@mayself.dlvtest; do

@@ -53,3 +53,17 @@ dlv_dpmaild() {
   t_check "dpmaild starts in the namespace" \
     t_wait_for 10 $X /usr/bin/python3 -c "import smtplib; smtplib.SMTP('127.0.0.1', $IN, timeout=2).quit()"
 }
+
+# dlv_cfg PREFIX: the common head of a delivery test's dpmaild configuration (posix backend,
+# one worker, SMTP in on $IN, spool and admin socket in $D); the test appends its own sections.
+dlv_cfg() {
+  cat <<EOF
+eal: {file_prefix: $1, memory_mb: 128}
+port: {device: none, ipv4: 127.0.0.1/8}
+dataplane: {backend: posix, main_lcore: 0, workers: [1], idle_sleep_us: 100}
+control: {admin_socket: $D/admin.sock}
+smtp: {hostname: relay.test, listen: [{port: $IN, tls: none}]}
+relay: {clients: [{network: 127.0.0.0/8}]}
+spool: {dir: $D/spool, min_free_mb: 1}
+EOF
+}
