@@ -29,7 +29,8 @@ struct gcm_engine *gcm_engine_new(const struct gcm_engine_cfg *cfg, int *err)
 		*err = -EINVAL;
 		return NULL;
 	}
-	e = aligned_alloc(64, sizeof(*e));
+	/* C11: the size of an aligned_alloc must be a multiple of the alignment */
+	e = aligned_alloc(64, (sizeof(*e) + 63) & ~(size_t)63);
 	if (!e) {
 		*err = -ENOMEM;
 		goto err;
