@@ -15,7 +15,11 @@
 #include "acct/acct.h"
 #include "config/cfg.h"
 #include "ctl/cfgcmd.h"
+#include "ctl/ctl_modules.h"
 #include "ctl/plane.h"
+#include "ctl/server.h"
+#include "ctl/wq.h"
+#include "main/dp.h"
 #include "dns/dns.h"
 #include "log.h"
 #include "main/dp-t.h"
@@ -32,7 +36,20 @@ struct ctl_daemon {
 	struct ctl_dns *dns;
 	struct ctl_acct *acct;
 	struct ctl_cfgcmd *cfgcmd;  /* the configuration file + admin changes */
+	struct ctl_wq *wq;
+	size_t modules_started;     /* ctl_modules[] whose init succeeded */
+	struct wq_hook {            /* worker poll hook context, one per worker */
+		struct ctl_wq *wq;
+		unsigned slot;
+	} hooks[RTE_MAX_LCORE];
 };
+
+/* Worker poll hook: serve the control plane's requests once per turn. */
+static int wq_serve_hook(void *ctx, uint64_t now_us)
+{
+	struct wq_hook *h = ctx;
+	return (int)ctl_wq_serve(h->wq, h->slot);
+}
 
 #define NC(f) offsetof(struct dp_lcore, nif.cnt.f)
 static const struct ctl_stat_field lcore_fields[] = {
@@ -170,6 +187,9 @@ static int start_plane(struct ctl_daemon *d, const struct cfg *c)
 		ids[i] = lc->lcore_id;
 		ctl_stats_add_block(ctl_plane_stats(d->plane), lc->lcore_id, lcore_fields,
 				    sizeof(lcore_fields) / sizeof(lcore_fields[0]), lc);
+		for (unsigned b = 0; b < lc->n_stats; b++)
+			ctl_stats_add_block(ctl_plane_stats(d->plane), lc->lcore_id, lc->stats[b].fields,
+					    lc->stats[b].n, lc->stats[b].base);
 	}
 	ctl_plane_set_lcores(d->plane, ids, d->rt->n_workers);
 	ctl_plane_set_reload(d->plane, daemon_reload, d);
@@ -208,6 +228,20 @@ struct ctl_daemon *ctl_daemon_start(struct dp_rt *rt)
 	for (uint16_t i = 0; i < rt->n_workers; i++)
 		rt->lc[i]->dns = d->dns;   /* workers start after this: they see it from their first turn */
 	ctl_cfgcmd_register(d->cfgcmd, ctl_plane_server(d->plane));
+	if (!(d->wq = ctl_wq_new(rt->n_workers)))
+		goto err;
+	for (uint16_t i = 0; i < rt->n_workers; i++) {
+		d->hooks[i] = (struct wq_hook){ d->wq, i };
+		if (dp_lcore_add_poll(rt->lc[i], wq_serve_hook, &d->hooks[i]) < 0)
+			goto err;
+	}
+	ctl_plane_attach_wq(d->plane, d->wq);
+	for (; d->modules_started < ctl_n_modules; d->modules_started++)
+		if (ctl_modules[d->modules_started].init(d) < 0) {
+			log_err("event=startup_failed reason=\"control side of module %s\"",
+				ctl_modules[d->modules_started].name);
+			goto err;
+		}
 	ctl_plane_attach_acct(d->plane, d->acct);
 	log_info("event=control_started admin_socket=%s metrics_port=%u snapshot=1",
 		 c->control.admin_socket, ctl_plane_metrics_port(d->plane));
@@ -228,6 +262,9 @@ struct cfg_pub *ctl_daemon_pub(struct ctl_daemon *d) { return &d->pub; }
 struct ctl_plane *ctl_daemon_plane(struct ctl_daemon *d) { return d->plane; }
 struct ctl_dns *ctl_daemon_dns(struct ctl_daemon *d) { return d->dns; }
 struct ctl_acct *ctl_daemon_acct(struct ctl_daemon *d) { return d->acct; }
+struct ctl_server *ctl_daemon_server(struct ctl_daemon *d) { return ctl_plane_server(d->plane); }
+struct ctl_wq *ctl_daemon_wq(struct ctl_daemon *d) { return d->wq; }
+struct dp_rt *ctl_daemon_rt(struct ctl_daemon *d) { return d->rt; }
 
 void ctl_daemon_stop(struct ctl_daemon *d)
 {
@@ -237,7 +274,13 @@ void ctl_daemon_stop(struct ctl_daemon *d)
 		for (uint16_t i = 0; i < d->rt->n_workers; i++)
 			if (d->rt->lc[i])
 				d->rt->lc[i]->pub = NULL;
+	while (d->modules_started > 0) {
+		const struct ctl_module *m = &ctl_modules[--d->modules_started];
+		if (m->fini)
+			m->fini(d);
+	}
 	ctl_plane_free(d->plane);
+	ctl_wq_free(d->wq);
 	ctl_dns_free(d->dns);
 	ctl_acct_free(d->acct);
 	if (d->rt) {

@@ -3,7 +3,8 @@
  * dkim_arena.c: bump allocation in recycled chunks for libopendkim's per-message memory (see
  * dkim_arena.h). A message's allocations are bounded by the header limit plus libopendkim's
  * fixed buffers (its dynamic strings stop growing at 64 KiB), so an arena stays small; the
- * per-lcore pool keeps the chunks warm so steady state does not call malloc.
+ * per-lcore pool keeps the chunks warm, so in steady state libopendkim's own allocations never
+ * reach malloc (OpenSSL's, inside it, still do).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -396,10 +396,8 @@ static void c_connected(void *ctx, struct conn *c)
 		drain(dc);
 		return;
 	}
-	struct smtp_client_limits lim;
-	smtp_client_limits_defaults(&lim);
 	dc->st = DLV_C_SETUP;
-	smtp_client_init(&dc->smtp, &lim, &dc_hooks, dc, eng->pol->helo ? eng->pol->helo : "localhost",
+	smtp_client_init(&dc->smtp, &eng->climits, &dc_hooks, dc, eng->pol->helo ? eng->pol->helo : "localhost",
 			 smtp_tls(dc), false, eng->now);
 	drain(dc);
 }

@@ -797,6 +797,7 @@ struct dlv_engine *dlv_engine_new(const struct dlv_params *p, struct spool *sp,
 	eng->net = net;
 	eng->rnd = 0x9e3779b9u ^ (p->lcore_index * 7919u);
 	dlv_retry_policy_defaults(&eng->nopol.retry);
+	smtp_client_limits_defaults(&eng->climits);
 	eng->pol = &eng->nopol;
 	if (dlv_heap_init(&eng->sched, 1024, p->max_jobs) < 0)
 		goto err_eng;

@@ -106,6 +106,7 @@ struct dlv_engine {
 	struct ctl_dns *dns;
 	const struct dlv_policy *pol;
 	struct dlv_policy nopol;
+	struct smtp_client_limits climits;   /* borrowed by every client session: lives here */
 	uint64_t now;
 	uint32_t rnd;
 	struct dlv_heap sched;

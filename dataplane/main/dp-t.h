@@ -17,6 +17,7 @@
 
 struct cfg;
 struct cfg_pub;
+struct ctl_stat_field;
 struct ctl_dns;
 struct cfg_snapshot;
 struct dp_lcore;
@@ -25,6 +26,7 @@ struct rte_ring;
 
 #define DP_POLL_MAX   16
 #define DP_MODULE_MAX 16
+#define DP_STATS_MAX  8
 #define DP_BURST_MAX  64
 
 /*
@@ -68,6 +70,13 @@ struct dp_lcore {
 	unsigned n_poll;
 	struct dp_poll poll[DP_POLL_MAX];
 	void *mod_state[DP_MODULE_MAX];   /* per dp_modules[] index */
+	/* Modules' counter structs, exported by the control plane (dp_lcore_add_stats). */
+	unsigned n_stats;
+	struct dp_stat_block {
+		const struct ctl_stat_field *fields;
+		size_t n;
+		const void *base;
+	} stats[DP_STATS_MAX];
 	/* Configuration snapshots (control/snapshot): the loop reads the current one once per
 	 * turn into snap (valid for that turn only) and reports a quiescent state after it. */
 	struct cfg_pub *pub;              /* NULL: no control plane (unit tests) */

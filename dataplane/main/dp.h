@@ -48,6 +48,11 @@ void dp_lcore_free(struct dp_lcore *lc);
 /* Register fn to run once per loop turn on lc (before the TX flush). 0, or -ENOSPC. */
 int dp_lcore_add_poll(struct dp_lcore *lc, dp_poll_fn fn, void *ctx);
 
+/* Export a module's per-lcore counter struct: fields give names and offsets from base (a struct
+ * the module owns and updates on its lcore). The control plane publishes them in `stats` and
+ * the metrics endpoint. Call from lcore_init. 0 or -ENOSPC. */
+int dp_lcore_add_stats(struct dp_lcore *lc, const struct ctl_stat_field *fields, size_t n,
+		       const void *base);
 /* The state of the module called `name` on lc (modules initialised before the caller), or
  * NULL when that module is not plugged in or chose to stay inactive. */
 void *dp_lcore_module_state(const struct dp_lcore *lc, const char *name);

@@ -153,3 +153,12 @@ void *dp_lcore_module_state(const struct dp_lcore *lc, const char *name)
 			return lc->mod_state[m];
 	return NULL;
 }
+
+int dp_lcore_add_stats(struct dp_lcore *lc, const struct ctl_stat_field *fields, size_t n,
+		       const void *base)
+{
+	if (lc->n_stats == DP_STATS_MAX)
+		return -ENOSPC;
+	lc->stats[lc->n_stats++] = (struct dp_stat_block){ fields, n, base };
+	return 0;
+}

@@ -151,8 +151,10 @@ void tcp_deliver(struct tcp_conn *tc)
 	while (tc->rcvq.head && !(tc->flags & (TF_READ_PAUSED | TF_CLOSED_TOLD))) {
 		struct rte_mbuf *m = tc->rcvq.head;
 		size_t len = m->data_len;
+		tc->flags |= TF_IN_DELIVER;
 		size_t n = tc->c.handler->on_data(tc->c.handler_ctx, &tc->c,
 						  rte_pktmbuf_mtod(m, const uint8_t *), len);
+		tc->flags &= ~TF_IN_DELIVER;
 		if (tc->state == TCP_CLOSED)
 			return;
 		if (tc->rcvq.head != m)
@@ -163,6 +165,13 @@ void tcp_deliver(struct tcp_conn *tc)
 		st->rcv_mem -= (uint32_t)n;
 		if (n < len)
 			tc->flags |= TF_READ_PAUSED;
+		if (tc->flags & TF_CLOSE_LATER) {
+			/* The application closed while reading what it was just given: decide on
+			 * FIN or RST now that its consumption is known (RFC 2525 2.17). */
+			tc->flags &= ~TF_CLOSE_LATER;
+			tcp_conn_ops.close(&tc->c);
+			return;
+		}
 	}
 	if (!tc->rcvq.head && (tc->flags & TF_FIN_RCVD) &&
 	    !(tc->flags & (TF_EOF_TOLD | TF_APP_CLOSED | TF_CLOSED_TOLD))) {
@@ -293,6 +302,10 @@ static void op_close(struct conn *c)
 	struct tcp_conn *tc = tcp_conn_of(c);
 	if (tc->state == TCP_CLOSED || (tc->flags & TF_APP_CLOSED))
 		return;
+	if (tc->flags & TF_IN_DELIVER) {
+		tc->flags |= TF_CLOSE_LATER;
+		return;
+	}
 	/* unread data at close is reset, not silently dropped (RFC 2525 2.17) */
 	if (tc->rcvq.len || tc->state == TCP_SYN_SENT) {
 		op_abort(c);

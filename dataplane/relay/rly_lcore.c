@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "dkim/dkim.h"
 #include "log.h"
 #include "main/dp.h"
+#include "metrics/stats.h"
 #include "net/tcp_lcore.h"
 #include "relay/rly_lcore.h"
 #include "snapshot/snapshot.h"
@@ -135,6 +137,39 @@ static int listen_all(struct rly_lcore *st, const struct cfg *c)
 	return 0;
 }
 
+#define RS(f) offsetof(struct rly_stats, f)
+static const struct ctl_stat_field rly_fields[] = {
+	{ "smtp_sessions_total", "Inbound SMTP sessions accepted.", CTL_STAT_COUNTER, RS(sessions) },
+	{ "smtp_sessions_refused_total", "Inbound sessions refused: no free slot.", CTL_STAT_COUNTER, RS(sessions_refused) },
+	{ "smtp_sessions_active", "Inbound sessions open now.", CTL_STAT_GAUGE, RS(active) },
+	{ "smtp_messages_total", "Messages accepted (250 after the spool commit).", CTL_STAT_COUNTER, RS(messages) },
+	{ "smtp_messages_failed_total", "Messages answered 4xx/5xx at end of data.", CTL_STAT_COUNTER, RS(messages_failed) },
+	{ "smtp_bytes_total", "Message octets accepted.", CTL_STAT_COUNTER, RS(bytes) },
+	{ "smtp_relay_denied_total", "RCPTs refused: not a relay client.", CTL_STAT_COUNTER, RS(relay_denied) },
+	{ "smtp_sender_denied_total", "Senders refused by domain policy.", CTL_STAT_COUNTER, RS(sender_denied) },
+	{ "smtp_starttls_total", "STARTTLS handshakes completed.", CTL_STAT_COUNTER, RS(starttls) },
+	{ "dkim_signed_total", "Messages DKIM-signed.", CTL_STAT_COUNTER, RS(dkim_signed) },
+	{ "dkim_unsigned_total", "Messages passed unsigned (no key, or policy pass).", CTL_STAT_COUNTER, RS(dkim_unsigned) },
+	{ "dkim_rejected_total", "Messages refused: no or several From: headers.", CTL_STAT_COUNTER, RS(dkim_rejected) },
+	{ "spool_stage_full_total", "Messages refused because the spool stage was full.", CTL_STAT_COUNTER, RS(stage_full) },
+};
+#define DS(f) offsetof(struct dlv_stats, f)
+static const struct ctl_stat_field dlv_fields[] = {
+	{ "delivery_jobs_total", "Delivery jobs created (recipients of one message at one domain).", CTL_STAT_COUNTER, DS(jobs) },
+	{ "delivery_delivered_total", "Recipients delivered.", CTL_STAT_COUNTER, DS(delivered) },
+	{ "delivery_bounced_total", "Recipients bounced (5xx, null MX, NXDOMAIN).", CTL_STAT_COUNTER, DS(bounced) },
+	{ "delivery_expired_total", "Recipients expired (maximum age).", CTL_STAT_COUNTER, DS(expired) },
+	{ "delivery_deferred_total", "Recipient deferrals (4xx, connection failures).", CTL_STAT_COUNTER, DS(deferred) },
+	{ "delivery_dsn_total", "Delivery status notifications queued.", CTL_STAT_COUNTER, DS(dsn_sent) },
+	{ "delivery_connections_total", "Outbound connections opened.", CTL_STAT_COUNTER, DS(conns_opened) },
+	{ "delivery_connections_failed_total", "Destinations whose every hop failed.", CTL_STAT_COUNTER, DS(conns_failed) },
+	{ "delivery_connections_reused_total", "Messages sent on an already used connection.", CTL_STAT_COUNTER, DS(conns_reused) },
+	{ "delivery_tls_total", "Outbound TLS sessions.", CTL_STAT_COUNTER, DS(tls_sessions) },
+	{ "delivery_tls_verified_total", "Outbound TLS sessions with a verified peer.", CTL_STAT_COUNTER, DS(tls_verified) },
+	{ "delivery_queued", "Delivery jobs queued now.", CTL_STAT_GAUGE, DS(queued) },
+	{ "delivery_connections_active", "Outbound connections open now.", CTL_STAT_GAUGE, DS(active_conns) },
+};
+
 static int rly_lcore_poll(void *ctx, uint64_t now)
 {
 	struct rly_lcore *st = ctx;
@@ -225,6 +260,8 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 	dp2.wall_offset_us = rp.wall_offset_us;
 	if (!(st->dlv = dlv_engine_new(&dp2, st->sp, st->tls, st->net, err)))
 		goto err;
+	dp_lcore_add_stats(lc, rly_fields, sizeof(rly_fields) / sizeof(rly_fields[0]), rly_core_stats(st->rly));
+	dp_lcore_add_stats(lc, dlv_fields, sizeof(dlv_fields) / sizeof(dlv_fields[0]), dlv_engine_stats(st->dlv));
 	if ((*err = listen_all(st, c)) < 0 || (*err = dp_lcore_add_poll(lc, rly_lcore_poll, st)) < 0)
 		goto err;
 	return st;

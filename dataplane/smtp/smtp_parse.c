@@ -112,10 +112,10 @@ static void hdr_done(struct smtp_server_session *s)
 				      &v);
 	if (v.code >= 400) {
 		ds->bad = SMTP_DATA_FROM_DENIED;
-		s->bdat_err.code = v.code;
+		s->defer_reply.code = v.code;
 		/* verdict strings are borrowed only during the hook: keep our own static text */
-		s->bdat_err.ecode = v.code >= 500 ? "5.7.1" : "4.7.1";
-		s->bdat_err.text = "Sender address in From: header not authorised";
+		s->defer_reply.ecode = v.code >= 500 ? "5.7.1" : "4.7.1";
+		s->defer_reply.text = "Sender address in From: header not authorised";
 	}
 }
 

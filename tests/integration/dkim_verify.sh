@@ -150,7 +150,10 @@ t_check "mismatched public key rejected, naming the key file" grep -q 'keys/rsa.
 t_check "wrong algorithm rejected, naming the key file" grep -q 'keys/rsa.pem.*not an Ed25519 key' err2.txt
 # ---- the benchmark tool runs (numbers in docs/dkim.md; here only a smoke run) ----
 if [ -x "$BUILD/tests/tools/dkim_bench" ]; then
-  "$BUILD/tests/tools/dkim_bench" -s 0.1 -q -n 2048 >bench.txt 2>&1
+  # detect_leaks=0: its "libopendkim as is" comparison runs libopendkim without our arena and
+  # key cache, and libopendkim 2.11 leaks after every ed25519 signature (docs/dkim.md)
+  ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+    "$BUILD/tests/tools/dkim_bench" -s 0.1 -q -n 2048 >bench.txt 2>&1
   t_check "dkim_bench runs: both algorithms and both batching modes reported" \
     sh -c "grep -q '^rsa2048 ' bench.txt && grep -q '^ed25519 ' bench.txt && grep -q 'batched' bench.txt"
 fi
