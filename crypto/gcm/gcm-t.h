@@ -169,4 +169,31 @@ struct gcm_secrets {
 	bool have_client, have_server;
 };
 
+
+/* ---- one connection on the batched path (gcm_link.c) --------------------------------------- */
+
+#define GCM_LINK_BURST 16 /* records sealed/opened per engine burst within one call */
+
+/* Per-lcore: the engine and scratch for GCM_LINK_BURST records (about 290 KB). */
+struct gcm_lcore {
+	struct gcm_engine *e;
+	uint8_t *buf;
+	struct gcm_op ops[GCM_LINK_BURST];
+	int len[GCM_LINK_BURST];
+};
+
+struct gcm_link {
+	struct gcm_sess s;
+	bool alert_sent;
+};
+
+/* What the transport provides to a link call. */
+struct gcm_link_io {
+	void *ctx;
+	/* Plaintext of one record (valid during the call). The callee takes or stashes all of
+	 * it; false asks the link to stop after this record (upper layer paused). */
+	bool (*on_data)(void *ctx, const uint8_t *p, size_t n);
+	/* One sealed record to send, in order; < 0 when the transport cannot take it. */
+	int (*emit)(void *ctx, const uint8_t *rec, size_t n);
+};
 #endif

@@ -11,6 +11,8 @@
 #ifndef DPMAIL_GCM_H
 #define DPMAIL_GCM_H
 
+#include <sys/types.h>
+
 #include "gcm/gcm-t.h"
 
 struct ssl_st;
@@ -139,6 +141,38 @@ int gcm_post_input(struct gcm_sess *s, uint8_t ct, const uint8_t *p, size_t len)
 /* Derives the next traffic secret and keys of one direction (RFC 8446 §7.2). */
 int gcm_dir_update(struct gcm_sess *s, struct gcm_dir_state *d);
 void gcm_sess_enter(struct gcm_sess *s, enum gcm_sess_state st);
+
+/* ---- one connection on the batched path (gcm_link.c) --------------------------------------- */
+
+/* Per lcore, start-up: engine + scratch. NULL and *err = -errno on failure. */
+struct gcm_lcore *gcm_lcore_new(const struct gcm_engine_cfg *cfg, int *err);
+void gcm_lcore_free(struct gcm_lcore *lc);
+/*
+ * Takes over ssl's records right after its handshake completed (the keylog hook installed
+ * on its context). tickets_written: records OpenSSL wrote in the handshake call that
+ * finished (TLS 1.3 server; gcm_rec_count). 0, or -EOPNOTSUPP/-ENOENT: stay on OpenSSL.
+ * Ownership: ssl stays the caller's and is not used for records afterwards.
+ */
+int gcm_link_init(struct gcm_link *l, struct gcm_lcore *lc, struct ssl_st *ssl,
+		  unsigned tickets_written);
+/*
+ * Opens the complete records at data (a transport's receive span; partial records are left
+ * for the next call), delivering plaintext through io->on_data in order and emitting
+ * KeyUpdate replies. Returns the bytes consumed, or -errno after a fatal error (the alert was
+ * emitted, -ECONNRESET for a fatal alert from the peer). l->s.state says PEER_CLOSED after
+ * close_notify.
+ */
+ssize_t gcm_link_input(struct gcm_lcore *lc, struct gcm_link *l, const uint8_t *data,
+		       size_t len, const struct gcm_link_io *io);
+/* Seals len bytes as records of up to 16 KiB and emits them. Bytes sealed or -errno. */
+ssize_t gcm_link_send(struct gcm_lcore *lc, struct gcm_link *l, const void *buf, size_t len,
+		      const struct gcm_link_io *io);
+/* Starts a TLS 1.3 KeyUpdate (requested: the peer must answer with its own). 0 or -errno. */
+int gcm_link_key_update(struct gcm_lcore *lc, struct gcm_link *l, bool requested,
+			const struct gcm_link_io *io);
+/* Emits an alert (close_notify closes our side; any other ends the session). */
+int gcm_link_alert(struct gcm_lcore *lc, struct gcm_link *l, uint8_t desc,
+		   const struct gcm_link_io *io);
 
 /* ---- OpenSSL bridge (gcm_ossl.c) ------------------------------------------------------------- */
 

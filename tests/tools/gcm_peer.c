@@ -27,8 +27,8 @@
 static int fd = -1;
 static SSL *ssl;
 static BIO *rb, *wb;
-static struct gcm_engine *eng;
-static struct gcm_sess s;
+static struct gcm_lcore *lc;
+static struct gcm_link gl;
 static uint8_t in[1 << 18];
 static size_t in_len;
 
@@ -98,151 +98,99 @@ static unsigned handshake(void)
 	}
 }
 
-static void seal_send(uint8_t ct, const void *p, size_t len)
+static int emit(void *ctx, const uint8_t *rec, size_t n)
 {
-	static uint8_t rec[GCM_TLS_MAX_RECORD + 512];
-	struct gcm_op op = {0};
-	int n;
-
-	memcpy(rec + gcm_rec_hdr_len(&s), p, len);
-	n = gcm_seal_prep(&s, &op, ct, rec, len);
-	if (n < 0)
-		DIE("seal: %d", n);
-	gcm_engine_enqueue(eng, &op, 0);
-	gcm_engine_flush(eng);
-	gcm_seal_finish(&op);
-	write_all(rec, (size_t)n);
+	write_all(rec, n);
+	return 0;
 }
 
-static void send_alert(uint8_t desc)
-{
-	uint8_t rec[64];
-	struct gcm_op op = {0};
-	int n = gcm_alert_seal(&s, &op, rec, desc);
+static uint8_t got[1 << 18];
+static size_t got_len;
 
-	gcm_engine_enqueue(eng, &op, 0);
-	gcm_engine_flush(eng);
-	gcm_seal_finish(&op);
-	write_all(rec, (size_t)n);
+static bool on_data(void *ctx, const uint8_t *p, size_t n)
+{
+	if (got_len + n > sizeof(got))
+		DIE("too much data");
+	memcpy(got + got_len, p, n);
+	got_len += n;
+	return true;
 }
 
-static void key_update(bool requested)
-{
-	uint8_t rec[64];
-	struct gcm_op op = {0};
-	int n = gcm_key_update_seal(&s, eng, &op, rec, requested, 0);
+static const struct gcm_link_io io = {.ctx = NULL, .on_data = on_data, .emit = emit};
 
-	if (n < 0)
-		DIE("key update: %d", n);
-	write_all(rec, (size_t)n);
+/* Feeds what is buffered to the link. */
+static void drain(void)
+{
+	ssize_t used = gcm_link_input(lc, &gl, in, in_len, &io);
+
+	if (used < 0)
+		DIE("input: %zd (alert %u)", used, gl.s.alert_out);
+	memmove(in, in + used, in_len - (size_t)used);
+	in_len -= (size_t)used;
 }
 
-/*
- * Opens the next record (reading the socket as needed): the event, data at *p (*pl bytes).
- * Answers a peer's update_requested at once.
- */
-static int next_record(uint8_t *out, const uint8_t **p, size_t *pl)
+/* Reads the socket once and feeds the link; -EPIPE on EOF. */
+static int pump(void)
 {
-	for (;;) {
-		uint8_t alert = 0;
-		int rl = gcm_rec_frame(&s, in, in_len, &alert);
+	ssize_t n = read_some(in + in_len, sizeof(in) - in_len);
 
-		if (rl < 0)
-			DIE("framing: %d alert %u", rl, alert);
-		if (rl > 0) {
-			struct gcm_op op = {0};
-			int ev;
-
-			if (gcm_open_prep(&s, &op, in, (size_t)rl, out))
-				DIE("open_prep");
-			gcm_engine_enqueue(eng, &op, 0);
-			gcm_engine_flush(eng);
-			ev = gcm_open_finish(&s, &op, p, pl);
-			memmove(in, in + rl, in_len - (size_t)rl);
-			in_len -= (size_t)rl;
-			if (ev < 0) {
-				send_alert(s.alert_out);
-				DIE("open: %d (alert %u sent)", ev, s.alert_out);
-			}
-			if (s.key_update_due)
-				key_update(false);
-			if (ev != GCM_EV_NONE)
-				return ev;
-			continue;
-		}
-		ssize_t n = read_some(in + in_len, sizeof(in) - in_len);
-
-		if (n <= 0)
-			return -EPIPE;
-		in_len += (size_t)n;
-	}
+	if (n <= 0)
+		return -EPIPE;
+	in_len += (size_t)n;
+	drain();
+	return 0;
 }
 
 static void run_server(void)
 {
-	static uint8_t out[GCM_TLS_MAX_RECORD];
-	const uint8_t *p;
-	size_t pl;
-	int ev;
-
-	while ((ev = next_record(out, &p, &pl)) == GCM_EV_DATA)
-		if (pl)
-			seal_send(GCM_CT_APPDATA, p, pl);
-	if (ev != GCM_EV_CLOSE_NOTIFY)
-		DIE("expected close_notify, got %d", ev);
-	send_alert(GCM_ALERT_CLOSE_NOTIFY);
+	while (gl.s.state == GCM_SESS_OPEN) {
+		if (!got_len && pump())
+			DIE("EOF without close_notify");
+		if (got_len && gcm_link_send(lc, &gl, got, got_len, &io) != (ssize_t)got_len)
+			DIE("send");
+		got_len = 0;
+	}
+	if (gl.s.state != GCM_SESS_PEER_CLOSED)
+		DIE("session %s", gcm_sess_state_str(gl.s.state));
+	gcm_link_alert(lc, &gl, GCM_ALERT_CLOSE_NOTIFY, &io);
 }
 
-/* Reads until a full line came back; checks it is the reverse of want. */
+/* Waits until a full line came back; checks it is the reverse of want. */
 static void expect_reversed(const char *want, size_t len)
 {
-	static uint8_t out[GCM_TLS_MAX_RECORD], got[1 << 17];
-	size_t n = 0;
-	const uint8_t *p;
-	size_t pl;
-
-	while (n < len + 1) {
-		int ev = next_record(out, &p, &pl);
-
-		if (ev != GCM_EV_DATA)
-			DIE("expected data, got %d", ev);
-		memcpy(got + n, p, pl);
-		n += pl;
-	}
+	while (got_len < len + 1)
+		if (pump() || gl.s.state != GCM_SESS_OPEN)
+			DIE("no reply");
 	for (size_t i = 0; i < len; i++)
 		if (got[i] != (uint8_t)want[len - 1 - i])
 			DIE("reply %zu differs at %zu", len, i);
+	got_len = 0;
 }
 
 static void run_client(void)
 {
 	static const size_t sizes[] = {1, 64, 1024, 4000, 16000};
 	static char line[16384];
-	uint8_t out[256];
-	const uint8_t *p;
-	size_t pl;
 
 	for (unsigned k = 0; k < 2; k++) {
 		for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 			for (size_t j = 0; j < sizes[i]; j++)
 				line[j] = (char)('a' + (j * 7 + i + k) % 26);
 			line[sizes[i]] = '\n';
-			seal_send(GCM_CT_APPDATA, line, sizes[i] + 1);
+			if (gcm_link_send(lc, &gl, line, sizes[i] + 1, &io) != (ssize_t)sizes[i] + 1)
+				DIE("send");
 			expect_reversed(line, sizes[i]);
 		}
-		if (k == 0 && s.version == GCM_TLS13)
-			key_update(true);
+		if (k == 0 && gl.s.version == GCM_TLS13 && gcm_link_key_update(lc, &gl, true, &io))
+			DIE("key update");
 	}
-	seal_send(GCM_CT_APPDATA, "CLOSE\n", 6);
-	for (;;) {
-		int ev = next_record(out, &p, &pl);
-
-		if (ev == GCM_EV_CLOSE_NOTIFY)
-			break;
-		if (ev != GCM_EV_DATA)
-			DIE("expected close_notify, got %d", ev);
-	}
-	send_alert(GCM_ALERT_CLOSE_NOTIFY);
+	gcm_link_send(lc, &gl, "CLOSE\n", 6, &io);
+	while (gl.s.state == GCM_SESS_OPEN)
+		if (pump())
+			DIE("EOF without close_notify");
+	if (gl.s.state != GCM_SESS_PEER_CLOSED)
+		DIE("session %s", gcm_sess_state_str(gl.s.state));
+	gcm_link_alert(lc, &gl, GCM_ALERT_CLOSE_NOTIFY, &io);
 }
 
 static int tcp_open(bool server, int port)
@@ -274,7 +222,6 @@ static int tcp_open(bool server, int port)
 int main(int argc, char **argv)
 {
 	struct gcm_engine_cfg cfg;
-	struct gcm_secrets sec;
 	SSL_CTX *ctx;
 	bool server;
 	int v, err;
@@ -285,8 +232,8 @@ int main(int argc, char **argv)
 	server = !strcmp(argv[1], "server");
 	v = atoi(argv[3]) == 12 ? TLS1_2_VERSION : TLS1_3_VERSION;
 	gcm_engine_cfg_defaults(&cfg);
-	eng = gcm_engine_new(&cfg, &err);
-	if (!eng || gcm_ossl_init())
+	lc = gcm_lcore_new(&cfg, &err);
+	if (!lc || gcm_ossl_init())
 		DIE("engine");
 	ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	SSL_CTX_set_min_proto_version(ctx, v);
@@ -313,12 +260,8 @@ int main(int argc, char **argv)
 	else
 		SSL_set_connect_state(ssl);
 	tickets = handshake();
-	if (gcm_ossl_export(ssl, &sec))
-		DIE("export");
-	if (gcm_sess_init(&s, eng, &sec, sec.version == GCM_TLS12 ? 1 : 0,
-			  sec.version == GCM_TLS12 ? 1 : (server ? tickets : 0)))
-		DIE("init");
-	memset(&sec, 0, sizeof(sec));
+	if (gcm_link_init(&gl, lc, ssl, tickets))
+		DIE("takeover");
 	/* bytes OpenSSL received but did not process belong to the record layer now */
 	in_len = 0;
 	{
@@ -327,19 +270,20 @@ int main(int argc, char **argv)
 		while ((n = BIO_read(rb, in + in_len, (int)(sizeof(in) - in_len))) > 0)
 			in_len += (size_t)n;
 	}
+	drain(); /* what arrived with the end of the handshake (1.3 client: tickets) */
 	if (server)
 		run_server();
 	else
 		run_client();
 	printf("gcm.rec_in=%llu\ngcm.rec_out=%llu\ngcm.key_updates_in=%llu\n"
 	       "gcm.key_updates_out=%llu\ngcm.tickets_in=%llu\n",
-	       (unsigned long long)s.stats.rec_in, (unsigned long long)s.stats.rec_out,
-	       (unsigned long long)s.stats.key_updates_in,
-	       (unsigned long long)s.stats.key_updates_out, (unsigned long long)s.stats.tickets_in);
-	gcm_sess_wipe(&s);
+	       (unsigned long long)gl.s.stats.rec_in, (unsigned long long)gl.s.stats.rec_out,
+	       (unsigned long long)gl.s.stats.key_updates_in,
+	       (unsigned long long)gl.s.stats.key_updates_out, (unsigned long long)gl.s.stats.tickets_in);
+	gcm_sess_wipe(&gl.s);
 	SSL_free(ssl);
 	SSL_CTX_free(ctx);
-	gcm_engine_free(eng);
+	gcm_lcore_free(lc);
 	close(fd);
 	return 0;
 }

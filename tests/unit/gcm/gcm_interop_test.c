@@ -336,6 +336,91 @@ START_TEST(tamper)
 }
 END_TEST
 
+/* gcm_link: an upper layer that pauses after every other record, across a KeyUpdate. */
+struct lk_ctx {
+	struct link *l;
+	uint8_t got[1 << 17];
+	size_t got_len;
+	unsigned calls;
+};
+
+static bool lk_data(void *ctx, const uint8_t *p, size_t n)
+{
+	struct lk_ctx *c = ctx;
+
+	memcpy(c->got + c->got_len, p, n);
+	c->got_len += n;
+	return ++c->calls % 2 != 0;
+}
+
+static int lk_emit(void *ctx, const uint8_t *rec, size_t n)
+{
+	struct lk_ctx *c = ctx;
+
+	return BIO_write(c->l->peer->in, rec, (int)n) == (int)n ? 0 : -1;
+}
+
+START_TEST(link_pause_key_update)
+{
+	static struct link l;
+	static struct lk_ctx c;
+	struct gcm_engine_cfg cfg;
+	struct gcm_lcore *lc;
+	struct gcm_link gl;
+	struct gcm_link_io io = {.ctx = &c, .on_data = lk_data, .emit = lk_emit};
+	size_t want = 0, off = 0;
+	int err, rounds = 0;
+
+	gcm_engine_cfg_defaults(&cfg);
+	lc = gcm_lcore_new(&cfg, &err);
+	ck_assert_ptr_nonnull(lc);
+	memset(&c, 0, sizeof(c));
+	c.l = &l;
+	ck_assert_int_eq(gcm_pair_open(&l.p, _i ? TLS1_2_VERSION : TLS1_3_VERSION, false, cert, key), 0);
+	l.ours = &l.p.srv;
+	l.peer = &l.p.cli;
+	ck_assert_int_eq(gcm_link_init(&gl, lc, l.p.srv.ssl, l.p.srv_tickets), 0);
+	for (unsigned i = 0; i < 9; i++) {
+		if (i == 5 && !_i)
+			ck_assert_int_eq(SSL_key_update(l.peer->ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+		ck_assert_int_eq(SSL_write(l.peer->ssl, pattern + i, 100 + (int)i), 100 + (int)i);
+		memcpy(l.in + want, pattern + i, 100 + i); /* l.in: the expected plaintext */
+		want += 100 + i;
+	}
+	gcm_pair_pump(l.peer, l.ours);
+	{
+		static uint8_t ct[1 << 16];
+		int n = BIO_read(l.ours->in, ct, sizeof(ct));
+
+		ck_assert_int_gt(n, 0);
+		while (off < (size_t)n && rounds++ < 20) {
+			ssize_t used = gcm_link_input(lc, &gl, ct + off, (size_t)n - off, &io);
+
+			ck_assert_int_ge(used, 0);
+			off += (size_t)used;
+		}
+		ck_assert_uint_eq(off, (size_t)n);
+	}
+	ck_assert_uint_eq(c.got_len, want);
+	ck_assert_mem_eq(c.got, l.in, want);
+	ck_assert_uint_eq(gl.s.stats.key_updates_in, _i ? 0 : 1);
+	ck_assert_uint_eq(gl.s.stats.key_updates_out, _i ? 0 : 1);
+	/* our answer and the data after it reach OpenSSL */
+	ck_assert_int_eq(gcm_link_send(lc, &gl, pattern, 40000, &io), 40000);
+	peer_read_expect(&l, pattern, 40000);
+	ck_assert_int_eq(gcm_link_alert(lc, &gl, GCM_ALERT_CLOSE_NOTIFY, &io), 0);
+	{
+		char b[8];
+		int r = SSL_read(l.peer->ssl, b, sizeof(b));
+
+		ck_assert_int_eq(SSL_get_error(l.peer->ssl, r), SSL_ERROR_ZERO_RETURN);
+	}
+	gcm_sess_wipe(&gl.s);
+	gcm_pair_close(&l.p);
+	gcm_lcore_free(lc);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("gcm_interop");
@@ -347,6 +432,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, interop, 0, 8);
 	tcase_add_loop_test(tc, tamper, 0, 4);
+	tcase_add_loop_test(tc, link_pause_key_update, 0, 2);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
