@@ -188,7 +188,7 @@ static void pair(struct gcm_sess *a, struct gcm_sess *b, enum gcm_tls_version v,
 
 START_TEST(roundtrip_sizes_tamper)
 {
-	static uint8_t rec[GCM_TLS_MAX_RECORD + 512], out[GCM_TLS_MAX_RECORD], pt[16384];
+	static uint8_t rec[GCM_TLS_MAX_RECORD + 512], out[GCM_TLS_MAX_RECORD], pt[16385];
 	static const size_t sizes[] = {0, 1, 15, 16, 17, 64, 1024, 16383, 16384};
 	enum gcm_tls_version v = _i & 1 ? GCM_TLS12 : GCM_TLS13;
 	enum gcm_suite suite = _i & 2 ? GCM_AES256_SHA384 : GCM_AES128_SHA256;
