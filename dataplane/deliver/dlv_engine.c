@@ -706,6 +706,10 @@ static int dispatch(struct dlv_engine *eng)
 			*pp = d->next_ready;
 			continue;
 		}
+		if (!dlv_cluster_gate(eng, d)) {
+			pp = &d->next_ready;
+			continue;
+		}
 		for (uint32_t i = 0; i < eng->p.max_conns && d->qlen; i++) {
 			struct dlv_conn *dc = &eng->conns[i];
 			if (dc->st != DLV_C_IDLE || dc->dest != d || dc->job)

@@ -142,4 +142,7 @@ void dlv_conn_dns_done(struct dlv_engine *eng, uint32_t idx, uint32_t gen);
 void dlv_conn_body(struct dlv_conn *dc, int result, const uint8_t *data, uint32_t len);
 void dlv_conn_abort_all(struct dlv_engine *eng);
 
+/* dlv_cluster.c: clamps d to the cluster lease; false: dispatch nothing for d this turn. */
+bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d);
+
 #endif
