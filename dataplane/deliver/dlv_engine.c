@@ -765,7 +765,9 @@ static int dispatch(struct dlv_engine *eng)
 			*pp = d->next_ready;
 			continue;
 		}
-		if (d->susp_until > eng->now) {   /* suspended by the operator: jobs wait */
+		/* suspended by the operator, or held by the cluster (its budget is spent or the
+		 * destination is suspended on another node): jobs wait */
+		if (d->susp_until > eng->now || !dlv_cluster_gate(eng, d)) {
 			pp = &d->next_ready;
 			continue;
 		}

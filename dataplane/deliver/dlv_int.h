@@ -191,4 +191,7 @@ void dlv_conn_abort_all(struct dlv_engine *eng);
  * connections of a destination spread over them (RFC 5321 5.1); the rest keep their order. */
 const struct dlv_hop *dlv_conn_hop(const struct dlv_conn *dc);
 
+/* dlv_cluster.c: clamps d to the cluster lease; false: dispatch nothing for d this turn. */
+bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d);
+
 #endif
