@@ -11,14 +11,32 @@ DPMAILD=$BUILD/dpmaild
 CTL=$BUILD/dpmailctl
 [ -x "$DPMAILD" ] && [ -x "$CTL" ] || t_skip "build first"
 t_tmpdir D
-PORT=13031
+# A port in 13040-13099 free on 127.0.0.1 for TCP and UDP now: copies of this test may run at
+# once (several worktrees on one machine).
+ctl_free_port() {
+  python3 - "$@" <<'EOP'
+import random, socket, sys
+taken = {int(a) for a in sys.argv[1:]}
+for port in random.sample(range(13040, 13100), 60):
+    if port in taken:
+        continue
+    try:
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+            s = socket.socket(socket.AF_INET, kind); s.bind(('127.0.0.1', port)); s.close()
+        print(port); break
+    except OSError:
+        pass
+EOP
+}
+PORT=$(ctl_free_port)
+DEAD=$(ctl_free_port "$PORT")
 write_cfg() { # $1 = relay client network
   cat >"$D/cfg.yaml" <<EOC
 eal: {file_prefix: ctlload$$, memory_mb: 128, lcores: "0@0,1@1,2@1"}
 port: {device: none, ipv4: 127.0.0.1/8}
 dataplane: {backend: posix, main_lcore: 0, workers: [1, 2], idle_sleep_us: 100}
 control: {admin_socket: $D/admin.sock, audit_log: $D/audit.jsonl}
-dns: {forwarders: ["127.0.0.1@13098"], timeout_ms: 2000}
+dns: {forwarders: ["127.0.0.1@$DEAD"], timeout_ms: 2000}
 smtp: {hostname: relay.test, listen: [{port: $PORT, tls: none}]}
 relay: {clients: [{network: $1}]}
 spool: {dir: $D/spool, min_free_mb: 1}
