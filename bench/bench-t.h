@@ -97,7 +97,7 @@ struct bench_smtpd {
 struct bench_row {
 	char label[64];
 	const char *mode;
-	double sessions, msgs_s, mb_s, p50, p99, p999, msg_p99, sut_k, e2e;
+	double sessions, msgs_s, mb_s, p50, p99, p999, msg_p99, sut_k, sut_net_k, e2e;
 	long long accepted, tempfail, permfail, errors;
 	long long greeted;          /* idle runs: sessions greeted at the peak */
 	double banner_p99, ehlo_p99; /* idle runs, ms */

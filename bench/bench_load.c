@@ -133,6 +133,8 @@ static void load_usage(FILE *f)
 		"  --duration S | --count N (default sessions x messages-per-session)\n"
 		"  --json FILE  --ids FILE (accepted Message-IDs)  --label NAME  --progress\n"
 		"  --sut-pid PID[,PID]  (CPU of the system under test from /proc)\n"
+		"  --sut-idle S  measure the SUT's idle CPU rate for S seconds first (polling\n"
+		"                servers); reports CPU per message net of it as well\n"
 		"  --from ADDR  --rcpt-domain DOMAIN  --ehlo NAME  --connect-rate N/s\n"
 		"  --reply-timeout S (default 120)  --seed N\n"
 		"  --sink-json FILE  (relay runs: the JSON of the dpmail-bench sink behind the relay;\n"
@@ -144,7 +146,7 @@ static int load_parse(struct ld_opts *o, int argc, char **argv)
 {
 	enum { O_SRV = 1, O_SESS, O_MPS, O_RCPTS, O_SIZE, O_MIX, O_TLS, O_PIPE, O_RATE, O_DUR,
 	       O_COUNT, O_JSON, O_IDS, O_LABEL, O_PROG, O_SUT, O_FROM, O_RDOM, O_EHLO, O_CRATE,
-	       O_RTO, O_SEED, O_SINKJ, O_DRAIN, O_HELP };
+	       O_RTO, O_SEED, O_SINKJ, O_DRAIN, O_IDLE, O_HELP };
 	static const struct option opts[] = {
 		{ "server", 1, 0, O_SRV },     { "sessions", 1, 0, O_SESS },
 		{ "messages-per-session", 1, 0, O_MPS }, { "rcpts", 1, 0, O_RCPTS },
@@ -158,6 +160,7 @@ static int load_parse(struct ld_opts *o, int argc, char **argv)
 		{ "ehlo", 1, 0, O_EHLO },      { "connect-rate", 1, 0, O_CRATE },
 		{ "reply-timeout", 1, 0, O_RTO }, { "seed", 1, 0, O_SEED },
 		{ "sink-json", 1, 0, O_SINKJ }, { "drain-timeout", 1, 0, O_DRAIN },
+		{ "sut-idle", 1, 0, O_IDLE },
 		{ "help", 0, 0, O_HELP },      { 0, 0, 0, 0 },
 	};
 	char err[128];
@@ -210,6 +213,7 @@ static int load_parse(struct ld_opts *o, int argc, char **argv)
 		case O_RTO: o->reply_timeout_s = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case O_SEED: o->seed = strtoull(optarg, NULL, 10); break;
 		case O_SINKJ: o->sink_json = optarg; break;
+		case O_IDLE: o->sut_idle_s = strtod(optarg, NULL); break;
 		case O_DRAIN: o->drain_timeout_s = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case O_HELP: load_usage(stdout); exit(0);
 		default: load_usage(stderr); return -1;
@@ -501,11 +505,19 @@ static json_t *load_json(struct load *ld, double window, double sut_cpu)
 		json_t *pids = json_array();
 		for (unsigned i = 0; i < ld->o.sut.npids; i++)
 			json_array_append_new(pids, json_integer(ld->o.sut.pids[i]));
-		json_object_set_new(j, "sut", json_pack("{so ss sf sf}", "pids", pids, "window",
+		json_t *sut = json_pack("{so ss sf sf}", "pids", pids, "window",
 							 ld->o.sink_json ? "until the sink had every message" : "load run",
 							 "cpu_s", sut_cpu,
 							 "cpu_s_per_1000_msgs",
-							 ld->accepted ? sut_cpu * 1000.0 / (double)ld->accepted : 0.0));
+							 ld->accepted ? sut_cpu * 1000.0 / (double)ld->accepted : 0.0);
+		if (ld->o.sut_idle_s > 0) {
+			double job_s = (double)((ld->drained_us ? ld->drained_us : ld->last_done_us) - ld->t0_us) / 1e6;
+			double net = sut_cpu - ld->sut_idle_rate * job_s;
+			json_object_set_new(sut, "idle_cpu_s_per_s", json_real(ld->sut_idle_rate));
+			json_object_set_new(sut, "net_cpu_s_per_1000_msgs",
+					    json_real(ld->accepted && net > 0 ? net * 1000.0 / (double)ld->accepted : 0.0));
+		}
+		json_object_set_new(j, "sut", sut);
 	}
 	return j;
 }
@@ -539,9 +551,15 @@ static void summary(struct load *ld, json_t *j)
 		       json_real_value(json_object_get(relay, "end_to_end_s")));
 	json_t *sut = json_object_get(j, "sut");
 	if (sut)
+	{
 		printf("  system under test  %.3f CPU-s, %.3f CPU-s per 1000 messages\n",
 		       json_real_value(json_object_get(sut, "cpu_s")),
 		       json_real_value(json_object_get(sut, "cpu_s_per_1000_msgs")));
+		if (json_object_get(sut, "idle_cpu_s_per_s"))
+			printf("  SUT idle %.3f CPU-s/s; net of idle %.3f CPU-s per 1000 messages\n",
+			       json_real_value(json_object_get(sut, "idle_cpu_s_per_s")),
+			       json_real_value(json_object_get(sut, "net_cpu_s_per_1000_msgs")));
+	}
 	for (unsigned c = 0; c < 600; c++)
 		if (ld->eod_codes[c] && c != 250)
 			printf("  end-of-data reply %u: %lu\n", c, (unsigned long)ld->eod_codes[c]);
@@ -560,6 +578,19 @@ int bench_load_main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	if (load_setup(ld) < 0)
 		goto out;
+	if (ld->o.have_sut && ld->o.sut_idle_s > 0) {
+		double c0 = bench_cpu_seconds(&ld->o.sut);
+		uint64_t t0 = bench_now_us();
+		struct timespec ts = { .tv_sec = (time_t)ld->o.sut_idle_s,
+				       .tv_nsec = (long)((ld->o.sut_idle_s - (double)(time_t)ld->o.sut_idle_s) * 1e9) };
+		nanosleep(&ts, NULL);
+		ld->sut_idle_rate = (bench_cpu_seconds(&ld->o.sut) - c0) / ((double)(bench_now_us() - t0) / 1e6);
+		ld->t0_us = bench_now_us(); /* the schedule starts after the idle sample */
+		ld->end_us = ld->t0_us + (uint64_t)(ld->o.duration_s * 1e6);
+		for (uint32_t i = 0; i < ld->o.sessions; i++)
+			ld->sess[i].retry_us = ld->o.connect_rate > 0
+				? ld->t0_us + (uint64_t)((double)i * 1e6 / ld->o.connect_rate) : ld->t0_us;
+	}
 	ld->cpu_self0 = bench_self_cpu();
 	if (ld->o.have_sut)
 		ld->cpu_sut0 = bench_cpu_seconds(&ld->o.sut);

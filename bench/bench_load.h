@@ -74,6 +74,7 @@ struct ld_opts {
 	uint32_t reply_timeout_s;
 	struct bench_cpu sut;
 	bool have_sut;
+	double sut_idle_s;     /* sample the SUT's idle CPU rate this long before the run */
 	uint64_t seed;
 };
 
@@ -101,6 +102,7 @@ struct load {
 	uint64_t connects, connect_fail, tls_ok, tls_fail, server_closed, timeouts, ready_peak, ready_now;
 	uint64_t eod_codes[600], cmd_codes[600];
 	double cpu_sut0, cpu_self0;
+	double sut_idle_rate;  /* SUT CPU-seconds per second while no load ran */
 	uint64_t sink_base;    /* sink's unique count before the run */
 	uint64_t drained_us;   /* when the sink had every accepted message (0 = not waited/failed) */
 	uint64_t sink_got;

@@ -58,6 +58,7 @@ int bench_report_row(json_t *j, const char *fallback_label, struct bench_row *r)
 	r->has_sut = json_object_get(j, "sut") != NULL;
 	r->sut_k = num(j, "sut.cpu_s_per_1000_msgs");
 	r->e2e = num(j, "relay.msgs_per_s");
+	r->sut_net_k = num(j, "sut.net_cpu_s_per_1000_msgs");
 	return 0;
 }
 
@@ -66,7 +67,8 @@ static void print_rows(const struct bench_row *rows, unsigned n, bool md)
 	static const char *const hdr[] = { "run", "mode", "sessions", "TLS", "msgs/s", "MB/s",
 					   "eod p50 ms", "eod p99 ms", "eod p99.9 ms", "msg p99 ms",
 					   "accepted", "4xx", "5xx", "errors", "relay e2e msgs/s",
-					   "SUT CPU-s/1000 msgs", "msgs/SUT CPU-s" };
+					   "SUT CPU-s/1000 msgs", "msgs/SUT CPU-s",
+					   "net of idle CPU-s/1000" };
 	unsigned nh = sizeof(hdr) / sizeof(hdr[0]);
 	if (md) {
 		for (unsigned i = 0; i < nh; i++)
@@ -76,10 +78,10 @@ static void print_rows(const struct bench_row *rows, unsigned n, bool md)
 			printf(i < 2 ? "|---" : "|---:");
 		printf("|\n");
 	} else {
-		printf("%-24s %-4s %8s %3s %9s %7s %8s %8s %8s %8s %9s %6s %6s %6s %9s %9s %9s\n",
+		printf("%-24s %-4s %8s %3s %9s %7s %8s %8s %8s %8s %9s %6s %6s %6s %9s %9s %9s %9s\n",
 		       "run", "mode", "sessions", "TLS", "msgs/s", "MB/s", "eod-p50", "eod-p99",
 		       "eod-p999", "msg-p99", "accepted", "4xx", "5xx", "errors", "e2e/s", "SUT-CPU/k",
-		       "msg/CPUs");
+		       "msg/CPUs", "net-CPU/k");
 	}
 	for (unsigned i = 0; i < n; i++) {
 		const struct bench_row *r = &rows[i];
@@ -92,18 +94,21 @@ static void print_rows(const struct bench_row *rows, unsigned n, bool md)
 		}
 		if (r->e2e > 0)
 			snprintf(e2e, sizeof(e2e), "%.1f", r->e2e);
+		char net[32] = "-";
+		if (r->sut_net_k > 0)
+			snprintf(net, sizeof(net), "%.3f", r->sut_net_k);
 		if (md)
 			printf("| %s | %s | %.0f | %s | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %lld | "
-			       "%lld | %lld | %lld | %s | %s | %s |\n",
+			       "%lld | %lld | %lld | %s | %s | %s | %s |\n",
 			       r->label, r->mode, r->sessions, r->tls ? "yes" : "no", r->msgs_s, r->mb_s,
 			       r->p50, r->p99, r->p999, r->msg_p99, r->accepted, r->tempfail,
-			       r->permfail, r->errors, e2e, sut, per);
+			       r->permfail, r->errors, e2e, sut, per, net);
 		else
 			printf("%-24.24s %-4s %8.0f %3s %9.1f %7.2f %8.2f %8.2f %8.2f %8.2f %9lld %6lld "
-			       "%6lld %6lld %9s %9s %9s\n",
+			       "%6lld %6lld %9s %9s %9s %9s\n",
 			       r->label, r->mode, r->sessions, r->tls ? "yes" : "no", r->msgs_s, r->mb_s,
 			       r->p50, r->p99, r->p999, r->msg_p99, r->accepted, r->tempfail,
-			       r->permfail, r->errors, e2e, sut, per);
+			       r->permfail, r->errors, e2e, sut, per, net);
 	}
 }
 

@@ -5,7 +5,8 @@
 #      spool write throughput (64 KiB bodies, 64 concurrent, plain and encrypted): medians,
 #   2. messages committed per second on one core at 1, 16, 64, 256 concurrent messages per turn
 #      (4 KiB bodies), fdatasyncs per message, CPU per message, plain and encrypted,
-#   3. recovery time and memory of 1,000,000 queued messages, cold and warm page cache.
+#   3. recovery time and memory of 1,000,000 queued messages, cold and warm page cache, and
+#      cold with encryption at rest.
 # Usage: bench/spool_bench.sh [DIR (default /tmp)] ; BUILD=build by default.
 # Prints key=value lines (docs/spool.md has them as a table).
 set -eu
@@ -43,3 +44,5 @@ done
 rm -rf "$W/s"
 "$BIN" recovery "$W/s" --n "$N" --size 256 --cold 2>/dev/null | sed 's/^mode=recover /mode=recover cache=cold /'
 "$BIN" recover "$W/s" 2>/dev/null | sed 's/^mode=recover /mode=recover cache=warm /'
+rm -rf "$W/s"
+"$BIN" recovery "$W/s" --n "$N" --size 256 --cold --encrypt 2>/dev/null | sed 's/^mode=recover /mode=recover cache=cold /'

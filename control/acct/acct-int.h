@@ -5,6 +5,8 @@
 
 #include "acct/acct.h"
 
+#include "ctl/buf.h"
+
 struct ctl_ring;
 
 struct ctl_acct {
@@ -13,7 +15,11 @@ struct ctl_acct {
 	char *path;                 /* dir/acct.jsonl */
 	int fd;
 	uint64_t bytes;             /* size of the current file */
+	struct ctl_buf out;         /* whole lines not yet written (one write() per batch) */
 	struct ctl_ring **rings;
+	/* HMAC-SHA256 of pseudonyms with the key absorbed once: inner and outer states after
+	 * key^ipad / key^opad, copied per use (HMAC() would fetch SHA-256 every call) */
+	struct evp_md_ctx_st *hmac_in, *hmac_out, *work;
 	uint64_t written, write_errors;
 	ctl_acct_erase_hook_fn *erase_hook;
 	void *erase_arg;
@@ -21,8 +27,10 @@ struct ctl_acct {
 	char *audit_path;
 };
 
-/* Appends one JSON record as a line to the current file, rotating at max_bytes. */
+/* Queues one JSON record as a line; written by ctl_acct_flush (at 64 KiB or per poll). */
 int ctl_acct_write_json(struct ctl_acct *a, json_t *rec);
+/* Writes the queued lines (whole lines only), then rotates at max_bytes. 0 or -errno. */
+int ctl_acct_flush(struct ctl_acct *a);
 /* Opens dir/acct.jsonl for appending (after rotation or a rewrite). */
 int ctl_acct_reopen(struct ctl_acct *a);
 

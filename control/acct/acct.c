@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,59 +93,137 @@ int ctl_acct_emit(struct ctl_acct *a, unsigned slot, const struct ctl_acct_event
 
 void ctl_acct_pseudonym(const struct ctl_acct *a, const char *value, size_t len, char out[35])
 {
-	unsigned char folded[1024], mac[32];
-	unsigned maclen = 0;
+	unsigned char folded[1024], inner[32], mac[32];
+	unsigned n = 0;
 	if (len > sizeof(folded))
 		len = sizeof(folded);
 	for (size_t i = 0; i < len; i++)
 		folded[i] = (unsigned char)tolower((unsigned char)value[i]);
-	HMAC(EVP_sha256(), a->o.key, sizeof(a->o.key), folded, len, mac, &maclen);
+	EVP_MD_CTX_copy_ex(a->work, a->hmac_in);
+	EVP_DigestUpdate(a->work, folded, len);
+	EVP_DigestFinal_ex(a->work, inner, &n);
+	EVP_MD_CTX_copy_ex(a->work, a->hmac_out);
+	EVP_DigestUpdate(a->work, inner, sizeof(inner));
+	EVP_DigestFinal_ex(a->work, mac, &n);
 	out[0] = 'h';
 	out[1] = ':';
 	for (int i = 0; i < 16; i++)
 		snprintf(out + 2 + 2 * i, 3, "%02x", mac[i]);
 }
 
+/* "2026-11-29T02:15:08.123Z"; the date and time part is computed once per second (records
+ * come in time order, so the cache almost always hits). */
 static void iso_time(uint64_t wall_us, char *buf, size_t len)
 {
+	static __thread time_t cached_s = -1;
+	static __thread char cached[80];
 	time_t s = (time_t)(wall_us / 1000000u);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(wall_us % 1000000u / 1000u));
+	if (s != cached_s) {
+		struct tm tm;
+		gmtime_r(&s, &tm);
+		snprintf(cached, sizeof(cached), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		cached_s = s;
+	}
+	snprintf(buf, len, "%.40s.%03uZ", cached, (unsigned)(wall_us % 1000000u / 1000u));
 }
 
-/* A JSON string of (p, len) that never fails on bad UTF-8 (worker data is untrusted): bytes
- * of an invalid sequence become '?'. */
-static json_t *jstr(const char *p, size_t len)
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 when invalid. */
+static size_t utf8_len(const unsigned char *p, size_t n)
 {
-	json_t *s = json_stringn(p, len);
-	if (s)
-		return s;
-	char *tmp = malloc(len + 1);
-	if (!tmp)
-		return json_null();
-	for (size_t i = 0; i < len; i++)
-		tmp[i] = (unsigned char)p[i] < 0x80 && p[i] ? p[i] : '?';
-	s = json_stringn(tmp, len);
-	free(tmp);
-	return s ? s : json_null();
+	size_t len = p[0] < 0xc2 ? 0 : p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : p[0] < 0xf5 ? 4 : 0;
+	if (len == 0 || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+		return 0; /* overlong, surrogate, above U+10FFFF */
+	return len;
 }
 
-static json_t *record_json(struct ctl_acct *a, const uint8_t *buf, size_t len, unsigned slot,
-			   int64_t wall_offset)
+/*
+ * Appends (p, len) as a JSON string. Worker data is untrusted: control characters are
+ * escaped, NUL and bytes that are not valid UTF-8 become '?', so every line parses.
+ */
+static void json_str(struct ctl_buf *b, const char *p, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	ctl_buf_append(b, "\"", 1);
+	size_t run = 0; /* bytes copied verbatim in one append */
+	for (size_t i = 0; i < len;) {
+		unsigned char c = s[i];
+		size_t n = c < 0x80 ? 1 : utf8_len(s + i, len - i);
+		if (c >= 0x20 && c != '"' && c != '\\' && n) {
+			i += n;
+			run += n;
+			continue;
+		}
+		ctl_buf_append(b, s + i - run, run);
+		run = 0;
+		if (c == '"' || c == '\\')
+			ctl_buf_printf(b, "\\%c", c);
+		else if (c == 0)
+			ctl_buf_append(b, "?", 1); /* \u0000 is legal JSON but breaks most readers */
+		else if (c < 0x20)
+			ctl_buf_printf(b, "\\u%04x", c);
+		else
+			ctl_buf_append(b, "?", 1);
+		i++;
+	}
+	ctl_buf_append(b, s + len - run, run);
+	ctl_buf_append(b, "\"", 1);
+}
+
+static void json_key(struct ctl_buf *b, const char *key)
+{
+	ctl_buf_printf(b, ",\"%s\":", key);
+}
+
+/* One field's value: pseudonym, DKIM domain list, or the string itself. */
+static void field_value(struct ctl_acct *a, struct ctl_buf *b, int f, const char *p, size_t l)
+{
+	if (a->o.pseudo_fields & CTL_ACCT_PSEUDO(f)) {
+		char ps[35];
+		ctl_acct_pseudonym(a, p, l, ps);
+		ctl_buf_printf(b, "\"%s\"", ps);
+	} else if (f == CTL_ACCT_DKIM_DOMAINS) {
+		ctl_buf_append(b, "[", 1);
+		int k = 0;
+		for (const char *x = p, *e = p + l; x < e;) {
+			const char *c = memchr(x, ',', (size_t)(e - x));
+			size_t n = (size_t)((c ? c : e) - x);
+			if (n) {
+				if (k++)
+					ctl_buf_append(b, ",", 1);
+				json_str(b, x, n);
+			}
+			x += n + 1;
+		}
+		ctl_buf_append(b, "]", 1);
+	} else {
+		json_str(b, p, l);
+	}
+}
+
+/* Formats one binary record as a JSON line into a->out. Returns 0 or -EINVAL (truncated). */
+static int record_format(struct ctl_acct *a, const uint8_t *buf, size_t len, unsigned slot,
+			 int64_t wall_offset)
 {
 	struct rec_hdr h;
 	if (len < sizeof(h))
-		return NULL;
+		return -EINVAL;
 	memcpy(&h, buf, sizeof(h));
+	struct ctl_buf *b = &a->out;
 	char ts[64];
 	iso_time((uint64_t)((int64_t)h.now_us + wall_offset), ts, sizeof(ts));
-	json_t *o = json_pack("{s:s,s:s,s:I,s:i}", "ts", ts, "event",
-			      ctl_acct_type_str((enum ctl_acct_type)h.type), "snapshot",
-			      (json_int_t)h.snapshot_version, "core", (int)slot);
+	ctl_buf_printf(b, "{\"ts\":\"%s\",\"event\":\"%s\",\"snapshot\":%llu,\"core\":%u", ts,
+		       ctl_acct_type_str((enum ctl_acct_type)h.type),
+		       (unsigned long long)h.snapshot_version, slot);
+	const char *tls[2] = { NULL, NULL };
+	size_t tlslen[2] = { 0, 0 };
 	size_t off = sizeof(h);
-	json_t *tls = json_object();
 	for (int f = 0; f < CTL_ACCT_FIELD__MAX && off + 2 <= len; f++) {
 		uint16_t l;
 		memcpy(&l, buf + off, 2);
@@ -155,46 +234,39 @@ static json_t *record_json(struct ctl_acct *a, const uint8_t *buf, size_t len, u
 		off += l;
 		if (!l)
 			continue;
-		json_t *v;
-		if (a->o.pseudo_fields & CTL_ACCT_PSEUDO(f)) {
-			char ps[35];
-			ctl_acct_pseudonym(a, p, l, ps);
-			v = json_stringn(ps, 34);
-		} else if (f == CTL_ACCT_DKIM_DOMAINS) {
-			v = json_array();
-			for (const char *s = p, *e = p + l; s < e;) {
-				const char *c = memchr(s, ',', (size_t)(e - s));
-				size_t n = (size_t)((c ? c : e) - s);
-				if (n)
-					json_array_append_new(v, jstr(s, n));
-				s += n + 1;
-			}
-		} else {
-			v = jstr(p, l);
+		if (f == CTL_ACCT_TLS_VERSION || f == CTL_ACCT_TLS_CIPHER) {
+			tls[f == CTL_ACCT_TLS_CIPHER] = p;
+			tlslen[f == CTL_ACCT_TLS_CIPHER] = l;
+			continue;
 		}
-		if (f == CTL_ACCT_TLS_VERSION || f == CTL_ACCT_TLS_CIPHER)
-			json_object_set_new(tls, f == CTL_ACCT_TLS_VERSION ? "version" : "cipher", v);
-		else
-			json_object_set_new(o, field_names[f], v);
+		json_key(b, field_names[f]);
+		field_value(a, b, f, p, l);
 	}
-	if (h.tls_verified >= 0)
-		json_object_set_new(tls, "verified", json_boolean(h.tls_verified));
-	if (json_object_size(tls))
-		json_object_set_new(o, "tls", tls);
-	else
-		json_decref(tls);
+	if (tls[0] || tls[1] || h.tls_verified >= 0) {
+		ctl_buf_append(b, ",\"tls\":{", 8);
+		int k = 0;
+		for (int i = 0; i < 2; i++)
+			if (tls[i]) {
+				ctl_buf_printf(b, "%s\"%s\":", k++ ? "," : "", i ? "cipher" : "version");
+				json_str(b, tls[i], tlslen[i]);
+			}
+		if (h.tls_verified >= 0)
+			ctl_buf_printf(b, "%s\"verified\":%s", k ? "," : "", h.tls_verified ? "true" : "false");
+		ctl_buf_append(b, "}", 1);
+	}
 	if (h.accepted_us) {
 		iso_time((uint64_t)((int64_t)h.accepted_us + wall_offset), ts, sizeof(ts));
-		json_object_set_new(o, "accepted", json_string(ts));
+		ctl_buf_printf(b, ",\"accepted\":\"%s\"", ts);
 		if (h.now_us >= h.accepted_us)
-			json_object_set_new(o, "latency_ms",
-					    json_integer((json_int_t)((h.now_us - h.accepted_us) / 1000u)));
+			ctl_buf_printf(b, ",\"latency_ms\":%llu",
+				       (unsigned long long)((h.now_us - h.accepted_us) / 1000u));
 	}
 	if (h.attempt)
-		json_object_set_new(o, "attempt", json_integer(h.attempt));
+		ctl_buf_printf(b, ",\"attempt\":%u", h.attempt);
 	if (h.size)
-		json_object_set_new(o, "size", json_integer(h.size));
-	return o;
+		ctl_buf_printf(b, ",\"size\":%u", h.size);
+	ctl_buf_append(b, "}\n", 2);
+	return 0;
 }
 
 /* ---- files -------------------------------------------------------------------------------- */
@@ -250,23 +322,46 @@ int ctl_acct_rotate(struct ctl_acct *a)
 	return rc;
 }
 
+int ctl_acct_flush(struct ctl_acct *a)
+{
+	size_t off = 0;
+	int rc = 0;
+	while (off < a->out.len) {
+		ssize_t w = write(a->fd, a->out.data + off, a->out.len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = w < 0 ? -errno : -EIO;
+			a->write_errors++;
+			log_err("acct write failed path=%s err=%s dropped_bytes=%zu", a->path,
+				strerror(-rc), a->out.len - off);
+			break;
+		}
+		off += (size_t)w;
+	}
+	a->bytes += off;
+	ctl_buf_reset(&a->out);
+	if (a->o.max_bytes && a->bytes >= a->o.max_bytes)
+		ctl_acct_rotate(a);
+	return rc;
+}
+
 int ctl_acct_write_json(struct ctl_acct *a, json_t *rec)
 {
 	char *s = json_dumps(rec, JSON_COMPACT);
 	if (!s)
 		return -ENOMEM;
-	size_t n = strlen(s);
-	s[n] = '\n'; /* one write() per line: a line is never interleaved or split by rotation */
-	ssize_t w = write(a->fd, s, n + 1);
+	ctl_buf_append(&a->out, s, strlen(s));
+	ctl_buf_append(&a->out, "\n", 1);
 	free(s);
-	if (w != (ssize_t)(n + 1)) {
-		a->write_errors++;
-		return w < 0 ? -errno : -EIO;
+	if (ctl_buf_failed(&a->out)) {
+		ctl_buf_reset(&a->out);
+		return -ENOMEM;
 	}
-	a->bytes += n + 1;
 	a->written++;
-	if (a->o.max_bytes && a->bytes >= a->o.max_bytes)
-		ctl_acct_rotate(a);
+	/* a batch never spans a rotation: the size check runs after each flush */
+	if (a->out.len >= 65536 || (a->o.max_bytes && a->bytes + a->out.len >= a->o.max_bytes))
+		return ctl_acct_flush(a);
 	return 0;
 }
 
@@ -282,19 +377,24 @@ unsigned ctl_acct_poll(struct ctl_acct *a, uint64_t now_us)
 		const uint8_t *r;
 		size_t len;
 		while ((r = ctl_ring_peek(a->rings[s], &len))) {
-			json_t *j = record_json(a, r, len, s, off);
-			ctl_ring_pop(a->rings[s]);
-			if (j && ctl_acct_write_json(a, j) == 0)
+			if (record_format(a, r, len, s, off) == 0) {
 				n++;
-			json_decref(j);
+				a->written++;
+			}
+			ctl_ring_pop(a->rings[s]);
+			if (a->out.len >= 65536 || (a->o.max_bytes && a->bytes + a->out.len >= a->o.max_bytes))
+				ctl_acct_flush(a);
 		}
 	}
+	if (a->out.len)
+		ctl_acct_flush(a);
 	return n;
 }
 
 void ctl_acct_admin(struct ctl_acct *a, json_t *audit_record)
 {
-	ctl_acct_write_json(a, audit_record);
+	if (ctl_acct_write_json(a, audit_record) == 0)
+		ctl_acct_flush(a);
 }
 
 static bool rotated_file(const char *name)
@@ -328,6 +428,27 @@ int ctl_acct_sweep(struct ctl_acct *a)
 	return removed;
 }
 
+/* Absorbs the key into the inner and outer HMAC states (RFC 2104). 0 or -ENOMEM. */
+static int hmac_init(struct ctl_acct *a)
+{
+	unsigned char pad[64];
+	EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	a->hmac_in = EVP_MD_CTX_new();
+	a->hmac_out = EVP_MD_CTX_new();
+	a->work = EVP_MD_CTX_new();
+	int ok = md && a->hmac_in && a->hmac_out && a->work;
+	for (int outer = 0; ok && outer < 2; outer++) {
+		memset(pad, outer ? 0x5c : 0x36, sizeof(pad));
+		for (size_t i = 0; i < sizeof(a->o.key); i++)
+			pad[i] ^= a->o.key[i];
+		EVP_MD_CTX *c = outer ? a->hmac_out : a->hmac_in;
+		ok = EVP_DigestInit_ex(c, md, NULL) && EVP_DigestUpdate(c, pad, sizeof(pad));
+	}
+	OPENSSL_cleanse(pad, sizeof(pad));
+	EVP_MD_free(md);
+	return ok ? 0 : -ENOMEM;
+}
+
 uint64_t ctl_acct_drops(const struct ctl_acct *a)
 {
 	uint64_t n = 0;
@@ -355,6 +476,8 @@ struct ctl_acct *ctl_acct_new(const struct ctl_acct_opts *o, int *err)
 	for (unsigned s = 0; s < o->nslots; s++)
 		if (!(a->rings[s] = ctl_ring_new(o->ring_bytes)))
 			goto err;
+	if (hmac_init(a) < 0)
+		goto err;
 	if (mkdir(o->dir, 0700) < 0 && errno != EEXIST) {
 		*err = -errno;
 		goto err;
@@ -376,6 +499,10 @@ void ctl_acct_free(struct ctl_acct *a)
 		ctl_acct_poll(a, 0);
 		close(a->fd);
 	}
+	ctl_buf_free(&a->out);
+	EVP_MD_CTX_free(a->hmac_in);
+	EVP_MD_CTX_free(a->hmac_out);
+	EVP_MD_CTX_free(a->work);
 	for (unsigned s = 0; a->rings && s < a->o.nslots; s++)
 		ctl_ring_free(a->rings[s]);
 	free(a->rings);

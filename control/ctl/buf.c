@@ -54,10 +54,20 @@ void ctl_buf_append(struct ctl_buf *b, const void *p, size_t n)
 void ctl_buf_printf(struct ctl_buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	if (b->failed || !buf_reserve(b, 128))
+		return;
+	/* one pass when it fits (the common case), a second after growing otherwise */
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
-	if (n < 0 || !buf_reserve(b, (size_t)n))
+	if (n < 0)
+		return;
+	if ((size_t)n < b->cap - b->len) {
+		b->len += (size_t)n;
+		return;
+	}
+	b->data[b->len] = '\0';
+	if (!buf_reserve(b, (size_t)n))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

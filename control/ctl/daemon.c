@@ -9,15 +9,17 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "acct/acct.h"
-#include "deliver/dlv_ctl.h"
 #include "config/cfg.h"
 #include "ctl/cfgcmd.h"
+#include "ctl/ctl_modules.h"
 #include "ctl/plane.h"
+#include "ctl/server.h"
+#include "ctl/wq.h"
+#include "main/dp.h"
 #include "dns/dns.h"
 #include "log.h"
 #include "main/dp-t.h"
@@ -34,8 +36,20 @@ struct ctl_daemon {
 	struct ctl_dns *dns;
 	struct ctl_acct *acct;
 	struct ctl_cfgcmd *cfgcmd;  /* the configuration file + admin changes */
-	struct dlv_ctl *dlv_ctl;    /* queue/suspend/resume commands to the delivery workers */
+	struct ctl_wq *wq;
+	size_t modules_started;     /* ctl_modules[] whose init succeeded */
+	struct wq_hook {            /* worker poll hook context, one per worker */
+		struct ctl_wq *wq;
+		unsigned slot;
+	} hooks[RTE_MAX_LCORE];
 };
+
+/* Worker poll hook: serve the control plane's requests once per turn. */
+static int wq_serve_hook(void *ctx, uint64_t now_us)
+{
+	struct wq_hook *h = ctx;
+	return (int)ctl_wq_serve(h->wq, h->slot);
+}
 
 #define NC(f) offsetof(struct dp_lcore, nif.cnt.f)
 static const struct ctl_stat_field lcore_fields[] = {
@@ -211,15 +225,23 @@ struct ctl_daemon *ctl_daemon_start(struct dp_rt *rt)
 		goto err;
 	ctl_plane_catch_signal(d->plane, SIGUSR1); /* see ctl_plane_catch_signal */
 	ctl_plane_attach_dns(d->plane, d->dns);
-	if (!(d->dlv_ctl = dlv_ctl_new(rt->n_workers)) ||
-	    dlv_ctl_register(d->dlv_ctl, ctl_plane_server(d->plane)) < 0)
+	for (uint16_t i = 0; i < rt->n_workers; i++)
+		rt->lc[i]->dns = d->dns;   /* workers start after this: they see it from their first turn */
+	ctl_cfgcmd_register(d->cfgcmd, ctl_plane_server(d->plane));
+	if (!(d->wq = ctl_wq_new(rt->n_workers)))
 		goto err;
 	for (uint16_t i = 0; i < rt->n_workers; i++) {
-		rt->lc[i]->dns = d->dns;   /* workers start after this: they see it from their first turn */
-		rt->lc[i]->acct = d->acct;
-		rt->lc[i]->dlv_ctl = d->dlv_ctl;
+		d->hooks[i] = (struct wq_hook){ d->wq, i };
+		if (dp_lcore_add_poll(rt->lc[i], wq_serve_hook, &d->hooks[i]) < 0)
+			goto err;
 	}
-	ctl_cfgcmd_register(d->cfgcmd, ctl_plane_server(d->plane));
+	ctl_plane_attach_wq(d->plane, d->wq);
+	for (; d->modules_started < ctl_n_modules; d->modules_started++)
+		if (ctl_modules[d->modules_started].init(d) < 0) {
+			log_err("event=startup_failed reason=\"control side of module %s\"",
+				ctl_modules[d->modules_started].name);
+			goto err;
+		}
 	ctl_plane_attach_acct(d->plane, d->acct);
 	log_info("event=control_started admin_socket=%s metrics_port=%u snapshot=1",
 		 c->control.admin_socket, ctl_plane_metrics_port(d->plane));
@@ -232,9 +254,6 @@ err:
 
 int ctl_daemon_poll(struct ctl_daemon *d, int sfd, int timeout_ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	dlv_ctl_poll(d->dlv_ctl, (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
 	return ctl_plane_poll_fd(d->plane, sfd, timeout_ms, 0);
 }
 
@@ -243,6 +262,9 @@ struct cfg_pub *ctl_daemon_pub(struct ctl_daemon *d) { return &d->pub; }
 struct ctl_plane *ctl_daemon_plane(struct ctl_daemon *d) { return d->plane; }
 struct ctl_dns *ctl_daemon_dns(struct ctl_daemon *d) { return d->dns; }
 struct ctl_acct *ctl_daemon_acct(struct ctl_daemon *d) { return d->acct; }
+struct ctl_server *ctl_daemon_server(struct ctl_daemon *d) { return ctl_plane_server(d->plane); }
+struct ctl_wq *ctl_daemon_wq(struct ctl_daemon *d) { return d->wq; }
+struct dp_rt *ctl_daemon_rt(struct ctl_daemon *d) { return d->rt; }
 
 void ctl_daemon_stop(struct ctl_daemon *d)
 {
@@ -252,10 +274,15 @@ void ctl_daemon_stop(struct ctl_daemon *d)
 		for (uint16_t i = 0; i < d->rt->n_workers; i++)
 			if (d->rt->lc[i])
 				d->rt->lc[i]->pub = NULL;
+	while (d->modules_started > 0) {
+		const struct ctl_module *m = &ctl_modules[--d->modules_started];
+		if (m->fini)
+			m->fini(d);
+	}
 	ctl_plane_free(d->plane);
+	ctl_wq_free(d->wq);
 	ctl_dns_free(d->dns);
 	ctl_acct_free(d->acct);
-	dlv_ctl_free(d->dlv_ctl);
 	if (d->rt) {
 		cfg_pub_fini(&d->pub);
 		rcu_unregister_thread();

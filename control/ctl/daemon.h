@@ -16,6 +16,8 @@ struct cfg_pub;
 struct ctl_plane;
 struct ctl_dns;
 struct ctl_acct;
+struct ctl_server;
+struct ctl_wq;
 
 /*
  * Starts the control plane for rt (rt->cfg borrowed: it stays the caller's and must outlive
@@ -38,5 +40,10 @@ struct cfg_pub *ctl_daemon_pub(struct ctl_daemon *d);
 struct ctl_plane *ctl_daemon_plane(struct ctl_daemon *d);
 struct ctl_dns *ctl_daemon_dns(struct ctl_daemon *d);
 struct ctl_acct *ctl_daemon_acct(struct ctl_daemon *d);
+struct ctl_server *ctl_daemon_server(struct ctl_daemon *d);
+/* Requests to the workers (one slot per worker index, served once per loop turn). */
+struct ctl_wq *ctl_daemon_wq(struct ctl_daemon *d);
+/* The dataplane runtime: workers' contexts and module states (rt->lc[i]->mod_state[m]). */
+struct dp_rt *ctl_daemon_rt(struct ctl_daemon *d);
 
 #endif

@@ -18,6 +18,7 @@
 #include "acct/acct.h"
 #include "ctl/audit.h"
 #include "ctl/server.h"
+#include "ctl/wq.h"
 #include "dns/dns.h"
 #include "log.h"
 #include "metrics/http.h"
@@ -36,6 +37,7 @@ struct ctl_plane {
 	struct ctl_metrics *metrics;
 	struct ctl_dns *dns;
 	struct ctl_acct *acct;
+	struct ctl_wq *wq;
 	ctl_reload_fn *reload;
 	void *reload_arg;
 	unsigned lcores[MAX_LCORES];
@@ -227,6 +229,7 @@ void ctl_plane_set_reload(struct ctl_plane *p, ctl_reload_fn *fn, void *arg)
 }
 
 void ctl_plane_attach_dns(struct ctl_plane *p, struct ctl_dns *dns) { p->dns = dns; }
+void ctl_plane_attach_wq(struct ctl_plane *p, struct ctl_wq *wq) { p->wq = wq; }
 
 void ctl_plane_attach_acct(struct ctl_plane *p, struct ctl_acct *acct)
 {
@@ -315,6 +318,8 @@ int ctl_plane_poll_fd(struct ctl_plane *p, int extra_fd, int timeout_ms, uint64_
 		fds[n++] = (struct pollfd){ .fd = ctl_dns_fd(p->dns), .events = POLLIN };
 	if (p->acct && timeout_ms > 50)
 		timeout_ms = 50; /* accounting rings have no fd: bound how long a record waits */
+	if (p->wq && ctl_wq_busy(p->wq) && timeout_ms > 2)
+		timeout_ms = 2; /* worker replies have no fd either */
 	rcu_thread_offline();
 	int ready = poll(fds, (nfds_t)n, timeout_ms);
 	rcu_thread_online();
@@ -327,6 +332,8 @@ int ctl_plane_poll_fd(struct ctl_plane *p, int extra_fd, int timeout_ms, uint64_
 		ctl_metrics_run(p->metrics); /* also runs its timeouts */
 	if (p->dns)
 		ctl_dns_process(p->dns, now_us);
+	if (p->wq)
+		ctl_wq_poll(p->wq, now_us);
 	if (p->acct) {
 		ctl_acct_poll(p->acct, now_us);
 		if (now_us >= p->next_sweep_us) {

@@ -18,6 +18,7 @@ struct ctl_stats;
 struct ctl_plane;
 struct ctl_dns;
 struct ctl_acct;
+struct ctl_wq;
 
 struct ctl_plane_opts {
 	const char *version;        /* shown by status: "dpmail 0.1.0" */
@@ -49,6 +50,7 @@ void ctl_plane_set_reload(struct ctl_plane *p, ctl_reload_fn *fn, void *arg);
 /* Attach the resolver / accounting writer: polled by the plane from then on (borrowed). */
 void ctl_plane_attach_dns(struct ctl_plane *p, struct ctl_dns *dns);
 void ctl_plane_attach_acct(struct ctl_plane *p, struct ctl_acct *acct);
+void ctl_plane_attach_wq(struct ctl_plane *p, struct ctl_wq *wq);
 
 /* Installs SIGHUP (reload) and SIGUSR1 (reopen logs, rotate accounting) handlers that wake
  * ctl_plane_poll. One plane per process. */

@@ -201,6 +201,8 @@ struct tls_stats {
 struct tls_core_cfg {
 	unsigned session_cache_slots; /* client session cache size, power of two */
 	size_t send_limit;            /* bytes buffered per conn (plaintext + ciphertext) */
+	uint64_t close_timeout;       /* us: a graceful close still waiting for the transport to
+				       * take queued ciphertext is turned into an abort after this */
 };
 
 #endif

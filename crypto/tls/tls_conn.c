@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tls_conn.c: a struct conn implemented by TLS on top of another struct conn. OpenSSL talks
- * to the lower conn through a small custom BIO: reads come straight out of the lower conn's
+ * to the lower conn through a small custom BIO (tls_bio.c): reads come straight out of the lower conn's
  * on_data() span (zero copy; what the SSL did not take is returned as unconsumed, which is the
  * lower conn's backpressure), writes go straight into conn_send() of the lower conn, so every
  * encrypted record enters the transport's send buffer exactly once and a retransmission never
@@ -22,169 +22,22 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 
-enum tls_state {
-	TLS_ST_HANDSHAKE = 0,
-	TLS_ST_OPEN,                  /* handshake done; data flows */
-	TLS_ST_CLOSING,               /* close_notify queued; waiting for the lower conn to close */
-	TLS_ST_DEAD,                  /* lower conn gone, upper told; freed at depth 0 */
-};
-
-struct tls_conn {
-	struct conn conn;             /* what the upper layer sees; first member */
-	struct tls_core *core;
-	struct conn *lower;           /* NULL once the lower conn reported on_closed */
-	SSL *ssl;
-	enum tls_role role;
-	enum tls_state state;
-	unsigned depth;
-	uint64_t deadline;
-	struct tls_result res;
-	void (*on_result)(void *ctx, const struct tls_result *r);
-	enum conn_close_reason why;   /* reported up when the lower conn closes */
-	bool why_set;
-
-	/* input: the lower conn's span during on_data */
-	const uint8_t *in;
-	size_t in_len, in_off;
-	uint8_t *pend;                /* plaintext the upper layer has not consumed yet */
-	size_t pend_off, pend_len;
-	bool upper_paused;            /* upper returned short; wait for conn_resume_read */
-	bool lower_paused;            /* we returned short to lower; it waits for our resume */
-	bool eof_seen;                /* close_notify or lower EOF */
-	bool eof_told;                /* upper's on_eof called */
-	bool close_notify_in;
-
-	/* output */
-	uint8_t *obuf;                /* plaintext being coalesced into one record */
-	size_t olen;
-	uint8_t *cbuf;                /* ciphertext the lower conn did not take yet */
-	size_t coff, clen, ccap;
-	bool want_sendable;
-	bool shut_wr;                 /* conn_shutdown: close_notify sent, no more sends */
-	bool lower_close_pending;     /* close lower once cbuf drained */
-	bool lower_shut_pending;      /* shutdown lower once cbuf drained */
-	bool lower_closing;
-
-	/* client */
-	struct tls_policy_eval ev;
-	SSL_SESSION *new_sess;        /* ticket received before the policy verdict */
-	bool sess_verified;           /* verdict of the cached session offered for resumption */
-	bool sess_dane;
-	char skey[160];
-
-	bool on_run;
-	TAILQ_ENTRY(tls_conn) hs_link;
-	TAILQ_ENTRY(tls_conn) run_link;
-	bool on_hs;
-};
 
 static const struct conn_ops tls_ops;
 static const struct conn_handler tls_lower_handler;
-static BIO_METHOD *bio_meth;
-static int ssl_idx = -1;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 #define TC(c) ((struct tls_conn *)(c))
 
-/* ---- per-core state --------------------------------------------------------------------- */
-
-void tls_core_cfg_defaults(struct tls_core_cfg *cfg)
-{
-	cfg->session_cache_slots = 1024;
-	cfg->send_limit = 4 * TLS_RECORD_MAX;
-}
-
-struct tls_core *tls_core_new(const struct tls_core_cfg *cfg)
-{
-	struct tls_core *core = calloc(1, sizeof(*core));
-	if (!core)
-		return NULL;
-	core->cfg = *cfg;
-	TAILQ_INIT(&core->hs);
-	TAILQ_INIT(&core->run);
-	if (tls_sess_init(core) < 0) {
-		free(core);
-		return NULL;
-	}
-	return core;
-}
-
-void tls_core_free(struct tls_core *core)
-{
-	if (!core)
-		return;
-	tls_sess_fini(core);
-	free(core);
-}
-
-const struct tls_stats *tls_core_stats(const struct tls_core *core)
-{
-	return &core->stats;
-}
-
-uint64_t tls_core_next_deadline(const struct tls_core *core)
-{
-	if (!TAILQ_EMPTY(&core->run))
-		return 0;
-	if (TAILQ_EMPTY(&core->hs))
-		return UINT64_MAX;
-	return TAILQ_FIRST(&core->hs)->deadline;
-}
-
-static void run_add(struct tls_conn *tc)
-{
-	if (tc->on_run || tc->state == TLS_ST_DEAD)
-		return;
-	tc->on_run = true;
-	tc->core->n_run++;
-	TAILQ_INSERT_TAIL(&tc->core->run, tc, run_link);
-}
-
-static void run_del(struct tls_conn *tc)
-{
-	if (!tc->on_run)
-		return;
-	tc->on_run = false;
-	tc->core->n_run--;
-	TAILQ_REMOVE(&tc->core->run, tc, run_link);
-}
-
-/* Handshake deadlines are kept sorted; with one timeout value insertion is at the tail. */
-static void hs_add(struct tls_conn *tc)
-{
-	struct tls_conn *it;
-	if (tc->deadline == 0)
-		return;
-	TAILQ_FOREACH_REVERSE(it, &tc->core->hs, tls_conn_list, hs_link)
-		if (it->deadline <= tc->deadline)
-			break;
-	if (it)
-		TAILQ_INSERT_AFTER(&tc->core->hs, it, tc, hs_link);
-	else
-		TAILQ_INSERT_HEAD(&tc->core->hs, tc, hs_link);
-	tc->on_hs = true;
-}
-
-static void hs_del(struct tls_conn *tc)
-{
-	if (!tc->on_hs)
-		return;
-	tc->on_hs = false;
-	TAILQ_REMOVE(&tc->core->hs, tc, hs_link);
-}
-
-/* ---- life cycle --------------------------------------------------------------------------- */
 
 static void tc_free(struct tls_conn *tc)
 {
-	run_del(tc);
-	hs_del(tc);
+	tls_run_del(tc);
+	tls_hs_del(tc);
 	if (tc->new_sess)
 		SSL_SESSION_free(tc->new_sess);
 	SSL_free(tc->ssl);                /* frees the BIO */
@@ -211,94 +64,6 @@ static bool leave(struct tls_conn *tc)
 
 /* ---- the BIO between OpenSSL and the lower conn --------------------------------------------- */
 
-static int cbuf_append(struct tls_conn *tc, const void *data, size_t len)
-{
-	if (tc->coff > 0 && tc->coff == tc->clen)
-		tc->coff = tc->clen = 0;
-	if (tc->clen + len > tc->ccap) {
-		size_t ncap = tc->ccap ? tc->ccap : 4096;
-		if (tc->coff > 0) {
-			memmove(tc->cbuf, tc->cbuf + tc->coff, tc->clen - tc->coff);
-			tc->clen -= tc->coff;
-			tc->coff = 0;
-		}
-		while (ncap < tc->clen + len)
-			ncap *= 2;
-		if (ncap != tc->ccap) {
-			uint8_t *n = realloc(tc->cbuf, ncap);
-			if (!n)
-				return -ENOMEM;
-			tc->cbuf = n;
-			tc->ccap = ncap;
-		}
-	}
-	memcpy(tc->cbuf + tc->clen, data, len);
-	tc->clen += len;
-	return 0;
-}
-
-static int bio_write(BIO *b, const char *data, int len)
-{
-	struct tls_conn *tc = BIO_get_data(b);
-	ssize_t n = 0;
-	BIO_clear_retry_flags(b);
-	if (!tc->lower || tc->lower_closing)
-		return -1;
-	if (tc->clen == tc->coff) {       /* nothing queued ahead: straight into the transport */
-		n = conn_send(tc->lower, data, (size_t)len);
-		if (n < 0)
-			return -1;
-	}
-	if ((size_t)n < (size_t)len && cbuf_append(tc, data + n, (size_t)len - (size_t)n) < 0)
-		return -1;
-	return len;
-}
-
-static int bio_read(BIO *b, char *buf, int len)
-{
-	struct tls_conn *tc = BIO_get_data(b);
-	size_t avail = tc->in ? tc->in_len - tc->in_off : 0;
-	BIO_clear_retry_flags(b);
-	if (avail == 0) {
-		BIO_set_retry_read(b);
-		return -1;
-	}
-	if ((size_t)len > avail)
-		len = (int)avail;
-	memcpy(buf, tc->in + tc->in_off, (size_t)len);
-	tc->in_off += (size_t)len;
-	return len;
-}
-
-static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-	switch (cmd) {
-	case BIO_CTRL_FLUSH:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-static int bio_create(BIO *b)
-{
-	BIO_set_init(b, 1);
-	return 1;
-}
-
-static void once_init(void)
-{
-	bio_meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "dpmail-conn");
-	if (bio_meth) {
-		BIO_meth_set_write(bio_meth, bio_write);
-		BIO_meth_set_read(bio_meth, bio_read);
-		BIO_meth_set_ctrl(bio_meth, bio_ctrl);
-		BIO_meth_set_create(bio_meth, bio_create);
-	}
-	ssl_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-}
-
-/* ---- failure and close ------------------------------------------------------------------- */
 
 static void result_report(struct tls_conn *tc)
 {
@@ -315,7 +80,12 @@ static void lower_close(struct tls_conn *tc, bool abortive)
 	if (!tc->lower || tc->lower_closing)
 		return;
 	if (!abortive && tc->coff < tc->clen) {
+		/* a peer that never opens its window must not pin the conn: deadline, then abort */
 		tc->lower_close_pending = true;
+		if (tc->core->cfg.close_timeout && !tc->on_hs) {
+			tc->deadline = tc->core->now + tc->core->cfg.close_timeout;
+			tls_hs_add(tc);
+		}
 		return;
 	}
 	tc->lower_closing = true;
@@ -330,7 +100,7 @@ static void hs_fail(struct tls_conn *tc, enum tls_fail why, const char *reason, 
 {
 	if (tc->state != TLS_ST_HANDSHAKE)
 		return;
-	hs_del(tc);
+	tls_hs_del(tc);
 	tc->res.ok = false;
 	tc->res.fail = why;
 	tc->res.reason = reason ? reason : tls_fail_str(why);
@@ -366,7 +136,7 @@ static void session_fail(struct tls_conn *tc)
 	tc->why = CONN_CLOSED_PROTO;
 	tc->why_set = true;
 	tc->lower_close_pending = true;
-	run_add(tc);
+	tls_run_add(tc);
 }
 
 static void classify_and_fail(struct tls_conn *tc, int ret)
@@ -422,7 +192,7 @@ static void fill_result(struct tls_conn *tc)
 static void hs_done(struct tls_conn *tc)
 {
 	struct tls_role_stats *st = &tc->core->stats.role[tc->role];
-	hs_del(tc);
+	tls_hs_del(tc);
 	fill_result(tc);
 	if (tc->role == TLS_ROLE_CLIENT && tc->ev.require_auth && !tc->ev.report_only &&
 	    !tc->res.verified) {
@@ -461,10 +231,11 @@ static void do_handshake(struct tls_conn *tc)
 	classify_and_fail(tc, r);
 }
 
-/* Client sessions arrive here (TLS 1.3: after the handshake, in a NewSessionTicket). */
+/* Client sessions arrive here (TLS 1.3: after the handshake, in a NewSessionTicket): the
+ * SSL_CTX's new-session callback, set in tls_ctx.c. */
 int tls_conn_new_session_cb(SSL *ssl, SSL_SESSION *sess)
 {
-	struct tls_conn *tc = SSL_get_ex_data(ssl, ssl_idx);
+	struct tls_conn *tc = SSL_get_ex_data(ssl, tls_bio_ssl_idx());
 	if (!tc || tc->role != TLS_ROLE_CLIENT || !tc->skey[0])
 		return 0;
 	if (tc->state == TLS_ST_OPEN) {
@@ -671,7 +442,7 @@ static ssize_t tls_send(struct conn *c, const void *buf, size_t len)
 	if (done < len)
 		tc->want_sendable = true;
 	if (tc->olen > 0)
-		run_add(tc);              /* sealed by the end of this loop turn at the latest */
+		tls_run_add(tc);              /* sealed by the end of this loop turn at the latest */
 	if (!leave(tc))
 		return -EPIPE;
 	if (tc->state != TLS_ST_OPEN)
@@ -731,8 +502,8 @@ static void lower_on_closed(void *ctx, struct conn *lc, enum conn_close_reason w
 			conn_close_reason_str(why), true);
 	tc->state = TLS_ST_DEAD;
 	tc->core->stats.role[tc->role].active--;
-	run_del(tc);
-	hs_del(tc);
+	tls_run_del(tc);
+	tls_hs_del(tc);
 	tc->conn.handler->on_closed(tc->conn.handler_ctx, &tc->conn, tc->why_set ? tc->why : why);
 	leave(tc);
 }
@@ -752,7 +523,7 @@ static void tls_resume_read(struct conn *c)
 	if (!tc->upper_paused)
 		return;
 	tc->upper_paused = false;
-	run_add(tc);                      /* delivery happens in tls_core_poll, not in here */
+	tls_run_add(tc);                      /* delivery happens in tls_core_poll, not in here */
 }
 
 /* Sends close_notify after the queued plaintext. */
@@ -834,10 +605,12 @@ const struct tls_result *tls_conn_result(const struct conn *c)
 	return &TC(c)->res;
 }
 
-/* ---- tls_core_poll ------------------------------------------------------------------------ */
+/* ---- work from tls_core_poll -------------------------------------------------------------- */
 
-static void run_one(struct tls_conn *tc)
+/* Deferred work of one conn: a pending close, resumed delivery, end-of-turn sealing. */
+void tls_conn_run(struct tls_conn *tc)
 {
+	enter(tc);
 	if (tc->lower_close_pending && tc->coff == tc->clen) {
 		tc->lower_close_pending = false;
 		lower_close(tc, false);
@@ -855,24 +628,22 @@ static void run_one(struct tls_conn *tc)
 		if (tc->lower && !tc->lower_closing)
 			conn_flush(tc->lower);
 	}
+	leave(tc);
 }
 
-void tls_core_poll(struct tls_core *core, uint64_t now)
+/* A deadline passed: the handshake's, or that of a close waiting for the transport. */
+void tls_conn_expire(struct tls_conn *tc)
 {
-	struct tls_conn *tc;
-	unsigned budget = core->n_run;
-	while (budget-- > 0 && (tc = TAILQ_FIRST(&core->run))) {
-		run_del(tc);
-		enter(tc);
-		run_one(tc);
-		leave(tc);
-	}
-	while ((tc = TAILQ_FIRST(&core->hs)) && tc->deadline <= now) {
-		enter(tc);
+	enter(tc);
+	tls_hs_del(tc);
+	if (tc->state == TLS_ST_HANDSHAKE) {
 		hs_fail(tc, TLS_FAIL_TIMEOUT, "handshake timeout", true);
-		hs_del(tc);
-		leave(tc);
+	} else if (tc->lower_close_pending) {
+		tc->lower_close_pending = false;
+		tc->coff = tc->clen = 0;
+		lower_close(tc, true);
 	}
+	leave(tc);
 }
 
 /* ---- constructors ------------------------------------------------------------------------- */
@@ -883,8 +654,7 @@ static struct tls_conn *tc_new(struct tls_core *core, struct conn *lower, SSL_CT
 {
 	struct tls_conn *tc;
 	BIO *bio;
-	pthread_once(&once, once_init);
-	if (!bio_meth || ssl_idx < 0) {
+	if (tls_bio_init() < 0) {
 		*err = -ENOMEM;
 		return NULL;
 	}
@@ -894,12 +664,12 @@ static struct tls_conn *tc_new(struct tls_core *core, struct conn *lower, SSL_CT
 	tc->ssl = SSL_new(ctx);
 	if (!tc->ssl)
 		goto err_tc;
-	bio = BIO_new(bio_meth);
+	bio = BIO_new(tls_bio_method());
 	if (!bio)
 		goto err_ssl;
 	BIO_set_data(bio, tc);
 	SSL_set_bio(tc->ssl, bio, bio);
-	SSL_set_ex_data(tc->ssl, ssl_idx, tc);
+	SSL_set_ex_data(tc->ssl, tls_bio_ssl_idx(), tc);
 	tc->conn.ops = &tls_ops;
 	tc->conn.handler = h;
 	tc->conn.handler_ctx = hctx;
@@ -928,7 +698,7 @@ err:
 static void tc_start(struct tls_conn *tc)
 {
 	conn_set_handler(tc->lower, &tls_lower_handler, tc);
-	hs_add(tc);
+	tls_hs_add(tc);
 	tc->core->stats.role[tc->role].active++;
 }
 

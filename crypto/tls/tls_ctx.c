@@ -347,9 +347,6 @@ void tls_server_ctx_free(struct tls_server_ctx *sc)
 
 /* ---- client ------------------------------------------------------------------------------ */
 
-/* Defined in tls_conn.c: hands a new client session to the conn's per-core cache. */
-int tls_conn_new_session_cb(SSL *ssl, SSL_SESSION *sess);
-
 struct tls_client_ctx *tls_client_ctx_new(const struct tls_client_cfg *cfg, char *err,
 					  size_t errlen)
 {

@@ -48,8 +48,82 @@ struct tls_core {
 	struct tls_conn_list hs;          /* handshaking conns, by deadline (earliest first) */
 	struct tls_conn_list run;         /* conns with work for tls_core_poll */
 	unsigned n_run;
+	uint64_t now;                     /* time of the last tls_core_poll */
 	struct tls_sess_ent *sess;        /* cfg.session_cache_slots entries */
 };
+
+/* One TLS connection (tls_conn.c); the upper layer sees only its conn member. */
+enum tls_state {
+	TLS_ST_HANDSHAKE = 0,
+	TLS_ST_OPEN,                  /* handshake done; data flows */
+	TLS_ST_CLOSING,               /* close_notify queued; waiting for the lower conn to close */
+	TLS_ST_DEAD,                  /* lower conn gone, upper told; freed at depth 0 */
+};
+
+struct tls_conn {
+	struct conn conn;             /* what the upper layer sees; first member */
+	struct tls_core *core;
+	struct conn *lower;           /* NULL once the lower conn reported on_closed */
+	SSL *ssl;
+	enum tls_role role;
+	enum tls_state state;
+	unsigned depth;
+	uint64_t deadline;
+	struct tls_result res;
+	void (*on_result)(void *ctx, const struct tls_result *r);
+	enum conn_close_reason why;   /* reported up when the lower conn closes */
+	bool why_set;
+
+	/* input: the lower conn's span during on_data */
+	const uint8_t *in;
+	size_t in_len, in_off;
+	uint8_t *pend;                /* plaintext the upper layer has not consumed yet */
+	size_t pend_off, pend_len;
+	bool upper_paused;            /* upper returned short; wait for conn_resume_read */
+	bool lower_paused;            /* we returned short to lower; it waits for our resume */
+	bool eof_seen;                /* close_notify or lower EOF */
+	bool eof_told;                /* upper's on_eof called */
+	bool close_notify_in;
+
+	/* output */
+	uint8_t *obuf;                /* plaintext being coalesced into one record */
+	size_t olen;
+	uint8_t *cbuf;                /* ciphertext the lower conn did not take yet */
+	size_t coff, clen, ccap;
+	bool want_sendable;
+	bool shut_wr;                 /* conn_shutdown: close_notify sent, no more sends */
+	bool lower_close_pending;     /* close lower once cbuf drained */
+	bool lower_shut_pending;      /* shutdown lower once cbuf drained */
+	bool lower_closing;
+
+	/* client */
+	struct tls_policy_eval ev;
+	SSL_SESSION *new_sess;        /* ticket received before the policy verdict */
+	bool sess_verified;           /* verdict of the cached session offered for resumption */
+	bool sess_dane;
+	char skey[160];
+
+	bool on_run;
+	TAILQ_ENTRY(tls_conn) hs_link;
+	TAILQ_ENTRY(tls_conn) run_link;
+	bool on_hs;
+};
+
+/* tls_core.c: per-core lists (a conn is on each at most once) */
+void tls_run_add(struct tls_conn *tc);
+void tls_run_del(struct tls_conn *tc);
+void tls_hs_add(struct tls_conn *tc);
+void tls_hs_del(struct tls_conn *tc);
+
+/* tls_conn.c: work called from tls_core_poll */
+void tls_conn_run(struct tls_conn *tc);
+void tls_conn_expire(struct tls_conn *tc);
+int tls_conn_new_session_cb(SSL *ssl, SSL_SESSION *sess);
+
+/* tls_bio.c: the BIO between OpenSSL and the lower conn (process-wide, made once) */
+int tls_bio_init(void);
+BIO_METHOD *tls_bio_method(void);
+int tls_bio_ssl_idx(void);
 
 /* tls_ctx.c */
 struct tls_server_ctx *tls_server_ctx_of(SSL *ssl);

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "deliver/dlv_ctl.h"
 #include "deliver/dlv_dsn.h"
 #include "deliver/dlv_int.h"
 #include "deliver/dlv_route.h"
@@ -797,7 +796,6 @@ int dlv_engine_poll(struct dlv_engine *eng, uint64_t now)
 {
 	int work = 0;
 	eng->now = now;
-	dlv_ctl_serve(eng->ctl, eng->p.dns_slot, eng);
 	dns_completions(eng);
 	struct dlv_heap_node *hn;
 	while ((hn = dlv_heap_pop_due(&eng->sched, now)) != NULL) {
@@ -845,11 +843,6 @@ void dlv_engine_set_policy(struct dlv_engine *eng, const struct dlv_policy *pol)
 void dlv_engine_set_dns(struct dlv_engine *eng, struct ctl_dns *dns)
 {
 	eng->dns = dns;
-}
-
-void dlv_engine_set_ctl(struct dlv_engine *eng, struct dlv_ctl *ctl)
-{
-	eng->ctl = ctl;
 }
 
 void dlv_engine_set_acct(struct dlv_engine *eng, struct ctl_acct *acct)

@@ -126,7 +126,6 @@ struct dlv_engine {
 	struct conn_net net;
 	struct ctl_dns *dns;
 	struct ctl_acct *acct;        /* NULL: outcomes are only logged */
-	struct dlv_ctl *ctl;          /* operator commands (NULL: none) */
 	unsigned n_susp;
 	struct dlv_susp {
 		char name[DLV_HOST_MAX + 1];

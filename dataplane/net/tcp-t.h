@@ -48,6 +48,7 @@ struct tcp_tunables {
 	uint32_t challenge_ack_per_s; /* 100: RFC 5961 challenge ACK budget per second */
 	uint32_t rst_per_s;        /* 1000: RSTs for segments to closed ports, per second */
 	uint16_t eph_lo, eph_hi;   /* 32768..60999: ephemeral ports for active opens */
+	uint8_t tx_cksum_offload;  /* 0: the port computes TCP checksums (set from the port) */
 };
 
 enum tcp_state {
@@ -72,7 +73,7 @@ struct tcp_counters {
 	uint64_t rx_mem_drop, rx_after_close;
 	uint64_t tx_rst, tx_challenge_ack, tx_challenge_limited, tx_rst_limited, tx_nombuf;
 	uint64_t tx_err, tx_acks, tx_delacks, tx_win_updates, tx_zwp;
-	uint64_t rtx_timeouts, rtx_segs, fast_rtx, partial_acks, dupacks_rx, rtx_syn;
+	uint64_t rtx_timeouts, rtx_segs, fast_rtx, partial_acks, dupacks_rx, rtx_syn, rtx_lost, tlp_probes;
 	uint64_t syn_rcvd, syn_dropped_full, syn_no_listener, accepted, accept_refused;
 	uint64_t active_opens, conn_timeouts, conn_resets, conn_refused, conn_nomem;
 	uint64_t tw_created, tw_reused, tw_dropped_full, tw_expired, fw2_timeouts;
@@ -114,6 +115,7 @@ struct tcp_flow {
 struct tcp_tw {
 	struct tcp_flow f;        /* first */
 	struct tcp_tw *lnext;     /* expiry FIFO (all entries have the same lifetime) / free list */
+	struct tcp_tw *lprev;
 	uint64_t expire;
 	uint32_t snd_nxt, rcv_nxt;
 	uint32_t ts_recent, ts_off;
@@ -155,8 +157,10 @@ enum {
 	TF_PERSIST      = 1u << 19, /* the retransmit timer acts as persist timer */
 	TF_REAP         = 1u << 20, /* released: on the reap list (or about to be) */
 	TF_PROTO_DONE   = 1u << 21, /* both FINs exchanged and acknowledged */
-	TF_IN_DELIVER   = 1u << 22, /* inside on_data(): the offered bytes are not "unread" yet */
-	TF_CLOSE_LATER  = 1u << 23, /* conn_close() came from inside on_data(): run it after */
+	TF_TLP          = 1u << 22, /* t_rtx is a tail loss probe timeout (RFC 8985 7) */
+	TF_TLP_SENT     = 1u << 23, /* a probe is out: its SACK feedback starts recovery */
+	TF_IN_DELIVER   = 1u << 24, /* inside on_data(): the offered bytes are not "unread" yet */
+	TF_CLOSE_LATER  = 1u << 25, /* conn_close() came from inside on_data(): run it after */
 };
 
 struct tcp_listener;
@@ -199,6 +203,7 @@ struct tcp_conn {
 	uint32_t sb[TCP_SB_MAX][2];
 	uint8_t nsb;
 	uint32_t high_rxt;        /* HighRxt: holes below it were retransmitted this recovery */
+	uint32_t rtx_mark;        /* snd_max when the hole at snd_una was last retransmitted */
 
 	/* congestion control (RFC 5681/6582) and RTT (RFC 6298) */
 	uint32_t cwnd, ssthresh, recover, bytes_acked;

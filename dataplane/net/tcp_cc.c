@@ -148,7 +148,7 @@ void tcp_cc_timeout(struct tcp_conn *tc)
 	tc->flags &= ~(TF_RECOVERY | TF_RTT_TIMING);
 	tc->dupacks = 0;
 	tc->snd_nxt = tc->snd_una;
-	tc->nsb = 0; /* RFC 2018 8: the receiver may have reneged */
+	tc->nsb = 0; /* RFC 2018 8: the receiver may have reneged; ACKs rebuild it */
 	tc->high_rxt = tc->snd_una;
 }
 

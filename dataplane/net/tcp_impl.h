@@ -92,6 +92,8 @@ uint32_t tcp_sack_bytes(const struct tcp_conn *tc);
 bool tcp_sack_active(const struct tcp_conn *tc);
 uint32_t tcp_sack_pipe(const struct tcp_conn *tc);
 bool tcp_sack_next_hole(const struct tcp_conn *tc, uint32_t *seq, uint32_t *len);
+uint32_t tcp_sack_skip(struct tcp_conn *tc);
+bool tcp_sack_rtx_lost(struct tcp_conn *tc);
 
 /* ---- tcp_rss.c --------------------------------------------------------------------------- */
 bool tcp_rss_port_ok(const struct tcp_stack *st, const struct tcp_flow_key *k);
@@ -133,6 +135,7 @@ void tcp_send_ack(struct tcp_conn *tc);
 void tcp_send_syn(struct tcp_conn *tc);
 void tcp_retransmit_una(struct tcp_conn *tc);
 void tcp_send_probe(struct tcp_conn *tc);
+void tcp_send_tlp(struct tcp_conn *tc);
 void tcp_send_rst(struct tcp_stack *st, const struct tcp_flow_key *k, uint32_t seq,
 		  uint32_t ack, uint8_t flags);
 void tcp_send_rst_reply(struct tcp_stack *st, const struct tcp_seg *s);

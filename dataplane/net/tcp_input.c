@@ -214,6 +214,7 @@ static void ack_advance(struct tcp_conn *tc, const struct tcp_seg *s)
 	tcp_sack_trim(tc);
 	tc->rtx_count = 0;
 	tc->rtx_since = 0;
+	tc->flags &= ~TF_TLP_SENT;
 	tcp_cc_ack(tc, acked);
 	if (tc->snd_una == tc->snd_max) {
 		tc->t_rtx = 0;
@@ -255,15 +256,23 @@ static bool ack_input(struct tcp_conn *tc, struct tcp_seg *s)
 	}
 	if (tc->flags & TF_PERSIST)
 		tc->rtx_since = 0; /* the peer answers probes: it is alive */
-	if ((tc->flags & TF_SACK_OK) && s->opt.nsack)
+	if ((tc->flags & TF_SACK_OK) && s->opt.nsack) {
 		tcp_sack_update(tc, &s->opt);
+		if (tcp_sack_rtx_lost(tc))
+			tc->flags |= TF_NEED_OUTPUT;
+	}
 	if (tcp_seq_gt(s->ack, tc->snd_una)) {
 		ack_advance(tc, s);
 		tc->flags |= TF_NEED_OUTPUT;
 	} else if (s->ack == tc->snd_una && s->len == 0 && !(s->flags & (TCP_SYN | TCP_FIN)) &&
-		   !wnd_changed && tc->snd_una != tc->snd_max) {
-		/* RFC 6675 5: three segments' worth SACKed counts as the third duplicate */
-		if (tc->dupacks < 2 && tcp_sack_active(tc) && tcp_sack_bytes(tc) >= 3u * tc->mss)
+		   tc->snd_una != tc->snd_max &&
+		   (!wnd_changed || ((tc->flags & TF_SACK_OK) && s->opt.nsack))) {
+		/* a duplicate (RFC 5681 2); with SACK blocks a window change does not hide it:
+		 * receivers that autotune their buffer move the window on every ACK */
+		/* RFC 6675 5: three segments' worth SACKed counts as the third duplicate; so does
+		 * a SACK answering our tail loss probe while snd_una stays (RFC 8985 7.4) */
+		if (tc->dupacks < 2 && tcp_sack_active(tc) &&
+		    (tcp_sack_bytes(tc) >= 3u * tc->mss || (tc->flags & TF_TLP_SENT)))
 			tc->dupacks = 2;
 		if (tcp_cc_dupack(tc))
 			tc->flags |= TF_NEED_OUTPUT;

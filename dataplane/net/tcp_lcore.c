@@ -7,6 +7,7 @@
  * and only read later.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,38 @@ static int poll_tcp(void *ctx, uint64_t now)
 	return work;
 }
 
+#define C(name) { #name, offsetof(struct tcp_counters, name) }
+static const struct { const char *name; size_t off; } stat_keys[] = {
+	C(rx_segs), C(tx_segs), C(rx_bytes), C(tx_bytes), C(rtx_timeouts), C(rtx_segs),
+	C(fast_rtx), C(rtx_lost), C(tlp_probes), C(partial_acks), C(dupacks_rx), C(rx_bad_csum), C(rx_bad_hdr),
+	C(rx_bad_opts), C(rx_no_flow), C(rx_unacceptable), C(rx_paws_drop), C(rx_ooo_segs),
+	C(rx_ooo_drop), C(rx_dup_bytes), C(rx_mem_drop), C(tx_rst), C(tx_challenge_ack),
+	C(tx_acks), C(tx_delacks), C(tx_win_updates), C(tx_zwp), C(tx_nombuf), C(tx_err),
+	C(syn_rcvd), C(syn_dropped_full), C(accepted), C(accept_refused), C(active_opens),
+	C(conn_timeouts), C(conn_resets), C(conn_refused), C(conn_nomem), C(tw_created),
+	C(tw_reused), C(tw_expired), C(fw2_timeouts), C(closed),
+};
+#undef C
+
+/* One key=value line with every counter (start-up/shutdown path: formatting allowed). */
+static void tcp_lcore_log_stats(const struct tcp_lcore *tl, unsigned lcore_id)
+{
+	char line[2048];
+	size_t n = (size_t)snprintf(line, sizeof(line), "event=tcp_stats lcore=%u conns=%u time_wait=%u "
+				    "handed_off=%llu handoff_drops=%llu", lcore_id,
+				    tcp_stack_nconns(tl->st), tcp_stack_ntw(tl->st),
+				    (unsigned long long)tl->handed_off,
+				    (unsigned long long)tl->handoff_drops);
+	const char *k = (const char *)tcp_stack_counters(tl->st);
+	for (size_t i = 0; i < sizeof(stat_keys) / sizeof(stat_keys[0]) && n < sizeof(line); i++) {
+		uint64_t v;
+		memcpy(&v, k + stat_keys[i].off, sizeof(v));
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%llu", stat_keys[i].name,
+				      (unsigned long long)v);
+	}
+	log_info("%s ", line);
+}
+
 static void tl_free(struct tcp_lcore *tl)
 {
 	tcp_stack_free(tl->st); /* first: it tells the services' connections they are closed */
@@ -158,6 +191,7 @@ void *tcp_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 		goto err_free;
 	}
 	tcp_tunables_from_cfg(&t, c, ip_l4_mtu(tl->nif));
+	t.tx_cksum_offload = ip_tx_l4_cksum_offload(tl->nif, IPPROTO_TCP);
 	tl->st = tcp_stack_create(&t, tl->pool, tl->nif->ip, out_ip, tl->nif, tl->nif->now_us, &e);
 	if (!tl->st) {
 		log_err("event=startup_failed reason=\"tcp stack: %s\"", strerror(-e));
@@ -195,23 +229,7 @@ void tcp_lcore_fini(struct dp_lcore *lc, void *state)
 	struct tcp_lcore *tl = state;
 	if (!tl)
 		return;
-	const struct tcp_counters *k = tcp_stack_counters(tl->st);
-	log_info("event=tcp_stats lcore=%u conns=%u time_wait=%u rx_segs=%llu tx_segs=%llu "
-		 "rx_bytes=%llu tx_bytes=%llu rtx_timeouts=%llu rtx_segs=%llu fast_rtx=%llu "
-		 "rx_bad_csum=%llu rx_ooo_segs=%llu tx_rst=%llu accepted=%llu active_opens=%llu "
-		 "conn_timeouts=%llu conn_resets=%llu syn_dropped_full=%llu handed_off=%llu "
-		 "handoff_drops=%llu tx_nombuf=%llu tx_err=%llu",
-		 lc->lcore_id, tcp_stack_nconns(tl->st), tcp_stack_ntw(tl->st),
-		 (unsigned long long)k->rx_segs, (unsigned long long)k->tx_segs,
-		 (unsigned long long)k->rx_bytes, (unsigned long long)k->tx_bytes,
-		 (unsigned long long)k->rtx_timeouts, (unsigned long long)k->rtx_segs,
-		 (unsigned long long)k->fast_rtx, (unsigned long long)k->rx_bad_csum,
-		 (unsigned long long)k->rx_ooo_segs, (unsigned long long)k->tx_rst,
-		 (unsigned long long)k->accepted, (unsigned long long)k->active_opens,
-		 (unsigned long long)k->conn_timeouts, (unsigned long long)k->conn_resets,
-		 (unsigned long long)k->syn_dropped_full, (unsigned long long)tl->handed_off,
-		 (unsigned long long)tl->handoff_drops, (unsigned long long)k->tx_nombuf,
-		 (unsigned long long)k->tx_err);
+	tcp_lcore_log_stats(tl, lc->lcore_id);
 	ip_register_l4(tl->nif, IPPROTO_TCP, NULL, NULL);
 	handoff[lc->index] = NULL;
 	tl_free(tl);

@@ -5,7 +5,8 @@
  * SWS avoidance, FIN after the last byte) and keeps the retransmission timer running while
  * anything is outstanding. Segments are single mbufs: header, options, and payload copied from
  * the send queue, so the queue stays intact for retransmission and the upper layer is never
- * asked for the bytes again. The checksum is always computed in software here.
+ * asked for the bytes again. The checksum is left to the port when it offers TCP checksum
+ * offload (tx_cksum_offload), computed in software otherwise.
  */
 #include <string.h>
 
@@ -69,7 +70,18 @@ static int xmit(struct tcp_stack *st, const struct tcp_flow_key *k, const struct
 		memcpy(th + 1, o->opt, o->optlen);
 	if (o->len)
 		tcp_mq_copy_out(o->q, o->qoff, (uint8_t *)th + hl, o->len);
-	th->cksum = tcp_cksum(m, k->laddr, k->raddr);
+	if (st->tun.tx_cksum_offload) {
+		/* the PMD completes it: the field holds the pseudo-header sum, not inverted */
+		uint32_t sum = (k->laddr & 0xffff) + (k->laddr >> 16) + (k->raddr & 0xffff) +
+			       (k->raddr >> 16) + rte_cpu_to_be_16(IPPROTO_TCP) +
+			       rte_cpu_to_be_16((uint16_t)m->data_len);
+		sum = (sum & 0xffff) + (sum >> 16);
+		th->cksum = (uint16_t)((sum & 0xffff) + (sum >> 16));
+		m->l4_len = (uint8_t)hl;
+		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+	} else {
+		th->cksum = tcp_cksum(m, k->laddr, k->raddr);
+	}
 	st->cnt.tx_segs++;
 	st->cnt.tx_bytes += o->len;
 	int rc = st->output(st->output_ctx, m, k->laddr, k->raddr);
@@ -201,8 +213,26 @@ void tcp_retransmit_una(struct tcp_conn *tc)
 		return;
 	tc->flags &= ~TF_RTT_TIMING; /* Karn */
 	tc->st->cnt.rtx_segs++;
-	if (conn_xmit(tc, tc->snd_una, len, fl | (len ? TCP_PSH : 0)) >= 0)
+	if (conn_xmit(tc, tc->snd_una, len, fl | (len ? TCP_PSH : 0)) >= 0) {
 		tc->high_rxt = tcp_seq_max(tc->high_rxt, tc->snd_una + len);
+		tc->rtx_mark = tc->snd_max;
+	}
+}
+
+/* Tail loss probe: resend the last segment sent (RFC 8985 7.3, new data is not sent here:
+ * tcp_output already sent what the windows allowed). */
+void tcp_send_tlp(struct tcp_conn *tc)
+{
+	bool fin = (tc->flags & TF_FIN_SENT) && tc->snd_max == tc->fin_seq + 1;
+	uint32_t end = tc->snd_max - (fin ? 1 : 0);
+	uint32_t flight = end - tc->snd_una;
+	uint32_t len = flight < tc->mss ? flight : tc->mss;
+	uint8_t fl = TCP_ACK | (len ? TCP_PSH : 0) | (fin ? TCP_FIN : 0);
+	if (!len && !fin)
+		return;
+	tc->flags &= ~TF_RTT_TIMING; /* Karn */
+	tc->st->cnt.rtx_segs++;
+	conn_xmit(tc, end - len, len, fl);
 }
 
 /* Moves the state along when our FIN goes out for the first time. */
@@ -230,6 +260,8 @@ static void sack_holes(struct tcp_conn *tc)
 			return;
 		tc->flags &= ~TF_RTT_TIMING; /* Karn */
 		tc->st->cnt.rtx_segs++;
+		if (seq == tc->snd_una)
+			tc->rtx_mark = tc->snd_max;
 		tc->high_rxt = seq + len;
 		if (!tc->t_rtx)
 			tcp_rtx_arm(tc);
@@ -275,6 +307,7 @@ void tcp_output(struct tcp_conn *tc)
 		sack_holes(tc);
 	uint32_t data_end = tc->snd_una + tc->sndq.len;
 	for (;;) {
+		uint32_t gap = tcp_sack_skip(tc);
 		uint32_t unsent = tcp_seq_lt(tc->snd_nxt, data_end) ? data_end - tc->snd_nxt : 0;
 		/* the FIN (re)goes out when snd_nxt has not passed it: first time, or after a
 		 * timeout pulled snd_nxt back */
@@ -283,6 +316,8 @@ void tcp_output(struct tcp_conn *tc)
 		uint32_t len = next_len(tc, unsent);
 		if (len == 0 && !(fin && unsent == 0))
 			break;
+		if (len > gap)
+			len = gap;
 		fin = fin && len == unsent;
 		uint8_t fl = TCP_ACK | (len && len == unsent ? TCP_PSH : 0) | (fin ? TCP_FIN : 0);
 		bool rtx = tcp_seq_lt(tc->snd_nxt, tc->snd_max);

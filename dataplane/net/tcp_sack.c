@@ -57,6 +57,26 @@ void tcp_sack_update(struct tcp_conn *tc, const struct tcp_opts *o)
 	}
 }
 
+/*
+ * Lost retransmission detection: the path delivers in order, so when the peer SACKs data we
+ * sent three segments after retransmitting the hole at snd_una and still lacks that hole,
+ * the retransmission was lost too. Rewind HighRxt so the holes go out again (otherwise only
+ * the retransmission timer would find it). Returns true when it rewound.
+ */
+bool tcp_sack_rtx_lost(struct tcp_conn *tc)
+{
+	if (!(tc->flags & TF_RECOVERY) || !tcp_sack_active(tc) ||
+	    tcp_seq_leq(tc->high_rxt, tc->snd_una))
+		return false;
+	uint32_t high = tc->sb[tc->nsb - 1][1];
+	if (tcp_seq_leq(high, tc->rtx_mark + 3u * tc->mss))
+		return false;
+	tc->high_rxt = tc->snd_una;
+	tc->rtx_mark = tc->snd_max;
+	tc->st->cnt.rtx_lost++;
+	return true;
+}
+
 /* Forgets what the cumulative ACK now covers. */
 void tcp_sack_trim(struct tcp_conn *tc)
 {
@@ -127,4 +147,25 @@ bool tcp_sack_next_hole(const struct tcp_conn *tc, uint32_t *seq, uint32_t *len)
 		return true;
 	}
 	return false;
+}
+
+/*
+ * Go-back-N after a timeout resends from snd_nxt < snd_max: moves snd_nxt past ranges the
+ * peer SACKed since (the scoreboard is rebuilt from the ACKs that arrive after the timeout,
+ * RFC 6675 5.1) and returns how many bytes may go before the next SACKed range
+ * (UINT32_MAX: no limit).
+ */
+uint32_t tcp_sack_skip(struct tcp_conn *tc)
+{
+	if (!tcp_sack_active(tc) || !tcp_seq_lt(tc->snd_nxt, tc->snd_max))
+		return UINT32_MAX;
+	for (uint32_t i = 0; i < tc->nsb; i++) {
+		if (tcp_seq_leq(tc->sb[i][1], tc->snd_nxt))
+			continue;
+		if (tcp_seq_geq(tc->snd_nxt, tc->sb[i][0]))
+			tc->snd_nxt = tcp_seq_min(tc->sb[i][1], tc->snd_max);
+		else
+			return tc->sb[i][0] - tc->snd_nxt;
+	}
+	return UINT32_MAX;
 }

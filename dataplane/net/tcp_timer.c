@@ -6,6 +6,7 @@
  * has 1 ms slots and one lap of TCP_WHEEL_SLOTS; a node due after more than a lap sits in its
  * slot and is skipped until its lap comes, so arming is O(1) at any distance.
  */
+#include "log.h"
 #include "net/tcp_impl.h"
 
 static void tn_unlink(struct tcp_tnode *n)
@@ -60,10 +61,36 @@ void tcp_timer_stop(struct tcp_conn *tc)
 	tc->tn.expire = 0;
 }
 
-/* (Re)starts the retransmission timer at the current backed-off RTO. */
+/*
+ * Tail loss probe timeout (RFC 8985 7.2), or 0 when no probe applies: only with SACK (the
+ * probe's feedback must be able to show the loss), outside recovery and backoff, once per
+ * episode, before our FIN, and when it comes before the RTO.
+ */
+static uint64_t tlp_timeout(const struct tcp_conn *tc, uint64_t rto)
+{
+	/* not once our FIN is out: a probed FIN that crosses the peer's ACK draws an ACK after we
+	 * released the connection, and that ACK a RST */
+	if (!(tc->flags & TF_SACK_OK) ||
+	    (tc->flags & (TF_RECOVERY | TF_PERSIST | TF_TLP_SENT | TF_FIN_SENT)) ||
+	    tc->rtx_count || !tc->srtt_us || tc->state < TCP_ESTABLISHED)
+		return 0;
+	uint64_t pto = 2ull * tc->srtt_us;
+	if (pto < 10 * TCP_MS)
+		pto = 10 * TCP_MS;
+	if (tcp_flight(tc) <= tc->mss) /* one segment: the peer may delay its ACK */
+		pto += tc->srtt_us / 2 + (uint64_t)tc->st->tun.delack_ms * TCP_MS;
+	return pto < rto ? pto : 0;
+}
+
+/* (Re)starts the retransmission timer at the current backed-off RTO, or the earlier tail
+ * loss probe timeout. */
 void tcp_rtx_arm(struct tcp_conn *tc)
 {
-	tc->t_rtx = tc->st->now + tcp_rto_backed_off(tc);
+	uint64_t rto = tcp_rto_backed_off(tc), pto = tlp_timeout(tc, rto);
+	tc->flags &= ~TF_TLP;
+	if (pto)
+		tc->flags |= TF_TLP;
+	tc->t_rtx = tc->st->now + (pto ? pto : rto);
 	tcp_timer_update(tc);
 }
 
@@ -94,9 +121,23 @@ static void on_rtx(struct tcp_conn *tc)
 	}
 	if (tc->snd_una == tc->snd_max)
 		return;
+	if (tc->flags & TF_TLP) {
+		tc->flags = (tc->flags & ~TF_TLP) | TF_TLP_SENT;
+		st->cnt.tlp_probes++;
+		tcp_send_tlp(tc);
+		tcp_rtx_arm(tc); /* the full RTO from now */
+		return;
+	}
 	if (rtx_gave_up(tc))
 		goto timeout;
 	st->cnt.rtx_timeouts++;
+	if (log_get_level() >= LOG_LVL_DEBUG)
+		log_debug("conn=%llu event=tcp_rto una=%u nxt=%u max=%u sndq=%u cwnd=%u ssthresh=%u "
+			  "dupacks=%u recovery=%d recover=%u nsb=%u rtx_count=%u rto_us=%u srtt_us=%u",
+			  (unsigned long long)tc->c.id, tc->snd_una, tc->snd_nxt, tc->snd_max,
+			  tc->sndq.len, tc->cwnd, tc->ssthresh, tc->dupacks,
+			  !!(tc->flags & TF_RECOVERY), tc->recover, tc->nsb, tc->rtx_count,
+			  tc->rto_us, tc->srtt_us);
 	if (tc->rtx_count < 16)
 		tc->rtx_count++;
 	if (tc->state == TCP_SYN_SENT || tc->state == TCP_SYN_RCVD) {

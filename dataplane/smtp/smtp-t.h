@@ -255,7 +255,8 @@ struct smtp_server_session {
 	bool bdat_last;               /* the current chunk is the LAST one */
 	bool bdat_fail;               /* this chunk is read and discarded, then an error reply */
 	uint64_t bdat_left;           /* octets left in the current chunk */
-	struct smtp_verdict bdat_err; /* reply for a discarded chunk */
+	/* reply decided before the end of the content: a discarded BDAT chunk, a refused From: */
+	struct smtp_verdict defer_reply;
 	struct smtp_dscan ds;
 
 	/* counters */

@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "smtp/smtp.h"
+#include "smtp/smtp_scan.h"
 
 static const char *const cstate_names[SMTP_C__MAX] = {
 	[SMTP_C_CONNECTED] = "connected", [SMTP_C_EHLO] = "ehlo",   [SMTP_C_HELO] = "helo",
@@ -695,6 +696,15 @@ static size_t canon(struct smtp_client_session *c, const uint8_t *in, size_t n, 
 	size_t o = 0;
 
 	for (size_t i = 0; i < n; i++) {
+		if (!c->at_bol && !c->last_cr) {
+			/* plain octets up to the next CR or LF are copied as they are */
+			size_t k = (size_t)(smtp_scan_special(in + i, in + n, false) - (in + i));
+			memcpy(out + o, in + i, k);
+			o += k;
+			i += k;
+			if (i == n)
+				break;
+		}
 		uint8_t b = in[i];
 		if (b == '\n' && c->last_cr) {
 			c->last_cr = false;

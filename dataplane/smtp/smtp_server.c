@@ -174,7 +174,7 @@ void smtp_srv_data_complete(struct smtp_server_session *s)
 	smtp_dscan_finish(s);
 	enum smtp_data_error bad = s->ds.bad;
 	if (bad != SMTP_DATA_OK) {
-		struct smtp_verdict v = bad == SMTP_DATA_FROM_DENIED ? s->bdat_err : data_errors[bad];
+		struct smtp_verdict v = bad == SMTP_DATA_FROM_DENIED ? s->defer_reply : data_errors[bad];
 		smtp_srv_txn_reset(s, bad);
 		smtp_srv_enter(s, smtp_srv_idle_state(s));
 		smtp_srv_reply_v(s, &v);
@@ -213,7 +213,7 @@ int smtp_server_data_result(struct smtp_server_session *s, const struct smtp_ver
 static void bdat_chunk_done(struct smtp_server_session *s)
 {
 	if (s->bdat_fail) {
-		struct smtp_verdict v = s->bdat_err;
+		struct smtp_verdict v = s->defer_reply;
 		smtp_srv_txn_reset(s, SMTP_DATA_RESET);
 		smtp_srv_enter(s, smtp_srv_idle_state(s));
 		smtp_srv_reply_v(s, &v);

@@ -439,15 +439,23 @@ static int bdat_check(struct smtp_server_session *s, const char *a, size_t n, un
 	while (i < n && a[i] == ' ')
 		i++;
 	bool last = n - i == 4 && strncasecmp(a + i, "LAST", 4) == 0;
-	s->bdat_err.code = 0;
+	s->defer_reply.code = 0;
 	if (i < n && !last)
-		s->bdat_err = (struct smtp_verdict){ 501, "5.5.4", "Syntax: BDAT count [LAST]" };
+		s->defer_reply = (struct smtp_verdict){ 501, "5.5.4", "Syntax: BDAT count [LAST]" };
 	else if (s->state == SMTP_S_NEED_HELO)
-		s->bdat_err = (struct smtp_verdict){ 503, "5.5.1", "Error: send HELO/EHLO first" };
+		s->defer_reply = (struct smtp_verdict){ 503, "5.5.1", "Error: send HELO/EHLO first" };
 	else if (s->state == SMTP_S_READY)
-		s->bdat_err = (struct smtp_verdict){ 503, "5.5.1", "Error: need MAIL command" };
+		s->defer_reply = (struct smtp_verdict){ 503, "5.5.1", "Error: need MAIL command" };
 	else if (s->state == SMTP_S_MAIL)
-		s->bdat_err = (struct smtp_verdict){ 554, "5.5.1", "Error: no valid recipients" };
+		s->defer_reply = (struct smtp_verdict){ 554, "5.5.1", "Error: no valid recipients" };
+	if (v > s->lim->message_max && !s->defer_reply.code) {
+		/* a chunk larger than any acceptable message: reading it to resynchronise could mean
+		 * taking up to 10^19 octets for nothing, so refuse and close instead. (A chunk that
+		 * only pushes the message over the limit is read to its end, then 552.) */
+		smtp_srv_reply(s, 552, "5.3.4", "Error: message size exceeds fixed maximum size");
+		smtp_srv_close(s, SMTP_CLOSE_PROTOCOL);
+		return -1;
+	}
 	s->bdat_last = last;
 	return 0; /* even a failing chunk is read (and discarded) to stay in sync */
 }
@@ -456,11 +464,11 @@ static void bdat_proceed(struct smtp_server_session *s, const char *a, size_t n,
 {
 	struct smtp_verdict v;
 
-	s->bdat_fail = s->bdat_err.code != 0;
+	s->bdat_fail = s->defer_reply.code != 0;
 	if (!s->bdat_fail && !s->bdat_used) {
 		if (!content_begin(s, &v)) {
 			s->bdat_fail = true;
-			s->bdat_err = (struct smtp_verdict){ v.code, v.code >= 500 ? "5.3.0" : "4.3.0",
+			s->defer_reply = (struct smtp_verdict){ v.code, v.code >= 500 ? "5.3.0" : "4.3.0",
 							     "Error: message not accepted" };
 		} else {
 			s->bdat_used = true;

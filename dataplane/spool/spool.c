@@ -86,6 +86,8 @@ struct spool *spool_create(const struct spool_tunables *t, unsigned core,
 		e = -errno;
 		goto err;
 	}
+	/* No IORING_SETUP_COOP_TASKRUN: a DPDK lcore may make no syscall for a long time, and
+	 * cooperative task running would hold completions back until it does. */
 	e = io_uring_queue_init(t->ring_entries, &sp->ring, 0);
 	if (e < 0)
 		goto err;
@@ -344,6 +346,21 @@ bool spool_busy(const struct spool *sp)
 int spool_space_check(const struct spool *sp, uint64_t size_hint)
 {
 	return sp->avail >= sp->t.min_free_bytes + size_hint ? 0 : -ENOSPC;
+}
+
+size_t spool_reply(int result, uint64_t qid, char *buf, size_t cap)
+{
+	char q[17];
+	int n;
+	if (result == 0)
+		n = snprintf(buf, cap, "250 2.0.0 Ok: queued as %s\r\n", spool_qid_str(qid, q));
+	else if (result == -ENOSPC)
+		n = snprintf(buf, cap, "452 4.3.1 Insufficient system storage\r\n");
+	else
+		n = snprintf(buf, cap, "451 4.3.0 Local error in processing\r\n");
+	if (n < 0 || cap == 0)
+		return 0;
+	return (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
 char *spool_qid_str(uint64_t qid, char *buf)

@@ -35,6 +35,12 @@ int spool_key_use(struct spool *sp, uint16_t id);
 bool spool_key_in_use(const struct spool *sp, uint16_t id);
 int spool_key_remove(struct spool *sp, uint16_t id);
 
+/* Start-up helper: marks in present[core] every core id that has segment files in dir (a spool
+ * written with more workers than this run has). The caller creates a spool for each such core
+ * too and gives it to a worker to poll and deliver from (a worker may own several spools);
+ * it empties and its segments go. Returns the number of core ids found or -errno. */
+int spool_cores_on_disk(const char *dir, bool present[256]);
+
 /* Start-up: scans this core's segments, rebuilds the queue of live messages, truncates torn
  * tails, quarantines corrupt tails, then opens a fresh segment (recovered segments are never
  * appended to). Blocking; call before the lcore loop. Returns 0 or -errno (fatal: the spool
@@ -105,6 +111,10 @@ struct spool_body *spool_body_open(struct spool *sp, uint64_t qid, int *err);
 int spool_body_next(struct spool_body *b, uint64_t cookie);
 void spool_body_close(struct spool_body *b);
 
+/* The SMTP reply to DATA for a commit result, CRLF-terminated, into buf: 0 -> "250 2.0.0 Ok:
+ * queued as <qid>", -ENOSPC -> "452 4.3.1 Insufficient system storage", anything else ->
+ * "451 4.3.0 Local error in processing". Returns the length (truncated to cap - 1). */
+size_t spool_reply(int result, uint64_t qid, char *buf, size_t cap);
 /* Formats a queue id as 16 hex digits (buf >= 17 bytes); returns buf. */
 char *spool_qid_str(uint64_t qid, char *buf);
 void spool_stats(const struct spool *sp, struct spool_stats *out);

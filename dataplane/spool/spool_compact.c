@@ -143,6 +143,8 @@ static void pick(struct spool *sp, struct spool_compact *c)
 	if (sp->nsegs <= sp->t.compact_min_segments || !s || s == spool_seg_active(sp) ||
 	    s->live == 0 || s->live > sp->t.compact_max_live || spool_space_check(sp, 0))
 		return;
+	if (s->seq == c->seq && c->nq == 0)
+		return; /* only transactions in progress pin it: rescanning would find nothing */
 	if (c->cap < sp->t.compact_max_live) {
 		uint64_t *n = realloc(c->qids, sp->t.compact_max_live * sizeof(*n));
 		if (!n)

@@ -28,7 +28,7 @@ enum spool_rec_type {
 	SPOOL_REC_CHUNK,      /* u64 qid | u32 index | body bytes */
 	SPOOL_REC_COMMIT,     /* see struct spool_commit_view */
 	SPOOL_REC_OUTCOME,    /* u64 qid | u16 rcpt | u8 status | u16 len | reply */
-	SPOOL_REC_RETRY,      /* u64 qid | u64 next_attempt_us | u16 attempts */
+	SPOOL_REC_RETRY,      /* reserved (retry state travels in STATE); skipped by recovery */
 	SPOOL_REC_STATE,      /* u64 qid | u64 next_attempt_us | u16 attempts | u16 nrcpt | u8 status[nrcpt] */
 	SPOOL_REC__MAX
 };

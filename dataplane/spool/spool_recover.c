@@ -94,9 +94,11 @@ static int rec_commit(struct rcv *rc, const uint8_t *pl, uint32_t plen, uint64_t
 		const struct chunk_ent *ce = cs_get(&rc->cs, (uint64_t)c.seq << 32 | c.off);
 		if (!ce || ce->qid != v.qid || ce->reclen != c.reclen) {
 			char q[17];
-			log_err("qid=%s spool core=%u: chunk %u missing or damaged, message not recovered",
-				spool_qid_str(v.qid, q), sp->core, i);
-			sp->st.rec_incomplete++;
+			bool copy = spool_index_get(sp, v.qid) != NULL; /* the original stays in charge */
+			log_msg(copy ? LOG_LVL_WARN : LOG_LVL_ERR, "qid=%s spool core=%u: chunk %u missing "
+				"or damaged, %s", spool_qid_str(v.qid, q), sp->core, i,
+				copy ? "incomplete copy ignored" : "message not recovered");
+			sp->st.rec_incomplete += !copy;
 			return 0;
 		}
 		if (i == 0)
@@ -303,6 +305,27 @@ static int parse_name(const char *name, unsigned core, uint32_t *seq, bool exact
 		return -1;
 	*seq = q;
 	return 0;
+}
+
+int spool_cores_on_disk(const char *dir, bool present[256])
+{
+	DIR *dp = opendir(dir);
+	if (!dp)
+		return -errno;
+	int n = 0;
+	memset(present, 0, 256 * sizeof(present[0]));
+	struct dirent *de;
+	while ((de = readdir(dp))) {
+		unsigned c, q;
+		int len = 0;
+		if (sscanf(de->d_name, "seg-%3u-%8x%n", &c, &q, &len) == 2 && len == 16 &&
+		    !de->d_name[len] && c < 256 && !present[c]) {
+			present[c] = true;
+			n++;
+		}
+	}
+	closedir(dp);
+	return n;
 }
 
 static int cmp_u32(const void *a, const void *b)

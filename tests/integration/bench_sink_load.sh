@@ -69,6 +69,34 @@ kill -TERM "$SINK2"
 t_wait_exit "$SINK2" 10 >/dev/null
 t_check "sink2 refused over the limit" [ "$(jq "$D/sink2.json" "d['connections']['refused_limit']>0")" = True ]
 
+# --verify-dkim: a message signed by crypto/dkim's test signer passes, a tampered copy fails
+SIGN=$BUILD/tests/tools/dkim_sign
+if [ -x "$SIGN" ]; then
+  openssl genrsa -out "$D/dk.pem" 2048 2>/dev/null
+  printf 'bench._domainkey.bench.test v=DKIM1; k=rsa; p=%s\n' \
+    "$(openssl rsa -in "$D/dk.pem" -pubout -outform DER 2>/dev/null | base64 -w0)" >"$D/dkim-keys.txt"
+  mkdir -p "$D/signed"
+  printf 'From: a@bench.test\r\nTo: b@sink.test\r\nSubject: dkim\r\nMessage-ID: <dkim-1@bench.test>\r\n\r\nhello\r\n' >"$D/m.eml"
+  "$SIGN" -k bench.test:bench:rsa:"$D/dk.pem" -O "$D/signed" "$D/m.eml" >/dev/null 2>&1
+  sed 's/^hello/hellO/' "$D/signed/m.eml" | sed 's/dkim-1@/dkim-2@/' >"$D/tampered.eml"
+  t_bg SINK3 "$B" sink --listen 127.0.0.1:$((PORT + 2)) --verify-dkim "$D/dkim-keys.txt" \
+    --json "$D/sink3.json" >"$D/sink3.out" 2>&1
+  t_check "verifying sink listening" t_wait_for 5 grep -q 'listening' "$D/sink3.out"
+  python3 - $((PORT + 2)) "$D/signed/m.eml" "$D/tampered.eml" >"$D/dkim.out" 2>&1 <<'PY'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+for f in sys.argv[2:]:
+    s.sendmail("a@bench.test", ["b@sink.test"], open(f, "rb").read())
+s.quit()
+PY
+  kill -TERM "$SINK3"
+  t_wait_exit "$SINK3" 10 >/dev/null
+  t_check "verify-dkim: signed message passes, tampered one fails" \
+    [ "$(jq "$D/sink3.json" "(d['dkim_verify']['pass'], d['dkim_verify']['fail'], d['messages']['dkim_signed'])")" = "(1, 1, 2)" ]
+else
+  echo "SKIP: dkim_sign tool not built (verify-dkim check)"
+fi
+
 "$B" report "$D/plain.json" "$D/tls.json" "$D/sink.json" --svg-prefix "$D/plot" >"$D/report.out" 2>&1
 t_check "report runs" [ $? -eq 0 ]
 t_check "report lists both runs" grep -q '^tls ' "$D/report.out"

@@ -76,6 +76,13 @@ t=d[\"total\"][\"test_loop_turns_total\"]; c=d[\"cores\"]
 assert t>0 and set(c)=={\"1\",\"2\"}, d
 assert d[\"histograms\"][\"test_accept_to_250_seconds\"][\"count\"]>=0'"
 
+# --- a command answered by the workers (asynchronous reply) ---------------------------------
+t_check "conns: every worker answers through its ring" bash -c "'$CTL' -s '$SOCK' --json conns | python3 -c '
+import json,sys; d=json.load(sys.stdin)
+assert d[\"complete\"] and sorted(w[\"lcore\"] for w in d[\"workers\"])==[1,2], d'"
+ctl conns >"$D/conns.out"; cat "$D/conns.out"
+t_check "conns: human output is a table" grep -qE '^  lcore +sessions$' "$D/conns.out"
+
 # --- reload -----------------------------------------------------------------------------------
 t_check "reload publishes snapshot 2" bash -c "'$CTL' -s '$SOCK' reload | grep -qx 'snapshot_version: 2'"
 echo "bad: listeners[0].port 99999 out of range" >"$D/reload.conf"

@@ -29,6 +29,10 @@ relay: {clients: [{network: 127.0.0.0/8}]}
 tls: {certificates: [{cert: $D/tls.crt, key: $D/tls.key}]}
 spool: {dir: $D/spool, min_free_mb: 1}
 dkim: {keys: [{domain: example.com, selector: s1, key: $1}]}
+# Delivery must not leave this machine: the only route is a closed local port (messages stay
+# queued, which is what this test reads back) and DNS goes nowhere but loopback.
+delivery: {routes: [{domain: "*", hosts: ["[127.0.0.1]:9"]}]}
+dns: {forwarders: ["127.0.0.1@9"]}
 EOF
 }
 write_cfg "$D/rsa.pem"

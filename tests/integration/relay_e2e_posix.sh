@@ -29,6 +29,7 @@ control: {admin_socket: $D/admin.sock}
 smtp: {hostname: relay.test, listen: [{port: $IN, tls: none}]}
 relay: {clients: [{network: 127.0.0.0/8}]}
 spool: {dir: $D/spool, min_free_mb: 1}
+dns: {forwarders: ["127.0.0.1@9"]}   # no lookup ever leaves the machine
 dkim: {keys: [{domain: example.com, selector: s1, key: $D/rsa.pem}]}
 delivery:
   retry: {first: 1, cap: 2, jitter_pct: 0}

@@ -1,24 +1,35 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Our TCP against the Linux kernel's, over a DPDK TAP port in namespace tcpio: dpmaild owns
-# 198.18.0.2 and runs its test-only services (echo 7, discard 9, source 19, and an active
-# open to a Linux listener on 198.18.0.1:9000); tests/tools/tcp_peer.py on the kernel side
-# checks every byte by SHA-256. Variants: clean, 1% and 5% random loss in both directions
-# (nftables numgen inside the namespace), and 1% loss with the kernel's SACK, timestamps and
-# window scaling off. Then CONNS connections held open at once and closed cleanly.
+# Our TCP against the Linux kernel's. dpmaild owns 198.18.0.2 on a DPDK TAP port in namespace
+# tcpioPID, which routes to namespace tcpclPID (198.19.0.2) over a veth pair; dpmaild runs its
+# test-only services (echo 7, discard 9, source 19, and an active open to a Linux listener on
+# 198.19.0.2:9000) and tests/tools/tcp_peer.py in tcpcl checks every byte by SHA-256.
+# Loss is dropped by nftables (numgen) in tcpio's forward chain, so it hits both directions
+# and both stacks see real loss (a drop in the sender's own output path would only make the
+# kernel retry). Variants: clean, 1% and 5% loss, and 1% loss with the kernel's SACK,
+# timestamps and window scaling off. Then CONNS connections held open and closed cleanly.
 # Sizes: TCP_MB (clean, default 20), TCP_LOSS_MB (lossy, 5), TCP_CONNS (200); the soak test
 # runs this script with the issue's full sizes.
 . "$(dirname "$0")/../lib/testlib.sh"
 t_need_root
 command -v nft >/dev/null || t_skip "nft missing"
-NS=${TCP_NS:-tcpio}
+NS=${TCP_NS:-tcpio$$}   # unique per run: several worktrees may run make test at once
+CL=${TCP_CL:-tcpcl$$}
 MB=${TCP_MB:-20}
 LOSS_MB=${TCP_LOSS_MB:-5}
 CONNS=${TCP_CONNS:-200}
 PEER="python3 $T_ROOT/tests/tools/tcp_peer.py"
 t_ns $NS
+t_ns $CL
 t_tmpdir D
-ip netns exec $NS sysctl -qw net.ipv4.tcp_rmem="4096 131072 6291456" >/dev/null 2>&1
+ip link add tcpv0 netns $NS type veth peer name tcpv1 netns $CL
+ip -n $NS addr add 198.19.0.1/24 dev tcpv0
+ip -n $NS link set tcpv0 up
+ip -n $CL addr add 198.19.0.2/24 dev tcpv1
+ip -n $CL link set tcpv1 up
+ip -n $CL link set tcpv1 gso_max_segs 1 2>/dev/null || true
+ip -n $CL route add 198.18.0.0/24 via 198.19.0.1
+ip netns exec $NS sysctl -qw net.ipv4.ip_forward=1
 
 # start_dpmaild NAME BYTES: dpmaild with the test services; BYTES per source/active open.
 start_dpmaild() {
@@ -26,11 +37,12 @@ start_dpmaild() {
   cat >"$D/$1.yaml" <<EOC
 eal:
   vdevs: ["net_tap0,iface=dtap0"]
-  file_prefix: tcpio
+  file_prefix: $NS
   memory_mb: 256
 port:
   device: net_tap0
   ipv4: 198.18.0.2/24
+  gateway: 198.18.0.1
 dataplane:
   workers: [1]
   mbufs: 4095
@@ -42,7 +54,7 @@ tcp:
   test_discard_port: 9
   test_source_port: 19
   test_source_bytes: $2
-  test_connect_addr: 198.18.0.1
+  test_connect_addr: 198.19.0.2
   test_connect_port: 9000
   test_connect_count: 1
 EOC
@@ -60,20 +72,21 @@ stop_dpmaild() {
   grep 'event=tcp_stats' "$LOG" | head -1
 }
 
-set_loss() { # PERCENT: random loss of TCP both ways on the kernel side
+set_loss() { # PERCENT: random loss of forwarded TCP segments, both directions
+  ip netns exec $NS nft list table inet tcploss 2>/dev/null | grep -o 'counter packets [0-9]*' |
+    sed 's/counter packets/dropped/'
   ip netns exec $NS nft delete table inet tcploss 2>/dev/null
   [ "$1" = 0 ] && return 0
   ip netns exec $NS nft -f - <<EON
 table inet tcploss {
-  chain in { type filter hook input priority 0; ip protocol tcp numgen random mod 100 < $1 drop; }
-  chain out { type filter hook output priority 0; ip protocol tcp numgen random mod 100 < $1 drop; }
+  chain loss { type filter hook forward priority 0; meta l4proto tcp numgen random mod 100 < $1 counter drop; }
 }
 EON
 }
 
 set_opts() { # 1|0: the kernel's SACK, timestamps and window scaling
   for k in tcp_sack tcp_timestamps tcp_window_scaling; do
-    ip netns exec $NS sysctl -qw net.ipv4.$k=$1
+    ip netns exec $CL sysctl -qw net.ipv4.$k=$1
   done
 }
 
@@ -82,7 +95,7 @@ timed() {
   local name=$1 bytes=$2; shift 2
   local t0 t1 out rc
   t0=$(date +%s%N)
-  out=$(timeout 300 ip netns exec $NS "$@" 2>&1); rc=$?
+  out=$(timeout 300 ip netns exec $CL "$@" 2>&1); rc=$?
   t1=$(date +%s%N)
   echo "$out"
   local ms=$(( (t1 - t0) / 1000000 ))
@@ -98,10 +111,10 @@ variant() { # NAME LOSS OPTS MB
   local name=$1 loss=$2 opts=$3 bytes=$(( $4 * 1048576 ))
   set_opts "$opts"
   set_loss 0
-  t_bg SINK bash -c "exec ip netns exec $NS env TIMEOUT=200 $PEER sink 9000 1 $bytes >$D/$name.sink 2>&1"
+  t_bg SINK bash -c "exec ip netns exec $CL env TIMEOUT=200 $PEER sink 9000 1 $bytes >$D/$name.sink 2>&1"
   t_wait_for 10 grep -q listening "$D/$name.sink"
   start_dpmaild "$name" $bytes || return
-  t_wait_for 10 ip netns exec $NS ping -c1 -W1 198.18.0.2 >/dev/null
+  t_wait_for 10 ip netns exec $CL ping -c1 -W1 198.18.0.2 >/dev/null
   set_loss "$loss"
   timed "$name: echo each way, sha256" $bytes $PEER echo 198.18.0.2 7 $bytes
   timed "$name: source (dpmaild -> linux), sha256" $bytes $PEER source 198.18.0.2 19 $bytes
@@ -115,8 +128,8 @@ variant() { # NAME LOSS OPTS MB
   set_loss 0
   local st; st=$(stop_dpmaild)
   echo "$st"
-  t_check "$name: no checksum errors, no connection left" \
-    bash -c "grep -q ' rx_bad_csum=0 ' <<<'$st' && grep -q ' conns=0 ' <<<'$st'"
+  t_check "$name: no checksum errors, no RST, no connection left" \
+    bash -c "grep -q ' rx_bad_csum=0 ' <<<'$st' && grep -q ' tx_rst=0 ' <<<'$st' && grep -q ' conns=0 ' <<<'$st'"
 }
 
 variant clean 0 1 "$MB"
@@ -127,13 +140,13 @@ set_opts 1
 
 # many connections held open at once, then closed by the client; each must echo and see EOF
 start_dpmaild hold 0 && {
-  t_wait_for 10 ip netns exec $NS ping -c1 -W1 198.18.0.2 >/dev/null
+  t_wait_for 10 ip netns exec $CL ping -c1 -W1 198.18.0.2 >/dev/null
   ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-  out=$(timeout 300 ip netns exec $NS $PEER hold 198.18.0.2 7 "$CONNS" 1 2>&1); rc=$?
+  out=$(timeout 300 ip netns exec $CL $PEER hold 198.18.0.2 7 "$CONNS" 1 2>&1); rc=$?
   echo "$out"
   t_check "$CONNS connections held open and closed cleanly" [ $rc = 0 ]
   st=$(stop_dpmaild); echo "$st"
   t_check "hold: every connection accepted, none left" \
-    bash -c "grep -q ' accepted=$CONNS ' <<<'$st' && grep -q ' conns=0 ' <<<'$st' && grep -q ' conn_resets=0 ' <<<'$st'"
+    bash -c "grep -q ' accepted=$CONNS ' <<<'$st' && grep -q ' conns=0 ' <<<'$st' && grep -q ' conn_resets=0 ' <<<'$st' && grep -q ' tx_rst=0 ' <<<'$st'"
 }
 t_done

@@ -22,6 +22,7 @@
 #include "acct/acct.h"
 #include "ctl/plane.h"
 #include "ctl/server.h"
+#include "ctl/wq.h"
 #include "dns/dns.h"
 #include "log.h"
 #include "metrics/stats.h"
@@ -46,6 +47,7 @@ static const struct ctl_stat_field worker_fields[] = {
 };
 
 struct worker {
+	struct ctl_wq *wq;
 	pthread_t tid;
 	unsigned slot;
 	struct cfg_pub *pub;
@@ -105,6 +107,7 @@ static void *worker_main(void *arg)
 	rcu_register_thread();
 	for (uint64_t turn = 1; !stop; turn++) {
 		worker_turn(w, mono_us(), turn);
+		ctl_wq_serve(w->wq, w->slot);
 		rcu_quiescent_state();
 		rcu_thread_offline(); /* a worker going idle: never hold up a grace period */
 		struct timespec ts = { 0, 1000000 };
@@ -113,6 +116,59 @@ static void *worker_main(void *arg)
 	}
 	rcu_unregister_thread();
 	return NULL;
+}
+
+/* "conns" the way a module would serve it: each worker reports its own (fake) sessions as
+ * binary; the control plane formats the reply once every worker answered. */
+enum { WQ_CONNS = 1 };
+
+struct conns_reply {
+	uint32_t lcore;
+	uint64_t sessions;
+};
+
+static size_t conns_worker(uint16_t kind, const void *req, size_t len, void *reply, size_t cap,
+			   void *ctx)
+{
+	const struct worker *w = ctx;
+	struct conns_reply r = { w->slot + 1, w->st.sessions_total };
+	memcpy(reply, &r, sizeof(r));
+	return sizeof(r);
+}
+
+struct conns_ctx {
+	struct ctl_server *srv;
+	struct ctl_wq *wq;
+	uint64_t token;
+};
+
+static void conns_done(void *arg, const void *const *replies, const size_t *lens, unsigned n,
+		       bool complete)
+{
+	struct conns_ctx *c = arg;
+	json_t *a = json_array();
+	for (unsigned i = 0; i < n; i++) {
+		struct conns_reply r;
+		if (lens[i] != sizeof(r))
+			continue;
+		memcpy(&r, replies[i], sizeof(r));
+		json_array_append_new(a, json_pack("{s:i,s:I}", "lcore", (int)r.lcore, "sessions",
+						   (json_int_t)r.sessions));
+	}
+	ctl_server_reply_async(c->srv, c->token, json_pack("{s:o,s:b}", "workers", a, "complete",
+							   complete), NULL);
+}
+
+static int cmd_conns(const struct ctl_req *rq, json_t **result, char *err, size_t errlen, void *arg)
+{
+	struct conns_ctx *c = arg;
+	c->token = rq->token;
+	int rc = ctl_wq_broadcast(c->wq, WQ_CONNS, NULL, 0, mono_us(), 1000000, conns_done, c);
+	if (rc < 0) {
+		snprintf(err, errlen, "workers busy: %s", strerror(-rc));
+		return CTL_ERROR;
+	}
+	return CTL_ASYNC;
 }
 
 struct reload_ctx {
@@ -205,8 +261,13 @@ int main(int argc, char **argv)
 	struct worker w[8];
 	unsigned ids[8];
 	memset(w, 0, sizeof(w));
+	struct ctl_wq *wq = ctl_wq_new(nworkers);
+	struct conns_ctx cctx = { ctl_plane_server(p), wq, 0 };
+	ctl_plane_attach_wq(p, wq);
+	ctl_register(ctl_plane_server(p), "conns", cmd_conns, &cctx);
 	for (unsigned i = 0; i < nworkers; i++) {
-		w[i] = (struct worker){ .slot = i, .pub = &pub, .dns = dns, .acct = acct };
+		w[i] = (struct worker){ .wq = wq, .slot = i, .pub = &pub, .dns = dns, .acct = acct };
+		ctl_wq_set_handler(wq, WQ_CONNS, i, conns_worker, &w[i]);
 		ids[i] = i + 1;
 		ctl_stats_add_block(ctl_plane_stats(p), i + 1, worker_fields,
 				    sizeof(worker_fields) / sizeof(worker_fields[0]), &w[i].st);
@@ -222,6 +283,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nworkers; i++)
 		pthread_join(w[i].tid, NULL);
 	ctl_plane_free(p);
+	ctl_wq_free(wq);
 	ctl_dns_free(dns);
 	ctl_acct_free(acct);
 	cfg_pub_fini(&pub);

@@ -142,6 +142,27 @@ START_TEST(test_records_to_json)
 }
 END_TEST
 
+/* Worker data is untrusted: quotes, backslashes, control characters, invalid UTF-8. */
+START_TEST(test_hostile_field_bytes)
+{
+	struct ctl_acct *a = acct_new(0, 0);
+	static const char reply[] = "550 \"quoted\" back\\slash\r\n\x01 caf\xc3\xa9 bad\xff\xc3 end";
+	struct ctl_acct_event ev = event(CTL_ACCT_BOUNCED, "x@example.org");
+	ev.f[CTL_ACCT_REPLY] = (struct ctl_acct_str){ reply, sizeof(reply) - 1 };
+	ck_assert_int_eq(ctl_acct_emit(a, 0, &ev), 0);
+	ck_assert_uint_eq(ctl_acct_poll(a, 0), 1);
+	char *all;
+	size_t len;
+	ck_assert_int_eq(all_lines(&all, &len), 1); /* parses */
+	json_t *j = json_loads(all, JSON_DISABLE_EOF_CHECK, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "reply")),
+			 "550 \"quoted\" back\\slash\r\n\x01 caf\xc3\xa9 bad?? end");
+	json_decref(j);
+	free(all);
+	ctl_acct_free(a);
+}
+END_TEST
+
 START_TEST(test_pseudonymised_fields)
 {
 	struct ctl_acct *a = acct_new(0, CTL_ACCT_PSEUDO(CTL_ACCT_SENDER) |
@@ -155,6 +176,8 @@ START_TEST(test_pseudonymised_fields)
 	json_t *j = json_loads(all, JSON_DISABLE_EOF_CHECK, NULL);
 	char want[35];
 	ctl_acct_pseudonym(a, "bob@example.net", 15, want); /* case-folded */
+	/* RFC 2104 HMAC-SHA256, key 32 x 0x42, truncated to 128 bits (python3 hmac reference) */
+	ck_assert_str_eq(want, "h:3d87b6abcc3ce284337c95233c6eaa73");
 	ck_assert_str_eq(json_string_value(json_object_get(j, "recipient")), want);
 	ck_assert_uint_eq(strlen(want), 34);
 	ck_assert(strncmp(want, "h:", 2) == 0);
@@ -305,6 +328,7 @@ int main(void)
 	TCase *tc = tcase_create("writer");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_records_to_json);
+	tcase_add_test(tc, test_hostile_field_bytes);
 	tcase_add_test(tc, test_pseudonymised_fields);
 	tcase_add_test(tc, test_rotation_and_retention);
 	tcase_add_test(tc, test_erasure);

@@ -127,6 +127,8 @@ static const struct rule rules[] = {
 	{ "EHLO c\r\n", "BDAT 2\r\nxy", "503 5.5.1" },
 	{ "", "BDAT 2\r\nxy", "503 5.5.1" },
 	{ "EHLO c\r\n", "BDAT -1\r\n", "501 5.5.4" },
+	{ "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<a@b.test>\r\n", "BDAT 52428801\r\n", "552 5.3.4" },
+	{ "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<a@b.test>\r\n", "BDAT 9999999999999999999\r\n", "552 5.3.4" },
 	/* framing */
 	{ "", "NOOP\n", "500 5.5.2" },
 	{ "", "NOOP\rX\r\n", "500 5.5.2" },

@@ -349,6 +349,39 @@ START_TEST(test_connect_refused)
 }
 END_TEST
 
+/* An active open that never completes (the peer's accept queue is full, so the kernel drops our
+ * SYNs) ends with TIMEOUT once the virtual clock passes connect_timeout_ms. */
+START_TEST(test_connect_timeout_virtual_clock)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(l, 0), 0); /* room for one pending connection, never accepted */
+	socklen_t sl = sizeof(sa);
+	getsockname(l, (struct sockaddr *)&sa, &sl);
+	int filler[2];
+	for (int i = 0; i < 2; i++) {
+		filler[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(filler[i], (struct sockaddr *)&sa, sizeof(sa));
+	}
+	struct peer cl = { 0 };
+	uint64_t t = now_us();
+	sock_net_poll(net, t, 0);
+	dial(&cl, ntohs(sa.sin_port));
+	for (int i = 0; i < 20 && !cl.closed; i++)
+		sock_net_poll(net, t, 5); /* arms the deadline; the SYN goes unanswered */
+	ck_assert_int_eq(cl.connected, 0);
+	ck_assert_int_eq(cl.closed, 0);
+	sock_net_poll(net, t + 31 * 1000000u, 0); /* 31 s later on the virtual clock */
+	ck_assert_int_eq(cl.closed, 1);
+	ck_assert_int_eq(cl.why, CONN_CLOSED_TIMEOUT);
+	for (int i = 0; i < 2; i++)
+		close(filler[i]);
+	close(l);
+}
+END_TEST
+
 /* The accept callback refusing and the conn limit: the peer sees its connection reset. */
 START_TEST(test_accept_refused_and_limit)
 {
@@ -423,6 +456,7 @@ int main(void)
 	tcase_add_test(tc, test_close_drains_queue);
 	tcase_add_test(tc, test_abort_rst);
 	tcase_add_test(tc, test_connect_refused);
+	tcase_add_test(tc, test_connect_timeout_virtual_clock);
 	tcase_add_test(tc, test_accept_refused_and_limit);
 	tcase_add_test(tc, test_many_connections);
 	suite_add_tcase(s, tc);

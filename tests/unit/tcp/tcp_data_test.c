@@ -67,6 +67,7 @@ START_TEST(out_of_order_sack_and_fill)
 	ck_assert_uint_eq(a->opt.nsack, 0);
 	ck_assert_uint_eq(h->app.rx_len, 4000);
 	ck_assert_mem_eq(h->app.rx, buf, 4000);
+	ck_assert_uint_eq(tcp_stack_counters(h->st)->rx_ooo_segs, 3);
 	h_free(h);
 }
 END_TEST
@@ -352,6 +353,55 @@ START_TEST(bad_checksum_and_malformed_options_dropped)
 }
 END_TEST
 
+START_TEST(icmp_frag_needed_lowers_mss)
+{
+	struct h *h = h_new(NULL);
+	h_listen(h);
+	struct h_peer p = h_accept(h, &h_opt_plain, 65535);
+	uint8_t *b = app_send(h, 4000);
+	h_poll(h);
+	struct h_seg *d = h_out(h);
+	ck_assert_uint_eq(d->len, 1460);
+	h->rd = h->nout;
+	/* RFC 1191: a router says the next hop's MTU is 1000 */
+	tcp_icmp_error(h->st, H_LOCAL_IP, H_PEER_IP, htons(H_LPORT), htons(H_PEER_PORT), d->seq, 3,
+		       4, 1000);
+	h_poll(h);
+	ck_assert_uint_ge(h_pending(h), 1);
+	while (h_pending(h)) {
+		struct h_seg *r = h_out(h);
+		ck_assert_uint_le(r->len, 960);
+	}
+	/* an ICMP error quoting a sequence number we never sent is ignored */
+	tcp_icmp_error(h->st, H_LOCAL_IP, H_PEER_IP, htons(H_LPORT), htons(H_PEER_PORT),
+		       d->seq + 100000, 3, 4, 600);
+	ck_assert_uint_eq(tcp_conn_of(h->app.c)->mss, 960);
+	(void)p;
+	free(b);
+	h_free(h);
+}
+END_TEST
+
+START_TEST(icmp_unreachable_is_soft_error)
+{
+	struct tcp_tunables t;
+	tcp_tunables_defaults(&t);
+	t.syn_timeout_ms = 5000;
+	struct h *h = h_new(&t);
+	struct conn_addr dst = { .family = AF_INET, .port = htons(H_LPORT), .ip.v4 = H_PEER_IP };
+	int err;
+	struct conn *c = tcp_connect(h->st, &dst, NULL, &h_handler, &h->app, &err);
+	struct h_seg *syn = h_out(h);
+	tcp_icmp_error(h->st, H_LOCAL_IP, H_PEER_IP, c->local.port, htons(H_LPORT), syn->seq, 3, 3,
+		       0);
+	ck_assert_int_eq(h->app.closed, 0); /* soft: the connection keeps trying */
+	h_advance(h, 8000);
+	ck_assert_int_eq(h->app.closed, 1);
+	ck_assert_int_eq(h->app.why, CONN_CLOSED_REFUSED);
+	h_free(h);
+}
+END_TEST
+
 int main(void)
 {
 	h_eal("tcp_data");
@@ -369,6 +419,8 @@ int main(void)
 	tcase_add_test(tc, sendable_after_full_buffer);
 	tcase_add_test(tc, paws_drops_old_timestamp);
 	tcase_add_test(tc, bad_checksum_and_malformed_options_dropped);
+	tcase_add_test(tc, icmp_frag_needed_lowers_mss);
+	tcase_add_test(tc, icmp_unreachable_is_soft_error);
 	suite_add_tcase(s, tc);
 	return h_run(s);
 }

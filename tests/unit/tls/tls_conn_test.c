@@ -458,6 +458,27 @@ START_TEST(test_starttls_injection_server)
 }
 END_TEST
 
+/* CVE-2021-38371 at this layer: plaintext that follows the server's 220 is TLS input to the
+ * client (a failed handshake), never a reply handed to the SMTP client. */
+START_TEST(test_starttls_injection_client)
+{
+	struct tls_conn_opts co = { .now = F.now, .on_result = up_result, .host = "mx.test" };
+	int err;
+	reset_sides();
+	tls_mpipe_init(&F.pipe, 65536, &raw_h, F.cli, &raw_h, F.srv);
+	F.cli->c = tls_conn_client_new(F.core, &F.pipe.a.conn, F.cc, &up_h, F.cli, &co, &err);
+	ck_assert_ptr_nonnull(F.cli->c);
+	ck_assert_int_eq(conn_send(&F.pipe.b.conn, "250-injected\r\n250 ok\r\n", 23), 23);
+	run();
+	ck_assert(F.cli->closed);
+	ck_assert_uint_eq(F.cli->rx_len, 0);
+	ck_assert_int_eq(F.cli->res.fail, TLS_FAIL_GARBAGE);
+	ck_assert_uint_eq(st(TLS_ROLE_CLIENT)->fail[TLS_FAIL_GARBAGE], 1);
+	conn_close(&F.pipe.b.conn);
+	run();
+}
+END_TEST
+
 START_TEST(test_fail_timeout_and_aborted)
 {
 	connect_pair(F.sc, NULL, NULL, true);
@@ -646,6 +667,28 @@ START_TEST(test_policy_sts_enforce_connection)
 }
 END_TEST
 
+/* A graceful close behind a peer that never reads turns into an abort after close_timeout. */
+START_TEST(test_close_stalled_peer)
+{
+	static uint8_t big[200000];
+	connect_pair(F.sc, "mx.test", NULL, false);
+	run();
+	F.srv->hold = true;
+	F.pipe.b.limit = 4096;
+	ck_assert_int_gt(conn_send(F.cli->c, big, sizeof(big)), 0);
+	conn_flush(F.cli->c);
+	run();
+	conn_close(F.cli->c);
+	run();
+	ck_assert(!F.cli->closed);            /* ciphertext still queued: the close waits */
+	F.now += 30000001;
+	run();
+	ck_assert(F.cli->closed);
+	ck_assert(F.srv->closed);             /* the peer saw the abort */
+	ck_assert_int_eq(F.srv->why, CONN_CLOSED_RESET);
+}
+END_TEST
+
 /* The upper closes from inside its callbacks; the conn is freed only once, later. */
 static size_t close_in_data(void *ctx, struct conn *c, const uint8_t *d, size_t n)
 {
@@ -708,6 +751,7 @@ int main(void)
 	tcase_add_test(tc, test_upper_backpressure);
 	tcase_add_test(tc, test_fail_garbage);
 	tcase_add_test(tc, test_starttls_injection_server);
+	tcase_add_test(tc, test_starttls_injection_client);
 	tcase_add_test(tc, test_fail_timeout_and_aborted);
 	tcase_add_test(tc, test_fail_version);
 	tcase_add_test(tc, test_alert_after_handshake);
@@ -716,6 +760,7 @@ int main(void)
 	tcase_add_test(tc, test_policy_eval_and_sts);
 	tcase_add_test(tc, test_policy_sts_enforce_connection);
 	tcase_add_test(tc, test_close_inside_callback);
+	tcase_add_test(tc, test_close_stalled_peer);
 	tcase_add_test(tc, test_server_ctx_errors);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

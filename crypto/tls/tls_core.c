@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tls_core.c: the per-lcore TLS state: counters, the client session cache, the list of conns
+ * with deferred work (resumed delivery, end-of-turn record sealing, pending closes) and the
+ * handshake deadlines, and tls_core_poll() which the lcore loop calls once per turn.
+ */
+#include "tls/tls_int.h"
+
+#include <stdlib.h>
+
+/* ---- per-core state --------------------------------------------------------------------- */
+
+void tls_core_cfg_defaults(struct tls_core_cfg *cfg)
+{
+	cfg->session_cache_slots = 1024;
+	cfg->send_limit = 4 * TLS_RECORD_MAX;
+	cfg->close_timeout = 30000000;
+}
+
+struct tls_core *tls_core_new(const struct tls_core_cfg *cfg)
+{
+	struct tls_core *core = calloc(1, sizeof(*core));
+	if (!core)
+		return NULL;
+	core->cfg = *cfg;
+	TAILQ_INIT(&core->hs);
+	TAILQ_INIT(&core->run);
+	if (tls_sess_init(core) < 0) {
+		free(core);
+		return NULL;
+	}
+	return core;
+}
+
+void tls_core_free(struct tls_core *core)
+{
+	if (!core)
+		return;
+	tls_sess_fini(core);
+	free(core);
+}
+
+const struct tls_stats *tls_core_stats(const struct tls_core *core)
+{
+	return &core->stats;
+}
+
+uint64_t tls_core_next_deadline(const struct tls_core *core)
+{
+	if (!TAILQ_EMPTY(&core->run))
+		return 0;
+	if (TAILQ_EMPTY(&core->hs))
+		return UINT64_MAX;
+	return TAILQ_FIRST(&core->hs)->deadline;
+}
+
+void tls_run_add(struct tls_conn *tc)
+{
+	if (tc->on_run || tc->state == TLS_ST_DEAD)
+		return;
+	tc->on_run = true;
+	tc->core->n_run++;
+	TAILQ_INSERT_TAIL(&tc->core->run, tc, run_link);
+}
+
+void tls_run_del(struct tls_conn *tc)
+{
+	if (!tc->on_run)
+		return;
+	tc->on_run = false;
+	tc->core->n_run--;
+	TAILQ_REMOVE(&tc->core->run, tc, run_link);
+}
+
+/* Handshake deadlines are kept sorted; with one timeout value insertion is at the tail. */
+void tls_hs_add(struct tls_conn *tc)
+{
+	struct tls_conn *it;
+	if (tc->deadline == 0)
+		return;
+	TAILQ_FOREACH_REVERSE(it, &tc->core->hs, tls_conn_list, hs_link)
+		if (it->deadline <= tc->deadline)
+			break;
+	if (it)
+		TAILQ_INSERT_AFTER(&tc->core->hs, it, tc, hs_link);
+	else
+		TAILQ_INSERT_HEAD(&tc->core->hs, tc, hs_link);
+	tc->on_hs = true;
+}
+
+void tls_hs_del(struct tls_conn *tc)
+{
+	if (!tc->on_hs)
+		return;
+	tc->on_hs = false;
+	TAILQ_REMOVE(&tc->core->hs, tc, hs_link);
+}
+
+/* ---- life cycle --------------------------------------------------------------------------- */
+
+void tls_core_poll(struct tls_core *core, uint64_t now)
+{
+	struct tls_conn *tc;
+	unsigned budget = core->n_run;
+	core->now = now;
+	while (budget-- > 0 && (tc = TAILQ_FIRST(&core->run))) {
+		tls_run_del(tc);
+		tls_conn_run(tc);
+	}
+	while ((tc = TAILQ_FIRST(&core->hs)) && tc->deadline <= now)
+		tls_conn_expire(tc);
+}
