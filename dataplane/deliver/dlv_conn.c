@@ -353,7 +353,7 @@ static void h_tls_result(void *ctx, const struct tls_result *r)
 		dc->eng->stats.tls_verified += r->verified;
 	} else {
 		snprintf(dc->fail_ecode, sizeof(dc->fail_ecode), "4.7.5");   /* cryptographic failure */
-		snprintf(dc->fail_text, sizeof(dc->fail_text), "TLS with %s failed: %s",
+		snprintf(dc->fail_text, sizeof(dc->fail_text), "TLS with %.100s failed: %.80s",
 			 dlv_conn_hop(dc)->host, r->reason);
 		log_info("dest=%s host=%s event=tls_failed reason=\"%s\"", dc->dest->key,
 			 dlv_conn_hop(dc)->host, r->reason);
