@@ -528,7 +528,7 @@ static void c_closed(void *ctx, struct conn *c, enum conn_close_reason why)
 		struct dlv_job *j = dc->job;
 		dc->job = NULL;
 		if (dc->dest)
-			dlv_backoff_record(&dc->dest->bo, &dc->eng->p.backoff, true, dc->eng->now);
+			dlv_dest_outcome(dc->eng, dc->dest, true);
 		dlv_job_tempfail(dc->eng, j, "4.4.2", "connection lost during the transaction");
 	}
 	if (dc->st == DLV_C_SETUP && dc->dest) {
