@@ -65,6 +65,8 @@ struct clu_node {
 	bool running, stop;
 };
 
+static void publish(struct clu_node *node, uint64_t wall_ms);
+
 static struct clu_node *active_node;   /* the process's node; set once at start-up */
 
 void clu_set_active(struct clu_node *node)
@@ -101,7 +103,9 @@ struct clu_node *clu_node_new(const struct clu_params *p, const struct clu_limit
 		}
 	pthread_mutex_init(&node->mu, NULL);
 	pthread_cond_init(&node->cv, NULL);
-	node->down_logged = true;   /* first success logs "up" */
+	/* Every managed destination starts idle (no budget) until the first round: a node must
+	 * not send on its node-local limits before it knows its share. */
+	publish(node, 0);
 	return node;
 err_node:
 	free(node);
@@ -391,7 +395,7 @@ void clu_node_step(struct clu_node *node, uint64_t now_us, uint64_t wall_ms)
 			rc = lease_all(node, now_us, &seen);
 		if (rc < 0)
 			redis_down(node, now_us, "io");
-		else if (node->down_logged) {
+		else if (node->down_logged || node->info.rounds == 0) {
 			node->down_logged = false;
 			log_info("cluster redis=up node=%s addr=%s:%u", node->p.node, node->p.redis_host,
 				 node->p.redis_port);

@@ -5,8 +5,9 @@
  * per delivery.shaping rule that names a destination and sets a limit), starts its thread,
  * makes it the process's node for delivery's lcores (clu_set_active), and serves:
  *   cluster show                          nodes, leases per destination, suspensions
- *   suspend <destination> [<duration>]    cluster-wide, within about two renew intervals
- *   resume <destination>
+ *   cluster suspend <destination> [<duration>]   every node, within about two renew intervals
+ *   cluster resume <destination>
+ * (plain `suspend`/`resume` are the delivery module's node-local commands, dlv_ctl.c).
  * Reloads do not change the managed set (a restart does): documented in docs/cluster.md.
  */
 #include <errno.h>
@@ -148,9 +149,13 @@ int ctl_cluster_init(struct ctl_daemon *d)
 	}
 	clu_set_active(node);
 	struct ctl_server *srv = ctl_daemon_server(d);
-	ctl_register(srv, "cluster show", cmd_show, node);
-	ctl_register(srv, "suspend", cmd_suspend, node);
-	ctl_register(srv, "resume", cmd_resume, node);
+	int rc = ctl_register(srv, "cluster show", cmd_show, node);
+	if (rc == 0)
+		rc = ctl_register(srv, "cluster suspend", cmd_suspend, node);
+	if (rc == 0)
+		rc = ctl_register(srv, "cluster resume", cmd_resume, node);
+	if (rc < 0)
+		log_warn("cluster admin commands not served err=%s", strerror(-rc));
 	log_info("cluster node=%s redis=%s:%u destinations=%u lease_ms=%u renew_ms=%u fallback_pct=%u",
 		 p.node, p.redis_host, p.redis_port, n, p.lease_ms, p.renew_ms, p.fallback_pct);
 	return 0;

@@ -12,8 +12,8 @@ struct ctl_daemon;
 extern const struct cfg_param ctl_cluster_params[CTL_CLUSTER_NPARAMS];
 
 /* Starts the node when cluster.enabled (leases for every delivery.shaping rule naming a
- * destination), makes it the process's node for delivery, serves `cluster show`, `suspend`,
- * `resume`. 0 or -errno (logged). */
+ * destination), makes it the process's node for delivery, serves `cluster show`,
+ * `cluster suspend`, `cluster resume`. 0 or -errno (logged). */
 int ctl_cluster_init(struct ctl_daemon *d);
 void ctl_cluster_fini(struct ctl_daemon *d);
 

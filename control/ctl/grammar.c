@@ -37,6 +37,8 @@ static const struct ctl_cmd_def grammar[] = {
 	{ "suspend <destination> [<duration>]", "stop delivering to a destination (for a while)", 0 },
 	{ "resume <destination>", "resume delivery to a suspended destination", 0 },
 	{ "cluster show", "cluster nodes, leases per destination, suspensions", CTL_CMD_RO },
+	{ "cluster suspend <destination> [<duration>]", "suspend a destination on every node of the cluster", 0 },
+	{ "cluster resume <destination>", "resume a destination on every node of the cluster", 0 },
 	{ "conns", "open SMTP connections, inbound and outbound", CTL_CMD_RO },
 	{ "log level [<level>]", "show or set the log level (err, warn, info, debug)", 0 },
 	{ "privacy erase <address>", "remove an address from the queue and the accounting files",

@@ -23,6 +23,20 @@ static struct clu_entry *entry_of(const struct clu_table *t, const char *key)
 	return e;
 }
 
+/* The share shrank (a node joined): idle connections above it are closed by the next
+ * connection tick (dlv_conn_tick closes an idle connection past idle_close_us); busy ones
+ * close after their message (dlv_conn.c take_next). */
+static void shed_idle(struct dlv_engine *eng, struct dlv_dest *d, uint32_t n)
+{
+	for (uint32_t i = 0; i < eng->p.max_conns && n; i++) {
+		struct dlv_conn *dc = &eng->conns[i];
+		if (dc->dest == d && dc->st == DLV_C_IDLE && !dc->job && dc->idle_since) {
+			dc->idle_since = 0;
+			n--;
+		}
+	}
+}
+
 bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d)
 {
 	struct clu_node *node = clu_active();
@@ -45,6 +59,8 @@ bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d)
 		if (c == 0)
 			return false;     /* conn_limit 0 would mean "unlimited" to the engine */
 		d->conn_limit = c;
+		if (d->nconn > c)
+			shed_idle(eng, d, d->nconn - c);
 	}
 	if (e->limited_rate) {
 		uint64_t r = clu_lcore_share(e->g.rate_mps, idx, n);

@@ -299,13 +299,14 @@ static void take_next(struct dlv_conn *dc)
 	setup_over(dc);
 	dc->st = DLV_C_IDLE;
 	dc->idle_since = dc->eng->now;
-	if (d->per_conn && dc->msgs >= d->per_conn) {
+	bool open = dlv_cluster_gate(dc->eng, d);   /* may lower conn_limit (cluster share) */
+	if ((d->per_conn && dc->msgs >= d->per_conn) || (d->conn_limit && d->nconn > d->conn_limit)) {
 		dc->st = DLV_C_QUIT;
 		smtp_client_quit(&dc->smtp);
 		drain(dc);
 		return;
 	}
-	if (d->qlen && dlv_bucket_take(&d->bucket, dc->eng->now)) {
+	if (open && d->qlen && dlv_bucket_take(&d->bucket, dc->eng->now)) {
 		if (dc->msgs)
 			dc->eng->stats.conns_reused++;
 		dlv_conn_start_job(dc, dlv_dest_pop(d));
