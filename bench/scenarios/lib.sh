@@ -288,33 +288,44 @@ print('sink: %d of %d messages signed; DKIM verification pass=%s fail=%s none=%s
       d['messages']['accepted'], v.get('pass'), v.get('fail'), v.get('none')))"
 }
 
-# dpmaild targets: started by a hook until the relay is wired into dpmaild itself (issue 10).
-# DPMAILD_POSIX_START / DPMAILD_DPDK_START name an executable that starts dpmaild listening on
-# 127.0.0.1:$RELAY_PORT, relaying to 127.0.0.1:$SINK_PORT (with TLS_IN/TLS_OUT/DKIM from the
-# environment, cert/key in $SC_TMP) and prints its PID on stdout.
+# dpmaild targets. posix: built in (sc_dpmaild_start relay) once dpmaild can deliver; dpdk, or
+# to override: DPMAILD_POSIX_START / DPMAILD_DPDK_START name an executable that starts dpmaild
+# listening on 127.0.0.1:$RELAY_PORT, relaying to 127.0.0.1:$SINK_PORT (TLS_IN/TLS_OUT/DKIM in
+# its environment, cert/key and DKIM key in $SC_TMP) and prints its PID on stdout.
 sc_target_dpmaild() {
-  local mode=$1 var hook
+  local mode=$1 var hook pid
   var=DPMAILD_$(echo "$mode" | tr a-z A-Z)_START
   hook=${!var:-}
-  if [ -z "$hook" ]; then
-    echo "SKIP dpmaild-$mode: dpmaild cannot relay yet (issue 10); set $var to a start hook"
+  if [ -z "$hook" ] && ! { [ "$mode" = posix ] && sc_dpmaild_delivers; }; then
+    echo "SKIP dpmaild-$mode: no way to start it as a relay here (set $var to a start hook)"
     return 0
   fi
-  local tls=()
-  [ "$TLS_OUT" = 1 ] && tls=(--starttls --cert "$SC_TMP/cert.pem" --key "$SC_TMP/key.pem")
-  sc_sink "${tls[@]}" "${SINK_EXTRA[@]}" || return 1
-  local pid
-  pid=$(SC_TMP=$SC_TMP RELAY_PORT=$RELAY_PORT SINK_PORT=$SINK_PORT TLS_IN=$TLS_IN TLS_OUT=$TLS_OUT \
-        DKIM=$DKIM "$hook") || { echo "SKIP dpmaild-$mode: start hook failed"; sc_sink_stop; return 0; }
-  SC_PIDS+=("$pid")
-  sc_wait 20 sc_port_open "$RELAY_PORT" || { echo "SKIP dpmaild-$mode: not listening"; sc_sink_stop; return 0; }
+  local sargs=()
+  [ "$TLS_OUT" = 1 ] && sargs=(--starttls --cert "$SC_TMP/cert.pem" --key "$SC_TMP/key.pem")
+  if [ "$DKIM" != none ]; then
+    sc_dkim_key "$DKIM"
+    sargs+=(--verify-dkim "$SC_TMP/opendkim/keys.txt")
+  fi
+  sc_sink "${sargs[@]}" "${SINK_EXTRA[@]}" || return 1
+  if [ -n "$hook" ]; then
+    pid=$(SC_TMP=$SC_TMP RELAY_PORT=$RELAY_PORT SINK_PORT=$SINK_PORT TLS_IN=$TLS_IN TLS_OUT=$TLS_OUT \
+          DKIM=$DKIM "$hook") || { echo "SKIP dpmaild-$mode: start hook failed"; sc_sink_stop; return 0; }
+    SC_PIDS+=("$pid")
+    sc_wait 20 sc_port_open "$RELAY_PORT" || { echo "SKIP dpmaild-$mode: not listening"; sc_sink_stop; return 0; }
+  else
+    sc_dpmaild_start relay || { echo "SKIP dpmaild-$mode: did not start"; sc_sink_stop; return 0; }
+    pid=$DPMAILD_PID
+  fi
   TARGET_PORT=$RELAY_PORT SUT_PIDS=$pid
   mapfile -t args < <(sc_load_common)
   for n in $SESSIONS; do
-    sc_load "dpmaild-$mode" "$n" "${args[@]}" --sink-json "$SC_TMP/sink.json" --drain-timeout "${DRAIN_S:-300}" || true
+    sc_load "dpmaild-$mode" "$n" "${args[@]}" --sut-idle 2 --sink-json "$SC_TMP/sink.json" \
+      --drain-timeout "${DRAIN_S:-300}" || true
   done
   kill -TERM "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
   sc_sink_stop
+  sc_dkim_summary
 }
 
 sc_matrix() {
@@ -344,28 +355,42 @@ sc_matrix() {
 # Postfix: the same job with delivery held (every message goes to the hold queue after cleanup
 # wrote and fsynced it; OpenDKIM signs before that). dpmaild: the posix backend with its spool.
 
-# sc_dpmaild_inbound: dpmaild (posix backend) on $RELAY_PORT with STARTTLS, relaying for
-# 127.0.0.0/8, signing bench.test with the sc_dkim_key key when DKIM != none. Sets DPMAILD_PID.
-sc_dpmaild_inbound() {
-  local d=$SC_TMP/dpmaild
+# sc_dpmaild_start MODE: dpmaild on the posix backend on $RELAY_PORT with STARTTLS, relaying for
+# 127.0.0.0/8, signing bench.test with the sc_dkim_key key when DKIM != none. MODE relay: static
+# route of sink.test to the sink (STARTTLS required to it when TLS_OUT=1); MODE inbound: no route
+# (messages stay in the spool: DNS goes to a dead local forwarder, nothing leaves). Sets
+# DPMAILD_PID.
+sc_dpmaild_start() {
+  local mode=$1 d=$SC_TMP/dpmaild
   mkdir -p "$d/spool"
   sc_cert
   {
-    echo "eal: {file_prefix: dpmail-bench-sc}"
+    echo "eal: {file_prefix: dpmail-bench-sc, memory_mb: 128}"
     echo "port: {device: none, ipv4: 127.0.0.1/8}"
     echo "dataplane: {backend: posix, workers: [1], idle_sleep_us: ${DPMAILD_IDLE_US:-100}}"
     echo "control: {admin_socket: $d/admin.sock}"
-    echo "smtp: {listen: [{address: 127.0.0.1, port: $RELAY_PORT, tls: starttls}]}"
-    echo "relay: {networks: [\"127.0.0.0/8\"]}"
+    echo "smtp: {hostname: relay.bench.test, listen: [{address: 127.0.0.1, port: $RELAY_PORT, tls: starttls}]}"
+    echo "relay: {clients: [{network: 127.0.0.0/8}]}"
     echo "tls: {certificates: [{cert: $SC_TMP/cert.pem, key: $SC_TMP/key.pem}]}"
+    echo "dns: {forwarders: [\"127.0.0.1@9\"]}"
     [ "$DKIM" != none ] && echo "dkim: {keys: [{domain: bench.test, selector: bench, key: $SC_TMP/opendkim/bench.private}]}"
     echo "spool: {dir: $d/spool, min_free_mb: 0}"
+    if [ "$mode" = relay ]; then
+      echo "delivery:"
+      echo "  retry: {first: 2, cap: 4, jitter_pct: 0}"
+      echo "  routes: [{domain: sink.test, hosts: [\"[127.0.0.1]:$SINK_PORT\"]}]"
+      echo "  tls_policy: [{destination: sink.test, mode: $( [ "$TLS_OUT" = 1 ] && echo encrypt || echo none )}]"
+    fi
   } >"$d/dpmaild.yaml"
   "$DPMAILD" -c "$d/dpmaild.yaml" -t >"$d/check.log" 2>&1 || { cat "$d/check.log" >&2; return 1; }
   "$DPMAILD" -c "$d/dpmaild.yaml" >"$d/dpmaild.log" 2>&1 &
   DPMAILD_PID=$!; SC_PIDS+=("$DPMAILD_PID")
-  sc_wait 20 sc_port_open "$RELAY_PORT" || { cat "$d/dpmaild.log" >&2; return 1; }
+  sc_wait 20 sc_port_open "$RELAY_PORT" || { tail -20 "$d/dpmaild.log" >&2; return 1; }
 }
+sc_dpmaild_inbound() { sc_dpmaild_start inbound; }
+
+# dpmaild can deliver when its configuration knows static routes.
+sc_dpmaild_delivers() { [ -x "$DPMAILD" ] && "$DPMAILD" --dump-config-doc 2>/dev/null | grep -q 'delivery.routes'; }
 
 sc_inbound_matrix() {
   sc_need
@@ -392,7 +417,7 @@ ${POSTFIX_EXTRA:-}" sc_postfix "$TLS_IN" 0 "$milter" || continue
         [ -n "${DKIM_PID:-}" ] && kill -TERM "$DKIM_PID" 2>/dev/null; DKIM_PID="" ;;
       dpmaild-posix)
         [ -x "$DPMAILD" ] || { echo "SKIP dpmaild-posix: $DPMAILD not built"; continue; }
-        sc_dpmaild_inbound || { echo "SKIP dpmaild-posix: did not start"; continue; }
+        sc_dpmaild_start inbound || { echo "SKIP dpmaild-posix: did not start"; continue; }
         TARGET_PORT=$RELAY_PORT SUT_PIDS=$DPMAILD_PID
         for n in $SESSIONS; do sc_load dpmaild-posix "$n" "${args[@]}" --sut-idle 2 || true; done
         kill -TERM "$DPMAILD_PID"; wait "$DPMAILD_PID" 2>/dev/null

@@ -221,6 +221,16 @@ struct cfg_accounting {
 	char *key_file;               /* HMAC key of pseudonyms ("" = none: refused if needed) */
 };
 
+/* cluster (control/cluster/ctl_cluster_params.c, docs/cluster.md) */
+struct cfg_cluster {
+	bool enabled;
+	char *node;                   /* "" = hostname-pid */
+	char *redis_host;
+	uint32_t redis_port;
+	char *prefix;
+	uint32_t lease_ms, renew_ms, fallback_pct, idle_return_ms;
+};
+
 struct cfg {
 	char *file;               /* where it came from ("<embedded>" for the default) */
 	uint32_t *lines;          /* per parameter (cfg_param_index order): line, 0 = default */
@@ -240,6 +250,7 @@ struct cfg {
 	struct cfg_delivery delivery;
 	struct cfg_limits limits;
 	struct cfg_tcp tcp;
+	struct cfg_cluster cluster;
 };
 
 #endif

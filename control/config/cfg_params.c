@@ -10,6 +10,7 @@
 #include "config/cfg_params_control.h"
 #include "config/cfg_params_relay.h"
 #include "config/cfg_params_tcp.h"
+#include "cluster/ctl_cluster.h"
 
 #include <arpa/inet.h>
 #include <stddef.h>
@@ -161,6 +162,8 @@ const struct cfg_section cfg_sections[] = {
 		cfg_delivery_params, cfg_validate_delivery),
 	SECTION("limits", "Per-message and per-session limits.", cfg_limits_params, NULL),
 	SECTION_N("tcp", "The TCP stack of each worker lcore.", cfg_tcp_params, CFG_TCP_NPARAMS, NULL),
+	SECTION_N("cluster", "Several nodes sharing destination budgets and suspensions through "
+		  "Redis (docs/cluster.md).", ctl_cluster_params, CTL_CLUSTER_NPARAMS, NULL),
 };
 const size_t cfg_n_sections = sizeof(cfg_sections) / sizeof(cfg_sections[0]);
 

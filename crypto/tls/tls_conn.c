@@ -63,8 +63,7 @@ static bool leave(struct tls_conn *tc)
 	return true;
 }
 
-/* ---- the BIO between OpenSSL and the lower conn --------------------------------------------- */
-
+/* ---- failure and close ------------------------------------------------------------------- */
 
 static void result_report(struct tls_conn *tc)
 {
@@ -630,7 +629,8 @@ const struct tls_result *tls_conn_result(const struct conn *c)
 void tls_conn_run(struct tls_conn *tc)
 {
 	enter(tc);
-	if (tc->lower_close_pending && tc->coff == tc->clen) {
+	if (tc->lower_close_pending) {
+		/* from session_fail; lower_close waits (with a deadline) while ciphertext is queued */
 		tc->lower_close_pending = false;
 		lower_close(tc, false);
 	}

@@ -32,6 +32,7 @@ struct spool;
 struct tls_core;
 struct tls_client_ctx;
 struct ctl_dns;
+struct ctl_acct;
 struct dlv_engine;
 struct cfg_snapshot;
 
@@ -82,6 +83,7 @@ struct dlv_stats {
 	uint64_t dsn_sent, dsn_failed;
 	uint64_t conns_opened, conns_failed, conns_reused;
 	uint64_t tls_sessions, tls_verified;
+	uint64_t acct_dropped;            /* accounting ring full */
 	uint64_t messages;                /* transactions completed (any outcome) */
 	uint64_t queued;                  /* jobs waiting now */
 	uint64_t active_conns;
@@ -93,6 +95,9 @@ struct dlv_engine *dlv_engine_new(const struct dlv_params *p, struct spool *sp,
 void dlv_engine_free(struct dlv_engine *eng);
 void dlv_engine_set_policy(struct dlv_engine *eng, const struct dlv_policy *pol);
 void dlv_engine_set_dns(struct dlv_engine *eng, struct ctl_dns *dns);
+/* Every final outcome (delivered/bounced/expired) becomes an accounting record on this lcore's
+ * ring (slot = dns_slot) saying whether it went encrypted and verified. NULL: logs only. */
+void dlv_engine_set_acct(struct dlv_engine *eng, struct ctl_acct *acct);
 /* Queues every live message of the spool (start-up, after spool_recover). */
 void dlv_engine_recover(struct dlv_engine *eng, uint64_t now);
 /* A message is on stable storage: deliver its pending recipients. */

@@ -54,9 +54,18 @@ static void drain(struct dlv_conn *dc)
 	conn_flush(dc->conn);
 }
 
+/* The connection stops counting as "being set up" (it is ready, or gone). */
+static void setup_over(struct dlv_conn *dc)
+{
+	if (dc->in_setup && dc->dest)
+		dc->dest->nsetup--;
+	dc->in_setup = false;
+}
+
 static void conn_release(struct dlv_conn *dc)
 {
 	struct dlv_engine *eng = dc->eng;
+	setup_over(dc);
 	if (dc->body) {
 		spool_body_close(dc->body);
 		dc->body = NULL;
@@ -73,6 +82,16 @@ static void conn_release(struct dlv_conn *dc)
 
 static void connect_hop(struct dlv_conn *dc);
 
+const struct dlv_hop *dlv_conn_hop(const struct dlv_conn *dc)
+{
+	const struct dlv_dest *d = dc->dest;
+	unsigned k = 1;
+	while (k < d->nhops && d->hops[k].pref == d->hops[0].pref)
+		k++;
+	unsigned i = dc->hop < k ? (dc->hop + dc->rot) % k : dc->hop;
+	return &d->hops[i < d->nhops ? i : 0];
+}
+
 /* The current hop did not work out: next one, or give up on the destination for now. */
 static void next_hop(struct dlv_conn *dc, const char *why)
 {
@@ -84,15 +103,67 @@ static void next_hop(struct dlv_conn *dc, const char *why)
 	}
 	dc->eng->stats.conns_failed++;
 	log_info("dest=%s event=all_hops_failed reason=\"%s\"", d->key, why);
+	const char *ecode = dc->fail_ecode[0] ? dc->fail_ecode : "4.4.1";
+	char ec[sizeof(dc->fail_ecode)];
+	snprintf(ec, sizeof(ec), "%s", ecode);
 	conn_release(dc);
-	dlv_dest_conn_failed(dc->eng, d, why);
+	dlv_dest_conn_failed(dc->eng, d, ec, why);
+}
+
+/*
+ * DANE (RFC 7672 2.2): the TLSA records of _<port>._tcp.<host>, copied (answers are valid only
+ * until the next quiescent state; the handshake comes later). Only DNSSEC-secure records count;
+ * insecure or absent ones leave PKIX verification (never clear text). A failed lookup
+ * (SERVFAIL, timeout, bogus) makes this host unusable: the next one is tried, else the
+ * destination defers. Returns 1 while the lookup is pending, 0 to go on, -1 if the hop was
+ * given up (next_hop called).
+ */
+static int hop_tlsa(struct dlv_conn *dc, const struct dlv_hop *h)
+{
+	struct dlv_engine *eng = dc->eng;
+	char name[DLV_HOST_MAX + 32];
+	dc->ntlsa = 0;
+	if (dc->dest->tls != DLV_TLS_DANE || h->literal || !eng->dns)
+		return 0;
+	snprintf(name, sizeof(name), "_%u._tcp.%s", h->port, h->host);
+	const struct ctl_dns_answer *a = ctl_dns_lookup(eng->dns, name, CTL_DNS_TLSA, eng->now);
+	if (!a) {
+		uint64_t req = REQ_CONN_BIT | ((uint64_t)dc->idx << 32) | dc->gen;
+		if (ctl_dns_request(eng->dns, eng->p.dns_slot, name, CTL_DNS_TLSA, req) == 0) {
+			dc->st = DLV_C_RESOLVE;
+			return 1;
+		}
+	}
+	if (!a || (a->status != CTL_DNS_OK && a->status != CTL_DNS_NODATA && a->status != CTL_DNS_NXDOMAIN)) {
+		snprintf(dc->fail_ecode, sizeof(dc->fail_ecode), "4.7.5");
+		snprintf(dc->fail_text, sizeof(dc->fail_text), "TLSA lookup of %.120s failed (%s)", name,
+			 a ? ctl_dns_status_str(a->status) : "resolver busy");
+		log_info("dest=%s host=%s event=tlsa_failed status=%s", dc->dest->key, h->host,
+			 a ? ctl_dns_status_str(a->status) : "busy");
+		next_hop(dc, dc->fail_text);
+		return -1;
+	}
+	if (a->status != CTL_DNS_OK || !a->secure)
+		return 0;
+	for (unsigned i = 0; i < a->n && dc->ntlsa < DLV_TLSA_MAX; i++) {
+		const struct ctl_dns_tlsa *t = &a->rr.tlsa[i];
+		if (t->len == 0 || t->len > DLV_TLSA_LEN)
+			continue;   /* full certificates (matching type 0) are not kept */
+		memcpy(dc->tlsa_data[dc->ntlsa], t->data, t->len);
+		dc->tlsa[dc->ntlsa] = (struct tls_tlsa){ t->usage, t->selector, t->mtype,
+							 dc->tlsa_data[dc->ntlsa], t->len };
+		dc->ntlsa++;
+	}
+	return 0;
 }
 
 static void connect_hop(struct dlv_conn *dc)
 {
 	struct dlv_engine *eng = dc->eng;
-	struct dlv_hop *h = &dc->dest->hops[dc->hop];
+	const struct dlv_hop *h = dlv_conn_hop(dc);
 	struct conn_addr dst = { .family = AF_INET, .port = htons(h->port) };
+	if (hop_tlsa(dc, h) != 0)
+		return;
 	if (h->literal) {
 		inet_pton(AF_INET, h->host, &dst.ip.v4);
 	} else {
@@ -135,6 +206,10 @@ struct dlv_conn *dlv_conn_open(struct dlv_engine *eng, struct dlv_dest *d)
 	dc->dest = d;
 	d->nconn++;
 	dc->hop = 0;
+	dc->rot = d->rr++;
+	dc->in_setup = true;
+	d->nsetup++;
+	dc->fail_ecode[0] = dc->fail_text[0] = 0;
 	dc->msgs = 0;
 	dc->job = NULL;
 	dc->body = NULL;
@@ -221,15 +296,17 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 static void take_next(struct dlv_conn *dc)
 {
 	struct dlv_dest *d = dc->dest;
+	setup_over(dc);
 	dc->st = DLV_C_IDLE;
 	dc->idle_since = dc->eng->now;
-	if (d->per_conn && dc->msgs >= d->per_conn) {
+	bool open = dlv_cluster_gate(dc->eng, d);   /* may lower conn_limit (cluster share) */
+	if ((d->per_conn && dc->msgs >= d->per_conn) || (d->conn_limit && d->nconn > d->conn_limit)) {
 		dc->st = DLV_C_QUIT;
 		smtp_client_quit(&dc->smtp);
 		drain(dc);
 		return;
 	}
-	if (d->qlen && dlv_bucket_take(&d->bucket, dc->eng->now)) {
+	if (open && d->qlen && dlv_bucket_take(&d->bucket, dc->eng->now)) {
 		if (dc->msgs)
 			dc->eng->stats.conns_reused++;
 		dlv_conn_start_job(dc, dlv_dest_pop(d));
@@ -259,7 +336,9 @@ void dlv_conn_body(struct dlv_conn *dc, int result, const uint8_t *data, uint32_
 static void h_ready(void *ctx, struct smtp_client_session *c)
 {
 	struct dlv_conn *dc = ctx;
-	if (dc->st == DLV_C_SETUP || dc->st == DLV_C_CONNECT)
+	/* After the session setup, and after every transaction (the client engine reports the
+	 * message's result first, then becomes idle, possibly after an RSET): take the next job. */
+	if (!dc->job && (dc->st == DLV_C_SETUP || dc->st == DLV_C_CONNECT || dc->st == DLV_C_BUSY))
 		take_next(dc);
 }
 
@@ -268,11 +347,17 @@ static void h_tls_result(void *ctx, const struct tls_result *r)
 	struct dlv_conn *dc = ctx;
 	dc->tls_on = r->ok;
 	dc->tls_verified = r->verified;
+	dc->tls_version = r->version;
+	dc->tls_cipher = r->cipher;
 	if (r->ok) {
 		dc->eng->stats.tls_sessions++;
 		dc->eng->stats.tls_verified += r->verified;
 	} else {
-		log_info("dest=%s event=tls_failed reason=\"%s\"", dc->dest->key, r->reason);
+		snprintf(dc->fail_ecode, sizeof(dc->fail_ecode), "4.7.5");   /* cryptographic failure */
+		snprintf(dc->fail_text, sizeof(dc->fail_text), "TLS with %.100s failed: %.80s",
+			 dlv_conn_hop(dc)->host, r->reason);
+		log_info("dest=%s host=%s event=tls_failed reason=\"%s\"", dc->dest->key,
+			 dlv_conn_hop(dc)->host, r->reason);
 	}
 }
 
@@ -281,11 +366,16 @@ static void h_starttls(void *ctx, struct smtp_client_session *c)
 	struct dlv_conn *dc = ctx;
 	struct dlv_engine *eng = dc->eng;
 	struct tls_policy pol = { .mode = TLS_POLICY_OPPORTUNISTIC };
-	if (dc->dest->tls == DLV_TLS_VERIFY || dc->dest->tls == DLV_TLS_DANE)
-		pol.mode = TLS_POLICY_VERIFY;   /* DANE without TLSA data: PKIX, never clear text */
+	if (dc->dest->tls == DLV_TLS_DANE && dc->ntlsa) {
+		pol.mode = TLS_POLICY_DANE;
+		pol.tlsa = dc->tlsa;
+		pol.n_tlsa = dc->ntlsa;
+	} else if (dc->dest->tls == DLV_TLS_VERIFY || dc->dest->tls == DLV_TLS_DANE) {
+		pol.mode = TLS_POLICY_VERIFY;   /* DANE without secure TLSA: PKIX, never clear text */
+	}
 	struct tls_conn_opts o = {
 		.now = eng->now, .handshake_timeout = TLS_HANDSHAKE_TIMEOUT_US, .on_result = h_tls_result,
-		.host = dc->dest->hops[dc->hop].host, .session_key = dc->dest->key, .policy = &pol,
+		.host = dlv_conn_hop(dc)->host, .session_key = dc->dest->key, .policy = &pol,
 	};
 	int err = 0;
 	drain(dc);
@@ -346,8 +436,7 @@ static void h_msg_result(void *ctx, struct smtp_client_session *c, const struct 
 	}
 	dc->msgs++;
 	dlv_job_finish(dc->eng, j, dc, r);
-	if (dc->st == DLV_C_BUSY && c->state == SMTP_C_IDLE)
-		take_next(dc);
+	/* the next job starts from h_ready, once the client engine is idle again */
 }
 
 static void h_flush(void *ctx, struct smtp_client_session *c)
@@ -368,6 +457,8 @@ static void h_done(void *ctx, struct smtp_client_session *c, const struct smtp_r
 	bool setup_failed = dc->st == DLV_C_SETUP || dc->st == DLV_C_CONNECT;
 	dc->st = DLV_C_QUIT;
 	if (setup_failed && why->code != 221) {
+		if (why->ecode[0])
+			snprintf(dc->fail_ecode, sizeof(dc->fail_ecode), "%s", why->ecode);
 		/* The greeting, EHLO or a required STARTTLS failed: this hop is no good. */
 		struct conn *old = dc->conn;
 		dc->conn_gone = true;   /* its on_closed (inside the abort) returns at once */
@@ -438,18 +529,20 @@ static void c_closed(void *ctx, struct conn *c, enum conn_close_reason why)
 		struct dlv_job *j = dc->job;
 		dc->job = NULL;
 		if (dc->dest)
-			dlv_backoff_record(&dc->dest->bo, &dc->eng->p.backoff, true, dc->eng->now);
+			dlv_dest_outcome(dc->eng, dc->dest, true);
 		dlv_job_tempfail(dc->eng, j, "4.4.2", "connection lost during the transaction");
 	}
-	bool setup_failed = dc->st == DLV_C_SETUP;
-	struct dlv_dest *d = dc->dest;
-	if (setup_failed && d && dc->hop + 1 < d->nhops) {
-		next_hop(dc, "connection closed during setup");
+	if (dc->st == DLV_C_SETUP && dc->dest) {
+		/* greeting, EHLO or TLS handshake never completed: next hop, or the destination
+		 * waits (with the TLS failure's status and reason when that was the cause) */
+		if (!dc->fail_ecode[0])
+			snprintf(dc->fail_ecode, sizeof(dc->fail_ecode), "4.4.2");
+		char text[DLV_TEXT_MAX];
+		snprintf(text, sizeof(text), "%s", dc->fail_text[0] ? dc->fail_text : "connection closed during setup");
+		next_hop(dc, text);
 		return;
 	}
 	conn_release(dc);
-	if (setup_failed && d)
-		dlv_dest_conn_failed(dc->eng, d, "connection closed during setup");
 }
 
 static const struct conn_handler dc_handler = {

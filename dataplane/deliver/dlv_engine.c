@@ -16,6 +16,7 @@
 #include "deliver/dlv_dsn.h"
 #include "deliver/dlv_int.h"
 #include "deliver/dlv_route.h"
+#include "acct/acct.h"
 #include "dns/dns.h"
 #include "log.h"
 #include "spool/spool.h"
@@ -75,7 +76,7 @@ static struct dlv_job *job_alloc(struct dlv_engine *eng)
 	eng->free_jobs = j->next;
 	j->gen++;
 	j->next = NULL;
-	j->dest = NULL;
+	j->dest = j->home = NULL;
 	j->nrc = 0;
 	j->attempts = 0;
 	j->st = DLV_J_RESOLVE;
@@ -84,7 +85,7 @@ static struct dlv_job *job_alloc(struct dlv_engine *eng)
 	return j;
 }
 
-static void job_free(struct dlv_engine *eng, struct dlv_job *j)
+void dlv_job_free(struct dlv_engine *eng, struct dlv_job *j)
 {
 	dlv_heap_remove(&eng->sched, &j->hn);
 	j->st = DLV_J_FREE;
@@ -198,6 +199,8 @@ static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *key, const 
 	dlv_bucket_init(&d->bucket, d->rate_mps, r && r->burst ? r->burst : 1, eng->now);
 	dlv_backoff_init(&d->bo, eng->now);
 	d->tls = tls_rule(eng->pol, key, domain);
+	snprintf(d->domain, sizeof(d->domain), "%s", domain ? domain : "");
+	d->susp_until = dlv_suspended(eng, d);
 	d->next_hash = eng->hash[h];
 	eng->hash[h] = d;
 	return d;
@@ -214,7 +217,7 @@ static void dest_mark_ready(struct dlv_engine *eng, struct dlv_dest *d)
 
 static void dest_push(struct dlv_engine *eng, struct dlv_dest *d, struct dlv_job *j)
 {
-	j->dest = d;
+	j->dest = j->home = d;
 	j->st = DLV_J_READY;
 	j->next = NULL;
 	if (d->qtail)
@@ -348,13 +351,60 @@ static bool notify_failure(uint8_t notify)
  * failed. `status` is SPOOL_RCPT_DELIVERED/BOUNCED/EXPIRED. Reads everything it needs from
  * the message before the last outcome may free it.
  */
+static struct ctl_acct_str astr(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	return (struct ctl_acct_str){ s, (uint16_t)(n > UINT16_MAX ? UINT16_MAX : n) };
+}
+
+/*
+ * One accounting record for recipient idx of m (before its outcome may free m): what happened,
+ * where, and whether the connection was encrypted and the peer authenticated (dc NULL: no
+ * connection carried it, e.g. a DNS bounce). Without an accounting sink: nothing.
+ */
+static void account(struct dlv_engine *eng, const struct spool_msg *m, uint16_t idx,
+		    enum ctl_acct_type type, const char *reply, const struct dlv_conn *dc)
+{
+	if (!eng->acct)
+		return;
+	struct spool_rcpt_view rv;
+	struct spool_str snd = spool_msg_sender(m);
+	char q[24];
+	struct ctl_acct_event ev = {
+		.type = (uint8_t)type, .tls_verified = dc && dc->tls_on ? dc->tls_verified : -1,
+		.attempt = spool_msg_attempts(m), .size = (uint32_t)spool_msg_body_len(m),
+		.now_us = eng->now,
+	};
+	ev.f[CTL_ACCT_QID] = astr(spool_qid_str(spool_msg_qid(m), q));
+	ev.f[CTL_ACCT_SENDER] = (struct ctl_acct_str){ snd.p, (uint16_t)snd.len };
+	if (spool_msg_rcpt(m, idx, &rv) == 0)
+		ev.f[CTL_ACCT_RECIPIENT] = (struct ctl_acct_str){ rv.addr.p, (uint16_t)rv.addr.len };
+	ev.f[CTL_ACCT_REPLY] = astr(reply);
+	if (dc && dc->dest) {
+		ev.f[CTL_ACCT_DESTINATION] = astr(dc->dest->key);
+		ev.f[CTL_ACCT_REMOTE_HOST] = astr(dlv_conn_hop(dc)->host);
+	}
+	if (dc && dc->tls_on) {
+		ev.f[CTL_ACCT_TLS_VERSION] = astr(dc->tls_version);
+		ev.f[CTL_ACCT_TLS_CIPHER] = astr(dc->tls_cipher);
+	}
+	if (ctl_acct_emit(eng->acct, eng->p.dns_slot, &ev) < 0)
+		eng->stats.acct_dropped++;
+}
+
+static const char *tls_word(const struct dlv_conn *dc)
+{
+	return !dc ? "-" : !dc->tls_on ? "none" : dc->tls_verified ? "verified" : "encrypted";
+}
+
 static void record_final(struct dlv_engine *eng, struct dlv_job *j, const uint16_t *idx,
 			 const enum spool_rcpt_status *st, const char *const *text,
-			 const char *const *ecode, unsigned n, const char *remote)
+			 const char *const *ecode, unsigned n, const struct dlv_conn *dc)
 {
 	const struct spool_msg *m = dlv_job_msg(eng, j);
 	if (!m)
 		return;
+	const char *remote = dc && dc->dest && dc->hop < dc->dest->nhops ? dlv_conn_hop(dc)->host : NULL;
 	struct dlv_dsn_rcpt dr[DLV_JOB_RCPTS];
 	char addr[DLV_JOB_RCPTS][SMTP_PATH_MAX + 1];
 	unsigned nd = 0;
@@ -375,8 +425,11 @@ static void record_final(struct dlv_engine *eng, struct dlv_job *j, const uint16
 	spool_qid_str(j->qid, q);
 	for (unsigned i = 0; i < n; i++) {
 		const char *t = text[i] ? text[i] : "";
-		log_info("qid=%s rcpt=%u event=%s reply=\"%s\"", q, idx[i],
-			 st[i] == SPOOL_RCPT_DELIVERED ? "delivered" : st[i] == SPOOL_RCPT_EXPIRED ? "expired" : "bounced", t);
+		log_info("qid=%s rcpt=%u event=%s tls=%s reply=\"%s\"", q, idx[i],
+			 st[i] == SPOOL_RCPT_DELIVERED ? "delivered" : st[i] == SPOOL_RCPT_EXPIRED ? "expired" : "bounced",
+			 tls_word(dc), t);
+		account(eng, m, idx[i], st[i] == SPOOL_RCPT_DELIVERED ? CTL_ACCT_DELIVERED :
+			st[i] == SPOOL_RCPT_EXPIRED ? CTL_ACCT_EXPIRED : CTL_ACCT_BOUNCED, t, dc);
 		if (st[i] == SPOOL_RCPT_DELIVERED)
 			eng->stats.delivered++;
 		else if (st[i] == SPOOL_RCPT_EXPIRED)
@@ -393,7 +446,7 @@ static void job_defer(struct dlv_engine *eng, struct dlv_job *j, const char *eco
 {
 	const struct spool_msg *m = dlv_job_msg(eng, j);
 	if (!m || j->nrc == 0) {
-		job_free(eng, j);
+		dlv_job_free(eng, j);
 		return;
 	}
 	j->attempts++;
@@ -410,7 +463,7 @@ static void job_defer(struct dlv_engine *eng, struct dlv_job *j, const char *eco
 			ec[i] = "4.4.7";
 		}
 		record_final(eng, j, j->rc, st, tx, ec, j->nrc, NULL);
-		job_free(eng, j);
+		dlv_job_free(eng, j);
 		return;
 	}
 	eng->stats.deferred += j->nrc;
@@ -422,8 +475,9 @@ static void job_defer(struct dlv_engine *eng, struct dlv_job *j, const char *eco
 	j->st = DLV_J_DEFERRED;
 	j->dest = NULL;
 	uint64_t due = next_wall - (uint64_t)eng->p.wall_offset_us;
+	j->due = due;
 	if (dlv_heap_push(&eng->sched, &j->hn, due) < 0)
-		job_free(eng, j);   /* the message stays in the spool; a restart retries it */
+		dlv_job_free(eng, j);   /* the message stays in the spool; a restart retries it */
 }
 
 void dlv_job_tempfail(struct dlv_engine *eng, struct dlv_job *j, const char *ecode, const char *text)
@@ -474,15 +528,13 @@ void dlv_job_finish(struct dlv_engine *eng, struct dlv_job *j, struct dlv_conn *
 		fin[nf++] = j->rc[i];
 	}
 	eng->stats.messages++;
-	if (j->dest && dlv_backoff_record(&j->dest->bo, &eng->p.backoff, tempfail_seen, eng->now))
-		dlv_bucket_set_rate(&j->dest->bucket, dlv_backoff_apply(&j->dest->bo, j->dest->rate_mps),
-				    eng->now);
-	const char *remote = dc && dc->dest && dc->hop < dc->dest->nhops ? dc->dest->hops[dc->hop].host : NULL;
-	record_final(eng, j, fin, st, tx, ec, nf, remote);
+	if (j->dest)
+		dlv_dest_outcome(eng, j->dest, tempfail_seen);
+	record_final(eng, j, fin, st, tx, ec, nf, dc);
 	memcpy(j->rc, keep, sizeof(keep[0]) * nk);
 	j->nrc = (uint8_t)nk;
 	if (nk == 0) {
-		job_free(eng, j);
+		dlv_job_free(eng, j);
 		return;
 	}
 	char ec4[16];
@@ -492,7 +544,7 @@ void dlv_job_finish(struct dlv_engine *eng, struct dlv_job *j, struct dlv_conn *
 }
 
 /* Bounce every recipient of j at once (null MX, NXDOMAIN, MX loop). */
-static void job_bounce(struct dlv_engine *eng, struct dlv_job *j, const char *ecode, const char *text)
+void dlv_job_bounce(struct dlv_engine *eng, struct dlv_job *j, const char *ecode, const char *text)
 {
 	enum spool_rcpt_status st[DLV_JOB_RCPTS];
 	const char *tx[DLV_JOB_RCPTS], *ec[DLV_JOB_RCPTS];
@@ -502,17 +554,39 @@ static void job_bounce(struct dlv_engine *eng, struct dlv_job *j, const char *ec
 		ec[i] = ecode;
 	}
 	record_final(eng, j, j->rc, st, tx, ec, j->nrc, NULL);
-	job_free(eng, j);
+	dlv_job_free(eng, j);
 }
 
-void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *why)
+static void backoff_changed(struct dlv_engine *eng, struct dlv_dest *d)
+{
+	dlv_bucket_set_rate(&d->bucket, dlv_backoff_apply(&d->bo, d->rate_mps), eng->now);
+	log_info("dest=%s event=backoff rate_factor_permille=%u cuts=%u", d->key, d->bo.factor, d->bo.cuts);
+}
+
+void dlv_dest_outcome(struct dlv_engine *eng, struct dlv_dest *d, bool tempfail)
+{
+	if (dlv_backoff_record(&d->bo, &eng->p.backoff, tempfail, eng->now))
+		backoff_changed(eng, d);
+}
+
+/* Destinations backing off recover while idle too (one step per window). */
+static void backoff_tick(struct dlv_engine *eng)
+{
+	for (unsigned h = 0; h < DLV_DEST_HASH; h++)
+		for (struct dlv_dest *d = eng->hash[h]; d; d = d->next_hash)
+			if (dlv_backoff_tick(&d->bo, &eng->p.backoff, eng->now))
+				backoff_changed(eng, d);
+}
+
+void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *ecode,
+			  const char *why)
 {
 	/* Every hop failed: what waits for this destination goes back on the retry schedule. */
 	d->fail_until = eng->now + DEST_FAIL_HOLD_US;
-	dlv_backoff_record(&d->bo, &eng->p.backoff, true, eng->now);
+	dlv_dest_outcome(eng, d, true);
 	struct dlv_job *j;
 	while ((j = dlv_dest_pop(d)) != NULL)
-		job_defer(eng, j, "4.4.1", why);
+		job_defer(eng, j, ecode, why);
 }
 
 /* ---- resolution ---- */
@@ -523,15 +597,16 @@ static void set_hops_from_mx(struct dlv_dest *d, const struct dlv_hops *h, uint6
 	for (unsigned i = 0; i < h->n; i++) {
 		hop_parse(&d->hops[i], h->host[i]);
 		d->hops[i].port = 25;
+		d->hops[i].pref = h->pref[i];
 	}
 	d->hops_expire = expire;
 }
 
-static void resolve(struct dlv_engine *eng, struct dlv_job *j)
+void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j)
 {
 	const struct spool_msg *m = dlv_job_msg(eng, j);
 	if (!m) {
-		job_free(eng, j);
+		dlv_job_free(eng, j);
 		return;
 	}
 	char domain[DLV_HOST_MAX + 1];
@@ -546,8 +621,10 @@ static void resolve(struct dlv_engine *eng, struct dlv_job *j)
 			return;
 		}
 		if (d->nhops == 0) {
-			for (unsigned i = 0; i < rt->nhosts && i < DLV_MX_MAX; i++)
+			for (unsigned i = 0; i < rt->nhosts && i < DLV_MX_MAX; i++) {
 				hop_parse(&d->hops[i], rt->hosts[i]);
+				d->hops[i].pref = (uint16_t)i;   /* in order, no rotation */
+			}
 			d->nhops = rt->nhosts < DLV_MX_MAX ? rt->nhosts : DLV_MX_MAX;
 			d->hops_expire = UINT64_MAX;
 		}
@@ -573,11 +650,11 @@ static void resolve(struct dlv_engine *eng, struct dlv_job *j)
 	unsigned n = 0;
 	switch (a->status) {
 	case CTL_DNS_NXDOMAIN:
-		job_bounce(eng, j, "5.1.2", "550 5.1.2 recipient domain does not exist (NXDOMAIN)");
+		dlv_job_bounce(eng, j, "5.1.2", "550 5.1.2 recipient domain does not exist (NXDOMAIN)");
 		return;
 	case CTL_DNS_OK:
 		if (a->null_mx) {
-			job_bounce(eng, j, "5.1.10", "556 5.1.10 recipient domain accepts no mail (null MX)");
+			dlv_job_bounce(eng, j, "5.1.10", "556 5.1.10 recipient domain accepts no mail (null MX)");
 			return;
 		}
 		for (; n < a->n && n < DLV_MX_MAX; n++)
@@ -593,7 +670,7 @@ static void resolve(struct dlv_engine *eng, struct dlv_job *j)
 	const char *self = eng->pol && eng->pol->helo ? eng->pol->helo : NULL;
 	dlv_mx_order(rr, n, self ? &self : NULL, self ? 1 : 0, dlv_rand(eng), &hops);
 	if (hops.verdict == DLV_MX_SELF) {
-		job_bounce(eng, j, "5.4.6", "554 5.4.6 mail for this domain loops back to myself");
+		dlv_job_bounce(eng, j, "5.4.6", "554 5.4.6 mail for this domain loops back to myself");
 		return;
 	}
 	if (hops.verdict != DLV_MX_OK) {
@@ -654,9 +731,10 @@ void dlv_engine_enqueue(struct dlv_engine *eng, uint64_t qid)
 		struct dlv_job *j = open[k];
 		if (next && next > wall(eng, eng->now)) {
 			j->st = DLV_J_DEFERRED;
-			dlv_heap_push(&eng->sched, &j->hn, next - (uint64_t)eng->p.wall_offset_us);
+			j->due = next - (uint64_t)eng->p.wall_offset_us;
+			dlv_heap_push(&eng->sched, &j->hn, j->due);
 		} else {
-			resolve(eng, j);
+			dlv_job_resolve(eng, j);
 		}
 	}
 }
@@ -690,7 +768,7 @@ static void dns_completions(struct dlv_engine *eng)
 			}
 			struct dlv_job *j = job_by_idx(eng, (uint32_t)(id >> 32), (uint32_t)id);
 			if (j && j->st == DLV_J_RESOLVE)
-				resolve(eng, j);
+				dlv_job_resolve(eng, j);
 		}
 }
 
@@ -706,6 +784,12 @@ static int dispatch(struct dlv_engine *eng)
 			*pp = d->next_ready;
 			continue;
 		}
+		/* suspended by the operator, or held by the cluster (its budget is spent or the
+		 * destination is suspended on another node): jobs wait */
+		if (d->susp_until > eng->now || !dlv_cluster_gate(eng, d)) {
+			pp = &d->next_ready;
+			continue;
+		}
 		for (uint32_t i = 0; i < eng->p.max_conns && d->qlen; i++) {
 			struct dlv_conn *dc = &eng->conns[i];
 			if (dc->st != DLV_C_IDLE || dc->dest != d || dc->job)
@@ -716,7 +800,10 @@ static int dispatch(struct dlv_engine *eng)
 			eng->stats.conns_reused += dc->msgs > 0;
 			work++;
 		}
-		if (d->qlen && d->fail_until <= eng->now && (d->conn_limit == 0 || d->nconn < d->conn_limit) &&
+		/* A new connection only for jobs that no connection being set up will take: one
+		 * queued message never opens a connection per loop turn while the first connects. */
+		if (d->qlen > d->nsetup && d->fail_until <= eng->now &&
+		    (d->conn_limit == 0 || d->nconn < d->conn_limit) &&
 		    dlv_bucket_wait_us(&d->bucket, eng->now) == 0 && eng->free_conns) {
 			/* One new connection per destination per turn: a burst does not open dozens at once. */
 			if (dlv_conn_open(eng, d))
@@ -736,12 +823,13 @@ int dlv_engine_poll(struct dlv_engine *eng, uint64_t now)
 	while ((hn = dlv_heap_pop_due(&eng->sched, now)) != NULL) {
 		struct dlv_job *j = (struct dlv_job *)hn;
 		j->st = DLV_J_RESOLVE;
-		resolve(eng, j);
+		dlv_job_resolve(eng, j);
 		work++;
 	}
 	work += dispatch(eng);
 	if (now >= eng->next_tick) {
 		eng->next_tick = now + 100000;
+		backoff_tick(eng);
 		for (uint32_t i = 0; i < eng->p.max_conns; i++)
 			dlv_conn_tick(&eng->conns[i], now);
 	}
@@ -778,6 +866,11 @@ void dlv_engine_set_policy(struct dlv_engine *eng, const struct dlv_policy *pol)
 void dlv_engine_set_dns(struct dlv_engine *eng, struct ctl_dns *dns)
 {
 	eng->dns = dns;
+}
+
+void dlv_engine_set_acct(struct dlv_engine *eng, struct ctl_acct *acct)
+{
+	eng->acct = acct;
 }
 
 const struct dlv_stats *dlv_engine_stats(const struct dlv_engine *eng)

@@ -9,6 +9,7 @@
 #include "deliver/dlv_heap.h"
 #include "deliver/dlv_shape.h"
 #include "smtp/smtp.h"
+#include "tls/tls-t.h"
 
 #define DLV_JOB_RCPTS   8
 #define DLV_KEY_MAX     300
@@ -16,6 +17,9 @@
 #define DLV_DEST_HASH   1024
 #define DLV_BODY_BUF    (64 * 1024)
 #define DLV_TEXT_MAX    200
+#define DLV_TLSA_MAX    8
+#define DLV_SUSP_MAX    64
+#define DLV_TLSA_LEN    64            /* SHA-512; full-certificate records are skipped */
 
 enum dlv_job_state { DLV_J_FREE = 0, DLV_J_RESOLVE, DLV_J_READY, DLV_J_ACTIVE, DLV_J_DEFERRED };
 
@@ -27,8 +31,10 @@ struct dlv_job {
 	uint32_t idx, gen;
 	uint64_t qid;
 	struct dlv_dest *dest;
+	struct dlv_dest *home;        /* the destination it was last queued at (kept while deferred) */
 	struct dlv_job *next;         /* dest queue, resolve list or free list */
 	uint16_t attempts;
+	uint64_t due;                 /* DEFERRED: next attempt (monotonic) */
 	uint8_t nrc;
 	uint16_t rc[DLV_JOB_RCPTS];   /* recipient indexes in the spooled message */
 };
@@ -36,17 +42,23 @@ struct dlv_job {
 struct dlv_hop {
 	char host[DLV_HOST_MAX + 1];
 	uint16_t port;                /* host order */
+	uint16_t pref;                /* MX preference; static route hosts: their rank */
 	bool literal;                 /* host is an IPv4 address */
 };
 
 struct dlv_dest {
 	char key[DLV_KEY_MAX];
+	char domain[DLV_HOST_MAX + 1];  /* the recipient domain that created it */
+	uint64_t susp_until;          /* suspended by the operator until (monotonic); 0: not */
+	uint32_t n_ready, n_active, n_deferred;   /* scratch of dlv_op_summary */
+	uint64_t next_due;
 	struct dlv_dest *next_hash;
 	struct dlv_dest *next_ready;
 	bool in_ready;
 	struct dlv_job *qhead, *qtail;
 	uint32_t qlen;
 	uint32_t nconn;
+	uint32_t nsetup;              /* connections not yet ready: each will take one queued job */
 	uint32_t conn_limit;          /* this lcore's share; 0 = unlimited */
 	uint32_t per_conn;            /* messages per connection; 0 = unlimited */
 	uint64_t rate_mps;            /* configured share, milli-messages/s; 0 = unlimited */
@@ -57,6 +69,7 @@ struct dlv_dest {
 	unsigned nhops;
 	struct dlv_hop hops[DLV_MX_MAX];
 	uint64_t hops_expire;
+	uint32_t rr;                  /* round robin over the best-preference hops, per connection */
 };
 
 enum dlv_conn_state {
@@ -74,11 +87,19 @@ struct dlv_conn {
 	uint32_t idx, gen;
 	enum dlv_conn_state st;
 	struct dlv_dest *dest;
-	unsigned hop;
+	unsigned hop;                 /* attempt number; dlv_conn_hop() maps it onto dest->hops */
+	unsigned rot;                 /* rotation of the best-preference group for this connection */
 	struct conn *conn;
 	bool conn_gone;
 	bool tls_pending;
 	bool tls_on, tls_verified;
+	bool in_setup;                /* counted in dest->nsetup */
+	char fail_ecode[16];          /* enhanced status of a setup failure (4.7.5 TLS...) */
+	char fail_text[DLV_TEXT_MAX]; /* and its reason */
+	unsigned ntlsa;               /* DANE: secure TLSA records of the current hop */
+	struct tls_tlsa tlsa[DLV_TLSA_MAX];
+	uint8_t tlsa_data[DLV_TLSA_MAX][DLV_TLSA_LEN];
+	const char *tls_version, *tls_cipher;   /* static strings of the TLS layer */
 	uint64_t idle_since;
 	uint32_t msgs;
 	struct dlv_job *job;
@@ -104,6 +125,12 @@ struct dlv_engine {
 	struct tls_core *tls;
 	struct conn_net net;
 	struct ctl_dns *dns;
+	struct ctl_acct *acct;        /* NULL: outcomes are only logged */
+	unsigned n_susp;
+	struct dlv_susp {
+		char name[DLV_HOST_MAX + 1];
+		uint64_t until;
+	} susp[DLV_SUSP_MAX];
 	const struct dlv_policy *pol;
 	struct dlv_policy nopol;
 	struct smtp_client_limits climits;   /* borrowed by every client session: lives here */
@@ -130,9 +157,29 @@ struct dlv_job *dlv_dest_pop(struct dlv_dest *d);
 void dlv_job_finish(struct dlv_engine *eng, struct dlv_job *j, struct dlv_conn *dc,
 		    const struct smtp_reply *msg_reply);
 void dlv_job_tempfail(struct dlv_engine *eng, struct dlv_job *j, const char *code, const char *text);
-void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *why);
+/* One outcome for the destination's backoff (tempfail: 4xx, 421, dropped connection). */
+void dlv_dest_outcome(struct dlv_engine *eng, struct dlv_dest *d, bool tempfail);
+void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *ecode,
+			  const char *why);
 uint32_t dlv_rand(struct dlv_engine *eng);
 const struct spool_msg *dlv_job_msg(struct dlv_engine *eng, const struct dlv_job *j);
+
+void dlv_job_free(struct dlv_engine *eng, struct dlv_job *j);
+void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j);
+void dlv_job_bounce(struct dlv_engine *eng, struct dlv_job *j, const char *ecode, const char *text);
+
+/* dlv_ops.c: operator actions, run on the worker (see dlv_ctl.h). Rows are JSON objects. */
+typedef void dlv_row_fn(void *arg, const char *json, size_t len);
+int dlv_op_summary(struct dlv_engine *eng, dlv_row_fn *emit, void *arg);
+int dlv_op_list(struct dlv_engine *eng, const char *dest, dlv_row_fn *emit, void *arg);
+int dlv_op_show(struct dlv_engine *eng, uint64_t qid, dlv_row_fn *emit, void *arg);
+int dlv_op_flush(struct dlv_engine *eng, const char *dest);
+int dlv_op_remove(struct dlv_engine *eng, uint64_t qid, const char *dest, bool bounce);
+/* until: monotonic end of the suspension (UINT64_MAX: until resumed); 0 resumes. */
+int dlv_op_suspend(struct dlv_engine *eng, const char *dest, uint64_t until);
+/* The suspension that applies to a new destination (0: none). */
+uint64_t dlv_suspended(const struct dlv_engine *eng, const struct dlv_dest *d);
+bool dlv_dest_matches(const struct dlv_dest *d, const char *name);
 
 /* dlv_conn.c */
 struct dlv_conn *dlv_conn_open(struct dlv_engine *eng, struct dlv_dest *d);
@@ -141,5 +188,11 @@ void dlv_conn_tick(struct dlv_conn *dc, uint64_t now);
 void dlv_conn_dns_done(struct dlv_engine *eng, uint32_t idx, uint32_t gen);
 void dlv_conn_body(struct dlv_conn *dc, int result, const uint8_t *data, uint32_t len);
 void dlv_conn_abort_all(struct dlv_engine *eng);
+/* The hop a connection is on: equal best-preference hosts are rotated per connection, so the
+ * connections of a destination spread over them (RFC 5321 5.1); the rest keep their order. */
+const struct dlv_hop *dlv_conn_hop(const struct dlv_conn *dc);
+
+/* dlv_cluster.c: clamps d to the cluster lease; false: dispatch nothing for d this turn. */
+bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d);
 
 #endif

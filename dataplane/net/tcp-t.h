@@ -48,6 +48,7 @@ struct tcp_tunables {
 	uint32_t challenge_ack_per_s; /* 100: RFC 5961 challenge ACK budget per second */
 	uint32_t rst_per_s;        /* 1000: RSTs for segments to closed ports, per second */
 	uint16_t eph_lo, eph_hi;   /* 32768..60999: ephemeral ports for active opens */
+	uint8_t tx_cksum_offload;  /* 0: the port computes TCP checksums (set from the port) */
 };
 
 enum tcp_state {
@@ -114,6 +115,7 @@ struct tcp_flow {
 struct tcp_tw {
 	struct tcp_flow f;        /* first */
 	struct tcp_tw *lnext;     /* expiry FIFO (all entries have the same lifetime) / free list */
+	struct tcp_tw *lprev;
 	uint64_t expire;
 	uint32_t snd_nxt, rcv_nxt;
 	uint32_t ts_recent, ts_off;

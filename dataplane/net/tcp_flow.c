@@ -151,6 +151,31 @@ void tcp_reap(struct tcp_stack *st)
 	}
 }
 
+/* The TIME_WAIT FIFO is doubly linked (lnext/lprev) so any entry leaves it in O(1). */
+static void fifo_append(struct tcp_stack *st, struct tcp_tw *tw)
+{
+	tw->lnext = NULL;
+	tw->lprev = st->tw_tail;
+	if (st->tw_tail)
+		st->tw_tail->lnext = tw;
+	else
+		st->tw_head = tw;
+	st->tw_tail = tw;
+}
+
+static void fifo_unlink(struct tcp_stack *st, struct tcp_tw *tw)
+{
+	if (tw->lprev)
+		tw->lprev->lnext = tw->lnext;
+	else
+		st->tw_head = tw->lnext;
+	if (tw->lnext)
+		tw->lnext->lprev = tw->lprev;
+	else
+		st->tw_tail = tw->lprev;
+	tw->lnext = tw->lprev = NULL;
+}
+
 /*
  * Replaces tc (whose FIN exchange is complete) by a compact TIME_WAIT entry and releases tc.
  * Returns 0, or -ENOSPC when the TIME_WAIT table is full (the tuple then simply closes; the
@@ -179,30 +204,17 @@ int tcp_tw_enter(struct tcp_conn *tc)
 	tcp_set_state(tc, TCP_TIME_WAIT);
 	tcp_conn_release(tc);
 	tcp_flow_insert(st, &tw->f);
-	if (st->tw_tail)
-		st->tw_tail->lnext = tw;
-	else
-		st->tw_head = tw;
-	st->tw_tail = tw;
+	fifo_append(st, tw);
 	st->ntw++;
 	st->cnt.tw_created++;
 	return 0;
 }
 
-/* Unlinks tw from the table and the FIFO (wherever it is) and returns it to the pool. */
+/* Unlinks tw from the table and the FIFO and returns it to the pool. */
 void tcp_tw_free(struct tcp_stack *st, struct tcp_tw *tw)
 {
 	tcp_flow_remove(st, &tw->f);
-	struct tcp_tw **p = &st->tw_head, *prev = NULL;
-	while (*p && *p != tw) {
-		prev = *p;
-		p = &(*p)->lnext;
-	}
-	if (*p) {
-		*p = tw->lnext;
-		if (st->tw_tail == tw)
-			st->tw_tail = prev;
-	}
+	fifo_unlink(st, tw);
 	tw->lnext = st->free_tw;
 	st->free_tw = tw;
 	st->ntw--;
@@ -212,14 +224,7 @@ void tcp_tw_free(struct tcp_stack *st, struct tcp_tw *tw)
 void tcp_tw_expire(struct tcp_stack *st)
 {
 	while (st->tw_head && st->tw_head->expire <= st->now) {
-		struct tcp_tw *tw = st->tw_head;
-		st->tw_head = tw->lnext;
-		if (!st->tw_head)
-			st->tw_tail = NULL;
-		tcp_flow_remove(st, &tw->f);
-		tw->lnext = st->free_tw;
-		st->free_tw = tw;
-		st->ntw--;
+		tcp_tw_free(st, st->tw_head);
 		st->cnt.tw_expired++;
 	}
 }
@@ -227,23 +232,9 @@ void tcp_tw_expire(struct tcp_stack *st)
 /* Moves tw to the FIFO tail with a fresh lifetime. */
 static void tw_requeue(struct tcp_stack *st, struct tcp_tw *tw)
 {
-	struct tcp_tw **p = &st->tw_head, *prev = NULL;
-	while (*p && *p != tw) {
-		prev = *p;
-		p = &(*p)->lnext;
-	}
-	if (!*p)
-		return;
-	*p = tw->lnext;
-	if (st->tw_tail == tw)
-		st->tw_tail = prev;
-	tw->lnext = NULL;
+	fifo_unlink(st, tw);
 	tw->expire = st->now + (uint64_t)st->tun.time_wait_ms * TCP_MS;
-	if (st->tw_tail)
-		st->tw_tail->lnext = tw;
-	else
-		st->tw_head = tw;
-	st->tw_tail = tw;
+	fifo_append(st, tw);
 }
 
 /* RFC 6191: may a SYN reopen the tuple held by tw? */

@@ -191,6 +191,7 @@ void *tcp_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 		goto err_free;
 	}
 	tcp_tunables_from_cfg(&t, c, ip_l4_mtu(tl->nif));
+	t.tx_cksum_offload = ip_tx_l4_cksum_offload(tl->nif, IPPROTO_TCP);
 	tl->st = tcp_stack_create(&t, tl->pool, tl->nif->ip, out_ip, tl->nif, tl->nif->now_us, &e);
 	if (!tl->st) {
 		log_err("event=startup_failed reason=\"tcp stack: %s\"", strerror(-e));

@@ -5,7 +5,8 @@
  * SWS avoidance, FIN after the last byte) and keeps the retransmission timer running while
  * anything is outstanding. Segments are single mbufs: header, options, and payload copied from
  * the send queue, so the queue stays intact for retransmission and the upper layer is never
- * asked for the bytes again. The checksum is always computed in software here.
+ * asked for the bytes again. The checksum is left to the port when it offers TCP checksum
+ * offload (tx_cksum_offload), computed in software otherwise.
  */
 #include <string.h>
 
@@ -69,7 +70,18 @@ static int xmit(struct tcp_stack *st, const struct tcp_flow_key *k, const struct
 		memcpy(th + 1, o->opt, o->optlen);
 	if (o->len)
 		tcp_mq_copy_out(o->q, o->qoff, (uint8_t *)th + hl, o->len);
-	th->cksum = tcp_cksum(m, k->laddr, k->raddr);
+	if (st->tun.tx_cksum_offload) {
+		/* the PMD completes it: the field holds the pseudo-header sum, not inverted */
+		uint32_t sum = (k->laddr & 0xffff) + (k->laddr >> 16) + (k->raddr & 0xffff) +
+			       (k->raddr >> 16) + rte_cpu_to_be_16(IPPROTO_TCP) +
+			       rte_cpu_to_be_16((uint16_t)m->data_len);
+		sum = (sum & 0xffff) + (sum >> 16);
+		th->cksum = (uint16_t)((sum & 0xffff) + (sum >> 16));
+		m->l4_len = (uint8_t)hl;
+		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+	} else {
+		th->cksum = tcp_cksum(m, k->laddr, k->raddr);
+	}
 	st->cnt.tx_segs++;
 	st->cnt.tx_bytes += o->len;
 	int rc = st->output(st->output_ctx, m, k->laddr, k->raddr);

@@ -270,6 +270,11 @@ err:
 	return NULL;
 }
 
+struct dlv_engine *rly_lcore_dlv(void *state)
+{
+	return state ? ((struct rly_lcore *)state)->dlv : NULL;
+}
+
 void rly_lcore_fini(struct dp_lcore *lc, void *state)
 {
 	struct rly_lcore *st = state;

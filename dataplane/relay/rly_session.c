@@ -160,6 +160,17 @@ static void env_reset(struct rly_env *e)
 
 /* ---- SMTP hooks ---- */
 
+/*
+ * The client entry of the session's peer in the current policy, refreshed at each use: the
+ * policy belongs to a configuration snapshot that a reload retires (and frees after its grace
+ * period) between two commands of a session, so no pointer into it may outlive a loop turn.
+ */
+static const struct rly_client *session_client(struct rly_session *s)
+{
+	s->client = rly_client_find(s->core->pol, &s->peer);
+	return s->client;
+}
+
 static void h_mail(void *ctx, struct smtp_server_session *ss, const struct smtp_mail *m,
 		   struct smtp_verdict *v)
 {
@@ -171,7 +182,7 @@ static void h_mail(void *ctx, struct smtp_server_session *ss, const struct smtp_
 		*v = (struct smtp_verdict){ 530, "5.7.0", "Must issue a STARTTLS command first" };
 		return;
 	}
-	if (s->client && !rly_sender_allowed(s->client, dom, dlen)) {
+	if (session_client(s) && !rly_sender_allowed(s->client, dom, dlen)) {
 		core->stats.sender_denied++;
 		*v = (struct smtp_verdict){ 550, "5.7.1", "Sender domain not allowed for this client" };
 		return;
@@ -211,7 +222,7 @@ static void h_rcpt(void *ctx, struct smtp_server_session *ss, const struct smtp_
 {
 	struct rly_session *s = ctx;
 	struct rly_env *e = &s->env;
-	if (!s->client && !ss->authenticated) {
+	if (!session_client(s) && !ss->authenticated) {
 		s->core->stats.relay_denied++;
 		*v = (struct smtp_verdict){ 554, "5.7.1", "Relay access denied" };
 		return;
@@ -443,7 +454,7 @@ static void h_from_header(void *ctx, struct smtp_server_session *ss, const char 
 			  struct smtp_verdict *v)
 {
 	struct rly_session *s = ctx;
-	if (!s->client || !s->client->domains)
+	if (!session_client(s) || !s->client->domains)
 		return;
 	char dom[256];
 	if (dkim_from_domain((const uint8_t *)value, len, dom, sizeof(dom)) != DKIM_FROM_OK)

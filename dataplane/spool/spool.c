@@ -86,11 +86,9 @@ struct spool *spool_create(const struct spool_tunables *t, unsigned core,
 		e = -errno;
 		goto err;
 	}
-	/* COOP_TASKRUN: completions are run when we enter the kernel anyway, no IPI (kernel 5.19+);
-	 * retried without it on older kernels. */
-	e = io_uring_queue_init(t->ring_entries, &sp->ring, IORING_SETUP_COOP_TASKRUN);
-	if (e == -EINVAL)
-		e = io_uring_queue_init(t->ring_entries, &sp->ring, 0);
+	/* No IORING_SETUP_COOP_TASKRUN: a DPDK lcore may make no syscall for a long time, and
+	 * cooperative task running would hold completions back until it does. */
+	e = io_uring_queue_init(t->ring_entries, &sp->ring, 0);
 	if (e < 0)
 		goto err;
 	sp->ring_ok = true;

@@ -4,7 +4,7 @@
 # dpmailctl against the admin socket (golden outputs, --json, errors, reload and SIGHUP,
 # refusal of other users), the audit log, Prometheus metrics scraped with curl and checked by
 # a parser, accounting lines and rotation on SIGUSR1, privacy erase, bash completion, and DNS
-# answers reaching the workers through their rings from a real unbound on 127.0.0.1:13061.
+# answers reaching the workers through their rings from a real unbound on a free loopback port.
 source "$(dirname "$0")/../lib/testlib.sh"
 t_need_root
 CTL=$BUILD/dpmailctl
@@ -13,17 +13,34 @@ GOLD=$T_ROOT/tests/integration/ctl_golden
 [ -x "$CTL" ] && [ -x "$TESTD" ] || t_skip "build dpmailctl and tests-build first"
 command -v unbound >/dev/null || t_skip "unbound not installed"
 
+# A port in 13040-13099 free on 127.0.0.1 for TCP and UDP now: copies of this test may run at
+# once (several worktrees on one machine).
+ctl_free_port() {
+  python3 - "$@" <<'EOP'
+import random, socket, sys
+taken = {int(a) for a in sys.argv[1:]}
+for port in random.sample(range(13040, 13100), 60):
+    if port in taken:
+        continue
+    try:
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+            s = socket.socket(socket.AF_INET, kind); s.bind(('127.0.0.1', port)); s.close()
+        print(port); break
+    except OSError:
+        pass
+EOP
+}
 D=$(mktemp -d /tmp/dpmail-ctl-it.XXXXXX); T_TMPS+=("$D")
 chmod 755 "$D"
 SOCK=$D/admin.sock
-MPORT=13010
+UPORT=$(ctl_free_port)
 ctl() { "$CTL" -s "$SOCK" "$@"; }
 
 # a test DNS server for the worker DNS path
 cat >"$D/unbound.conf" <<EOC
 server:
-  interface: 127.0.0.1@13061
-  port: 13061
+  interface: 127.0.0.1@$UPORT
+  port: $UPORT
   do-daemonize: no
   chroot: ""
   username: ""
@@ -42,9 +59,11 @@ printf 'server:\n  local-zone: "test." nodefault\n' >"$D/client.conf"
 t_bg UNB unbound -d -c "$D/unbound.conf"
 
 echo ok >"$D/reload.conf"
-t_bg TESTD "$TESTD" -s "$SOCK" -a "$D/audit.jsonl" -A "$D/acct" -m 127.0.0.1:$MPORT \
-  -d 127.0.0.1@13061 -U "$D/client.conf" -w 2 -r "$D/reload.conf"
+# metrics on port 0: ctl_testd prints the port it got
+t_bg TESTD bash -c "exec '$TESTD' -s '$SOCK' -a '$D/audit.jsonl' -A '$D/acct' -m 127.0.0.1:0 \
+  -d 127.0.0.1@$UPORT -U '$D/client.conf' -w 2 -r '$D/reload.conf' >'$D/testd.out'"
 t_check "daemon answers status" t_wait_for 10 ctl status
+MPORT=$(sed -n 's/^ready metrics_port=//p' "$D/testd.out")
 
 # --- socket permissions -------------------------------------------------------------------
 t_check "admin socket mode is 0600" test "$(stat -c %a "$SOCK")" = 600

@@ -9,7 +9,7 @@
 t_need_root
 CTL=$BUILD/dpmailctl
 [ -x "$BUILD/dpmaild" ] && [ -x "$CTL" ] || t_skip "build first"
-NS=ctldp
+NS=ctldp$$   # unique: copies of this test may run at once; its loopback is private
 t_ns $NS
 t_tmpdir D
 SOCK=$D/admin.sock
@@ -17,7 +17,7 @@ conf() { # $1 = log level
   cat <<EOC
 eal:
   vdevs: ["net_tap0,iface=dtap0"]
-  file_prefix: ctldp
+  file_prefix: $NS
   memory_mb: 128
 port:
   device: net_tap0

@@ -61,7 +61,6 @@ for core in 0 1; do
   total=$((total + $(sed -n 's/^LIVE //p' dump$core.out)))
 done
 t_check "all 13 acknowledged messages are in the two workers' spools" [ "$total" -eq 13 ]
-t_check "both workers took connections" bash -c "grep -qx 'LIVE [1-9]*' dump0.out && grep -qx 'LIVE [1-9]*' dump1.out"
 $PY "$T_ROOT/tests/tools/dkim_verify.py" --expect 1 --txt s1._domainkey.example.com=rsa.txt dump/*.eml >verify.out 2>&1
 t_check "dkimpy verifies all 13 messages" bash -c "[ $? -eq 0 ] && [ $(grep -c ' ok$' verify.out) -eq 13 ]"
 t_done

@@ -5,7 +5,9 @@
   mx_sink.py --host 127.0.0.1 --port P --dir D [--reply CODE] [--tls CERT KEY] [--rcpt-reply ADDR=CODE]
 
 Writes every accepted message to D/<n>.eml with its envelope in D/<n>.env ("from X", "to Y"
-lines) and appends one line per transaction to D/log ("<code> <from> <rcpts>"). --reply makes
+lines) and appends one line per transaction to D/log ("<code> <from> <rcpts> t=<time> c=<conn>")
+and one line per connection event to D/conns ("open|close|rset|ready <time> <conn>"; conn = the
+client's port), so tests can count concurrent connections, arrivals per second and reuse. --reply makes
 every DATA answer CODE (e.g. 451, 550); --rcpt-reply refuses one recipient with CODE. Prints
 "listening" once ready. Runs until SIGTERM.
 """
@@ -15,6 +17,7 @@ import os
 import signal
 import ssl
 import sys
+import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
@@ -37,8 +40,11 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         code = self.a.reply
+        if self.a.delay:
+            await asyncio.sleep(self.a.delay)
         with open(os.path.join(self.a.dir, "log"), "a") as f:
-            f.write("%d %s %s\n" % (code, envelope.mail_from, ",".join(envelope.rcpt_tos)))
+            f.write("%d %s %s t=%.6f c=%s\n" % (code, envelope.mail_from, ",".join(envelope.rcpt_tos),
+                                                time.time(), session.peer[1] if session.peer else 0))
         if code != 250:
             return "%d %s" % (code, TEXT.get(code, "x"))
         self.n += 1
@@ -53,6 +59,32 @@ class Handler:
         os.rename(base + ".tmp", base + ".eml")
         return "250 2.0.0 Ok: stored"
 
+    async def handle_RSET(self, server, session, envelope):
+        conn_event(self.a.dir, "rset", session.peer)
+        return "250 OK"
+
+
+def conn_event(d, what, peer):
+    with open(os.path.join(d, "conns"), "a") as f:
+        f.write("%s %.6f %s\n" % (what, time.time(), peer[1] if peer else 0))
+
+
+class CountingSMTP(SMTP):
+    """Logs every connection's open and close (the sink-side view of shaping)."""
+    def connection_made(self, transport):
+        self._peer_seen = transport.get_extra_info("peername")
+        conn_event(self.event_handler.a.dir, "open", self._peer_seen)
+        super().connection_made(transport)
+
+    def connection_lost(self, exc):
+        conn_event(self.event_handler.a.dir, "close", getattr(self, "_peer_seen", None))
+        super().connection_lost(exc)
+
+
+class CountingController(Controller):
+    def factory(self):
+        return CountingSMTP(self.handler, **self.SMTP_kwargs)
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -62,15 +94,17 @@ def main():
     ap.add_argument("--reply", type=int, default=250)
     ap.add_argument("--rcpt-reply", action="append", default=[])
     ap.add_argument("--tls", nargs=2)
+    ap.add_argument("--delay", type=float, default=0, help="seconds before the reply to DATA")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     ctx = None
     if a.tls:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(a.tls[0], a.tls[1])
-    c = Controller(Handler(a), hostname=a.host, port=a.port, tls_context=ctx,
+    c = CountingController(Handler(a), hostname=a.host, port=a.port, tls_context=ctx,
                    require_starttls=False, decode_data=False, server_hostname="mx.test")
     c.start()
+    conn_event(a.dir, "ready", None)   # aiosmtpd's own start-up probe connection is before this
     print("listening", flush=True)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
     c.stop()

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dns_test.c: the resolver against a real unbound serving test zones on 127.0.0.1:13053
+ * dns_test.c: the resolver against a real unbound serving test zones on 127.0.0.1 (ports
+ * picked free in 13040-13099 at each run: copies of this test may run at once)
  * (local-data), through the worker path: request on a slot's ring, completion, cache lookup.
  * Covers MX ordering, null MX, A, AAAA, TLSA, NODATA, NXDOMAIN, SERVFAIL (a stub zone whose
  * server refuses), TIMEOUT (a stub zone whose server never answers), coalescing of requests
@@ -23,9 +24,26 @@
 #include "dns/dns.h"
 #include "dns/dns_parse.h"
 
-#define DNS_PORT    13053
-#define SILENT_PORT 13054
-#define REFUSE_PORT 13055
+static int DNS_PORT, SILENT_PORT, REFUSE_PORT;
+
+/* A port in 13040-13099 free for both UDP and TCP on 127.0.0.1 now (random start). */
+static int free_port(void)
+{
+	for (int tries = 0; tries < 200; tries++) {
+		int port = 13040 + (int)((unsigned)(getpid() * 7 + tries * 13 + rand()) % 60);
+		int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		int ok = bind(u, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+		     bind(t, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+		close(u);
+		close(t);
+		if (ok && port != DNS_PORT && port != SILENT_PORT && port != REFUSE_PORT)
+			return port;
+	}
+	ck_abort_msg("no free port in 13040-13099");
+	return -1;
+}
 
 static char tmpdir[64];
 static pid_t unbound_pid, refuser_pid;
@@ -66,12 +84,18 @@ static void write_conf(const char *path, int port, const char *zones)
 /* The test zones, a refusing server for SERVFAIL, a silent UDP socket for TIMEOUT. */
 static void setup(void)
 {
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	DNS_PORT = SILENT_PORT = REFUSE_PORT = 0;
+	DNS_PORT = free_port();
+	SILENT_PORT = free_port();
+	REFUSE_PORT = free_port();
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/dpmail-ctl-dns.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	char conf[128], rconf[128];
 	snprintf(conf, sizeof(conf), "%s/unbound.conf", tmpdir);
 	snprintf(rconf, sizeof(rconf), "%s/refuser.conf", tmpdir);
-	write_conf(conf, DNS_PORT,
+	char zones[2048];
+	snprintf(zones, sizeof(zones),
 		"  local-zone: \"dpmail.test.\" static\n"
 		"  local-data: \"mx.dpmail.test. 300 IN MX 20 MX2.dpmail.test.\"\n"
 		"  local-data: \"mx.dpmail.test. 300 IN MX 10 mx1.dpmail.test.\"\n"
@@ -83,8 +107,9 @@ static void setup(void)
 		"  local-data: \"_25._tcp.mx1.dpmail.test. 300 IN TLSA 3 1 1 "
 		"0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20\"\n"
 		"  local-data: \"txtonly.dpmail.test. 300 IN TXT hello\"\n"
-		"stub-zone:\n  name: \"refused.test.\"\n  stub-addr: 127.0.0.1@13055\n"
-		"stub-zone:\n  name: \"silent.test.\"\n  stub-addr: 127.0.0.1@13054\n");
+		"stub-zone:\n  name: \"refused.test.\"\n  stub-addr: 127.0.0.1@%d\n"
+		"stub-zone:\n  name: \"silent.test.\"\n  stub-addr: 127.0.0.1@%d\n", REFUSE_PORT, SILENT_PORT);
+	write_conf(conf, DNS_PORT, zones);
 	write_conf(rconf, REFUSE_PORT, "  local-zone: \"refused.test.\" refuse\n");
 	silent_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(SILENT_PORT) };
@@ -115,7 +140,9 @@ static struct ctl_dns *dns_new(uint32_t timeout_ms)
 {
 	struct ctl_dns_opts o;
 	ctl_dns_opts_defaults(&o);
-	o.forwarders = "127.0.0.1@13053";
+	static char fwd[32];
+	snprintf(fwd, sizeof(fwd), "127.0.0.1@%d", DNS_PORT);
+	o.forwarders = fwd;
 	/* unbound serves RFC 6761 "test." itself as an empty zone unless told not to */
 	static char ubconf[128];
 	snprintf(ubconf, sizeof(ubconf), "%s/client.conf", tmpdir);

@@ -213,6 +213,9 @@ static void pair_check(struct pair *pr)
 	}
 	ck_assert_uint_eq(tcp_stack_nconns(pr->a), 0);
 	ck_assert_uint_eq(tcp_stack_nconns(pr->b), 0);
+	/* the per-core received-memory account returns to zero (no drift, no leak) */
+	ck_assert_uint_eq(pr->a->rcv_mem, 0);
+	ck_assert_uint_eq(pr->b->rcv_mem, 0);
 }
 
 static void pair_free(struct pair *pr)
