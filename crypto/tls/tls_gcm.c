@@ -94,24 +94,75 @@ void tls_gcm_free(struct tls_conn *tc)
 		return;
 	gcm_sess_wipe(&tc->gcm->s);
 	free(tc->gcm);
+	free(tc->gcm_rbuf);
 	tc->gcm = NULL;
+}
+
+/* Completes the record held in gcm_rbuf from the span; 1 when it is whole, 0 when the span
+ * ran out (all of it taken). */
+static int rbuf_fill(struct tls_conn *tc)
+{
+	for (;;) {
+		uint8_t alert;
+		int need = gcm_rec_frame(&tc->gcm->s, tc->gcm_rbuf, tc->gcm_rlen, &alert);
+		size_t want, k;
+
+		if (need != 0)
+			return 1; /* whole, or invalid: gcm_link_input reports it */
+		want = tc->gcm_rlen < 5 ? 5 - tc->gcm_rlen : 0;
+		if (!want)
+			want = 5 + ((size_t)tc->gcm_rbuf[3] << 8 | tc->gcm_rbuf[4]) - tc->gcm_rlen;
+		k = tc->in_len - tc->in_off < want ? tc->in_len - tc->in_off : want;
+		if (k == 0)
+			return 0;
+		memcpy(tc->gcm_rbuf + tc->gcm_rlen, tc->in + tc->in_off, k);
+		tc->gcm_rlen += k;
+		tc->in_off += k;
+	}
+}
+
+static int input(struct tls_conn *tc, const uint8_t *p, size_t n, size_t *used)
+{
+	const struct gcm_link_io io = {.ctx = tc, .on_data = on_data, .emit = emit};
+	ssize_t u = gcm_link_input(tc->core->gcm, tc->gcm, p, n, &io);
+
+	if (u < 0)
+		return -1;
+	*used = (size_t)u;
+	if (tc->gcm->s.peer_closed && !tc->close_notify_in) {
+		tc->close_notify_in = tc->eof_seen = true;
+		tc->core->stats.role[tc->role].close_notify_in++;
+	}
+	return 0;
 }
 
 int tls_gcm_read(struct tls_conn *tc)
 {
-	const struct gcm_link_io io = {.ctx = tc, .on_data = on_data, .emit = emit};
-	ssize_t used;
+	size_t used, left;
 
 	if (!tc->in || tc->in_off >= tc->in_len)
 		return 0;
-	used = gcm_link_input(tc->core->gcm, tc->gcm, tc->in + tc->in_off, tc->in_len - tc->in_off,
-			      &io);
-	if (used < 0)
+	if (tc->gcm_rlen) {
+		if (!rbuf_fill(tc))
+			return 0;
+		if (input(tc, tc->gcm_rbuf, tc->gcm_rlen, &used) < 0)
+			return -1;
+		tc->gcm_rlen = 0;
+		if (tc->upper_paused || tc->close_notify_in || tc->state != TLS_ST_OPEN)
+			return 0;
+	}
+	if (input(tc, tc->in + tc->in_off, tc->in_len - tc->in_off, &used) < 0)
 		return -1;
-	tc->in_off += (size_t)used;
-	if (tc->gcm->s.peer_closed && !tc->close_notify_in) {
-		tc->close_notify_in = tc->eof_seen = true;
-		tc->core->stats.role[tc->role].close_notify_in++;
+	tc->in_off += used;
+	left = tc->in_len - tc->in_off;
+	/* a record cut by the transport: keep its start (a short return would mean "paused") */
+	if (left && !tc->upper_paused && !tc->close_notify_in && tc->state == TLS_ST_OPEN &&
+	    left < GCM_TLS_MAX_RECORD) {
+		if (!tc->gcm_rbuf && !(tc->gcm_rbuf = malloc(GCM_TLS_MAX_RECORD)))
+			return -1;
+		memcpy(tc->gcm_rbuf, tc->in + tc->in_off, left);
+		tc->gcm_rlen = left;
+		tc->in_off = tc->in_len;
 	}
 	return 0;
 }

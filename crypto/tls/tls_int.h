@@ -106,6 +106,8 @@ struct tls_conn {
 
 	/* batched records (tls_gcm.c): set once taken over; records counted per handshake call */
 	struct gcm_link *gcm;
+	uint8_t *gcm_rbuf;            /* a record split across input spans (GCM_TLS_MAX_RECORD) */
+	size_t gcm_rlen;
 	unsigned gcm_hs_records;
 	uint8_t gcm_hdr[5], gcm_hdr_fill;
 	size_t gcm_body_left;

@@ -41,18 +41,19 @@ static void report(const char *impl, const char *op, size_t size, uint64_t recs,
 
 static double openssl_seal(struct gcm_pair *p, size_t size, uint64_t *recs)
 {
-	double t0 = now_s(), t;
+	double t0, t;
 	uint64_t n = 0;
 
+	/* records go to a null BIO: like crypto/tls's own BIO handing them to the transport,
+	 * without a memory BIO's copies and growth in the measurement */
+	SSL_set0_wbio(p->cli.ssl, BIO_new(BIO_s_null()));
+	p->cli.out = NULL;
+	t0 = now_s();
 	do {
 		for (int i = 0; i < 256; i++) {
 			if (SSL_write(p->cli.ssl, plain, (int)size) != (int)size)
 				abort();
 			n++;
-			/* discard what was written, often enough that the memory BIO stays small
-			 * and cache-hot: only the record work is measured */
-			if ((i & 7) == 7)
-				(void)BIO_reset(p->cli.out);
 		}
 	} while ((t = now_s() - t0) < secs);
 	*recs = n;
