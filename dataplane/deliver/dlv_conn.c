@@ -300,6 +300,8 @@ static void take_next(struct dlv_conn *dc)
 	dc->st = DLV_C_IDLE;
 	dc->idle_since = dc->eng->now;
 	bool open = dlv_cluster_gate(dc->eng, d);   /* may lower conn_limit (cluster share) */
+	if (d->susp_until > dc->eng->now)
+		open = false;   /* suspended by the operator: no new transaction, even on an open connection */
 	if ((d->per_conn && dc->msgs >= d->per_conn) || (d->conn_limit && d->nconn > d->conn_limit)) {
 		dc->st = DLV_C_QUIT;
 		smtp_client_quit(&dc->smtp);
