@@ -132,7 +132,7 @@ echo "INFO: two nodes: $r msg/s (limit $RATE)"
 t_check "two nodes: cluster-wide rate at most 10% above $RATE/s ($r)" within "$r" $RATE 10
 
 kill -KILL "$RPID"
-t_check "Redis down: nodes report fallback" t_wait_for 5 bash -c "$CTL -s $D/n1.sock --json cluster show | grep -q fallback"
+t_check "Redis down: both nodes report fallback" t_wait_for 5 bash -c "$CTL -s $D/n1.sock --json cluster show | grep -q fallback && $CTL -s $D/n2.sock --json cluster show | grep -q fallback"
 sleep 0.5
 r=$(rate_window 5)
 FB=$(awk -v r=$RATE 'BEGIN{printf "%.2f", 2 * r * 25 / 100}')
