@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* ctl_modules.c: modules' control-side start-up, in order (see ctl_modules.h). */
 #include "ctl/ctl_modules.h"
+#include "deliver/dlv_ctl.h"
 
 #include "cluster/ctl_cluster.h"
 
 const struct ctl_module ctl_modules[] = {
 	/* { "spool", spool_ctl_init, spool_ctl_fini }, */
+	{ "deliver", dlv_ctl_init, dlv_ctl_fini },
 	{ "cluster", ctl_cluster_init, ctl_cluster_fini },
 	{ NULL, NULL, NULL }, /* sentinel: keeps the array non-empty */
 };

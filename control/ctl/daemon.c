@@ -9,12 +9,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "acct/acct.h"
-#include "deliver/dlv_ctl.h"
 #include "config/cfg.h"
 #include "ctl/cfgcmd.h"
 #include "ctl/ctl_modules.h"
@@ -44,7 +42,6 @@ struct ctl_daemon {
 		struct ctl_wq *wq;
 		unsigned slot;
 	} hooks[RTE_MAX_LCORE];
-	struct dlv_ctl *dlv_ctl;    /* queue/suspend/resume commands to the delivery workers */
 };
 
 /* Worker poll hook: serve the control plane's requests once per turn. */
@@ -228,14 +225,8 @@ struct ctl_daemon *ctl_daemon_start(struct dp_rt *rt)
 		goto err;
 	ctl_plane_catch_signal(d->plane, SIGUSR1); /* see ctl_plane_catch_signal */
 	ctl_plane_attach_dns(d->plane, d->dns);
-	if (!(d->dlv_ctl = dlv_ctl_new(rt->n_workers)) ||
-	    dlv_ctl_register(d->dlv_ctl, ctl_plane_server(d->plane)) < 0)
-		goto err;
-	for (uint16_t i = 0; i < rt->n_workers; i++) {
+	for (uint16_t i = 0; i < rt->n_workers; i++)
 		rt->lc[i]->dns = d->dns;   /* workers start after this: they see it from their first turn */
-		rt->lc[i]->acct = d->acct;
-		rt->lc[i]->dlv_ctl = d->dlv_ctl;
-	}
 	ctl_cfgcmd_register(d->cfgcmd, ctl_plane_server(d->plane));
 	if (!(d->wq = ctl_wq_new(rt->n_workers)))
 		goto err;
@@ -263,9 +254,6 @@ err:
 
 int ctl_daemon_poll(struct ctl_daemon *d, int sfd, int timeout_ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	dlv_ctl_poll(d->dlv_ctl, (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
 	return ctl_plane_poll_fd(d->plane, sfd, timeout_ms, 0);
 }
 
@@ -295,7 +283,6 @@ void ctl_daemon_stop(struct ctl_daemon *d)
 	ctl_wq_free(d->wq);
 	ctl_dns_free(d->dns);
 	ctl_acct_free(d->acct);
-	dlv_ctl_free(d->dlv_ctl);
 	if (d->rt) {
 		cfg_pub_fini(&d->pub);
 		rcu_unregister_thread();

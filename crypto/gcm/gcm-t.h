@@ -147,6 +147,7 @@ struct gcm_sess {
 	enum gcm_suite suite;
 	enum gcm_sess_state state;
 	bool is_server;
+	bool peer_closed;      /* close_notify received */
 	bool key_update_due;   /* peer asked for update_requested: seal one (gcm_key_update_seal) */
 	uint8_t peer_alert;    /* last alert description received */
 	uint8_t alert_out;     /* alert to send after a failure (gcm_alert_seal) */

@@ -57,8 +57,10 @@ int gcm_link_init(struct gcm_link *l, struct gcm_lcore *lc, struct ssl_st *ssl,
 		  unsigned tickets_written)
 {
 	struct gcm_secrets sec;
-	int rc = gcm_ossl_export(ssl, &sec);
+	int rc;
 
+	memset(l, 0, sizeof(*l));
+	rc = gcm_ossl_export(ssl, &sec);
 	if (rc)
 		return rc;
 	if (sec.version == GCM_TLS12)

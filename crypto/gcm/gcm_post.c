@@ -51,6 +51,7 @@ static int alert_input(struct gcm_sess *s, const uint8_t *p, size_t len)
 		return post_fail(s, GCM_ALERT_DECODE_ERROR, -EPROTO);
 	s->peer_alert = p[1];
 	if (p[1] == GCM_ALERT_CLOSE_NOTIFY) {
+		s->peer_closed = true;
 		gcm_sess_enter(s, s->state == GCM_SESS_CLOSED ? GCM_SESS_CLOSED
 							     : GCM_SESS_PEER_CLOSED);
 		return GCM_EV_CLOSE_NOTIFY;

@@ -187,6 +187,7 @@ struct tls_role_stats {
 	uint64_t alerts_after_hs;     /* fatal alert or protocol error after the handshake */
 	uint64_t truncated;           /* EOF without close_notify after the handshake */
 	uint64_t close_notify_in;
+	uint64_t gcm_sessions;        /* records taken over by crypto/gcm after the handshake */
 	uint64_t active;              /* tls conns alive now (gauge) */
 };
 
@@ -203,6 +204,8 @@ struct tls_core_cfg {
 	size_t send_limit;            /* bytes buffered per conn (plaintext + ciphertext) */
 	uint64_t close_timeout;       /* us: a graceful close still waiting for the transport to
 				       * take queued ciphertext is turned into an abort after this */
+	bool gcm_records;             /* AES-GCM records of established sessions sealed/opened
+				       * by crypto/gcm instead of OpenSSL (tls_gcm.c) */
 };
 
 #endif

@@ -50,6 +50,8 @@ static int bio_write(BIO *b, const char *data, int len)
 	BIO_clear_retry_flags(b);
 	if (!tc->lower || tc->lower_closing)
 		return -1;
+	if (tc->state == TLS_ST_HANDSHAKE)
+		tls_gcm_count_out(tc, (const uint8_t *)data, (size_t)len);
 	if (tc->clen == tc->coff) {       /* nothing queued ahead: straight into the transport */
 		n = conn_send(tc->lower, data, (size_t)len);
 		if (n < 0)

@@ -40,6 +40,7 @@ static void tc_free(struct tls_conn *tc)
 	tls_hs_del(tc);
 	if (tc->new_sess)
 		SSL_SESSION_free(tc->new_sess);
+	tls_gcm_free(tc);
 	SSL_free(tc->ssl);                /* frees the BIO */
 	free(tc->pend);
 	free(tc->obuf);
@@ -62,8 +63,7 @@ static bool leave(struct tls_conn *tc)
 	return true;
 }
 
-/* ---- the BIO between OpenSSL and the lower conn --------------------------------------------- */
-
+/* ---- failure and close ------------------------------------------------------------------- */
 
 static void result_report(struct tls_conn *tc)
 {
@@ -201,6 +201,7 @@ static void hs_done(struct tls_conn *tc)
 	}
 	tc->state = TLS_ST_OPEN;
 	tc->res.ok = true;
+	tls_gcm_takeover(tc);             /* AES-GCM records to crypto/gcm when enabled */
 	tls_stats_handshake(&tc->core->stats, tc->role, tc->ssl, tc->res.resumed);
 	if (tc->role == TLS_ROLE_CLIENT) {
 		if (tc->res.verified)
@@ -220,6 +221,7 @@ static void hs_done(struct tls_conn *tc)
 static void do_handshake(struct tls_conn *tc)
 {
 	ERR_clear_error();
+	tls_gcm_hs_call(tc);
 	int r = SSL_do_handshake(tc->ssl);
 	if (r == 1) {
 		hs_done(tc);
@@ -278,6 +280,11 @@ static bool deliver(struct tls_conn *tc, const uint8_t *p, size_t n)
 	return false;
 }
 
+bool tls_conn_deliver(struct tls_conn *tc, const uint8_t *p, size_t n)
+{
+	return deliver(tc, p, n);
+}
+
 static void tell_eof(struct tls_conn *tc)
 {
 	if (tc->eof_told || tc->upper_paused || tc->pend_off < tc->pend_len)
@@ -300,6 +307,13 @@ static void read_loop(struct tls_conn *tc)
 		}
 		if (tc->close_notify_in)
 			break;
+		if (tc->gcm) {
+			if (tls_gcm_read(tc) < 0) {
+				session_fail(tc);
+				return;
+			}
+			break;            /* every complete record handed up, or the upper paused */
+		}
 		size_t got = 0;
 		ERR_clear_error();
 		if (SSL_read_ex(tc->ssl, buf, sizeof(buf), &got) == 1) {
@@ -377,7 +391,8 @@ static int seal(struct tls_conn *tc, const void *p, size_t n)
 {
 	size_t w = 0;
 	ERR_clear_error();
-	if (SSL_write_ex(tc->ssl, p, n, &w) != 1 || w != n) {
+	if (tc->gcm ? tls_gcm_seal(tc, p, n) < 0
+		    : (SSL_write_ex(tc->ssl, p, n, &w) != 1 || w != n)) {
 		ERR_clear_error();
 		session_fail(tc);
 		return -EPIPE;
@@ -534,7 +549,10 @@ static void send_close_notify(struct tls_conn *tc)
 	seal_obuf(tc);
 	tc->shut_wr = true;
 	ERR_clear_error();
-	SSL_shutdown(tc->ssl);
+	if (tc->gcm)
+		tls_gcm_close_notify(tc);
+	else
+		SSL_shutdown(tc->ssl);
 	ERR_clear_error();
 }
 
@@ -611,7 +629,8 @@ const struct tls_result *tls_conn_result(const struct conn *c)
 void tls_conn_run(struct tls_conn *tc)
 {
 	enter(tc);
-	if (tc->lower_close_pending && tc->coff == tc->clen) {
+	if (tc->lower_close_pending) {
+		/* from session_fail; lower_close waits (with a deadline) while ciphertext is queued */
 		tc->lower_close_pending = false;
 		lower_close(tc, false);
 	}

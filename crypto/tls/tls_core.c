@@ -8,6 +8,8 @@
 
 #include <stdlib.h>
 
+#include "gcm/gcm.h"
+
 /* ---- per-core state --------------------------------------------------------------------- */
 
 void tls_core_cfg_defaults(struct tls_core_cfg *cfg)
@@ -15,6 +17,7 @@ void tls_core_cfg_defaults(struct tls_core_cfg *cfg)
 	cfg->session_cache_slots = 1024;
 	cfg->send_limit = 4 * TLS_RECORD_MAX;
 	cfg->close_timeout = 30000000;
+	cfg->gcm_records = true;
 }
 
 struct tls_core *tls_core_new(const struct tls_core_cfg *cfg)
@@ -29,6 +32,18 @@ struct tls_core *tls_core_new(const struct tls_core_cfg *cfg)
 		free(core);
 		return NULL;
 	}
+	if (cfg->gcm_records) {
+		struct gcm_engine_cfg gc;
+		int err;
+
+		gcm_engine_cfg_defaults(&gc);
+		core->gcm = gcm_lcore_new(&gc, &err);
+		if (!core->gcm) {
+			tls_sess_fini(core);
+			free(core);
+			return NULL;
+		}
+	}
 	return core;
 }
 
@@ -37,6 +52,7 @@ void tls_core_free(struct tls_core *core)
 	if (!core)
 		return;
 	tls_sess_fini(core);
+	gcm_lcore_free(core->gcm);
 	free(core);
 }
 

@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gcm/gcm.h"
+
 /* TLS 1.2: ECDHE with AEAD only, AES-GCM first (AES-NI), ChaCha20 for clients without it
  * (SSL_OP_PRIORITIZE_CHACHA honours a client that lists it first). */
 #define TLS_DEFAULT_CIPHERS                                                                   \
@@ -122,6 +124,13 @@ void tls_client_cfg_defaults(struct tls_client_cfg *cfg)
 /* Settings common to every context we build. */
 static int ctx_common(SSL_CTX *ctx, const struct tls_ctx_cfg *cfg, char *err, size_t errlen)
 {
+	/* crypto/gcm takes over AES-GCM records after the handshake (tls_gcm.c); it needs the
+	 * TLS 1.3 traffic secrets, which only the keylog callback exposes */
+	if (gcm_ossl_init() < 0) {
+		set_err(err, errlen, "gcm ex_data", NULL);
+		return -1;
+	}
+	SSL_CTX_set_keylog_callback(ctx, gcm_ossl_keylog_cb);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 					 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
 	if (!SSL_CTX_set_min_proto_version(ctx, cfg->min_version ? cfg->min_version : TLS1_2_VERSION) ||

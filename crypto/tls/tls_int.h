@@ -50,6 +50,7 @@ struct tls_core {
 	unsigned n_run;
 	uint64_t now;                     /* time of the last tls_core_poll */
 	struct tls_sess_ent *sess;        /* cfg.session_cache_slots entries */
+	struct gcm_lcore *gcm;            /* batched AES-GCM records (cfg.gcm_records), or NULL */
 };
 
 /* One TLS connection (tls_conn.c); the upper layer sees only its conn member. */
@@ -103,6 +104,12 @@ struct tls_conn {
 	bool sess_dane;
 	char skey[160];
 
+	/* batched records (tls_gcm.c): set once taken over; records counted per handshake call */
+	struct gcm_link *gcm;
+	unsigned gcm_hs_records;
+	uint8_t gcm_hdr[5], gcm_hdr_fill;
+	size_t gcm_body_left;
+
 	bool on_run;
 	TAILQ_ENTRY(tls_conn) hs_link;
 	TAILQ_ENTRY(tls_conn) run_link;
@@ -119,6 +126,22 @@ void tls_hs_del(struct tls_conn *tc);
 void tls_conn_run(struct tls_conn *tc);
 void tls_conn_expire(struct tls_conn *tc);
 int tls_conn_new_session_cb(SSL *ssl, SSL_SESSION *sess);
+
+/* tls_conn.c: hands plaintext up (false: the upper layer paused or the conn closed) */
+bool tls_conn_deliver(struct tls_conn *tc, const uint8_t *p, size_t n);
+
+/* tls_gcm.c: the batched AES-GCM record path (crypto/gcm) of established sessions */
+struct gcm_lcore;
+struct gcm_link;
+void tls_gcm_hs_call(struct tls_conn *tc);
+void tls_gcm_count_out(struct tls_conn *tc, const uint8_t *p, size_t n);
+void tls_gcm_takeover(struct tls_conn *tc);
+void tls_gcm_free(struct tls_conn *tc);
+/* Opens the complete records of tc->in; 0, or -1 when the session failed (alert sent). */
+int tls_gcm_read(struct tls_conn *tc);
+/* Seals n bytes as records into the BIO; 0 or -1. */
+int tls_gcm_seal(struct tls_conn *tc, const void *p, size_t n);
+void tls_gcm_close_notify(struct tls_conn *tc);
 
 /* tls_bio.c: the BIO between OpenSSL and the lower conn (process-wide, made once) */
 int tls_bio_init(void);

@@ -137,6 +137,7 @@ size_t tls_stats_format(const struct tls_stats *s, char *buf, size_t len)
 		off = put(buf, len, off, ro, "alerts_after_handshake", r->alerts_after_hs);
 		off = put(buf, len, off, ro, "truncated", r->truncated);
 		off = put(buf, len, off, ro, "close_notify_in", r->close_notify_in);
+		off = put(buf, len, off, ro, "gcm_sessions", r->gcm_sessions);
 		off = put(buf, len, off, ro, "active", r->active);
 	}
 	off = put(buf, len, off, "", "session_cache.hits", s->sess_cache_hits);

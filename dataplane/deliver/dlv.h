@@ -33,7 +33,6 @@ struct tls_core;
 struct tls_client_ctx;
 struct ctl_dns;
 struct ctl_acct;
-struct dlv_ctl;
 struct dlv_engine;
 struct cfg_snapshot;
 
@@ -99,8 +98,6 @@ void dlv_engine_set_dns(struct dlv_engine *eng, struct ctl_dns *dns);
 /* Every final outcome (delivered/bounced/expired) becomes an accounting record on this lcore's
  * ring (slot = dns_slot) saying whether it went encrypted and verified. NULL: logs only. */
 void dlv_engine_set_acct(struct dlv_engine *eng, struct ctl_acct *acct);
-/* Operator commands arrive through ctl's ring of slot dns_slot (dlv_ctl.h). NULL: none. */
-void dlv_engine_set_ctl(struct dlv_engine *eng, struct dlv_ctl *ctl);
 /* Queues every live message of the spool (start-up, after spool_recover). */
 void dlv_engine_recover(struct dlv_engine *eng, uint64_t now);
 /* A message is on stable storage: deliver its pending recipients. */

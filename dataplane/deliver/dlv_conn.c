@@ -354,7 +354,7 @@ static void h_tls_result(void *ctx, const struct tls_result *r)
 		dc->eng->stats.tls_verified += r->verified;
 	} else {
 		snprintf(dc->fail_ecode, sizeof(dc->fail_ecode), "4.7.5");   /* cryptographic failure */
-		snprintf(dc->fail_text, sizeof(dc->fail_text), "TLS with %s failed: %s",
+		snprintf(dc->fail_text, sizeof(dc->fail_text), "TLS with %.100s failed: %.80s",
 			 dlv_conn_hop(dc)->host, r->reason);
 		log_info("dest=%s host=%s event=tls_failed reason=\"%s\"", dc->dest->key,
 			 dlv_conn_hop(dc)->host, r->reason);
@@ -529,7 +529,7 @@ static void c_closed(void *ctx, struct conn *c, enum conn_close_reason why)
 		struct dlv_job *j = dc->job;
 		dc->job = NULL;
 		if (dc->dest)
-			dlv_backoff_record(&dc->dest->bo, &dc->eng->p.backoff, true, dc->eng->now);
+			dlv_dest_outcome(dc->eng, dc->dest, true);
 		dlv_job_tempfail(dc->eng, j, "4.4.2", "connection lost during the transaction");
 	}
 	if (dc->st == DLV_C_SETUP && dc->dest) {

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "deliver/dlv_ctl.h"
 #include "deliver/dlv_dsn.h"
 #include "deliver/dlv_int.h"
 #include "deliver/dlv_route.h"
@@ -529,9 +528,8 @@ void dlv_job_finish(struct dlv_engine *eng, struct dlv_job *j, struct dlv_conn *
 		fin[nf++] = j->rc[i];
 	}
 	eng->stats.messages++;
-	if (j->dest && dlv_backoff_record(&j->dest->bo, &eng->p.backoff, tempfail_seen, eng->now))
-		dlv_bucket_set_rate(&j->dest->bucket, dlv_backoff_apply(&j->dest->bo, j->dest->rate_mps),
-				    eng->now);
+	if (j->dest)
+		dlv_dest_outcome(eng, j->dest, tempfail_seen);
 	record_final(eng, j, fin, st, tx, ec, nf, dc);
 	memcpy(j->rc, keep, sizeof(keep[0]) * nk);
 	j->nrc = (uint8_t)nk;
@@ -559,12 +557,33 @@ void dlv_job_bounce(struct dlv_engine *eng, struct dlv_job *j, const char *ecode
 	dlv_job_free(eng, j);
 }
 
+static void backoff_changed(struct dlv_engine *eng, struct dlv_dest *d)
+{
+	dlv_bucket_set_rate(&d->bucket, dlv_backoff_apply(&d->bo, d->rate_mps), eng->now);
+	log_info("dest=%s event=backoff rate_factor_permille=%u cuts=%u", d->key, d->bo.factor, d->bo.cuts);
+}
+
+void dlv_dest_outcome(struct dlv_engine *eng, struct dlv_dest *d, bool tempfail)
+{
+	if (dlv_backoff_record(&d->bo, &eng->p.backoff, tempfail, eng->now))
+		backoff_changed(eng, d);
+}
+
+/* Destinations backing off recover while idle too (one step per window). */
+static void backoff_tick(struct dlv_engine *eng)
+{
+	for (unsigned h = 0; h < DLV_DEST_HASH; h++)
+		for (struct dlv_dest *d = eng->hash[h]; d; d = d->next_hash)
+			if (dlv_backoff_tick(&d->bo, &eng->p.backoff, eng->now))
+				backoff_changed(eng, d);
+}
+
 void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *ecode,
 			  const char *why)
 {
 	/* Every hop failed: what waits for this destination goes back on the retry schedule. */
 	d->fail_until = eng->now + DEST_FAIL_HOLD_US;
-	dlv_backoff_record(&d->bo, &eng->p.backoff, true, eng->now);
+	dlv_dest_outcome(eng, d, true);
 	struct dlv_job *j;
 	while ((j = dlv_dest_pop(d)) != NULL)
 		job_defer(eng, j, ecode, why);
@@ -799,7 +818,6 @@ int dlv_engine_poll(struct dlv_engine *eng, uint64_t now)
 {
 	int work = 0;
 	eng->now = now;
-	dlv_ctl_serve(eng->ctl, eng->p.dns_slot, eng);
 	dns_completions(eng);
 	struct dlv_heap_node *hn;
 	while ((hn = dlv_heap_pop_due(&eng->sched, now)) != NULL) {
@@ -811,6 +829,7 @@ int dlv_engine_poll(struct dlv_engine *eng, uint64_t now)
 	work += dispatch(eng);
 	if (now >= eng->next_tick) {
 		eng->next_tick = now + 100000;
+		backoff_tick(eng);
 		for (uint32_t i = 0; i < eng->p.max_conns; i++)
 			dlv_conn_tick(&eng->conns[i], now);
 	}
@@ -847,11 +866,6 @@ void dlv_engine_set_policy(struct dlv_engine *eng, const struct dlv_policy *pol)
 void dlv_engine_set_dns(struct dlv_engine *eng, struct ctl_dns *dns)
 {
 	eng->dns = dns;
-}
-
-void dlv_engine_set_ctl(struct dlv_engine *eng, struct dlv_ctl *ctl)
-{
-	eng->ctl = ctl;
 }
 
 void dlv_engine_set_acct(struct dlv_engine *eng, struct ctl_acct *acct)

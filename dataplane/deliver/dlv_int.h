@@ -126,7 +126,6 @@ struct dlv_engine {
 	struct conn_net net;
 	struct ctl_dns *dns;
 	struct ctl_acct *acct;        /* NULL: outcomes are only logged */
-	struct dlv_ctl *ctl;          /* operator commands (NULL: none) */
 	unsigned n_susp;
 	struct dlv_susp {
 		char name[DLV_HOST_MAX + 1];
@@ -158,6 +157,8 @@ struct dlv_job *dlv_dest_pop(struct dlv_dest *d);
 void dlv_job_finish(struct dlv_engine *eng, struct dlv_job *j, struct dlv_conn *dc,
 		    const struct smtp_reply *msg_reply);
 void dlv_job_tempfail(struct dlv_engine *eng, struct dlv_job *j, const char *code, const char *text);
+/* One outcome for the destination's backoff (tempfail: 4xx, 421, dropped connection). */
+void dlv_dest_outcome(struct dlv_engine *eng, struct dlv_dest *d, bool tempfail);
 void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *ecode,
 			  const char *why);
 uint32_t dlv_rand(struct dlv_engine *eng);

@@ -122,6 +122,11 @@ bool dlv_backoff_record(struct dlv_backoff *bo, const struct dlv_backoff_policy 
 	return changed;
 }
 
+bool dlv_backoff_tick(struct dlv_backoff *bo, const struct dlv_backoff_policy *p, uint64_t now_us)
+{
+	return (bo->factor < 1000 || bo->ok + bo->tempfail > 0) && backoff_close_window(bo, p, now_us);
+}
+
 uint64_t dlv_backoff_apply(const struct dlv_backoff *bo, uint64_t rate_mps)
 {
 	if (rate_mps == 0)

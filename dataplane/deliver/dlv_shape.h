@@ -39,6 +39,11 @@ void dlv_backoff_init(struct dlv_backoff *bo, uint64_t now_us);
  */
 bool dlv_backoff_record(struct dlv_backoff *bo, const struct dlv_backoff_policy *p, bool tempfail,
 			uint64_t now_us);
+/* Closes the current window if it has ended, without an outcome: a window with outcomes is
+ * decided as by dlv_backoff_record, an idle window after a cut restores one step. Called
+ * periodically so a destination's rate is cut and recovers even while nothing is sent.
+ * Returns true when the factor changed. */
+bool dlv_backoff_tick(struct dlv_backoff *bo, const struct dlv_backoff_policy *p, uint64_t now_us);
 /* The configured rate scaled by the current factor (never 0 for a non-zero rate). */
 uint64_t dlv_backoff_apply(const struct dlv_backoff *bo, uint64_t rate_mps);
 

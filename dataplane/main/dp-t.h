@@ -19,8 +19,6 @@ struct cfg;
 struct cfg_pub;
 struct ctl_stat_field;
 struct ctl_dns;
-struct ctl_acct;
-struct dlv_ctl;
 struct cfg_snapshot;
 struct dp_lcore;
 struct rte_mempool;
@@ -83,8 +81,6 @@ struct dp_lcore {
 	 * turn into snap (valid for that turn only) and reports a quiescent state after it. */
 	struct cfg_pub *pub;              /* NULL: no control plane (unit tests) */
 	struct ctl_dns *dns;              /* the control plane's resolver (NULL: none); worker slot = index */
-	struct ctl_acct *acct;            /* accounting rings (NULL: none); worker slot = index */
-	struct dlv_ctl *dlv_ctl;          /* delivery's operator commands (NULL: none); slot = index */
 	const struct cfg_snapshot *snap;
 } __rte_cache_aligned;
 

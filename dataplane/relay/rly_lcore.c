@@ -178,8 +178,6 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 	rly_core_set_policy(st->rly, pol ? pol : &st->fallback, snap ? snap->version : 0);
 	dlv_engine_set_policy(st->dlv, dlv_snap_policy(snap));
 	dlv_engine_set_dns(st->dlv, st->lc->dns);
-	dlv_engine_set_acct(st->dlv, st->lc->acct);
-	dlv_engine_set_ctl(st->dlv, st->lc->dlv_ctl);
 	if (!st->recovered) {
 		/* First turn: the policy is known now; hand over what the spool recovered. */
 		st->recovered = true;
@@ -270,6 +268,11 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 err:
 	rly_lcore_fini(lc, st);
 	return NULL;
+}
+
+struct dlv_engine *rly_lcore_dlv(void *state)
+{
+	return state ? ((struct rly_lcore *)state)->dlv : NULL;
 }
 
 void rly_lcore_fini(struct dp_lcore *lc, void *state)

@@ -17,6 +17,7 @@ struct cfg;
 struct cfg_snapshot;
 struct dp_lcore;
 struct dkim_keyring;
+struct dlv_engine;
 
 /* The relay's part of a snapshot (slot CFG_SLOT_MTA). Immutable once published. */
 struct rly_snap {
@@ -36,5 +37,7 @@ const struct rly_policy *rly_snap_policy(const struct cfg_snapshot *s);
 /* dp_module entry points (dataplane/main/dp_modules.c). */
 void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err);
 void rly_lcore_fini(struct dp_lcore *lc, void *state);
+/* The delivery engine of an "mta" module state (for delivery's control-side start-up). */
+struct dlv_engine *rly_lcore_dlv(void *state);
 
 #endif

@@ -62,6 +62,7 @@ dlv_sink S6 mayself 127.0.0.46 --tls self.crt self.key
 
 { dlv_cfg dlvtls$$; cat <<EOF
 dns: {forwarders: ["127.0.0.53@53"], timeout_ms: 3000}
+accounting: {dir: $D/acct}
 delivery:
   retry: {first: 60, cap: 60, jitter_pct: 0}
   tls_policy:
@@ -105,6 +106,19 @@ t_check "no bounce for a TLS policy failure" bash -c "! grep -q 'event=bounced' 
 t_check "outcome logs: verified" grep -q 'event=delivered tls=verified' dpmaild.log
 t_check "outcome logs: encrypted" grep -q 'event=delivered tls=encrypted' dpmaild.log
 t_check "outcome logs: none" grep -q 'event=delivered tls=none' dpmaild.log
+cat >acct.py <<'PY'
+import json, sys
+seen = set()
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r.get("type") != "delivered" and r.get("event") != "delivered":
+        continue
+    t = r.get("tls")
+    seen.add("none" if not t or "verified" not in t else "verified" if t["verified"] else "encrypted")
+sys.exit(0 if seen == {"none", "verified", "encrypted"} else 1)
+PY
+t_check "accounting records say none / encrypted / verified for the three deliveries" \
+  t_wait_for 10 $PY acct.py acct/acct.jsonl
 kill -TERM "$PID"; T_RC=timeout; t_wait_exit "$PID" 10 >/dev/null
 t_check "dpmaild stops cleanly" [ "$T_RC" = 0 ]
 [ "$T_FAILS" = 0 ] || { rm -rf /tmp/dpmail-dlvtls-last; cp -a "$D" /tmp/dpmail-dlvtls-last; }

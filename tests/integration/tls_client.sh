@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # tls_client.sh: crypto/tls client side (tls_conn_client_new + tls_policy) through
-# tests/tools/tls_smtp_client against real SMTP servers on 127.0.0.1:126xx: aiosmtpd with
+# tests/tools/tls_smtp_client against real SMTP servers on 127.0.0.1 (free ports of 12600-12699
+# or ephemeral; copies of this test run concurrently in other work trees): aiosmtpd with
 # STARTTLS (good certificate, rogue certificate, no STARTTLS), our own STARTTLS server (session
 # reuse), and a hand-made server that injects replies after its 220 (CVE-2021-38371).
 # Every policy: none, opportunistic, verify, dane (DANE-EE 3 1 1, DANE-TA 2 0 1, mismatch),
@@ -17,17 +18,23 @@ $PY -c "import aiosmtpd" 2>/dev/null || t_skip "python3-aiosmtpd missing"
 
 t_tmpdir D
 tls_pki "$D" || { t_fail "make test PKI"; exit 1; }
-GOOD=12620 ROGUE=12621 NOTLS=12622 OWN=12623 INJ=12624
-listening() { ss -ltnH "sport = :$1" | grep -q .; }
-t_bg P1 $PY -m aiosmtpd -n -c aiosmtpd.handlers.Sink -l 127.0.0.1:$GOOD \
-  --tlscert "$D/ecdsa.pem" --tlskey "$D/ecdsa.key" 2>"$D/a1.log"
-t_bg P2 $PY -m aiosmtpd -n -c aiosmtpd.handlers.Sink -l 127.0.0.1:$ROGUE \
-  --tlscert "$D/rogue.pem" --tlskey "$D/rogue.key" 2>"$D/a2.log"
-t_bg P3 $PY -m aiosmtpd -n -c aiosmtpd.handlers.Sink -l 127.0.0.1:$NOTLS 2>"$D/a3.log"
-t_bg P4 "$SRV" -p $OWN -d "$D" 2>"$D/own.log"
-for p in $GOOD $ROGUE $NOTLS $OWN; do
-  t_wait_for 10 listening $p || { t_fail "peer on port $p starts"; exit 1; }
-done
+# aiosmtpd peer NAME ARGS...: starts aiosmtpd on a free port of our range; sets $NAME.
+aiosmtpd_peer() {
+  local var=$1 port apid; shift   # (not "pid": t_bg has a local of that name)
+  for _ in 1 2 3; do
+    port=$(tls_port) || break
+    t_bg apid $PY -m aiosmtpd -n -c aiosmtpd.handlers.Sink -l 127.0.0.1:$port "$@" 2>>"$D/a.log"
+    if t_wait_for 10 tls_listening $port $apid; then printf -v "$var" %s "$port"; return 0; fi
+    kill "$apid" 2>/dev/null
+  done
+  t_fail "aiosmtpd $* starts"; exit 1
+}
+aiosmtpd_peer GOOD --tlscert "$D/ecdsa.pem" --tlskey "$D/ecdsa.key"
+aiosmtpd_peer ROGUE --tlscert "$D/rogue.pem" --tlskey "$D/rogue.key"
+aiosmtpd_peer NOTLS
+t_bg P4 "$SRV" -p 0 -d "$D" 2>"$D/own.log"
+t_wait_for 5 grep -q event=listening "$D/own.log" || { t_fail "own server starts"; exit 1; }
+OWN=$(tls_server_port "$D/own.log")
 
 # run NAME EXPECTED_EXIT GREP_PATTERN ARGS...: one delivery attempt
 run() {
@@ -81,8 +88,9 @@ run "session reuse per destination: second delivery resumed" 0 "resumed=1" \
 t_check "session reuse: counted as resumed handshakes" grep -q "tls.client.handshakes_resumed=2" "$D/out"
 
 # CVE-2021-38371: replies injected in clear after the 220 to STARTTLS are dropped
+INJ=$(tls_port)
 t_bg P5 $PY "$PEER" server $INJ "$D/ecdsa.pem" "$D/ecdsa.key" inject >"$D/inj.log" 2>&1
-t_wait_for 10 listening $INJ || t_fail "inject peer starts"
+t_wait_for 10 tls_listening $INJ $P5 || t_fail "inject peer starts"
 run "injected replies after 220 are discarded, delivery over TLS" 0 "result=delivered tls=1" \
   -p $INJ -H mx.test -P verify "${CA[@]}"
 t_check "injected bytes were dropped, not parsed" grep -q "^discarded=" "$D/out"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # tls_server.sh: crypto/tls server side against real peers (openssl s_client -starttls smtp,
-# swaks --tls, python ssl) through tests/tools/tls_smtp_server on 127.0.0.1:126xx: TLS 1.2 and
+# swaks --tls, python ssl) through tests/tools/tls_smtp_server on 127.0.0.1 (ephemeral port): TLS 1.2 and
 # 1.3, ECDSA and RSA picked by the client's offer, SNI, resumption, ticket-key rotation, failed
 # handshakes counted by reason (garbage, aborted, version, alert, timeout), a broken record and
 # a close_notify in the middle of DATA, and STARTTLS command injection (CVE-2011-0411).
@@ -16,9 +16,9 @@ command -v openssl >/dev/null || t_skip "no openssl"
 t_tmpdir D
 D2=$(mktemp -d /tmp/dpmail-tls.XXXXXX); T_TMPS+=("$D2")
 tls_pki "$D" || { t_fail "make test PKI"; exit 1; }
-PORT=12610
-t_bg SPID "$SRV" -p $PORT -d "$D" -s "$D/stats" -t 1500 2>"$D/srv.log"
+t_bg SPID "$SRV" -p 0 -d "$D" -s "$D/stats" -t 1500 2>"$D/srv.log"
 t_wait_for 5 grep -q event=listening "$D/srv.log" || { t_fail "server starts"; cat "$D/srv.log"; exit 1; }
+PORT=$(tls_server_port "$D/srv.log")
 
 # sc ARGS...: one s_client STARTTLS session that says QUIT; output in $D/sc.out
 sc() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # tls_testssl.sh: testssl.sh (Debian package, runs offline) audits the STARTTLS server built on
-# crypto/tls (tests/tools/tls_smtp_server on 127.0.0.1:12640): protocols, cipher categories,
+# crypto/tls (tests/tools/tls_smtp_server on 127.0.0.1, ephemeral port): protocols, cipher categories,
 # forward secrecy, renegotiation, compression and the classic TLS vulnerabilities. Passes when
 # no finding is rated LOW or worse and the expected protocol set is offered.
 . "$(dirname "$0")/../lib/testlib.sh"
@@ -12,9 +12,9 @@ TESTSSL=$(command -v testssl || command -v testssl.sh) || t_skip "testssl.sh not
 
 t_tmpdir D
 tls_pki "$D" || { t_fail "make test PKI"; exit 1; }
-PORT=12640
-t_bg SPID "$SRV" -p $PORT -d "$D" 2>"$D/srv.log"
+t_bg SPID "$SRV" -p 0 -d "$D" 2>"$D/srv.log"
 t_wait_for 5 grep -q event=listening "$D/srv.log" || { t_fail "server starts"; exit 1; }
+PORT=$(tls_server_port "$D/srv.log")
 
 # -p protocols, -s cipher categories, -f forward secrecy, -R renegotiation, -C compression,
 # -H heartbleed, -I CCS, -T ticketbleed, -BB ROBOT, -W SWEET32. (POODLE, BEAST, LUCKY13, RC4,

@@ -1,5 +1,22 @@
 # SPDX-License-Identifier: MIT
-# tls_pki.sh: test PKI for tests/integration/tls_*.sh, made with the openssl CLI at test time (source it).
+# tls_pki.sh: helpers for tests/integration/tls_*.sh (source it): the test PKI, made with the
+# openssl CLI at test time, and port selection.
+
+# tls_port: a port of crypto/tls's range (12600-12699) that nothing listens on now. The same
+# tests run concurrently in several work trees, so fixed ports collide; callers then check
+# that the listener is their own process (tls_listening PORT PID).
+tls_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((12600 + RANDOM % 100))
+    ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+  done
+  return 1
+}
+# tls_listening PORT PID: PID (or one of its children) listens on PORT.
+tls_listening() { ss -ltnpH "sport = :$1" | grep -q "pid=$2,"; }
+# tls_server_port LOG: the port a tls_smtp_server started with -p 0 announced.
+tls_server_port() { sed -n 's/^event=listening port=\([0-9]*\)$/\1/p' "$1" | head -1; }
 # tls_pki DIR: test CA (P-256), leaves ecdsa (P-256) and rsa (RSA-2048) for mx.test, other.test, rogue
 tls_pki() {
   local d=$1

@@ -8,6 +8,8 @@
  * handshake only decrypted bytes are commands.
  *
  *   tls_smtp_server -p PORT -d CERTDIR [-s STATSFILE] [-t HS_TIMEOUT_MS] [-i]
+ *     PORT 0: an ephemeral port, printed as "event=listening port=N" (tests run concurrently
+ *     in several work trees, so fixed ports collide)
  *     CERTDIR holds ecdsa.pem/key, rsa.pem/key (identity 1) and other.pem/key (SNI identity 2)
  *     -i  inject "250-injected" in clear right after the 220 to STARTTLS (client-side test)
  *   SIGUSR1 rotates the ticket key (new context, ring [new, old]); SIGTERM exits.
@@ -310,7 +312,7 @@ int main(int argc, char **argv)
 {
 	struct tls_core_cfg ccfg;
 	struct sock_net *net;
-	int port = 0, opt, err = 0;
+	int port = -1, opt, err = 0;
 	while ((opt = getopt(argc, argv, "p:d:s:t:i")) != -1) {
 		switch (opt) {
 		case 'p': port = atoi(optarg); break;
@@ -321,7 +323,7 @@ int main(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (!port || !certdir) {
+	if (port < 0 || !certdir) {
 		fprintf(stderr, "usage: %s -p PORT -d CERTDIR [-s STATS] [-t MS] [-i]\n", argv[0]);
 		return 2;
 	}
@@ -337,12 +339,13 @@ int main(int argc, char **argv)
 	net = sock_net_create(NULL, &err);
 	struct conn_addr la = { .family = AF_INET, .port = htons((uint16_t)port),
 				.ip.v4 = htonl(INADDR_LOOPBACK) };
-	if (!core || !sctx || !net || sock_net_listen_addr(net, &la, on_accept, NULL) < 0) {
+	int bound = net ? sock_net_listen_addr(net, &la, on_accept, NULL) : -1;
+	if (!core || !sctx || !net || bound < 0) {
 		fprintf(stderr, "event=startup_error port=%d errno=%d\n", port, errno);
 		return 1;
 	}
 	write_stats();
-	fprintf(stderr, "event=listening port=%d\n", port);
+	fprintf(stderr, "event=listening port=%d\n", bound);
 	while (!stop_req) {
 		if (rotate_req) {
 			rotate_req = 0;

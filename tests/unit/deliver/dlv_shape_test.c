@@ -91,6 +91,28 @@ START_TEST(backoff_cuts_and_restores)
 }
 END_TEST
 
+START_TEST(backoff_restores_while_idle)
+{
+	struct dlv_backoff_policy p;
+	struct dlv_backoff bo;
+	dlv_backoff_policy_defaults(&p);
+	dlv_backoff_init(&bo, 0);
+	ck_assert(!dlv_backoff_tick(&bo, &p, 120 * S));   /* full rate: nothing to restore */
+	for (int i = 0; i < 40; i++)
+		dlv_backoff_record(&bo, &p, true, 121 * S);
+	ck_assert(dlv_backoff_tick(&bo, &p, 182 * S));     /* the bad window closes: cut */
+	ck_assert_uint_eq(bo.factor, 500);
+	ck_assert(!dlv_backoff_tick(&bo, &p, 200 * S));    /* window not over */
+	uint64_t t = 182 * S;
+	for (int w = 0; w < 5; w++) {                       /* idle windows: +10% each */
+		t += 61 * S;
+		ck_assert(dlv_backoff_tick(&bo, &p, t));
+	}
+	ck_assert_uint_eq(bo.factor, 1000);
+	ck_assert(!dlv_backoff_tick(&bo, &p, t + 61 * S));
+}
+END_TEST
+
 START_TEST(backoff_needs_samples)
 {
 	struct dlv_backoff_policy p;
@@ -147,6 +169,7 @@ int main(void)
 	tcase_add_test(tc, split_adds_up);
 	tcase_add_test(tc, backoff_cuts_and_restores);
 	tcase_add_test(tc, backoff_needs_samples);
+	tcase_add_test(tc, backoff_restores_while_idle);
 	tcase_add_test(tc, retry_doubles_caps_expires);
 	tcase_add_test(tc, retry_jitter_bounds);
 	suite_add_tcase(s, tc);

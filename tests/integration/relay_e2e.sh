@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The relay end to end on the DPDK backend: two worker lcores (software RSS over one TAP port),
-# our TCP/IP stack both ways, STARTTLS in and out, DKIM, an encrypted spool, delivery to a
-# kernel-side MX sink in the namespace. Real clients: swaks, python smtplib (8 sessions x 25
+# The relay end to end, the same checks on both backends (BACKENDS="dpdk posix" by default):
+#   dpdk:  two worker lcores (software RSS over one TAP port), our TCP/IP stack both ways;
+#   posix: two worker lcores over kernel sockets (SO_REUSEPORT), addresses on a veth link;
+# STARTTLS in and out, DKIM, an encrypted spool, delivery to an MX sink in the namespace. Real clients: swaks, python smtplib (8 sessions x 25
 # messages), postfix's smtp-source. Checks exactly-once delivery with byte-identical bodies and
 # valid DKIM, the open-relay catalogue, SMTP smuggling endings and STARTTLS command injection.
 source "$(dirname "$0")/../lib/testlib.sh"
@@ -11,9 +12,14 @@ DPMAILD=$BUILD/dpmaild
 PY=/usr/bin/python3
 command -v swaks >/dev/null || t_skip "swaks missing"
 $PY -c 'import aiosmtpd' 2>/dev/null || t_skip "python3-aiosmtpd missing"
-NS=rlyd$$
+run_backend() {
+local BK=$1 EXTRA_CLIENT=""
+# posix: clients in the namespace reach 198.18.0.2 over the kernel's local route, so their source
+# address is 198.18.0.2 itself unless they bind one; it is a client network like 198.18.0.1.
+[ "$BK" = posix ] && EXTRA_CLIENT=", {network: 198.18.0.2/32, senders: [example.com]}"
+NS=rly${BK:0:1}$$
 t_tmpdir D
-cd "$D" || exit 1
+cd "$D" || return 1
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout relay.key -out relay.crt \
   -days 2 -subj /CN=relay.test 2>/dev/null
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout mx.key -out mx.crt \
@@ -24,10 +30,11 @@ head -c 32 /dev/urandom >spool.key
 cat >cfg.yaml <<EOF
 eal: {vdevs: ["net_tap0,iface=dtap0"], memory_mb: 256, file_prefix: $NS, lcores: "0@0,1@1,2@1"}
 port: {device: net_tap0, ipv4: 198.18.0.2/24, gateway: 198.18.0.1}
-dataplane: {main_lcore: 0, workers: [1, 2], idle_sleep_us: 100}
+dataplane: {backend: $BK, main_lcore: 0, workers: [1, 2], idle_sleep_us: 100}
+dns: {forwarders: ["127.0.0.1@9"]}
 control: {admin_socket: $D/admin.sock}
 smtp: {hostname: relay.test, listen: [{port: 25, tls: starttls}]}
-relay: {clients: [{network: 198.18.0.1/32, senders: [example.com]}]}
+relay: {clients: [{network: 198.18.0.1/32, senders: [example.com]}$EXTRA_CLIENT]}
 tls: {certificates: [{cert: $D/relay.crt, key: $D/relay.key}]}
 dkim: {keys: [{domain: example.com, selector: s1, key: $D/dkim.pem}]}
 spool: {dir: $D/spool, encrypt: true, keys: [{id: 1, file: $D/spool.key}], min_free_mb: 1}
@@ -35,19 +42,27 @@ delivery: {routes: [{domain: "*", hosts: ["[198.18.0.1]:2525"]}]}
 EOF
 t_ns "$NS"
 X="ip netns exec $NS"
+if [ "$BK" = posix ]; then
+  # the kernel holds every address: the relay's (198.18.0.2), the MX's and a non-client's
+  # (a veth pair inside the namespace: this kernel has no dummy links)
+  ip -n "$NS" link add dtap0 type veth peer name dtap1
+  ip -n "$NS" addr add 198.18.0.2/24 dev dtap0
+  ip -n "$NS" link set dtap0 up
+  ip -n "$NS" link set dtap1 up
+fi
 t_bg PID $X "$DPMAILD" -c cfg.yaml
-t_check "dpmaild starts (2 workers, DPDK TAP)" t_wait_for 30 ip -n "$NS" link show dtap0
+t_check "[$BK] dpmaild starts (2 workers)" t_wait_for 30 ip -n "$NS" link show dtap0
 ip -n "$NS" addr add 198.18.0.1/24 dev dtap0
 ip -n "$NS" addr add 198.18.0.3/24 dev dtap0
 ip -n "$NS" link set dtap0 up
 t_bg SINK $X $PY "$T_ROOT/tests/tools/mx_sink.py" --host 198.18.0.1 --port 2525 --dir "$D/mx" \
   --tls mx.crt mx.key
-t_check "SMTP answers on 198.18.0.2:25 (our TCP stack)" \
+t_check "[$BK] SMTP answers on 198.18.0.2:25 (our TCP stack)" \
   t_wait_for 30 $X swaks --server 198.18.0.2:25 --quit-after EHLO
 
 $X swaks --server 198.18.0.2:25 --tls --from a@example.com --h-From a@example.com --to one@dest.test \
   --body "over tls" >s1 2>&1
-t_check "swaks over STARTTLS: queued" grep -q '^<~  250 2.0.0 Ok: queued as' s1
+t_check "[$BK] swaks over STARTTLS: queued" grep -q '^<~  250 2.0.0 Ok: queued as' s1
 
 $X $PY - >load.out 2>&1 <<'PY'
 import smtplib, threading
@@ -68,34 +83,17 @@ for n, b in out.items():
     open("sent-%d.eml" % n, "wb").write(b)
 print("sent", len(out))
 PY
-t_check "smtplib: 200 messages over STARTTLS from 8 sessions accepted" grep -qx 'sent 200' load.out
-t_check "201 messages delivered over our TCP to the MX" t_wait_for 90 bash -c "[ \$(ls mx/*.eml 2>/dev/null | wc -l) -ge 201 ]"
-$PY - <<'PY' >bodies.out 2>&1
-import glob, re
-sent = {}
-for f in glob.glob("sent-*.eml"):
-    b = open(f, "rb").read()
-    sent[re.search(rb"Message-ID: <(m\d+)@", b).group(1)] = b.split(b"\r\n\r\n", 1)[1]
-seen, bad = {}, 0
-for f in glob.glob("mx/*.eml"):
-    b = open(f, "rb").read()
-    m = re.search(rb"Message-ID: <(m\d+)@", b)
-    if not m:
-        continue
-    seen[m.group(1)] = seen.get(m.group(1), 0) + 1
-    # dot-stuffed lines arrive unstuffed at the sink, exactly as sent
-    if b.replace(b"\r\n", b"\n").split(b"\n\n", 1)[1] != sent[m.group(1)].replace(b"\r\n", b"\n"):
-        bad += 1
-print("unique", len(seen), "dups", sum(1 for v in seen.values() if v > 1), "bad", bad)
-PY
-t_check "exactly once, byte-identical bodies (dots, 8-bit, 990-octet lines)" grep -qx 'unique 200 dups 0 bad 0' bodies.out
-t_check "delivered over TLS to the MX" bash -c "! grep -qx 'tls no' mx/*.env"
+t_check "[$BK] smtplib: 200 messages over STARTTLS from 8 sessions accepted" grep -qx 'sent 200' load.out
+t_check "[$BK] 201 messages delivered over our TCP to the MX" t_wait_for 90 bash -c "[ \$(ls mx/*.eml 2>/dev/null | wc -l) -ge 201 ]"
+$PY "$T_ROOT/tests/tools/compare_bodies.py" 'sent-*.eml' 'mx/*.eml' >bodies.out 2>&1
+t_check "[$BK] exactly once, byte-identical bodies (dots, 8-bit, 990-octet lines)" grep -qx 'unique 200 dups 0 bad 0' bodies.out
+t_check "[$BK] delivered over TLS to the MX" bash -c "! grep -qx 'tls no' mx/*.env"
 $PY "$T_ROOT/tests/tools/dkim_verify.py" --expect 1 --txt s1._domainkey.example.com=dkim.txt mx/*.eml >verify.out 2>&1
-t_check "dkimpy verifies all 201 messages at the sink" bash -c "[ \$(grep -c ' ok\$' verify.out) -eq 201 ]"
+t_check "[$BK] dkimpy verifies all 201 messages at the sink" bash -c "[ \$(grep -c ' ok\$' verify.out) -eq 201 ]"
 
 # Open-relay catalogue and sender policy.
 $X swaks --server 198.18.0.2:25 --local-interface 198.18.0.3 --from a@example.com --to x@dest.test >r1 2>&1
-t_check "a host outside the client networks cannot relay (554 5.7.1)" grep -q '^<\*\* 554 5.7.1' r1
+t_check "[$BK] a host outside the client networks cannot relay (554 5.7.1)" grep -q '^<\*\* 554 5.7.1' r1
 $X $PY - >relay.out 2>&1 <<'PY'
 import socket
 def talk(cmds, src="198.18.0.1"):
@@ -118,10 +116,10 @@ evil = (b"EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@dest.test>\r\nDATA\r
 r = talk(evil)
 print("smuggle", r.count("queued as"))
 PY
-t_check "relay tricks (%-hack, source route, quoted, IP literal) from a non-client: all refused" \
+t_check "[$BK] relay tricks (%-hack, source route, quoted, IP literal) from a non-client: all refused" \
   bash -c "[ \$(grep -c '^trick .* refused' relay.out) -eq 4 ]"
-t_check "foreign sender domain refused" grep -qx 'foreign-sender refused' relay.out
-t_check "bare-LF smuggling ending never makes a message" grep -qx 'smuggle 0' relay.out
+t_check "[$BK] foreign sender domain refused" grep -qx 'foreign-sender refused' relay.out
+t_check "[$BK] bare-LF smuggling ending never makes a message" grep -qx 'smuggle 0' relay.out
 # STARTTLS injection: a command pipelined after STARTTLS must not run after the handshake.
 $X $PY - >inject.out 2>&1 <<'PY'
 import socket, ssl
@@ -142,16 +140,22 @@ while not tf.readline().startswith(b"250 "):
 t.sendall(b"RCPT TO:<b@dest.test>\r\n")
 print("starttls", r.decode().strip(), "| after:", tf.readline().decode().strip())
 PY
-t_check "STARTTLS injection: the pipelined MAIL was discarded (RCPT gets 503)" grep -q '| after: 503 5.5.1' inject.out
+t_check "[$BK] STARTTLS injection: the pipelined MAIL was discarded (RCPT gets 503)" grep -q '| after: 503 5.5.1' inject.out
 cat inject.out
 
 if [ -x /usr/sbin/smtp-source ]; then
   printf "From: a@example.com\nSubject: smtp-source\n\nbody\n" >msg.eml   # smtp-source adds the CR
   $X /usr/sbin/smtp-source -c -s 4 -m 40 -f a@example.com -t b@dest.test -S "Subject: x" \
     -F msg.eml 198.18.0.2:25 >ss.out 2>&1
-  t_check "smtp-source: 40 more messages delivered" t_wait_for 60 bash -c "[ \$(ls mx/*.eml | wc -l) -ge 241 ]"
+  t_check "[$BK] smtp-source: 40 more messages delivered" t_wait_for 60 bash -c "[ \$(ls mx/*.eml | wc -l) -ge 241 ]"
 fi
 kill -TERM "$PID"; T_RC=timeout; t_wait_exit "$PID" 15 >/dev/null
-t_check "dpmaild exits 0 on SIGTERM" [ "$T_RC" = 0 ]
-t_check "the encrypted spool holds no plaintext of the messages" bash -c "! grep -rqa 'zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz' spool/ && ! grep -rqa 'Message-ID: <m1' spool/"
+t_check "[$BK] dpmaild exits 0 on SIGTERM" [ "$T_RC" = 0 ]
+t_check "[$BK] the encrypted spool holds no plaintext of the messages" bash -c "! grep -rqa 'zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz' spool/ && ! grep -rqa 'Message-ID: <m1' spool/"
+}
+
+for bk in ${BACKENDS:-dpdk posix}; do
+  run_backend "$bk"
+  kill -TERM "$SINK" 2>/dev/null
+done
 t_done
