@@ -19,6 +19,7 @@
 #define CLU_KEY_MAX    253     /* destination key length (domain, route name) */
 #define CLU_DEST_MAX   256     /* managed destinations per node */
 #define CLU_HOST_MAX   255
+#define CLU_LCORES     16      /* lcores whose open connections an entry records */
 
 /* Tunables (control/config maps the `cluster` section onto them). */
 struct clu_params {
@@ -61,6 +62,7 @@ struct clu_entry {
 	enum clu_mode mode;
 	uint64_t suspended_until_ms;  /* wall clock (ms); UINT64_MAX = until resumed; 0 = not */
 	uint64_t demand_us;           /* monotonic; written by workers (atomic, relaxed) */
+	uint32_t open[CLU_LCORES];    /* connections open per lcore; written by that lcore */
 };
 
 /* The immutable per-destination budget table, sorted by key (bsearch on the workers). */

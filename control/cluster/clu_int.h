@@ -22,10 +22,11 @@ redisContext *clu_redis_connect(const char *host, uint16_t port, uint32_t timeou
 /*
  * Atomically drops expired leases of key, then (want) takes or renews node's lease for term_ms
  * and computes its grant of the cluster-wide limits (rate in milli-messages/s, connections;
- * 0 = unlimited), or (!want) returns node's lease. 0, or -EIO (the context is then unusable).
+ * 0 = unlimited), or (!want) returns node's lease. held: connections this node has open;
+ * the others count max(grant, held) against the limit until this node has shed its surplus. 0, or -EIO (the context is then unusable).
  */
 int clu_redis_lease(redisContext *c, const char *prefix, const char *key, const char *node,
-		    uint32_t term_ms, bool want, uint64_t rate_mps, uint32_t conns,
+		    uint32_t term_ms, bool want, uint64_t rate_mps, uint32_t conns, uint32_t held,
 		    struct clu_lease_reply *out);
 /* Sets (until_ms: wall ms, UINT64_MAX = indefinite) or clears (del) key's suspension and
  * bumps the suspension version. 0 or -EIO. */

@@ -253,6 +253,19 @@ static uint64_t demand_of(struct clu_node *node, const char *key)
 	return e ? __atomic_load_n(&e->demand_us, __ATOMIC_RELAXED) : 0;
 }
 
+static uint32_t open_of(struct clu_node *node, const char *key, uint32_t *per_lcore)
+{
+	struct clu_entry *e = clu_table_find(node->cur, key);
+	uint32_t sum = 0;
+	for (unsigned i = 0; e && i < CLU_LCORES; i++) {
+		uint32_t v = __atomic_load_n(&e->open[i], __ATOMIC_RELAXED);
+		if (per_lcore)
+			per_lcore[i] = v;
+		sum += v;
+	}
+	return sum;
+}
+
 static void members_add(void *arg, const char *name)
 {
 	struct clu_node_info *in = arg;
@@ -274,7 +287,8 @@ static int lease_all(struct clu_node *node, uint64_t now_us, struct clu_node_inf
 			continue;     /* nothing held, nothing wanted */
 		struct clu_lease_reply r;
 		if (clu_redis_lease(node->rc, node->p.prefix, d->lim.key, node->p.node, node->p.lease_ms,
-				    want, (uint64_t)d->lim.rate * 1000, d->lim.conns, &r) < 0)
+				    want, (uint64_t)d->lim.rate * 1000, d->lim.conns,
+				    open_of(node, d->lim.key, NULL), &r) < 0)
 			return -EIO;
 		d->mode = want ? CLU_M_LEASED : CLU_M_IDLE;
 		d->g = (struct clu_grant){ r.rate_mps, r.conns, r.nodes };
@@ -366,8 +380,10 @@ static void publish(struct clu_node *node, uint64_t wall_ms)
 		clu_table_free(t);
 		return;
 	}
-	for (unsigned i = 0; i < t->n; i++)
+	for (unsigned i = 0; i < t->n; i++) {
 		t->e[i].demand_us = demand_of(node, t->e[i].key);
+		open_of(node, t->e[i].key, t->e[i].open);
+	}
 	t->version = ++node->version;
 	rcu_assign_pointer(node->cur, t);
 	pthread_mutex_lock(&node->mu);
@@ -480,7 +496,7 @@ void clu_node_free(struct clu_node *node)
 		for (unsigned i = 0; i < node->n; i++)
 			if (node->d[i].mode == CLU_M_LEASED &&
 			    clu_redis_lease(node->rc, node->p.prefix, node->d[i].lim.key, node->p.node,
-					    node->p.lease_ms, false, 0, 0, &r) < 0)
+					    node->p.lease_ms, false, 0, 0, 0, &r) < 0)
 				break;
 		redisFree(node->rc);
 	}

@@ -16,7 +16,9 @@
  * The lease script grants a node min(fair share, limit - what the other live nodes hold), so
  * the sum of grants never exceeds the limit even while nodes join: a newcomer first gets what
  * is free, the others shrink to their fair share at their next renewal, and the newcomer grows
- * to its own at its next one (one renewal interval).
+ * to its own at its next one (one renewal interval). A node's recorded connections are
+ * max(grant, connections it still has open), so a shrinking node's surplus connections keep
+ * counting until they are closed: the connections open cluster-wide stay within the limit.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,7 +32,7 @@
 static const char lease_lua[] =
 	"local zk, hk = KEYS[1], KEYS[2]\n"
 	"local node, term, want = ARGV[1], tonumber(ARGV[2]), ARGV[3]\n"
-	"local lr, lc = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+	"local lr, lc, held = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])\n"
 	"local t = redis.call('TIME')\n"
 	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 	"local dead = redis.call('ZRANGEBYSCORE', zk, '-inf', now)\n"
@@ -60,7 +62,7 @@ static const char lease_lua[] =
 	"local r, c = split(lr), split(lc)\n"
 	"if lr > 0 then r = math.max(0, math.min(r, lr - orate)) end\n"
 	"if lc > 0 then c = math.max(0, math.min(c, lc - oconn)) end\n"
-	"redis.call('HSET', hk, node, string.format('%d:%d', r, c))\n"
+	"redis.call('HSET', hk, node, string.format('%d:%d', r, math.max(c, held)))\n"
 	"redis.call('PEXPIRE', zk, 2 * term); redis.call('PEXPIRE', hk, 2 * term)\n"
 	"return {n, rank, r, c}\n";
 
@@ -92,17 +94,18 @@ static int int_elem(const redisReply *r, size_t i, long long *v)
 }
 
 int clu_redis_lease(redisContext *c, const char *prefix, const char *key, const char *node,
-		    uint32_t term_ms, bool want, uint64_t rate_mps, uint32_t conns,
+		    uint32_t term_ms, bool want, uint64_t rate_mps, uint32_t conns, uint32_t held,
 		    struct clu_lease_reply *out)
 {
-	char zk[300], hk[300], term[16], lr[24], lc[16];
+	char zk[300], hk[300], term[16], lr[24], lc[16], hd[16];
 	snprintf(zk, sizeof(zk), "%s:lease:%s", prefix, key);
 	snprintf(hk, sizeof(hk), "%s:grant:%s", prefix, key);
 	snprintf(term, sizeof(term), "%" PRIu32, term_ms);
 	snprintf(lr, sizeof(lr), "%" PRIu64, rate_mps);
 	snprintf(lc, sizeof(lc), "%" PRIu32, conns);
-	const char *argv[] = { "EVAL", lease_lua, "2", zk, hk, node, term, want ? "1" : "0", lr, lc };
-	redisReply *r = redisCommandArgv(c, 10, argv, NULL);
+	snprintf(hd, sizeof(hd), "%" PRIu32, held);
+	const char *argv[] = { "EVAL", lease_lua, "2", zk, hk, node, term, want ? "1" : "0", lr, lc, hd };
+	redisReply *r = redisCommandArgv(c, 11, argv, NULL);
 	if (!r)
 		return -EIO;
 	long long v[4];

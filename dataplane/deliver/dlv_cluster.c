@@ -4,9 +4,10 @@
  * per destination and dispatch, a lcore looks its destination up in the budget table the
  * cluster thread publishes with RCU, and clamps its share of the destination's connections and
  * rate to its share of the node's lease; a suspended destination, or one whose lease is empty,
- * dispatches nothing. The lcore never talks to Redis: the only thing it writes is the entry's
+ * dispatches nothing. The lcore never talks to Redis: the only things it writes are the entry's
  * demand time (relaxed store, at most every DEMAND_EVERY_US), which tells the control plane
- * that this node wants a lease for the destination.
+ * that this node wants a lease for the destination, and its count of open connections (its own
+ * slot, stored when it changes), which the lease counts until surplus connections are closed.
  */
 #include <string.h>
 
@@ -50,6 +51,9 @@ bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d)
 		if (eng->now >= last + DEMAND_EVERY_US)
 			__atomic_store_n(&e->demand_us, eng->now, __ATOMIC_RELAXED);
 	}
+	unsigned slot = eng->p.lcore_index < CLU_LCORES ? eng->p.lcore_index : CLU_LCORES - 1;
+	if (__atomic_load_n(&e->open[slot], __ATOMIC_RELAXED) != d->nconn)
+		__atomic_store_n(&e->open[slot], d->nconn, __ATOMIC_RELAXED);
 	uint64_t wall_ms = (uint64_t)((int64_t)eng->now + eng->p.wall_offset_us) / 1000;
 	if (clu_entry_suspended(e, wall_ms))
 		return false;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Three dpmaild nodes (posix backend, one worker each, own SMTP port, spool, admin socket)
-# share one destination's budget through a real redis-server (127.0.0.1:13310) and relay to
-# one counting sink (127.0.0.1:13311, timestamps per message, peak connections). Nothing leaves
+# share one destination's budget through a real redis-server (127.0.0.1, free port picked in
+# 13310-13399) and relay to one counting sink (next port, timestamps per message, peak connections). Nothing leaves
 # loopback: static routes only, DNS forwarder 127.0.0.1@9. Checks: the cluster-wide rate holds
 # within 10% and the connection limit exactly; `dpmailctl cluster suspend` on one node stops every node
 # within a second and `cluster resume` on another restarts them; killing a node hands its share to the
@@ -15,7 +15,16 @@ command -v redis-server >/dev/null || t_skip "redis-server not installed"
 $PY -c 'import aiosmtpd' 2>/dev/null || t_skip "python3-aiosmtpd missing"
 D=$(mktemp -d /tmp/dpmail-cl.XXXXXX); T_TMPS+=("$D")
 cd "$D" || exit 1
-RPORT=13310 SPORT=13311 RATE=12 CONNS=6
+# Ports: a free block of five in 13310-13399 picked at each run (copies of this test in other
+# worktrees may run at once): Redis, sink, three SMTP listeners.
+port_free() { ! (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+BASE=
+for _ in $(seq 1 30); do
+  b=$(( 13310 + 5 * (RANDOM % 18) ))
+  if port_free $b && port_free $((b + 1)) && port_free $((b + 2)) && port_free $((b + 3)) && port_free $((b + 4)); then BASE=$b; break; fi
+done
+[ -n "$BASE" ] || t_skip "no free port block in 13310-13399"
+RPORT=$BASE SPORT=$((BASE + 1)) RATE=12 CONNS=6
 t_bg RPID redis-server --port $RPORT --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning
 
 cat >sink.py <<'EOF'
@@ -60,7 +69,7 @@ eal: {file_prefix: cl$i$$, memory_mb: 64, lcores: "0@0,1@1"}
 port: {device: none, ipv4: 127.0.0.1/8}
 dataplane: {backend: posix, main_lcore: 0, workers: [1], idle_sleep_us: 500}
 control: {admin_socket: $D/n$i.sock}
-smtp: {hostname: n$i.test, listen: [{port: $((13320 + i)), tls: none}]}
+smtp: {hostname: n$i.test, listen: [{port: $((BASE + 1 + i)), tls: none}]}
 relay: {clients: [{network: 127.0.0.0/8}]}
 spool: {dir: $D/spool$i, min_free_mb: 1}
 dns: {forwarders: ["127.0.0.1@9"]}
@@ -86,7 +95,7 @@ done
 $PY - <<EOF || t_fail "submission"
 import smtplib
 for i in (1, 2, 3):
-    s = smtplib.SMTP("127.0.0.1", 13320 + i)
+    s = smtplib.SMTP("127.0.0.1", $BASE + 1 + i)
     for k in range(150):
         s.sendmail("a@src.test", ["r%d@dest.test" % k], "Subject: m%d\r\n\r\nbody\r\n" % k)
     s.quit()
@@ -132,7 +141,7 @@ echo "INFO: two nodes: $r msg/s (limit $RATE)"
 t_check "two nodes: cluster-wide rate at most 10% above $RATE/s ($r)" within "$r" $RATE 10
 
 kill -KILL "$RPID"
-t_check "Redis down: nodes report fallback" t_wait_for 5 bash -c "$CTL -s $D/n1.sock --json cluster show | grep -q fallback"
+t_check "Redis down: both nodes report fallback" t_wait_for 5 bash -c "$CTL -s $D/n1.sock --json cluster show | grep -q fallback && $CTL -s $D/n2.sock --json cluster show | grep -q fallback"
 sleep 0.5
 r=$(rate_window 5)
 FB=$(awk -v r=$RATE 'BEGIN{printf "%.2f", 2 * r * 25 / 100}')
