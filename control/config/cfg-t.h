@@ -165,6 +165,7 @@ struct cfg_tls {
 	struct cfg_list certificates; /* struct cfg_cert */
 	int min_version;              /* index into "TLSv1.2", "TLSv1.3" */
 	uint32_t handshake_timeout_ms;
+	bool batched_records;         /* crypto/gcm takes over AES-GCM records after the handshake */
 };
 
 enum cfg_unsignable { CFG_UNSIGNABLE_REJECT = 0, CFG_UNSIGNABLE_PASS };

@@ -290,6 +290,9 @@ const struct cfg_param cfg_tls_params[] = {
 	  "Lowest TLS version offered and accepted: TLSv1.2 or TLSv1.3." },
 	{ "handshake_timeout_ms", CFG_T_U32, "10000", 100, 120000, F(tls.handshake_timeout_ms), 0,
 	  NULL, NULL, "A TLS handshake not finished within this is abandoned, ms." },
+	{ "batched_records", CFG_T_BOOL, "true", 0, 0, F(tls.batched_records), 0, NULL, NULL,
+	  "Seal and open the AES-GCM records of established sessions in bursts with intel-ipsec-mb "
+	  "(crypto/gcm) instead of OpenSSL's record layer; false keeps OpenSSL's." },
 };
 
 const struct cfg_param cfg_dkim_params[] = {
