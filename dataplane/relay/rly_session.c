@@ -582,13 +582,24 @@ static const struct conn_handler sess_handler = {
 	.on_closed = c_closed,
 };
 
+/* A connection beyond the session limit gets a 421 and a graceful close, not a reset, so a
+ * well-behaved client backs off instead of retrying at once (RFC 5321 3.8). It holds no session
+ * slot: its input is discarded until the close completes. */
+static size_t busy_data(void *ctx, struct conn *c, const uint8_t *data, size_t len) { return len; }
+static void busy_closed(void *ctx, struct conn *c, enum conn_close_reason why) {}
+static const struct conn_handler busy_handler = { .on_data = busy_data, .on_closed = busy_closed };
+
 int rly_accept(void *ctx, struct conn *c)
 {
+	static const char busy[] = "421 4.3.2 Too many connections, try again later\r\n";
 	struct rly_core *core = ctx;
 	struct rly_session *s = session_alloc(core);
 	if (!s) {
 		core->stats.sessions_refused++;
-		return -1;
+		conn_set_handler(c, &busy_handler, NULL);
+		conn_send(c, busy, sizeof(busy) - 1);
+		conn_close(c);
+		return 0;
 	}
 	core->stats.sessions++;
 	s->conn = c;
