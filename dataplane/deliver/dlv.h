@@ -103,7 +103,6 @@ void dlv_engine_recover(struct dlv_engine *eng, uint64_t now);
 /* A message is on stable storage: deliver its pending recipients. */
 void dlv_engine_enqueue(struct dlv_engine *eng, uint64_t qid);
 int dlv_engine_poll(struct dlv_engine *eng, uint64_t now);
-bool dlv_engine_busy(const struct dlv_engine *eng);
 void dlv_engine_spool_body(struct dlv_engine *eng, uint64_t cookie, int result,
 			   const uint8_t *data, uint32_t len);
 void dlv_engine_spool_committed(struct dlv_engine *eng, uint64_t cookie, int result, uint64_t qid);

@@ -836,11 +836,6 @@ int dlv_engine_poll(struct dlv_engine *eng, uint64_t now)
 	return work;
 }
 
-bool dlv_engine_busy(const struct dlv_engine *eng)
-{
-	return eng->ready != NULL;
-}
-
 void dlv_engine_spool_body(struct dlv_engine *eng, uint64_t cookie, int result,
 			   const uint8_t *data, uint32_t len)
 {

@@ -235,18 +235,9 @@ void tcp_lcore_fini(struct dp_lcore *lc, void *state)
 	tl_free(tl);
 }
 
-static int module_index(void)
-{
-	for (size_t i = 0; i < dp_n_modules; i++)
-		if (dp_modules[i].name && strcmp(dp_modules[i].name, "tcp") == 0)
-			return (int)i;
-	return -1;
-}
-
 struct tcp_stack *tcp_lcore_stack(struct dp_lcore *lc)
 {
-	int i = module_index();
-	struct tcp_lcore *tl = i < 0 ? NULL : lc->mod_state[i];
+	struct tcp_lcore *tl = dp_lcore_module_state(lc, "tcp");
 	return tl ? tl->st : NULL;
 }
 
