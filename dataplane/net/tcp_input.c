@@ -9,6 +9,7 @@
 #include <rte_byteorder.h>
 #include <rte_ip.h>
 
+#include "log.h"
 #include "net/tcp_impl.h"
 
 #define PAWS_IDLE_US (24ull * 24 * 3600 * 1000000) /* RFC 7323 5.5: 24 days */
@@ -60,6 +61,10 @@ static void no_conn_input(struct tcp_stack *st, struct tcp_seg *s)
 		return;
 	}
 	st->cnt.rx_no_flow++;
+	if (log_get_level() >= LOG_LVL_DEBUG)
+		log_debug("event=tcp_no_flow lport=%u rport=%u flags=0x%02x seq=%u ack=%u len=%u",
+			  rte_be_to_cpu_16(s->key.lport), rte_be_to_cpu_16(s->key.rport),
+			  s->flags, s->seq, s->ack, s->len);
 	if (!l && (s->flags & TCP_SYN))
 		st->cnt.syn_no_listener++;
 	tcp_send_rst_reply(st, s);
