@@ -64,6 +64,7 @@ struct dlv_dest {
 	uint64_t rate_mps;            /* configured share, milli-messages/s; 0 = unlimited */
 	struct dlv_bucket bucket;
 	struct dlv_backoff bo;
+	uint32_t clu_bo_seen;         /* cluster-wide backoff factor last adopted (0: none yet) */
 	uint64_t fail_until;          /* all hops failed: no new connection before this */
 	enum dlv_tls_mode tls;
 	unsigned nhops;
