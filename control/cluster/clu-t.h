@@ -78,6 +78,7 @@ struct clu_entry {
 struct clu_table {
 	uint64_t version;
 	unsigned n;
+	unsigned n_susp;              /* entries suspended at publication (0: skip the search) */
 	struct rcu_head rcu;
 	struct clu_entry e[];
 };

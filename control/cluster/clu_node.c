@@ -406,6 +406,7 @@ static void publish(struct clu_node *node, uint64_t wall_ms)
 			e->bo_factor = 1000;
 		}
 		e->suspended_until_ms = s->until_ms;
+		t->n_susp++;
 	}
 	pthread_mutex_unlock(&node->mu);
 	clu_table_sort(t);

@@ -28,6 +28,24 @@ static struct clu_entry *entry_of(const struct clu_table *t, const char *key)
 	return e;
 }
 
+/* A cluster suspension names a destination as the operator knows it: its key, route name,
+ * recipient domain or one of its hosts (as dlv_dest_matches does for local suspensions). */
+static bool suspended(const struct clu_table *t, const struct clu_entry *e,
+		      const struct dlv_dest *d, uint64_t wall_ms)
+{
+	if (e && clu_entry_suspended(e, wall_ms))
+		return true;
+	if (!t || !t->n_susp)
+		return false;
+	const struct clu_entry *o = d->domain[0] ? clu_table_find(t, d->domain) : NULL;
+	if (o && clu_entry_suspended(o, wall_ms))
+		return true;
+	for (unsigned i = 0; i < d->nhops; i++)
+		if ((o = clu_table_find(t, d->hops[i].host)) && clu_entry_suspended(o, wall_ms))
+			return true;
+	return false;
+}
+
 /* The share shrank (a node joined): idle connections above it are closed by the next
  * connection tick (dlv_conn_tick closes an idle connection past idle_close_us); busy ones
  * close after their message (dlv_conn.c take_next). */
@@ -60,14 +78,9 @@ static void backoff_share(struct dlv_engine *eng, struct dlv_dest *d, struct clu
 		dlv_dest_backoff_changed(eng, d);
 }
 
-bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d)
+/* What the node learns from its lcores: demand, open connections, backoff cuts. */
+static void report(struct dlv_engine *eng, struct dlv_dest *d, struct clu_entry *e)
 {
-	struct clu_node *node = clu_active();
-	if (!node)
-		return true;
-	struct clu_entry *e = entry_of(clu_node_table(node), d->key);
-	if (!e)
-		return true;
 	if (d->qlen) {
 		uint64_t last = __atomic_load_n(&e->demand_us, __ATOMIC_RELAXED);
 		if (eng->now >= last + DEMAND_EVERY_US)
@@ -77,9 +90,22 @@ bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d)
 	if (__atomic_load_n(&e->open[slot], __ATOMIC_RELAXED) != d->nconn)
 		__atomic_store_n(&e->open[slot], d->nconn, __ATOMIC_RELAXED);
 	backoff_share(eng, d, e, slot);
+}
+
+bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d)
+{
+	struct clu_node *node = clu_active();
+	if (!node)
+		return true;
+	const struct clu_table *t = clu_node_table(node);
+	struct clu_entry *e = entry_of(t, d->key);
+	if (e)
+		report(eng, d, e);
 	uint64_t wall_ms = (uint64_t)((int64_t)eng->now + eng->p.wall_offset_us) / 1000;
-	if (clu_entry_suspended(e, wall_ms))
+	if (suspended(t, e, d, wall_ms))
 		return false;
+	if (!e)
+		return true;
 	unsigned idx = eng->p.lcore_index, n = eng->p.n_lcores;
 	if (e->limited_conns) {
 		uint32_t c = (uint32_t)clu_lcore_share(e->g.conns, idx, n);
