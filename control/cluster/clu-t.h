@@ -20,6 +20,7 @@
 #define CLU_DEST_MAX   256     /* managed destinations per node */
 #define CLU_HOST_MAX   255
 #define CLU_LCORES     16      /* lcores whose open connections an entry records */
+#define CLU_ASK_RING   32      /* pending key requests per lcore */
 
 /* Tunables (control/config maps the `cluster` section onto them). */
 struct clu_params {
@@ -34,6 +35,15 @@ struct clu_params {
 	uint32_t idle_return_ms;      /* no queued work this long: the lease is returned */
 	uint32_t bo_step_factor;      /* backoff restoration: per-mille per step (delivery.backoff) */
 	uint32_t bo_step_ms;          /* and the step interval, both for the cluster-wide curve */
+	uint32_t star_rate;           /* the `*` shaping rule: limits of every destination it */
+	uint32_t star_conns;          /* covers, cluster-wide, each its own key (0/0: no rule) */
+	uint32_t dyn_idle_ms;         /* a key added at run time and idle this long is dropped */
+};
+
+/* A destination a worker lcore wants managed at run time (clu_node_ask). */
+enum clu_ask_kind {
+	CLU_ASK_STAR = 0,             /* covered by the `*` rule: the `*` limits, cluster-wide */
+	CLU_ASK_BACKOFF,              /* unlimited, but backing off: share the cut cluster-wide */
 };
 
 /* One destination's cluster-wide budget as configured (delivery.shaping). */
@@ -70,6 +80,7 @@ struct clu_entry {
 	 * count is a cut this node publishes cluster-wide (CLU_CUT packs, written by the lcore). */
 	uint64_t cut[CLU_LCORES];
 	uint32_t bo_factor;           /* cluster-wide backoff factor, per-mille; 0 or 1000: none */
+	bool dynamic;                 /* added at run time (clu_node_ask) */
 };
 
 #define CLU_CUT(cuts, factor) ((uint64_t)(cuts) << 32 | (uint32_t)(factor))

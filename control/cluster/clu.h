@@ -73,6 +73,15 @@ struct clu_table *clu_node_table(struct clu_node *node);
 int clu_node_suspend(struct clu_node *node, const char *key, uint64_t until_ms);
 int clu_node_resume(struct clu_node *node, const char *key);
 bool clu_node_redis_up(struct clu_node *node);
+/*
+ * Called by worker lcore `lcore` (< CLU_LCORES; one producer per lcore, no lock, no
+ * allocation): asks the node to manage key from its next round on (a `*`-rule destination,
+ * or an unlimited one that backs off). Returns 0, -ENOSPC (this lcore's requests are full: ask
+ * again later), -E2BIG (key too long), -EINVAL (lcore out of range, or a `*` request without
+ * a `*` rule). The node adds at most CLU_DEST_MAX keys in all and drops dynamic keys idle for
+ * dyn_idle_ms.
+ */
+int clu_node_ask(struct clu_node *node, unsigned lcore, const char *key, enum clu_ask_kind kind);
 const char *clu_node_id(const struct clu_node *node);
 
 /* A copy of the node's state for display (dpmailctl cluster show). Thread-safe. */

@@ -46,6 +46,18 @@ struct clu_dest {
 	uint64_t valid_until_us;      /* local end of the current lease */
 	uint32_t bo_factor;           /* cluster-wide backoff factor last read (1000: none) */
 	uint32_t seen_cuts[CLU_LCORES];   /* the lcores' cut counts already reported */
+	bool dynamic;                 /* added by clu_node_ask; dropped when idle dyn_idle_ms */
+	uint64_t last_want_us;        /* last round with demand (dynamic keys) */
+};
+
+/* One lcore's key requests: single producer (the lcore), single consumer (the cluster
+ * thread); head and tail only grow. */
+struct clu_ask_ring {
+	uint32_t head, tail;
+	struct clu_ask {
+		char key[CLU_KEY_MAX + 1];
+		enum clu_ask_kind kind;
+	} a[CLU_ASK_RING];
 };
 
 struct clu_node {
@@ -65,9 +77,24 @@ struct clu_node {
 	struct clu_node_info info;
 	pthread_t th;
 	bool running, stop;
+	bool full_logged;
+	struct clu_ask_ring asks[CLU_LCORES];
 };
 
 static void publish(struct clu_node *node, uint64_t wall_ms);
+
+static struct clu_dest *dest_add(struct clu_node *node, const struct clu_limit *lim, bool dyn)
+{
+	if (node->n == CLU_DEST_MAX)
+		return NULL;
+	struct clu_dest *d = &node->d[node->n++];
+	memset(d, 0, sizeof(*d));
+	d->lim = *lim;
+	d->mode = CLU_M_IDLE;
+	d->bo_factor = 1000;
+	d->dynamic = dyn;
+	return d;
+}
 
 static struct clu_node *active_node;   /* the process's node; set once at start-up */
 
@@ -95,15 +122,12 @@ struct clu_node *clu_node_new(const struct clu_params *p, const struct clu_limit
 	node->p = *p;
 	if (!node->p.node[0])
 		snprintf(node->p.node, sizeof(node->p.node), "node-%d", (int)getpid());
-	node->d = calloc(n ? n : 1, sizeof(*node->d));
+	node->d = calloc(CLU_DEST_MAX, sizeof(*node->d));   /* room for keys added at run time */
 	if (!node->d)
 		goto err_node;
 	for (unsigned i = 0; i < n && node->n < CLU_DEST_MAX; i++)
-		if (limits[i].rate || limits[i].conns) {
-			node->d[node->n].mode = CLU_M_IDLE;
-			node->d[node->n].bo_factor = 1000;
-			node->d[node->n++].lim = limits[i];
-		}
+		if (limits[i].rate || limits[i].conns)
+			dest_add(node, &limits[i], false);
 	pthread_mutex_init(&node->mu, NULL);
 	pthread_cond_init(&node->cv, NULL);
 	/* Every managed destination starts idle (no budget) until the first round: a node must
@@ -231,6 +255,74 @@ static int susp_poll(struct clu_node *node)
 	return rc < 0 ? rc : 0;
 }
 
+/* ---- keys added at run time ---- */
+
+int clu_node_ask(struct clu_node *node, unsigned lcore, const char *key, enum clu_ask_kind kind)
+{
+	if (lcore >= CLU_LCORES || (kind == CLU_ASK_STAR && !node->p.star_rate && !node->p.star_conns))
+		return -EINVAL;
+	size_t len = strlen(key);
+	if (len > CLU_KEY_MAX)
+		return -E2BIG;
+	struct clu_ask_ring *r = &node->asks[lcore];
+	uint32_t h = r->head, t = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+	if (h - t == CLU_ASK_RING)
+		return -ENOSPC;
+	struct clu_ask *a = &r->a[h % CLU_ASK_RING];
+	memcpy(a->key, key, len + 1);
+	a->kind = kind;
+	__atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static struct clu_dest *dest_find(struct clu_node *node, const char *key)
+{
+	for (unsigned i = 0; i < node->n; i++)
+		if (strcasecmp(node->d[i].lim.key, key) == 0)
+			return &node->d[i];
+	return NULL;
+}
+
+/* Adds the keys the lcores asked for (once each), drops dynamic keys idle for dyn_idle_ms. */
+static void asks_drain(struct clu_node *node, uint64_t now_us)
+{
+	for (unsigned l = 0; l < CLU_LCORES; l++) {
+		struct clu_ask_ring *r = &node->asks[l];
+		uint32_t t = r->tail, h = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+		for (; t != h; t++) {
+			const struct clu_ask *a = &r->a[t % CLU_ASK_RING];
+			if (dest_find(node, a->key))
+				continue;
+			struct clu_limit lim = { .rate = 0 };
+			snprintf(lim.key, sizeof(lim.key), "%s", a->key);
+			if (a->kind == CLU_ASK_STAR) {
+				lim.rate = node->p.star_rate;
+				lim.conns = node->p.star_conns;
+			}
+			struct clu_dest *d = dest_add(node, &lim, true);
+			if (d) {
+				d->last_want_us = now_us;
+				log_info("cluster key=added dest=%s kind=%s node=%s", lim.key,
+					 a->kind == CLU_ASK_STAR ? "star" : "backoff", node->p.node);
+			} else if (!node->full_logged) {
+				node->full_logged = true;
+				log_warn("cluster key=refused dest=%s why=table_full max=%d node=%s "
+					 "action=node_local_limits", lim.key, CLU_DEST_MAX, node->p.node);
+			}
+		}
+		__atomic_store_n(&r->tail, t, __ATOMIC_RELEASE);
+	}
+	for (unsigned i = 0; i < node->n;) {
+		struct clu_dest *d = &node->d[i];
+		if (d->dynamic && d->mode == CLU_M_IDLE &&
+		    now_us >= d->last_want_us + (uint64_t)node->p.dyn_idle_ms * 1000) {
+			node->d[i] = node->d[--node->n];   /* the next publication drops its entry */
+			continue;
+		}
+		i++;
+	}
+}
+
 /* ---- leases ---- */
 
 static void redis_down(struct clu_node *node, uint64_t now_us, const char *why)
@@ -305,6 +397,8 @@ static int lease_all(struct clu_node *node, uint64_t now_us, struct clu_node_inf
 		struct clu_dest *d = &node->d[i];
 		uint64_t dem = demand_of(node, d->lim.key);
 		bool want = dem && now_us < dem + (uint64_t)node->p.idle_return_ms * 1000;
+		if (want)
+			d->last_want_us = now_us;
 		if (!want && d->mode == CLU_M_IDLE)
 			continue;     /* nothing held, nothing wanted */
 		struct clu_lease_reply r;
@@ -359,7 +453,8 @@ static bool entry_same(const struct clu_entry *a, const struct clu_entry *b)
 	return strcmp(a->key, b->key) == 0 && a->limited_rate == b->limited_rate &&
 	       a->limited_conns == b->limited_conns && a->g.rate_mps == b->g.rate_mps &&
 	       a->g.conns == b->g.conns && a->g.nodes == b->g.nodes && a->mode == b->mode &&
-	       a->suspended_until_ms == b->suspended_until_ms && a->bo_factor == b->bo_factor;
+	       a->suspended_until_ms == b->suspended_until_ms && a->bo_factor == b->bo_factor &&
+	       a->dynamic == b->dynamic;
 }
 
 static bool table_same(const struct clu_table *a, const struct clu_table *b)
@@ -389,6 +484,7 @@ static void publish(struct clu_node *node, uint64_t wall_ms)
 		e->g = d->g;
 		e->mode = d->mode;
 		e->bo_factor = d->bo_factor;
+		e->dynamic = d->dynamic;
 	}
 	for (unsigned i = 0; i < node->n_susp; i++) {
 		const struct clu_susp *s = &node->susp[i];
@@ -433,6 +529,7 @@ static void publish(struct clu_node *node, uint64_t wall_ms)
 
 void clu_node_step(struct clu_node *node, uint64_t now_us, uint64_t wall_ms)
 {
+	asks_drain(node, now_us);
 	if (!node->rc && now_us >= node->next_connect_us) {
 		node->rc = clu_redis_connect(node->p.redis_host, node->p.redis_port, node->p.io_timeout_ms);
 		if (!node->rc)

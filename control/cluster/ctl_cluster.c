@@ -149,7 +149,12 @@ int ctl_cluster_init(struct ctl_daemon *d)
 	struct clu_limit lim[CLU_DEST_MAX];
 	unsigned n = 0;
 	for (uint32_t i = 0; i < cfg->delivery.shaping.n && n < CLU_DEST_MAX; i++) {
-		if (strcmp(sh[i].destination, "*") == 0 || (!sh[i].rate && !sh[i].connections))
+		if (strcmp(sh[i].destination, "*") == 0) {
+			p.star_rate = sh[i].rate;   /* each destination it covers: a key at run time */
+			p.star_conns = sh[i].connections;
+			continue;
+		}
+		if (!sh[i].rate && !sh[i].connections)
 			continue;
 		snprintf(lim[n].key, sizeof(lim[n].key), "%s", sh[i].destination);
 		lim[n].rate = sh[i].rate;

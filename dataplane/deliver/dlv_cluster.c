@@ -19,6 +19,8 @@
 #include "deliver/dlv_int.h"
 
 #define DEMAND_EVERY_US 100000ull
+#define ASK_AGAIN_US 5000000ull     /* a key not in the table yet is asked for again after this */
+#define ASK_HOLD_US 1000000ull      /* a `*` destination waits this long for its key */
 
 static struct clu_entry *entry_of(const struct clu_table *t, const char *key)
 {
@@ -78,6 +80,31 @@ static void backoff_share(struct dlv_engine *eng, struct dlv_dest *d, struct clu
 		dlv_dest_backoff_changed(eng, d);
 }
 
+/*
+ * A destination the table does not name becomes a cluster key when it is covered by the `*`
+ * rule (its limits are then cluster-wide, each destination its own budget, as a named rule)
+ * or when it has no limit but backs off (so the cut is shared). A `*` destination waits up to
+ * ASK_HOLD_US for its key so that it does not send on node-local limits meanwhile; when the
+ * node cannot take the key (its requests full, CLU_DEST_MAX keys, lcore index beyond
+ * CLU_LCORES) the node-local limits apply. Returns true while the destination must wait.
+ */
+static bool ask_key(struct dlv_engine *eng, struct dlv_dest *d, struct clu_node *node)
+{
+	enum clu_ask_kind kind;
+	if (d->shape_star)
+		kind = CLU_ASK_STAR;
+	else if (d->rate_mps == 0 && d->conn_limit == 0 && d->bo.cuts)
+		kind = CLU_ASK_BACKOFF;
+	else
+		return false;
+	if (d->clu_asked_us && eng->now < d->clu_asked_us + ASK_AGAIN_US)
+		return kind == CLU_ASK_STAR && eng->now < d->clu_asked_us + ASK_HOLD_US;
+	if (clu_node_ask(node, eng->p.lcore_index, d->key, kind) < 0)
+		return false;
+	d->clu_asked_us = eng->now ? eng->now : 1;
+	return kind == CLU_ASK_STAR;
+}
+
 /* What the node learns from its lcores: demand, open connections, backoff cuts. */
 static void report(struct dlv_engine *eng, struct dlv_dest *d, struct clu_entry *e)
 {
@@ -105,7 +132,7 @@ bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d)
 	if (suspended(t, e, d, wall_ms))
 		return false;
 	if (!e)
-		return true;
+		return !ask_key(eng, d, node);
 	unsigned idx = eng->p.lcore_index, n = eng->p.n_lcores;
 	if (e->limited_conns) {
 		uint32_t c = (uint32_t)clu_lcore_share(e->g.conns, idx, n);

@@ -191,6 +191,7 @@ static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *key, const 
 	const struct dlv_shape_rule *r = shape_rule(eng->pol, key, domain);
 	d->conn_limit = r ? (uint32_t)share(eng, r->connections) : 0;
 	d->per_conn = r ? r->per_connection : 0;
+	d->shape_star = r && strcmp(r->destination, "*") == 0 && (r->rate || r->connections);
 	/* rate: messages/s -> milli-messages/s, split exactly (fractions allowed) */
 	d->rate_mps = r && r->rate ? dlv_shape_split((uint64_t)r->rate * 1000, eng->p.lcore_index,
 						     eng->p.n_lcores) : 0;

@@ -65,6 +65,8 @@ struct dlv_dest {
 	struct dlv_bucket bucket;
 	struct dlv_backoff bo;
 	uint32_t clu_bo_seen;         /* cluster-wide backoff factor last adopted (0: none yet) */
+	uint64_t clu_asked_us;        /* asked the cluster to manage this key (0: never) */
+	bool shape_star;              /* limited by the `*` shaping rule */
 	uint64_t fail_until;          /* all hops failed: no new connection before this */
 	enum dlv_tls_mode tls;
 	unsigned nhops;

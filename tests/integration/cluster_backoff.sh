@@ -23,7 +23,7 @@ for _ in $(seq 1 30); do
   if port_free $b && port_free $((b + 1)) && port_free $((b + 2)) && port_free $((b + 3)) && port_free $((b + 4)); then BASE=$b; break; fi
 done
 [ -n "$BASE" ] || t_skip "no free port block in 14100-14199"
-RPORT=$BASE SPORT=$((BASE + 1)) RATE=30 CONNS=6
+RPORT=$BASE SPORT=$((BASE + 1)) RATE=30 CONNS=6 SRATE=6
 t_bg RPID redis-server --port $RPORT --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning
 
 cat >sink.py <<'EOF'
@@ -32,13 +32,14 @@ from aiosmtpd.controller import Controller
 out = open(sys.argv[2], "a", buffering=1)
 class H:
     async def handle_RCPT(self, server, session, env, address, options):
-        if session.host_name == "n1.test" and os.path.exists("fail"):
+        if session.host_name == "n1.test" and os.path.exists("fail") and address.endswith("@dest.test"):
             out.write("%.3f %s F\n" % (time.time(), session.host_name))
             return "451 4.7.1 n1: slow down"
         env.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
     async def handle_DATA(self, server, session, env):
-        out.write("%.3f %s D\n" % (time.time(), session.host_name))
+        kind = "S" if env.rcpt_tos[0].endswith("@star.test") else "D"
+        out.write("%.3f %s %s\n" % (time.time(), session.host_name, kind))
         return "250 2.0.0 Ok"
 c = Controller(H(), hostname="127.0.0.1", port=int(sys.argv[1]))
 c.start()
@@ -66,9 +67,10 @@ relay: {clients: [{network: 127.0.0.0/8}]}
 spool: {dir: $D/spool$i, min_free_mb: 1}
 dns: {forwarders: ["127.0.0.1@9"]}
 delivery:
-  routes: [{domain: dest.test, hosts: ["[127.0.0.1]:$SPORT"]}, {domain: "*", hosts: ["[127.0.0.1]:9"]}]
+  routes: [{domain: dest.test, hosts: ["[127.0.0.1]:$SPORT"]}, {domain: star.test, hosts: ["[127.0.0.1]:$SPORT"]},
+           {domain: "*", hosts: ["[127.0.0.1]:9"]}]
   tls_policy: [{destination: "*", mode: none}]
-  shaping: [{destination: dest.test, rate: $RATE, connections: $CONNS}]
+  shaping: [{destination: dest.test, rate: $RATE, connections: $CONNS}, {destination: "*", rate: $SRATE, connections: 3}]
   retry: {first: 600, cap: 3600}
   backoff: {window_ms: 500, min_samples: 3, threshold_pct: 50, decrease_pct: 50, floor_pct: 10,
             increase_pct: 50, increase_interval_ms: 2000}
@@ -92,6 +94,8 @@ for i in (1, 2, 3):
     s = smtplib.SMTP("127.0.0.1", $BASE + 1 + i)
     for k in range(400):
         s.sendmail("a@src.test", ["r%d@dest.test" % k], "Subject: m%d\r\n\r\nbody\r\n" % k)
+        if k < 60:
+            s.sendmail("a@src.test", ["s%d@star.test" % k], "Subject: s%d\r\n\r\nbody\r\n" % k)
     s.quit()
 EOF
 
@@ -106,7 +110,15 @@ sleep 3   # measurement window, not synchronisation
 t1=$(now)
 base23=$(rate 'n[23]' D "$(plus "$t1" -2.5)" "$t1")
 all0=$(rate 'n[123]' D "$(plus "$t1" -2.5)" "$t1")
-echo "INFO: before: nodes 2+3 $base23 msg/s, all $all0 msg/s (limit $RATE)"
+star=$(rate 'n[123]' S "$(plus "$t1" -2.5)" "$t1")
+echo "INFO: before: nodes 2+3 $base23 msg/s, all $all0 msg/s (limit $RATE); star.test $star msg/s (\`*\` rule: $SRATE)"
+t_check "a destination under the \`*\` rule is one cluster-wide budget ($star msg/s, limit $SRATE)" \
+  awk -v r="$star" -v l=$SRATE 'BEGIN { exit !(r <= l * 1.1 + 0.4 && r >= l * 0.6) }'
+ctl 1 --json cluster show >show1.json
+t_check "cluster show lists the \`*\` destination, leased by 3 nodes" $PY -c "
+import json,sys; r=json.load(open('show1.json')); r=r.get('result', r)
+d=[x for x in r['destinations'] if x['destination'].endswith('star.test')][0]
+sys.exit(not (d['mode']=='leased' and d['nodes']==3))"
 
 touch fail
 tf=$(now)

@@ -98,6 +98,22 @@ struct sim {
 	uint64_t next_step;
 };
 
+/* Keys added at run time (clu_node_ask) that the simulated lcores have queued work for. */
+#define STAR "star.example"
+#define UNL "unlimited.example"
+#define STAR_RATE 60
+static bool extra_demand;
+
+static void mark_extra(struct sim *s, int i, uint64_t now)
+{
+	static const char *const keys[] = { STAR, UNL };
+	for (unsigned k = 0; extra_demand && k < 2; k++) {
+		struct clu_entry *e = clu_table_find(clu_node_table(s->node[i]), keys[k]);
+		if (e)
+			__atomic_store_n(&e->demand_us, now, __ATOMIC_RELAXED);
+	}
+}
+
 /* One 5 ms tick: step every live node each renew interval, mark demand, send what the
  * granted rate allows (an always-full queue). */
 static void tick(struct sim *s, uint64_t now)
@@ -110,6 +126,7 @@ static void tick(struct sim *s, uint64_t now)
 			continue;
 		if (step)
 			clu_node_step(s->node[i], now, wall_ms());
+		mark_extra(s, i, now);
 		struct clu_entry *e = clu_table_find(clu_node_table(s->node[i]), DEST);
 		if (!e)
 			continue;
@@ -205,6 +222,62 @@ static bool all_factor(struct sim *s)
 	return true;
 }
 
+static struct clu_entry *ent_k(struct sim *s, int i, const char *key)
+{
+	return clu_table_find(clu_node_table(s->node[i]), key);
+}
+
+static bool star_leased(struct sim *s)
+{
+	for (int i = 0; i < N; i++) {
+		struct clu_entry *e = ent_k(s, i, STAR);
+		if (!e || e->mode != CLU_M_LEASED || e->g.rate_mps != STAR_RATE * 1000 / N || !ent_k(s, i, UNL))
+			return false;
+	}
+	return true;
+}
+
+static bool unl_cut(struct sim *s)
+{
+	for (int i = 0; i < N; i++)
+		if (!ent_k(s, i, UNL) || ent_k(s, i, UNL)->bo_factor != 300)
+			return false;
+	return true;
+}
+
+static bool extra_gone(struct sim *s)
+{
+	for (int i = 0; i < N; i++)
+		if (ent_k(s, i, STAR) || ent_k(s, i, UNL))
+			return false;
+	return true;
+}
+
+/* Keys the lcores add at run time: a destination under the `*` rule gets the `*` limits as its
+ * own cluster-wide budget; an unlimited one that backs off shares its cut; both are dropped
+ * once idle for dyn_idle_ms. */
+static void dynamic_keys(struct sim *s)
+{
+	int bad = 0;
+	for (int i = 0; i < N; i++)
+		bad |= clu_node_ask(s->node[i], 0, STAR, CLU_ASK_STAR) |
+			clu_node_ask(s->node[i], 1, UNL, CLU_ASK_BACKOFF);
+	check("lcores ask for keys", bad == 0, "rc %d", bad);
+	extra_demand = true;
+	uint64_t t = run_until(s, 3000000, star_leased);
+	check("a `*` destination becomes a cluster key with the `*` limits", t < 1000000,
+	      "%" PRIu64 " ms, shares of %d msg/s: %" PRIu64 "/%" PRIu64 "/%" PRIu64 " mmsg/s",
+	      t / 1000, STAR_RATE, ent_k(s, 0, STAR) ? ent_k(s, 0, STAR)->g.rate_mps : 0,
+	      ent_k(s, 1, STAR) ? ent_k(s, 1, STAR)->g.rate_mps : 0,
+	      ent_k(s, 2, STAR) ? ent_k(s, 2, STAR)->g.rate_mps : 0);
+	__atomic_store_n(&ent_k(s, 1, UNL)->cut[3], CLU_CUT(1, 300), __ATOMIC_RELAXED);
+	t = run_until(s, 3000000, unl_cut);
+	check("an unlimited destination's cut is shared", t < 1000000, "%" PRIu64 " ms", t / 1000);
+	extra_demand = false;
+	t = run_until(s, 5000000, extra_gone);
+	check("idle run-time keys are dropped", t != UINT64_MAX, "%" PRIu64 " ms", t / 1000);
+}
+
 static uint64_t total(struct sim *s)
 {
 	uint64_t t = 0;
@@ -284,6 +357,9 @@ int main(int argc, char **argv)
 		p.fallback_pct = 20;
 		p.bo_step_factor = 500;         /* 50% -> 100% in one step */
 		p.bo_step_ms = BO_STEP_MS;
+		p.star_rate = STAR_RATE;
+		p.star_conns = 3;
+		p.dyn_idle_ms = 1000;
 		int err;
 		s.node[i] = clu_node_new(&p, &lim, 1, &err);
 		s.alive[i] = s.want[i] = true;
@@ -299,6 +375,7 @@ int main(int argc, char **argv)
 	       ent(&s, 0)->g.conns, ent(&s, 1)->g.conns, ent(&s, 2)->g.conns);
 
 	backoff_shared(&s);
+	dynamic_keys(&s);
 
 	clu_node_suspend(s.node[1], DEST, UINT64_MAX);
 	uint64_t sent_before = total(&s);
