@@ -308,7 +308,7 @@ const struct cfg_param cfg_dkim_params[] = {
 
 const struct cfg_param cfg_spool_params[] = {
 	{ "keys", CFG_T_CUSTOM, "[]", 0, 0, F(spool.keys), 0, NULL, &spool_key_type,
-	  "Spool encryption keys: [{id: 1..65535, file: 32-byte key file}]. The highest id "
+	  "Spool encryption keys: [{id: 1..65535, file: 32 raw bytes or 64 hex digits}]. The highest id "
 	  "encrypts new data; older ids stay to read what they wrote." },
 	{ "dir", CFG_T_STR, "\"/var/spool/dpmail\"", 1, 4095, F(spool.dir), 0, NULL, NULL,
 	  "Spool directory; each worker keeps its own segment files there." },
