@@ -846,15 +846,24 @@ static int dispatch(struct dlv_engine *eng)
 			pp = &d->next_ready;
 			continue;
 		}
-		for (uint32_t i = 0; i < eng->p.max_conns && d->qlen; i++) {
-			struct dlv_conn *dc = &eng->conns[i];
-			if (dc->st != DLV_C_IDLE || dc->dest != d || dc->job)
-				continue;
-			if (!dlv_bucket_take(&d->bucket, eng->now))
-				break;
-			dlv_conn_start_job(dc, dlv_dest_pop(d));
-			eng->stats.conns_reused += dc->msgs > 0;
-			work++;
+		/* Idle connections of d without a job exist only when one went idle while the
+		 * queue was empty or the bucket dry (take_next() sets idle_hint); the scan of every
+		 * connection (large structures, one cache line and often a TLB entry each) runs only
+		 * then, not on every loop turn while all connections are busy. */
+		if (d->idle_hint) {
+			d->idle_hint = false;
+			for (uint32_t i = 0; i < eng->p.max_conns; i++) {
+				struct dlv_conn *dc = &eng->conns[i];
+				if (dc->st != DLV_C_IDLE || dc->dest != d || dc->job)
+					continue;
+				if (!d->qlen || !dlv_bucket_take(&d->bucket, eng->now)) {
+					d->idle_hint = true;   /* still idle: look again next turn */
+					break;
+				}
+				dlv_conn_start_job(dc, dlv_dest_pop(d));
+				eng->stats.conns_reused += dc->msgs > 0;
+				work++;
+			}
 		}
 		/* A new connection only for jobs that no connection being set up will take: one
 		 * queued message never opens a connection per loop turn while the first connects. */

@@ -72,6 +72,9 @@ struct dlv_dest {
 	uint32_t qlen;
 	uint32_t nconn;
 	uint32_t nsetup;              /* connections not yet ready: each will take one queued job */
+	bool idle_hint;               /* an IDLE connection of ours may be without a job (dispatch
+	                               * scans the connections only then: false after a scan that
+	                               * filled them all; set by a connection going idle empty) */
 	uint32_t conn_limit;          /* this lcore's share; 0 = unlimited */
 	uint32_t per_conn;            /* messages per connection; 0 = unlimited */
 	uint64_t rate_mps;            /* configured share, milli-messages/s; 0 = unlimited */
