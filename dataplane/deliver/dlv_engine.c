@@ -599,16 +599,24 @@ void dlv_job_bounce(struct dlv_engine *eng, struct dlv_job *j, const char *ecode
 	dlv_job_free(eng, j);
 }
 
-static void backoff_changed(struct dlv_engine *eng, struct dlv_dest *d)
+/* The snapshot's backoff policy (delivery.backoff.*), or the start-up default without one. */
+const struct dlv_backoff_policy *dlv_backoff_policy(const struct dlv_engine *eng)
 {
-	dlv_bucket_set_rate(&d->bucket, dlv_backoff_apply(&d->bo, d->rate_mps), eng->now);
-	log_info("dest=%s event=backoff rate_factor_permille=%u cuts=%u", d->key, d->bo.factor, d->bo.cuts);
+	return eng->pol && eng->pol->backoff.window_us ? &eng->pol->backoff : &eng->p.backoff;
+}
+
+void dlv_dest_backoff_changed(struct dlv_engine *eng, struct dlv_dest *d)
+{
+	uint64_t r = dlv_backoff_apply(&d->bo, d->rate_mps);
+	dlv_bucket_set_rate(&d->bucket, r, eng->now);
+	log_info("dest=%s event=backoff rate_factor_permille=%u cuts=%u rate_mps=%llu", d->key,
+		 d->bo.factor, d->bo.cuts, (unsigned long long)r);
 }
 
 void dlv_dest_outcome(struct dlv_engine *eng, struct dlv_dest *d, bool tempfail)
 {
-	if (dlv_backoff_record(&d->bo, &eng->p.backoff, tempfail, eng->now))
-		backoff_changed(eng, d);
+	if (dlv_backoff_record(&d->bo, dlv_backoff_policy(eng), tempfail, eng->now))
+		dlv_dest_backoff_changed(eng, d);
 }
 
 /* Destinations backing off recover while idle too (one step per window). */
@@ -616,8 +624,8 @@ static void backoff_tick(struct dlv_engine *eng)
 {
 	for (unsigned h = 0; h < DLV_DEST_HASH; h++)
 		for (struct dlv_dest *d = eng->hash[h]; d; d = d->next_hash)
-			if (dlv_backoff_tick(&d->bo, &eng->p.backoff, eng->now))
-				backoff_changed(eng, d);
+			if (dlv_backoff_tick(&d->bo, dlv_backoff_policy(eng), eng->now))
+				dlv_dest_backoff_changed(eng, d);
 }
 
 void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *ecode,
