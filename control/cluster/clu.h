@@ -75,13 +75,18 @@ int clu_node_resume(struct clu_node *node, const char *key);
 bool clu_node_redis_up(struct clu_node *node);
 /*
  * Called by worker lcore `lcore` (< CLU_LCORES; one producer per lcore, no lock, no
- * allocation): asks the node to manage key from its next round on (a `*`-rule destination,
- * or an unlimited one that backs off). Returns 0, -ENOSPC (this lcore's requests are full: ask
- * again later), -E2BIG (key too long), -EINVAL (lcore out of range, or a `*` request without
- * a `*` rule). The node adds at most CLU_DEST_MAX keys in all and drops dynamic keys idle for
- * dyn_idle_ms.
+ * allocation): asks the node to manage key, covered by the `*` shaping rule, with the `*`
+ * limits as its own cluster-wide budget from its next round on. At most CLU_DEST_MAX keys in
+ * all; dynamic keys idle for dyn_idle_ms are dropped. 0, -ENOSPC (this lcore's requests are
+ * full: ask again later), -E2BIG (key too long), -EINVAL (lcore out of range, no `*` rule).
  */
-int clu_node_ask(struct clu_node *node, unsigned lcore, const char *key, enum clu_ask_kind kind);
+int clu_node_ask(struct clu_node *node, unsigned lcore, const char *key);
+/*
+ * Called by worker lcore `lcore` when its automatic backoff cut key to factor per-mille
+ * (1..999): the node publishes the cut cluster-wide in its next round (any key, managed or
+ * not). Same ring and return values as clu_node_ask.
+ */
+int clu_node_report_cut(struct clu_node *node, unsigned lcore, const char *key, uint32_t factor);
 const char *clu_node_id(const struct clu_node *node);
 
 /* A copy of the node's state for display (dpmailctl cluster show). Thread-safe. */

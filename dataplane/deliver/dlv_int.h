@@ -81,6 +81,7 @@ struct dlv_dest {
 	struct dlv_bucket bucket;
 	struct dlv_backoff bo;
 	uint32_t clu_bo_seen;         /* cluster-wide backoff factor last adopted (0: none yet) */
+	uint32_t clu_cuts_sent;       /* bo.cuts already reported to the cluster */
 	uint64_t clu_asked_us;        /* asked the cluster to manage this key (0: never) */
 	bool shape_star;              /* limited by the `*` shaping rule */
 	uint64_t fail_until;          /* all hops failed: no new connection before this */

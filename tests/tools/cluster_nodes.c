@@ -231,7 +231,7 @@ static bool star_leased(struct sim *s)
 {
 	for (int i = 0; i < N; i++) {
 		struct clu_entry *e = ent_k(s, i, STAR);
-		if (!e || e->mode != CLU_M_LEASED || e->g.rate_mps != STAR_RATE * 1000 / N || !ent_k(s, i, UNL))
+		if (!e || e->mode != CLU_M_LEASED || e->g.rate_mps != STAR_RATE * 1000 / N)
 			return false;
 	}
 	return true;
@@ -248,20 +248,19 @@ static bool unl_cut(struct sim *s)
 static bool extra_gone(struct sim *s)
 {
 	for (int i = 0; i < N; i++)
-		if (ent_k(s, i, STAR) || ent_k(s, i, UNL))
+		if (ent_k(s, i, STAR))
 			return false;
 	return true;
 }
 
 /* Keys the lcores add at run time: a destination under the `*` rule gets the `*` limits as its
- * own cluster-wide budget; an unlimited one that backs off shares its cut; both are dropped
- * once idle for dyn_idle_ms. */
+ * own cluster-wide budget, dropped once idle for dyn_idle_ms; a cut of a destination no node
+ * manages is shared too. */
 static void dynamic_keys(struct sim *s)
 {
 	int bad = 0;
 	for (int i = 0; i < N; i++)
-		bad |= clu_node_ask(s->node[i], 0, STAR, CLU_ASK_STAR) |
-			clu_node_ask(s->node[i], 1, UNL, CLU_ASK_BACKOFF);
+		bad |= clu_node_ask(s->node[i], 0, STAR);
 	check("lcores ask for keys", bad == 0, "rc %d", bad);
 	extra_demand = true;
 	uint64_t t = run_until(s, 3000000, star_leased);
@@ -270,9 +269,11 @@ static void dynamic_keys(struct sim *s)
 	      t / 1000, STAR_RATE, ent_k(s, 0, STAR) ? ent_k(s, 0, STAR)->g.rate_mps : 0,
 	      ent_k(s, 1, STAR) ? ent_k(s, 1, STAR)->g.rate_mps : 0,
 	      ent_k(s, 2, STAR) ? ent_k(s, 2, STAR)->g.rate_mps : 0);
-	__atomic_store_n(&ent_k(s, 1, UNL)->cut[3], CLU_CUT(1, 300), __ATOMIC_RELAXED);
+	/* a destination no node manages (no limit): node b's cut reaches every node's table */
+	bad = clu_node_report_cut(s->node[1], 3, UNL, 300);
 	t = run_until(s, 3000000, unl_cut);
-	check("an unlimited destination's cut is shared", t < 1000000, "%" PRIu64 " ms", t / 1000);
+	check("an unmanaged destination's cut is shared", bad == 0 && t < 1000000, "%" PRIu64 " ms",
+	      t / 1000);
 	extra_demand = false;
 	t = run_until(s, 5000000, extra_gone);
 	check("idle run-time keys are dropped", t != UINT64_MAX, "%" PRIu64 " ms", t / 1000);
@@ -318,7 +319,7 @@ static void measure_rate(struct sim *s, const char *name, uint64_t limit_per_s)
 #define BO_STEP_MS 3500
 static void backoff_shared(struct sim *s)
 {
-	__atomic_store_n(&ent(s, 0)->cut[0], CLU_CUT(1, 500), __ATOMIC_RELAXED);
+	check("an lcore reports a cut", clu_node_report_cut(s->node[0], 0, DEST, 500) == 0, "ring");
 	uint64_t t0 = mono_us();
 	want_factor = 500;
 	uint64_t t = run_until(s, 3000000, all_factor);

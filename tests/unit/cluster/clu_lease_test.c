@@ -133,25 +133,27 @@ START_TEST(lcores_ask_for_keys)
 	int err = 0;
 	struct clu_node *n = clu_node_new(&p, NULL, 0, &err);
 	ck_assert_ptr_nonnull(n);
-	ck_assert_int_eq(clu_node_ask(n, 0, "star.example", CLU_ASK_STAR), -EINVAL);  /* no `*` rule */
+	ck_assert_int_eq(clu_node_ask(n, 0, "star.example"), -EINVAL);  /* no `*` rule */
+	ck_assert_int_eq(clu_node_report_cut(n, 0, "x.example", 1000), -EINVAL);
+	ck_assert_int_eq(clu_node_report_cut(n, 0, "x.example", 500), 0);
 	clu_node_free(n);
 	p.star_rate = 30;
 	p.star_conns = 6;
 	n = clu_node_new(&p, NULL, 0, &err);
 	ck_assert_ptr_nonnull(n);
-	ck_assert_int_eq(clu_node_ask(n, CLU_LCORES, "x.example", CLU_ASK_STAR), -EINVAL);
+	ck_assert_int_eq(clu_node_ask(n, CLU_LCORES, "x.example"), -EINVAL);
 	char big[CLU_KEY_MAX + 8];
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = 0;
-	ck_assert_int_eq(clu_node_ask(n, 0, big, CLU_ASK_STAR), -E2BIG);
-	ck_assert_int_eq(clu_node_ask(n, 0, "star.example", CLU_ASK_STAR), 0);
-	ck_assert_int_eq(clu_node_ask(n, 1, "star.example", CLU_ASK_STAR), 0);   /* added once */
+	ck_assert_int_eq(clu_node_ask(n, 0, big), -E2BIG);
+	ck_assert_int_eq(clu_node_ask(n, 0, "star.example"), 0);
+	ck_assert_int_eq(clu_node_ask(n, 1, "star.example"), 0);   /* added once */
 	char key[32];
 	for (int i = 0; i < CLU_ASK_RING; i++) {
 		snprintf(key, sizeof(key), "k%d.example", i);
-		ck_assert_int_eq(clu_node_ask(n, 2, key, CLU_ASK_BACKOFF), 0);
+		ck_assert_int_eq(clu_node_ask(n, 2, key), 0);
 	}
-	ck_assert_int_eq(clu_node_ask(n, 2, "late.example", CLU_ASK_BACKOFF), -ENOSPC);
+	ck_assert_int_eq(clu_node_ask(n, 2, "late.example"), -ENOSPC);
 	clu_node_step(n, 1000000, 1000);
 	struct clu_table *t = clu_node_table(n);
 	ck_assert_uint_eq(t->n, 1 + CLU_ASK_RING);
@@ -163,9 +165,10 @@ START_TEST(lcores_ask_for_keys)
 	ck_assert_uint_eq(e->g.conns, 3);
 	e = clu_table_find(t, "k7.example");
 	ck_assert_ptr_nonnull(e);
-	ck_assert(e->dynamic && !e->limited_rate && !e->limited_conns);
+	ck_assert(e->dynamic && e->limited_rate && e->limited_conns);
+	ck_assert_ptr_null(clu_table_find(t, "x.example"));  /* without Redis a cut stays local */
 	/* the ring has room again once the node drained it */
-	ck_assert_int_eq(clu_node_ask(n, 2, "late.example", CLU_ASK_BACKOFF), 0);
+	ck_assert_int_eq(clu_node_ask(n, 2, "late.example"), 0);
 	clu_node_step(n, 1100000, 1100);
 	ck_assert_ptr_nonnull(clu_table_find(clu_node_table(n), "late.example"));
 	clu_node_free(n);
