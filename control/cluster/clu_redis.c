@@ -153,6 +153,21 @@ int clu_redis_lease(redisContext *c, const char *prefix, const char *key, const 
 	return 0;
 }
 
+/* Reads counter P:<what>:ver into *v: 1 when it differs from ver, 0 when not, -EIO. */
+static int version_get(redisContext *c, const char *prefix, const char *what, uint64_t ver,
+		       uint64_t *v)
+{
+	redisReply *r = redisCommand(c, "GET %s:%s:ver", prefix, what);
+	if (!r)
+		return -EIO;
+	*v = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
+	bool bad = r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL;
+	freeReplyObject(r);
+	if (bad)
+		return -EIO;
+	return *v != ver;
+}
+
 int clu_redis_bo_push(redisContext *c, const char *prefix, const char *key, uint32_t factor,
 		      uint32_t step, uint32_t step_ms, uint32_t *in_force)
 {
@@ -177,16 +192,11 @@ int clu_redis_bo_poll(redisContext *c, const char *prefix, uint64_t *ver, int64_
 		      void (*start)(void *arg),
 		      void (*fn)(void *arg, const char *key, uint32_t factor, uint64_t t_ms), void *arg)
 {
-	redisReply *r = redisCommand(c, "GET %s:bo:ver", prefix);
-	if (!r)
-		return -EIO;
-	uint64_t v = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
-	bool bad = r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL;
-	freeReplyObject(r);
-	if (bad)
-		return -EIO;
-	if (v == *ver)
-		return 0;
+	uint64_t v;
+	int vr = version_get(c, prefix, "bo", *ver, &v);
+	if (vr <= 0)
+		return vr;
+	redisReply *r;
 	r = redisCommand(c, "TIME");
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
@@ -242,16 +252,11 @@ int clu_redis_susp_poll(redisContext *c, const char *prefix, uint64_t *ver,
 			void (*start)(void *arg),
 			void (*fn)(void *arg, const char *key, uint64_t until_ms), void *arg)
 {
-	redisReply *r = redisCommand(c, "GET %s:susp:ver", prefix);
-	if (!r)
-		return -EIO;
-	uint64_t v = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
-	bool bad = r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL;
-	freeReplyObject(r);
-	if (bad)
-		return -EIO;
-	if (v == *ver)
-		return 0;
+	uint64_t v;
+	int vr = version_get(c, prefix, "susp", *ver, &v);
+	if (vr <= 0)
+		return vr;
+	redisReply *r;
 	r = redisCommand(c, "HGETALL %s:susp", prefix);
 	if (!r)
 		return -EIO;

@@ -149,6 +149,13 @@ static void report(struct dlv_engine *eng, struct dlv_dest *d, struct clu_entry 
 	cut_adopt(eng, d, e);
 }
 
+void dlv_cluster_cut(struct dlv_engine *eng, struct dlv_dest *d)
+{
+	struct clu_node *node = clu_active();
+	if (node && d->bo.cuts != d->clu_cuts_sent)
+		cut_report(eng, d, node, entry_of(clu_node_table(node), d));
+}
+
 bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d)
 {
 	struct clu_node *node = clu_active();

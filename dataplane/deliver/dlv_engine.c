@@ -612,6 +612,7 @@ void dlv_dest_backoff_changed(struct dlv_engine *eng, struct dlv_dest *d)
 	dlv_bucket_set_rate(&d->bucket, r, eng->now);
 	log_info("dest=%s event=backoff rate_factor_permille=%u cuts=%u rate_mps=%llu", d->key,
 		 d->bo.factor, d->bo.cuts, (unsigned long long)r);
+	dlv_cluster_cut(eng, d);   /* a cut of ours is shared with the cluster (if any) */
 }
 
 void dlv_dest_outcome(struct dlv_engine *eng, struct dlv_dest *d, bool tempfail)

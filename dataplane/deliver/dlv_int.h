@@ -217,5 +217,8 @@ const struct dlv_hop *dlv_conn_hop(const struct dlv_conn *dc);
 
 /* dlv_cluster.c: clamps d to the cluster lease; false: dispatch nothing for d this turn. */
 bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d);
+/* d's backoff factor changed: a new cut of this lcore's goes to the cluster (no-op without
+ * one; a full request ring is retried by the next gate). */
+void dlv_cluster_cut(struct dlv_engine *eng, struct dlv_dest *d);
 
 #endif
