@@ -81,6 +81,7 @@ struct cfg_tcp {
 	uint32_t test_echo_port, test_discard_port, test_source_port, test_source_bytes;
 	struct cfg_ip test_connect_addr;  /* family 0: no test active open */
 	uint32_t test_connect_port, test_connect_count;
+	bool test_quiet;                  /* no per-connection log line from the test services */
 };
 
 struct cfg_log {
