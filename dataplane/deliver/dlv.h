@@ -39,7 +39,10 @@ struct cfg_snapshot;
 /* Cookies of spool commits made by delivery (DSNs) carry this bit; the relay's don't. */
 #define DLV_COOKIE_BIT (1ull << 63)
 
-enum dlv_tls_mode { DLV_TLS_NONE = 0, DLV_TLS_MAY, DLV_TLS_ENCRYPT, DLV_TLS_VERIFY, DLV_TLS_DANE };
+/* DLV_TLS_MTA_STS: the domain's published MTA-STS policy (control/sts) decides; without one
+ * it behaves as DLV_TLS_MAY. */
+enum dlv_tls_mode { DLV_TLS_NONE = 0, DLV_TLS_MAY, DLV_TLS_ENCRYPT, DLV_TLS_VERIFY, DLV_TLS_DANE,
+		    DLV_TLS_MTA_STS };
 
 struct dlv_tls_rule {
 	const char *destination;      /* domain, route name or "*" */

@@ -234,6 +234,7 @@ static enum smtp_tls_policy smtp_tls(const struct dlv_conn *dc)
 	case DLV_TLS_NONE:
 		return SMTP_TLS_NONE;
 	case DLV_TLS_MAY:
+	case DLV_TLS_MTA_STS:         /* no policy published: opportunistic */
 		return pol->tls_ctx ? SMTP_TLS_OPPORTUNISTIC : SMTP_TLS_NONE;
 	default:
 		return SMTP_TLS_REQUIRED;

@@ -40,6 +40,7 @@ void dlv_snap_release(void *obj)
 static const enum dlv_tls_mode tls_modes[] = {
 	[CFG_TLS_NONE] = DLV_TLS_NONE, [CFG_TLS_MAY] = DLV_TLS_MAY, [CFG_TLS_ENCRYPT] = DLV_TLS_ENCRYPT,
 	[CFG_TLS_VERIFY] = DLV_TLS_VERIFY, [CFG_TLS_DANE] = DLV_TLS_DANE,
+	[CFG_TLS_MTA_STS] = DLV_TLS_MTA_STS,
 };
 
 /* Strings are borrowed from the snapshot's cfg, which the snapshot frees after ds. */
