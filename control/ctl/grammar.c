@@ -40,6 +40,7 @@ static const struct ctl_cmd_def grammar[] = {
 	{ "cluster suspend <destination> [<duration>]", "suspend a destination on every node of the cluster", 0 },
 	{ "cluster resume <destination>", "resume a destination on every node of the cluster", 0 },
 	{ "sts show <domain>", "the cached MTA-STS policy of a domain, its state and last error", CTL_CMD_RO },
+	{ "sts refresh <domain>", "re-check a domain's MTA-STS TXT id now (fetch the policy if it changed)", 0 },
 	{ "sts list", "domains in the MTA-STS cache with mode and policy id", CTL_CMD_RO },
 	{ "conns", "open SMTP connections, inbound and outbound", CTL_CMD_RO },
 	{ "log level [<level>]", "show or set the log level (err, warn, info, debug)", 0 },

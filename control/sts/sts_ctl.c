@@ -4,6 +4,7 @@
  * the engine from the running configuration's mta_sts section, installs it as the resolver's
  * CTL_DNS_STS provider, and serves:
  *   sts show <domain>     the cached policy of a domain, its state and last error
+ *   sts refresh <domain>  re-check the TXT id now (fetches the policy when it changed)
  *   sts list              every domain in the cache, with mode and id
  * Reloads keep the engine's options (a restart applies new ones; the cache file survives).
  */
@@ -43,21 +44,45 @@ static json_t *policy_json(const struct sts_info *in)
 	return o;
 }
 
-static int cmd_show(const struct ctl_req *rq, json_t **result, char *err, size_t errlen, void *arg)
+/* The request's domain, lower case without a trailing dot; false if unusable. */
+static bool arg_domain(const struct ctl_req *rq, char canon[STS_HOST_MAX + 1], char *err, size_t errlen)
 {
-	struct sts *s = arg;
 	const char *dom = json_string_value(json_object_get(rq->args, "domain"));
-	char canon[STS_HOST_MAX + 1];
 	size_t n = dom ? strlen(dom) : 0;
 	if (n && dom[n - 1] == '.')
 		n--;
 	if (n == 0 || n > STS_HOST_MAX) {
 		snprintf(err, errlen, "bad domain");
-		return CTL_ERROR;
+		return false;
 	}
 	for (size_t i = 0; i < n; i++)
 		canon[i] = (char)(dom[i] >= 'A' && dom[i] <= 'Z' ? dom[i] + 32 : dom[i]);
 	canon[n] = '\0';
+	return true;
+}
+
+static int cmd_refresh(const struct ctl_req *rq, json_t **result, char *err, size_t errlen, void *arg)
+{
+	char canon[STS_HOST_MAX + 1];
+	if (!arg_domain(rq, canon, err, errlen))
+		return CTL_ERROR;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int rc = sts_refresh(arg, canon, (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot refresh %s: %s", canon, strerror(-rc));
+		return CTL_ERROR;
+	}
+	*result = json_pack("{s:s,s:s}", "domain", canon, "refresh", "started");
+	return CTL_OK;
+}
+
+static int cmd_show(const struct ctl_req *rq, json_t **result, char *err, size_t errlen, void *arg)
+{
+	struct sts *s = arg;
+	char canon[STS_HOST_MAX + 1];
+	if (!arg_domain(rq, canon, err, errlen))
+		return CTL_ERROR;
 	struct sts_info in;
 	sts_info(s, canon, &in);
 	json_t *r = json_object();
@@ -120,6 +145,8 @@ int sts_ctl_init(struct ctl_daemon *d)
 	int rc = ctl_register(srv, "sts show", cmd_show, engine);
 	if (rc == 0)
 		rc = ctl_register(srv, "sts list", cmd_list, engine);
+	if (rc == 0)
+		rc = ctl_register(srv, "sts refresh", cmd_refresh, engine);
 	if (rc < 0)
 		log_err("event=startup_failed reason=\"admin command sts\" err=%d", rc);
 	return rc;

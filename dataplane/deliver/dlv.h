@@ -69,6 +69,7 @@ struct dlv_policy {
 	struct dlv_backoff_policy backoff;   /* window_us 0: dlv_params.backoff */
 	struct tls_client_ctx *tls_ctx;   /* NULL: STARTTLS is not attempted */
 	const char *helo;                 /* our name in EHLO and in DSNs */
+	bool mta_sts_all;                 /* mta_sts.all_domains: STS where no tls_policy entry applies */
 };
 
 struct dlv_params {
@@ -87,6 +88,9 @@ struct dlv_stats {
 	uint64_t dsn_sent, dsn_failed;
 	uint64_t conns_opened, conns_failed, conns_reused;
 	uint64_t tls_sessions, tls_verified;
+	uint64_t sts_enforced;            /* connections set up under an MTA-STS enforce policy */
+	uint64_t sts_mx_refused;          /* MX hosts skipped: not in the domain's enforce policy */
+	uint64_t sts_testing_failed;      /* MTA-STS testing: would have failed (delivered anyway) */
 	uint64_t acct_dropped;            /* accounting ring full */
 	uint64_t messages;                /* transactions completed (any outcome) */
 	uint64_t queued;                  /* jobs waiting now */

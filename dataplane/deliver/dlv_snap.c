@@ -83,6 +83,7 @@ static int build_rules(struct dlv_snap *ds, const struct cfg *c)
 	ds->pol.n_tls = dv->tls_policy.n;
 	ds->pol.shape = ds->shape;
 	ds->pol.n_shape = dv->shaping.n;
+	ds->pol.mta_sts_all = c->mta_sts.all_domains;
 	ds->pol.retry = (struct dlv_retry_policy){
 		.first_us = (uint64_t)dv->retry_first * 1000000, .cap_us = (uint64_t)dv->retry_cap * 1000000,
 		.max_age_us = (uint64_t)dv->max_age * 1000000, .jitter_pct = dv->retry_jitter_pct,
