@@ -235,7 +235,7 @@ static void finish(struct sts_fetcher *f, CURL *e, CURLcode code)
 	char *ct = NULL;
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r.http_code);
 	curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct);
-	if (x->too_big)
+	if (x->too_big || code == CURLE_FILESIZE_EXCEEDED)
 		r.error = "policy larger than 64 KiB";
 	else if (code != CURLE_OK)
 		r.error = x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);

@@ -37,7 +37,7 @@ dlv_cert self mxself.ststest self
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout web.key -out web.csr \
   -subj "/CN=mta-sts.enf.ststest" 2>/dev/null
 openssl x509 -req -in web.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out web.crt -days 2 \
-  -extfile <(echo "subjectAltName=DNS:mta-sts.enf.ststest,DNS:mta-sts.enfbad.ststest,DNS:mta-sts.enfcert.ststest,DNS:mta-sts.tst.ststest,DNS:mta-sts.rot.ststest") 2>/dev/null
+  -extfile <(echo "subjectAltName=DNS:mta-sts.enf.ststest,DNS:mta-sts.enfbad.ststest,DNS:mta-sts.enfcert.ststest,DNS:mta-sts.tst.ststest,DNS:mta-sts.rot.ststest,DNS:mta-sts.red.ststest,DNS:mta-sts.html.ststest,DNS:mta-sts.big.ststest,DNS:mta-sts.badpol.ststest") 2>/dev/null
 
 dlv_dns <<EOF
 local-zone: "ststest." static
@@ -65,6 +65,14 @@ local-data: "mta-sts.enfbad.ststest. 60 IN A 127.0.0.60"
 local-data: "mta-sts.enfcert.ststest. 60 IN A 127.0.0.60"
 local-data: "mta-sts.tst.ststest. 60 IN A 127.0.0.60"
 local-data: "mta-sts.rot.ststest. 60 IN A 127.0.0.60"
+local-data: '_mta-sts.red.ststest. 60 IN TXT "v=STSv1; id=x1"'
+local-data: '_mta-sts.html.ststest. 60 IN TXT "v=STSv1; id=x1"'
+local-data: '_mta-sts.big.ststest. 60 IN TXT "v=STSv1; id=x1"'
+local-data: '_mta-sts.badpol.ststest. 60 IN TXT "v=STSv1; id=x1"'
+local-data: "mta-sts.red.ststest. 60 IN A 127.0.0.60"
+local-data: "mta-sts.html.ststest. 60 IN A 127.0.0.60"
+local-data: "mta-sts.big.ststest. 60 IN A 127.0.0.60"
+local-data: "mta-sts.badpol.ststest. 60 IN A 127.0.0.60"
 remote-control:
 control-enable: yes
 control-interface: $D/ub.ctl
@@ -86,6 +94,10 @@ pol enfbad.ststest enforce mxok.ststest
 pol enfcert.ststest enforce mxself.ststest
 pol tst.ststest testing mxother.ststest
 pol rot.ststest enforce mxa.ststest
+pol red.ststest enforce mx1.ststest; echo "https://mta-sts.enf.ststest/.well-known/mta-sts.txt" >web/red.ststest.redirect
+pol html.ststest enforce mx1.ststest; touch web/html.ststest.html
+{ printf 'version: STSv1\nmode: enforce\nmx: mx1.ststest\nmax_age: 86400\nx: '; head -c 70000 /dev/zero | tr '\0' a; printf '\n'; } >web/big.ststest.txt
+printf 'version: STSv1\nmode: enforce\nmax_age: 86400\n' >web/badpol.ststest.txt
 t_bg WEB $X $PY "$T_ROOT/tests/tools/sts_https.py" --host 127.0.0.60 --port 443 --cert web.crt \
   --key web.key --dir "$D/web" >web.out 2>&1
 t_check "policy server starts" t_wait_for 10 grep -q listening web.out
@@ -185,6 +197,15 @@ t_check "sts show: enforce policy of enf.ststest, id e1, its mx pattern" \
 t_check "sts show: human output names the mode" bash -c "$X $CTL -s $D/admin.sock sts show tst.ststest | grep -q testing"
 t_check "sts list: the five policy domains and the one without" \
   bash -c "[ \$($X $CTL -s $D/admin.sock --json sts list | grep -o '\"domain\"' | wc -l) -ge 6 ]"
+
+# fetches that must fail (RFC 8461 3.3): no policy results, the reason is shown
+fails_with() { ctl sts refresh "$1" >/dev/null; showf "$1" last_error | grep -q "$2"; }
+t_check "a redirect is not followed" t_wait_for 10 fails_with red.ststest 'HTTP status is not 200'
+t_check "a policy served as text/html is refused" t_wait_for 10 fails_with html.ststest 'Content-Type is not text/plain'
+t_check "a policy above 64 KiB is refused" t_wait_for 10 fails_with big.ststest 'larger than 64 KiB'
+t_check "an invalid policy (enforce without mx) is refused" t_wait_for 10 fails_with badpol.ststest 'invalid policy: no mx pattern'
+t_check "none of them left a policy in the cache" \
+  bash -c "[ '$(showf red.ststest mode)$(showf html.ststest mode)$(showf big.ststest mode)$(showf badpol.ststest mode)' = NoneNoneNoneNone ]"
 
 # id change: policy r2 names mxb only -> mxa is refused, mxb gets the mail
 pol rot.ststest enforce mxb.ststest
