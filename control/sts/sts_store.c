@@ -39,6 +39,9 @@ int sts_store_parse_line(char *buf, struct sts_store_rec *r, struct sts_policy *
 		return -EINVAL;
 	p->mode = (enum sts_mode)m;
 	p->max_age = (uint32_t)age;
+	size_t ml = strlen(f[5]);
+	if (strstr(f[5], ",,") || f[5][0] == ',' || f[5][ml - 1] == ',')
+		return -EINVAL;   /* never written so: a damaged line */
 	if (strcmp(f[5], "-") != 0) {
 		char *s2 = NULL;
 		for (char *t = strtok_r(f[5], ",", &s2); t; t = strtok_r(NULL, ",", &s2)) {
