@@ -397,6 +397,7 @@ sc_dpmaild_start() {
       echo "relay: {clients: [{network: 127.0.0.0/8}]}"
     fi
     echo "control: {admin_socket: $d/admin.sock}"
+    echo "limits: {max_sessions: ${DPMAILD_MAX_SESSIONS:-20000}}"   # idle-10k holds 10,000 + 16
     echo "tls: {certificates: [{cert: $SC_TMP/cert.pem, key: $SC_TMP/key.pem}]}"
     echo "dns: {forwarders: [\"127.0.0.1@9\"]}"
     # the same canonicalization as the OpenDKIM of the Postfix target (DKIM_CANON to change)
@@ -408,6 +409,7 @@ sc_dpmaild_start() {
       echo "  retry: {first: 2, cap: 4, jitter_pct: 0}"
       echo "  routes: [{domain: sink.test, hosts: [\"[$SINK_HOST]:$SINK_PORT\"]}]"
       echo "  tls_policy: [{destination: sink.test, mode: $( [ "$TLS_OUT" = 1 ] && echo encrypt || echo none )}]"
+      [ -n "${DPMAILD_SHAPING:-}" ] && echo "  shaping: [$DPMAILD_SHAPING]"
     fi
   } >"$d/dpmaild.yaml"
   "$DPMAILD" -c "$d/dpmaild.yaml" -t >"$d/check.log" 2>&1 || { cat "$d/check.log" >&2; return 1; }
@@ -419,6 +421,7 @@ sc_dpmaild_start() {
     ip -n "$SC_NS" addr add "$SINK_HOST/24" dev "$SC_TAP" && ip -n "$SC_NS" link set "$SC_TAP" up || return 1
   fi
   sc_wait 30 sc_port_open_at "$TARGET_HOST" "$RELAY_PORT" || { tail -20 "$d/dpmaild.log" >&2; return 1; }
+  sc_wait 20 test -S "$d/admin.sock"   # the listeners open before the control plane's socket
 }
 
 # sc_dpmaild_dpdk_start MODE: dpmaild on the DPDK backend (our TCP/IP stack) on a net_tap port
