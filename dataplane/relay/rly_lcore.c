@@ -17,6 +17,7 @@
 #include "config/cfg_params_relay.h"
 #include "deliver/dlv.h"
 #include "dkim/dkim.h"
+#include "keyfile.h"
 #include "log.h"
 #include "main/dp.h"
 #include "metrics/stats.h"
@@ -70,16 +71,6 @@ static void on_queued(void *ctx, uint64_t qid)
 	dlv_engine_enqueue(st->dlv, qid);
 }
 
-static int read_key(const char *path, uint8_t key[32])
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, key, 32);
-	close(fd);
-	return n == 32 ? 0 : -EINVAL;
-}
-
 static int spool_setup(struct rly_lcore *st, const struct cfg *c)
 {
 	struct spool_tunables t;
@@ -99,7 +90,14 @@ static int spool_setup(struct rly_lcore *st, const struct cfg *c)
 	for (uint32_t i = 0; i < c->spool.keys.n; i++) {
 		const struct cfg_spool_key *k = cfg_list_at(&cfg_spool_key_list, &c->spool.keys, i);
 		uint8_t key[32];
-		if ((err = read_key(k->file, key)) < 0 || (err = spool_key_add(st->sp, (uint16_t)k->id, key)) < 0) {
+		const char *why;
+		if ((err = keyfile_read(k->file, key, sizeof key, &why)) < 0) {
+			log_err("event=startup_failed reason=\"spool key %s: %s\"", k->file, why);
+			return err;
+		}
+		err = spool_key_add(st->sp, (uint16_t)k->id, key);
+		explicit_bzero(key, sizeof key);
+		if (err < 0) {
 			log_err("event=startup_failed reason=\"spool key %s: %s\"", k->file, strerror(-err));
 			return err;
 		}
