@@ -409,7 +409,8 @@ sc_dpmaild_start() {
       echo "  retry: {first: 2, cap: 4, jitter_pct: 0}"
       echo "  routes: [{domain: sink.test, hosts: [\"[$SINK_HOST]:$SINK_PORT\"]}]"
       echo "  tls_policy: [{destination: sink.test, mode: $( [ "$TLS_OUT" = 1 ] && echo encrypt || echo none )}]"
-      [ -n "${DPMAILD_SHAPING:-}" ] && echo "  shaping: [$DPMAILD_SHAPING]"
+      # the same outbound concurrency as the Postfix target (smtp_destination_concurrency_limit)
+      echo "  shaping: [${DPMAILD_SHAPING:-{destination: sink.test, connections: ${POSTFIX_OUT_CONC:-20}\}}]"
     fi
   } >"$d/dpmaild.yaml"
   "$DPMAILD" -c "$d/dpmaild.yaml" -t >"$d/check.log" 2>&1 || { cat "$d/check.log" >&2; return 1; }
