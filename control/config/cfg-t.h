@@ -171,11 +171,15 @@ struct cfg_tls {
 };
 
 enum cfg_unsignable { CFG_UNSIGNABLE_REJECT = 0, CFG_UNSIGNABLE_PASS };
+/* header/body, in the order of the configuration's names */
+enum cfg_dkim_canon { CFG_DKIM_RELAXED_RELAXED = 0, CFG_DKIM_RELAXED_SIMPLE, CFG_DKIM_SIMPLE_RELAXED,
+		      CFG_DKIM_SIMPLE_SIMPLE };
 
 struct cfg_dkim {
 	struct cfg_list keys;         /* struct cfg_dkim_key */
 	char *operator_domain;        /* "" = no second signature by the operator's domain */
 	int unsignable;               /* enum cfg_unsignable: zero or several From: headers */
+	int canonicalization;         /* enum cfg_dkim_canon: header/body canonicalization */
 };
 
 struct cfg_spool {

@@ -30,6 +30,8 @@ static const char *const listen_tls[] = { "none", "starttls", "implicit", NULL }
 static const char *const tls_modes[] = { "none", "may", "encrypt", "verify", "dane", "mta-sts", NULL };
 static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
 static const char *const unsignable_modes[] = { "reject", "pass", NULL };
+static const char *const dkim_canons[] = { "relaxed/relaxed", "relaxed/simple", "simple/relaxed",
+					   "simple/simple", NULL };
 
 /* ---- item tables ---------------------------------------------------------------------------- */
 
@@ -304,6 +306,11 @@ const struct cfg_param cfg_dkim_params[] = {
 	{ "unsignable", CFG_T_ENUM, "reject", 0, 0, F(dkim.unsignable), 0, unsignable_modes, NULL,
 	  "A message with zero or several From: headers: reject (550 5.7.1 at end of data) or "
 	  "pass (relayed unsigned, logged)." },
+	{ "canonicalization", CFG_T_ENUM, "relaxed/relaxed", 0, 0, F(dkim.canonicalization), 0,
+	  dkim_canons, NULL,
+	  "DKIM header/body canonicalization (RFC 6376 3.4), as OpenDKIM's Canonicalization. "
+	  "relaxed/simple hashes the body as it is (cheaper) but breaks on any whitespace change "
+	  "in transit." },
 };
 
 const struct cfg_param cfg_spool_params[] = {

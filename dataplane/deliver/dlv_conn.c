@@ -51,7 +51,11 @@ static void drain(struct dlv_conn *dc)
 		if ((size_t)n < len)
 			break;
 	}
-	conn_flush(dc->conn);
+	/* Over TLS the record layer seals what this turn produced at the end of the turn
+	 * (tls_core_poll runs last in the relay's poll hook): the message header, body pieces and
+	 * the final dot leave as one record and one write instead of one per piece. */
+	if (!dc->tls_on)
+		conn_flush(dc->conn);
 }
 
 /* The connection stops counting as "being set up" (it is ready, or gone). */

@@ -881,9 +881,12 @@ static int dispatch(struct dlv_engine *eng)
 				work++;
 			}
 		}
-		/* A new connection only for jobs that no connection being set up will take: one
-		 * queued message never opens a connection per loop turn while the first connects. */
-		if (d->qlen > d->nsetup && d->fail_until <= eng->now &&
+		/* A new connection only when the backlog exceeds one queued job per connection we
+		 * have (a connection being set up will take one; an established one takes the next
+		 * as soon as its message is done): one queued message never opens a connection per
+		 * loop turn while the first connects, and a steady stream that the open connections
+		 * keep up with does not open one per turn up to max_conns (each a TLS handshake). */
+		if (d->qlen > d->nconn && d->qlen > d->nsetup && d->fail_until <= eng->now &&
 		    (d->conn_limit == 0 || d->nconn < d->conn_limit) &&
 		    dlv_bucket_wait_us(&d->bucket, eng->now) == 0 && eng->free_conns) {
 			/* One new connection per destination per turn: a burst does not open dozens at once. */
