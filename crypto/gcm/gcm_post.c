@@ -143,11 +143,9 @@ bool gcm_sess_key_update_wanted(const struct gcm_sess *s)
 	       s->state != GCM_SESS_CLOSED && (s->key_update_due || s->wr.seq >= s->seq_limit);
 }
 
-int gcm_key_update_seal(struct gcm_sess *s, struct gcm_engine *e, struct gcm_op *op,
-			uint8_t *rec, bool requested, uint64_t now)
+int gcm_key_update_prep(struct gcm_sess *s, struct gcm_op *op, uint8_t *rec, bool requested)
 {
 	uint8_t *p = rec + GCM_TLS_HDR;
-	int n;
 
 	if (s->version != GCM_TLS13)
 		return -EPROTO;
@@ -156,7 +154,23 @@ int gcm_key_update_seal(struct gcm_sess *s, struct gcm_engine *e, struct gcm_op 
 	p[2] = 0;
 	p[3] = 1;
 	p[4] = requested ? 1 : 0;
-	n = gcm_seal_prep(s, op, GCM_CT_HANDSHAKE, rec, 5);
+	return gcm_seal_prep(s, op, GCM_CT_HANDSHAKE, rec, 5);
+}
+
+int gcm_key_update_commit(struct gcm_sess *s, int status)
+{
+	if (status || gcm_dir_update(s, &s->wr))
+		return post_fail(s, GCM_ALERT_INTERNAL_ERROR, -EIO);
+	s->key_update_due = false;
+	s->stats.key_updates_out++;
+	return 0;
+}
+
+int gcm_key_update_seal(struct gcm_sess *s, struct gcm_engine *e, struct gcm_op *op,
+			uint8_t *rec, bool requested, uint64_t now)
+{
+	int n = gcm_key_update_prep(s, op, rec, requested);
+
 	if (n < 0)
 		return n;
 	gcm_engine_enqueue(e, op, now);
@@ -164,9 +178,5 @@ int gcm_key_update_seal(struct gcm_sess *s, struct gcm_engine *e, struct gcm_op 
 	gcm_engine_flush(e);
 	if (!op->done)
 		gcm_seal_finish(op);
-	if (op->status || gcm_dir_update(s, &s->wr))
-		return post_fail(s, GCM_ALERT_INTERNAL_ERROR, -EIO);
-	s->key_update_due = false;
-	s->stats.key_updates_out++;
-	return n;
+	return gcm_key_update_commit(s, op->status) < 0 ? -EIO : n;
 }

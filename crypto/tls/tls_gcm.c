@@ -65,6 +65,25 @@ static bool on_data(void *ctx, const uint8_t *p, size_t n)
 	return tls_conn_deliver(tc, p, n);
 }
 
+/* Across-sessions mode: a record of tc completed inside an engine flush (maybe another
+ * session's call): only schedule; tls_conn_run flushes the lower conn and delivers. */
+static void ready(void *ctx)
+{
+	struct tls_conn *tc = ctx;
+
+	tc->gcm_kick = true;
+	tls_run_add(tc);
+}
+
+static const struct gcm_link_io link_io = {
+	.on_data = on_data, .emit = emit, .ready = ready,
+};
+
+static bool batched(const struct tls_conn *tc)
+{
+	return tc->gcm && tc->gcm->async;
+}
+
 void tls_gcm_takeover(struct tls_conn *tc)
 {
 	struct gcm_link *gl;
@@ -84,6 +103,12 @@ void tls_gcm_takeover(struct tls_conn *tc)
 		free(gl);
 		return;
 	}
+	if (tc->core->cfg.gcm_batch_sessions) {
+		struct gcm_link_io io = link_io;
+
+		io.ctx = tc;
+		gcm_alink_start(gl, tc->core->gcm, &io);
+	}
 	tc->gcm = gl;
 	tc->core->stats.role[tc->role].gcm_sessions++;
 }
@@ -92,10 +117,59 @@ void tls_gcm_free(struct tls_conn *tc)
 {
 	if (!tc->gcm)
 		return;
-	gcm_sess_wipe(&tc->gcm->s);
-	free(tc->gcm);
+	if (tc->gcm->async) {
+		gcm_alink_release(tc->gcm); /* freed once its records left the engine */
+	} else {
+		gcm_sess_wipe(&tc->gcm->s);
+		free(tc->gcm);
+	}
 	free(tc->gcm_rbuf);
 	tc->gcm = NULL;
+}
+
+/* Across-sessions mode: hands up opened records, then queues the records of tc->in. */
+static int read_batched(struct tls_conn *tc)
+{
+	struct gcm_link *l = tc->gcm;
+	ssize_t u;
+
+	if (gcm_alink_deliver(l, tc->core->now) < 0)
+		return -1;
+	if (l->s.peer_closed && !tc->close_notify_in) {
+		tc->close_notify_in = tc->eof_seen = true;
+		tc->core->stats.role[tc->role].close_notify_in++;
+	}
+	if (!tc->in || tc->upper_paused || tc->close_notify_in || tc->state != TLS_ST_OPEN)
+		return 0;
+	u = gcm_alink_input(l, tc->in + tc->in_off, tc->in_len - tc->in_off, tc->core->now);
+	if (u < 0)
+		return -1;
+	tc->in_off += (size_t)u;
+	return 0;
+}
+
+bool tls_gcm_in_pending(const struct tls_conn *tc)
+{
+	return batched(tc) && gcm_alink_in_pending(tc->gcm);
+}
+
+size_t tls_gcm_out_bytes(const struct tls_conn *tc)
+{
+	return batched(tc) ? gcm_alink_out_bytes(tc->gcm) : 0;
+}
+
+void tls_gcm_flush(struct tls_conn *tc)
+{
+	if (batched(tc))
+		gcm_engine_flush(tc->core->gcm->e);
+}
+
+int tls_gcm_kicked(struct tls_conn *tc)
+{
+	if (!tc->gcm_kick)
+		return 0;
+	tc->gcm_kick = false;
+	return tc->gcm && tc->gcm->err ? -1 : 1;
 }
 
 /* Completes the record held in gcm_rbuf from the span; 1 when it is whole, 0 when the span
@@ -123,8 +197,11 @@ static int rbuf_fill(struct tls_conn *tc)
 
 static int input(struct tls_conn *tc, const uint8_t *p, size_t n, size_t *used)
 {
-	const struct gcm_link_io io = {.ctx = tc, .on_data = on_data, .emit = emit};
-	ssize_t u = gcm_link_input(tc->core->gcm, tc->gcm, p, n, &io);
+	struct gcm_link_io io = link_io;
+	ssize_t u;
+
+	io.ctx = tc;
+	u = gcm_link_input(tc->core->gcm, tc->gcm, p, n, &io);
 
 	if (u < 0)
 		return -1;
@@ -140,6 +217,8 @@ int tls_gcm_read(struct tls_conn *tc)
 {
 	size_t used, left;
 
+	if (batched(tc))
+		return read_batched(tc);
 	if (!tc->in || tc->in_off >= tc->in_len)
 		return 0;
 	if (tc->gcm_rlen) {
@@ -169,14 +248,31 @@ int tls_gcm_read(struct tls_conn *tc)
 
 int tls_gcm_seal(struct tls_conn *tc, const void *p, size_t n)
 {
-	const struct gcm_link_io io = {.ctx = tc, .on_data = on_data, .emit = emit};
+	struct gcm_link_io io = link_io;
 
+	if (batched(tc))
+		return gcm_alink_send(tc->gcm, p, n, tc->core->now) == (ssize_t)n ? 0 : -1;
+	io.ctx = tc;
 	return gcm_link_send(tc->core->gcm, tc->gcm, p, n, &io) == (ssize_t)n ? 0 : -1;
 }
 
 void tls_gcm_close_notify(struct tls_conn *tc)
 {
-	const struct gcm_link_io io = {.ctx = tc, .on_data = on_data, .emit = emit};
+	struct gcm_link_io io = link_io;
 
+	if (batched(tc)) {
+		/* out now: a graceful close waits only for what the BIO already queued */
+		if (gcm_alink_alert(tc->gcm, GCM_ALERT_CLOSE_NOTIFY, tc->core->now) == 0)
+			gcm_engine_flush(tc->core->gcm->e);
+		return;
+	}
+	io.ctx = tc;
 	gcm_link_alert(tc->core->gcm, tc->gcm, GCM_ALERT_CLOSE_NOTIFY, &io);
+}
+
+unsigned tls_gcm_core_flush(struct tls_core *core)
+{
+	if (!core->gcm || !core->cfg.gcm_batch_sessions)
+		return 0;
+	return gcm_engine_flush(core->gcm->e);
 }
