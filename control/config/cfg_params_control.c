@@ -62,7 +62,7 @@ const struct cfg_param cfg_accounting_params[] = {
 	  "their value: any of qid, sender, recipient, destination, remote_host, reply, client, "
 	  "auth_user." },
 	{ "key_file", CFG_T_STR, "\"\"", 0, 4095, F(accounting.key_file), 0, NULL, NULL,
-	  "File holding the pseudonym key (at least 32 bytes; only its first 32 are used). "
+	  "File holding the pseudonym key: 32 raw bytes or 64 hex digits (openssl rand -hex 32). "
 	  "Required when pseudonymise is not empty." },
 };
 

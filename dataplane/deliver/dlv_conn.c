@@ -251,6 +251,14 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 		dlv_job_tempfail(eng, j, "4.3.0", "message vanished from the spool");
 		return;
 	}
+	uint32_t flags = spool_msg_flags(m);
+	if ((flags & SPOOL_MF_REQUIRETLS) && !(dc->tls_on && dc->tls_verified)) {
+		/* RFC 8689 4.2.1: never in clear, never to an unauthenticated peer (a REQUIRETLS
+		 * destination verifies, so this is a policy change under a live connection) */
+		dlv_job_bounce(eng, j, "5.7.30", "550 5.7.30 REQUIRETLS support required "
+			       "(no verified TLS to the next hop)");
+		return;
+	}
 	struct spool_str snd = spool_msg_sender(m);
 	snprintf(dc->from, sizeof(dc->from), "%.*s", (int)snd.len, snd.p);
 	for (unsigned i = 0; i < j->nrc; i++) {
@@ -267,9 +275,16 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 		dlv_job_tempfail(eng, j, "4.3.0", "cannot read the message from the spool");
 		return;
 	}
+	/* Message flags (docs/deliver.md "Message flags"): SMTPUTF8 and REQUIRETLS are required
+	 * of the next hop (the client engine fails the message with 5.6.7 / 5.7.30 when they are
+	 * not offered); 8BITMIME is declared when offered and otherwise the body goes as it is
+	 * ("just send 8", as Postfix does when it does not convert). */
 	dc->msg = (struct smtp_client_msg){
 		.from = dc->from, .rcpts = dc->rcptp, .nrcpt = j->nrc,
 		.size = spool_msg_body_len(m),
+		.needs_8bit = (flags & SPOOL_MF_8BITMIME) && (dc->smtp.ext & SMTP_EXT_8BITMIME),
+		.needs_smtputf8 = (flags & SPOOL_MF_SMTPUTF8) != 0,
+		.requiretls = (flags & SPOOL_MF_REQUIRETLS) != 0,
 	};
 	dc->buf_len = dc->buf_off = 0;
 	dc->body_eof = dc->body_wait = dc->body_err = false;
@@ -312,7 +327,9 @@ static void take_next(struct dlv_conn *dc)
 		if (dc->msgs)
 			dc->eng->stats.conns_reused++;
 		dlv_conn_start_job(dc, dlv_dest_pop(d));
+		return;
 	}
+	d->idle_hint = true;   /* idle without a job: dispatch() will look for us */
 }
 
 void dlv_conn_body(struct dlv_conn *dc, int result, const uint8_t *data, uint32_t len)

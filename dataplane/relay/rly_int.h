@@ -27,6 +27,7 @@ struct rly_env {
 	uint32_t sender_off, sender_len;
 	uint32_t envid_off, envid_len;
 	uint8_t ret;
+	uint32_t flags;               /* enum spool_msg_flag from MAIL FROM */
 };
 
 struct rly_session {

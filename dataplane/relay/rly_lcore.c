@@ -17,6 +17,7 @@
 #include "config/cfg_params_relay.h"
 #include "deliver/dlv.h"
 #include "dkim/dkim.h"
+#include "keyfile.h"
 #include "log.h"
 #include "main/dp.h"
 #include "metrics/stats.h"
@@ -70,16 +71,6 @@ static void on_queued(void *ctx, uint64_t qid)
 	dlv_engine_enqueue(st->dlv, qid);
 }
 
-static int read_key(const char *path, uint8_t key[32])
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, key, 32);
-	close(fd);
-	return n == 32 ? 0 : -EINVAL;
-}
-
 static int spool_setup(struct rly_lcore *st, const struct cfg *c)
 {
 	struct spool_tunables t;
@@ -99,7 +90,14 @@ static int spool_setup(struct rly_lcore *st, const struct cfg *c)
 	for (uint32_t i = 0; i < c->spool.keys.n; i++) {
 		const struct cfg_spool_key *k = cfg_list_at(&cfg_spool_key_list, &c->spool.keys, i);
 		uint8_t key[32];
-		if ((err = read_key(k->file, key)) < 0 || (err = spool_key_add(st->sp, (uint16_t)k->id, key)) < 0) {
+		const char *why;
+		if ((err = keyfile_read(k->file, key, sizeof key, &why)) < 0) {
+			log_err("event=startup_failed reason=\"spool key %s: %s\"", k->file, why);
+			return err;
+		}
+		err = spool_key_add(st->sp, (uint16_t)k->id, key);
+		explicit_bzero(key, sizeof key);
+		if (err < 0) {
 			log_err("event=startup_failed reason=\"spool key %s: %s\"", k->file, strerror(-err));
 			return err;
 		}
@@ -192,8 +190,10 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 	work += rly_core_poll(st->rly, now);
 	work += dlv_engine_poll(st->dlv, now);
 	work += spool_poll(st->sp, now);
-	/* Work in flight keeps the loop from sleeping: a commit or a signature is waiting. */
-	return work + (spool_busy(st->sp) || rly_core_busy(st->rly));
+	/* Work this lcore can do next turn keeps the loop from sleeping (a staged batch, a
+	 * signature waiting); a write or fdatasync in flight does not: it completes in the kernel
+	 * and the next turn after the idle sleep reaps it (spinning on it cost a whole core). */
+	return work + (spool_runnable(st->sp) || rly_core_busy(st->rly));
 }
 
 static void rly_params_from_cfg(struct rly_params *p, const struct cfg *c)

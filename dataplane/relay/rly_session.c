@@ -156,6 +156,7 @@ static void env_reset(struct rly_env *e)
 	e->nrcpt = 0;
 	e->sender_len = e->envid_len = 0;
 	e->ret = SPOOL_RET_NONE;
+	e->flags = 0;
 }
 
 /* ---- SMTP hooks ---- */
@@ -205,6 +206,9 @@ static void h_mail(void *ctx, struct smtp_server_session *ss, const struct smtp_
 	e->envid_len = (uint32_t)strlen(m->envid);
 	e->ret = m->ret == SMTP_RET_FULL ? SPOOL_RET_FULL : m->ret == SMTP_RET_HDRS ? SPOOL_RET_HDRS
 										   : SPOOL_RET_NONE;
+	/* what the message asks of every later hop: delivery honours it (docs/deliver.md) */
+	e->flags = (m->body == SMTP_BODY_8BITMIME ? SPOOL_MF_8BITMIME : 0) |
+		   (m->smtputf8 ? SPOOL_MF_SMTPUTF8 : 0) | (m->requiretls ? SPOOL_MF_REQUIRETLS : 0);
 }
 
 static uint8_t notify_bits(uint32_t n)
@@ -276,7 +280,12 @@ static void h_data_begin(void *ctx, struct smtp_server_session *ss, struct smtp_
 		.ret = e->ret,
 		.nrcpt = (uint16_t)e->nrcpt,
 		.rcpts = rcpts,
+		.flags = e->flags,
 	};
+	/* the tenant: the relay.clients entry that accepted it (IP pools choose by it) */
+	const struct rly_client *cl = session_client(s);
+	if (cl && cl->name)
+		env.tenant = (struct spool_str){ cl->name, (uint16_t)strnlen(cl->name, 255) };
 	int err = 0;
 	s->txn = spool_msg_begin(core->spool, &env, &err);
 	if (!s->txn) {
