@@ -397,7 +397,8 @@ static void lower_on_eof(void *ctx, struct conn *lc)
 static int seal(struct tls_conn *tc, const void *p, size_t n)
 {
 	size_t w = 0;
-	ERR_clear_error();
+	if (!tc->gcm)
+		ERR_clear_error();        /* crypto/gcm leaves OpenSSL's error queue alone */
 	if (tc->gcm ? tls_gcm_seal(tc, p, n) < 0
 		    : (SSL_write_ex(tc->ssl, p, n, &w) != 1 || w != n)) {
 		ERR_clear_error();

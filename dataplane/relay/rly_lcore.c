@@ -225,6 +225,7 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 	struct rly_params rp;
 	tls_core_cfg_defaults(&tc);
 	tc.gcm_records = c->tls.batched_records;
+	tc.gcm_batch_sessions = c->tls.batch_across_sessions;
 	dkim_params_defaults(&dp);
 	rly_params_from_cfg(&rp, c);
 	rp.queued = on_queued;
