@@ -137,7 +137,7 @@ struct gcm_dir_state {
 
 struct gcm_sess_stats {
 	uint64_t rec_out, rec_in, bytes_out, bytes_in, key_updates_in, key_updates_out, tickets_in,
-		bad_mac;
+		tickets_kept, bad_mac;
 };
 
 struct gcm_sess {
@@ -156,6 +156,10 @@ struct gcm_sess {
 	uint8_t hs_buf[8];     /* header (+ KeyUpdate body) of a post-handshake message */
 	uint8_t hs_len;
 	uint32_t hs_skip;      /* body bytes of a NewSessionTicket still to skip */
+	/* TLS 1.3 client: a NewSessionTicket whole within one record is handed here (header
+	 * included; valid during the call) instead of being dropped; NULL: dropped */
+	void (*on_ticket)(void *ctx, const uint8_t *msg, size_t len);
+	void *ticket_ctx;
 	struct gcm_sess_stats stats;
 };
 

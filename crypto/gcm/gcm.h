@@ -94,6 +94,15 @@ size_t gcm_rec_overhead(const struct gcm_sess *s);
  * -EMSGSIZE / -EPIPE (session closed or failed).
  */
 int gcm_seal_prep(struct gcm_sess *s, struct gcm_op *op, uint8_t ct, uint8_t *rec, size_t len);
+/*
+ * TLS 1.3: seals the handshake message at rec + 5 (len bytes) as the *peer* would have, under
+ * the current read key at sequence number seq, without touching s: re-encrypts a
+ * post-handshake message (a NewSessionTicket) for the OpenSSL object that owns the session's
+ * ticket store. rec room: len + 22. Complete after op->done/flush + gcm_seal_finish. Returns
+ * the record length or -EINVAL.
+ */
+int gcm_reseal_read13(const struct gcm_sess *s, uint64_t seq, struct gcm_op *op, uint8_t *rec,
+		      size_t len);
 /* Completes a sealed record: copies the tag after the ciphertext. */
 void gcm_seal_finish(struct gcm_op *op);
 

@@ -2,8 +2,8 @@
 /*
  * gcm_post.c: what arrives after the handshake besides application data: alerts
  * (close_notify, warnings, fatal), TLS 1.3 KeyUpdate in both directions (RFC 8446 §4.6.3,
- * §7.2) and NewSessionTicket (counted and dropped: a session taken over by the batched path
- * keeps no tickets for resumption). Anything else (TLS 1.2 renegotiation, 1.3 post-handshake
+ * §7.2) and NewSessionTicket (handed to the owner through s->on_ticket when whole within one
+ * record, so a TLS 1.3 client keeps it for resumption; otherwise counted and dropped). Anything else (TLS 1.2 renegotiation, 1.3 post-handshake
  * authentication) ends the session with an alert: dpmail's contexts never ask for them.
  */
 #include "gcm/gcm.h"
@@ -89,6 +89,19 @@ static int hs13_input(struct gcm_sess *s, const uint8_t *p, size_t len)
 		size_t take;
 		uint32_t mlen;
 
+		if (s->hs_len == 0 && !s->hs_skip && s->on_ticket && len >= 4 &&
+		    p[0] == HS_NEW_SESSION_TICKET) {
+			size_t ml = 4 + ((size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3]);
+
+			if (ml <= len) {
+				s->stats.tickets_in++;
+				s->stats.tickets_kept++;
+				s->on_ticket(s->ticket_ctx, p, ml);
+				p += ml;
+				len -= ml;
+				continue;
+			}
+		}
 		if (s->hs_skip) {
 			take = len < s->hs_skip ? len : s->hs_skip;
 			s->hs_skip -= (uint32_t)take;

@@ -112,6 +112,9 @@ struct tls_conn {
 	uint8_t gcm_hdr[5], gcm_hdr_fill;
 	size_t gcm_body_left;
 	bool gcm_kick;                /* across-sessions mode: a record completed (tls_gcm_kicked) */
+	BIO *gcm_bio;                 /* our conn BIO (a reference): records leave through it */
+	uint64_t gcm_feed_seq;        /* 1.3 client: records re-sealed for OpenSSL (tickets) */
+	bool gcm_feed_off;            /* OpenSSL refused one: keep no more tickets */
 
 	bool on_run;
 	TAILQ_ENTRY(tls_conn) hs_link;

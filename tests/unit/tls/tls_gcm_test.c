@@ -6,7 +6,8 @@
  * client streams 96 KiB in uneven pieces (some flushed, some left for the end of the turn),
  * every server echoes what it gets (a short conn_send pauses its reading until on_sendable),
  * TLS 1.2 and 1.3. The echo must come back byte for byte, every session must have been
- * taken over on both sides, and a graceful close must reach both ends.
+ * taken over on both sides, and a graceful close must reach both ends. A TLS 1.3 client that
+ * keeps its ticket is taken over too, and resumes with it (the ticket handed to OpenSSL).
  */
 #include <check.h>
 #include <stdio.h>
@@ -228,6 +229,90 @@ START_TEST(echo_many)
 }
 END_TEST
 
+/* One session that keeps its ticket: taken over on both sides, resumed the next time.
+ * _i: bit 0 = across sessions, bit 1 = TLS 1.2 (session from the handshake, not a ticket) */
+START_TEST(ticket_resume)
+{
+	static struct pair p;
+	struct tls_core_cfg cfg;
+	struct tls_ctx_cfg xc;
+	struct tls_client_cfg ccf;
+	struct tls_server_ctx *sc;
+	struct tls_client_ctx *cc;
+	struct tls_core *score, *ccore;
+	struct tls_ticket_key tk;
+	char cert[128], key[128], ca[128], err[256];
+	uint64_t now = 1000;
+
+	snprintf(cert, sizeof(cert), "%s/ecdsa.pem", dir);
+	snprintf(key, sizeof(key), "%s/ecdsa.key", dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	struct tls_identity id = {.certs = {{cert, key}}, .n_certs = 1};
+	tls_ctx_cfg_defaults(&xc);
+	if (_i & 2)
+		xc.max_version = 0x0303;
+	ck_assert_int_eq(tls_ticket_key_generate(&tk), 0);
+	sc = tls_server_ctx_new(&xc, &id, 1, &tk, 1, err, sizeof(err));
+	ck_assert_msg(sc != NULL, "%s", err);
+	tls_client_cfg_defaults(&ccf);
+	ccf.ca_file = ca;
+	ccf.use_system_store = false;
+	cc = tls_client_ctx_new(&ccf, err, sizeof(err));
+	ck_assert_msg(cc != NULL, "%s", err);
+	tls_core_cfg_defaults(&cfg);
+	cfg.gcm_batch_sessions = _i & 1;
+	score = tls_core_new(&cfg);
+	ccore = tls_core_new(&cfg);
+	ck_assert(score && ccore);
+	for (int round = 0; round < 2; round++) {
+		struct tls_conn_opts so = {.now = now}, co = {.now = now, .host = "mx.test",
+							     .session_key = "mx.test:25"};
+		int e;
+
+		memset(&p, 0, sizeof(p));
+		p.cli.got = malloc(STREAM);
+		tls_mpipe_init(&p.pipe, 1 << 20, &raw, NULL, &raw, NULL);
+		p.srv.c = tls_conn_server_new(score, &p.pipe.b.conn, sc, &hs, &p.srv, &so, &e);
+		p.cli.c = tls_conn_client_new(ccore, &p.pipe.a.conn, cc, &hc, &p.cli, &co, &e);
+		ck_assert(p.srv.c && p.cli.c);
+		for (int t = 0; t < 50; t++) {
+			if (p.cli.connected && p.cli.sent == 0) {
+				ck_assert_int_eq(conn_send(p.cli.c, pattern, 5000), 5000);
+				conn_flush(p.cli.c);
+				p.cli.sent = 5000;
+			}
+			tls_mpipe_poll(&p.pipe);
+			tls_core_poll(score, now += 3);
+			tls_core_poll(ccore, now);
+		}
+		ck_assert_uint_eq(p.cli.got_len, 5000);
+		ck_assert_mem_eq(p.cli.got, pattern, 5000);
+		ck_assert_int_eq(tls_conn_result(p.cli.c)->resumed, round == 1);
+		ck_assert_uint_eq(tls_core_stats(ccore)->role[1].gcm_sessions, (unsigned)round + 1);
+		/* 1.3: a ticket per connection (the resumed one gets a fresh one); 1.2: the
+		 * session of the full handshake only */
+		ck_assert_uint_eq(tls_core_stats(ccore)->sess_cache_stores,
+				  (_i & 2) ? 1u : (unsigned)round + 1);
+		conn_close(p.cli.c);
+		for (int t = 0; t < 50 && !(p.cli.closed && p.srv.closed); t++) {
+			if (p.srv.eof && p.srv.c)
+				conn_close(p.srv.c);
+			tls_mpipe_poll(&p.pipe);
+			tls_core_poll(score, now += 3);
+			tls_core_poll(ccore, now);
+		}
+		ck_assert(p.cli.closed && p.srv.closed);
+		tls_mpipe_fini(&p.pipe);
+		free(p.cli.got);
+	}
+	ck_assert_uint_eq(tls_core_stats(score)->role[0].handshakes_resumed, 1);
+	tls_core_free(score);
+	tls_core_free(ccore);
+	tls_server_ctx_free(sc);
+	tls_client_ctx_free(cc);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tls_gcm");
@@ -238,6 +323,7 @@ int main(void)
 	tcase_add_unchecked_fixture(tc, global_setup, global_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, echo_many, 0, 4);
+	tcase_add_loop_test(tc, ticket_resume, 0, 4);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
