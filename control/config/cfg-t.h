@@ -168,6 +168,8 @@ struct cfg_tls {
 	int min_version;              /* index into "TLSv1.2", "TLSv1.3" */
 	uint32_t handshake_timeout_ms;
 	bool batched_records;         /* crypto/gcm takes over AES-GCM records after the handshake */
+	bool batch_across_sessions;   /* with batched_records: one burst per loop turn for all
+				       * sessions instead of one per call */
 };
 
 enum cfg_unsignable { CFG_UNSIGNABLE_REJECT = 0, CFG_UNSIGNABLE_PASS };

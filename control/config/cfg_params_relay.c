@@ -295,6 +295,10 @@ const struct cfg_param cfg_tls_params[] = {
 	{ "batched_records", CFG_T_BOOL, "true", 0, 0, F(tls.batched_records), 0, NULL, NULL,
 	  "Seal and open the AES-GCM records of established sessions in bursts with intel-ipsec-mb "
 	  "(crypto/gcm) instead of OpenSSL's record layer; false keeps OpenSSL's." },
+	{ "batch_across_sessions", CFG_T_BOOL, "false", 0, 0, F(tls.batch_across_sessions), 0, NULL,
+	  NULL, "With batched_records: the records of all sessions of a core during a loop turn go "
+	  "into one burst (copied, completed at the end of the turn) instead of one burst per "
+	  "send or receive call. Measured slower on this hardware (docs/gcm.md); off by default." },
 };
 
 const struct cfg_param cfg_dkim_params[] = {

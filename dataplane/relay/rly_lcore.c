@@ -230,6 +230,7 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 	struct rly_params rp;
 	tls_core_cfg_defaults(&tc);
 	tc.gcm_records = c->tls.batched_records;
+	tc.gcm_batch_sessions = c->tls.batch_across_sessions;
 	dkim_params_defaults(&dp);
 	dp.hdr_canon = c->dkim.canonicalization <= CFG_DKIM_RELAXED_SIMPLE ? DKIM_CANON_RELAXED_
 									 : DKIM_CANON_SIMPLE_;
