@@ -20,6 +20,7 @@
 #define CLU_DEST_MAX   256     /* managed destinations per node */
 #define CLU_HOST_MAX   255
 #define CLU_LCORES     16      /* lcores whose open connections an entry records */
+#define CLU_ASK_RING   32      /* pending requests (keys, cuts) per lcore */
 
 /* Tunables (control/config maps the `cluster` section onto them). */
 struct clu_params {
@@ -32,7 +33,13 @@ struct clu_params {
 	uint32_t io_timeout_ms;       /* one Redis round trip at most; then Redis counts as down */
 	uint32_t fallback_pct;        /* without Redis: this percent of the configured budget */
 	uint32_t idle_return_ms;      /* no queued work this long: the lease is returned */
+	uint32_t bo_step_factor;      /* backoff restoration: per-mille per step (delivery.backoff) */
+	uint32_t bo_step_ms;          /* and the step interval, both for the cluster-wide curve */
+	uint32_t star_rate;           /* the `*` shaping rule: limits of every destination it */
+	uint32_t star_conns;          /* covers, cluster-wide, each its own key (0/0: no rule) */
+	uint32_t dyn_idle_ms;         /* a key added at run time and idle this long is dropped */
 };
+
 
 /* One destination's cluster-wide budget as configured (delivery.shaping). */
 struct clu_limit {
@@ -51,9 +58,10 @@ struct clu_grant {
 enum clu_mode { CLU_M_LEASED = 0, CLU_M_FALLBACK, CLU_M_IDLE };
 
 /*
- * One row of the published budget table. Immutable once published except `demand_us`, which
- * worker lcores store (relaxed, at most a few times per second) when they hold queued work for
- * the destination, and the cluster thread reads to decide whether the lease is still needed.
+ * One row of the published budget table. Immutable once published except the fields workers
+ * store (relaxed atomics, each lcore its own slot, only when the value changes): `demand_us`
+ * when they hold queued work for the destination (the cluster thread reads it to decide
+ * whether the lease is still needed) and `open`.
  */
 struct clu_entry {
 	char key[CLU_KEY_MAX + 1];
@@ -63,12 +71,15 @@ struct clu_entry {
 	uint64_t suspended_until_ms;  /* wall clock (ms); UINT64_MAX = until resumed; 0 = not */
 	uint64_t demand_us;           /* monotonic; written by workers (atomic, relaxed) */
 	uint32_t open[CLU_LCORES];    /* connections open per lcore; written by that lcore */
+	uint32_t bo_factor;           /* cluster-wide backoff factor, per-mille; 0 or 1000: none */
+	bool dynamic;                 /* added at run time (clu_node_ask) */
 };
 
 /* The immutable per-destination budget table, sorted by key (bsearch on the workers). */
 struct clu_table {
 	uint64_t version;
 	unsigned n;
+	unsigned n_susp;              /* entries suspended at publication (0: skip the search) */
 	struct rcu_head rcu;
 	struct clu_entry e[];
 };

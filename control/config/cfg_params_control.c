@@ -62,7 +62,7 @@ const struct cfg_param cfg_accounting_params[] = {
 	  "their value: any of qid, sender, recipient, destination, remote_host, reply, client, "
 	  "auth_user." },
 	{ "key_file", CFG_T_STR, "\"\"", 0, 4095, F(accounting.key_file), 0, NULL, NULL,
-	  "File holding the pseudonym key (at least 32 bytes; only its first 32 are used). "
+	  "File holding the pseudonym key: 32 raw bytes or 64 hex digits (openssl rand -hex 32). "
 	  "Required when pseudonymise is not empty." },
 };
 
@@ -108,6 +108,7 @@ int cfg_validate_accounting(const struct cfg *c, char *err, size_t errlen)
 							 a->pseudonymise.v[i]) != 0)
 			f++;
 		if (f == CTL_ACCT_FIELD__MAX || f == CTL_ACCT_TLS_VERSION || f == CTL_ACCT_TLS_CIPHER ||
+		    f == CTL_ACCT_TLS_POLICY ||
 		    f == CTL_ACCT_DKIM_DOMAINS)
 			return cfg_errf(c, "accounting.pseudonymise", err, errlen,
 					"'%s' is not a field that can be pseudonymised", a->pseudonymise.v[i]);

@@ -27,9 +27,11 @@
 #define LIST(desc_) { #desc_, cfg_##desc_##_parse, cfg_##desc_##_free }
 
 static const char *const listen_tls[] = { "none", "starttls", "implicit", NULL };
-static const char *const tls_modes[] = { "none", "may", "encrypt", "verify", "dane", NULL };
+static const char *const tls_modes[] = { "none", "may", "encrypt", "verify", "dane", "mta-sts", NULL };
 static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
 static const char *const unsignable_modes[] = { "reject", "pass", NULL };
+static const char *const dkim_canons[] = { "relaxed/relaxed", "relaxed/simple", "simple/relaxed",
+					   "simple/simple", NULL };
 
 /* ---- item tables ---------------------------------------------------------------------------- */
 
@@ -293,6 +295,10 @@ const struct cfg_param cfg_tls_params[] = {
 	{ "batched_records", CFG_T_BOOL, "true", 0, 0, F(tls.batched_records), 0, NULL, NULL,
 	  "Seal and open the AES-GCM records of established sessions in bursts with intel-ipsec-mb "
 	  "(crypto/gcm) instead of OpenSSL's record layer; false keeps OpenSSL's." },
+	{ "batch_across_sessions", CFG_T_BOOL, "false", 0, 0, F(tls.batch_across_sessions), 0, NULL,
+	  NULL, "With batched_records: the records of all sessions of a core during a loop turn go "
+	  "into one burst (copied, completed at the end of the turn) instead of one burst per "
+	  "send or receive call. Measured slower on this hardware (docs/gcm.md); off by default." },
 };
 
 const struct cfg_param cfg_dkim_params[] = {
@@ -304,11 +310,16 @@ const struct cfg_param cfg_dkim_params[] = {
 	{ "unsignable", CFG_T_ENUM, "reject", 0, 0, F(dkim.unsignable), 0, unsignable_modes, NULL,
 	  "A message with zero or several From: headers: reject (550 5.7.1 at end of data) or "
 	  "pass (relayed unsigned, logged)." },
+	{ "canonicalization", CFG_T_ENUM, "relaxed/relaxed", 0, 0, F(dkim.canonicalization), 0,
+	  dkim_canons, NULL,
+	  "DKIM header/body canonicalization (RFC 6376 3.4), as OpenDKIM's Canonicalization. "
+	  "relaxed/simple hashes the body as it is (cheaper) but breaks on any whitespace change "
+	  "in transit." },
 };
 
 const struct cfg_param cfg_spool_params[] = {
 	{ "keys", CFG_T_CUSTOM, "[]", 0, 0, F(spool.keys), 0, NULL, &spool_key_type,
-	  "Spool encryption keys: [{id: 1..65535, file: 32-byte key file}]. The highest id "
+	  "Spool encryption keys: [{id: 1..65535, file: 32 raw bytes or 64 hex digits}]. The highest id "
 	  "encrypts new data; older ids stay to read what they wrote." },
 	{ "dir", CFG_T_STR, "\"/var/spool/dpmail\"", 1, 4095, F(spool.dir), 0, NULL, NULL,
 	  "Spool directory; each worker keeps its own segment files there." },
@@ -326,7 +337,8 @@ const struct cfg_param cfg_delivery_params[] = {
 	  "*), hosts: [host, host:port, [ip]:port], name: shaping rollup name}]." },
 	{ "tls_policy", CFG_T_CUSTOM, "[]", 0, 0, F(delivery.tls_policy), 0, NULL, &tls_policy_type,
 	  "Outbound TLS per destination: [{destination (domain or *), mode: none|may|encrypt|"
-	  "verify|dane}]. Without an entry: may (opportunistic STARTTLS)." },
+	  "verify|dane|mta-sts}]. Without an entry: may (opportunistic STARTTLS), or mta-sts "
+	  "when mta_sts.all_domains is set." },
 	{ "shaping", CFG_T_CUSTOM, "[]", 0, 0, F(delivery.shaping), 0, NULL, &shaping_type,
 	  "Traffic shaping per destination: [{destination, connections, rate (messages/s), "
 	  "burst, per_connection}]; limits are for the whole node (split across workers); 0 = "
@@ -339,6 +351,26 @@ const struct cfg_param cfg_delivery_params[] = {
 	  "A message still undelivered after this long is bounced as expired, seconds." },
 	{ "retry.jitter_pct", CFG_T_U32, "10", 0, 50, F(delivery.retry_jitter_pct), 0, NULL, NULL,
 	  "Random +- percentage applied to each delay (spreads the retries of a burst)." },
+	{ "backoff.window_ms", CFG_T_U32, "60000", 100, 3600000, F(delivery.backoff.window_ms), 0,
+	  NULL, NULL, "Automatic backoff: outcomes per destination are judged in windows of this "
+	  "length, milliseconds." },
+	{ "backoff.min_samples", CFG_T_U32, "20", 1, 1000000, F(delivery.backoff.min_samples), 0,
+	  NULL, NULL, "A window with fewer outcomes than this decides nothing." },
+	{ "backoff.threshold_pct", CFG_T_U32, "30", 1, 100, F(delivery.backoff.threshold_pct), 0,
+	  NULL, NULL, "Share of temporary failures (4xx, 421, dropped connections) in a window that "
+	  "cuts the destination's rate, percent." },
+	{ "backoff.decrease_pct", CFG_T_U32, "50", 1, 99, F(delivery.backoff.decrease_pct), 0,
+	  NULL, NULL, "A cut keeps this percent of the current rate (multiplicative decrease)." },
+	{ "backoff.floor_pct", CFG_T_U32, "5", 1, 100, F(delivery.backoff.floor_pct), 0, NULL,
+	  NULL, "The rate is never cut below this percent of the configured (or, for a destination "
+	  "without a rate, the observed) rate." },
+	{ "backoff.increase_pct", CFG_T_U32, "10", 1, 100, F(delivery.backoff.increase_pct), 0,
+	  NULL, NULL, "Additive increase: percent of the rate restored per step, also while the "
+	  "destination is idle." },
+	{ "backoff.increase_interval_ms", CFG_T_U32, "60000", 100, 3600000,
+	  F(delivery.backoff.increase_interval_ms), 0, NULL, NULL,
+	  "Time between two restoration steps (and from a cut to the first), milliseconds; a step "
+	  "waits while the current window is failing." },
 };
 
 const struct cfg_param cfg_limits_params[] = {

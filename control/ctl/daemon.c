@@ -21,6 +21,7 @@
 #include "ctl/wq.h"
 #include "main/dp.h"
 #include "dns/dns.h"
+#include "keyfile.h"
 #include "log.h"
 #include "main/dp-t.h"
 #include "metrics/stats.h"
@@ -93,16 +94,6 @@ static int daemon_reload(void *arg, uint64_t *version, char *err, size_t errlen)
 	return ctl_cfgcmd_publish(d->cfgcmd, c, version, err, errlen);
 }
 
-static int read_key(const char *path, uint8_t key[32])
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, key, 32);
-	close(fd);
-	return n == 32 ? 0 : -EINVAL;
-}
-
 static int start_acct(struct ctl_daemon *d, const struct cfg *c)
 {
 	struct ctl_acct_opts o;
@@ -115,9 +106,9 @@ static int start_acct(struct ctl_daemon *d, const struct cfg *c)
 		for (int f = 0; f < CTL_ACCT_FIELD__MAX; f++)
 			if (strcmp(ctl_acct_field_str((enum ctl_acct_field)f), c->accounting.pseudonymise.v[i]) == 0)
 				o.pseudo_fields |= CTL_ACCT_PSEUDO(f);
-	if (c->accounting.key_file[0] && read_key(c->accounting.key_file, o.key) < 0) {
-		log_err("event=startup_failed reason=\"accounting.key_file %s: cannot read 32 bytes\"",
-			c->accounting.key_file);
+	const char *why;
+	if (c->accounting.key_file[0] && keyfile_read(c->accounting.key_file, o.key, sizeof o.key, &why) < 0) {
+		log_err("event=startup_failed reason=\"accounting.key_file %s: %s\"", c->accounting.key_file, why);
 		return -1;
 	}
 	int err;

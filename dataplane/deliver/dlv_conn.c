@@ -51,7 +51,11 @@ static void drain(struct dlv_conn *dc)
 		if ((size_t)n < len)
 			break;
 	}
-	conn_flush(dc->conn);
+	/* Over TLS the record layer seals what this turn produced at the end of the turn
+	 * (tls_core_poll runs last in the relay's poll hook): the message header, body pieces and
+	 * the final dot leave as one record and one write instead of one per piece. */
+	if (!dc->tls_on)
+		conn_flush(dc->conn);
 }
 
 /* The connection stops counting as "being set up" (it is ready, or gone). */
@@ -162,6 +166,10 @@ static void connect_hop(struct dlv_conn *dc)
 	struct dlv_engine *eng = dc->eng;
 	const struct dlv_hop *h = dlv_conn_hop(dc);
 	struct conn_addr dst = { .family = AF_INET, .port = htons(h->port) };
+	if (!dlv_sts_hop_allowed(dc, h)) {
+		next_hop(dc, dc->fail_text);
+		return;
+	}
 	if (hop_tlsa(dc, h) != 0)
 		return;
 	if (h->literal) {
@@ -233,6 +241,11 @@ static enum smtp_tls_policy smtp_tls(const struct dlv_conn *dc)
 	switch (dc->dest->tls) {
 	case DLV_TLS_NONE:
 		return SMTP_TLS_NONE;
+	case DLV_TLS_MTA_STS:
+		if (dc->dest->sts && dc->dest->sts->mode == TLS_STS_ENFORCE)
+			return SMTP_TLS_REQUIRED;   /* RFC 8461 5: verified TLS or nothing */
+		/* testing, or no policy published: opportunistic */
+		__attribute__((fallthrough));
 	case DLV_TLS_MAY:
 		return pol->tls_ctx ? SMTP_TLS_OPPORTUNISTIC : SMTP_TLS_NONE;
 	default:
@@ -251,6 +264,14 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 		dlv_job_tempfail(eng, j, "4.3.0", "message vanished from the spool");
 		return;
 	}
+	uint32_t flags = spool_msg_flags(m);
+	if ((flags & SPOOL_MF_REQUIRETLS) && !(dc->tls_on && dc->tls_verified)) {
+		/* RFC 8689 4.2.1: never in clear, never to an unauthenticated peer (a REQUIRETLS
+		 * destination verifies, so this is a policy change under a live connection) */
+		dlv_job_bounce(eng, j, "5.7.30", "550 5.7.30 REQUIRETLS support required "
+			       "(no verified TLS to the next hop)");
+		return;
+	}
 	struct spool_str snd = spool_msg_sender(m);
 	snprintf(dc->from, sizeof(dc->from), "%.*s", (int)snd.len, snd.p);
 	for (unsigned i = 0; i < j->nrc; i++) {
@@ -267,9 +288,16 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 		dlv_job_tempfail(eng, j, "4.3.0", "cannot read the message from the spool");
 		return;
 	}
+	/* Message flags (docs/deliver.md "Message flags"): SMTPUTF8 and REQUIRETLS are required
+	 * of the next hop (the client engine fails the message with 5.6.7 / 5.7.30 when they are
+	 * not offered); 8BITMIME is declared when offered and otherwise the body goes as it is
+	 * ("just send 8", as Postfix does when it does not convert). */
 	dc->msg = (struct smtp_client_msg){
 		.from = dc->from, .rcpts = dc->rcptp, .nrcpt = j->nrc,
 		.size = spool_msg_body_len(m),
+		.needs_8bit = (flags & SPOOL_MF_8BITMIME) && (dc->smtp.ext & SMTP_EXT_8BITMIME),
+		.needs_smtputf8 = (flags & SPOOL_MF_SMTPUTF8) != 0,
+		.requiretls = (flags & SPOOL_MF_REQUIRETLS) != 0,
 	};
 	dc->buf_len = dc->buf_off = 0;
 	dc->body_eof = dc->body_wait = dc->body_err = false;
@@ -312,7 +340,9 @@ static void take_next(struct dlv_conn *dc)
 		if (dc->msgs)
 			dc->eng->stats.conns_reused++;
 		dlv_conn_start_job(dc, dlv_dest_pop(d));
+		return;
 	}
+	d->idle_hint = true;   /* idle without a job: dispatch() will look for us */
 }
 
 void dlv_conn_body(struct dlv_conn *dc, int result, const uint8_t *data, uint32_t len)
@@ -351,6 +381,7 @@ static void h_tls_result(void *ctx, const struct tls_result *r)
 	dc->tls_verified = r->verified;
 	dc->tls_version = r->version;
 	dc->tls_cipher = r->cipher;
+	dlv_sts_tls_result(dc, r->ok, r->verified);
 	if (r->ok) {
 		dc->eng->stats.tls_sessions++;
 		dc->eng->stats.tls_verified += r->verified;
@@ -374,6 +405,8 @@ static void h_starttls(void *ctx, struct smtp_client_session *c)
 		pol.n_tlsa = dc->ntlsa;
 	} else if (dc->dest->tls == DLV_TLS_VERIFY || dc->dest->tls == DLV_TLS_DANE) {
 		pol.mode = TLS_POLICY_VERIFY;   /* DANE without secure TLSA: PKIX, never clear text */
+	} else if (dc->dest->tls == DLV_TLS_MTA_STS && dc->dest->sts) {
+		dlv_sts_tls_policy(dc, &pol);
 	}
 	struct tls_conn_opts o = {
 		.now = eng->now, .handshake_timeout = TLS_HANDSHAKE_TIMEOUT_US, .on_result = h_tls_result,

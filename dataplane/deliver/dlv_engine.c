@@ -178,8 +178,49 @@ static uint64_t share(const struct dlv_engine *eng, uint64_t limit)
 	return s ? s : 1;
 }
 
-static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *key, const char *domain)
+static const char *const tls_names[] = {
+	[DLV_TLS_NONE] = "none", [DLV_TLS_MAY] = "may", [DLV_TLS_ENCRYPT] = "encrypt",
+	[DLV_TLS_VERIFY] = "verify", [DLV_TLS_DANE] = "dane", [DLV_TLS_MTA_STS] = "mta-sts",
+};
+
+/*
+ * The class of a job of message m at destination `base` created for `domain`: TLS mode and
+ * shaping rule (by destination name first, then by recipient domain, then "*"), raised by the
+ * message's flags. Deterministic: whichever domain comes first, the same class results.
+ */
+static void job_class(const struct dlv_engine *eng, const struct spool_msg *m, const char *base,
+		      const char *domain, struct dlv_class *c)
 {
+	memset(c, 0, sizeof(*c));
+	c->tls = tls_rule(eng->pol, base, domain);
+	c->requiretls = m && (spool_msg_flags(m) & SPOOL_MF_REQUIRETLS);
+	if (c->requiretls && c->tls < DLV_TLS_VERIFY)
+		c->tls = DLV_TLS_VERIFY;   /* RFC 8689 4.2.1: never clear, always authenticated */
+	c->shape = shape_rule(eng->pol, base, NULL);
+	if (!c->shape || strcmp(c->shape->destination, "*") == 0) {
+		const struct dlv_shape_rule *r = shape_rule(eng->pol, "", domain);
+		if (r && strcmp(r->destination, "*") != 0) {
+			c->shape = r;
+			c->shape_by_domain = true;
+		}
+	}
+}
+
+/* The destination key: the base, then every part of the class that differs from the default,
+ * so jobs that need different treatment never share a queue or a connection. */
+static void dest_key(char *key, size_t cap, const char *base, const struct dlv_class *c)
+{
+	snprintf(key, cap, "%s%s%s%s%s%s%s%s", base, c->tls != DLV_TLS_MAY ? "|tls=" : "",
+		 c->tls != DLV_TLS_MAY ? tls_names[c->tls] : "", c->requiretls ? "|requiretls" : "",
+		 c->shape_by_domain ? "|shape=" : "", c->shape_by_domain ? c->shape->destination : "",
+		 c->sts_domain ? "|mta-sts=" : "", c->sts_domain ? c->sts_domain : "");
+}
+
+static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *base, const char *domain,
+				 const struct dlv_class *c)
+{
+	char key[DLV_KEY_MAX];
+	dest_key(key, sizeof(key), base, c);
 	uint32_t h = key_hash(key);
 	for (struct dlv_dest *d = eng->hash[h]; d; d = d->next_hash)
 		if (strcmp(d->key, key) == 0)
@@ -188,9 +229,11 @@ static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *key, const 
 	if (!d)
 		return NULL;
 	snprintf(d->key, sizeof(d->key), "%s", key);
-	const struct dlv_shape_rule *r = shape_rule(eng->pol, key, domain);
+	d->base_len = strnlen(base, sizeof(d->key) - 1);
+	const struct dlv_shape_rule *r = c->shape;
 	d->conn_limit = r ? (uint32_t)share(eng, r->connections) : 0;
 	d->per_conn = r ? r->per_connection : 0;
+	d->shape_star = r && strcmp(r->destination, "*") == 0 && (r->rate || r->connections);
 	/* rate: messages/s -> milli-messages/s, split exactly (fractions allowed) */
 	d->rate_mps = r && r->rate ? dlv_shape_split((uint64_t)r->rate * 1000, eng->p.lcore_index,
 						     eng->p.n_lcores) : 0;
@@ -198,7 +241,8 @@ static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *key, const 
 		d->rate_mps = 1;
 	dlv_bucket_init(&d->bucket, d->rate_mps, r && r->burst ? r->burst : 1, eng->now);
 	dlv_backoff_init(&d->bo, eng->now);
-	d->tls = tls_rule(eng->pol, key, domain);
+	d->tls = c->tls;
+	d->requiretls = c->requiretls;
 	snprintf(d->domain, sizeof(d->domain), "%s", domain ? domain : "");
 	d->susp_until = dlv_suspended(eng, d);
 	d->next_hash = eng->hash[h];
@@ -383,6 +427,7 @@ static void account(struct dlv_engine *eng, const struct spool_msg *m, uint16_t 
 	if (dc && dc->dest) {
 		ev.f[CTL_ACCT_DESTINATION] = astr(dc->dest->key);
 		ev.f[CTL_ACCT_REMOTE_HOST] = astr(dlv_conn_hop(dc)->host);
+		ev.f[CTL_ACCT_TLS_POLICY] = astr(dlv_sts_policy_word(dc->dest, tls_names[dc->dest->tls]));
 	}
 	if (dc && dc->tls_on) {
 		ev.f[CTL_ACCT_TLS_VERSION] = astr(dc->tls_version);
@@ -557,16 +602,25 @@ void dlv_job_bounce(struct dlv_engine *eng, struct dlv_job *j, const char *ecode
 	dlv_job_free(eng, j);
 }
 
-static void backoff_changed(struct dlv_engine *eng, struct dlv_dest *d)
+/* The snapshot's backoff policy (delivery.backoff.*), or the start-up default without one. */
+const struct dlv_backoff_policy *dlv_backoff_policy(const struct dlv_engine *eng)
 {
-	dlv_bucket_set_rate(&d->bucket, dlv_backoff_apply(&d->bo, d->rate_mps), eng->now);
-	log_info("dest=%s event=backoff rate_factor_permille=%u cuts=%u", d->key, d->bo.factor, d->bo.cuts);
+	return eng->pol && eng->pol->backoff.window_us ? &eng->pol->backoff : &eng->p.backoff;
+}
+
+void dlv_dest_backoff_changed(struct dlv_engine *eng, struct dlv_dest *d)
+{
+	uint64_t r = dlv_backoff_apply(&d->bo, d->rate_mps);
+	dlv_bucket_set_rate(&d->bucket, r, eng->now);
+	log_info("dest=%s event=backoff rate_factor_permille=%u cuts=%u rate_mps=%llu", d->key,
+		 d->bo.factor, d->bo.cuts, (unsigned long long)r);
+	dlv_cluster_cut(eng, d);   /* a cut of ours is shared with the cluster (if any) */
 }
 
 void dlv_dest_outcome(struct dlv_engine *eng, struct dlv_dest *d, bool tempfail)
 {
-	if (dlv_backoff_record(&d->bo, &eng->p.backoff, tempfail, eng->now))
-		backoff_changed(eng, d);
+	if (dlv_backoff_record(&d->bo, dlv_backoff_policy(eng), tempfail, eng->now))
+		dlv_dest_backoff_changed(eng, d);
 }
 
 /* Destinations backing off recover while idle too (one step per window). */
@@ -574,19 +628,29 @@ static void backoff_tick(struct dlv_engine *eng)
 {
 	for (unsigned h = 0; h < DLV_DEST_HASH; h++)
 		for (struct dlv_dest *d = eng->hash[h]; d; d = d->next_hash)
-			if (dlv_backoff_tick(&d->bo, &eng->p.backoff, eng->now))
-				backoff_changed(eng, d);
+			if (dlv_backoff_tick(&d->bo, dlv_backoff_policy(eng), eng->now))
+				dlv_dest_backoff_changed(eng, d);
 }
 
 void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *ecode,
 			  const char *why)
 {
-	/* Every hop failed: what waits for this destination goes back on the retry schedule. */
+	/* Every hop failed: what waits for this destination goes back on the retry schedule.
+	 * REQUIRETLS messages whose hops failed on TLS (4.7.x: STARTTLS missing, handshake or
+	 * verification failed, TLSA lookup failed) bounce at once with 5.7.30 (RFC 8689 5). */
 	d->fail_until = eng->now + DEST_FAIL_HOLD_US;
 	dlv_dest_outcome(eng, d, true);
+	bool rtls_bounce = d->requiretls && strncmp(ecode, "4.7.", 4) == 0;
+	char text[DLV_TEXT_MAX + 64];
+	if (rtls_bounce)
+		snprintf(text, sizeof(text), "550 5.7.30 REQUIRETLS support required: %s", why);
 	struct dlv_job *j;
-	while ((j = dlv_dest_pop(d)) != NULL)
-		job_defer(eng, j, ecode, why);
+	while ((j = dlv_dest_pop(d)) != NULL) {
+		if (rtls_bounce)
+			dlv_job_bounce(eng, j, "5.7.30", text);
+		else
+			job_defer(eng, j, ecode, why);
+	}
 }
 
 /* ---- resolution ---- */
@@ -615,7 +679,9 @@ void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j)
 	if (rt) {
 		char key[DLV_KEY_MAX];
 		snprintf(key, sizeof(key), "route:%s", rt->name && rt->name[0] ? rt->name : rt->domain);
-		struct dlv_dest *d = dest_get(eng, key, domain);
+		struct dlv_class cls;
+		job_class(eng, m, key, domain, &cls);
+		struct dlv_dest *d = dest_get(eng, key, domain, &cls);
 		if (!d) {
 			job_defer(eng, j, "4.3.0", "out of memory");
 			return;
@@ -635,6 +701,9 @@ void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j)
 		job_defer(eng, j, "4.4.3", "no resolver available");
 		return;
 	}
+	const struct ctl_dns_sts *sts;
+	if (dlv_sts_lookup(eng, j, domain, &sts) != 0)
+		return;   /* waiting for the MTA-STS policy, or deferred */
 	const struct ctl_dns_answer *a = ctl_dns_lookup(eng->dns, domain, CTL_DNS_MX, eng->now);
 	if (!a) {
 		uint64_t req = ((uint64_t)j->idx << 32) | j->gen;
@@ -680,8 +749,11 @@ void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j)
 	char key[DLV_KEY_MAX];
 	if (dlv_rollup_key(&hops, key, sizeof(key)) < 0)
 		snprintf(key, sizeof(key), "%s", domain);
-	struct dlv_dest *d = dest_get(eng, key, domain);
-	if (!d) {
+	struct dlv_class cls;
+	job_class(eng, m, key, domain, &cls);
+	dlv_sts_class(&cls, domain, sts);
+	struct dlv_dest *d = dest_get(eng, key, domain, &cls);
+	if (!d || dlv_sts_dest_update(d, sts) < 0) {
 		job_defer(eng, j, "4.3.0", "out of memory");
 		return;
 	}
@@ -790,19 +862,31 @@ static int dispatch(struct dlv_engine *eng)
 			pp = &d->next_ready;
 			continue;
 		}
-		for (uint32_t i = 0; i < eng->p.max_conns && d->qlen; i++) {
-			struct dlv_conn *dc = &eng->conns[i];
-			if (dc->st != DLV_C_IDLE || dc->dest != d || dc->job)
-				continue;
-			if (!dlv_bucket_take(&d->bucket, eng->now))
-				break;
-			dlv_conn_start_job(dc, dlv_dest_pop(d));
-			eng->stats.conns_reused += dc->msgs > 0;
-			work++;
+		/* Idle connections of d without a job exist only when one went idle while the
+		 * queue was empty or the bucket dry (take_next() sets idle_hint); the scan of every
+		 * connection (large structures, one cache line and often a TLB entry each) runs only
+		 * then, not on every loop turn while all connections are busy. */
+		if (d->idle_hint) {
+			d->idle_hint = false;
+			for (uint32_t i = 0; i < eng->p.max_conns; i++) {
+				struct dlv_conn *dc = &eng->conns[i];
+				if (dc->st != DLV_C_IDLE || dc->dest != d || dc->job)
+					continue;
+				if (!d->qlen || !dlv_bucket_take(&d->bucket, eng->now)) {
+					d->idle_hint = true;   /* still idle: look again next turn */
+					break;
+				}
+				dlv_conn_start_job(dc, dlv_dest_pop(d));
+				eng->stats.conns_reused += dc->msgs > 0;
+				work++;
+			}
 		}
-		/* A new connection only for jobs that no connection being set up will take: one
-		 * queued message never opens a connection per loop turn while the first connects. */
-		if (d->qlen > d->nsetup && d->fail_until <= eng->now &&
+		/* A new connection only when the backlog exceeds one queued job per connection we
+		 * have (a connection being set up will take one; an established one takes the next
+		 * as soon as its message is done): one queued message never opens a connection per
+		 * loop turn while the first connects, and a steady stream that the open connections
+		 * keep up with does not open one per turn up to max_conns (each a TLS handshake). */
+		if (d->qlen > d->nconn && d->qlen > d->nsetup && d->fail_until <= eng->now &&
 		    (d->conn_limit == 0 || d->nconn < d->conn_limit) &&
 		    dlv_bucket_wait_us(&d->bucket, eng->now) == 0 && eng->free_conns) {
 			/* One new connection per destination per turn: a burst does not open dozens at once. */
@@ -921,6 +1005,7 @@ void dlv_engine_free(struct dlv_engine *eng)
 		while (eng->hash[h]) {
 			struct dlv_dest *d = eng->hash[h];
 			eng->hash[h] = d->next_hash;
+			free(d->sts);
 			free(d);
 		}
 	dlv_heap_free(&eng->sched);

@@ -59,9 +59,14 @@ bool dlv_dest_matches(const struct dlv_dest *d, const char *name)
 {
 	if (!name || !name[0])
 		return true;
+	size_t n = strlen(name);
 	if (strcasecmp(d->key, name) == 0 || strcasecmp(d->domain, name) == 0)
 		return true;
-	if (strncmp(d->key, "route:", 6) == 0 && strcasecmp(d->key + 6, name) == 0)
+	/* the base of the key (without the |tls=... class parts) names every class of it */
+	if (n == d->base_len && strncasecmp(d->key, name, n) == 0)
+		return true;
+	if (strncmp(d->key, "route:", 6) == 0 && n + 6 == d->base_len &&
+	    strncasecmp(d->key + 6, name, n) == 0)
 		return true;
 	for (unsigned i = 0; i < d->nhops; i++)
 		if (strcasecmp(d->hops[i].host, name) == 0)

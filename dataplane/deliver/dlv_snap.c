@@ -40,9 +40,20 @@ void dlv_snap_release(void *obj)
 static const enum dlv_tls_mode tls_modes[] = {
 	[CFG_TLS_NONE] = DLV_TLS_NONE, [CFG_TLS_MAY] = DLV_TLS_MAY, [CFG_TLS_ENCRYPT] = DLV_TLS_ENCRYPT,
 	[CFG_TLS_VERIFY] = DLV_TLS_VERIFY, [CFG_TLS_DANE] = DLV_TLS_DANE,
+	[CFG_TLS_MTA_STS] = DLV_TLS_MTA_STS,
 };
 
 /* Strings are borrowed from the snapshot's cfg, which the snapshot frees after ds. */
+void dlv_backoff_policy_from_cfg(const struct cfg_backoff *c, struct dlv_backoff_policy *p)
+{
+	*p = (struct dlv_backoff_policy){
+		.window_us = c->window_ms * 1000, .min_samples = c->min_samples,
+		.fail_pct = c->threshold_pct, .decrease_pct = c->decrease_pct,
+		.min_factor = c->floor_pct * 10, .step_factor = c->increase_pct * 10,
+		.step_us = c->increase_interval_ms * 1000,
+	};
+}
+
 static int build_rules(struct dlv_snap *ds, const struct cfg *c)
 {
 	const struct cfg_delivery *dv = &c->delivery;
@@ -72,10 +83,12 @@ static int build_rules(struct dlv_snap *ds, const struct cfg *c)
 	ds->pol.n_tls = dv->tls_policy.n;
 	ds->pol.shape = ds->shape;
 	ds->pol.n_shape = dv->shaping.n;
+	ds->pol.mta_sts_all = c->mta_sts.all_domains;
 	ds->pol.retry = (struct dlv_retry_policy){
 		.first_us = (uint64_t)dv->retry_first * 1000000, .cap_us = (uint64_t)dv->retry_cap * 1000000,
 		.max_age_us = (uint64_t)dv->max_age * 1000000, .jitter_pct = dv->retry_jitter_pct,
 	};
+	dlv_backoff_policy_from_cfg(&dv->backoff, &ds->pol.backoff);
 	return 0;
 }
 

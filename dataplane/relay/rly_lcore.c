@@ -17,6 +17,7 @@
 #include "config/cfg_params_relay.h"
 #include "deliver/dlv.h"
 #include "dkim/dkim.h"
+#include "keyfile.h"
 #include "log.h"
 #include "main/dp.h"
 #include "metrics/stats.h"
@@ -70,16 +71,6 @@ static void on_queued(void *ctx, uint64_t qid)
 	dlv_engine_enqueue(st->dlv, qid);
 }
 
-static int read_key(const char *path, uint8_t key[32])
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, key, 32);
-	close(fd);
-	return n == 32 ? 0 : -EINVAL;
-}
-
 static int spool_setup(struct rly_lcore *st, const struct cfg *c)
 {
 	struct spool_tunables t;
@@ -99,7 +90,14 @@ static int spool_setup(struct rly_lcore *st, const struct cfg *c)
 	for (uint32_t i = 0; i < c->spool.keys.n; i++) {
 		const struct cfg_spool_key *k = cfg_list_at(&cfg_spool_key_list, &c->spool.keys, i);
 		uint8_t key[32];
-		if ((err = read_key(k->file, key)) < 0 || (err = spool_key_add(st->sp, (uint16_t)k->id, key)) < 0) {
+		const char *why;
+		if ((err = keyfile_read(k->file, key, sizeof key, &why)) < 0) {
+			log_err("event=startup_failed reason=\"spool key %s: %s\"", k->file, why);
+			return err;
+		}
+		err = spool_key_add(st->sp, (uint16_t)k->id, key);
+		explicit_bzero(key, sizeof key);
+		if (err < 0) {
 			log_err("event=startup_failed reason=\"spool key %s: %s\"", k->file, strerror(-err));
 			return err;
 		}
@@ -166,6 +164,9 @@ static const struct ctl_stat_field dlv_fields[] = {
 	{ "delivery_connections_reused_total", "Messages sent on an already used connection.", CTL_STAT_COUNTER, DS(conns_reused) },
 	{ "delivery_tls_total", "Outbound TLS sessions.", CTL_STAT_COUNTER, DS(tls_sessions) },
 	{ "delivery_tls_verified_total", "Outbound TLS sessions with a verified peer.", CTL_STAT_COUNTER, DS(tls_verified) },
+	{ "delivery_mta_sts_enforced_total", "Verified TLS sessions under an MTA-STS enforce policy.", CTL_STAT_COUNTER, DS(sts_enforced) },
+	{ "delivery_mta_sts_mx_refused_total", "MX hosts skipped: not in the domain's MTA-STS enforce policy.", CTL_STAT_COUNTER, DS(sts_mx_refused) },
+	{ "delivery_mta_sts_testing_failed_total", "MTA-STS testing-mode checks that failed (mail delivered anyway).", CTL_STAT_COUNTER, DS(sts_testing_failed) },
 	{ "delivery_queued", "Delivery jobs queued now.", CTL_STAT_GAUGE, DS(queued) },
 	{ "delivery_connections_active", "Outbound connections open now.", CTL_STAT_GAUGE, DS(active_conns) },
 };
@@ -188,12 +189,16 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 		int n = sock_net_poll(st->sock, now, 0);
 		work += n > 0 ? n : 0;
 	}
-	tls_core_poll(st->tls, now);
 	work += rly_core_poll(st->rly, now);
 	work += dlv_engine_poll(st->dlv, now);
 	work += spool_poll(st->sp, now);
-	/* Work in flight keeps the loop from sleeping: a commit or a signature is waiting. */
-	return work + (spool_busy(st->sp) || rly_core_busy(st->rly));
+	/* Last: seals the partial records everything above produced this turn (replies, message
+	 * pieces) and pushes them to the transport, one record per connection per turn. */
+	tls_core_poll(st->tls, now);
+	/* Work this lcore can do next turn keeps the loop from sleeping (a staged batch, a
+	 * signature waiting); a write or fdatasync in flight does not: it completes in the kernel
+	 * and the next turn after the idle sleep reaps it (spinning on it cost a whole core). */
+	return work + (spool_runnable(st->sp) || rly_core_busy(st->rly));
 }
 
 static void rly_params_from_cfg(struct rly_params *p, const struct cfg *c)
@@ -225,7 +230,13 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 	struct rly_params rp;
 	tls_core_cfg_defaults(&tc);
 	tc.gcm_records = c->tls.batched_records;
+	tc.gcm_batch_sessions = c->tls.batch_across_sessions;
 	dkim_params_defaults(&dp);
+	dp.hdr_canon = c->dkim.canonicalization <= CFG_DKIM_RELAXED_SIMPLE ? DKIM_CANON_RELAXED_
+									 : DKIM_CANON_SIMPLE_;
+	dp.body_canon = c->dkim.canonicalization == CFG_DKIM_RELAXED_RELAXED ||
+			c->dkim.canonicalization == CFG_DKIM_SIMPLE_RELAXED ? DKIM_CANON_RELAXED_
+									    : DKIM_CANON_SIMPLE_;
 	rly_params_from_cfg(&rp, c);
 	rp.queued = on_queued;
 	rp.queued_ctx = st;

@@ -46,6 +46,8 @@ static struct rly_session *session_alloc(struct rly_core *core)
 	if (!s)
 		return NULL;
 	core->free = s->next_free;
+	if (s->idx >= core->hi_sessions)
+		core->hi_sessions = s->idx + 1;
 	s->gen++;
 	s->in_use = true;
 	s->conn_gone = s->input_blocked = s->tls_pending = s->eof = s->want_close = false;
@@ -156,6 +158,7 @@ static void env_reset(struct rly_env *e)
 	e->nrcpt = 0;
 	e->sender_len = e->envid_len = 0;
 	e->ret = SPOOL_RET_NONE;
+	e->flags = 0;
 }
 
 /* ---- SMTP hooks ---- */
@@ -205,6 +208,9 @@ static void h_mail(void *ctx, struct smtp_server_session *ss, const struct smtp_
 	e->envid_len = (uint32_t)strlen(m->envid);
 	e->ret = m->ret == SMTP_RET_FULL ? SPOOL_RET_FULL : m->ret == SMTP_RET_HDRS ? SPOOL_RET_HDRS
 										   : SPOOL_RET_NONE;
+	/* what the message asks of every later hop: delivery honours it (docs/deliver.md) */
+	e->flags = (m->body == SMTP_BODY_8BITMIME ? SPOOL_MF_8BITMIME : 0) |
+		   (m->smtputf8 ? SPOOL_MF_SMTPUTF8 : 0) | (m->requiretls ? SPOOL_MF_REQUIRETLS : 0);
 }
 
 static uint8_t notify_bits(uint32_t n)
@@ -276,7 +282,12 @@ static void h_data_begin(void *ctx, struct smtp_server_session *ss, struct smtp_
 		.ret = e->ret,
 		.nrcpt = (uint16_t)e->nrcpt,
 		.rcpts = rcpts,
+		.flags = e->flags,
 	};
+	/* the tenant: the relay.clients entry that accepted it (IP pools choose by it) */
+	const struct rly_client *cl = session_client(s);
+	if (cl && cl->name)
+		env.tenant = (struct spool_str){ cl->name, (uint16_t)strnlen(cl->name, 255) };
 	int err = 0;
 	s->txn = spool_msg_begin(core->spool, &env, &err);
 	if (!s->txn) {

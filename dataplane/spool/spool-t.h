@@ -48,6 +48,20 @@ enum spool_notify {
 
 enum spool_ret { SPOOL_RET_NONE = 0, SPOOL_RET_FULL, SPOOL_RET_HDRS };
 
+/* What the message asked of every hop (MAIL FROM parameters as received); delivery honours
+ * them (docs/deliver.md "Message flags"). Unknown bits read from disk are kept and ignored. */
+enum spool_msg_flag {
+	SPOOL_MF_8BITMIME = 1u << 0,    /* BODY=8BITMIME (RFC 6152) */
+	SPOOL_MF_BINARYMIME = 1u << 1,  /* BODY=BINARYMIME (RFC 3030); not accepted inbound today */
+	SPOOL_MF_SMTPUTF8 = 1u << 2,    /* SMTPUTF8 (RFC 6531) */
+	SPOOL_MF_REQUIRETLS = 1u << 3,  /* REQUIRETLS (RFC 8689) */
+};
+
+/* Per-message delivery marks kept with the retry state (durable through spool_mark()). */
+enum spool_mark {
+	SPOOL_MARK_DELAY_WARNED = 1u << 0,  /* a "delayed" DSN was sent (RFC 3464) */
+};
+
 struct spool_rcpt {
 	struct spool_str addr;        /* forward-path, without <> */
 	struct spool_str orcpt;       /* ORCPT= value as received (xtext), may be empty */
@@ -64,6 +78,8 @@ struct spool_envelope {
 	uint8_t ret;                  /* enum spool_ret */
 	uint16_t nrcpt;
 	const struct spool_rcpt *rcpts;
+	uint32_t flags;               /* enum spool_msg_flag bits; 0 = none */
+	struct spool_str tenant;      /* the relay.clients entry that accepted it; may be empty */
 };
 
 /* Per-recipient state; everything but PENDING is final. */

@@ -57,6 +57,11 @@ int spool_recover(struct spool *sp, uint64_t now_us);
 int spool_poll(struct spool *sp, uint64_t now);
 /* True while work is in flight (for tests and orderly shutdown). */
 bool spool_busy(const struct spool *sp);
+/* True when the next spool_poll has work that does not wait for the kernel: a staged batch it
+ * can submit now (no batch in flight) or reader pieces to hand out. A loop may sleep when this
+ * is false even though spool_busy() is true: a write or fdatasync in flight completes in the
+ * kernel's io-wq workers whether or not the lcore spins (spinning on it cost a whole core). */
+bool spool_runnable(const struct spool *sp);
 
 /* Free-space guard: 0 if `size_hint` more bytes (MAIL SIZE=, or 0) keep the spool above
  * min_free_bytes, else -ENOSPC (answer 452 4.3.1). Cheap: uses the cached estimate. */
@@ -89,6 +94,9 @@ int spool_outcome(struct spool *sp, uint64_t qid, uint16_t rcpt_idx, enum spool_
 		  const char *reply, size_t reply_len);
 /* Records the retry schedule of a message (durable with the next group commit). */
 int spool_retry(struct spool *sp, uint64_t qid, uint64_t next_attempt_us, uint16_t attempts);
+/* Adds delivery marks (enum spool_mark) to a message, durable with the next group commit (a
+ * STATE record); marks are never cleared. Returns 0 (also when already set), -ENOENT, -EAGAIN. */
+int spool_mark(struct spool *sp, uint64_t qid, uint8_t marks);
 /* Lookup and read-only accessors of a live message (pointer valid until it dies). */
 const struct spool_msg *spool_msg_get(const struct spool *sp, uint64_t qid);
 uint64_t spool_msg_qid(const struct spool_msg *m);
@@ -99,6 +107,9 @@ uint16_t spool_msg_attempts(const struct spool_msg *m);
 uint16_t spool_msg_nrcpt(const struct spool_msg *m);
 struct spool_str spool_msg_sender(const struct spool_msg *m);
 struct spool_str spool_msg_envid(const struct spool_msg *m);
+uint32_t spool_msg_flags(const struct spool_msg *m);       /* enum spool_msg_flag */
+struct spool_str spool_msg_tenant(const struct spool_msg *m); /* "" when none was stored */
+uint8_t spool_msg_marks(const struct spool_msg *m);        /* enum spool_mark */
 int spool_msg_rcpt(const struct spool_msg *m, uint16_t idx, struct spool_rcpt_view *out);
 /* Calls fn for every live message (order unspecified); stops when fn returns non-zero. */
 void spool_foreach(const struct spool *sp, int (*fn)(void *arg, const struct spool_msg *m), void *arg);

@@ -89,6 +89,8 @@ struct spool_msg {
 	uint16_t nrcpt;
 	uint16_t nfinal;
 	uint16_t attempts;
+	uint32_t flags;         /* enum spool_msg_flag, from the envelope's extension */
+	uint8_t marks;          /* enum spool_mark, carried by STATE records */
 	uint8_t data[];
 } __attribute__((packed));
 

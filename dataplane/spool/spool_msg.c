@@ -121,6 +121,12 @@ struct spool_msg *spool_msg_new(const uint8_t *env, uint32_t env_len, uint16_t n
 	memcpy(m->data, env, env_len);
 	m->env_len = env_len;
 	m->nrcpt = nrcpt;
+	const uint8_t *v;
+	uint16_t vl;
+	if (spool_env_ext(env, env_len, SPOOL_ENVX_FLAGS, &v, &vl) && vl >= 4) {
+		struct spool_rbuf r = { .p = v, .len = vl };
+		m->flags = spool_get32(&r);
+	}
 	return m;
 }
 
@@ -158,8 +164,9 @@ int spool_stage_state(struct spool *sp, struct spool_msg *m)
 	spool_put64(&w, m->next_attempt_us);
 	spool_put16(&w, m->attempts);
 	spool_put16(&w, m->nrcpt);
-	struct spool_part p[2] = { { fix, w.len }, { spool_msg_states(m), m->nrcpt } };
-	int e = spool_stage_rec(sp, SPOOL_REC_STATE, p, 2, false, NULL);
+	/* the marks byte trails the states: readers that predate it stop before it */
+	struct spool_part p[3] = { { fix, w.len }, { spool_msg_states(m), m->nrcpt }, { &m->marks, 1 } };
+	int e = spool_stage_rec(sp, SPOOL_REC_STATE, p, 3, false, NULL);
 	return e ? e : spool_stage_ent(sp, SPOOL_BENT_STATE, m->qid, NULL);
 }
 
@@ -198,6 +205,17 @@ int spool_retry(struct spool *sp, uint64_t qid, uint64_t next_attempt_us, uint16
 	return spool_stage_state(sp, m);
 }
 
+int spool_mark(struct spool *sp, uint64_t qid, uint8_t marks)
+{
+	struct spool_msg *m = spool_index_get(sp, qid);
+	if (!m)
+		return -ENOENT;
+	if ((m->marks | marks) == m->marks)
+		return 0;
+	m->marks |= marks;
+	return spool_stage_state(sp, m);
+}
+
 const struct spool_msg *spool_msg_get(const struct spool *sp, uint64_t qid)
 {
 	return spool_index_get(sp, qid);
@@ -221,6 +239,17 @@ uint64_t spool_msg_body_len(const struct spool_msg *m) { return m->body_len; }
 uint64_t spool_msg_next_attempt(const struct spool_msg *m) { return m->next_attempt_us; }
 uint16_t spool_msg_attempts(const struct spool_msg *m) { return m->attempts; }
 uint16_t spool_msg_nrcpt(const struct spool_msg *m) { return m->nrcpt; }
+uint32_t spool_msg_flags(const struct spool_msg *m) { return m->flags; }
+uint8_t spool_msg_marks(const struct spool_msg *m) { return m->marks; }
+
+struct spool_str spool_msg_tenant(const struct spool_msg *m)
+{
+	const uint8_t *v;
+	uint16_t vl;
+	if (!spool_env_ext(m->data, m->env_len, SPOOL_ENVX_TENANT, &v, &vl))
+		return (struct spool_str){ "", 0 };
+	return (struct spool_str){ (const char *)v, vl };
+}
 
 uint64_t spool_msg_arrival(const struct spool_msg *m)
 {

@@ -181,6 +181,10 @@ uint32_t spool_env_size(const struct spool_envelope *e)
 	uint32_t n = SPOOL_ENV_FIXED + 2u + e->envid.len + 2u + e->sender.len + 2u;
 	for (uint16_t i = 0; i < e->nrcpt; i++)
 		n += 5u + e->rcpts[i].addr.len + e->rcpts[i].orcpt.len;
+	if (e->flags)
+		n += 3u + 4u;
+	if (e->tenant.len)
+		n += 3u + e->tenant.len;
 	return n;
 }
 
@@ -207,21 +211,59 @@ void spool_env_encode(struct spool_wbuf *w, const struct spool_envelope *e)
 		spool_put16(w, r->orcpt.len);
 		spool_putmem(w, r->orcpt.p, r->orcpt.len);
 	}
+	if (e->flags) {
+		spool_put8(w, SPOOL_ENVX_FLAGS);
+		spool_put16(w, 4);
+		spool_put32(w, e->flags);
+	}
+	if (e->tenant.len) {
+		spool_put8(w, SPOOL_ENVX_TENANT);
+		spool_put16(w, e->tenant.len);
+		spool_putmem(w, e->tenant.p, e->tenant.len);
+	}
+}
+
+/* Positions r after the recipients of a blob; returns nrcpt (r->bad on overrun). */
+static uint16_t env_skip_rcpts(struct spool_rbuf *r)
+{
+	spool_getmem(r, SPOOL_ENV_FIXED);
+	spool_getmem(r, spool_get16(r));
+	spool_getmem(r, spool_get16(r));
+	uint16_t n = spool_get16(r);
+	for (uint16_t i = 0; i < n && !r->bad; i++) {
+		spool_get8(r);
+		uint16_t alen = spool_get16(r);
+		if (alen == 0)
+			r->bad = true;  /* an empty recipient address is never accepted */
+		spool_getmem(r, alen);
+		spool_getmem(r, spool_get16(r));
+	}
+	return n;
+}
+
+bool spool_env_ext(const uint8_t *p, uint32_t len, uint8_t type, const uint8_t **val, uint16_t *vlen)
+{
+	struct spool_rbuf r = { .p = p, .len = len };
+	env_skip_rcpts(&r);
+	while (!r.bad && r.off < len) {
+		uint8_t t = spool_get8(&r);
+		uint16_t l = spool_get16(&r);
+		const uint8_t *v = spool_getmem(&r, l);
+		if (!r.bad && t == type) {
+			*val = v;
+			*vlen = l;
+			return true;
+		}
+	}
+	return false;
 }
 
 int spool_env_check(const uint8_t *p, uint32_t len)
 {
 	struct spool_rbuf r = { .p = p, .len = len };
-	spool_getmem(&r, SPOOL_ENV_FIXED);
-	spool_getmem(&r, spool_get16(&r));
-	spool_getmem(&r, spool_get16(&r));
-	uint16_t n = spool_get16(&r);
-	for (uint16_t i = 0; i < n && !r.bad; i++) {
+	uint16_t n = env_skip_rcpts(&r);
+	while (!r.bad && r.off < len) {   /* extensions: any type, bounded lengths */
 		spool_get8(&r);
-		uint16_t alen = spool_get16(&r);
-		if (alen == 0)
-			r.bad = true;  /* an empty recipient address is never accepted */
-		spool_getmem(&r, alen);
 		spool_getmem(&r, spool_get16(&r));
 	}
 	if (r.bad || r.off != len || n == 0)

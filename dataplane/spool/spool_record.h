@@ -91,14 +91,23 @@ const uint8_t *spool_getmem(struct spool_rbuf *r, uint32_t n);
  * The envelope blob, stored in commit records and kept as is in memory:
  *   u64 arrival_us | u32 snapshot | u8 ret | u8 family | u16 port | u8 ip[16] |
  *   u16 envid_len envid | u16 sender_len sender | u16 nrcpt |
- *   nrcpt x (u8 notify | u16 addr_len addr | u16 orcpt_len orcpt)
+ *   nrcpt x (u8 notify | u16 addr_len addr | u16 orcpt_len orcpt) |
+ *   optional extensions, each u8 type | u16 len | value (enum spool_envx), to the end
+ * A blob without extensions is the original (2026-11) format and still reads as such: no flags,
+ * no tenant. Extensions are written only when non-empty; unknown types are skipped.
  */
 #define SPOOL_ENV_FIXED 32u
+enum spool_envx {
+	SPOOL_ENVX_FLAGS = 1,         /* u32 enum spool_msg_flag */
+	SPOOL_ENVX_TENANT = 2,        /* bytes: the accepting client entry's name */
+};
 struct spool_envelope;
 uint32_t spool_env_size(const struct spool_envelope *e);
 void spool_env_encode(struct spool_wbuf *w, const struct spool_envelope *e);
 /* Validates a blob; returns nrcpt or -EBADMSG. */
 int spool_env_check(const uint8_t *p, uint32_t len);
+/* The extension `type` of a valid blob (value and length), or false when absent. */
+bool spool_env_ext(const uint8_t *p, uint32_t len, uint8_t type, const uint8_t **val, uint16_t *vlen);
 
 /*
  * Commit payload: u64 qid | u32 env_len | env | u32 prefix_len | prefix | u64 body_len |

@@ -158,10 +158,12 @@ static int rec_state(struct rcv *rc, uint8_t type, const uint8_t *pl, uint32_t p
 	const uint8_t *states = spool_getmem(&r, n);
 	if (r.bad)
 		return -EBADMSG;
+	uint8_t marks = r.off < r.len ? spool_get8(&r) : 0;  /* absent in older records */
 	if (!m || n != m->nrcpt)
 		return 0; /* dead already (its home segment is gone) or not ours */
 	m->next_attempt_us = next;
 	m->attempts = attempts;
+	m->marks = marks;
 	uint8_t *s = spool_msg_states(m);
 	m->nfinal = 0;
 	for (uint16_t i = 0; i < n; i++) {

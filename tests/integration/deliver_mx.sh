@@ -100,16 +100,7 @@ echo "equal.dlvtest spread: e1=$(count e1) e2=$(count e2)"
 
 t_check "three DSNs reach the sender (null MX, NXDOMAIN, MX loop)" \
   t_wait_for 20 bash -c "[ \$(grep -l 'report-type=delivery-status' snd/*.eml 2>/dev/null | wc -l) -ge 3 ]"
-$PY - snd/*.eml >dsn.out <<'PY'
-import email, sys
-for f in sys.argv[1:]:
-    m = email.message_from_bytes(open(f, "rb").read())
-    if m.get_content_type() != "multipart/report":
-        continue
-    st = [p for p in m.walk() if p.get_content_type() == "message/delivery-status"][0]
-    r = st.get_payload()[1]
-    print(r["Final-Recipient"].split(";")[1].strip(), r["Action"], r["Status"])
-PY
+dlv_dsns snd/*.eml >dsn.out
 cat dsn.out
 t_check "null MX bounces with 5.1.10" grep -qx 'u@nullmx.dlvtest failed 5.1.10' dsn.out
 t_check "NXDOMAIN bounces with 5.1.2" grep -qx 'u@nx.dlvtest failed 5.1.2' dsn.out

@@ -21,22 +21,10 @@ source "$T_ROOT/tests/tools/dlv_testnet.sh"
 dlv_net dlvtls$$
 IN=13140
 
-cert() { # name san [ca]: key + certificate; signed by the test CA unless "self"
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.csr" \
-    -subj "/CN=$2" 2>/dev/null
-  if [ "${3:-}" = self ]; then
-    openssl x509 -req -in "$1.csr" -signkey "$1.key" -out "$1.crt" -days 2 \
-      -extfile <(echo "subjectAltName=DNS:$2") 2>/dev/null
-  else
-    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$1.crt" -days 2 \
-      -extfile <(echo "subjectAltName=DNS:$2") 2>/dev/null
-  fi
-}
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt \
-  -days 2 -subj "/CN=dpmail test CA" 2>/dev/null
-cert good mxgood.dlvtest
-cert self mxself.dlvtest self
-cert wrong other.dlvtest
+dlv_ca
+dlv_cert good mxgood.dlvtest
+dlv_cert self mxself.dlvtest self
+dlv_cert wrong other.dlvtest
 
 dlv_dns <<'EOF'
 local-zone: "dlvtest." static

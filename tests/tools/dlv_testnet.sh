@@ -67,3 +67,37 @@ relay: {clients: [{network: 127.0.0.0/8}]}
 spool: {dir: $D/spool, min_free_mb: 1}
 EOF
 }
+
+# dlv_ca: a test CA (ca.key, ca.crt) in the current directory.
+# dlv_cert NAME SAN [self]: NAME.key + NAME.crt for DNS name SAN, signed by the test CA
+#                           (dlv_ca first) or self-signed.
+dlv_ca() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt \
+    -days 2 -subj "/CN=dpmail test CA" 2>/dev/null
+}
+dlv_cert() {
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.csr" \
+    -subj "/CN=$2" 2>/dev/null
+  if [ "${3:-}" = self ]; then
+    openssl x509 -req -in "$1.csr" -signkey "$1.key" -out "$1.crt" -days 2 \
+      -extfile <(echo "subjectAltName=DNS:$2") 2>/dev/null
+  else
+    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$1.crt" -days 2 \
+      -extfile <(echo "subjectAltName=DNS:$2") 2>/dev/null
+  fi
+}
+
+# dlv_dsns FILE...: one line "<final recipient> <action> <status>" per recipient of every
+# RFC 3464 report among the given messages (other messages are skipped).
+dlv_dsns() {
+  /usr/bin/python3 - "$@" <<'PY'
+import email, sys
+for f in sys.argv[1:]:
+    m = email.message_from_bytes(open(f, "rb").read())
+    if m.get_content_type() != "multipart/report":
+        continue
+    st = [p for p in m.walk() if p.get_content_type() == "message/delivery-status"][0]
+    for r in st.get_payload()[1:]:
+        print(r["Final-Recipient"].split(";")[1].strip(), r["Action"], r["Status"])
+PY
+}

@@ -10,6 +10,10 @@ and one line per connection event to D/conns ("open|close|rset|ready <time> <con
 client's port), so tests can count concurrent connections, arrivals per second and reuse. --reply makes
 every DATA answer CODE (e.g. 451, 550); --rcpt-reply refuses one recipient with CODE. Prints
 "listening" once ready. Runs until SIGTERM.
+
+Extensions (message flags and source addresses): --no-smtputf8 withholds SMTPUTF8 (offered by default), --no-8bitmime
+withholds 8BITMIME, --requiretls offers REQUIRETLS once TLS is on (RFC 8689). Each .env file
+also says "params <MAIL FROM parameters>", "peer <client IP>" and "helo <EHLO name>".
 """
 import argparse
 import asyncio
@@ -30,6 +34,13 @@ class Handler:
     def __init__(self, a):
         self.a, self.n = a, 0
         self.rcpt_codes = dict(x.split("=") for x in a.rcpt_reply)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        out = [r for r in responses if not (self.a.no_8bitmime and r[4:] == "8BITMIME")]
+        if self.a.requiretls and session.ssl:
+            out.insert(len(out) - 1, "250-REQUIRETLS")
+        return out
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         code = int(self.rcpt_codes.get(address, 250))
@@ -54,6 +65,9 @@ class Handler:
             for r in envelope.rcpt_tos:
                 f.write("to %s\n" % r)
             f.write("tls %s\n" % ("yes" if session.ssl else "no"))
+            f.write("params %s\n" % " ".join(envelope.mail_options))
+            f.write("peer %s\n" % (session.peer[0] if session.peer else "-"))
+            f.write("helo %s\n" % (session.host_name or "-"))
         with open(base + ".tmp", "wb") as f:
             f.write(envelope.original_content)
         os.rename(base + ".tmp", base + ".eml")
@@ -76,6 +90,17 @@ class CountingSMTP(SMTP):
         conn_event(self.event_handler.a.dir, "open", self._peer_seen)
         super().connection_made(transport)
 
+    async def smtp_MAIL(self, arg):
+        # aiosmtpd does not know REQUIRETLS: accept it (when offered) and keep it in the options
+        rtls = False
+        if arg and self.event_handler.a.requiretls and self._tls_protocol:
+            words = arg.split(" ")
+            rtls = any(w.upper() == "REQUIRETLS" for w in words)
+            arg = " ".join(w for w in words if w.upper() != "REQUIRETLS")
+        await super().smtp_MAIL(arg)
+        if rtls and self.envelope.mail_from is not None:
+            self.envelope.mail_options.append("REQUIRETLS")
+
     def connection_lost(self, exc):
         conn_event(self.event_handler.a.dir, "close", getattr(self, "_peer_seen", None))
         super().connection_lost(exc)
@@ -94,6 +119,9 @@ def main():
     ap.add_argument("--reply", type=int, default=250)
     ap.add_argument("--rcpt-reply", action="append", default=[])
     ap.add_argument("--tls", nargs=2)
+    ap.add_argument("--no-smtputf8", action="store_true", help="do not offer SMTPUTF8")
+    ap.add_argument("--no-8bitmime", action="store_true", help="do not offer 8BITMIME")
+    ap.add_argument("--requiretls", action="store_true", help="offer REQUIRETLS after STARTTLS")
     ap.add_argument("--delay", type=float, default=0, help="seconds before the reply to DATA")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
@@ -102,7 +130,8 @@ def main():
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(a.tls[0], a.tls[1])
     c = CountingController(Handler(a), hostname=a.host, port=a.port, tls_context=ctx,
-                   require_starttls=False, decode_data=False, server_hostname="mx.test")
+                   require_starttls=False, decode_data=False, server_hostname="mx.test",
+                   enable_SMTPUTF8=not a.no_smtputf8)
     c.start()
     conn_event(a.dir, "ready", None)   # aiosmtpd's own start-up probe connection is before this
     print("listening", flush=True)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "spool/spool.h"
+#include "spool/spool_record.h"
 
 #define MAXACK 4096
 
@@ -171,7 +172,8 @@ static uint64_t put_msg(struct ctx *c, uint64_t id, size_t len, size_t piece)
 	return q;
 }
 
-static void check_body(struct ctx *c, uint64_t qid, uint64_t id, size_t len)
+/* Reads message qid whole into c->body (c->blen bytes); asserts the verified end. */
+static void read_body(struct ctx *c, uint64_t qid)
 {
 	int err;
 	c->blen = 0;
@@ -184,6 +186,11 @@ static void check_body(struct ctx *c, uint64_t qid, uint64_t id, size_t len)
 		spool_poll(c->sp, now_us());
 	ck_assert(c->bdone);
 	ck_assert_int_eq(c->bres, 0);
+}
+
+static void check_body(struct ctx *c, uint64_t qid, uint64_t id, size_t len)
+{
+	read_body(c, qid);
 	size_t pl = sizeof(prefix) - 1;
 	ck_assert_uint_eq(c->blen, pl + len);
 	ck_assert(memcmp(c->body, prefix, pl) == 0);
@@ -780,6 +787,142 @@ START_TEST(test_space_guard)
 }
 END_TEST
 
+/* Flags, tenant and marks survive recovery; marks are durable through STATE records. */
+START_TEST(test_flags_tenant_marks)
+{
+	struct ctx *c = ctx_new();
+	open_sp(c, false, NULL);
+	struct spool_envelope e = { .arrival_us = 1700000000000000ull, .snapshot = 1,
+				    .sender = { "s@example.com", 13 }, .nrcpt = 3, .rcpts = rcpts,
+				    .flags = SPOOL_MF_SMTPUTF8 | SPOOL_MF_REQUIRETLS,
+				    .tenant = { "tenant-a", 8 } };
+	int err;
+	struct spool_txn *tx = spool_msg_begin(c->sp, &e, &err);
+	ck_assert_ptr_nonnull(tx);
+	ck_assert_int_eq(spool_msg_append(tx, "x\r\n", 3), 3);
+	uint64_t q = spool_txn_qid(tx);
+	ck_assert_int_eq(spool_msg_commit(tx, "", 0, 1), 0);
+	uint64_t q2 = put_msg(c, 2, 100, 100);   /* no flags, no tenant */
+	pump(c);
+	ck_assert_int_eq(c->nack, 2);
+	const struct spool_msg *m = spool_msg_get(c->sp, q);
+	ck_assert_uint_eq(spool_msg_flags(m), SPOOL_MF_SMTPUTF8 | SPOOL_MF_REQUIRETLS);
+	ck_assert_int_eq(spool_msg_marks(m), 0);
+	ck_assert_int_eq(spool_mark(c->sp, q, SPOOL_MARK_DELAY_WARNED), 0);
+	ck_assert_int_eq(spool_mark(c->sp, q, SPOOL_MARK_DELAY_WARNED), 0);
+	ck_assert_int_eq(spool_mark(c->sp, 12345, SPOOL_MARK_DELAY_WARNED), -ENOENT);
+	ck_assert_int_eq(spool_retry(c->sp, q, 777, 3), 0);
+	pump(c);
+	spool_free(c->sp);
+	c->sp = NULL;
+	open_sp(c, false, NULL);
+	m = spool_msg_get(c->sp, q);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(spool_msg_flags(m), SPOOL_MF_SMTPUTF8 | SPOOL_MF_REQUIRETLS);
+	struct spool_str t = spool_msg_tenant(m);
+	ck_assert_int_eq(t.len, 8);
+	ck_assert(memcmp(t.p, "tenant-a", 8) == 0);
+	ck_assert_int_eq(spool_msg_marks(m), SPOOL_MARK_DELAY_WARNED);
+	ck_assert_uint_eq(spool_msg_attempts(m), 3);
+	struct spool_rcpt_view rv;
+	ck_assert_int_eq(spool_msg_rcpt(m, 2, &rv), 0);
+	ck_assert_int_eq(rv.addr.len, 13);
+	ck_assert(memcmp(rv.addr.p, "c@example.com", 13) == 0);
+	m = spool_msg_get(c->sp, q2);
+	ck_assert_uint_eq(spool_msg_flags(m), 0);
+	ck_assert_int_eq(spool_msg_tenant(m).len, 0);
+	ck_assert_int_eq(spool_msg_marks(m), 0);
+	ctx_free(c);
+}
+END_TEST
+
+static void put_rec(FILE *f, uint8_t type, const uint8_t *pl, uint32_t len)
+{
+	uint8_t rec[4096];
+	struct spool_rec_hdr h = { SPOOL_REC_MAGIC, len, type, 0, 0, 0 };
+	spool_rec_hdr_put(rec, &h);
+	memcpy(rec + SPOOL_REC_HDR, pl, len);
+	h.crc = spool_rec_crc(rec, len);
+	spool_rec_hdr_put(rec, &h);
+	ck_assert_uint_eq(fwrite(rec, 1, SPOOL_REC_HDR + len, f), SPOOL_REC_HDR + len);
+}
+
+/* A segment in the format written before message flags existed (envelope without extensions,
+ * STATE without the marks byte), built byte by byte: it recovers, with no flags and no marks. */
+START_TEST(test_recover_old_format)
+{
+	struct ctx *c = ctx_new();
+	char path[160];
+	snprintf(path, sizeof(path), "%s/seg-003-00000001", c->dir);
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	uint8_t pl[1024];
+	struct spool_wbuf w = { .p = pl };
+	spool_put32(&w, SPOOL_FORMAT);
+	spool_put16(&w, 3);
+	spool_put32(&w, 1);
+	spool_put64(&w, 1700000000000000ull);
+	put_rec(f, SPOOL_REC_SEGHDR, pl, w.len);
+	const uint64_t qid = 3ull << 56 | 1ull << 24 | 7;
+	static const char body[] = "Subject: old\r\n\r\nhello\r\n";
+	const uint32_t blen = sizeof(body) - 1;
+	uint8_t env[256];
+	struct spool_wbuf we = { .p = env };
+	spool_put64(&we, 1600000000000000ull);   /* arrival */
+	spool_put32(&we, 9);                     /* snapshot */
+	spool_put8(&we, SPOOL_RET_HDRS);
+	spool_put8(&we, 2);                      /* AF_INET */
+	spool_put16(&we, 25);
+	uint8_t ip[16] = { 127, 0, 0, 1 };
+	spool_putmem(&we, ip, 16);
+	spool_put16(&we, 0);                     /* envid */
+	spool_put16(&we, 5);
+	spool_putmem(&we, "a@b.c", 5);           /* sender */
+	spool_put16(&we, 1);
+	spool_put8(&we, SPOOL_NOTIFY_DELAY);
+	spool_put16(&we, 5);
+	spool_putmem(&we, "r@d.e", 5);
+	spool_put16(&we, 0);
+	w.len = 0;
+	spool_put64(&w, qid);
+	spool_put32(&w, we.len);
+	spool_putmem(&w, env, we.len);
+	spool_put32(&w, 0);                      /* prefix */
+	spool_put64(&w, blen);
+	spool_put32(&w, spool_crc32c(0, body, blen));
+	spool_put32(&w, 0);                      /* nchunks */
+	spool_putmem(&w, body, blen);
+	put_rec(f, SPOOL_REC_COMMIT, pl, w.len);
+	w.len = 0;
+	spool_put64(&w, qid);
+	spool_put64(&w, 4242);
+	spool_put16(&w, 2);
+	spool_put16(&w, 1);
+	spool_put8(&w, SPOOL_RCPT_PENDING);      /* ends here: no marks byte */
+	put_rec(f, SPOOL_REC_STATE, pl, w.len);
+	fclose(f);
+
+	open_sp(c, false, NULL);
+	const struct spool_msg *m = spool_msg_get(c->sp, qid);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(spool_msg_flags(m), 0);
+	ck_assert_int_eq(spool_msg_tenant(m).len, 0);
+	ck_assert_int_eq(spool_msg_marks(m), 0);
+	ck_assert_uint_eq(spool_msg_attempts(m), 2);
+	ck_assert_uint_eq(spool_msg_next_attempt(m), 4242);
+	struct spool_rcpt_view rv;
+	ck_assert_int_eq(spool_msg_rcpt(m, 0, &rv), 0);
+	ck_assert_int_eq(rv.notify, SPOOL_NOTIFY_DELAY);
+	ck_assert(memcmp(rv.addr.p, "r@d.e", 5) == 0);
+	read_body(c, qid);
+	ck_assert_uint_eq(c->blen, blen);
+	ck_assert(memcmp(c->body, body, blen) == 0);
+	spool_body_close(c->rd);
+	c->rd = NULL;
+	ctx_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("spool");
@@ -798,6 +941,8 @@ int main(void)
 	tcase_add_test(tc, test_compaction);
 	tcase_add_test(tc, test_body_damaged_on_disk);
 	tcase_add_test(tc, test_space_guard);
+	tcase_add_test(tc, test_flags_tenant_marks);
+	tcase_add_test(tc, test_recover_old_format);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
