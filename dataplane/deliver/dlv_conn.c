@@ -181,7 +181,7 @@ static void connect_hop(struct dlv_conn *dc)
 		}
 		dst.ip.v4 = a->rr.a[dlv_rand(eng) % a->n].s_addr;
 	}
-	struct conn_addr src = { .family = AF_INET };
+	struct conn_addr src = { .family = AF_INET, .ip.v4 = dc->dest->src_ip };
 	int err = 0;
 	dc->conn_gone = false;
 	dc->tls_pending = dc->tls_on = dc->tls_verified = false;
@@ -505,8 +505,9 @@ static void c_connected(void *ctx, struct conn *c)
 		return;
 	}
 	dc->st = DLV_C_SETUP;
-	smtp_client_init(&dc->smtp, &eng->climits, &dc_hooks, dc, eng->pol->helo ? eng->pol->helo : "localhost",
-			 smtp_tls(dc), false, eng->now);
+	/* the source address's own name (IP pools), else ours; the destination outlives us */
+	const char *helo = dc->dest->helo[0] ? dc->dest->helo : eng->pol->helo ? eng->pol->helo : "localhost";
+	smtp_client_init(&dc->smtp, &eng->climits, &dc_hooks, dc, helo, smtp_tls(dc), false, eng->now);
 	drain(dc);
 }
 

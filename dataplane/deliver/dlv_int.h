@@ -19,11 +19,13 @@
 #define DLV_TEXT_MAX    200
 #define DLV_TLSA_MAX    8
 #define DLV_SUSP_MAX    64
+#define DLV_POOL_MAX    64            /* delivery.pools entries (the config layer enforces it) */
 #define DLV_TLSA_LEN    64            /* SHA-512; full-certificate records are skipped */
 
 enum dlv_job_state { DLV_J_FREE = 0, DLV_J_RESOLVE, DLV_J_READY, DLV_J_ACTIVE, DLV_J_DEFERRED };
 
 struct dlv_dest;
+struct spool_msg;
 
 struct dlv_job {
 	struct dlv_heap_node hn;      /* first: the retry heap hands back this pointer */
@@ -55,12 +57,16 @@ struct dlv_class {
 	bool requiretls;              /* RFC 8689: verified TLS and REQUIRETLS at every hop */
 	const struct dlv_shape_rule *shape;   /* NULL: unlimited */
 	bool shape_by_domain;         /* the rule named the recipient domain, not the destination */
+	uint32_t src_ip;              /* source address from the message's pool; 0: the port's */
+	const char *src_helo;         /* its EHLO name (NULL: smtp.hostname) */
 };
 
 struct dlv_dest {
 	char key[DLV_KEY_MAX];
 	size_t base_len;              /* key[0..base_len): route:NAME, site:NAME or the MX rollup */
 	bool requiretls;
+	uint32_t src_ip;              /* connect source (network order); 0: the port's address */
+	char helo[DLV_HOST_MAX + 1];  /* EHLO name of that source; "": smtp.hostname */
 	char domain[DLV_HOST_MAX + 1];  /* the recipient domain that created it */
 	uint64_t susp_until;          /* suspended by the operator until (monotonic); 0: not */
 	uint32_t n_ready, n_active, n_deferred;   /* scratch of dlv_op_summary */
@@ -146,6 +152,7 @@ struct dlv_engine {
 	} susp[DLV_SUSP_MAX];
 	const struct dlv_policy *pol;
 	struct dlv_policy nopol;
+	uint32_t pool_rr[DLV_POOL_MAX];   /* round robin over each pool's addresses */
 	struct smtp_client_limits climits;   /* borrowed by every client session: lives here */
 	uint64_t now;
 	uint32_t rnd;
@@ -164,6 +171,11 @@ struct dlv_engine {
 	char *dsn;
 	size_t dsn_len, dsn_cap;
 };
+
+/* dlv_dest.c: the destination of a job of message m created for `domain` at `base` (found or
+ * created with the class the message and the policy give); NULL: out of memory. */
+struct dlv_dest *dlv_dest_for(struct dlv_engine *eng, const struct spool_msg *m, const char *base,
+			      const char *domain);
 
 /* dlv_engine.c, used by dlv_conn.c */
 struct dlv_job *dlv_dest_pop(struct dlv_dest *d);
