@@ -368,6 +368,45 @@ static void record_final(struct dlv_engine *eng, struct dlv_job *j, const uint16
 	}
 }
 
+#define DLV_WARN_MAX 32   /* recipients listed in one delay warning */
+
+/*
+ * RFC 3464 "delayed": once per message (the spool mark makes it durable), at the first deferral
+ * after delay_warn_us, to a non-null sender, listing the message's pending recipients whose
+ * NOTIFY asks for it (DELAY given, or no NOTIFY at all), at most DLV_WARN_MAX of them.
+ */
+static void delay_warning(struct dlv_engine *eng, const struct spool_msg *m, const char *ecode,
+			  const char *text)
+{
+	uint64_t now_wall = wall(eng, eng->now);
+	if (!eng->pol->delay_warn_us || (spool_msg_marks(m) & SPOOL_MARK_DELAY_WARNED) ||
+	    spool_msg_sender(m).len == 0 || now_wall < spool_msg_arrival(m) + eng->pol->delay_warn_us)
+		return;
+	struct dlv_dsn_rcpt dr[DLV_WARN_MAX];
+	char addr[DLV_WARN_MAX][SMTP_PATH_MAX + 1];
+	unsigned nd = 0;
+	uint64_t until = eng->pol->retry.max_age_us ? (spool_msg_arrival(m) + eng->pol->retry.max_age_us) / 1000000 : 0;
+	for (uint16_t i = 0; i < spool_msg_nrcpt(m) && nd < DLV_WARN_MAX; i++) {
+		struct spool_rcpt_view rv;
+		if (spool_msg_rcpt(m, i, &rv) < 0 || rv.status != SPOOL_RCPT_PENDING ||
+		    (rv.notify && !(rv.notify & SPOOL_NOTIFY_DELAY)))
+			continue;
+		snprintf(addr[nd], sizeof(addr[nd]), "%.*s", (int)rv.addr.len, rv.addr.p);
+		dr[nd] = (struct dlv_dsn_rcpt){
+			.addr = addr[nd], .action = DLV_DSN_DELAYED, .status = ecode, .diagnostic = text,
+			.last_attempt = now_wall / 1000000, .retry_until = until,
+		};
+		nd++;
+	}
+	char q[24];
+	spool_qid_str(spool_msg_qid(m), q);
+	/* marked first: a warning is never sent twice, at the price of one lost if the DSN fails */
+	if (spool_mark(eng->sp, spool_msg_qid(m), SPOOL_MARK_DELAY_WARNED) < 0)
+		return;
+	log_info("qid=%s event=delay_warning rcpts=%u", q, nd);
+	send_dsn(eng, m, dr, nd);
+}
+
 /* Defers what is left of j on the retry schedule, or expires it. */
 static void job_defer(struct dlv_engine *eng, struct dlv_job *j, const char *ecode, const char *text)
 {
@@ -395,6 +434,7 @@ static void job_defer(struct dlv_engine *eng, struct dlv_job *j, const char *eco
 	}
 	eng->stats.deferred += j->nrc;
 	spool_retry(eng->sp, j->qid, next_wall, j->attempts);
+	delay_warning(eng, m, ecode, text);
 	char q[24];
 	log_info("qid=%s event=deferred attempts=%u retry_in_s=%llu status=%s reply=\"%s\"",
 		 spool_qid_str(j->qid, q), j->attempts,
