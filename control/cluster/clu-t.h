@@ -32,6 +32,8 @@ struct clu_params {
 	uint32_t io_timeout_ms;       /* one Redis round trip at most; then Redis counts as down */
 	uint32_t fallback_pct;        /* without Redis: this percent of the configured budget */
 	uint32_t idle_return_ms;      /* no queued work this long: the lease is returned */
+	uint32_t bo_step_factor;      /* backoff restoration: per-mille per step (delivery.backoff) */
+	uint32_t bo_step_ms;          /* and the step interval, both for the cluster-wide curve */
 };
 
 /* One destination's cluster-wide budget as configured (delivery.shaping). */
@@ -51,9 +53,10 @@ struct clu_grant {
 enum clu_mode { CLU_M_LEASED = 0, CLU_M_FALLBACK, CLU_M_IDLE };
 
 /*
- * One row of the published budget table. Immutable once published except `demand_us`, which
- * worker lcores store (relaxed, at most a few times per second) when they hold queued work for
- * the destination, and the cluster thread reads to decide whether the lease is still needed.
+ * One row of the published budget table. Immutable once published except the fields workers
+ * store (relaxed atomics, each lcore its own slot, only when the value changes): `demand_us`
+ * when they hold queued work for the destination (the cluster thread reads it to decide
+ * whether the lease is still needed), `open` and `cut`.
  */
 struct clu_entry {
 	char key[CLU_KEY_MAX + 1];
@@ -63,7 +66,13 @@ struct clu_entry {
 	uint64_t suspended_until_ms;  /* wall clock (ms); UINT64_MAX = until resumed; 0 = not */
 	uint64_t demand_us;           /* monotonic; written by workers (atomic, relaxed) */
 	uint32_t open[CLU_LCORES];    /* connections open per lcore; written by that lcore */
+	/* The lcore's automatic backoff: its count of cuts << 32 | its factor (per-mille). A new
+	 * count is a cut this node publishes cluster-wide (CLU_CUT packs, written by the lcore). */
+	uint64_t cut[CLU_LCORES];
+	uint32_t bo_factor;           /* cluster-wide backoff factor, per-mille; 0 or 1000: none */
 };
+
+#define CLU_CUT(cuts, factor) ((uint64_t)(cuts) << 32 | (uint32_t)(factor))
 
 /* The immutable per-destination budget table, sorted by key (bsearch on the workers). */
 struct clu_table {

@@ -44,6 +44,8 @@ struct clu_dest {
 	struct clu_grant g;
 	enum clu_mode mode;
 	uint64_t valid_until_us;      /* local end of the current lease */
+	uint32_t bo_factor;           /* cluster-wide backoff factor last read (1000: none) */
+	uint32_t seen_cuts[CLU_LCORES];   /* the lcores' cut counts already reported */
 };
 
 struct clu_node {
@@ -99,6 +101,7 @@ struct clu_node *clu_node_new(const struct clu_params *p, const struct clu_limit
 	for (unsigned i = 0; i < n && node->n < CLU_DEST_MAX; i++)
 		if (limits[i].rate || limits[i].conns) {
 			node->d[node->n].mode = CLU_M_IDLE;
+			node->d[node->n].bo_factor = 1000;
 			node->d[node->n++].lim = limits[i];
 		}
 	pthread_mutex_init(&node->mu, NULL);
@@ -266,6 +269,25 @@ static uint32_t open_of(struct clu_node *node, const char *key, uint32_t *per_lc
 	return sum;
 }
 
+/* The lowest factor an lcore cut to since the last report (1000: no new cut); marks the cuts
+ * seen. Only cuts count, not factors: a factor lowered by adopting the cluster's own cut, or
+ * lagging the cluster's restoration by a moment, is not news. */
+static uint32_t new_cut_of(struct clu_node *node, struct clu_dest *d)
+{
+	struct clu_entry *e = clu_table_find(node->cur, d->lim.key);
+	uint32_t low = 1000;
+	for (unsigned i = 0; e && i < CLU_LCORES; i++) {
+		uint64_t v = __atomic_load_n(&e->cut[i], __ATOMIC_RELAXED);
+		uint32_t cuts = (uint32_t)(v >> 32), f = (uint32_t)v;
+		if (cuts == d->seen_cuts[i])
+			continue;
+		d->seen_cuts[i] = cuts;
+		if (f && f < low)
+			low = f;
+	}
+	return low;
+}
+
 static void members_add(void *arg, const char *name)
 {
 	struct clu_node_info *in = arg;
@@ -286,10 +308,19 @@ static int lease_all(struct clu_node *node, uint64_t now_us, struct clu_node_inf
 		if (!want && d->mode == CLU_M_IDLE)
 			continue;     /* nothing held, nothing wanted */
 		struct clu_lease_reply r;
+		struct clu_cut_arg cut = { want ? new_cut_of(node, d) : 1000, node->p.bo_step_factor,
+					   node->p.bo_step_ms };
 		if (clu_redis_lease(node->rc, node->p.prefix, d->lim.key, node->p.node, node->p.lease_ms,
 				    want, (uint64_t)d->lim.rate * 1000, d->lim.conns,
-				    open_of(node, d->lim.key, NULL), &r) < 0)
+				    open_of(node, d->lim.key, NULL), &cut, &r) < 0)
 			return -EIO;
+		if (cut.factor < 1000)
+			log_info("cluster backoff=cut dest=%s factor_permille=%" PRIu32 " node=%s",
+				 d->lim.key, cut.factor, node->p.node);
+		if (want && r.bo_factor != d->bo_factor)
+			log_info("cluster backoff=applied dest=%s factor_permille=%" PRIu32 " node=%s",
+				 d->lim.key, r.bo_factor, node->p.node);
+		d->bo_factor = want ? r.bo_factor : 1000;
 		d->mode = want ? CLU_M_LEASED : CLU_M_IDLE;
 		d->g = (struct clu_grant){ r.rate_mps, r.conns, r.nodes };
 		d->valid_until_us = now_us + (uint64_t)node->p.lease_ms * 1000;
@@ -311,6 +342,7 @@ static void fallback_all(struct clu_node *node, uint64_t now_us)
 		if (d->mode != CLU_M_FALLBACK)
 			node->info.fallbacks++;
 		d->mode = CLU_M_FALLBACK;
+		d->bo_factor = 1000;   /* the lcores' own controllers go on; nothing shared */
 		clu_grant_fallback(&d->lim, node->p.fallback_pct, &d->g);
 	}
 }
@@ -327,7 +359,7 @@ static bool entry_same(const struct clu_entry *a, const struct clu_entry *b)
 	return strcmp(a->key, b->key) == 0 && a->limited_rate == b->limited_rate &&
 	       a->limited_conns == b->limited_conns && a->g.rate_mps == b->g.rate_mps &&
 	       a->g.conns == b->g.conns && a->g.nodes == b->g.nodes && a->mode == b->mode &&
-	       a->suspended_until_ms == b->suspended_until_ms;
+	       a->suspended_until_ms == b->suspended_until_ms && a->bo_factor == b->bo_factor;
 }
 
 static bool table_same(const struct clu_table *a, const struct clu_table *b)
@@ -356,6 +388,7 @@ static void publish(struct clu_node *node, uint64_t wall_ms)
 		e->limited_conns = d->lim.conns != 0;
 		e->g = d->g;
 		e->mode = d->mode;
+		e->bo_factor = d->bo_factor;
 	}
 	for (unsigned i = 0; i < node->n_susp; i++) {
 		const struct clu_susp *s = &node->susp[i];
@@ -370,6 +403,7 @@ static void publish(struct clu_node *node, uint64_t wall_ms)
 			e = &t->e[t->n++];
 			snprintf(e->key, sizeof(e->key), "%s", s->key);
 			e->mode = CLU_M_LEASED;
+			e->bo_factor = 1000;
 		}
 		e->suspended_until_ms = s->until_ms;
 	}
@@ -383,6 +417,9 @@ static void publish(struct clu_node *node, uint64_t wall_ms)
 	for (unsigned i = 0; i < t->n; i++) {
 		t->e[i].demand_us = demand_of(node, t->e[i].key);
 		open_of(node, t->e[i].key, t->e[i].open);
+		struct clu_entry *o = clu_table_find(old, t->e[i].key);
+		for (unsigned k = 0; o && k < CLU_LCORES; k++)
+			t->e[i].cut[k] = __atomic_load_n(&o->cut[k], __ATOMIC_RELAXED);
 	}
 	t->version = ++node->version;
 	rcu_assign_pointer(node->cur, t);
@@ -496,7 +533,7 @@ void clu_node_free(struct clu_node *node)
 		for (unsigned i = 0; i < node->n; i++)
 			if (node->d[i].mode == CLU_M_LEASED &&
 			    clu_redis_lease(node->rc, node->p.prefix, node->d[i].lim.key, node->p.node,
-					    node->p.lease_ms, false, 0, 0, 0, &r) < 0)
+					    node->p.lease_ms, false, 0, 0, 0, NULL, &r) < 0)
 				break;
 		redisFree(node->rc);
 	}

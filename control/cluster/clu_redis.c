@@ -11,6 +11,11 @@
  *   P:grant:<dest>  hash        node -> "rate_mps:conns" currently granted to that node.
  *   P:susp          hash        dest -> suspended until (wall ms; "inf" = until resumed)
  *   P:susp:ver      counter     bumped on every suspension change; polled by every node.
+ *   P:bo:<dest>     string      "factor:t" the last automatic backoff cut reported by any node
+ *                               (per-mille, Redis TIME ms); the factor in force is
+ *                               min(1000, factor + step * floor((now - t) / step_ms)): one
+ *                               restoration curve for the whole cluster, computed the same way
+ *                               by every node, deleted by expiry once fully restored.
  * Both lease keys expire after two terms without any lease call.
  *
  * The lease script grants a node min(fair share, limit - what the other live nodes hold), so
@@ -64,7 +69,20 @@ static const char lease_lua[] =
 	"if lc > 0 then c = math.max(0, math.min(c, lc - oconn)) end\n"
 	"redis.call('HSET', hk, node, string.format('%d:%d', r, math.max(c, held)))\n"
 	"redis.call('PEXPIRE', zk, 2 * term); redis.call('PEXPIRE', hk, 2 * term)\n"
-	"return {n, rank, r, c}\n";
+	"local bk, cut = KEYS[3], tonumber(ARGV[7])\n"
+	"local step, sms = math.max(1, tonumber(ARGV[8])), math.max(1, tonumber(ARGV[9]))\n"
+	"local cf = 1000\n"
+	"local v = redis.call('GET', bk)\n"
+	"if v then\n"
+	"  local f, t0 = string.match(v, '(%d+):(%d+)')\n"
+	"  if f then cf = math.min(1000, tonumber(f) + step * math.floor((now - tonumber(t0)) / sms)) end\n"
+	"end\n"
+	"if cut < cf then\n"
+	"  cf = cut\n"
+	"  redis.call('SET', bk, string.format('%d:%d', cut, now), 'PX',\n"
+	"             (math.ceil((1000 - cut) / step) + 1) * sms)\n"
+	"end\n"
+	"return {n, rank, r, c, cf}\n";
 
 static const char susp_lua[] =
 	"if ARGV[2] == 'del' then redis.call('HDEL', KEYS[1], ARGV[1])\n"
@@ -95,27 +113,34 @@ static int int_elem(const redisReply *r, size_t i, long long *v)
 
 int clu_redis_lease(redisContext *c, const char *prefix, const char *key, const char *node,
 		    uint32_t term_ms, bool want, uint64_t rate_mps, uint32_t conns, uint32_t held,
-		    struct clu_lease_reply *out)
+		    const struct clu_cut_arg *cut, struct clu_lease_reply *out)
 {
-	char zk[300], hk[300], term[16], lr[24], lc[16], hd[16];
+	char zk[300], hk[300], bk[300], term[16], lr[24], lc[16], hd[16], cf[16], st[16], sms[16];
+	snprintf(bk, sizeof(bk), "%s:bo:%s", prefix, key);
+	snprintf(cf, sizeof(cf), "%" PRIu32, cut ? cut->factor : 1000);
+	snprintf(st, sizeof(st), "%" PRIu32, cut ? cut->step_factor : 100);
+	snprintf(sms, sizeof(sms), "%" PRIu32, cut ? cut->step_ms : 60000);
 	snprintf(zk, sizeof(zk), "%s:lease:%s", prefix, key);
 	snprintf(hk, sizeof(hk), "%s:grant:%s", prefix, key);
 	snprintf(term, sizeof(term), "%" PRIu32, term_ms);
 	snprintf(lr, sizeof(lr), "%" PRIu64, rate_mps);
 	snprintf(lc, sizeof(lc), "%" PRIu32, conns);
 	snprintf(hd, sizeof(hd), "%" PRIu32, held);
-	const char *argv[] = { "EVAL", lease_lua, "2", zk, hk, node, term, want ? "1" : "0", lr, lc, hd };
-	redisReply *r = redisCommandArgv(c, 11, argv, NULL);
+	const char *argv[] = { "EVAL", lease_lua, "3", zk, hk, bk, node, term, want ? "1" : "0", lr,
+			       lc, hd, cf, st, sms };
+	redisReply *r = redisCommandArgv(c, 15, argv, NULL);
 	if (!r)
 		return -EIO;
-	long long v[4];
+	long long v[5] = { 0, 0, 0, 0, 1000 };
+	size_t nv = want ? 5 : 4;
 	int rc = 0;
-	for (size_t i = 0; i < 4 && rc == 0; i++)
+	for (size_t i = 0; i < nv && rc == 0; i++)
 		rc = int_elem(r, i, &v[i]);
 	freeReplyObject(r);
 	if (rc)
 		return rc;
-	*out = (struct clu_lease_reply){ (unsigned)v[0], (unsigned)v[1], (uint64_t)v[2], (uint32_t)v[3] };
+	*out = (struct clu_lease_reply){ (unsigned)v[0], (unsigned)v[1], (uint64_t)v[2], (uint32_t)v[3],
+					 (uint32_t)v[4] };
 	return 0;
 }
 

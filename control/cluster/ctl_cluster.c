@@ -20,6 +20,7 @@
 #include "cluster/clu.h"
 #include "cluster/ctl_cluster.h"
 #include "config/cfg-t.h"
+#include "deliver/dlv.h"
 #include "ctl/daemon.h"
 #include "ctl/server.h"
 #include "log.h"
@@ -44,6 +45,8 @@ static json_t *entry_json(const struct clu_entry *e, uint64_t now_ms)
 	if (e->limited_conns)
 		json_object_set_new(o, "connections", json_integer(e->g.conns));
 	json_object_set_new(o, "nodes", json_integer(e->g.nodes));
+	if (e->bo_factor && e->bo_factor < 1000)
+		json_object_set_new(o, "backoff_permille", json_integer(e->bo_factor));
 	if (clu_entry_suspended(e, now_ms))
 		json_object_set_new(o, "suspended_for_s", e->suspended_until_ms == UINT64_MAX ? json_string("until resumed")
 				    : json_integer((json_int_t)((e->suspended_until_ms - now_ms + 999) / 1000)));
@@ -123,6 +126,15 @@ static void params_from_cfg(const struct cfg_cluster *c, struct clu_params *p)
 	p->idle_return_ms = c->idle_return_ms;
 }
 
+/* The cluster-wide restoration curve follows delivery.backoff (the same on every node). */
+static void backoff_from_cfg(const struct cfg *cfg, struct clu_params *p)
+{
+	struct dlv_backoff_policy bp;
+	dlv_backoff_policy_from_cfg(&cfg->delivery.backoff, &bp);
+	p->bo_step_factor = bp.step_factor;
+	p->bo_step_ms = bp.step_us / 1000;
+}
+
 int ctl_cluster_init(struct ctl_daemon *d)
 {
 	const struct cfg *cfg = ctl_daemon_pub(d)->cur->cfg;
@@ -130,6 +142,7 @@ int ctl_cluster_init(struct ctl_daemon *d)
 		return 0;
 	struct clu_params p;
 	params_from_cfg(&cfg->cluster, &p);
+	backoff_from_cfg(cfg, &p);
 	const struct cfg_shaping *sh = cfg->delivery.shaping.v;
 	struct clu_limit lim[CLU_DEST_MAX];
 	unsigned n = 0;

@@ -416,6 +416,26 @@ const struct cfg_param cfg_delivery_params[] = {
 	  "A message still undelivered after this long is bounced as expired, seconds." },
 	{ "retry.jitter_pct", CFG_T_U32, "10", 0, 50, F(delivery.retry_jitter_pct), 0, NULL, NULL,
 	  "Random +- percentage applied to each delay (spreads the retries of a burst)." },
+	{ "backoff.window_ms", CFG_T_U32, "60000", 100, 3600000, F(delivery.backoff.window_ms), 0,
+	  NULL, NULL, "Automatic backoff: outcomes per destination are judged in windows of this "
+	  "length, milliseconds." },
+	{ "backoff.min_samples", CFG_T_U32, "20", 1, 1000000, F(delivery.backoff.min_samples), 0,
+	  NULL, NULL, "A window with fewer outcomes than this decides nothing." },
+	{ "backoff.threshold_pct", CFG_T_U32, "30", 1, 100, F(delivery.backoff.threshold_pct), 0,
+	  NULL, NULL, "Share of temporary failures (4xx, 421, dropped connections) in a window that "
+	  "cuts the destination's rate, percent." },
+	{ "backoff.decrease_pct", CFG_T_U32, "50", 1, 99, F(delivery.backoff.decrease_pct), 0,
+	  NULL, NULL, "A cut keeps this percent of the current rate (multiplicative decrease)." },
+	{ "backoff.floor_pct", CFG_T_U32, "5", 1, 100, F(delivery.backoff.floor_pct), 0, NULL,
+	  NULL, "The rate is never cut below this percent of the configured (or, for a destination "
+	  "without a rate, the observed) rate." },
+	{ "backoff.increase_pct", CFG_T_U32, "10", 1, 100, F(delivery.backoff.increase_pct), 0,
+	  NULL, NULL, "Additive increase: percent of the rate restored per step, also while the "
+	  "destination is idle." },
+	{ "backoff.increase_interval_ms", CFG_T_U32, "60000", 100, 3600000,
+	  F(delivery.backoff.increase_interval_ms), 0, NULL, NULL,
+	  "Time between two restoration steps (and from a cut to the first), milliseconds; a step "
+	  "waits while the current window is failing." },
 };
 
 const struct cfg_param cfg_limits_params[] = {

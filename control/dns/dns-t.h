@@ -21,7 +21,10 @@
 #define CTL_DNS_NAME_MAX 256
 
 enum ctl_dns_qtype {
-	CTL_DNS_A = 1, CTL_DNS_MX = 15, CTL_DNS_AAAA = 28, CTL_DNS_TLSA = 52,
+	CTL_DNS_A = 1, CTL_DNS_MX = 15, CTL_DNS_TXT = 16, CTL_DNS_AAAA = 28, CTL_DNS_TLSA = 52,
+	/* Pseudo types (DNS private-use range): answered by a provider on the control plane
+	 * (ctl_dns_set_provider), published in the same cache, asked for the same way. */
+	CTL_DNS_STS = 0xff53,         /* the MTA-STS policy of a domain (control/sts) */
 };
 
 enum ctl_dns_status {
@@ -44,6 +47,26 @@ struct ctl_dns_tlsa {
 	const uint8_t *data;
 };
 
+/* One TXT record: its character-strings concatenated (RFC 8461 3.1), NUL-terminated. */
+struct ctl_dns_txt {
+	uint16_t len;
+	const char *data;
+};
+
+#define CTL_DNS_STS_MX_MAX 16
+#define CTL_DNS_STS_ID_MAX 32
+
+/* CTL_DNS_STS, status OK: the policy in force for the domain (RFC 8461), validated by the
+ * provider. Status NODATA: the domain has no usable policy (none published, or mode none). */
+struct ctl_dns_sts {
+	uint8_t mode;                 /* 1 testing, 2 enforce (enum sts_mode) */
+	uint32_t max_age;             /* seconds, as published */
+	uint64_t valid_until_wall_s;  /* fetched + max_age (CLOCK_REALTIME seconds) */
+	char id[CTL_DNS_STS_ID_MAX + 1];
+	unsigned n_mx;
+	const char *mx[CTL_DNS_STS_MX_MAX];   /* "mx.example.com", "*.example.net" */
+};
+
 /* One immutable published answer. Valid for a reader until its next quiescent state. */
 struct ctl_dns_answer {
 	struct cds_lfht_node node;
@@ -62,7 +85,25 @@ struct ctl_dns_answer {
 		struct in_addr *a;
 		struct in6_addr *aaaa;
 		struct ctl_dns_tlsa *tlsa;
+		struct ctl_dns_txt *txt;
+		const struct ctl_dns_sts *sts;
 	} rr;
+};
+
+/*
+ * A provider answers one pseudo type on the control thread. start() is called when a query
+ * for (name, qtype) begins (name canonical: lower case, no trailing dot); the provider answers
+ * later, or at once, with ctl_dns_publish(). process() runs in every ctl_dns_process() turn;
+ * fd (or -1) is watched through ctl_dns_fd(). A query the provider has not answered by the
+ * resolver's deadline completes its waiters with CTL_DNS_TIMEOUT and publishes nothing, so a
+ * previously published answer stays in place.
+ */
+struct ctl_dns_provider {
+	uint16_t qtype;
+	int (*start)(void *arg, const char *name, uint64_t now_us);
+	void (*process)(void *arg, uint64_t now_us);
+	int fd;
+	void *arg;
 };
 
 /* A worker's request, copied into its request ring. */

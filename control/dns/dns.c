@@ -7,6 +7,9 @@
  * node is freed by call_rcu), then every waiting worker gets a completion on its answer ring.
  * Queries past their deadline are cancelled and published as TIMEOUT; failures and negative
  * answers are cached briefly (fail_ttl_s, neg_ttl_max_s) so a broken domain costs one query.
+ * Pseudo types (CTL_DNS_STS) go to their provider instead of libunbound; the provider answers
+ * with ctl_dns_publish(). One epoll fd stands for libunbound's and the providers' fds, so the
+ * control loop polls one descriptor whatever is plugged in.
  */
 #include "dns/dns.h"
 
@@ -14,6 +17,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 #include <unbound.h>
 
 #include "ctl/ring.h"
@@ -21,6 +26,7 @@
 #include "log.h"
 
 #define QBUCKETS 1024
+#define MAX_PROVIDERS 4
 #define SWEEP_US 10000000ull
 
 struct waiter {
@@ -50,6 +56,9 @@ struct ctl_dns {
 	unsigned inflight;
 	uint64_t now_us, next_sweep_us;
 	uint64_t done_drops;
+	int ep;                       /* epoll set: libunbound's fd and the providers' */
+	struct ctl_dns_provider prov[MAX_PROVIDERS];
+	unsigned nprov;
 };
 
 /* Request record on a worker's ring: this header, then the name bytes. */
@@ -200,11 +209,13 @@ static int query_wait(struct query *q, unsigned slot, uint64_t req_id)
 	return 0;
 }
 
-/* Publishes a (the query's answer), completes every waiter, frees q. */
-static void query_finish(struct ctl_dns *d, struct query *q, struct ctl_dns_answer *a)
+/* Publishes a (the query's answer; NULL: nothing, waiters get st_none), completes every
+ * waiter, frees q. */
+static void query_finish_st(struct ctl_dns *d, struct query *q, struct ctl_dns_answer *a,
+			    enum ctl_dns_status st_none)
 {
 	query_unlink(d, q);
-	enum ctl_dns_status st = a ? a->status : CTL_DNS_SERVFAIL;
+	enum ctl_dns_status st = a ? a->status : st_none;
 	if (a)
 		publish(d, a);
 	for (unsigned i = 0; i < q->nw; i++) {
@@ -218,6 +229,19 @@ static void query_finish(struct ctl_dns *d, struct query *q, struct ctl_dns_answ
 		  ctl_dns_status_str(st), q->nw);
 	free(q->w);
 	free(q);
+}
+
+static void query_finish(struct ctl_dns *d, struct query *q, struct ctl_dns_answer *a)
+{
+	query_finish_st(d, q, a, CTL_DNS_SERVFAIL);
+}
+
+static const struct ctl_dns_provider *provider_of(const struct ctl_dns *d, uint16_t qtype)
+{
+	for (unsigned i = 0; i < d->nprov; i++)
+		if (d->prov[i].qtype == qtype)
+			return &d->prov[i];
+	return NULL;
 }
 
 static void ub_answer(void *arg, int err, struct ub_result *res)
@@ -263,6 +287,16 @@ static int query_start(struct ctl_dns *d, const char *name, uint16_t qtype, unsi
 		d->fifo_head = q;
 	d->fifo_tail = q;
 	d->inflight++;
+	const struct ctl_dns_provider *pv = provider_of(d, qtype);
+	if (pv) {
+		/* may publish at once (ctl_dns_publish finishes q): q must not be used after */
+		if (pv->start(pv->arg, canon, d->now_us) < 0) {
+			q = query_find(d, canon, qtype, h);
+			if (q)
+				query_finish(d, q, NULL);
+		}
+		return 0;
+	}
 	int rc = ub_resolve_async(d->ub, canon, qtype, 1, q, ub_answer, &q->async_id);
 	if (rc != 0) {
 		log_warn("dns name=%s type=%u resolve_async=\"%s\"", canon, qtype, ub_strerror(rc));
@@ -281,6 +315,11 @@ static void expire_queries(struct ctl_dns *d)
 {
 	while (d->fifo_head && d->fifo_head->deadline_us <= d->now_us) {
 		struct query *q = d->fifo_head;
+		if (provider_of(d, q->qtype)) {
+			/* the provider keeps working and publishes later; the old answer stays */
+			query_finish_st(d, q, NULL, CTL_DNS_TIMEOUT);
+			continue;
+		}
 		ub_cancel(d->ub, q->async_id);
 		log_info("dns name=%s type=%u status=timeout after_ms=%u", q->name, q->qtype,
 			 d->o.timeout_ms);
@@ -317,6 +356,9 @@ void ctl_dns_process(struct ctl_dns *d, uint64_t now_us)
 	d->now_us = now_us;
 	if (ub_poll(d->ub))
 		ub_process(d->ub);
+	for (unsigned i = 0; i < d->nprov; i++)
+		if (d->prov[i].process)
+			d->prov[i].process(d->prov[i].arg, now_us);
 	drain_requests(d);
 	expire_queries(d);
 	if (now_us >= d->next_sweep_us) {
@@ -325,7 +367,32 @@ void ctl_dns_process(struct ctl_dns *d, uint64_t now_us)
 	}
 }
 
-int ctl_dns_fd(struct ctl_dns *d) { return ub_fd(d->ub); }
+int ctl_dns_fd(struct ctl_dns *d) { return d->ep >= 0 ? d->ep : ub_fd(d->ub); }
+
+int ctl_dns_set_provider(struct ctl_dns *d, const struct ctl_dns_provider *p)
+{
+	if (!p->start || p->qtype < 0xff00 || provider_of(d, p->qtype))
+		return -EINVAL;
+	if (d->nprov == MAX_PROVIDERS)
+		return -ENOSPC;
+	if (p->fd >= 0 && d->ep >= 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = p->fd };
+		if (epoll_ctl(d->ep, EPOLL_CTL_ADD, p->fd, &ev) < 0)
+			return -errno;
+	}
+	d->prov[d->nprov++] = *p;
+	return 0;
+}
+
+void ctl_dns_publish(struct ctl_dns *d, struct ctl_dns_answer *a)
+{
+	uint64_t h = key_hash(a->name, a->qtype);
+	struct query *q = query_find(d, a->name, a->qtype, h);
+	if (q)
+		query_finish(d, q, a);
+	else
+		publish(d, a);
+}
 unsigned ctl_dns_inflight(const struct ctl_dns *d) { return d->inflight; }
 
 /* ---- worker side -------------------------------------------------------------------------- */
@@ -388,6 +455,7 @@ struct ctl_dns *ctl_dns_new(const struct ctl_dns_opts *o, int *err)
 		return NULL;
 	}
 	d->o = *o;
+	d->ep = -1;
 	*err = -ENOMEM;
 	d->req = calloc(o->nworkers ? o->nworkers : 1, sizeof(*d->req));
 	d->done = calloc(o->nworkers ? o->nworkers : 1, sizeof(*d->done));
@@ -405,6 +473,12 @@ struct ctl_dns *ctl_dns_new(const struct ctl_dns_opts *o, int *err)
 		goto err;
 	if ((*err = ub_setup(d)) < 0)
 		goto err;
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = ub_fd(d->ub) };
+	d->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (d->ep < 0 || epoll_ctl(d->ep, EPOLL_CTL_ADD, ub_fd(d->ub), &ev) < 0) {
+		*err = -errno;
+		goto err;
+	}
 	return d;
 err:
 	ctl_dns_free(d);
@@ -422,6 +496,8 @@ void ctl_dns_free(struct ctl_dns *d)
 	}
 	if (d->ub)
 		ub_ctx_delete(d->ub);
+	if (d->ep >= 0)
+		close(d->ep);
 	if (d->ht) {
 		struct cds_lfht_iter it;
 		struct cds_lfht_node *node;

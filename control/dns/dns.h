@@ -9,6 +9,7 @@
  *     ... each loop turn: n = ctl_dns_completions(d, w, done, 32); resume done[i].req_id ...
  * An answer pointer is valid until the worker's next rcu_quiescent_state().
  * Control thread: ctl_dns_fd() in its poll set, ctl_dns_process() every turn.
+ * Pseudo types (CTL_DNS_STS) are answered by a provider (control/sts) through the same path.
  */
 #ifndef DPMAIL_DNS_H
 #define DPMAIL_DNS_H
@@ -45,6 +46,12 @@ int ctl_dns_fd(struct ctl_dns *d);
 void ctl_dns_process(struct ctl_dns *d, uint64_t now_us);
 /* Starts a query from the control plane itself (completion goes nowhere): prefetch, tests. */
 int ctl_dns_resolve(struct ctl_dns *d, const char *name, uint16_t qtype, uint64_t now_us);
+/* Installs the provider of one pseudo type (at most 4; before workers ask for it). 0 or
+ * -EINVAL / -ENOSPC / -errno (epoll). The provider must outlive d or be removed by freeing d. */
+int ctl_dns_set_provider(struct ctl_dns *d, const struct ctl_dns_provider *p);
+/* Publishes a (one allocation: free() after the grace period; ownership taken) and completes
+ * every waiter of the query for (a->name, a->qtype) if one is in flight. Control thread. */
+void ctl_dns_publish(struct ctl_dns *d, struct ctl_dns_answer *a);
 /* Queries in flight (status/tests). */
 unsigned ctl_dns_inflight(const struct ctl_dns *d);
 

@@ -142,6 +142,28 @@ static void fill_addr_tlsa(struct ctl_dns_answer *a, const struct ub_result *res
 	}
 }
 
+/* TXT rdata is a run of <length><bytes> character-strings: each record becomes their
+ * concatenation, NUL-terminated, in blob (at most rdata length bytes + 1 per record). */
+static void fill_txt(struct ctl_dns_answer *a, const struct ub_result *res, char *blob)
+{
+	a->rr.txt = (struct ctl_dns_txt *)(a + 1);
+	for (int i = 0; res->data[i]; i++) {
+		const uint8_t *rd = (const uint8_t *)res->data[i];
+		size_t len = (size_t)res->len[i], k = 0, o = 0;
+		while (k < len) {
+			size_t l = rd[k++];
+			if (l > len - k)
+				break;   /* truncated string: keep what was whole */
+			memcpy(blob + o, rd + k, l);
+			o += l;
+			k += l;
+		}
+		blob[o] = '\0';
+		a->rr.txt[a->n++] = (struct ctl_dns_txt){ (uint16_t)o, blob };
+		blob += o + 1;
+	}
+}
+
 struct ctl_dns_answer *ctl_dns_answer_build(const char *name, uint16_t qtype, int err,
 					    const struct ub_result *res,
 					    const struct ctl_dns_opts *o, uint64_t now_us)
@@ -152,7 +174,8 @@ struct ctl_dns_answer *ctl_dns_answer_build(const char *name, uint16_t qtype, in
 		for (; res->data[nrec]; nrec++)
 			bytes += (size_t)res->len[nrec];
 	size_t arr = qtype == CTL_DNS_MX ? sizeof(struct ctl_dns_mx) :
-		     qtype == CTL_DNS_TLSA ? sizeof(struct ctl_dns_tlsa) : sizeof(struct in6_addr);
+		     qtype == CTL_DNS_TLSA ? sizeof(struct ctl_dns_tlsa) :
+		     qtype == CTL_DNS_TXT ? sizeof(struct ctl_dns_txt) : sizeof(struct in6_addr);
 	/* MX hosts take at most rdata length + 1 bytes as text; addresses fit in arr */
 	size_t extra = nrec * arr + bytes + nrec + 16;
 	struct ctl_dns_answer *a = answer_alloc(name, qtype, extra);
@@ -167,6 +190,8 @@ struct ctl_dns_answer *ctl_dns_answer_build(const char *name, uint16_t qtype, in
 		return a;
 	if (qtype == CTL_DNS_MX) {
 		fill_mx(a, res, (char *)(a + 1) + nrec * arr);
+	} else if (qtype == CTL_DNS_TXT) {
+		fill_txt(a, res, (char *)(a + 1) + nrec * arr);
 	} else if (qtype == CTL_DNS_TLSA) {
 		a->rr.tlsa = (struct ctl_dns_tlsa *)(a + 1);
 		fill_addr_tlsa(a, res, (uint8_t *)(a + 1) + nrec * arr);

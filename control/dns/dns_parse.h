@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dns_parse.h: turning a libunbound result into one immutable cache answer: status from the
- * rcode and DNSSEC flags, rdata of MX/A/AAAA/TLSA decoded (unbound hands rdata uncompressed),
+ * rcode and DNSSEC flags, rdata of MX/A/AAAA/TLSA/TXT decoded (unbound hands rdata uncompressed),
  * MX sorted by preference, null MX (RFC 7505) detected, TTL clamped by the cache policy.
  */
 #ifndef DPMAIL_DNS_PARSE_H

@@ -63,6 +63,7 @@ struct dlv_policy {
 	const struct dlv_shape_rule *shape;
 	unsigned n_shape;
 	struct dlv_retry_policy retry;
+	struct dlv_backoff_policy backoff;   /* window_us 0: dlv_params.backoff */
 	struct tls_client_ctx *tls_ctx;   /* NULL: STARTTLS is not attempted */
 	const char *helo;                 /* our name in EHLO and in DSNs */
 	const struct dlv_pool *pools;     /* source IP pools (dlv_pool_select) */
@@ -117,5 +118,8 @@ const struct dlv_stats *dlv_engine_stats(const struct dlv_engine *eng);
 void *dlv_snap_build(const struct cfg_snapshot *s, char *err, size_t errlen);
 void dlv_snap_release(void *obj);
 const struct dlv_policy *dlv_snap_policy(const struct cfg_snapshot *s);
+/* delivery.backoff.* (control/config) -> the controller's policy; also used by the cluster. */
+struct cfg_backoff;
+void dlv_backoff_policy_from_cfg(const struct cfg_backoff *c, struct dlv_backoff_policy *p);
 
 #endif

@@ -6,8 +6,12 @@
  * rate to its share of the node's lease; a suspended destination, or one whose lease is empty,
  * dispatches nothing. The lcore never talks to Redis: the only things it writes are the entry's
  * demand time (relaxed store, at most every DEMAND_EVERY_US), which tells the control plane
- * that this node wants a lease for the destination, and its count of open connections (its own
- * slot, stored when it changes), which the lease counts until surplus connections are closed.
+ * that this node wants a lease for the destination, its count of open connections (its own
+ * slot, stored when it changes), which the lease counts until surplus connections are closed,
+ * and its backoff cuts (its own slot: count and factor), which the node publishes cluster-wide.
+ * A cut published by any node (the entry's bo_factor going down) is adopted by this lcore's
+ * controller, which then restores the rate step by step as if it had cut itself: every node
+ * restores its share in parallel, so the cluster-wide rate recovers once.
  */
 #include <string.h>
 
@@ -38,6 +42,24 @@ static void shed_idle(struct dlv_engine *eng, struct dlv_dest *d, uint32_t n)
 	}
 }
 
+/* Reports this lcore's cuts and adopts the cluster's. */
+static void backoff_share(struct dlv_engine *eng, struct dlv_dest *d, struct clu_entry *e,
+			  unsigned slot)
+{
+	uint64_t mine = CLU_CUT(d->bo.cuts, d->bo.factor);
+	if (d->bo.cuts && __atomic_load_n(&e->cut[slot], __ATOMIC_RELAXED) != mine)
+		__atomic_store_n(&e->cut[slot], mine, __ATOMIC_RELAXED);
+	uint32_t cf = e->bo_factor ? e->bo_factor : 1000;
+	uint32_t seen = d->clu_bo_seen ? d->clu_bo_seen : 1000;
+	if (cf == seen)
+		return;
+	d->clu_bo_seen = cf;
+	/* Only a new cut (the factor going down) is adopted; the cluster's restoration is
+	 * followed by this lcore's own steps. */
+	if (cf < seen && dlv_backoff_adopt(&d->bo, cf, eng->now))
+		dlv_dest_backoff_changed(eng, d);
+}
+
 bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d)
 {
 	struct clu_node *node = clu_active();
@@ -54,6 +76,7 @@ bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d)
 	unsigned slot = eng->p.lcore_index < CLU_LCORES ? eng->p.lcore_index : CLU_LCORES - 1;
 	if (__atomic_load_n(&e->open[slot], __ATOMIC_RELAXED) != d->nconn)
 		__atomic_store_n(&e->open[slot], d->nconn, __ATOMIC_RELAXED);
+	backoff_share(eng, d, e, slot);
 	uint64_t wall_ms = (uint64_t)((int64_t)eng->now + eng->p.wall_offset_us) / 1000;
 	if (clu_entry_suspended(e, wall_ms))
 		return false;

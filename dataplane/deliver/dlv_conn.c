@@ -327,7 +327,9 @@ static void take_next(struct dlv_conn *dc)
 		if (dc->msgs)
 			dc->eng->stats.conns_reused++;
 		dlv_conn_start_job(dc, dlv_dest_pop(d));
+		return;
 	}
+	d->idle_hint = true;   /* idle without a job: dispatch() will look for us */
 }
 
 void dlv_conn_body(struct dlv_conn *dc, int result, const uint8_t *data, uint32_t len)

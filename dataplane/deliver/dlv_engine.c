@@ -524,16 +524,24 @@ void dlv_job_bounce(struct dlv_engine *eng, struct dlv_job *j, const char *ecode
 	dlv_job_free(eng, j);
 }
 
-static void backoff_changed(struct dlv_engine *eng, struct dlv_dest *d)
+/* The snapshot's backoff policy (delivery.backoff.*), or the start-up default without one. */
+const struct dlv_backoff_policy *dlv_backoff_policy(const struct dlv_engine *eng)
 {
-	dlv_bucket_set_rate(&d->bucket, dlv_backoff_apply(&d->bo, d->rate_mps), eng->now);
-	log_info("dest=%s event=backoff rate_factor_permille=%u cuts=%u", d->key, d->bo.factor, d->bo.cuts);
+	return eng->pol && eng->pol->backoff.window_us ? &eng->pol->backoff : &eng->p.backoff;
+}
+
+void dlv_dest_backoff_changed(struct dlv_engine *eng, struct dlv_dest *d)
+{
+	uint64_t r = dlv_backoff_apply(&d->bo, d->rate_mps);
+	dlv_bucket_set_rate(&d->bucket, r, eng->now);
+	log_info("dest=%s event=backoff rate_factor_permille=%u cuts=%u rate_mps=%llu", d->key,
+		 d->bo.factor, d->bo.cuts, (unsigned long long)r);
 }
 
 void dlv_dest_outcome(struct dlv_engine *eng, struct dlv_dest *d, bool tempfail)
 {
-	if (dlv_backoff_record(&d->bo, &eng->p.backoff, tempfail, eng->now))
-		backoff_changed(eng, d);
+	if (dlv_backoff_record(&d->bo, dlv_backoff_policy(eng), tempfail, eng->now))
+		dlv_dest_backoff_changed(eng, d);
 }
 
 /* Destinations backing off recover while idle too (one step per window). */
@@ -541,8 +549,8 @@ static void backoff_tick(struct dlv_engine *eng)
 {
 	for (unsigned h = 0; h < DLV_DEST_HASH; h++)
 		for (struct dlv_dest *d = eng->hash[h]; d; d = d->next_hash)
-			if (dlv_backoff_tick(&d->bo, &eng->p.backoff, eng->now))
-				backoff_changed(eng, d);
+			if (dlv_backoff_tick(&d->bo, dlv_backoff_policy(eng), eng->now))
+				dlv_dest_backoff_changed(eng, d);
 }
 
 void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *ecode,
@@ -772,15 +780,24 @@ static int dispatch(struct dlv_engine *eng)
 			pp = &d->next_ready;
 			continue;
 		}
-		for (uint32_t i = 0; i < eng->p.max_conns && d->qlen; i++) {
-			struct dlv_conn *dc = &eng->conns[i];
-			if (dc->st != DLV_C_IDLE || dc->dest != d || dc->job)
-				continue;
-			if (!dlv_bucket_take(&d->bucket, eng->now))
-				break;
-			dlv_conn_start_job(dc, dlv_dest_pop(d));
-			eng->stats.conns_reused += dc->msgs > 0;
-			work++;
+		/* Idle connections of d without a job exist only when one went idle while the
+		 * queue was empty or the bucket dry (take_next() sets idle_hint); the scan of every
+		 * connection (large structures, one cache line and often a TLB entry each) runs only
+		 * then, not on every loop turn while all connections are busy. */
+		if (d->idle_hint) {
+			d->idle_hint = false;
+			for (uint32_t i = 0; i < eng->p.max_conns; i++) {
+				struct dlv_conn *dc = &eng->conns[i];
+				if (dc->st != DLV_C_IDLE || dc->dest != d || dc->job)
+					continue;
+				if (!d->qlen || !dlv_bucket_take(&d->bucket, eng->now)) {
+					d->idle_hint = true;   /* still idle: look again next turn */
+					break;
+				}
+				dlv_conn_start_job(dc, dlv_dest_pop(d));
+				eng->stats.conns_reused += dc->msgs > 0;
+				work++;
+			}
 		}
 		/* A new connection only for jobs that no connection being set up will take: one
 		 * queued message never opens a connection per loop turn while the first connects. */

@@ -78,11 +78,15 @@ struct dlv_dest {
 	uint32_t qlen;
 	uint32_t nconn;
 	uint32_t nsetup;              /* connections not yet ready: each will take one queued job */
+	bool idle_hint;               /* an IDLE connection of ours may be without a job (dispatch
+	                               * scans the connections only then: false after a scan that
+	                               * filled them all; set by a connection going idle empty) */
 	uint32_t conn_limit;          /* this lcore's share; 0 = unlimited */
 	uint32_t per_conn;            /* messages per connection; 0 = unlimited */
 	uint64_t rate_mps;            /* configured share, milli-messages/s; 0 = unlimited */
 	struct dlv_bucket bucket;
 	struct dlv_backoff bo;
+	uint32_t clu_bo_seen;         /* cluster-wide backoff factor last adopted (0: none yet) */
 	uint64_t fail_until;          /* all hops failed: no new connection before this */
 	enum dlv_tls_mode tls;
 	unsigned nhops;
@@ -184,6 +188,9 @@ void dlv_job_finish(struct dlv_engine *eng, struct dlv_job *j, struct dlv_conn *
 void dlv_job_tempfail(struct dlv_engine *eng, struct dlv_job *j, const char *code, const char *text);
 /* One outcome for the destination's backoff (tempfail: 4xx, 421, dropped connection). */
 void dlv_dest_outcome(struct dlv_engine *eng, struct dlv_dest *d, bool tempfail);
+/* The backoff factor of d changed: re-applies it to the bucket and logs it. */
+void dlv_dest_backoff_changed(struct dlv_engine *eng, struct dlv_dest *d);
+const struct dlv_backoff_policy *dlv_backoff_policy(const struct dlv_engine *eng);
 void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *ecode,
 			  const char *why);
 uint32_t dlv_rand(struct dlv_engine *eng);

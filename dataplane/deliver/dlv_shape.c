@@ -79,59 +79,111 @@ void dlv_backoff_policy_defaults(struct dlv_backoff_policy *p)
 	p->window_us = 60 * US_PER_S;
 	p->min_samples = 20;
 	p->fail_pct = 30;
-	p->min_factor = 50;     /* never below 5% of the configured rate */
-	p->step_factor = 100;   /* +10% per clean window */
+	p->decrease_pct = 50;   /* halve */
+	p->min_factor = 50;     /* never below 5% of the rate */
+	p->step_factor = 100;   /* +10% ... */
+	p->step_us = 60 * US_PER_S;   /* ... per minute */
 }
 
 void dlv_backoff_init(struct dlv_backoff *bo, uint64_t now_us)
 {
-	bo->window_start_us = now_us;
-	bo->ok = bo->tempfail = 0;
-	bo->factor = 1000;
-	bo->cuts = 0;
+	*bo = (struct dlv_backoff){ .window_start_us = now_us, .changed_us = now_us, .factor = 1000 };
 }
 
-/* Close the current window if it has ended and decide; returns true if the factor changed. */
-static bool backoff_close_window(struct dlv_backoff *bo, const struct dlv_backoff_policy *p,
+static bool window_failing(const struct dlv_backoff *bo, const struct dlv_backoff_policy *p)
+{
+	uint32_t n = bo->ok + bo->tempfail;
+	return n >= p->min_samples && n > 0 && (uint64_t)bo->tempfail * 100 >= (uint64_t)p->fail_pct * n;
+}
+
+/* Outcomes per second (milli) seen since the window started; 0 without outcomes. */
+static uint64_t window_rate(const struct dlv_backoff *bo, uint64_t now_us)
+{
+	uint64_t n = bo->ok + bo->tempfail;
+	uint64_t dt = now_us > bo->window_start_us ? now_us - bo->window_start_us : 1;
+	return n * 1000 * US_PER_S / dt;
+}
+
+static void backoff_cut(struct dlv_backoff *bo, const struct dlv_backoff_policy *p, uint32_t to,
+			uint64_t observed_mps, uint64_t now_us)
+{
+	if (bo->factor >= 1000)
+		bo->base_mps = observed_mps;   /* used only when the destination has no rate */
+	bo->factor = to < p->min_factor ? p->min_factor : to;
+	bo->changed_us = now_us;
+	bo->cuts++;
+}
+
+/* Closes the current window if it has ended; a failing one cuts the factor. */
+static void backoff_close_window(struct dlv_backoff *bo, const struct dlv_backoff_policy *p,
 				 uint64_t now_us)
 {
 	if (now_us - bo->window_start_us < p->window_us)
-		return false;
-	uint32_t n = bo->ok + bo->tempfail;
-	uint32_t old = bo->factor;
-	if (n >= p->min_samples && (uint64_t)bo->tempfail * 100 >= (uint64_t)p->fail_pct * n) {
-		bo->factor = bo->factor / 2 < p->min_factor ? p->min_factor : bo->factor / 2;
-		bo->cuts++;
-	} else if (n > 0 || bo->factor < 1000) {
-		/* A clean window (or an idle one after a cut) restores part of the rate. */
-		bo->factor = bo->factor + p->step_factor > 1000 ? 1000 : bo->factor + p->step_factor;
-	}
+		return;
+	uint64_t rate = window_rate(bo, now_us);
+	if (bo->ok + bo->tempfail)
+		bo->last_rate_mps = rate;
+	if (window_failing(bo, p))
+		backoff_cut(bo, p, (uint32_t)((uint64_t)bo->factor * p->decrease_pct / 100), rate, now_us);
 	bo->window_start_us = now_us;
 	bo->ok = bo->tempfail = 0;
-	return bo->factor != old;
+}
+
+/* One additive step when due and the window so far is not failing. */
+static void backoff_step(struct dlv_backoff *bo, const struct dlv_backoff_policy *p, uint64_t now_us)
+{
+	if (bo->factor >= 1000 || now_us - bo->changed_us < p->step_us || window_failing(bo, p))
+		return;
+	bo->factor = bo->factor + p->step_factor >= 1000 ? 1000 : bo->factor + p->step_factor;
+	bo->changed_us = now_us;
+	if (bo->factor == 1000)
+		bo->base_mps = 0;
 }
 
 bool dlv_backoff_record(struct dlv_backoff *bo, const struct dlv_backoff_policy *p, bool tempfail,
 			uint64_t now_us)
 {
-	bool changed = backoff_close_window(bo, p, now_us);
+	uint32_t old = bo->factor;
+	backoff_close_window(bo, p, now_us);
 	if (tempfail)
 		bo->tempfail++;
 	else
 		bo->ok++;
-	return changed;
+	backoff_step(bo, p, now_us);
+	return bo->factor != old;
 }
 
 bool dlv_backoff_tick(struct dlv_backoff *bo, const struct dlv_backoff_policy *p, uint64_t now_us)
 {
-	return (bo->factor < 1000 || bo->ok + bo->tempfail > 0) && backoff_close_window(bo, p, now_us);
+	if (bo->factor >= 1000 && bo->ok + bo->tempfail == 0)
+		return false;   /* nothing observed, nothing to restore: keep the tick cheap */
+	uint32_t old = bo->factor;
+	backoff_close_window(bo, p, now_us);
+	backoff_step(bo, p, now_us);
+	return bo->factor != old;
+}
+
+bool dlv_backoff_adopt(struct dlv_backoff *bo, uint32_t factor, uint64_t now_us)
+{
+	if (factor == 0 || factor >= bo->factor)
+		return false;
+	if (bo->factor >= 1000) {
+		uint64_t cur = window_rate(bo, now_us);
+		bo->base_mps = bo->last_rate_mps > cur ? bo->last_rate_mps : cur;
+	}
+	bo->factor = factor;
+	bo->changed_us = now_us;
+	return true;
 }
 
 uint64_t dlv_backoff_apply(const struct dlv_backoff *bo, uint64_t rate_mps)
 {
-	if (rate_mps == 0)
-		return 0;
-	uint64_t r = rate_mps * bo->factor / 1000;
+	if (bo->factor >= 1000)
+		return rate_mps;
+	uint64_t base = rate_mps ? rate_mps : bo->base_mps;
+	if (base == 0)
+		return 0;   /* unrated and nothing observed: nothing to scale */
+	uint64_t r = base * bo->factor / 1000;
 	return r ? r : 1;
 }
 

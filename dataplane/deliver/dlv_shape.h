@@ -39,12 +39,18 @@ void dlv_backoff_init(struct dlv_backoff *bo, uint64_t now_us);
  */
 bool dlv_backoff_record(struct dlv_backoff *bo, const struct dlv_backoff_policy *p, bool tempfail,
 			uint64_t now_us);
-/* Closes the current window if it has ended, without an outcome: a window with outcomes is
- * decided as by dlv_backoff_record, an idle window after a cut restores one step. Called
- * periodically so a destination's rate is cut and recovers even while nothing is sent.
- * Returns true when the factor changed. */
+/* Closes the current window if it has ended, without an outcome (a failing window cuts as in
+ * dlv_backoff_record), and takes an additive step when one is due. Called periodically so a
+ * destination's rate is cut and recovers even while nothing is sent. True when the factor
+ * changed. */
 bool dlv_backoff_tick(struct dlv_backoff *bo, const struct dlv_backoff_policy *p, uint64_t now_us);
-/* The configured rate scaled by the current factor (never 0 for a non-zero rate). */
+/* A cut decided elsewhere (another lcore or node, through the cluster): lowers the factor to
+ * `factor` per-mille if that is lower; restoration then goes on from there. An unrated
+ * destination takes the rate observed lately as its base. True when the factor changed. */
+bool dlv_backoff_adopt(struct dlv_backoff *bo, uint32_t factor, uint64_t now_us);
+/* The rate the bucket should run at: rate_mps (the configured share; 0 = unlimited) scaled by
+ * the factor. Unrated destinations scale the rate observed before the first cut; 0 (unlimited)
+ * when fully restored or when nothing was observed. Never 0 for a non-zero base. */
 uint64_t dlv_backoff_apply(const struct dlv_backoff *bo, uint64_t rate_mps);
 
 void dlv_retry_policy_defaults(struct dlv_retry_policy *p);

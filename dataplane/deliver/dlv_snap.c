@@ -100,6 +100,16 @@ static int build_pools(struct dlv_snap *ds, const struct cfg_delivery *dv)
 }
 
 /* Strings are borrowed from the snapshot's cfg, which the snapshot frees after ds. */
+void dlv_backoff_policy_from_cfg(const struct cfg_backoff *c, struct dlv_backoff_policy *p)
+{
+	*p = (struct dlv_backoff_policy){
+		.window_us = c->window_ms * 1000, .min_samples = c->min_samples,
+		.fail_pct = c->threshold_pct, .decrease_pct = c->decrease_pct,
+		.min_factor = c->floor_pct * 10, .step_factor = c->increase_pct * 10,
+		.step_us = c->increase_interval_ms * 1000,
+	};
+}
+
 static int build_rules(struct dlv_snap *ds, const struct cfg *c)
 {
 	const struct cfg_delivery *dv = &c->delivery;
@@ -145,6 +155,7 @@ static int build_rules(struct dlv_snap *ds, const struct cfg *c)
 		.first_us = (uint64_t)dv->retry_first * 1000000, .cap_us = (uint64_t)dv->retry_cap * 1000000,
 		.max_age_us = (uint64_t)dv->max_age * 1000000, .jitter_pct = dv->retry_jitter_pct,
 	};
+	dlv_backoff_policy_from_cfg(&dv->backoff, &ds->pol.backoff);
 	return 0;
 }
 

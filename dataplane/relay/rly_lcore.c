@@ -190,8 +190,10 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 	work += rly_core_poll(st->rly, now);
 	work += dlv_engine_poll(st->dlv, now);
 	work += spool_poll(st->sp, now);
-	/* Work in flight keeps the loop from sleeping: a commit or a signature is waiting. */
-	return work + (spool_busy(st->sp) || rly_core_busy(st->rly));
+	/* Work this lcore can do next turn keeps the loop from sleeping (a staged batch, a
+	 * signature waiting); a write or fdatasync in flight does not: it completes in the kernel
+	 * and the next turn after the idle sleep reaps it (spinning on it cost a whole core). */
+	return work + (spool_runnable(st->sp) || rly_core_busy(st->rly));
 }
 
 static void rly_params_from_cfg(struct rly_params *p, const struct cfg *c)

@@ -343,6 +343,11 @@ bool spool_busy(const struct spool *sp)
 	return sp->inflight > 0 || sp->stage->len > 0 || sp->ready != NULL;
 }
 
+bool spool_runnable(const struct spool *sp)
+{
+	return (!sp->flight && sp->stage->len > 0) || sp->ready != NULL;
+}
+
 int spool_space_check(const struct spool *sp, uint64_t size_hint)
 {
 	return sp->avail >= sp->t.min_free_bytes + size_hint ? 0 : -ENOSPC;

@@ -8,7 +8,9 @@
  * 10% and the connection limit exactly; a suspension made on one node reaches the others
  * within a second; a node that dies returns its share after its lease term; an idle node
  * returns its lease; without Redis every node keeps sending within its fallback budget, and
- * everything recovers (leases, suspensions made meanwhile) when Redis returns.
+ * everything recovers (leases, suspensions made meanwhile) when Redis returns; an automatic
+ * backoff cut made by one node's lcore reaches every node within a second, the cluster-wide
+ * rate follows it, and it is restored once, on one curve for the whole cluster.
  * Usage: cluster_nodes PORT      prints PASS:/FAIL: lines, exits 1 on any failure.
  */
 #include <fcntl.h>
@@ -115,8 +117,10 @@ static void tick(struct sim *s, uint64_t now)
 			__atomic_store_n(&e->demand_us, now, __ATOMIC_RELAXED);
 		if (clu_entry_suspended(e, wall_ms()) || e->g.rate_mps == 0 || !s->want[i])
 			continue;
-		if (s->b[i].rate_mps != e->g.rate_mps)
-			dlv_bucket_set_rate(&s->b[i], e->g.rate_mps, now);
+		/* as the lcores do: the cluster's backoff factor scales the share */
+		uint64_t f = e->bo_factor ? e->bo_factor : 1000, r = e->g.rate_mps * f / 1000;
+		if (s->b[i].rate_mps != r)
+			dlv_bucket_set_rate(&s->b[i], r, now);
 		while (dlv_bucket_take(&s->b[i], now))
 			s->sent[i]++;
 	}
@@ -191,6 +195,16 @@ static bool all_leased(struct sim *s)
 	return true;
 }
 
+static uint32_t want_factor;
+
+static bool all_factor(struct sim *s)
+{
+	for (int i = 0; i < N; i++)
+		if (s->alive[i] && (!ent(s, i) || ent(s, i)->bo_factor != want_factor))
+			return false;
+	return true;
+}
+
 static uint64_t total(struct sim *s)
 {
 	uint64_t t = 0;
@@ -225,6 +239,28 @@ static void measure_rate(struct sim *s, const char *name, uint64_t limit_per_s)
 		      "max sum rate %" PRIu64 " mmsg/s, max sum conns %" PRIu64, max_rate, max_conns);
 }
 
+/* Node a's lcore 0 cuts the destination to 50% (as dlv_cluster.c reports a cut): every node
+ * applies it within a second; the cluster-wide rate halves; one step (BO_STEP_MS later)
+ * restores everything at once on every node. */
+#define BO_STEP_MS 3500
+static void backoff_shared(struct sim *s)
+{
+	__atomic_store_n(&ent(s, 0)->cut[0], CLU_CUT(1, 500), __ATOMIC_RELAXED);
+	uint64_t t0 = mono_us();
+	want_factor = 500;
+	uint64_t t = run_until(s, 3000000, all_factor);
+	check("a backoff cut on one node reaches all within 1 s", t < 1000000, "%" PRIu64 " ms",
+	      t / 1000);
+	measure_rate(s, "backoff: cluster-wide rate follows the cut within 10%", RATE / 2);
+	want_factor = 1000;
+	t = run_until(s, 4000000, all_factor);
+	uint64_t back = t == UINT64_MAX ? t : mono_us() - t0;
+	check("the cluster-wide rate is restored once, on every node together",
+	      back != UINT64_MAX && back >= (BO_STEP_MS - 200) * 1000ull &&
+	      back < (BO_STEP_MS + 800) * 1000ull, "full again after %" PRIu64 " ms (step %d ms)",
+	      back / 1000, BO_STEP_MS);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -246,6 +282,8 @@ int main(int argc, char **argv)
 		p.renew_ms = 100;
 		p.idle_return_ms = 500;
 		p.fallback_pct = 20;
+		p.bo_step_factor = 500;         /* 50% -> 100% in one step */
+		p.bo_step_ms = BO_STEP_MS;
 		int err;
 		s.node[i] = clu_node_new(&p, &lim, 1, &err);
 		s.alive[i] = s.want[i] = true;
@@ -259,6 +297,8 @@ int main(int argc, char **argv)
 	printf("INFO: shares %" PRIu64 "/%" PRIu64 "/%" PRIu64 " mmsg/s, conns %u/%u/%u\n",
 	       ent(&s, 0)->g.rate_mps, ent(&s, 1)->g.rate_mps, ent(&s, 2)->g.rate_mps,
 	       ent(&s, 0)->g.conns, ent(&s, 1)->g.conns, ent(&s, 2)->g.conns);
+
+	backoff_shared(&s);
 
 	clu_node_suspend(s.node[1], DEST, UINT64_MAX);
 	uint64_t sent_before = total(&s);

@@ -159,6 +159,125 @@ START_TEST(retry_jitter_bounds)
 }
 END_TEST
 
+/* A configured policy: 500 ms windows, cut to 25%, +20% every 2 s, floor 10%. */
+static void fast_policy(struct dlv_backoff_policy *p)
+{
+	dlv_backoff_policy_defaults(p);
+	p->window_us = 500000;
+	p->min_samples = 4;
+	p->fail_pct = 50;
+	p->decrease_pct = 25;
+	p->min_factor = 100;
+	p->step_factor = 200;
+	p->step_us = 2 * S;
+}
+
+START_TEST(backoff_policy_configurable)
+{
+	struct dlv_backoff_policy p;
+	struct dlv_backoff bo;
+	fast_policy(&p);
+	dlv_backoff_init(&bo, 0);
+	for (int i = 0; i < 4; i++)
+		dlv_backoff_record(&bo, &p, i < 2, 100000);    /* 2 of 4: exactly the threshold */
+	ck_assert(dlv_backoff_tick(&bo, &p, 500000));
+	ck_assert_uint_eq(bo.factor, 250);
+	ck_assert_uint_eq(dlv_backoff_apply(&bo, 40000), 10000);
+	/* a second failing window: 25% of 250 = 62 -> the floor */
+	for (int i = 0; i < 4; i++)
+		dlv_backoff_record(&bo, &p, true, 600000);
+	ck_assert(dlv_backoff_tick(&bo, &p, 1000000));
+	ck_assert_uint_eq(bo.factor, 100);
+	ck_assert_uint_eq(bo.cuts, 2);
+	/* restoration: one step every 2 s after the last change, whether or not mail flows */
+	ck_assert(!dlv_backoff_tick(&bo, &p, 2999999));
+	ck_assert(dlv_backoff_tick(&bo, &p, 3000000));
+	ck_assert_uint_eq(bo.factor, 300);
+	ck_assert(!dlv_backoff_tick(&bo, &p, 4900000));
+	ck_assert(dlv_backoff_tick(&bo, &p, 5000000));
+	ck_assert_uint_eq(bo.factor, 500);
+	for (uint64_t t = 7 * S; t <= 11 * S; t += 2 * S)
+		dlv_backoff_tick(&bo, &p, t);
+	ck_assert_uint_eq(bo.factor, 1000);
+	ck_assert(!dlv_backoff_tick(&bo, &p, 20 * S));
+}
+END_TEST
+
+START_TEST(backoff_step_waits_while_failing)
+{
+	struct dlv_backoff_policy p;
+	struct dlv_backoff bo;
+	fast_policy(&p);
+	p.window_us = 10 * S;                               /* long window, short step */
+	dlv_backoff_init(&bo, 0);
+	for (int i = 0; i < 4; i++)
+		dlv_backoff_record(&bo, &p, true, S);
+	ck_assert(dlv_backoff_tick(&bo, &p, 10 * S));
+	ck_assert_uint_eq(bo.factor, 250);
+	/* the current window is failing: the step due at 12 s is held back */
+	for (int i = 0; i < 4; i++)
+		dlv_backoff_record(&bo, &p, true, 11 * S);
+	ck_assert(!dlv_backoff_tick(&bo, &p, 12 * S));
+	ck_assert_uint_eq(bo.factor, 250);
+	/* failures are diluted by successes below the threshold: the step goes ahead */
+	for (int i = 0; i < 5; i++)
+		dlv_backoff_record(&bo, &p, false, 12500000);
+	ck_assert_uint_eq(bo.factor, 450);
+}
+END_TEST
+
+START_TEST(backoff_unrated_uses_observed_rate)
+{
+	struct dlv_backoff_policy p;
+	struct dlv_backoff bo;
+	fast_policy(&p);
+	dlv_backoff_init(&bo, 0);
+	ck_assert_uint_eq(dlv_backoff_apply(&bo, 0), 0);        /* unlimited */
+	/* 20 outcomes in 0.5 s = 40 msg/s, all failing: cut to 25% of 40 = 10 msg/s */
+	for (int i = 0; i < 20; i++)
+		dlv_backoff_record(&bo, &p, true, 25000 * (uint64_t)i);
+	ck_assert(dlv_backoff_tick(&bo, &p, 500000));
+	ck_assert_uint_eq(bo.base_mps, 40000);
+	ck_assert_uint_eq(dlv_backoff_apply(&bo, 0), 10000);
+	/* a configured rate wins over the observed one */
+	ck_assert_uint_eq(dlv_backoff_apply(&bo, 8000), 2000);
+	/* fully restored: unlimited again */
+	for (uint64_t t = 2500000; t <= 10 * S; t += 500000)
+		dlv_backoff_tick(&bo, &p, t);
+	ck_assert_uint_eq(bo.factor, 1000);
+	ck_assert_uint_eq(dlv_backoff_apply(&bo, 0), 0);
+	ck_assert_uint_eq(bo.base_mps, 0);
+}
+END_TEST
+
+START_TEST(backoff_adopts_a_remote_cut)
+{
+	struct dlv_backoff_policy p;
+	struct dlv_backoff bo;
+	fast_policy(&p);
+	dlv_backoff_init(&bo, 0);
+	for (int i = 0; i < 10; i++)
+		dlv_backoff_record(&bo, &p, false, 50000 * (uint64_t)i);   /* 20 msg/s, clean */
+	dlv_backoff_tick(&bo, &p, 500000);
+	ck_assert_uint_eq(bo.factor, 1000);
+	ck_assert(!dlv_backoff_adopt(&bo, 1000, 600000));
+	ck_assert(!dlv_backoff_adopt(&bo, 0, 600000));
+	ck_assert(dlv_backoff_adopt(&bo, 500, 600000));
+	ck_assert_uint_eq(bo.factor, 500);
+	ck_assert_uint_eq(dlv_backoff_apply(&bo, 0), 10000);     /* half the observed 20 msg/s */
+	ck_assert(!dlv_backoff_adopt(&bo, 700, 700000));          /* never raises */
+	/* restoration counts from the adoption */
+	ck_assert(!dlv_backoff_tick(&bo, &p, 2500000));
+	ck_assert(dlv_backoff_tick(&bo, &p, 2600000));
+	ck_assert_uint_eq(bo.factor, 700);
+	/* a local cut goes on from the adopted factor */
+	for (int i = 0; i < 4; i++)
+		dlv_backoff_record(&bo, &p, true, 2700000);
+	ck_assert(dlv_backoff_tick(&bo, &p, 3100000));
+	ck_assert_uint_eq(bo.factor, 175);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dlv_shape");
@@ -170,6 +289,10 @@ int main(void)
 	tcase_add_test(tc, backoff_cuts_and_restores);
 	tcase_add_test(tc, backoff_needs_samples);
 	tcase_add_test(tc, backoff_restores_while_idle);
+	tcase_add_test(tc, backoff_policy_configurable);
+	tcase_add_test(tc, backoff_step_waits_while_failing);
+	tcase_add_test(tc, backoff_unrated_uses_observed_rate);
+	tcase_add_test(tc, backoff_adopts_a_remote_cut);
 	tcase_add_test(tc, retry_doubles_caps_expires);
 	tcase_add_test(tc, retry_jitter_bounds);
 	suite_add_tcase(s, tc);

@@ -107,6 +107,7 @@ static void setup(void)
 		"  local-data: \"_25._tcp.mx1.dpmail.test. 300 IN TLSA 3 1 1 "
 		"0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20\"\n"
 		"  local-data: \"txtonly.dpmail.test. 300 IN TXT hello\"\n"
+		"  local-data: '_mta-sts.dpmail.test. 300 IN TXT \"v=STSv1; \" \"id=abc1\"'\n"
 		"stub-zone:\n  name: \"refused.test.\"\n  stub-addr: 127.0.0.1@%d\n"
 		"stub-zone:\n  name: \"silent.test.\"\n  stub-addr: 127.0.0.1@%d\n", REFUSE_PORT, SILENT_PORT);
 	write_conf(conf, DNS_PORT, zones);
@@ -242,6 +243,12 @@ START_TEST(test_mx_a_aaaa_tlsa)
 	ck_assert_uint_eq(a->rr.tlsa[0].len, 32);
 	ck_assert_uint_eq(a->rr.tlsa[0].data[31], 0x20);
 	ck_assert(!a->secure); /* no trust anchor configured */
+
+	/* TXT: the character-strings of one record are concatenated (RFC 8461 3.1) */
+	a = resolve(d, "_mta-sts.dpmail.test", CTL_DNS_TXT, CTL_DNS_OK);
+	ck_assert_uint_eq(a->n, 1);
+	ck_assert_str_eq(a->rr.txt[0].data, "v=STSv1; id=abc1");
+	ck_assert_uint_eq(a->rr.txt[0].len, 16);
 	ctl_dns_free(d);
 	rcu_unregister_thread();
 }
