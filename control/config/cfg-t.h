@@ -50,6 +50,7 @@ struct cfg_eal {
 struct cfg_port {
 	char *device;             /* DPDK device name, e.g. net_tap0 or 0000:01:00.0 */
 	struct cfg_prefix ipv4;
+	struct cfg_strv extra_ipv4;   /* more addresses in the same prefix (delivery source pools) */
 	struct cfg_ip gateway;    /* family 0: none */
 	uint32_t mtu;
 	uint32_t rx_desc, tx_desc;

@@ -531,6 +531,26 @@ static int dup_dest(const struct cfg *c, const char *key, const struct cfg_list_
 	return 0;
 }
 
+/* Whether a pool address ("IPv4 [HELO]") is one of the DPDK port's addresses. */
+static bool pool_addr_on_port(const struct cfg *c, const char *a)
+{
+	char ip[16];
+	size_t n = strcspn(a, " ");
+	struct in_addr in;
+	if (n >= sizeof(ip))
+		return false;
+	memcpy(ip, a, n);
+	ip[n] = '\0';
+	if (inet_pton(AF_INET, ip, &in) != 1)
+		return false;
+	if (in.s_addr == c->port.ipv4.ip.u.v4)
+		return true;
+	for (uint32_t i = 0; i < c->port.extra_ipv4.n; i++)
+		if (strcmp(c->port.extra_ipv4.v[i], ip) == 0)
+			return true;
+	return false;
+}
+
 int cfg_validate_delivery(const struct cfg *c, char *err, size_t errlen)
 {
 	const struct cfg_delivery *d = &c->delivery;
@@ -547,6 +567,15 @@ int cfg_validate_delivery(const struct cfg *c, char *err, size_t errlen)
 		return cfg_errf(c, "delivery.pools", err, errlen, "%u pools are the default (one at most)", ndef);
 	if (d->pools.n > 64)
 		return cfg_errf(c, "delivery.pools", err, errlen, "%u pools (64 at most)", d->pools.n);
+	if (c->dataplane.backend == CFG_BACKEND_DPDK)
+		for (uint32_t i = 0; i < d->pools.n; i++) {
+			const struct cfg_pool *p = cfg_list_at(&cfg_pool_list, &d->pools, i);
+			for (uint32_t k = 0; k < p->addresses.n; k++)
+				if (!pool_addr_on_port(c, p->addresses.v[k]))
+					return cfg_errf(c, "delivery.pools", err, errlen, "pool '%s': address "
+							"'%s' is neither port.ipv4 nor in port.extra_ipv4",
+							p->name, p->addresses.v[k]);
+		}
 	if (d->retry_first > d->retry_cap)
 		return cfg_errf(c, "delivery.retry.first", err, errlen, "larger than retry.cap (%u s)",
 				d->retry_cap);

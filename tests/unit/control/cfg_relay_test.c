@@ -62,6 +62,7 @@ static struct cfg *load(const char *extra, char *err, size_t errlen)
 }
 
 static const char *FULL =
+	"  extra_ipv4: [198.18.0.10, 198.18.0.11, 198.18.0.12]\n"
 	"smtp:\n"
 	"  hostname: relay.example.net\n"
 	"  listen:\n"
@@ -162,6 +163,7 @@ START_TEST(test_full_config)
 	ck_assert(((const struct cfg_pool *)cfg_list_at(&cfg_pool_list, &c->delivery.pools, 1))->is_default);
 	ck_assert_uint_eq(c->delivery.sites.n, 1);
 	ck_assert_uint_eq(c->delivery.delay_warning_after, 14400);
+	ck_assert_uint_eq(c->port.extra_ipv4.n, 3);
 	ck_assert_uint_eq(c->limits.max_recipients, 100);
 	ck_assert_uint_eq(c->limits.idle_timeout, 300);
 	ck_assert_uint_eq(c->tls.min_version, 1);
@@ -228,6 +230,10 @@ static const struct {
 	{ "delivery:\n  pools: [{ name: p, addresses: [1.2.3.4], default: true }, { name: q, addresses: [1.2.3.5], default: true }]\n", { "one at most" } },
 	{ "delivery:\n  pools: [{ name: p, addresses: [1.2.3.4] }, { name: P, addresses: [1.2.3.5] }]\n", { "both for 'P'" } },
 	{ "delivery:\n  sites: [{ name: g, mx: [\"*.\"] }]\n", { "bad mx pattern" } },
+	{ "delivery:\n  pools: [{ name: p, addresses: [\"198.18.0.9 a.org\"] }]\n", { "neither port.ipv4 nor in port.extra_ipv4" } },
+	{ "  extra_ipv4: [198.18.1.5]\n", { "port.extra_ipv4", "'198.18.1.5' is not another host" } },
+	{ "  extra_ipv4: [198.18.0.2]\n", { "port.extra_ipv4", "not another host" } },
+	{ "  extra_ipv4: [198.18.0.255]\n", { "port.extra_ipv4", "not another host" } },
 	{ "limits:\n  max_recipients: 0\n", { "t.yaml:5: key 'limits.max_recipients'", "out of range" } },
 	{ "control:\n  admin_socket: relative.sock\n", { "control.admin_socket", "absolute" } },
 	{ "dns:\n  forwarders: [\"1.2.3.4@99999\"]\n", { "dns.forwarders", "bad port" } },
