@@ -152,8 +152,11 @@ static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *base, const
 	char key[DLV_KEY_MAX];
 	dest_key(key, sizeof(key), base, c);
 	uint32_t h = key_hash(key);
+	/* the class is compared too: a key cut at DLV_KEY_MAX must never merge two classes (a
+	 * REQUIRETLS job in a may queue) */
 	for (struct dlv_dest *d = eng->hash[h]; d; d = d->next_hash)
-		if (strcmp(d->key, key) == 0)
+		if (strcmp(d->key, key) == 0 && d->tls == c->tls && d->requiretls == c->requiretls &&
+		    d->src_ip == c->src_ip)
 			return d;
 	struct dlv_dest *d = calloc(1, sizeof(*d));
 	if (!d)

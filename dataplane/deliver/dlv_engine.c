@@ -348,13 +348,17 @@ static void record_final(struct dlv_engine *eng, struct dlv_job *j, const uint16
 		nd++;
 	}
 	send_dsn(eng, m, dr, nd);
-	char q[24];
+	char q[24], src[16] = "-";
 	spool_qid_str(j->qid, q);
+	if (dc && dc->dest && dc->dest->src_ip) {
+		const uint8_t *b = (const uint8_t *)&dc->dest->src_ip;
+		snprintf(src, sizeof(src), "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+	}
 	for (unsigned i = 0; i < n; i++) {
 		const char *t = text[i] ? text[i] : "";
-		log_info("qid=%s rcpt=%u event=%s tls=%s reply=\"%s\"", q, idx[i],
+		log_info("qid=%s rcpt=%u event=%s tls=%s src=%s reply=\"%s\"", q, idx[i],
 			 st[i] == SPOOL_RCPT_DELIVERED ? "delivered" : st[i] == SPOOL_RCPT_EXPIRED ? "expired" : "bounced",
-			 tls_word(dc), t);
+			 tls_word(dc), src, t);
 		account(eng, m, idx[i], st[i] == SPOOL_RCPT_DELIVERED ? CTL_ACCT_DELIVERED :
 			st[i] == SPOOL_RCPT_EXPIRED ? CTL_ACCT_EXPIRED : CTL_ACCT_BOUNCED, t, dc);
 		if (st[i] == SPOOL_RCPT_DELIVERED)

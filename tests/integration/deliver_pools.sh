@@ -68,6 +68,8 @@ t_check "bsender.test: all 6 from pool pb with the matching EHLO" \
 t_check "bsender.test: both of pb's addresses used (round robin)" \
   bash -c "grep -qx 'sb 127.0.0.3 b1.pool.test' pools.out && grep -qx 'sb 127.0.0.4 b2.pool.test' pools.out"
 t_check "other senders: all 3 from the default pool" bash -c "[ \$(grep -cx 'sd 127.0.0.6 d.pool.test' pools.out) = 3 ]"
+t_check "the outcome log names the source address" \
+  bash -c "[ \$(grep -c 'event=delivered tls=[a-z]* src=127.0.0.2 ' dpmaild.log) = 6 ]"
 kill -TERM "$PID"; T_RC=timeout; t_wait_exit "$PID" 10 >/dev/null
 t_check "dpmaild stops cleanly" [ "$T_RC" = 0 ]
 [ "$T_FAILS" = 0 ] || { rm -rf /tmp/dpmail-dl3pools-last; cp -a "$D" /tmp/dpmail-dl3pools-last; }
