@@ -19,6 +19,7 @@
 #define DLV_TEXT_MAX    200
 #define DLV_TLSA_MAX    8
 #define DLV_SUSP_MAX    64
+#define DLV_ORCPT_WIRE  800           /* "type;xtext" sent; a longer ORCPT is left out */
 #define DLV_POOL_MAX    64            /* delivery.pools entries (the config layer enforces it) */
 #define DLV_TLSA_LEN    64            /* SHA-512; full-certificate records are skipped */
 
@@ -132,6 +133,11 @@ struct dlv_conn {
 	char from[SMTP_PATH_MAX + 1];
 	char rcpt[DLV_JOB_RCPTS][SMTP_PATH_MAX + 1];
 	const char *rcptp[DLV_JOB_RCPTS];
+	/* DSN parameters passed on (RFC 3461 4: a DSN-capable relay keeps them), xtext-encoded */
+	char envid[3 * SMTP_ENVID_MAX + 1];
+	uint32_t notify[DLV_JOB_RCPTS];
+	char orcpt[DLV_JOB_RCPTS][DLV_ORCPT_WIRE];
+	const char *orcptp[DLV_JOB_RCPTS];
 	uint16_t rcode[DLV_JOB_RCPTS];
 	char rtext[DLV_JOB_RCPTS][DLV_TEXT_MAX];
 	char recode[DLV_JOB_RCPTS][16];
