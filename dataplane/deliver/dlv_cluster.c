@@ -65,7 +65,7 @@ bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d)
 	struct clu_node *node = clu_active();
 	if (!node)
 		return true;
-	struct clu_entry *e = entry_of(clu_node_table(node), d->key);
+	struct clu_entry *e = entry_of(clu_node_table(node), d->budget);   /* key without its class */
 	if (!e)
 		return true;
 	if (d->qlen) {

@@ -37,38 +37,44 @@ static bool names_base(const char *rule, const char *base)
 }
 
 /* The rule for a destination: one naming the destination, else one naming the recipient
- * domain (base "" skips the first pass), else "*"; returns its index or -1. Rules are the
- * `destination` strings at stride bytes from first. */
-static int rule_find(const char *first, size_t stride, unsigned n, const char *base, const char *domain)
+ * domain (then *by_domain is set: the rule differs between the domains of one destination),
+ * else "*"; returns its index or -1. Rules are the `destination` strings at stride bytes from
+ * first. */
+static int rule_find(const char *first, size_t stride, unsigned n, const char *base,
+		     const char *domain, bool *by_domain)
 {
 	int star = -1;
+	*by_domain = false;
 	for (int pass = 0; pass < 2; pass++)
 		for (unsigned i = 0; i < n; i++) {
 			const char *d = *(const char *const *)(first + i * stride);
 			if (strcmp(d, "*") == 0)
 				star = (int)i;
-			else if (pass == 0 ? base[0] && names_base(d, base) : domain && strcasecmp(d, domain) == 0)
-				return (int)i;
+			else if (pass == 0 ? names_base(d, base) : domain && strcasecmp(d, domain) == 0)
+				return *by_domain = pass == 1, (int)i;
 		}
 	return star;
 }
 
 static const struct dlv_shape_rule *shape_rule(const struct dlv_policy *pol, const char *base,
-					       const char *domain)
+					       const char *domain, bool *by_domain)
 {
+	*by_domain = false;
 	if (!pol || !pol->n_shape)
 		return NULL;
 	int i = rule_find((const char *)&pol->shape[0].destination, sizeof(pol->shape[0]), pol->n_shape,
-			  base, domain);
+			  base, domain, by_domain);
 	return i < 0 ? NULL : &pol->shape[i];
 }
 
-static enum dlv_tls_mode tls_rule(const struct dlv_policy *pol, const char *base, const char *domain)
+static enum dlv_tls_mode tls_rule(const struct dlv_policy *pol, const char *base, const char *domain,
+				  bool *by_domain)
 {
+	*by_domain = false;
 	if (!pol || !pol->n_tls)
 		return DLV_TLS_MAY;
 	int i = rule_find((const char *)&pol->tls[0].destination, sizeof(pol->tls[0]), pol->n_tls,
-			  base, domain);
+			  base, domain, by_domain);
 	return i < 0 ? DLV_TLS_MAY : pol->tls[i].mode;
 }
 
@@ -118,22 +124,16 @@ static void job_class(struct dlv_engine *eng, const struct spool_msg *m, const c
 {
 	memset(c, 0, sizeof(*c));
 	job_source(eng, m, c);
-	c->tls = tls_rule(eng->pol, base, domain);
+	c->tls = tls_rule(eng->pol, base, domain, &c->tls_by_domain);
 	c->requiretls = m && (spool_msg_flags(m) & SPOOL_MF_REQUIRETLS);
 	if (c->requiretls && c->tls < DLV_TLS_VERIFY)
 		c->tls = DLV_TLS_VERIFY;   /* RFC 8689 4.2.1: never clear, always authenticated */
-	c->shape = shape_rule(eng->pol, base, NULL);
-	if (!c->shape || strcmp(c->shape->destination, "*") == 0) {
-		const struct dlv_shape_rule *r = shape_rule(eng->pol, "", domain);
-		if (r && strcmp(r->destination, "*") != 0) {
-			c->shape = r;
-			c->shape_by_domain = true;
-		}
-	}
+	c->shape = shape_rule(eng->pol, base, domain, &c->shape_by_domain);
 }
 
-/* The destination key: the base, then every part of the class that differs from the default,
- * so jobs that need different treatment never share a queue or a connection. */
+/* The destination key: the base, then every part of the class that can differ between the
+ * jobs of one base (a rule chosen by recipient domain, the message's flags and pool), so jobs
+ * that need different treatment never share a queue or a connection. */
 static void dest_key(char *key, size_t cap, const char *base, const struct dlv_class *c)
 {
 	char src[24] = "";
@@ -141,8 +141,9 @@ static void dest_key(char *key, size_t cap, const char *base, const struct dlv_c
 		const uint8_t *b = (const uint8_t *)&c->src_ip;
 		snprintf(src, sizeof(src), "|src=%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
 	}
-	snprintf(key, cap, "%s%s%s%s%s%s%s", base, c->tls != DLV_TLS_MAY ? "|tls=" : "",
-		 c->tls != DLV_TLS_MAY ? tls_names[c->tls] : "", c->requiretls ? "|requiretls" : "",
+	bool tls = c->tls_by_domain || c->requiretls;
+	snprintf(key, cap, "%s%s%s%s%s%s%s", base, tls ? "|tls=" : "", tls ? tls_names[c->tls] : "",
+		 c->requiretls ? "|requiretls" : "",
 		 c->shape_by_domain ? "|shape=" : "", c->shape_by_domain ? c->shape->destination : "", src);
 }
 
@@ -163,6 +164,7 @@ static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *base, const
 		return NULL;
 	snprintf(d->key, sizeof(d->key), "%s", key);
 	d->base_len = strnlen(base, sizeof(d->key) - 1);
+	snprintf(d->budget, sizeof(d->budget), "%s", c->shape_by_domain ? c->shape->destination : base);
 	const struct dlv_shape_rule *r = c->shape;
 	d->conn_limit = r ? (uint32_t)share(eng, r->connections) : 0;
 	d->per_conn = r ? r->per_connection : 0;

@@ -55,6 +55,7 @@ struct dlv_hop {
  */
 struct dlv_class {
 	enum dlv_tls_mode tls;        /* effective: the policy's, raised to verify by REQUIRETLS */
+	bool tls_by_domain;           /* the TLS rule named the recipient domain, not the destination */
 	bool requiretls;              /* RFC 8689: verified TLS and REQUIRETLS at every hop */
 	const struct dlv_shape_rule *shape;   /* NULL: unlimited */
 	bool shape_by_domain;         /* the rule named the recipient domain, not the destination */
@@ -65,6 +66,8 @@ struct dlv_class {
 struct dlv_dest {
 	char key[DLV_KEY_MAX];
 	size_t base_len;              /* key[0..base_len): route:NAME, site:NAME or the MX rollup */
+	char budget[DLV_KEY_MAX];     /* the name its shaping (and cluster budget) goes by: the
+				       * domain of a rule chosen by recipient domain, else the base */
 	bool requiretls;
 	uint32_t src_ip;              /* connect source (network order); 0: the port's address */
 	char helo[DLV_HOST_MAX + 1];  /* EHLO name of that source; "": smtp.hostname */
