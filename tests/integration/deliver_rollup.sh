@@ -7,7 +7,8 @@
 #   d4 (may) first, then d3 (verify) on the same MX
 #                             -> d4 delivered, d3 deferred (does not inherit may)
 #   s1 and s2 have different MX hosts (mx1/mx2.site.dlvtest) in the site "shared" (*.site.dlvtest)
-#   limited to 1 connection: 12 messages to both never use more than 1 connection at the sink
+#   limited to 1 connection: one destination site:shared (suspended and resumed by the name
+#   "shared"); 12 messages to both never use more than 1 connection at the sink
 source "$(dirname "$0")/../lib/testlib.sh"
 t_need_root
 PY=/usr/bin/python3
@@ -72,6 +73,8 @@ t_check "d3 (verify) waits with d1 at the MX's verify destination (key mx.shared
 t_check "neither verify domain reached the sink" \
   bash -c "! grep -lE 'Subject: to u@d[13]' shared/*.eml 2>/dev/null | grep -q ."
 
+CTL="$X $BUILD/dpmailctl -s $D/admin.sock"
+$CTL suspend shared 1h >/dev/null || t_fail "suspend the site by its name"
 $X $PY - "$IN" <<'PY' || t_fail "submit site load"
 import smtplib, sys, threading
 def run(dom):
@@ -82,6 +85,9 @@ def run(dom):
 ts = [threading.Thread(target=run, args=(d,)) for d in ("s1.dlvtest", "s2.dlvtest")]
 [t.start() for t in ts]; [t.join() for t in ts]
 PY
+t_check "the site is one destination (site:shared) holding both domains' 12 messages while suspended" \
+  t_wait_for 10 bash -c "$CTL --json queue summary | $PY -c \"import json,sys; d=[x for x in json.load(sys.stdin)['destinations'] if x['destination'].startswith('site:shared')]; sys.exit(0 if len(d) == 1 and d[0]['suspended'] and d[0]['queued'] == 12 else 1)\""
+$CTL resume shared >/dev/null || t_fail "resume the site"
 t_check "12 messages reach the site's sink" t_wait_for 30 bash -c "[ \$(ls site/*.eml 2>/dev/null | wc -l) -ge 12 ]"
 t_wait_for 10 bash -c "[ \$(grep -c '^close' site/conns) = \$(grep -c '^open' site/conns) ]"
 $PY - <<'PY' >peak.out
