@@ -8,8 +8,10 @@
 
 const struct ctl_module ctl_modules[] = {
 	/* { "spool", spool_ctl_init, spool_ctl_fini }, */
-	{ "deliver", dlv_ctl_init, dlv_ctl_fini },
+	/* cluster first: on a clustered node it serves plain suspend/resume cluster-wide, and
+	 * delivery keeps the node-local ones as suspend --local / resume --local */
 	{ "cluster", ctl_cluster_init, ctl_cluster_fini },
+	{ "deliver", dlv_ctl_init, dlv_ctl_fini },
 	{ "sts", sts_ctl_init, sts_ctl_fini },
 	{ NULL, NULL, NULL }, /* sentinel: keeps the array non-empty */
 };

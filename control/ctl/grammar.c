@@ -34,8 +34,12 @@ static const struct ctl_cmd_def grammar[] = {
 	{ "queue flush [<destination>]", "retry now (all, or one destination)", 0 },
 	{ "queue delete <target>", "delete a message (queue id) or a destination's messages", 0 },
 	{ "queue bounce <target>", "bounce a message (queue id) or a destination's messages", 0 },
-	{ "suspend <destination> [<duration>]", "stop delivering to a destination (for a while)", 0 },
-	{ "resume <destination>", "resume delivery to a suspended destination", 0 },
+	{ "suspend <destination> [<duration>]", "stop delivering to a destination (for a while; "
+	  "on every node of a cluster)", 0 },
+	{ "suspend --local <destination> [<duration>]", "suspend a destination on this node only", 0 },
+	{ "resume <destination>", "resume delivery to a suspended destination (every node of a "
+	  "cluster)", 0 },
+	{ "resume --local <destination>", "resume a destination suspended with --local", 0 },
 	{ "cluster show", "cluster nodes, leases per destination, suspensions", CTL_CMD_RO },
 	{ "cluster suspend <destination> [<duration>]", "suspend a destination on every node of the cluster", 0 },
 	{ "cluster resume <destination>", "resume a destination on every node of the cluster", 0 },
