@@ -75,4 +75,6 @@ for be in dpdk posix; do
       bash -c "! grep -h 'event=tcp_stats' $D/*-dpdk.err | grep -qv ' rx_bad_csum=0 '"
   fi
 done
+# DPDK leaves its runtime directory behind; the prefixes are unique to this run
+rm -rf "/var/run/dpdk/tc2msrv$$" "/var/run/dpdk/tc2mcli$$"
 t_done
