@@ -10,6 +10,7 @@
 # Results: one JSON per run in $OUT (default /tmp/dpmail-bench-results/<scenario>), a report
 # table on stdout and SVG plots. Ports 12930-12999 on 127.0.0.1; temp dirs /tmp/dpmail-bench*.
 # Knobs (environment): TARGETS, SESSIONS ("1 16 64"), COUNT (messages per run), SIZE, OUT.
+# DPMAILD_TLS_EXTRA: extra keys for dpmaild's tls: mapping (e.g. "batched_records: false").
 set -u
 SC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 B=${B:-$SC_ROOT/build/dpmail-bench}
@@ -371,7 +372,7 @@ sc_dpmaild_start() {
     echo "control: {admin_socket: $d/admin.sock}"
     echo "smtp: {hostname: relay.bench.test, listen: [{address: 127.0.0.1, port: $RELAY_PORT, tls: starttls}]}"
     echo "relay: {clients: [{network: 127.0.0.0/8}]}"
-    echo "tls: {certificates: [{cert: $SC_TMP/cert.pem, key: $SC_TMP/key.pem}]}"
+    echo "tls: {certificates: [{cert: $SC_TMP/cert.pem, key: $SC_TMP/key.pem}]${DPMAILD_TLS_EXTRA:+, $DPMAILD_TLS_EXTRA}}"
     echo "dns: {forwarders: [\"127.0.0.1@9\"]}"
     [ "$DKIM" != none ] && echo "dkim: {keys: [{domain: bench.test, selector: bench, key: $SC_TMP/opendkim/bench.private}]}"
     echo "spool: {dir: $d/spool, min_free_mb: 0}"
