@@ -10,6 +10,7 @@
 # Results: one JSON per run in $OUT (default /tmp/dpmail-bench-results/<scenario>), a report
 # table on stdout and SVG plots. Ports 12930-12999 on 127.0.0.1; temp dirs /tmp/dpmail-bench*.
 # Knobs (environment): TARGETS, SESSIONS ("1 16 64"), COUNT (messages per run), SIZE, OUT.
+# DPMAILD_TLS_EXTRA: extra keys for dpmaild's tls: mapping (e.g. "batched_records: false").
 set -u
 SC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 B=${B:-$SC_ROOT/build/dpmail-bench}
@@ -398,7 +399,7 @@ sc_dpmaild_start() {
     fi
     echo "control: {admin_socket: $d/admin.sock}"
     echo "limits: {max_sessions: ${DPMAILD_MAX_SESSIONS:-20000}}"   # idle-10k holds 10,000 + 16
-    echo "tls: {certificates: [{cert: $SC_TMP/cert.pem, key: $SC_TMP/key.pem}]}"
+    echo "tls: {certificates: [{cert: $SC_TMP/cert.pem, key: $SC_TMP/key.pem}]${DPMAILD_TLS_EXTRA:+, $DPMAILD_TLS_EXTRA}}"
     echo "dns: {forwarders: [\"127.0.0.1@9\"]}"
     # the same canonicalization as the OpenDKIM of the Postfix target (DKIM_CANON to change)
     local canon=${DKIM_CANON-relaxed/simple}
