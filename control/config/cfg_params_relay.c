@@ -27,7 +27,7 @@
 #define LIST(desc_) { #desc_, cfg_##desc_##_parse, cfg_##desc_##_free }
 
 static const char *const listen_tls[] = { "none", "starttls", "implicit", NULL };
-static const char *const tls_modes[] = { "none", "may", "encrypt", "verify", "dane", NULL };
+static const char *const tls_modes[] = { "none", "may", "encrypt", "verify", "dane", "mta-sts", NULL };
 static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
 static const char *const unsignable_modes[] = { "reject", "pass", NULL };
 
@@ -326,7 +326,8 @@ const struct cfg_param cfg_delivery_params[] = {
 	  "*), hosts: [host, host:port, [ip]:port], name: shaping rollup name}]." },
 	{ "tls_policy", CFG_T_CUSTOM, "[]", 0, 0, F(delivery.tls_policy), 0, NULL, &tls_policy_type,
 	  "Outbound TLS per destination: [{destination (domain or *), mode: none|may|encrypt|"
-	  "verify|dane}]. Without an entry: may (opportunistic STARTTLS)." },
+	  "verify|dane|mta-sts}]. Without an entry: may (opportunistic STARTTLS), or mta-sts "
+	  "when mta_sts.all_domains is set." },
 	{ "shaping", CFG_T_CUSTOM, "[]", 0, 0, F(delivery.shaping), 0, NULL, &shaping_type,
 	  "Traffic shaping per destination: [{destination, connections, rate (messages/s), "
 	  "burst, per_connection}]; limits are for the whole node (split across workers); 0 = "

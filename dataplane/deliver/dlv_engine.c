@@ -180,7 +180,7 @@ static uint64_t share(const struct dlv_engine *eng, uint64_t limit)
 
 static const char *const tls_names[] = {
 	[DLV_TLS_NONE] = "none", [DLV_TLS_MAY] = "may", [DLV_TLS_ENCRYPT] = "encrypt",
-	[DLV_TLS_VERIFY] = "verify", [DLV_TLS_DANE] = "dane",
+	[DLV_TLS_VERIFY] = "verify", [DLV_TLS_DANE] = "dane", [DLV_TLS_MTA_STS] = "mta-sts",
 };
 
 /*
@@ -210,9 +210,10 @@ static void job_class(const struct dlv_engine *eng, const struct spool_msg *m, c
  * so jobs that need different treatment never share a queue or a connection. */
 static void dest_key(char *key, size_t cap, const char *base, const struct dlv_class *c)
 {
-	snprintf(key, cap, "%s%s%s%s%s%s", base, c->tls != DLV_TLS_MAY ? "|tls=" : "",
+	snprintf(key, cap, "%s%s%s%s%s%s%s%s", base, c->tls != DLV_TLS_MAY ? "|tls=" : "",
 		 c->tls != DLV_TLS_MAY ? tls_names[c->tls] : "", c->requiretls ? "|requiretls" : "",
-		 c->shape_by_domain ? "|shape=" : "", c->shape_by_domain ? c->shape->destination : "");
+		 c->shape_by_domain ? "|shape=" : "", c->shape_by_domain ? c->shape->destination : "",
+		 c->sts_domain ? "|mta-sts=" : "", c->sts_domain ? c->sts_domain : "");
 }
 
 static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *base, const char *domain,
@@ -426,6 +427,7 @@ static void account(struct dlv_engine *eng, const struct spool_msg *m, uint16_t 
 	if (dc && dc->dest) {
 		ev.f[CTL_ACCT_DESTINATION] = astr(dc->dest->key);
 		ev.f[CTL_ACCT_REMOTE_HOST] = astr(dlv_conn_hop(dc)->host);
+		ev.f[CTL_ACCT_TLS_POLICY] = astr(dlv_sts_policy_word(dc->dest, tls_names[dc->dest->tls]));
 	}
 	if (dc && dc->tls_on) {
 		ev.f[CTL_ACCT_TLS_VERSION] = astr(dc->tls_version);
@@ -699,6 +701,9 @@ void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j)
 		job_defer(eng, j, "4.4.3", "no resolver available");
 		return;
 	}
+	const struct ctl_dns_sts *sts;
+	if (dlv_sts_lookup(eng, j, domain, &sts) != 0)
+		return;   /* waiting for the MTA-STS policy, or deferred */
 	const struct ctl_dns_answer *a = ctl_dns_lookup(eng->dns, domain, CTL_DNS_MX, eng->now);
 	if (!a) {
 		uint64_t req = ((uint64_t)j->idx << 32) | j->gen;
@@ -746,8 +751,9 @@ void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j)
 		snprintf(key, sizeof(key), "%s", domain);
 	struct dlv_class cls;
 	job_class(eng, m, key, domain, &cls);
+	dlv_sts_class(&cls, domain, sts);
 	struct dlv_dest *d = dest_get(eng, key, domain, &cls);
-	if (!d) {
+	if (!d || dlv_sts_dest_update(d, sts) < 0) {
 		job_defer(eng, j, "4.3.0", "out of memory");
 		return;
 	}
@@ -996,6 +1002,7 @@ void dlv_engine_free(struct dlv_engine *eng)
 		while (eng->hash[h]) {
 			struct dlv_dest *d = eng->hash[h];
 			eng->hash[h] = d->next_hash;
+			free(d->sts);
 			free(d);
 		}
 	dlv_heap_free(&eng->sched);
