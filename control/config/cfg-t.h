@@ -50,6 +50,7 @@ struct cfg_eal {
 struct cfg_port {
 	char *device;             /* DPDK device name, e.g. net_tap0 or 0000:01:00.0 */
 	struct cfg_prefix ipv4;
+	struct cfg_strv extra_ipv4;   /* more addresses in the same prefix (delivery source pools) */
 	struct cfg_ip gateway;    /* family 0: none */
 	uint32_t mtu;
 	uint32_t rx_desc, tx_desc;
@@ -152,6 +153,21 @@ struct cfg_shaping {
 	uint32_t per_connection;      /* messages per connection before it is closed (0 = no limit) */
 };
 
+/* A source IP pool (delivery.pools): addresses "IPv4 [HELO name]", chosen by tenant or sender. */
+struct cfg_pool {
+	char *name;
+	struct cfg_strv addresses;    /* "198.18.0.10 mta1.example.com" (no name: smtp.hostname) */
+	struct cfg_strv tenants;      /* relay.clients names whose mail uses this pool */
+	struct cfg_strv senders;      /* sender domains whose mail uses this pool */
+	bool is_default;              /* mail no other pool claims */
+};
+
+/* A site (delivery.sites): the MX hosts that make up one receiving infrastructure. */
+struct cfg_site {
+	char *name;
+	struct cfg_strv mx;           /* "*.mail.example.net", "mx1.example.org" */
+};
+
 struct cfg_smtp {
 	struct cfg_list listeners;    /* struct cfg_listener */
 	char *hostname;               /* banner and HELO name ("" = the machine's) */
@@ -168,14 +184,20 @@ struct cfg_tls {
 	int min_version;              /* index into "TLSv1.2", "TLSv1.3" */
 	uint32_t handshake_timeout_ms;
 	bool batched_records;         /* crypto/gcm takes over AES-GCM records after the handshake */
+	bool batch_across_sessions;   /* with batched_records: one burst per loop turn for all
+				       * sessions instead of one per call */
 };
 
 enum cfg_unsignable { CFG_UNSIGNABLE_REJECT = 0, CFG_UNSIGNABLE_PASS };
+/* header/body, in the order of the configuration's names */
+enum cfg_dkim_canon { CFG_DKIM_RELAXED_RELAXED = 0, CFG_DKIM_RELAXED_SIMPLE, CFG_DKIM_SIMPLE_RELAXED,
+		      CFG_DKIM_SIMPLE_SIMPLE };
 
 struct cfg_dkim {
 	struct cfg_list keys;         /* struct cfg_dkim_key */
 	char *operator_domain;        /* "" = no second signature by the operator's domain */
 	int unsignable;               /* enum cfg_unsignable: zero or several From: headers */
+	int canonicalization;         /* enum cfg_dkim_canon: header/body canonicalization */
 };
 
 struct cfg_spool {
@@ -190,7 +212,10 @@ struct cfg_delivery {
 	struct cfg_list routes;       /* struct cfg_route */
 	struct cfg_list tls_policy;   /* struct cfg_tls_policy */
 	struct cfg_list shaping;      /* struct cfg_shaping */
+	struct cfg_list pools;        /* struct cfg_pool */
+	struct cfg_list sites;        /* struct cfg_site */
 	uint32_t retry_first, retry_cap, max_age, retry_jitter_pct; /* seconds, percent */
+	uint32_t delay_warning_after; /* seconds; 0 = no delay warnings */
 	struct cfg_backoff {          /* automatic backoff (dataplane/deliver dlv_backoff_policy) */
 		uint32_t window_ms, min_samples, threshold_pct, decrease_pct, floor_pct;
 		uint32_t increase_pct, increase_interval_ms;

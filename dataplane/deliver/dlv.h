@@ -70,6 +70,11 @@ struct dlv_policy {
 	struct tls_client_ctx *tls_ctx;   /* NULL: STARTTLS is not attempted */
 	const char *helo;                 /* our name in EHLO and in DSNs */
 	bool mta_sts_all;                 /* mta_sts.all_domains: STS where no tls_policy entry applies */
+	const struct dlv_pool *pools;     /* source IP pools (dlv_pool_select) */
+	unsigned n_pools;
+	const struct dlv_site *sites;     /* MX host groups sharing one destination */
+	unsigned n_sites;
+	uint64_t delay_warn_us;           /* one "delayed" DSN after this long; 0 = never */
 };
 
 struct dlv_params {

@@ -51,7 +51,11 @@ static void drain(struct dlv_conn *dc)
 		if ((size_t)n < len)
 			break;
 	}
-	conn_flush(dc->conn);
+	/* Over TLS the record layer seals what this turn produced at the end of the turn
+	 * (tls_core_poll runs last in the relay's poll hook): the message header, body pieces and
+	 * the final dot leave as one record and one write instead of one per piece. */
+	if (!dc->tls_on)
+		conn_flush(dc->conn);
 }
 
 /* The connection stops counting as "being set up" (it is ready, or gone). */
@@ -185,7 +189,7 @@ static void connect_hop(struct dlv_conn *dc)
 		}
 		dst.ip.v4 = a->rr.a[dlv_rand(eng) % a->n].s_addr;
 	}
-	struct conn_addr src = { .family = AF_INET };
+	struct conn_addr src = { .family = AF_INET, .ip.v4 = dc->dest->src_ip };
 	int err = 0;
 	dc->conn_gone = false;
 	dc->tls_pending = dc->tls_on = dc->tls_verified = false;
@@ -238,8 +242,8 @@ static enum smtp_tls_policy smtp_tls(const struct dlv_conn *dc)
 	case DLV_TLS_NONE:
 		return SMTP_TLS_NONE;
 	case DLV_TLS_MTA_STS:
-		if (dc->dest->sts && dc->dest->sts->mode == TLS_STS_ENFORCE)
-			return SMTP_TLS_REQUIRED;   /* RFC 8461 5: verified TLS or nothing */
+		if ((dc->dest->sts && dc->dest->sts->mode == TLS_STS_ENFORCE) || dc->dest->requiretls)
+			return SMTP_TLS_REQUIRED;   /* RFC 8461 5 / RFC 8689: verified TLS or nothing */
 		/* testing, or no policy published: opportunistic */
 		__attribute__((fallthrough));
 	case DLV_TLS_MAY:
@@ -250,6 +254,51 @@ static enum smtp_tls_policy smtp_tls(const struct dlv_conn *dc)
 }
 
 /* ---- messages ---- */
+
+static uint32_t smtp_notify(uint8_t spool_bits)
+{
+	return (spool_bits & SPOOL_NOTIFY_NEVER ? SMTP_NOTIFY_NEVER : 0) |
+	       (spool_bits & SPOOL_NOTIFY_SUCCESS ? SMTP_NOTIFY_SUCCESS : 0) |
+	       (spool_bits & SPOOL_NOTIFY_FAILURE ? SMTP_NOTIFY_FAILURE : 0) |
+	       (spool_bits & SPOOL_NOTIFY_DELAY ? SMTP_NOTIFY_DELAY : 0);
+}
+
+/* ORCPT as stored ("type;decoded address") -> "type;xtext" into out; "" when it does not fit. */
+static void orcpt_wire(struct spool_str o, char *out, size_t cap)
+{
+	const char *semi = o.len ? memchr(o.p, ';', o.len) : NULL;
+	out[0] = 0;
+	if (!semi || (size_t)(semi - o.p) + 2 > cap)
+		return;
+	size_t tl = (size_t)(semi - o.p) + 1;
+	memcpy(out, o.p, tl);
+	if (smtp_xtext_encode(semi + 1, o.len - tl, out + tl, cap - tl) < 0)
+		out[0] = 0;
+}
+
+/* RET, ENVID, NOTIFY and ORCPT of job j's recipients, for the client engine (which sends them
+ * only to a hop that offers DSN). */
+static void dsn_params(struct dlv_conn *dc, const struct spool_msg *m, const struct dlv_job *j)
+{
+	struct spool_str ev = spool_msg_envid(m);
+	if (!ev.len || smtp_xtext_encode(ev.p, ev.len, dc->envid, sizeof(dc->envid)) < 0)
+		dc->envid[0] = 0;
+	for (unsigned i = 0; i < j->nrc; i++) {
+		struct spool_rcpt_view rv;
+		dc->notify[i] = 0;
+		dc->orcpt[i][0] = 0;
+		if (spool_msg_rcpt(m, j->rc[i], &rv) == 0) {
+			dc->notify[i] = smtp_notify(rv.notify);
+			orcpt_wire(rv.orcpt, dc->orcpt[i], sizeof(dc->orcpt[i]));
+		}
+		dc->orcptp[i] = dc->orcpt[i][0] ? dc->orcpt[i] : NULL;
+	}
+	dc->msg.envid = dc->envid[0] ? dc->envid : NULL;
+	dc->msg.notify = dc->notify;
+	dc->msg.orcpt = dc->orcptp;
+	uint8_t ret = spool_msg_ret(m);
+	dc->msg.ret = ret == SPOOL_RET_FULL ? SMTP_RET_FULL : ret == SPOOL_RET_HDRS ? SMTP_RET_HDRS : SMTP_RET_UNSPEC;
+}
 
 void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 {
@@ -295,6 +344,7 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 		.needs_smtputf8 = (flags & SPOOL_MF_SMTPUTF8) != 0,
 		.requiretls = (flags & SPOOL_MF_REQUIRETLS) != 0,
 	};
+	dsn_params(dc, m, j);
 	dc->buf_len = dc->buf_off = 0;
 	dc->body_eof = dc->body_wait = dc->body_err = false;
 	j->st = DLV_J_ACTIVE;
@@ -519,8 +569,9 @@ static void c_connected(void *ctx, struct conn *c)
 		return;
 	}
 	dc->st = DLV_C_SETUP;
-	smtp_client_init(&dc->smtp, &eng->climits, &dc_hooks, dc, eng->pol->helo ? eng->pol->helo : "localhost",
-			 smtp_tls(dc), false, eng->now);
+	/* the source address's own name (IP pools), else ours; the destination outlives us */
+	const char *helo = dc->dest->helo[0] ? dc->dest->helo : eng->pol->helo ? eng->pol->helo : "localhost";
+	smtp_client_init(&dc->smtp, &eng->climits, &dc_hooks, dc, helo, smtp_tls(dc), false, eng->now);
 	drain(dc);
 }
 

@@ -19,12 +19,15 @@
 #define DLV_TEXT_MAX    200
 #define DLV_TLSA_MAX    8
 #define DLV_SUSP_MAX    64
+#define DLV_ORCPT_WIRE  800           /* "type;xtext" sent; a longer ORCPT is left out */
+#define DLV_POOL_MAX    64            /* delivery.pools entries (the config layer enforces it) */
 #define DLV_TLSA_LEN    64            /* SHA-512; full-certificate records are skipped */
 
 enum dlv_job_state { DLV_J_FREE = 0, DLV_J_RESOLVE, DLV_J_READY, DLV_J_ACTIVE, DLV_J_DEFERRED };
 
 struct dlv_dest;
 struct ctl_dns_sts;
+struct spool_msg;
 
 struct dlv_job {
 	struct dlv_heap_node hn;      /* first: the retry heap hands back this pointer */
@@ -54,10 +57,13 @@ struct dlv_hop {
  */
 struct dlv_class {
 	enum dlv_tls_mode tls;        /* effective: the policy's, raised to verify by REQUIRETLS */
+	bool tls_by_domain;           /* the TLS rule named the recipient domain, not the destination */
 	bool requiretls;              /* RFC 8689: verified TLS and REQUIRETLS at every hop */
 	const struct dlv_shape_rule *shape;   /* NULL: unlimited */
 	bool shape_by_domain;         /* the rule named the recipient domain, not the destination */
 	const char *sts_domain;       /* tls MTA_STS with a published policy: the domain (key part) */
+	uint32_t src_ip;              /* source address from the message's pool; 0: the port's */
+	const char *src_helo;         /* its EHLO name (NULL: smtp.hostname) */
 };
 
 /* The MTA-STS policy (testing/enforce) a destination follows, copied from the resolver's
@@ -73,8 +79,12 @@ struct dlv_sts {
 struct dlv_dest {
 	char key[DLV_KEY_MAX];
 	size_t base_len;              /* key[0..base_len): route:NAME, site:NAME or the MX rollup */
+	char budget[DLV_KEY_MAX];     /* the name its shaping (and cluster budget) goes by: the
+				       * domain of a rule chosen by recipient domain, else the base */
 	bool requiretls;
 	struct dlv_sts *sts;          /* MTA-STS policy in force (tls == DLV_TLS_MTA_STS), or NULL */
+	uint32_t src_ip;              /* connect source (network order); 0: the port's address */
+	char helo[DLV_HOST_MAX + 1];  /* EHLO name of that source; "": smtp.hostname */
 	char domain[DLV_HOST_MAX + 1];  /* the recipient domain that created it */
 	uint64_t susp_until;          /* suspended by the operator until (monotonic); 0: not */
 	uint32_t n_ready, n_active, n_deferred;   /* scratch of dlv_op_summary */
@@ -144,6 +154,11 @@ struct dlv_conn {
 	char from[SMTP_PATH_MAX + 1];
 	char rcpt[DLV_JOB_RCPTS][SMTP_PATH_MAX + 1];
 	const char *rcptp[DLV_JOB_RCPTS];
+	/* DSN parameters passed on (RFC 3461 4: a DSN-capable relay keeps them), xtext-encoded */
+	char envid[3 * SMTP_ENVID_MAX + 1];
+	uint32_t notify[DLV_JOB_RCPTS];
+	char orcpt[DLV_JOB_RCPTS][DLV_ORCPT_WIRE];
+	const char *orcptp[DLV_JOB_RCPTS];
 	uint16_t rcode[DLV_JOB_RCPTS];
 	char rtext[DLV_JOB_RCPTS][DLV_TEXT_MAX];
 	char recode[DLV_JOB_RCPTS][16];
@@ -168,6 +183,7 @@ struct dlv_engine {
 	} susp[DLV_SUSP_MAX];
 	const struct dlv_policy *pol;
 	struct dlv_policy nopol;
+	uint32_t pool_rr[DLV_POOL_MAX];   /* round robin over each pool's addresses */
 	struct smtp_client_limits climits;   /* borrowed by every client session: lives here */
 	uint64_t now;
 	uint32_t rnd;
@@ -186,6 +202,14 @@ struct dlv_engine {
 	char *dsn;
 	size_t dsn_len, dsn_cap;
 };
+
+/* dlv_dest.c: the destination of a job of message m created for `domain` at `base` (found or
+ * created with the class the message, the policy and the domain's MTA-STS policy `sts` (NULL:
+ * none) give); NULL: out of memory. */
+struct dlv_dest *dlv_dest_for(struct dlv_engine *eng, const struct spool_msg *m, const char *base,
+			      const char *domain, const struct ctl_dns_sts *sts);
+/* The configuration word of a TLS mode ("may", "mta-sts"...). */
+const char *dlv_tls_name(enum dlv_tls_mode m);
 
 /* dlv_engine.c, used by dlv_conn.c */
 struct dlv_job *dlv_dest_pop(struct dlv_dest *d);

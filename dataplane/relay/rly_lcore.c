@@ -189,10 +189,12 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 		int n = sock_net_poll(st->sock, now, 0);
 		work += n > 0 ? n : 0;
 	}
-	tls_core_poll(st->tls, now);
 	work += rly_core_poll(st->rly, now);
 	work += dlv_engine_poll(st->dlv, now);
 	work += spool_poll(st->sp, now);
+	/* Last: seals the partial records everything above produced this turn (replies, message
+	 * pieces) and pushes them to the transport, one record per connection per turn. */
+	tls_core_poll(st->tls, now);
 	/* Work this lcore can do next turn keeps the loop from sleeping (a staged batch, a
 	 * signature waiting); a write or fdatasync in flight does not: it completes in the kernel
 	 * and the next turn after the idle sleep reaps it (spinning on it cost a whole core). */
@@ -228,7 +230,13 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 	struct rly_params rp;
 	tls_core_cfg_defaults(&tc);
 	tc.gcm_records = c->tls.batched_records;
+	tc.gcm_batch_sessions = c->tls.batch_across_sessions;
 	dkim_params_defaults(&dp);
+	dp.hdr_canon = c->dkim.canonicalization <= CFG_DKIM_RELAXED_SIMPLE ? DKIM_CANON_RELAXED_
+									 : DKIM_CANON_SIMPLE_;
+	dp.body_canon = c->dkim.canonicalization == CFG_DKIM_RELAXED_RELAXED ||
+			c->dkim.canonicalization == CFG_DKIM_SIMPLE_RELAXED ? DKIM_CANON_RELAXED_
+									    : DKIM_CANON_SIMPLE_;
 	rly_params_from_cfg(&rp, c);
 	rp.queued = on_queued;
 	rp.queued_ctx = st;
