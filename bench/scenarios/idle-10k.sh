@@ -23,7 +23,7 @@ idle_start() {
   local end=$(( $(date +%s) + 40 ))
   while [ "$(date +%s)" -lt "$end" ]; do
     local r
-    r=$(sed -n 's/.*ready=\([0-9]*\).*/\1/p' "$SC_TMP/idle.err" | tail -1)
+    r=$(sed -n 's/.*ready=\([0-9]*\).*/\1/p' "$SC_TMP/idle.err" 2>/dev/null | tail -1)
     [ -n "$r" ] && [ "$r" -ge $(( n * 99 / 100 )) ] && { echo "idle sessions greeted: $r of $n"; return 0; }
     sleep 0.5
   done

@@ -21,10 +21,14 @@ SIZE=${SIZE:-10k}
 SINK_PORT=${SINK_PORT:-12930}
 RELAY_PORT=${RELAY_PORT:-12931}
 MILTER_PORT=${MILTER_PORT:-12932}
+SC_PREFIX=${SC_PREFIX:-dpmail-bench-sc}    # DPDK --file-prefix of the dpmaild targets
+SC_NS=${SC_NS:-dpmb$$}                      # namespace of the dpmaild-dpdk target
+SC_TAP=${SC_TAP:-dpmbtap0}                  # its TAP interface
 SC_PIDS=()
 SC_TMP=$(mktemp -d /tmp/dpmail-bench-sc.XXXXXX)
 chmod 755 "$SC_TMP"   # Postfix and OpenDKIM run as their own users
 SC_POSTFIX_DIR=""
+SC_NS_MADE=""
 
 sc_log() { echo "== $*" >&2; }
 
@@ -36,6 +40,7 @@ sc_cleanup() {
     for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
     kill -KILL "$p" 2>/dev/null
   done
+  [ -n "$SC_NS_MADE" ] && { ip netns del "$SC_NS_MADE" 2>/dev/null; rm -rf "/etc/netns/$SC_NS_MADE"; }
   [ -n "${SC_KEEP:-}" ] || rm -rf "$SC_TMP"
 }
 trap sc_cleanup EXIT
@@ -47,6 +52,8 @@ sc_wait() {
 }
 
 sc_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# sc_port_open_at HOST PORT: the same from where the peers run (SC_EXEC).
+sc_port_open_at() { "${SC_EXEC[@]}" bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 
 sc_need() { [ -x "$B" ] || { echo "build first: make" >&2; exit 2; }; }
 
@@ -58,9 +65,15 @@ sc_cert() {
     -out "$SC_TMP/cert.pem" -days 2 -subj /CN=relay.bench.test >/dev/null 2>&1
 }
 
-# sc_sink [sink args...]: starts the sink on $SINK_PORT; sets SINK_PID.
+# Where the peers run. Loopback by default; the dpmaild-dpdk target runs the sink and the load
+# generator inside its namespace (SC_EXEC="ip netns exec NS") on the TAP link's addresses.
+SC_EXEC=()
+SINK_HOST=127.0.0.1
+TARGET_HOST=127.0.0.1
+
+# sc_sink [sink args...]: starts the sink on $SINK_HOST:$SINK_PORT; sets SINK_PID.
 sc_sink() {
-  "$B" sink --listen 127.0.0.1:$SINK_PORT --json "$SC_TMP/sink.json" --ids "$SC_TMP/sink.ids" \
+  "${SC_EXEC[@]}" "$B" sink --listen $SINK_HOST:$SINK_PORT --json "$SC_TMP/sink.json" --ids "$SC_TMP/sink.ids" \
     --json-interval-ms 100 "$@" \
     >"$SC_TMP/sink.out" 2>&1 &
   SINK_PID=$!; SC_PIDS+=("$SINK_PID")
@@ -110,7 +123,7 @@ Socket inet:$MILTER_PORT@127.0.0.1
 Domain bench.test
 Selector bench
 KeyFile $d/bench.private
-Canonicalization relaxed/simple
+Canonicalization ${DKIM_CANON:-relaxed/simple}
 SignatureAlgorithm $( [ "$kt" = ed25519 ] && echo ed25519-sha256 || echo rsa-sha256 )
 UserID opendkim
 PidFile $d/opendkim.pid
@@ -199,20 +212,12 @@ CONF
 # sc_postfix_drained: nothing left in the private queue.
 sc_postfix_drained() { [ -z "$(find "$SC_POSTFIX_DIR/queue/incoming" "$SC_POSTFIX_DIR/queue/active" "$SC_POSTFIX_DIR/queue/deferred" -type f 2>/dev/null | head -1)" ]; }
 
-# sc_dpmaild_can_relay MODE: dpmaild exists and says it can relay on this backend. Until the
-# relay is wired (issue 10), it cannot, and the scenario skips that target with a message.
-sc_dpmaild_can_relay() {
-  [ -x "$DPMAILD" ] || return 1
-  "$DPMAILD" --help 2>&1 | grep -q -- "--relay-to" || return 1
-  [ "$1" = posix ] || [ "$(id -u)" = 0 ]
-}
-
 # sc_load LABEL SESSIONS [load args...]: one load run into $OUT/LABEL-SESSIONS.json.
 sc_load() {
   local label=$1 n=$2; shift 2
   local sut=()
   [ -n "${SUT_PIDS:-}" ] && sut=(--sut-pid "$SUT_PIDS")
-  "$B" load --server 127.0.0.1:$TARGET_PORT --sessions "$n" --label "$label" \
+  "${SC_EXEC[@]}" "$B" load --server $TARGET_HOST:$TARGET_PORT --sessions "$n" --label "$label" \
     --json "$OUT/$label-$n.json" --ids "$SC_TMP/sent-$label-$n.ids" "${sut[@]}" "$@"
 }
 
@@ -288,16 +293,22 @@ print('sink: %d of %d messages signed; DKIM verification pass=%s fail=%s none=%s
       d['messages']['accepted'], v.get('pass'), v.get('fail'), v.get('none')))"
 }
 
-# dpmaild targets. posix: built in (sc_dpmaild_start relay) once dpmaild can deliver; dpdk, or
-# to override: DPMAILD_POSIX_START / DPMAILD_DPDK_START name an executable that starts dpmaild
-# listening on 127.0.0.1:$RELAY_PORT, relaying to 127.0.0.1:$SINK_PORT (TLS_IN/TLS_OUT/DKIM in
-# its environment, cert/key and DKIM key in $SC_TMP) and prints its PID on stdout.
+# dpmaild targets. posix: built in (sc_dpmaild_start relay) once dpmaild can deliver. dpdk:
+# built in when run as root (sc_dpmaild_dpdk_start: a TAP port in a namespace, the sink and the
+# load generator inside it). Either can be overridden: DPMAILD_POSIX_START / DPMAILD_DPDK_START
+# name an executable that starts dpmaild listening on 127.0.0.1:$RELAY_PORT, relaying to
+# 127.0.0.1:$SINK_PORT (TLS_IN/TLS_OUT/DKIM in its environment, cert/key and DKIM key in
+# $SC_TMP) and prints its PID on stdout.
 sc_target_dpmaild() {
   local mode=$1 var hook pid
   var=DPMAILD_$(echo "$mode" | tr a-z A-Z)_START
   hook=${!var:-}
-  if [ -z "$hook" ] && ! { [ "$mode" = posix ] && sc_dpmaild_delivers; }; then
-    echo "SKIP dpmaild-$mode: no way to start it as a relay here (set $var to a start hook)"
+  if [ -z "$hook" ] && ! sc_dpmaild_delivers; then
+    echo "SKIP dpmaild-$mode: this dpmaild cannot relay (set $var to a start hook)"
+    return 0
+  fi
+  if [ -z "$hook" ] && [ "$mode" = dpdk ] && [ "$(id -u)" != 0 ]; then
+    echo "SKIP dpmaild-dpdk: needs root (TAP port in a network namespace)"
     return 0
   fi
   local sargs=()
@@ -306,13 +317,19 @@ sc_target_dpmaild() {
     sc_dkim_key "$DKIM"
     sargs+=(--verify-dkim "$SC_TMP/opendkim/keys.txt")
   fi
-  sc_sink "${sargs[@]}" "${SINK_EXTRA[@]}" || return 1
   if [ -n "$hook" ]; then
+    sc_sink "${sargs[@]}" "${SINK_EXTRA[@]}" || return 1
     pid=$(SC_TMP=$SC_TMP RELAY_PORT=$RELAY_PORT SINK_PORT=$SINK_PORT TLS_IN=$TLS_IN TLS_OUT=$TLS_OUT \
           DKIM=$DKIM "$hook") || { echo "SKIP dpmaild-$mode: start hook failed"; sc_sink_stop; return 0; }
     SC_PIDS+=("$pid")
     sc_wait 20 sc_port_open "$RELAY_PORT" || { echo "SKIP dpmaild-$mode: not listening"; sc_sink_stop; return 0; }
+  elif [ "$mode" = dpdk ]; then
+    # dpmaild first: the sink's address is the kernel side of dpmaild's TAP port
+    sc_dpmaild_dpdk_start relay || { echo "SKIP dpmaild-dpdk: did not start"; sc_peers_local; return 0; }
+    pid=$DPMAILD_PID
+    sc_sink "${sargs[@]}" "${SINK_EXTRA[@]}" || { sc_peers_local; return 1; }
   else
+    sc_sink "${sargs[@]}" "${SINK_EXTRA[@]}" || return 1
     sc_dpmaild_start relay || { echo "SKIP dpmaild-$mode: did not start"; sc_sink_stop; return 0; }
     pid=$DPMAILD_PID
   fi
@@ -326,6 +343,7 @@ sc_target_dpmaild() {
   wait "$pid" 2>/dev/null
   sc_sink_stop
   sc_dkim_summary
+  sc_peers_local
 }
 
 sc_matrix() {
@@ -361,31 +379,72 @@ sc_matrix() {
 # (messages stay in the spool: DNS goes to a dead local forwarder, nothing leaves). Sets
 # DPMAILD_PID.
 sc_dpmaild_start() {
-  local mode=$1 d=$SC_TMP/dpmaild
+  local mode=$1 backend=${2:-posix} d=$SC_TMP/dpmaild
   mkdir -p "$d/spool"
   sc_cert
   {
-    echo "eal: {file_prefix: dpmail-bench-sc, memory_mb: 128}"
-    echo "port: {device: none, ipv4: 127.0.0.1/8}"
-    echo "dataplane: {backend: posix, workers: [1], idle_sleep_us: ${DPMAILD_IDLE_US:-100}}"
+    if [ "$backend" = dpdk ]; then
+      echo "eal: {vdevs: [\"net_tap0,iface=$SC_TAP\"], file_prefix: $SC_PREFIX-dpdk, memory_mb: 256}"
+      echo "port: {device: net_tap0, ipv4: $TARGET_HOST/24, gateway: $SINK_HOST}"
+      echo "dataplane: {backend: dpdk, workers: [1], idle_sleep_us: ${DPMAILD_IDLE_US:-100}}"
+      echo "smtp: {hostname: relay.bench.test, listen: [{port: $RELAY_PORT, tls: starttls}]}"
+      echo "relay: {clients: [{network: ${SINK_HOST%.*}.0/24}]}"
+    else
+      echo "eal: {file_prefix: $SC_PREFIX, memory_mb: 128}"
+      echo "port: {device: none, ipv4: 127.0.0.1/8}"
+      echo "dataplane: {backend: posix, workers: [1], idle_sleep_us: ${DPMAILD_IDLE_US:-100}}"
+      echo "smtp: {hostname: relay.bench.test, listen: [{address: 127.0.0.1, port: $RELAY_PORT, tls: starttls}]}"
+      echo "relay: {clients: [{network: 127.0.0.0/8}]}"
+    fi
     echo "control: {admin_socket: $d/admin.sock}"
-    echo "smtp: {hostname: relay.bench.test, listen: [{address: 127.0.0.1, port: $RELAY_PORT, tls: starttls}]}"
-    echo "relay: {clients: [{network: 127.0.0.0/8}]}"
+    echo "limits: {max_sessions: ${DPMAILD_MAX_SESSIONS:-20000}}"   # idle-10k holds 10,000 + 16
     echo "tls: {certificates: [{cert: $SC_TMP/cert.pem, key: $SC_TMP/key.pem}]}"
     echo "dns: {forwarders: [\"127.0.0.1@9\"]}"
-    [ "$DKIM" != none ] && echo "dkim: {keys: [{domain: bench.test, selector: bench, key: $SC_TMP/opendkim/bench.private}]}"
+    # the same canonicalization as the OpenDKIM of the Postfix target (DKIM_CANON to change)
+    local canon=${DKIM_CANON-relaxed/simple}
+    [ "$DKIM" != none ] && echo "dkim: {${canon:+canonicalization: $canon, }keys: [{domain: bench.test, selector: bench, key: $SC_TMP/opendkim/bench.private}]}"
     echo "spool: {dir: $d/spool, min_free_mb: 0}"
     if [ "$mode" = relay ]; then
       echo "delivery:"
       echo "  retry: {first: 2, cap: 4, jitter_pct: 0}"
-      echo "  routes: [{domain: sink.test, hosts: [\"[127.0.0.1]:$SINK_PORT\"]}]"
+      echo "  routes: [{domain: sink.test, hosts: [\"[$SINK_HOST]:$SINK_PORT\"]}]"
       echo "  tls_policy: [{destination: sink.test, mode: $( [ "$TLS_OUT" = 1 ] && echo encrypt || echo none )}]"
+      # the same outbound concurrency as the Postfix target (smtp_destination_concurrency_limit)
+      echo "  shaping: [${DPMAILD_SHAPING:-{destination: sink.test, connections: ${POSTFIX_OUT_CONC:-20}\}}]"
     fi
   } >"$d/dpmaild.yaml"
   "$DPMAILD" -c "$d/dpmaild.yaml" -t >"$d/check.log" 2>&1 || { cat "$d/check.log" >&2; return 1; }
-  "$DPMAILD" -c "$d/dpmaild.yaml" >"$d/dpmaild.log" 2>&1 &
-  DPMAILD_PID=$!; SC_PIDS+=("$DPMAILD_PID")
-  sc_wait 20 sc_port_open "$RELAY_PORT" || { tail -20 "$d/dpmaild.log" >&2; return 1; }
+  "${SC_EXEC[@]}" "$DPMAILD" -c "$d/dpmaild.yaml" >"$d/dpmaild.log" 2>&1 &
+  DPMAILD_PID=$!; SC_PIDS+=("$DPMAILD_PID")   # ip netns exec execs: the PID is dpmaild's
+  if [ "$backend" = dpdk ]; then
+    # the TAP port appears in the namespace once the EAL is up; its kernel side is the peers'
+    sc_wait 30 ip -n "$SC_NS" link show "$SC_TAP" || { tail -20 "$d/dpmaild.log" >&2; return 1; }
+    ip -n "$SC_NS" addr add "$SINK_HOST/24" dev "$SC_TAP" && ip -n "$SC_NS" link set "$SC_TAP" up || return 1
+  fi
+  sc_wait 30 sc_port_open_at "$TARGET_HOST" "$RELAY_PORT" || { tail -20 "$d/dpmaild.log" >&2; return 1; }
+  sc_wait 20 test -S "$d/admin.sock"   # the listeners open before the control plane's socket
+}
+
+# sc_dpmaild_dpdk_start MODE: dpmaild on the DPDK backend (our TCP/IP stack) on a net_tap port
+# inside a private namespace ($SC_NS); from then on the sink and the load generator run in that
+# namespace on the TAP link (dpmaild 198.18.0.2, peers 198.18.0.1) until sc_peers_local. The
+# SUT's CPU is dpmaild's PID only: the kernel's work for the peers' side of the TAP link is the
+# peers' (as far as the kernel charges it to them). Sets DPMAILD_PID.
+sc_dpmaild_dpdk_start() {
+  ip netns del "$SC_NS" 2>/dev/null
+  ip netns add "$SC_NS" || return 1
+  SC_NS_MADE=$SC_NS
+  mkdir -p "/etc/netns/$SC_NS" && : >"/etc/netns/$SC_NS/resolv.conf"   # no DNS leaves it
+  ip -n "$SC_NS" link set lo up
+  SC_EXEC=(ip netns exec "$SC_NS") SINK_HOST=198.18.0.1 TARGET_HOST=198.18.0.2
+  sc_dpmaild_start "$1" dpdk
+}
+
+# Back to loopback peers (after a dpdk target); removes the namespace.
+sc_peers_local() {
+  SC_EXEC=() SINK_HOST=127.0.0.1 TARGET_HOST=127.0.0.1
+  [ -n "$SC_NS_MADE" ] && { ip netns del "$SC_NS_MADE" 2>/dev/null; rm -rf "/etc/netns/$SC_NS_MADE"; }
+  SC_NS_MADE=""
 }
 sc_dpmaild_inbound() { sc_dpmaild_start inbound; }
 

@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 B=${B:-$(cd ../.. && pwd)/build/dpmail-bench}
 rc=0
 for s in plain-relay tls-both tls-dkim-rsa tls-dkim-ed25519 five-rcpts backpressure-sink idle-10k \
-         inbound-tls-dkim; do
+         inbound-tls-dkim delivery-drain; do
   echo "######## $s"
   OUT=/tmp/dpmail-bench-results/$s bash "./$s.sh" || rc=1
 done

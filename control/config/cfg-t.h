@@ -82,6 +82,7 @@ struct cfg_tcp {
 	uint32_t test_echo_port, test_discard_port, test_source_port, test_source_bytes;
 	struct cfg_ip test_connect_addr;  /* family 0: no test active open */
 	uint32_t test_connect_port, test_connect_count;
+	bool test_quiet;                  /* no per-connection log line from the test services */
 };
 
 struct cfg_log {
@@ -97,7 +98,8 @@ struct cfg_list {
 
 /* relay sections (control/config/cfg_params_relay.c); enum values index their name tables */
 enum cfg_listen_tls { CFG_LISTEN_PLAIN = 0, CFG_LISTEN_STARTTLS, CFG_LISTEN_IMPLICIT };
-enum cfg_tls_mode { CFG_TLS_NONE = 0, CFG_TLS_MAY, CFG_TLS_ENCRYPT, CFG_TLS_VERIFY, CFG_TLS_DANE };
+enum cfg_tls_mode { CFG_TLS_NONE = 0, CFG_TLS_MAY, CFG_TLS_ENCRYPT, CFG_TLS_VERIFY, CFG_TLS_DANE,
+		    CFG_TLS_MTA_STS };
 
 struct cfg_listener {
 	struct cfg_ip address;        /* family 0: the port's address */
@@ -182,14 +184,20 @@ struct cfg_tls {
 	int min_version;              /* index into "TLSv1.2", "TLSv1.3" */
 	uint32_t handshake_timeout_ms;
 	bool batched_records;         /* crypto/gcm takes over AES-GCM records after the handshake */
+	bool batch_across_sessions;   /* with batched_records: one burst per loop turn for all
+				       * sessions instead of one per call */
 };
 
 enum cfg_unsignable { CFG_UNSIGNABLE_REJECT = 0, CFG_UNSIGNABLE_PASS };
+/* header/body, in the order of the configuration's names */
+enum cfg_dkim_canon { CFG_DKIM_RELAXED_RELAXED = 0, CFG_DKIM_RELAXED_SIMPLE, CFG_DKIM_SIMPLE_RELAXED,
+		      CFG_DKIM_SIMPLE_SIMPLE };
 
 struct cfg_dkim {
 	struct cfg_list keys;         /* struct cfg_dkim_key */
 	char *operator_domain;        /* "" = no second signature by the operator's domain */
 	int unsignable;               /* enum cfg_unsignable: zero or several From: headers */
+	int canonicalization;         /* enum cfg_dkim_canon: header/body canonicalization */
 };
 
 struct cfg_spool {
@@ -255,6 +263,14 @@ struct cfg_cluster {
 	uint32_t lease_ms, renew_ms, fallback_pct, idle_return_ms;
 };
 
+/* MTA-STS policy source (control/sts/sts_params.c, docs/deliver.md) */
+struct cfg_mta_sts {
+	bool all_domains;             /* honour published policies where no tls_policy entry applies */
+	char *ca_file;                /* "" = OpenSSL's default trust store */
+	char *cache_file;             /* "" = <spool.dir>/mta-sts.cache */
+	uint32_t fetch_timeout_ms, refresh, retry, https_port, max_domains;
+};
+
 struct cfg {
 	char *file;               /* where it came from ("<embedded>" for the default) */
 	uint32_t *lines;          /* per parameter (cfg_param_index order): line, 0 = default */
@@ -275,6 +291,7 @@ struct cfg {
 	struct cfg_limits limits;
 	struct cfg_tcp tcp;
 	struct cfg_cluster cluster;
+	struct cfg_mta_sts mta_sts;
 };
 
 #endif

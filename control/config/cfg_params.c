@@ -11,6 +11,7 @@
 #include "config/cfg_params_relay.h"
 #include "config/cfg_params_tcp.h"
 #include "cluster/ctl_cluster.h"
+#include "sts/sts_params.h"
 
 #include <arpa/inet.h>
 #include <stddef.h>
@@ -178,6 +179,8 @@ const struct cfg_section cfg_sections[] = {
 	SECTION_N("tcp", "The TCP stack of each worker lcore.", cfg_tcp_params, CFG_TCP_NPARAMS, NULL),
 	SECTION_N("cluster", "Several nodes sharing destination budgets and suspensions through "
 		  "Redis (docs/cluster.md).", ctl_cluster_params, CTL_CLUSTER_NPARAMS, NULL),
+	SECTION_N("mta_sts", "MTA-STS (RFC 8461): policies fetched over HTTPS by the control plane, "
+		  "cached and enforced by delivery (docs/deliver.md).", sts_params, STS_NPARAMS, NULL),
 };
 const size_t cfg_n_sections = sizeof(cfg_sections) / sizeof(cfg_sections[0]);
 

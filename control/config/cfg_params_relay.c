@@ -27,9 +27,11 @@
 #define LIST(desc_) { #desc_, cfg_##desc_##_parse, cfg_##desc_##_free }
 
 static const char *const listen_tls[] = { "none", "starttls", "implicit", NULL };
-static const char *const tls_modes[] = { "none", "may", "encrypt", "verify", "dane", NULL };
+static const char *const tls_modes[] = { "none", "may", "encrypt", "verify", "dane", "mta-sts", NULL };
 static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
 static const char *const unsignable_modes[] = { "reject", "pass", NULL };
+static const char *const dkim_canons[] = { "relaxed/relaxed", "relaxed/simple", "simple/relaxed",
+					   "simple/simple", NULL };
 
 /* ---- item tables ---------------------------------------------------------------------------- */
 
@@ -358,6 +360,10 @@ const struct cfg_param cfg_tls_params[] = {
 	{ "batched_records", CFG_T_BOOL, "true", 0, 0, F(tls.batched_records), 0, NULL, NULL,
 	  "Seal and open the AES-GCM records of established sessions in bursts with intel-ipsec-mb "
 	  "(crypto/gcm) instead of OpenSSL's record layer; false keeps OpenSSL's." },
+	{ "batch_across_sessions", CFG_T_BOOL, "false", 0, 0, F(tls.batch_across_sessions), 0, NULL,
+	  NULL, "With batched_records: the records of all sessions of a core during a loop turn go "
+	  "into one burst (copied, completed at the end of the turn) instead of one burst per "
+	  "send or receive call. Measured slower on this hardware (docs/gcm.md); off by default." },
 };
 
 const struct cfg_param cfg_dkim_params[] = {
@@ -369,6 +375,11 @@ const struct cfg_param cfg_dkim_params[] = {
 	{ "unsignable", CFG_T_ENUM, "reject", 0, 0, F(dkim.unsignable), 0, unsignable_modes, NULL,
 	  "A message with zero or several From: headers: reject (550 5.7.1 at end of data) or "
 	  "pass (relayed unsigned, logged)." },
+	{ "canonicalization", CFG_T_ENUM, "relaxed/relaxed", 0, 0, F(dkim.canonicalization), 0,
+	  dkim_canons, NULL,
+	  "DKIM header/body canonicalization (RFC 6376 3.4), as OpenDKIM's Canonicalization. "
+	  "relaxed/simple hashes the body as it is (cheaper) but breaks on any whitespace change "
+	  "in transit." },
 };
 
 const struct cfg_param cfg_spool_params[] = {
@@ -391,7 +402,8 @@ const struct cfg_param cfg_delivery_params[] = {
 	  "*), hosts: [host, host:port, [ip]:port], name: shaping rollup name}]." },
 	{ "tls_policy", CFG_T_CUSTOM, "[]", 0, 0, F(delivery.tls_policy), 0, NULL, &tls_policy_type,
 	  "Outbound TLS per destination: [{destination (domain or *), mode: none|may|encrypt|"
-	  "verify|dane}]. Without an entry: may (opportunistic STARTTLS)." },
+	  "verify|dane|mta-sts}]. Without an entry: may (opportunistic STARTTLS), or mta-sts "
+	  "when mta_sts.all_domains is set." },
 	{ "shaping", CFG_T_CUSTOM, "[]", 0, 0, F(delivery.shaping), 0, NULL, &shaping_type,
 	  "Traffic shaping per destination: [{destination, connections, rate (messages/s), "
 	  "burst, per_connection}]; limits are for the whole node (split across workers); 0 = "

@@ -356,6 +356,23 @@ void tls_server_ctx_free(struct tls_server_ctx *sc)
 
 /* ---- client ------------------------------------------------------------------------------ */
 
+/* The system trust store: the CA bundle loaded once into memory, plus the hashed directory
+ * (SSL_CERT_FILE / SSL_CERT_DIR or OpenSSL's defaults). SSL_CTX_set_default_verify_paths() in
+ * OpenSSL 3 adds a third lookup, an OSSL_STORE on the same directory, which on every issuer
+ * not found in memory (a private or self-signed peer) reads the whole directory: a scan of some
+ * hundred entries per outbound handshake. The hashed directory finds the same certificates by
+ * subject hash. Falls back to the default paths if neither loads. */
+static int load_system_store(SSL_CTX *ctx)
+{
+	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+	const char *f = getenv(X509_get_default_cert_file_env());
+	const char *d = getenv(X509_get_default_cert_dir_env());
+	int ok = X509_STORE_load_file(st, f ? f : X509_get_default_cert_file()) == 1;
+	ok |= X509_STORE_load_path(st, d ? d : X509_get_default_cert_dir()) == 1;
+	ERR_clear_error();
+	return ok ? 1 : SSL_CTX_set_default_verify_paths(ctx);
+}
+
 struct tls_client_ctx *tls_client_ctx_new(const struct tls_client_cfg *cfg, char *err,
 					  size_t errlen)
 {
@@ -384,7 +401,7 @@ struct tls_client_ctx *tls_client_ctx_new(const struct tls_client_cfg *cfg, char
 			goto err;
 		}
 	}
-	if (cfg->use_system_store && SSL_CTX_set_default_verify_paths(ctx) != 1) {
+	if (cfg->use_system_store && load_system_store(ctx) != 1) {
 		set_err(err, errlen, "system trust store", NULL);
 		goto err;
 	}

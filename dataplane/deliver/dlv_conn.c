@@ -51,7 +51,11 @@ static void drain(struct dlv_conn *dc)
 		if ((size_t)n < len)
 			break;
 	}
-	conn_flush(dc->conn);
+	/* Over TLS the record layer seals what this turn produced at the end of the turn
+	 * (tls_core_poll runs last in the relay's poll hook): the message header, body pieces and
+	 * the final dot leave as one record and one write instead of one per piece. */
+	if (!dc->tls_on)
+		conn_flush(dc->conn);
 }
 
 /* The connection stops counting as "being set up" (it is ready, or gone). */
@@ -162,6 +166,10 @@ static void connect_hop(struct dlv_conn *dc)
 	struct dlv_engine *eng = dc->eng;
 	const struct dlv_hop *h = dlv_conn_hop(dc);
 	struct conn_addr dst = { .family = AF_INET, .port = htons(h->port) };
+	if (!dlv_sts_hop_allowed(dc, h)) {
+		next_hop(dc, dc->fail_text);
+		return;
+	}
 	if (hop_tlsa(dc, h) != 0)
 		return;
 	if (h->literal) {
@@ -233,6 +241,11 @@ static enum smtp_tls_policy smtp_tls(const struct dlv_conn *dc)
 	switch (dc->dest->tls) {
 	case DLV_TLS_NONE:
 		return SMTP_TLS_NONE;
+	case DLV_TLS_MTA_STS:
+		if (dc->dest->sts && dc->dest->sts->mode == TLS_STS_ENFORCE)
+			return SMTP_TLS_REQUIRED;   /* RFC 8461 5: verified TLS or nothing */
+		/* testing, or no policy published: opportunistic */
+		__attribute__((fallthrough));
 	case DLV_TLS_MAY:
 		return pol->tls_ctx ? SMTP_TLS_OPPORTUNISTIC : SMTP_TLS_NONE;
 	default:
@@ -414,6 +427,7 @@ static void h_tls_result(void *ctx, const struct tls_result *r)
 	dc->tls_verified = r->verified;
 	dc->tls_version = r->version;
 	dc->tls_cipher = r->cipher;
+	dlv_sts_tls_result(dc, r->ok, r->verified);
 	if (r->ok) {
 		dc->eng->stats.tls_sessions++;
 		dc->eng->stats.tls_verified += r->verified;
@@ -437,6 +451,8 @@ static void h_starttls(void *ctx, struct smtp_client_session *c)
 		pol.n_tlsa = dc->ntlsa;
 	} else if (dc->dest->tls == DLV_TLS_VERIFY || dc->dest->tls == DLV_TLS_DANE) {
 		pol.mode = TLS_POLICY_VERIFY;   /* DANE without secure TLSA: PKIX, never clear text */
+	} else if (dc->dest->tls == DLV_TLS_MTA_STS && dc->dest->sts) {
+		dlv_sts_tls_policy(dc, &pol);
 	}
 	struct tls_conn_opts o = {
 		.now = eng->now, .handshake_timeout = TLS_HANDSHAKE_TIMEOUT_US, .on_result = h_tls_result,

@@ -90,8 +90,13 @@ static uint64_t share(const struct dlv_engine *eng, uint64_t limit)
 
 static const char *const tls_names[] = {
 	[DLV_TLS_NONE] = "none", [DLV_TLS_MAY] = "may", [DLV_TLS_ENCRYPT] = "encrypt",
-	[DLV_TLS_VERIFY] = "verify", [DLV_TLS_DANE] = "dane",
+	[DLV_TLS_VERIFY] = "verify", [DLV_TLS_DANE] = "dane", [DLV_TLS_MTA_STS] = "mta-sts",
 };
+
+const char *dlv_tls_name(enum dlv_tls_mode m)
+{
+	return (unsigned)m < sizeof(tls_names) / sizeof(tls_names[0]) && tls_names[m] ? tls_names[m] : "?";
+}
 
 /* The message's source address: its pool (tenant, sender domain, default), round robin over
  * the pool's addresses per job. */
@@ -142,9 +147,10 @@ static void dest_key(char *key, size_t cap, const char *base, const struct dlv_c
 		snprintf(src, sizeof(src), "|src=%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
 	}
 	bool tls = c->tls_by_domain || c->requiretls;
-	snprintf(key, cap, "%s%s%s%s%s%s%s", base, tls ? "|tls=" : "", tls ? tls_names[c->tls] : "",
+	snprintf(key, cap, "%s%s%s%s%s%s%s%s%s", base, tls ? "|tls=" : "", tls ? tls_names[c->tls] : "",
 		 c->requiretls ? "|requiretls" : "",
-		 c->shape_by_domain ? "|shape=" : "", c->shape_by_domain ? c->shape->destination : "", src);
+		 c->shape_by_domain ? "|shape=" : "", c->shape_by_domain ? c->shape->destination : "",
+		 c->sts_domain ? "|mta-sts=" : "", c->sts_domain ? c->sts_domain : "", src);
 }
 
 static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *base, const char *domain,
@@ -164,10 +170,10 @@ static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *base, const
 		return NULL;
 	snprintf(d->key, sizeof(d->key), "%s", key);
 	d->base_len = strnlen(base, sizeof(d->key) - 1);
-	snprintf(d->budget, sizeof(d->budget), "%s", c->shape_by_domain ? c->shape->destination : base);
 	const struct dlv_shape_rule *r = c->shape;
 	d->conn_limit = r ? (uint32_t)share(eng, r->connections) : 0;
 	d->per_conn = r ? r->per_connection : 0;
+	d->shape_star = r && strcmp(r->destination, "*") == 0 && (r->rate || r->connections);
 	/* rate: messages/s -> milli-messages/s, split exactly (fractions allowed) */
 	d->rate_mps = r && r->rate ? dlv_shape_split((uint64_t)r->rate * 1000, eng->p.lcore_index,
 						     eng->p.n_lcores) : 0;
@@ -187,9 +193,11 @@ static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *base, const
 }
 
 struct dlv_dest *dlv_dest_for(struct dlv_engine *eng, const struct spool_msg *m, const char *base,
-			      const char *domain)
+			      const char *domain, const struct ctl_dns_sts *sts)
 {
 	struct dlv_class cls;
 	job_class(eng, m, base, domain, &cls);
+	if (sts)
+		dlv_sts_class(&cls, domain, sts);
 	return dest_get(eng, base, domain, &cls);
 }

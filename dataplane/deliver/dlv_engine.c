@@ -310,6 +310,7 @@ static void account(struct dlv_engine *eng, const struct spool_msg *m, uint16_t 
 	if (dc && dc->dest) {
 		ev.f[CTL_ACCT_DESTINATION] = astr(dc->dest->key);
 		ev.f[CTL_ACCT_REMOTE_HOST] = astr(dlv_conn_hop(dc)->host);
+		ev.f[CTL_ACCT_TLS_POLICY] = astr(dlv_sts_policy_word(dc->dest, dlv_tls_name(dc->dest->tls)));
 	}
 	if (dc && dc->tls_on) {
 		ev.f[CTL_ACCT_TLS_VERSION] = astr(dc->tls_version);
@@ -540,6 +541,7 @@ void dlv_dest_backoff_changed(struct dlv_engine *eng, struct dlv_dest *d)
 	dlv_bucket_set_rate(&d->bucket, r, eng->now);
 	log_info("dest=%s event=backoff rate_factor_permille=%u cuts=%u rate_mps=%llu", d->key,
 		 d->bo.factor, d->bo.cuts, (unsigned long long)r);
+	dlv_cluster_cut(eng, d);   /* a cut of ours is shared with the cluster (if any) */
 }
 
 void dlv_dest_outcome(struct dlv_engine *eng, struct dlv_dest *d, bool tempfail)
@@ -604,7 +606,7 @@ void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j)
 	if (rt) {
 		char key[DLV_KEY_MAX];
 		snprintf(key, sizeof(key), "route:%s", rt->name && rt->name[0] ? rt->name : rt->domain);
-		struct dlv_dest *d = dlv_dest_for(eng, m, key, domain);
+		struct dlv_dest *d = dlv_dest_for(eng, m, key, domain, NULL);
 		if (!d) {
 			job_defer(eng, j, "4.3.0", "out of memory");
 			return;
@@ -624,6 +626,9 @@ void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j)
 		job_defer(eng, j, "4.4.3", "no resolver available");
 		return;
 	}
+	const struct ctl_dns_sts *sts;
+	if (dlv_sts_lookup(eng, j, domain, &sts) != 0)
+		return;   /* waiting for the MTA-STS policy, or deferred */
 	const struct ctl_dns_answer *a = ctl_dns_lookup(eng->dns, domain, CTL_DNS_MX, eng->now);
 	if (!a) {
 		uint64_t req = ((uint64_t)j->idx << 32) | j->gen;
@@ -674,8 +679,8 @@ void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j)
 		snprintf(key, sizeof(key), "site:%s", site->name);   /* the operator's grouping */
 	else if (dlv_rollup_key(&hops, key, sizeof(key)) < 0)
 		snprintf(key, sizeof(key), "%s", domain);
-	struct dlv_dest *d = dlv_dest_for(eng, m, key, domain);
-	if (!d) {
+	struct dlv_dest *d = dlv_dest_for(eng, m, key, domain, sts);
+	if (!d || dlv_sts_dest_update(d, sts) < 0) {
 		job_defer(eng, j, "4.3.0", "out of memory");
 		return;
 	}
@@ -803,9 +808,12 @@ static int dispatch(struct dlv_engine *eng)
 				work++;
 			}
 		}
-		/* A new connection only for jobs that no connection being set up will take: one
-		 * queued message never opens a connection per loop turn while the first connects. */
-		if (d->qlen > d->nsetup && d->fail_until <= eng->now &&
+		/* A new connection only when the backlog exceeds one queued job per connection we
+		 * have (a connection being set up will take one; an established one takes the next
+		 * as soon as its message is done): one queued message never opens a connection per
+		 * loop turn while the first connects, and a steady stream that the open connections
+		 * keep up with does not open one per turn up to max_conns (each a TLS handshake). */
+		if (d->qlen > d->nconn && d->qlen > d->nsetup && d->fail_until <= eng->now &&
 		    (d->conn_limit == 0 || d->nconn < d->conn_limit) &&
 		    dlv_bucket_wait_us(&d->bucket, eng->now) == 0 && eng->free_conns) {
 			/* One new connection per destination per turn: a burst does not open dozens at once. */
@@ -924,6 +932,7 @@ void dlv_engine_free(struct dlv_engine *eng)
 		while (eng->hash[h]) {
 			struct dlv_dest *d = eng->hash[h];
 			eng->hash[h] = d->next_hash;
+			free(d->sts);
 			free(d);
 		}
 	dlv_heap_free(&eng->sched);

@@ -50,6 +50,7 @@ void dlv_snap_release(void *obj)
 static const enum dlv_tls_mode tls_modes[] = {
 	[CFG_TLS_NONE] = DLV_TLS_NONE, [CFG_TLS_MAY] = DLV_TLS_MAY, [CFG_TLS_ENCRYPT] = DLV_TLS_ENCRYPT,
 	[CFG_TLS_VERIFY] = DLV_TLS_VERIFY, [CFG_TLS_DANE] = DLV_TLS_DANE,
+	[CFG_TLS_MTA_STS] = DLV_TLS_MTA_STS,
 };
 
 /* Pools: addresses "IPv4 [HELO]" (validated by the config layer) split into ds->srcs, with
@@ -151,6 +152,7 @@ static int build_rules(struct dlv_snap *ds, const struct cfg *c)
 	ds->pol.n_tls = dv->tls_policy.n;
 	ds->pol.shape = ds->shape;
 	ds->pol.n_shape = dv->shaping.n;
+	ds->pol.mta_sts_all = c->mta_sts.all_domains;
 	ds->pol.retry = (struct dlv_retry_policy){
 		.first_us = (uint64_t)dv->retry_first * 1000000, .cap_us = (uint64_t)dv->retry_cap * 1000000,
 		.max_age_us = (uint64_t)dv->max_age * 1000000, .jitter_pct = dv->retry_jitter_pct,

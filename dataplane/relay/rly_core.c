@@ -77,7 +77,7 @@ int rly_core_poll(struct rly_core *core, uint64_t now)
 		work += (int)dkim_batch_run(&core->batch, core->dkim, core->pol->keyring, now);
 	if (now >= core->next_tick) {
 		core->next_tick = now + TICK_INTERVAL_US;
-		for (uint32_t i = 0; i < core->n_sessions; i++)
+		for (uint32_t i = 0; i < core->hi_sessions; i++)
 			rly_session_tick(&core->sessions[i], now);
 	}
 	return work;

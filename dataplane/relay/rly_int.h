@@ -63,6 +63,8 @@ struct rly_core {
 	struct dkim_batch batch;
 	uint64_t now;
 	uint32_t n_sessions;
+	uint32_t hi_sessions;         /* 1 + the highest slot ever used: the timer scan's bound
+	                               * (slots are reused lowest first, so it tracks the peak) */
 	struct rly_session *sessions;
 	struct rly_session *free;
 	uint64_t next_tick;           /* next time SMTP timers are scanned */

@@ -46,6 +46,8 @@ static struct rly_session *session_alloc(struct rly_core *core)
 	if (!s)
 		return NULL;
 	core->free = s->next_free;
+	if (s->idx >= core->hi_sessions)
+		core->hi_sessions = s->idx + 1;
 	s->gen++;
 	s->in_use = true;
 	s->conn_gone = s->input_blocked = s->tls_pending = s->eof = s->want_close = false;

@@ -399,6 +399,7 @@ struct smtp_client_session {
 	bool bdat_stop;               /* a BDAT failed: send no more chunks (RFC 3030 3) */
 	bool mail_ok;                 /* MAIL accepted: the server has a transaction to reset */
 	bool data_sent;               /* DATA written (pipelined with the RCPTs, or after them) */
+	bool rset_pending;            /* RSET pipelined ahead of MAIL: its reply comes first */
 	uint32_t messages_done;       /* transactions completed on this connection */
 	uint32_t ext;                 /* enum smtp_ext */
 	uint64_t server_size;         /* SIZE limit advertised (0 = none) */

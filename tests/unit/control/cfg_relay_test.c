@@ -182,6 +182,9 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c->smtp.listeners.n, 0);
 	ck_assert_uint_eq(c->delivery.retry_first, 300);
 	ck_assert_uint_eq(c->delivery.max_age, 432000);
+	ck_assert_uint_eq(c->delivery.backoff.window_ms, 60000);
+	ck_assert_uint_eq(c->delivery.backoff.decrease_pct, 50);
+	ck_assert_uint_eq(c->delivery.backoff.increase_interval_ms, 60000);
 	ck_assert_str_eq(c->control.admin_socket, "/run/dpmail/admin.sock");
 	ck_assert_uint_eq(c->control.metrics_listen.family, 0);
 	ck_assert_str_eq(c->accounting.dir, "");

@@ -365,6 +365,49 @@ START_TEST(test_helo_fallback)
 }
 END_TEST
 
+/* A reused connection with PIPELINING: RSET leads the next MAIL group (one write, no extra
+ * round trip); its reply is consumed first; a refused RSET defers the message and quits. */
+START_TEST(test_pipelined_rset)
+{
+	struct cpair p;
+	static const char *const r1[] = { "bob@example.net" };
+
+	sc_init(&p, SMTP_TLS_NONE);
+	sc_say(&p, "220 x\r\n");
+	sc_say(&p, "250-x\r\n250 PIPELINING\r\n");
+	struct smtp_client_msg msg = { .from = "a@example.org", .rcpts = r1, .nrcpt = 1 };
+	for (int m = 0; m < 3; m++) {
+		p.body = "x\n";
+		p.body_len = 2;
+		p.body_pos = 0;
+		p.sent_len = 0;
+		p.sent[0] = '\0';
+		ck_assert_int_eq(smtp_client_send(&p.c, &msg), 0);
+		if (m == 0) {
+			sc_say(&p, "250 ok\r\n250 ok\r\n354 go\r\n");
+			ck_assert_str_eq(p.sent, "MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.net>\r\n"
+						 "DATA\r\nx\r\n.\r\n");
+		} else if (m == 1) {
+			sc_say(&p, "250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+			ck_assert_str_eq(p.sent, "RSET\r\nMAIL FROM:<a@example.org>\r\n"
+						 "RCPT TO:<bob@example.net>\r\nDATA\r\nx\r\n.\r\n");
+		} else {
+			sc_say(&p, "502 5.5.1 no RSET here\r\n");
+			ck_assert_int_eq(p.msg_results, 3);
+			ck_assert_int_eq(p.last_msg.code, 451);
+			ck_assert_str_eq(p.last_msg.ecode, "4.4.2");
+			ck_assert_int_eq(p.done, 1);
+			ck_assert_str_eq(p.sent, "RSET\r\nMAIL FROM:<a@example.org>\r\n"
+						 "RCPT TO:<bob@example.net>\r\nDATA\r\nQUIT\r\n");
+			break;
+		}
+		sc_say(&p, "250 2.0.0 queued\r\n");
+		ck_assert_int_eq(p.msg_results, m + 1);
+		ck_assert_int_eq(p.last_msg.code, 250);
+	}
+}
+END_TEST
+
 START_TEST(test_size_limit_and_params)
 {
 	struct cpair p;
@@ -511,6 +554,7 @@ int main(void)
 	tcase_add_test(tc, test_greeting_refused);
 	tcase_add_test(tc, test_helo_fallback);
 	tcase_add_test(tc, test_size_limit_and_params);
+	tcase_add_test(tc, test_pipelined_rset);
 	tcase_add_test(tc, test_starttls_drops_buffered_replies);
 	tcase_add_test(tc, test_tls_required_not_offered);
 	tcase_add_test(tc, test_hostile_replies);
