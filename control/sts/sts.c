@@ -39,11 +39,13 @@ struct dom {
 	char name[STS_HOST_MAX + 1];
 	enum dom_state st;
 	bool listed;                  /* on the pending list (removed in the next process turn) */
-	bool have;                    /* a policy is cached */
+	bool have;                    /* a policy is cached (pol != NULL) */
 	char id[STS_ID_MAX + 1];      /* of the cached policy */
-	struct sts_policy pol;
+	struct sts_policy *pol;       /* allocated with the first policy (most domains have none) */
 	uint64_t fetched_wall_s, checked_wall_s;
 	char new_id[STS_ID_MAX + 1];  /* the id being fetched */
+	uint64_t deadline_us;         /* the DNS steps of a refresh end by then (safety net) */
+	uint64_t started_us;          /* when the refresh began (took_ms in the log) */
 	char last_error[160];
 };
 
@@ -115,7 +117,7 @@ static struct dom *dom_get(struct sts *s, const char *name)
 
 static bool policy_valid(const struct dom *d, uint64_t now_wall)
 {
-	return d->have && d->fetched_wall_s + d->pol.max_age > now_wall;
+	return d->have && d->fetched_wall_s + d->pol->max_age > now_wall;
 }
 
 /* ---- publication -------------------------------------------------------------------------- */
@@ -124,8 +126,8 @@ static bool policy_valid(const struct dom *d, uint64_t now_wall)
 static void publish(struct sts *s, struct dom *d, uint32_t ttl_s)
 {
 	uint64_t now_wall = wall_s();
-	bool pol = policy_valid(d, now_wall) && d->pol.mode != STS_MODE_NONE;
-	size_t extra = pol ? sizeof(struct ctl_dns_sts) + d->pol.n_mx * (STS_HOST_MAX + 1) : 0;
+	bool pol = policy_valid(d, now_wall) && d->pol->mode != STS_MODE_NONE;
+	size_t extra = pol ? sizeof(struct ctl_dns_sts) + d->pol->n_mx * (STS_HOST_MAX + 1) : 0;
 	struct ctl_dns_answer *a = calloc(1, sizeof(*a) + extra);
 	if (!a)
 		return;
@@ -133,16 +135,16 @@ static void publish(struct sts *s, struct dom *d, uint32_t ttl_s)
 	a->qtype = CTL_DNS_STS;
 	a->status = pol ? CTL_DNS_OK : CTL_DNS_NODATA;
 	if (pol) {
-		uint64_t left = d->fetched_wall_s + d->pol.max_age - now_wall;
+		uint64_t left = d->fetched_wall_s + d->pol->max_age - now_wall;
 		ttl_s = left < ttl_s ? (uint32_t)left : ttl_s;
 		struct ctl_dns_sts *p = (struct ctl_dns_sts *)(a + 1);
 		char *str = (char *)(p + 1);
-		p->mode = (uint8_t)d->pol.mode;
-		p->max_age = d->pol.max_age;
-		p->valid_until_wall_s = d->fetched_wall_s + d->pol.max_age;
+		p->mode = (uint8_t)d->pol->mode;
+		p->max_age = d->pol->max_age;
+		p->valid_until_wall_s = d->fetched_wall_s + d->pol->max_age;
 		snprintf(p->id, sizeof(p->id), "%s", d->id);
-		for (unsigned i = 0; i < d->pol.n_mx && i < CTL_DNS_STS_MX_MAX; i++) {
-			memcpy(str, d->pol.mx[i], strlen(d->pol.mx[i]) + 1);
+		for (unsigned i = 0; i < d->pol->n_mx && i < CTL_DNS_STS_MX_MAX; i++) {
+			memcpy(str, d->pol->mx[i], strlen(d->pol->mx[i]) + 1);
 			p->mx[p->n_mx++] = str;
 			str += STS_HOST_MAX + 1;
 		}
@@ -162,11 +164,13 @@ static void refresh_done(struct sts *s, struct dom *d, const char *err)
 	d->checked_wall_s = wall_s();
 	snprintf(d->last_error, sizeof(d->last_error), "%s", err ? err : "");
 	bool keep = err && policy_valid(d, d->checked_wall_s);
+	unsigned took_ms = (unsigned)((s->now_us - d->started_us) / 1000u);
 	if (keep) {
 		s->stats.kept_on_failure++;
-		log_info("sts domain=%s event=refresh_failed kept_id=%s reason=\"%s\"", d->name, d->id, err);
+		log_info("sts domain=%s event=refresh_failed kept_id=%s took_ms=%u reason=\"%s\"", d->name,
+			 d->id, took_ms, err);
 	} else if (err) {
-		log_info("sts domain=%s event=refresh_failed reason=\"%s\"", d->name, err);
+		log_info("sts domain=%s event=refresh_failed took_ms=%u reason=\"%s\"", d->name, took_ms, err);
 	}
 	publish(s, d, err ? s->o.retry_s : s->o.refresh_s);
 }
@@ -183,12 +187,13 @@ static void pend(struct sts *s, struct dom *d, enum dom_state st)
 	d->st = st;
 }
 
-/* An answer from our resolver for name/qtype, asking for it if needed; NULL: not yet. */
-static const struct ctl_dns_answer *ask(struct sts *s, const char *name, uint16_t qtype, bool first)
+/* An answer from our resolver for name/qtype, asking for it if needed; NULL: not yet, with
+ * *busy set when the resolver refused the query (the refresh then fails at once). */
+static const struct ctl_dns_answer *ask(struct sts *s, const char *name, uint16_t qtype, bool first,
+					bool *busy)
 {
 	const struct ctl_dns_answer *a = ctl_dns_lookup(s->dns, name, qtype, s->now_us);
-	if (!a && first && ctl_dns_resolve(s->dns, name, qtype, s->now_us) < 0)
-		return NULL;
+	*busy = !a && first && ctl_dns_resolve(s->dns, name, qtype, s->now_us) < 0;
 	return a;
 }
 
@@ -201,9 +206,13 @@ static void step_txt(struct sts *s, struct dom *d, bool first)
 	snprintf(name, sizeof(name), "_mta-sts.%s", d->name);
 	if (first)
 		s->stats.txt_lookups++;
-	const struct ctl_dns_answer *a = ask(s, name, CTL_DNS_TXT, first);
-	if (!a)
+	bool busy;
+	const struct ctl_dns_answer *a = ask(s, name, CTL_DNS_TXT, first, &busy);
+	if (!a) {
+		if (busy)
+			refresh_done(s, d, "resolver busy (TXT)");
 		return;
+	}
 	if (a->status == CTL_DNS_NXDOMAIN || a->status == CTL_DNS_NODATA) {
 		refresh_done(s, d, d->have ? "no MTA-STS TXT record (cached policy kept)" : NULL);
 		return;
@@ -241,9 +250,13 @@ static void step_addr(struct sts *s, struct dom *d, bool first)
 {
 	char name[STS_HOST_MAX + 16];
 	snprintf(name, sizeof(name), "mta-sts.%s", d->name);
-	const struct ctl_dns_answer *a = ask(s, name, CTL_DNS_A, first);
-	if (!a)
+	bool busy;
+	const struct ctl_dns_answer *a = ask(s, name, CTL_DNS_A, first, &busy);
+	if (!a) {
+		if (busy)
+			refresh_done(s, d, "resolver busy (policy host address)");
 		return;
+	}
 	if (a->status != CTL_DNS_OK || a->n == 0) {
 		refresh_done(s, d, "no address for the policy host");
 		return;
@@ -291,13 +304,18 @@ static void fetch_done(void *arg, const struct sts_fetch_result *r)
 		return;
 	}
 	s->stats.fetch_ok++;
-	d->pol = p;
+	if (!d->pol && !(d->pol = malloc(sizeof(*d->pol)))) {
+		refresh_done(s, d, "out of memory");
+		return;
+	}
+	*d->pol = p;
 	d->have = true;
 	memcpy(d->id, d->new_id, sizeof(d->id));
 	d->fetched_wall_s = wall_s();
 	s->dirty = true;
-	log_info("sts domain=%s event=policy id=%s mode=%s max_age=%u mx=%u", d->name, d->id,
-		 sts_mode_str(p.mode), p.max_age, p.n_mx);
+	log_info("sts domain=%s event=policy id=%s mode=%s max_age=%u mx=%u took_ms=%u", d->name,
+		 d->id, sts_mode_str(p.mode), p.max_age, p.n_mx,
+		 (unsigned)((s->now_us - d->started_us) / 1000u));
 	refresh_done(s, d, NULL);
 }
 
@@ -315,7 +333,7 @@ static int save_next(void *arg, struct sts_store_rec *r)
 			return 0;
 		s->it_dom = d->hnext;
 		if (policy_valid(d, now)) {
-			*r = (struct sts_store_rec){ d->name, d->id, d->fetched_wall_s, &d->pol };
+			*r = (struct sts_store_rec){ d->name, d->id, d->fetched_wall_s, d->pol };
 			return 1;
 		}
 	}
@@ -339,8 +357,10 @@ static void load_one(void *arg, const struct sts_store_rec *r)
 	struct dom *d = dom_get(s, r->domain);
 	if (!d)
 		return;
+	if (!d->pol && !(d->pol = malloc(sizeof(*d->pol))))
+		return;
 	d->have = true;
-	d->pol = *r->policy;
+	*d->pol = *r->policy;
 	snprintf(d->id, sizeof(d->id), "%s", r->id);
 	d->fetched_wall_s = r->fetched_wall_s;
 }
@@ -351,6 +371,9 @@ static int start_refresh(struct sts *s, struct dom *d)
 {
 	if (d->st != D_IDLE)
 		return 0;   /* already on its way: it publishes when done */
+	/* the resolver ends each query by its own deadline; this only guards against a lost one */
+	d->started_us = s->now_us;
+	d->deadline_us = s->now_us + 2 * (uint64_t)s->o.fetch_timeout_ms * 1000u + 30000000u;
 	pend(s, d, D_TXT);
 	step_txt(s, d, true);
 	return 0;
@@ -377,7 +400,9 @@ static void prov_process(void *arg, uint64_t now_us)
 	s->now_us = now_us;
 	sts_fetcher_process(s->f, now_us);
 	for (struct dom *d = s->pending; d; d = d->pnext) {
-		if (d->st == D_TXT)
+		if ((d->st == D_TXT || d->st == D_ADDR) && now_us > d->deadline_us)
+			refresh_done(s, d, "DNS steps did not finish in time");
+		else if (d->st == D_TXT)
 			step_txt(s, d, false);
 		else if (d->st == D_ADDR)
 			step_addr(s, d, false);
@@ -433,6 +458,7 @@ void sts_free(struct sts *s)
 	for (unsigned b = 0; b < NBUCKETS; b++)
 		for (struct dom *d = s->hash[b], *n; d; d = n) {
 			n = d->hnext;
+			free(d->pol);
 			free(d);
 		}
 	free(s);
@@ -449,9 +475,10 @@ void sts_info(const struct sts *s, const char *domain, struct sts_info *out)
 	out->have_policy = d->have;
 	out->state = state_names[d->st];
 	memcpy(out->id, d->id, sizeof(out->id));
-	out->policy = d->pol;
+	if (d->pol)
+		out->policy = *d->pol;
 	out->fetched_wall_s = d->fetched_wall_s;
-	out->expires_wall_s = d->have ? d->fetched_wall_s + d->pol.max_age : 0;
+	out->expires_wall_s = d->have ? d->fetched_wall_s + d->pol->max_age : 0;
 	out->checked_wall_s = d->checked_wall_s;
 	memcpy(out->last_error, d->last_error, sizeof(out->last_error));
 }

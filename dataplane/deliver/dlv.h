@@ -69,12 +69,12 @@ struct dlv_policy {
 	struct dlv_backoff_policy backoff;   /* window_us 0: dlv_params.backoff */
 	struct tls_client_ctx *tls_ctx;   /* NULL: STARTTLS is not attempted */
 	const char *helo;                 /* our name in EHLO and in DSNs */
+	bool mta_sts_all;                 /* mta_sts.all_domains: STS where no tls_policy entry applies */
 	const struct dlv_pool *pools;     /* source IP pools (dlv_pool_select) */
 	unsigned n_pools;
 	const struct dlv_site *sites;     /* MX host groups sharing one destination */
 	unsigned n_sites;
 	uint64_t delay_warn_us;           /* one "delayed" DSN after this long; 0 = never */
-	bool mta_sts_all;                 /* mta_sts.all_domains: STS where no tls_policy entry applies */
 };
 
 struct dlv_params {

@@ -242,8 +242,8 @@ static enum smtp_tls_policy smtp_tls(const struct dlv_conn *dc)
 	case DLV_TLS_NONE:
 		return SMTP_TLS_NONE;
 	case DLV_TLS_MTA_STS:
-		if (dc->dest->sts && dc->dest->sts->mode == TLS_STS_ENFORCE)
-			return SMTP_TLS_REQUIRED;   /* RFC 8461 5: verified TLS or nothing */
+		if ((dc->dest->sts && dc->dest->sts->mode == TLS_STS_ENFORCE) || dc->dest->requiretls)
+			return SMTP_TLS_REQUIRED;   /* RFC 8461 5 / RFC 8689: verified TLS or nothing */
 		/* testing, or no policy published: opportunistic */
 		__attribute__((fallthrough));
 	case DLV_TLS_MAY:

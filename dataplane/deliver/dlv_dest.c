@@ -149,7 +149,7 @@ static void dest_key(char *key, size_t cap, const char *base, const struct dlv_c
 		const uint8_t *b = (const uint8_t *)&c->src_ip;
 		snprintf(src, sizeof(src), "|src=%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
 	}
-	bool tls = c->tls_by_domain || c->requiretls;
+	bool tls = (c->tls_by_domain || c->requiretls) && !c->sts_domain;
 	snprintf(key, cap, "%s%s%s%s%s%s%s%s%s", base, tls ? "|tls=" : "", tls ? tls_names[c->tls] : "",
 		 c->requiretls ? "|requiretls" : "",
 		 c->shape_by_domain ? "|shape=" : "", c->shape_by_domain ? c->shape->destination : "",
@@ -166,7 +166,7 @@ static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *base, const
 	 * REQUIRETLS job in a may queue) */
 	for (struct dlv_dest *d = eng->hash[h]; d; d = d->next_hash)
 		if (strcmp(d->key, key) == 0 && d->tls == c->tls && d->requiretls == c->requiretls &&
-		    d->src_ip == c->src_ip)
+		    d->src_ip == c->src_ip && (!c->sts_domain || strcasecmp(d->domain, c->sts_domain) == 0))
 			return d;
 	struct dlv_dest *d = calloc(1, sizeof(*d));
 	if (!d)
@@ -200,7 +200,7 @@ struct dlv_dest *dlv_dest_for(struct dlv_engine *eng, const struct spool_msg *m,
 {
 	struct dlv_class cls;
 	job_class(eng, m, base, domain, &cls);
-	if (sts)
-		dlv_sts_class(&cls, domain, sts);
-	return dest_get(eng, base, domain, &cls);
+	dlv_sts_class(&cls, domain, sts);
+	struct dlv_dest *d = dest_get(eng, base, domain, &cls);
+	return d && dlv_sts_dest_update(d, sts) == 0 ? d : NULL;
 }

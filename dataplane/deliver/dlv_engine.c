@@ -680,7 +680,7 @@ void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j)
 	else if (dlv_rollup_key(&hops, key, sizeof(key)) < 0)
 		snprintf(key, sizeof(key), "%s", domain);
 	struct dlv_dest *d = dlv_dest_for(eng, m, key, domain, sts);
-	if (!d || dlv_sts_dest_update(d, sts) < 0) {
+	if (!d) {
 		job_defer(eng, j, "4.3.0", "out of memory");
 		return;
 	}

@@ -26,8 +26,8 @@
 enum dlv_job_state { DLV_J_FREE = 0, DLV_J_RESOLVE, DLV_J_READY, DLV_J_ACTIVE, DLV_J_DEFERRED };
 
 struct dlv_dest;
-struct spool_msg;
 struct ctl_dns_sts;
+struct spool_msg;
 
 struct dlv_job {
 	struct dlv_heap_node hn;      /* first: the retry heap hands back this pointer */
@@ -61,9 +61,9 @@ struct dlv_class {
 	bool requiretls;              /* RFC 8689: verified TLS and REQUIRETLS at every hop */
 	const struct dlv_shape_rule *shape;   /* NULL: unlimited */
 	bool shape_by_domain;         /* the rule named the recipient domain, not the destination */
+	const char *sts_domain;       /* tls MTA_STS with a published policy: the domain (key part) */
 	uint32_t src_ip;              /* source address from the message's pool; 0: the port's */
 	const char *src_helo;         /* its EHLO name (NULL: smtp.hostname) */
-	const char *sts_domain;       /* tls MTA_STS with a published policy: the domain (key part) */
 };
 
 /* The MTA-STS policy (testing/enforce) a destination follows, copied from the resolver's
@@ -80,9 +80,9 @@ struct dlv_dest {
 	char key[DLV_KEY_MAX];
 	size_t base_len;              /* key[0..base_len): route:NAME, site:NAME or the MX rollup */
 	bool requiretls;
+	struct dlv_sts *sts;          /* MTA-STS policy in force (tls == DLV_TLS_MTA_STS), or NULL */
 	uint32_t src_ip;              /* connect source (network order); 0: the port's address */
 	char helo[DLV_HOST_MAX + 1];  /* EHLO name of that source; "": smtp.hostname */
-	struct dlv_sts *sts;          /* MTA-STS policy in force (tls == DLV_TLS_MTA_STS), or NULL */
 	char domain[DLV_HOST_MAX + 1];  /* the recipient domain that created it */
 	uint64_t susp_until;          /* suspended by the operator until (monotonic); 0: not */
 	uint32_t n_ready, n_active, n_deferred;   /* scratch of dlv_op_summary */
@@ -202,10 +202,11 @@ struct dlv_engine {
 };
 
 /* dlv_dest.c: the destination of a job of message m created for `domain` at `base` (found or
- * created with the class the message and the policy give); NULL: out of memory. */
+ * created with the class the message, the policy and the domain's MTA-STS policy `sts` (NULL:
+ * none) give); NULL: out of memory. */
 struct dlv_dest *dlv_dest_for(struct dlv_engine *eng, const struct spool_msg *m, const char *base,
 			      const char *domain, const struct ctl_dns_sts *sts);
-/* "none", "may", "encrypt", "verify", "dane", "mta-sts". */
+/* The configuration word of a TLS mode ("may", "mta-sts"...). */
 const char *dlv_tls_name(enum dlv_tls_mode m);
 
 /* dlv_engine.c, used by dlv_conn.c */

@@ -134,6 +134,7 @@ void dlv_sts_tls_policy(const struct dlv_conn *dc, struct tls_policy *pol)
 	pol->sts_mode = s ? (enum tls_sts_mode)s->mode : TLS_STS_NONE;
 	/* the hop was matched against every pattern already (there may be more than the TLS
 	 * layer holds): hand it the host itself when it matched, nothing when it did not */
+	pol->requiretls = dc->dest->requiretls;   /* RFC 8689: verified whatever the mode says */
 	pol->n_sts_mx = 0;
 	if (dc->sts_match) {
 		pol->sts_mx[0] = dlv_conn_hop(dc)->host;
