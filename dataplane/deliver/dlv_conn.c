@@ -363,6 +363,13 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 		dc->dest->qlen++;
 		return;
 	}
+	if (!dc->job && dc->st == DLV_C_BUSY) {
+		/* failed before anything was sent (5.6.7, 5.7.30, size...): the outcome is recorded
+		 * and the session is still idle, so no ready event will come; dispatch hands this
+		 * connection the next job (not from here: a queue of such messages must not recurse) */
+		dc->st = DLV_C_IDLE;
+		dc->idle_since = eng->now;
+	}
 	drain(dc);
 }
 
