@@ -4,6 +4,7 @@
  * Message-ID verification. See docs/bench.md.
  */
 #include "bench.h"
+#include "bench_tcp.h"
 
 #include <string.h>
 
@@ -13,7 +14,8 @@ static void usage(FILE *f)
 		   "  load    drive SMTP sessions against a server and measure latency/throughput\n"
 		   "  sink    accept SMTP like a provider (reply mix, delays, limits), count, check ids\n"
 		   "  report  compare run JSON files side by side; --svg-prefix P writes plots\n"
-		   "  verify  compare Message-ID lists: verify SENT RECEIVED [--json FILE]\n");
+		   "  verify  compare Message-ID lists: verify SENT RECEIVED [--json FILE]\n"
+		   "  tcp     TCP conns/s and MB/s per CPU-second: our stack (DPDK) or kernel sockets\n");
 }
 
 int main(int argc, char **argv)
@@ -31,6 +33,8 @@ int main(int argc, char **argv)
 		return bench_report_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return bench_verify_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "tcp") == 0)
+		return bench_tcp_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
 		usage(stdout);
 		return 0;

@@ -26,6 +26,7 @@ enum ctl_acct_field {
 	CTL_ACCT_QID = 0, CTL_ACCT_SENDER, CTL_ACCT_RECIPIENT, CTL_ACCT_DESTINATION,
 	CTL_ACCT_REMOTE_HOST, CTL_ACCT_REPLY, CTL_ACCT_TLS_VERSION, CTL_ACCT_TLS_CIPHER,
 	CTL_ACCT_DKIM_DOMAINS /* comma-separated */, CTL_ACCT_CLIENT, CTL_ACCT_AUTH_USER,
+	CTL_ACCT_TLS_POLICY /* outbound policy applied: "may", "verify", "mta-sts:enforce"... */,
 	CTL_ACCT_FIELD__MAX
 };
 

@@ -44,7 +44,7 @@ static const char *const type_names[CTL_ACCT_TYPE__MAX] = {
 
 static const char *const field_names[CTL_ACCT_FIELD__MAX] = {
 	"qid", "sender", "recipient", "destination", "remote_host", "reply", "tls_version",
-	"tls_cipher", "dkim_domains", "client", "auth_user",
+	"tls_cipher", "dkim_domains", "client", "auth_user", "tls_policy",
 };
 
 const char *ctl_acct_type_str(enum ctl_acct_type t)
@@ -221,8 +221,9 @@ static int record_format(struct ctl_acct *a, const uint8_t *buf, size_t len, uns
 	ctl_buf_printf(b, "{\"ts\":\"%s\",\"event\":\"%s\",\"snapshot\":%llu,\"core\":%u", ts,
 		       ctl_acct_type_str((enum ctl_acct_type)h.type),
 		       (unsigned long long)h.snapshot_version, slot);
-	const char *tls[2] = { NULL, NULL };
-	size_t tlslen[2] = { 0, 0 };
+	/* tls_version, tls_cipher and tls_policy go into one "tls" object */
+	const char *tls[3] = { NULL, NULL, NULL };
+	size_t tlslen[3] = { 0, 0, 0 };
 	size_t off = sizeof(h);
 	for (int f = 0; f < CTL_ACCT_FIELD__MAX && off + 2 <= len; f++) {
 		uint16_t l;
@@ -234,20 +235,22 @@ static int record_format(struct ctl_acct *a, const uint8_t *buf, size_t len, uns
 		off += l;
 		if (!l)
 			continue;
-		if (f == CTL_ACCT_TLS_VERSION || f == CTL_ACCT_TLS_CIPHER) {
-			tls[f == CTL_ACCT_TLS_CIPHER] = p;
-			tlslen[f == CTL_ACCT_TLS_CIPHER] = l;
+		if (f == CTL_ACCT_TLS_VERSION || f == CTL_ACCT_TLS_CIPHER || f == CTL_ACCT_TLS_POLICY) {
+			int i = f == CTL_ACCT_TLS_VERSION ? 0 : f == CTL_ACCT_TLS_CIPHER ? 1 : 2;
+			tls[i] = p;
+			tlslen[i] = l;
 			continue;
 		}
 		json_key(b, field_names[f]);
 		field_value(a, b, f, p, l);
 	}
-	if (tls[0] || tls[1] || h.tls_verified >= 0) {
+	if (tls[0] || tls[1] || tls[2] || h.tls_verified >= 0) {
+		static const char *const tls_keys[3] = { "version", "cipher", "policy" };
 		ctl_buf_append(b, ",\"tls\":{", 8);
 		int k = 0;
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < 3; i++)
 			if (tls[i]) {
-				ctl_buf_printf(b, "%s\"%s\":", k++ ? "," : "", i ? "cipher" : "version");
+				ctl_buf_printf(b, "%s\"%s\":", k++ ? "," : "", tls_keys[i]);
 				json_str(b, tls[i], tlslen[i]);
 			}
 		if (h.tls_verified >= 0)

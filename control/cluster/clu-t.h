@@ -20,6 +20,7 @@
 #define CLU_DEST_MAX   256     /* managed destinations per node */
 #define CLU_HOST_MAX   255
 #define CLU_LCORES     16      /* lcores whose open connections an entry records */
+#define CLU_ASK_RING   32      /* pending requests (keys, cuts) per lcore */
 
 /* Tunables (control/config maps the `cluster` section onto them). */
 struct clu_params {
@@ -34,7 +35,11 @@ struct clu_params {
 	uint32_t idle_return_ms;      /* no queued work this long: the lease is returned */
 	uint32_t bo_step_factor;      /* backoff restoration: per-mille per step (delivery.backoff) */
 	uint32_t bo_step_ms;          /* and the step interval, both for the cluster-wide curve */
+	uint32_t star_rate;           /* the `*` shaping rule: limits of every destination it */
+	uint32_t star_conns;          /* covers, cluster-wide, each its own key (0/0: no rule) */
+	uint32_t dyn_idle_ms;         /* a key added at run time and idle this long is dropped */
 };
+
 
 /* One destination's cluster-wide budget as configured (delivery.shaping). */
 struct clu_limit {
@@ -56,7 +61,7 @@ enum clu_mode { CLU_M_LEASED = 0, CLU_M_FALLBACK, CLU_M_IDLE };
  * One row of the published budget table. Immutable once published except the fields workers
  * store (relaxed atomics, each lcore its own slot, only when the value changes): `demand_us`
  * when they hold queued work for the destination (the cluster thread reads it to decide
- * whether the lease is still needed), `open` and `cut`.
+ * whether the lease is still needed) and `open`.
  */
 struct clu_entry {
 	char key[CLU_KEY_MAX + 1];
@@ -66,18 +71,15 @@ struct clu_entry {
 	uint64_t suspended_until_ms;  /* wall clock (ms); UINT64_MAX = until resumed; 0 = not */
 	uint64_t demand_us;           /* monotonic; written by workers (atomic, relaxed) */
 	uint32_t open[CLU_LCORES];    /* connections open per lcore; written by that lcore */
-	/* The lcore's automatic backoff: its count of cuts << 32 | its factor (per-mille). A new
-	 * count is a cut this node publishes cluster-wide (CLU_CUT packs, written by the lcore). */
-	uint64_t cut[CLU_LCORES];
 	uint32_t bo_factor;           /* cluster-wide backoff factor, per-mille; 0 or 1000: none */
+	bool dynamic;                 /* added at run time (clu_node_ask) */
 };
-
-#define CLU_CUT(cuts, factor) ((uint64_t)(cuts) << 32 | (uint32_t)(factor))
 
 /* The immutable per-destination budget table, sorted by key (bsearch on the workers). */
 struct clu_table {
 	uint64_t version;
 	unsigned n;
+	unsigned n_susp;              /* entries suspended at publication (0: skip the search) */
 	struct rcu_head rcu;
 	struct clu_entry e[];
 };

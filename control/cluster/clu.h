@@ -73,6 +73,20 @@ struct clu_table *clu_node_table(struct clu_node *node);
 int clu_node_suspend(struct clu_node *node, const char *key, uint64_t until_ms);
 int clu_node_resume(struct clu_node *node, const char *key);
 bool clu_node_redis_up(struct clu_node *node);
+/*
+ * Called by worker lcore `lcore` (< CLU_LCORES; one producer per lcore, no lock, no
+ * allocation): asks the node to manage key, covered by the `*` shaping rule, with the `*`
+ * limits as its own cluster-wide budget from its next round on. At most CLU_DEST_MAX keys in
+ * all; dynamic keys idle for dyn_idle_ms are dropped. 0, -ENOSPC (this lcore's requests are
+ * full: ask again later), -E2BIG (key too long), -EINVAL (lcore out of range, no `*` rule).
+ */
+int clu_node_ask(struct clu_node *node, unsigned lcore, const char *key);
+/*
+ * Called by worker lcore `lcore` when its automatic backoff cut key to factor per-mille
+ * (1..999): the node publishes the cut cluster-wide in its next round (any key, managed or
+ * not). Same ring and return values as clu_node_ask.
+ */
+int clu_node_report_cut(struct clu_node *node, unsigned lcore, const char *key, uint32_t factor);
 const char *clu_node_id(const struct clu_node *node);
 
 /* A copy of the node's state for display (dpmailctl cluster show). Thread-safe. */

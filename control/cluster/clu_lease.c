@@ -17,7 +17,7 @@ void clu_params_defaults(struct clu_params *p)
 {
 	*p = (struct clu_params){ .redis_port = 6379, .lease_ms = 2000, .renew_ms = 200,
 				  .io_timeout_ms = 100, .fallback_pct = 25, .idle_return_ms = 2000,
-				  .bo_step_factor = 100, .bo_step_ms = 60000 };
+				  .bo_step_factor = 100, .bo_step_ms = 60000, .dyn_idle_ms = 600000 };
 	snprintf(p->redis_host, sizeof(p->redis_host), "127.0.0.1");
 	snprintf(p->prefix, sizeof(p->prefix), "dpmail");
 }

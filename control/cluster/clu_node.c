@@ -31,42 +31,6 @@
 #define RECONNECT_US 1000000ull
 #define MEMBERS_EVERY 5            /* rounds between reads of the lease sets' members */
 
-enum susp_op { SP_NONE = 0, SP_SET, SP_DEL };
-
-struct clu_susp {
-	char key[CLU_KEY_MAX + 1];
-	uint64_t until_ms;            /* 0: not suspended (a pending resume) */
-	enum susp_op pending;
-};
-
-struct clu_dest {
-	struct clu_limit lim;
-	struct clu_grant g;
-	enum clu_mode mode;
-	uint64_t valid_until_us;      /* local end of the current lease */
-	uint32_t bo_factor;           /* cluster-wide backoff factor last read (1000: none) */
-	uint32_t seen_cuts[CLU_LCORES];   /* the lcores' cut counts already reported */
-};
-
-struct clu_node {
-	struct clu_params p;
-	struct clu_dest *d;
-	unsigned n;
-	redisContext *rc;
-	uint64_t next_connect_us;
-	bool down_logged;
-	uint64_t susp_ver;
-	struct clu_table *cur;        /* RCU-published */
-	uint64_t version;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct clu_susp susp[CLU_DEST_MAX];
-	unsigned n_susp;
-	struct clu_node_info info;
-	pthread_t th;
-	bool running, stop;
-};
-
 static void publish(struct clu_node *node, uint64_t wall_ms);
 
 static struct clu_node *active_node;   /* the process's node; set once at start-up */
@@ -95,15 +59,15 @@ struct clu_node *clu_node_new(const struct clu_params *p, const struct clu_limit
 	node->p = *p;
 	if (!node->p.node[0])
 		snprintf(node->p.node, sizeof(node->p.node), "node-%d", (int)getpid());
-	node->d = calloc(n ? n : 1, sizeof(*node->d));
-	if (!node->d)
+	node->d = calloc(CLU_DEST_MAX, sizeof(*node->d));   /* room for keys added at run time */
+	node->bo = calloc(CLU_DEST_MAX, sizeof(*node->bo));
+	node->bo_old = calloc(CLU_DEST_MAX, sizeof(*node->bo_old));
+	node->cuts = calloc(CLU_DEST_MAX, sizeof(*node->cuts));
+	if (!node->d || !node->bo || !node->bo_old || !node->cuts)
 		goto err_node;
 	for (unsigned i = 0; i < n && node->n < CLU_DEST_MAX; i++)
-		if (limits[i].rate || limits[i].conns) {
-			node->d[node->n].mode = CLU_M_IDLE;
-			node->d[node->n].bo_factor = 1000;
-			node->d[node->n++].lim = limits[i];
-		}
+		if (limits[i].rate || limits[i].conns)
+			clu_dest_add(node, &limits[i], false);
 	pthread_mutex_init(&node->mu, NULL);
 	pthread_cond_init(&node->cv, NULL);
 	/* Every managed destination starts idle (no budget) until the first round: a node must
@@ -111,6 +75,10 @@ struct clu_node *clu_node_new(const struct clu_params *p, const struct clu_limit
 	publish(node, 0);
 	return node;
 err_node:
+	free(node->d);
+	free(node->bo);
+	free(node->bo_old);
+	free(node->cuts);
 	free(node);
 err:
 	*err = -ENOMEM;
@@ -269,25 +237,6 @@ static uint32_t open_of(struct clu_node *node, const char *key, uint32_t *per_lc
 	return sum;
 }
 
-/* The lowest factor an lcore cut to since the last report (1000: no new cut); marks the cuts
- * seen. Only cuts count, not factors: a factor lowered by adopting the cluster's own cut, or
- * lagging the cluster's restoration by a moment, is not news. */
-static uint32_t new_cut_of(struct clu_node *node, struct clu_dest *d)
-{
-	struct clu_entry *e = clu_table_find(node->cur, d->lim.key);
-	uint32_t low = 1000;
-	for (unsigned i = 0; e && i < CLU_LCORES; i++) {
-		uint64_t v = __atomic_load_n(&e->cut[i], __ATOMIC_RELAXED);
-		uint32_t cuts = (uint32_t)(v >> 32), f = (uint32_t)v;
-		if (cuts == d->seen_cuts[i])
-			continue;
-		d->seen_cuts[i] = cuts;
-		if (f && f < low)
-			low = f;
-	}
-	return low;
-}
-
 static void members_add(void *arg, const char *name)
 {
 	struct clu_node_info *in = arg;
@@ -305,22 +254,15 @@ static int lease_all(struct clu_node *node, uint64_t now_us, struct clu_node_inf
 		struct clu_dest *d = &node->d[i];
 		uint64_t dem = demand_of(node, d->lim.key);
 		bool want = dem && now_us < dem + (uint64_t)node->p.idle_return_ms * 1000;
+		if (want)
+			d->last_want_us = now_us;
 		if (!want && d->mode == CLU_M_IDLE)
 			continue;     /* nothing held, nothing wanted */
 		struct clu_lease_reply r;
-		struct clu_cut_arg cut = { want ? new_cut_of(node, d) : 1000, node->p.bo_step_factor,
-					   node->p.bo_step_ms };
 		if (clu_redis_lease(node->rc, node->p.prefix, d->lim.key, node->p.node, node->p.lease_ms,
 				    want, (uint64_t)d->lim.rate * 1000, d->lim.conns,
-				    open_of(node, d->lim.key, NULL), &cut, &r) < 0)
+				    open_of(node, d->lim.key, NULL), &r) < 0)
 			return -EIO;
-		if (cut.factor < 1000)
-			log_info("cluster backoff=cut dest=%s factor_permille=%" PRIu32 " node=%s",
-				 d->lim.key, cut.factor, node->p.node);
-		if (want && r.bo_factor != d->bo_factor)
-			log_info("cluster backoff=applied dest=%s factor_permille=%" PRIu32 " node=%s",
-				 d->lim.key, r.bo_factor, node->p.node);
-		d->bo_factor = want ? r.bo_factor : 1000;
 		d->mode = want ? CLU_M_LEASED : CLU_M_IDLE;
 		d->g = (struct clu_grant){ r.rate_mps, r.conns, r.nodes };
 		d->valid_until_us = now_us + (uint64_t)node->p.lease_ms * 1000;
@@ -342,7 +284,6 @@ static void fallback_all(struct clu_node *node, uint64_t now_us)
 		if (d->mode != CLU_M_FALLBACK)
 			node->info.fallbacks++;
 		d->mode = CLU_M_FALLBACK;
-		d->bo_factor = 1000;   /* the lcores' own controllers go on; nothing shared */
 		clu_grant_fallback(&d->lim, node->p.fallback_pct, &d->g);
 	}
 }
@@ -359,7 +300,8 @@ static bool entry_same(const struct clu_entry *a, const struct clu_entry *b)
 	return strcmp(a->key, b->key) == 0 && a->limited_rate == b->limited_rate &&
 	       a->limited_conns == b->limited_conns && a->g.rate_mps == b->g.rate_mps &&
 	       a->g.conns == b->g.conns && a->g.nodes == b->g.nodes && a->mode == b->mode &&
-	       a->suspended_until_ms == b->suspended_until_ms && a->bo_factor == b->bo_factor;
+	       a->suspended_until_ms == b->suspended_until_ms && a->bo_factor == b->bo_factor &&
+	       a->dynamic == b->dynamic;
 }
 
 static bool table_same(const struct clu_table *a, const struct clu_table *b)
@@ -372,10 +314,33 @@ static bool table_same(const struct clu_table *a, const struct clu_table *b)
 	return true;
 }
 
+static struct clu_entry *entry_in(struct clu_table *t, const char *key)
+{
+	for (unsigned k = 0; k < t->n; k++)
+		if (strcasecmp(t->e[k].key, key) == 0)
+			return &t->e[k];
+	return NULL;
+}
+
+/* Destinations cut cluster-wide that this node does not manage: unlimited entries that only
+ * carry the factor (the lcores adopt it). */
+static void bo_entries(struct clu_node *node, struct clu_table *t, uint64_t wall_ms)
+{
+	for (unsigned i = 0; i < node->n_bo; i++) {
+		uint32_t f = clu_bo_factor(node, node->bo[i].key, wall_ms);
+		if (f >= 1000 || entry_in(t, node->bo[i].key))
+			continue;
+		struct clu_entry *e = &t->e[t->n++];
+		snprintf(e->key, sizeof(e->key), "%s", node->bo[i].key);
+		e->mode = CLU_M_LEASED;
+		e->bo_factor = f;
+	}
+}
+
 static void publish(struct clu_node *node, uint64_t wall_ms)
 {
 	pthread_mutex_lock(&node->mu);
-	struct clu_table *t = clu_table_new(node->n + node->n_susp);
+	struct clu_table *t = clu_table_new(node->n + node->n_susp + node->n_bo);
 	if (!t) {
 		pthread_mutex_unlock(&node->mu);
 		return;
@@ -388,26 +353,26 @@ static void publish(struct clu_node *node, uint64_t wall_ms)
 		e->limited_conns = d->lim.conns != 0;
 		e->g = d->g;
 		e->mode = d->mode;
-		e->bo_factor = d->bo_factor;
+		e->bo_factor = clu_bo_factor(node, d->lim.key, wall_ms);
+		e->dynamic = d->dynamic;
 	}
 	for (unsigned i = 0; i < node->n_susp; i++) {
 		const struct clu_susp *s = &node->susp[i];
 		bool set = s->pending == SP_SET || (s->pending == SP_NONE && s->until_ms);
 		if (!set || (s->until_ms != UINT64_MAX && s->until_ms <= wall_ms))
 			continue;
-		struct clu_entry *e = NULL;
-		for (unsigned k = 0; k < node->n && !e; k++)
-			if (strcasecmp(t->e[k].key, s->key) == 0)
-				e = &t->e[k];
+		struct clu_entry *e = entry_in(t, s->key);
 		if (!e) {   /* a suspended destination without limits */
 			e = &t->e[t->n++];
 			snprintf(e->key, sizeof(e->key), "%s", s->key);
 			e->mode = CLU_M_LEASED;
-			e->bo_factor = 1000;
+			e->bo_factor = clu_bo_factor(node, s->key, wall_ms);
 		}
 		e->suspended_until_ms = s->until_ms;
+		t->n_susp++;
 	}
 	pthread_mutex_unlock(&node->mu);
+	bo_entries(node, t, wall_ms);
 	clu_table_sort(t);
 	struct clu_table *old = node->cur;
 	if (table_same(old, t)) {
@@ -417,9 +382,6 @@ static void publish(struct clu_node *node, uint64_t wall_ms)
 	for (unsigned i = 0; i < t->n; i++) {
 		t->e[i].demand_us = demand_of(node, t->e[i].key);
 		open_of(node, t->e[i].key, t->e[i].open);
-		struct clu_entry *o = clu_table_find(old, t->e[i].key);
-		for (unsigned k = 0; o && k < CLU_LCORES; k++)
-			t->e[i].cut[k] = __atomic_load_n(&o->cut[k], __ATOMIC_RELAXED);
 	}
 	t->version = ++node->version;
 	rcu_assign_pointer(node->cur, t);
@@ -432,18 +394,22 @@ static void publish(struct clu_node *node, uint64_t wall_ms)
 
 void clu_node_step(struct clu_node *node, uint64_t now_us, uint64_t wall_ms)
 {
+	clu_keys_drain(node, now_us);
+	clu_keys_expire(node, now_us);
 	if (!node->rc && now_us >= node->next_connect_us) {
 		node->rc = clu_redis_connect(node->p.redis_host, node->p.redis_port, node->p.io_timeout_ms);
 		if (!node->rc)
 			redis_down(node, now_us, "connect");
 		else
-			node->susp_ver = 0;   /* re-read every suspension after a reconnection */
+			node->susp_ver = node->bo_ver = 0;   /* re-read everything after a reconnection */
 	}
 	struct clu_node_info seen = { 0 };
 	if (node->rc) {
 		int rc = susp_push(node);
 		if (rc == 0)
 			rc = susp_poll(node);
+		if (rc == 0)
+			rc = clu_bo_round(node, wall_ms);
 		if (rc == 0)
 			rc = lease_all(node, now_us, &seen);
 		if (rc < 0)
@@ -454,8 +420,10 @@ void clu_node_step(struct clu_node *node, uint64_t now_us, uint64_t wall_ms)
 				 node->p.redis_port);
 		}
 	}
-	if (!node->rc)
+	if (!node->rc) {
+		clu_bo_round(node, wall_ms);   /* drops the queued cuts */
 		fallback_all(node, now_us);
+	}
 	pthread_mutex_lock(&node->mu);
 	node->info.redis_up = node->rc != NULL;
 	if (node->rc && node->info.rounds % MEMBERS_EVERY == 0) {
@@ -533,7 +501,7 @@ void clu_node_free(struct clu_node *node)
 		for (unsigned i = 0; i < node->n; i++)
 			if (node->d[i].mode == CLU_M_LEASED &&
 			    clu_redis_lease(node->rc, node->p.prefix, node->d[i].lim.key, node->p.node,
-					    node->p.lease_ms, false, 0, 0, 0, NULL, &r) < 0)
+					    node->p.lease_ms, false, 0, 0, 0, &r) < 0)
 				break;
 		redisFree(node->rc);
 	}
@@ -544,5 +512,8 @@ void clu_node_free(struct clu_node *node)
 	pthread_cond_destroy(&node->cv);
 	pthread_mutex_destroy(&node->mu);
 	free(node->d);
+	free(node->bo);
+	free(node->bo_old);
+	free(node->cuts);
 	free(node);
 }

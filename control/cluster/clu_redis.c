@@ -11,11 +11,12 @@
  *   P:grant:<dest>  hash        node -> "rate_mps:conns" currently granted to that node.
  *   P:susp          hash        dest -> suspended until (wall ms; "inf" = until resumed)
  *   P:susp:ver      counter     bumped on every suspension change; polled by every node.
- *   P:bo:<dest>     string      "factor:t" the last automatic backoff cut reported by any node
- *                               (per-mille, Redis TIME ms); the factor in force is
+ *   P:bo            hash        dest -> "factor:t": the last automatic backoff cut reported by
+ *                               any node (per-mille, Redis TIME ms); the factor in force is
  *                               min(1000, factor + step * floor((now - t) / step_ms)): one
  *                               restoration curve for the whole cluster, computed the same way
- *                               by every node, deleted by expiry once fully restored.
+ *                               by every node; fully restored fields are pruned by the next cut.
+ *   P:bo:ver        counter     bumped on every new cut; polled by every node.
  * Both lease keys expire after two terms without any lease call.
  *
  * The lease script grants a node min(fair share, limit - what the other live nodes hold), so
@@ -69,20 +70,35 @@ static const char lease_lua[] =
 	"if lc > 0 then c = math.max(0, math.min(c, lc - oconn)) end\n"
 	"redis.call('HSET', hk, node, string.format('%d:%d', r, math.max(c, held)))\n"
 	"redis.call('PEXPIRE', zk, 2 * term); redis.call('PEXPIRE', hk, 2 * term)\n"
-	"local bk, cut = KEYS[3], tonumber(ARGV[7])\n"
-	"local step, sms = math.max(1, tonumber(ARGV[8])), math.max(1, tonumber(ARGV[9]))\n"
+	"return {n, rank, r, c}\n";
+
+/* The factor in force of a backoff record "f:t" at now (restoration curve). */
+#define BO_CURVE \
+	"local function curve(v, now, step, sms)\n" \
+	"  local f, t0 = string.match(v, '(%d+):(%d+)')\n" \
+	"  if not f then return 1000 end\n" \
+	"  return math.min(1000, tonumber(f) + step * math.floor((now - tonumber(t0)) / sms))\n" \
+	"end\n"
+
+static const char bo_lua[] =
+	BO_CURVE
+	"local t = redis.call('TIME')\n"
+	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+	"local dest, cut = ARGV[1], tonumber(ARGV[2])\n"
+	"local step, sms = math.max(1, tonumber(ARGV[3])), math.max(1, tonumber(ARGV[4]))\n"
+	"local all = redis.call('HGETALL', KEYS[1])\n"
 	"local cf = 1000\n"
-	"local v = redis.call('GET', bk)\n"
-	"if v then\n"
-	"  local f, t0 = string.match(v, '(%d+):(%d+)')\n"
-	"  if f then cf = math.min(1000, tonumber(f) + step * math.floor((now - tonumber(t0)) / sms)) end\n"
+	"for i = 1, #all, 2 do\n"
+	"  local f = curve(all[i + 1], now, step, sms)\n"
+	"  if all[i] == dest then cf = f end\n"
+	"  if f >= 1000 then redis.call('HDEL', KEYS[1], all[i]) end\n"
 	"end\n"
 	"if cut < cf then\n"
 	"  cf = cut\n"
-	"  redis.call('SET', bk, string.format('%d:%d', cut, now), 'PX',\n"
-	"             (math.ceil((1000 - cut) / step) + 1) * sms)\n"
+	"  redis.call('HSET', KEYS[1], dest, string.format('%d:%d', cut, now))\n"
+	"  redis.call('INCR', KEYS[2])\n"
 	"end\n"
-	"return {n, rank, r, c, cf}\n";
+	"return cf\n";
 
 static const char susp_lua[] =
 	"if ARGV[2] == 'del' then redis.call('HDEL', KEYS[1], ARGV[1])\n"
@@ -113,35 +129,102 @@ static int int_elem(const redisReply *r, size_t i, long long *v)
 
 int clu_redis_lease(redisContext *c, const char *prefix, const char *key, const char *node,
 		    uint32_t term_ms, bool want, uint64_t rate_mps, uint32_t conns, uint32_t held,
-		    const struct clu_cut_arg *cut, struct clu_lease_reply *out)
+		    struct clu_lease_reply *out)
 {
-	char zk[300], hk[300], bk[300], term[16], lr[24], lc[16], hd[16], cf[16], st[16], sms[16];
-	snprintf(bk, sizeof(bk), "%s:bo:%s", prefix, key);
-	snprintf(cf, sizeof(cf), "%" PRIu32, cut ? cut->factor : 1000);
-	snprintf(st, sizeof(st), "%" PRIu32, cut ? cut->step_factor : 100);
-	snprintf(sms, sizeof(sms), "%" PRIu32, cut ? cut->step_ms : 60000);
+	char zk[300], hk[300], term[16], lr[24], lc[16], hd[16];
 	snprintf(zk, sizeof(zk), "%s:lease:%s", prefix, key);
 	snprintf(hk, sizeof(hk), "%s:grant:%s", prefix, key);
 	snprintf(term, sizeof(term), "%" PRIu32, term_ms);
 	snprintf(lr, sizeof(lr), "%" PRIu64, rate_mps);
 	snprintf(lc, sizeof(lc), "%" PRIu32, conns);
 	snprintf(hd, sizeof(hd), "%" PRIu32, held);
-	const char *argv[] = { "EVAL", lease_lua, "3", zk, hk, bk, node, term, want ? "1" : "0", lr,
-			       lc, hd, cf, st, sms };
-	redisReply *r = redisCommandArgv(c, 15, argv, NULL);
+	const char *argv[] = { "EVAL", lease_lua, "2", zk, hk, node, term, want ? "1" : "0", lr, lc, hd };
+	redisReply *r = redisCommandArgv(c, 11, argv, NULL);
 	if (!r)
 		return -EIO;
-	long long v[5] = { 0, 0, 0, 0, 1000 };
-	size_t nv = want ? 5 : 4;
+	long long v[4];
 	int rc = 0;
-	for (size_t i = 0; i < nv && rc == 0; i++)
+	for (size_t i = 0; i < 4 && rc == 0; i++)
 		rc = int_elem(r, i, &v[i]);
 	freeReplyObject(r);
 	if (rc)
 		return rc;
-	*out = (struct clu_lease_reply){ (unsigned)v[0], (unsigned)v[1], (uint64_t)v[2], (uint32_t)v[3],
-					 (uint32_t)v[4] };
+	*out = (struct clu_lease_reply){ (unsigned)v[0], (unsigned)v[1], (uint64_t)v[2], (uint32_t)v[3] };
 	return 0;
+}
+
+/* Reads counter P:<what>:ver into *v: 1 when it differs from ver, 0 when not, -EIO. */
+static int version_get(redisContext *c, const char *prefix, const char *what, uint64_t ver,
+		       uint64_t *v)
+{
+	redisReply *r = redisCommand(c, "GET %s:%s:ver", prefix, what);
+	if (!r)
+		return -EIO;
+	*v = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
+	bool bad = r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL;
+	freeReplyObject(r);
+	if (bad)
+		return -EIO;
+	return *v != ver;
+}
+
+int clu_redis_bo_push(redisContext *c, const char *prefix, const char *key, uint32_t factor,
+		      uint32_t step, uint32_t step_ms, uint32_t *in_force)
+{
+	char hk[64], vk[64], f[16], st[16], sms[16];
+	snprintf(hk, sizeof(hk), "%s:bo", prefix);
+	snprintf(vk, sizeof(vk), "%s:bo:ver", prefix);
+	snprintf(f, sizeof(f), "%" PRIu32, factor);
+	snprintf(st, sizeof(st), "%" PRIu32, step);
+	snprintf(sms, sizeof(sms), "%" PRIu32, step_ms);
+	const char *argv[] = { "EVAL", bo_lua, "2", hk, vk, key, f, st, sms };
+	redisReply *r = redisCommandArgv(c, 9, argv, NULL);
+	if (!r)
+		return -EIO;
+	int rc = r->type == REDIS_REPLY_INTEGER ? 0 : -EIO;
+	if (rc == 0)
+		*in_force = (uint32_t)r->integer;
+	freeReplyObject(r);
+	return rc;
+}
+
+int clu_redis_bo_poll(redisContext *c, const char *prefix, uint64_t *ver, int64_t *redis_ms,
+		      void (*start)(void *arg),
+		      void (*fn)(void *arg, const char *key, uint32_t factor, uint64_t t_ms), void *arg)
+{
+	uint64_t v;
+	int vr = version_get(c, prefix, "bo", *ver, &v);
+	if (vr <= 0)
+		return vr;
+	redisReply *r;
+	r = redisCommand(c, "TIME");
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
+		if (r)
+			freeReplyObject(r);
+		return -EIO;
+	}
+	*redis_ms = strtoll(r->element[0]->str, NULL, 10) * 1000 + strtoll(r->element[1]->str, NULL, 10) / 1000;
+	freeReplyObject(r);
+	r = redisCommand(c, "HGETALL %s:bo", prefix);
+	if (!r)
+		return -EIO;
+	if (r->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(r);
+		return -EIO;
+	}
+	start(arg);
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		const redisReply *k = r->element[i], *u = r->element[i + 1];
+		unsigned long f;
+		unsigned long long t;
+		if (k->type == REDIS_REPLY_STRING && u->type == REDIS_REPLY_STRING &&
+		    sscanf(u->str, "%lu:%llu", &f, &t) == 2)
+			fn(arg, k->str, (uint32_t)f, (uint64_t)t);
+	}
+	freeReplyObject(r);
+	*ver = v;
+	return 1;
 }
 
 int clu_redis_susp_push(redisContext *c, const char *prefix, const char *key, bool del,
@@ -169,16 +252,11 @@ int clu_redis_susp_poll(redisContext *c, const char *prefix, uint64_t *ver,
 			void (*start)(void *arg),
 			void (*fn)(void *arg, const char *key, uint64_t until_ms), void *arg)
 {
-	redisReply *r = redisCommand(c, "GET %s:susp:ver", prefix);
-	if (!r)
-		return -EIO;
-	uint64_t v = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
-	bool bad = r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL;
-	freeReplyObject(r);
-	if (bad)
-		return -EIO;
-	if (v == *ver)
-		return 0;
+	uint64_t v;
+	int vr = version_get(c, prefix, "susp", *ver, &v);
+	if (vr <= 0)
+		return vr;
+	redisReply *r;
 	r = redisCommand(c, "HGETALL %s:susp", prefix);
 	if (!r)
 		return -EIO;

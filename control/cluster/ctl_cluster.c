@@ -7,7 +7,9 @@
  *   cluster show                          nodes, leases per destination, suspensions
  *   cluster suspend <destination> [<duration>]   every node, within about two renew intervals
  *   cluster resume <destination>
- * (plain `suspend`/`resume` are the delivery module's node-local commands, dlv_ctl.c).
+ *   suspend <destination> [<duration>], resume <destination>: the same, cluster-wide (this
+ *   module starts before delivery's, whose node-local commands stay as `suspend --local` and
+ *   `resume --local`, dlv_ctl.c).
  * Reloads do not change the managed set (a restart does): documented in docs/cluster.md.
  */
 #include <errno.h>
@@ -96,8 +98,8 @@ static int cmd_suspend(const struct ctl_req *rq, json_t **result, char *err, siz
 		snprintf(err, errlen, "too many suspensions");
 		return CTL_ERROR;
 	}
-	*result = json_pack("{s:s, s:o}", "suspended", dest, "seconds",
-			    secs < 0 ? json_string("until resumed") : json_integer(secs));
+	*result = json_pack("{s:s, s:o, s:s}", "suspended", dest, "seconds",
+			    secs < 0 ? json_string("until resumed") : json_integer(secs), "scope", "cluster");
 	return CTL_OK;
 }
 
@@ -109,7 +111,7 @@ static int cmd_resume(const struct ctl_req *rq, json_t **result, char *err, size
 		snprintf(err, errlen, "too many suspensions");
 		return CTL_ERROR;
 	}
-	*result = json_pack("{s:s}", "resumed", dest);
+	*result = json_pack("{s:s, s:s}", "resumed", dest, "scope", "cluster");
 	return CTL_OK;
 }
 
@@ -147,7 +149,12 @@ int ctl_cluster_init(struct ctl_daemon *d)
 	struct clu_limit lim[CLU_DEST_MAX];
 	unsigned n = 0;
 	for (uint32_t i = 0; i < cfg->delivery.shaping.n && n < CLU_DEST_MAX; i++) {
-		if (strcmp(sh[i].destination, "*") == 0 || (!sh[i].rate && !sh[i].connections))
+		if (strcmp(sh[i].destination, "*") == 0) {
+			p.star_rate = sh[i].rate;   /* each destination it covers: a key at run time */
+			p.star_conns = sh[i].connections;
+			continue;
+		}
+		if (!sh[i].rate && !sh[i].connections)
 			continue;
 		snprintf(lim[n].key, sizeof(lim[n].key), "%s", sh[i].destination);
 		lim[n].rate = sh[i].rate;
@@ -167,6 +174,12 @@ int ctl_cluster_init(struct ctl_daemon *d)
 		rc = ctl_register(srv, "cluster suspend", cmd_suspend, node);
 	if (rc == 0)
 		rc = ctl_register(srv, "cluster resume", cmd_resume, node);
+	/* One command stops a destination everywhere: on a clustered node plain suspend/resume
+	 * are the cluster's (registered before delivery's, which keeps --local). */
+	if (rc == 0)
+		rc = ctl_register(srv, "suspend", cmd_suspend, node);
+	if (rc == 0)
+		rc = ctl_register(srv, "resume", cmd_resume, node);
 	if (rc < 0)
 		log_warn("cluster admin commands not served err=%s", strerror(-rc));
 	log_info("cluster node=%s redis=%s:%u destinations=%u lease_ms=%u renew_ms=%u fallback_pct=%u",

@@ -50,6 +50,7 @@ struct cfg_eal {
 struct cfg_port {
 	char *device;             /* DPDK device name, e.g. net_tap0 or 0000:01:00.0 */
 	struct cfg_prefix ipv4;
+	struct cfg_strv extra_ipv4;   /* more addresses in the same prefix (delivery source pools) */
 	struct cfg_ip gateway;    /* family 0: none */
 	uint32_t mtu;
 	uint32_t rx_desc, tx_desc;
@@ -81,6 +82,7 @@ struct cfg_tcp {
 	uint32_t test_echo_port, test_discard_port, test_source_port, test_source_bytes;
 	struct cfg_ip test_connect_addr;  /* family 0: no test active open */
 	uint32_t test_connect_port, test_connect_count;
+	bool test_quiet;                  /* no per-connection log line from the test services */
 };
 
 struct cfg_log {
@@ -96,7 +98,8 @@ struct cfg_list {
 
 /* relay sections (control/config/cfg_params_relay.c); enum values index their name tables */
 enum cfg_listen_tls { CFG_LISTEN_PLAIN = 0, CFG_LISTEN_STARTTLS, CFG_LISTEN_IMPLICIT };
-enum cfg_tls_mode { CFG_TLS_NONE = 0, CFG_TLS_MAY, CFG_TLS_ENCRYPT, CFG_TLS_VERIFY, CFG_TLS_DANE };
+enum cfg_tls_mode { CFG_TLS_NONE = 0, CFG_TLS_MAY, CFG_TLS_ENCRYPT, CFG_TLS_VERIFY, CFG_TLS_DANE,
+		    CFG_TLS_MTA_STS };
 
 struct cfg_listener {
 	struct cfg_ip address;        /* family 0: the port's address */
@@ -150,6 +153,21 @@ struct cfg_shaping {
 	uint32_t per_connection;      /* messages per connection before it is closed (0 = no limit) */
 };
 
+/* A source IP pool (delivery.pools): addresses "IPv4 [HELO name]", chosen by tenant or sender. */
+struct cfg_pool {
+	char *name;
+	struct cfg_strv addresses;    /* "198.18.0.10 mta1.example.com" (no name: smtp.hostname) */
+	struct cfg_strv tenants;      /* relay.clients names whose mail uses this pool */
+	struct cfg_strv senders;      /* sender domains whose mail uses this pool */
+	bool is_default;              /* mail no other pool claims */
+};
+
+/* A site (delivery.sites): the MX hosts that make up one receiving infrastructure. */
+struct cfg_site {
+	char *name;
+	struct cfg_strv mx;           /* "*.mail.example.net", "mx1.example.org" */
+};
+
 struct cfg_smtp {
 	struct cfg_list listeners;    /* struct cfg_listener */
 	char *hostname;               /* banner and HELO name ("" = the machine's) */
@@ -166,6 +184,8 @@ struct cfg_tls {
 	int min_version;              /* index into "TLSv1.2", "TLSv1.3" */
 	uint32_t handshake_timeout_ms;
 	bool batched_records;         /* crypto/gcm takes over AES-GCM records after the handshake */
+	bool batch_across_sessions;   /* with batched_records: one burst per loop turn for all
+				       * sessions instead of one per call */
 };
 
 enum cfg_unsignable { CFG_UNSIGNABLE_REJECT = 0, CFG_UNSIGNABLE_PASS };
@@ -192,7 +212,10 @@ struct cfg_delivery {
 	struct cfg_list routes;       /* struct cfg_route */
 	struct cfg_list tls_policy;   /* struct cfg_tls_policy */
 	struct cfg_list shaping;      /* struct cfg_shaping */
+	struct cfg_list pools;        /* struct cfg_pool */
+	struct cfg_list sites;        /* struct cfg_site */
 	uint32_t retry_first, retry_cap, max_age, retry_jitter_pct; /* seconds, percent */
+	uint32_t delay_warning_after; /* seconds; 0 = no delay warnings */
 	struct cfg_backoff {          /* automatic backoff (dataplane/deliver dlv_backoff_policy) */
 		uint32_t window_ms, min_samples, threshold_pct, decrease_pct, floor_pct;
 		uint32_t increase_pct, increase_interval_ms;
@@ -240,6 +263,14 @@ struct cfg_cluster {
 	uint32_t lease_ms, renew_ms, fallback_pct, idle_return_ms;
 };
 
+/* MTA-STS policy source (control/sts/sts_params.c, docs/deliver.md) */
+struct cfg_mta_sts {
+	bool all_domains;             /* honour published policies where no tls_policy entry applies */
+	char *ca_file;                /* "" = OpenSSL's default trust store */
+	char *cache_file;             /* "" = <spool.dir>/mta-sts.cache */
+	uint32_t fetch_timeout_ms, refresh, retry, https_port, max_domains;
+};
+
 struct cfg {
 	char *file;               /* where it came from ("<embedded>" for the default) */
 	uint32_t *lines;          /* per parameter (cfg_param_index order): line, 0 = default */
@@ -260,6 +291,7 @@ struct cfg {
 	struct cfg_limits limits;
 	struct cfg_tcp tcp;
 	struct cfg_cluster cluster;
+	struct cfg_mta_sts mta_sts;
 };
 
 #endif

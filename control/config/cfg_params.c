@@ -11,6 +11,7 @@
 #include "config/cfg_params_relay.h"
 #include "config/cfg_params_tcp.h"
 #include "cluster/ctl_cluster.h"
+#include "sts/sts_params.h"
 
 #include <arpa/inet.h>
 #include <stddef.h>
@@ -45,6 +46,9 @@ static const struct cfg_param port_params[] = {
 	  "DPDK device name of the port (\"net_tap0\" for --vdev net_tap0,..., or a PCI address)." },
 	{ "ipv4", CFG_T_IPV4_PREFIX, NULL, 1, 32, F(port.ipv4), CFG_F_REQUIRED, NULL, NULL,
 	  "The port's IPv4 address and prefix length, e.g. 198.18.0.2/24." },
+	{ "extra_ipv4", CFG_T_STRV, "[]", 0, 0, F(port.extra_ipv4), 0, NULL, NULL,
+	  "More IPv4 addresses of the port, in port.ipv4's prefix (up to 16): answered by ARP and "
+	  "usable as sources of outbound connections (delivery.pools). dpdk backend only." },
 	{ "gateway", CFG_T_IPV4, NULL, 0, 0, F(port.gateway), 0, NULL, NULL,
 	  "Default gateway (must be inside the port's prefix). Unset: on-link destinations only." },
 	{ "mtu", CFG_T_U32, "1500", 576, 9000, F(port.mtu), 0, NULL, NULL,
@@ -101,6 +105,17 @@ static int validate_port(const struct cfg *c, char *err, size_t errlen)
 	if (p->ipv4.len <= 30 && (host == 0 || host == ~mask))
 		return cfg_errf(c, "port.ipv4", err, errlen,
 				"the network or broadcast address of the prefix is not a host address");
+	if (p->extra_ipv4.n > 16)
+		return cfg_errf(c, "port.extra_ipv4", err, errlen, "%u addresses (16 at most)",
+				p->extra_ipv4.n);
+	for (uint32_t i = 0; i < p->extra_ipv4.n; i++) {
+		struct in_addr a;
+		if (inet_pton(AF_INET, p->extra_ipv4.v[i], &a) != 1 ||
+		    ((a.s_addr ^ p->ipv4.ip.u.v4) & mask) != 0 || a.s_addr == p->ipv4.ip.u.v4 ||
+		    (p->ipv4.len <= 30 && ((a.s_addr & ~mask) == 0 || (a.s_addr & ~mask) == ~mask)))
+			return cfg_errf(c, "port.extra_ipv4", err, errlen, "'%s' is not another host "
+					"address in the port's prefix", p->extra_ipv4.v[i]);
+	}
 	if (p->gateway.family) {
 		if (((p->gateway.u.v4 ^ p->ipv4.ip.u.v4) & mask) != 0)
 			return cfg_errf(c, "port.gateway", err, errlen,
@@ -164,6 +179,8 @@ const struct cfg_section cfg_sections[] = {
 	SECTION_N("tcp", "The TCP stack of each worker lcore.", cfg_tcp_params, CFG_TCP_NPARAMS, NULL),
 	SECTION_N("cluster", "Several nodes sharing destination budgets and suspensions through "
 		  "Redis (docs/cluster.md).", ctl_cluster_params, CTL_CLUSTER_NPARAMS, NULL),
+	SECTION_N("mta_sts", "MTA-STS (RFC 8461): policies fetched over HTTPS by the control plane, "
+		  "cached and enforced by delivery (docs/deliver.md).", sts_params, STS_NPARAMS, NULL),
 };
 const size_t cfg_n_sections = sizeof(cfg_sections) / sizeof(cfg_sections[0]);
 

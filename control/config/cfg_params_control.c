@@ -108,6 +108,7 @@ int cfg_validate_accounting(const struct cfg *c, char *err, size_t errlen)
 							 a->pseudonymise.v[i]) != 0)
 			f++;
 		if (f == CTL_ACCT_FIELD__MAX || f == CTL_ACCT_TLS_VERSION || f == CTL_ACCT_TLS_CIPHER ||
+		    f == CTL_ACCT_TLS_POLICY ||
 		    f == CTL_ACCT_DKIM_DOMAINS)
 			return cfg_errf(c, "accounting.pseudonymise", err, errlen,
 					"'%s' is not a field that can be pseudonymised", a->pseudonymise.v[i]);

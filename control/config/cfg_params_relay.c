@@ -27,7 +27,7 @@
 #define LIST(desc_) { #desc_, cfg_##desc_##_parse, cfg_##desc_##_free }
 
 static const char *const listen_tls[] = { "none", "starttls", "implicit", NULL };
-static const char *const tls_modes[] = { "none", "may", "encrypt", "verify", "dane", NULL };
+static const char *const tls_modes[] = { "none", "may", "encrypt", "verify", "dane", "mta-sts", NULL };
 static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
 static const char *const unsignable_modes[] = { "reject", "pass", NULL };
 static const char *const dkim_canons[] = { "relaxed/relaxed", "relaxed/simple", "simple/relaxed",
@@ -224,6 +224,67 @@ static int shaping_check(const void *item, char *why, size_t len)
 	return dest_check(((const struct cfg_shaping *)item)->destination, why, len);
 }
 
+static const struct cfg_item_key pool_keys[] = {
+	{ "name", CFG_I_STR, I(cfg_pool, name), 1, 64, true, NULL, NULL },
+	{ "addresses", CFG_I_STRV, I(cfg_pool, addresses), 0, 0, true, NULL, NULL },
+	{ "tenants", CFG_I_STRV, I(cfg_pool, tenants), 0, 0, false, NULL, NULL },
+	{ "senders", CFG_I_STRV, I(cfg_pool, senders), 0, 0, false, NULL, NULL },
+	{ "default", CFG_I_BOOL, I(cfg_pool, is_default), 0, 0, false, "false", NULL },
+};
+
+/* "a.b.c.d" or "a.b.c.d helo.name" */
+static bool pool_addr_ok(const char *a)
+{
+	char ip[16];
+	const char *sp = strchr(a, ' ');
+	size_t n = sp ? (size_t)(sp - a) : strlen(a);
+	struct in_addr in;
+	if (n >= sizeof(ip))
+		return false;
+	memcpy(ip, a, n);
+	ip[n] = '\0';
+	if (inet_pton(AF_INET, ip, &in) != 1 || in.s_addr == 0)
+		return false;
+	return !sp || ctl_domain_ok(sp + 1);
+}
+
+static int pool_check(const void *item, char *why, size_t len)
+{
+	const struct cfg_pool *p = item;
+	if (p->addresses.n == 0 || p->addresses.n > 64)
+		return snprintf(why, len, "pool '%s' needs 1..64 addresses", p->name), -1;
+	for (uint32_t i = 0; i < p->addresses.n; i++)
+		if (!pool_addr_ok(p->addresses.v[i]))
+			return snprintf(why, len, "pool '%s': bad address '%s' (\"IPv4 [HELO name]\")",
+					p->name, p->addresses.v[i]), -1;
+	for (uint32_t i = 0; i < p->senders.n; i++)
+		if (!ctl_domain_ok(p->senders.v[i]))
+			return snprintf(why, len, "pool '%s': bad sender domain '%s'", p->name,
+					p->senders.v[i]), -1;
+	return 0;
+}
+
+static const struct cfg_item_key site_keys[] = {
+	{ "name", CFG_I_STR, I(cfg_site, name), 1, 64, true, NULL, NULL },
+	{ "mx", CFG_I_STRV, I(cfg_site, mx), 0, 0, true, NULL, NULL },
+};
+
+static int site_check(const void *item, char *why, size_t len)
+{
+	const struct cfg_site *st = item;
+	if (!ctl_domain_ok(st->name))
+		return snprintf(why, len, "bad site name '%s' (a domain-like name)", st->name), -1;
+	if (st->mx.n == 0)
+		return snprintf(why, len, "site '%s' has no mx patterns", st->name), -1;
+	for (uint32_t i = 0; i < st->mx.n; i++) {
+		const char *m = st->mx.v[i];
+		if (!ctl_domain_ok(strncmp(m, "*.", 2) == 0 ? m + 2 : m))
+			return snprintf(why, len, "site '%s': bad mx pattern '%s' (host or *.suffix)",
+					st->name, m), -1;
+	}
+	return 0;
+}
+
 #define DESC(name_, what_, type_, keys_, check_) \
 	const struct cfg_list_desc name_ = { what_, sizeof(struct type_), keys_, \
 					     sizeof(keys_) / sizeof(keys_[0]), check_ }
@@ -237,6 +298,8 @@ DESC(cfg_spool_key_list, "spool key", cfg_spool_key, spool_key_keys, spool_key_c
 DESC(cfg_route_list, "route", cfg_route, route_keys, route_check);
 DESC(cfg_tls_policy_list, "TLS policy", cfg_tls_policy, tls_policy_keys, tls_policy_check);
 DESC(cfg_shaping_list, "shaping policy", cfg_shaping, shaping_keys, shaping_check);
+DESC(cfg_pool_list, "source IP pool", cfg_pool, pool_keys, pool_check);
+DESC(cfg_site_list, "site", cfg_site, site_keys, site_check);
 
 /* CFG_T_CUSTOM glue: one parse/free pair per list. */
 #define GLUE(name_)                                                                              \
@@ -262,6 +325,8 @@ GLUE(spool_key);
 GLUE(route);
 GLUE(tls_policy);
 GLUE(shaping);
+GLUE(pool);
+GLUE(site);
 
 /* ---- parameters ------------------------------------------------------------------------------ */
 
@@ -295,6 +360,10 @@ const struct cfg_param cfg_tls_params[] = {
 	{ "batched_records", CFG_T_BOOL, "true", 0, 0, F(tls.batched_records), 0, NULL, NULL,
 	  "Seal and open the AES-GCM records of established sessions in bursts with intel-ipsec-mb "
 	  "(crypto/gcm) instead of OpenSSL's record layer; false keeps OpenSSL's." },
+	{ "batch_across_sessions", CFG_T_BOOL, "false", 0, 0, F(tls.batch_across_sessions), 0, NULL,
+	  NULL, "With batched_records: the records of all sessions of a core during a loop turn go "
+	  "into one burst (copied, completed at the end of the turn) instead of one burst per "
+	  "send or receive call. Measured slower on this hardware (docs/gcm.md); off by default." },
 };
 
 const struct cfg_param cfg_dkim_params[] = {
@@ -333,11 +402,24 @@ const struct cfg_param cfg_delivery_params[] = {
 	  "*), hosts: [host, host:port, [ip]:port], name: shaping rollup name}]." },
 	{ "tls_policy", CFG_T_CUSTOM, "[]", 0, 0, F(delivery.tls_policy), 0, NULL, &tls_policy_type,
 	  "Outbound TLS per destination: [{destination (domain or *), mode: none|may|encrypt|"
-	  "verify|dane}]. Without an entry: may (opportunistic STARTTLS)." },
+	  "verify|dane|mta-sts}]. Without an entry: may (opportunistic STARTTLS), or mta-sts "
+	  "when mta_sts.all_domains is set." },
 	{ "shaping", CFG_T_CUSTOM, "[]", 0, 0, F(delivery.shaping), 0, NULL, &shaping_type,
 	  "Traffic shaping per destination: [{destination, connections, rate (messages/s), "
 	  "burst, per_connection}]; limits are for the whole node (split across workers); 0 = "
 	  "unlimited." },
+	{ "pools", CFG_T_CUSTOM, "[]", 0, 0, F(delivery.pools), 0, NULL, &pool_type,
+	  "Source IP pools: [{name, addresses: [\"IPv4 [HELO name]\"], tenants: [relay.clients "
+	  "names], senders: [sender domains], default: true|false}]. A message uses the pool of its "
+	  "tenant, else of its sender domain, else the default pool (none: the port's address and "
+	  "smtp.hostname); round robin among the pool's addresses; shaping applies per source "
+	  "address." },
+	{ "sites", CFG_T_CUSTOM, "[]", 0, 0, F(delivery.sites), 0, NULL, &site_type,
+	  "Sites: [{name, mx: [host or *.suffix]}]. Domains whose best MX host matches share one "
+	  "destination site:NAME; shaping and tls_policy entries may name it (destination: NAME)." },
+	{ "delay_warning_after", CFG_T_U32, "0", 0, 2592000, F(delivery.delay_warning_after), 0,
+	  NULL, NULL, "Send one \"delayed\" DSN (RFC 3464) for a message still undelivered after "
+	  "this long, seconds; 0 = never." },
 	{ "retry.first", CFG_T_U32, "300", 1, 86400, F(delivery.retry_first), 0, NULL, NULL,
 	  "Delay after the first temporary failure, seconds; then doubling." },
 	{ "retry.cap", CFG_T_U32, "3600", 1, 86400, F(delivery.retry_cap), 0, NULL, NULL,
@@ -461,13 +543,51 @@ static int dup_dest(const struct cfg *c, const char *key, const struct cfg_list_
 	return 0;
 }
 
+/* Whether a pool address ("IPv4 [HELO]") is one of the DPDK port's addresses. */
+static bool pool_addr_on_port(const struct cfg *c, const char *a)
+{
+	char ip[16];
+	size_t n = strcspn(a, " ");
+	struct in_addr in;
+	if (n >= sizeof(ip))
+		return false;
+	memcpy(ip, a, n);
+	ip[n] = '\0';
+	if (inet_pton(AF_INET, ip, &in) != 1)
+		return false;
+	if (in.s_addr == c->port.ipv4.ip.u.v4)
+		return true;
+	for (uint32_t i = 0; i < c->port.extra_ipv4.n; i++)
+		if (strcmp(c->port.extra_ipv4.v[i], ip) == 0)
+			return true;
+	return false;
+}
+
 int cfg_validate_delivery(const struct cfg *c, char *err, size_t errlen)
 {
 	const struct cfg_delivery *d = &c->delivery;
 	if (dup_dest(c, "delivery.routes", &cfg_route_list, &d->routes, err, errlen) < 0 ||
 	    dup_dest(c, "delivery.tls_policy", &cfg_tls_policy_list, &d->tls_policy, err, errlen) < 0 ||
-	    dup_dest(c, "delivery.shaping", &cfg_shaping_list, &d->shaping, err, errlen) < 0)
+	    dup_dest(c, "delivery.shaping", &cfg_shaping_list, &d->shaping, err, errlen) < 0 ||
+	    dup_dest(c, "delivery.pools", &cfg_pool_list, &d->pools, err, errlen) < 0 ||
+	    dup_dest(c, "delivery.sites", &cfg_site_list, &d->sites, err, errlen) < 0)
 		return -1;
+	unsigned ndef = 0;
+	for (uint32_t i = 0; i < d->pools.n; i++)
+		ndef += ((const struct cfg_pool *)cfg_list_at(&cfg_pool_list, &d->pools, i))->is_default;
+	if (ndef > 1)
+		return cfg_errf(c, "delivery.pools", err, errlen, "%u pools are the default (one at most)", ndef);
+	if (d->pools.n > 64)
+		return cfg_errf(c, "delivery.pools", err, errlen, "%u pools (64 at most)", d->pools.n);
+	if (c->dataplane.backend == CFG_BACKEND_DPDK)
+		for (uint32_t i = 0; i < d->pools.n; i++) {
+			const struct cfg_pool *p = cfg_list_at(&cfg_pool_list, &d->pools, i);
+			for (uint32_t k = 0; k < p->addresses.n; k++)
+				if (!pool_addr_on_port(c, p->addresses.v[k]))
+					return cfg_errf(c, "delivery.pools", err, errlen, "pool '%s': address "
+							"'%s' is neither port.ipv4 nor in port.extra_ipv4",
+							p->name, p->addresses.v[k]);
+		}
 	if (d->retry_first > d->retry_cap)
 		return cfg_errf(c, "delivery.retry.first", err, errlen, "larger than retry.cap (%u s)",
 				d->retry_cap);

@@ -13,16 +13,16 @@
 
 extern const struct cfg_param cfg_smtp_params[3];
 extern const struct cfg_param cfg_relay_params[2];
-extern const struct cfg_param cfg_tls_params[4];
+extern const struct cfg_param cfg_tls_params[5];
 extern const struct cfg_param cfg_dkim_params[4];
 extern const struct cfg_param cfg_spool_params[5];
-extern const struct cfg_param cfg_delivery_params[14];
+extern const struct cfg_param cfg_delivery_params[17];
 extern const struct cfg_param cfg_limits_params[5];
 
 /* Item tables of the lists, for code that walks them (cfg_list_at). */
 extern const struct cfg_list_desc cfg_listener_list, cfg_client_list, cfg_user_list, cfg_cert_list,
 	cfg_dkim_key_list, cfg_spool_key_list, cfg_route_list, cfg_tls_policy_list,
-	cfg_shaping_list;
+	cfg_shaping_list, cfg_pool_list, cfg_site_list;
 
 int cfg_validate_smtp(const struct cfg *c, char *err, size_t errlen);
 int cfg_validate_relay(const struct cfg *c, char *err, size_t errlen);

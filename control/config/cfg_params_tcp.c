@@ -69,4 +69,6 @@ const struct cfg_param cfg_tcp_params[CFG_TCP_NPARAMS] = {
 	  "TEST ONLY: port for test_connect_addr." },
 	{ "test_connect_count", CFG_T_U32, "1", 1, 100000, F(tcp.test_connect_count), 0, NULL,
 	  NULL, "TEST ONLY: connections opened to test_connect_addr." },
+	{ "test_quiet", CFG_T_BOOL, "false", 0, 0, F(tcp.test_quiet), 0, NULL, NULL,
+	  "TEST ONLY: no log line per test-service connection (benchmarks)." },
 };

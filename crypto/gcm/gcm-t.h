@@ -137,7 +137,7 @@ struct gcm_dir_state {
 
 struct gcm_sess_stats {
 	uint64_t rec_out, rec_in, bytes_out, bytes_in, key_updates_in, key_updates_out, tickets_in,
-		bad_mac;
+		tickets_kept, bad_mac;
 };
 
 struct gcm_sess {
@@ -156,6 +156,10 @@ struct gcm_sess {
 	uint8_t hs_buf[8];     /* header (+ KeyUpdate body) of a post-handshake message */
 	uint8_t hs_len;
 	uint32_t hs_skip;      /* body bytes of a NewSessionTicket still to skip */
+	/* TLS 1.3 client: a NewSessionTicket whole within one record is handed here (header
+	 * included; valid during the call) instead of being dropped; NULL: dropped */
+	void (*on_ticket)(void *ctx, const uint8_t *msg, size_t len);
+	void *ticket_ctx;
 	struct gcm_sess_stats stats;
 };
 
@@ -175,17 +179,44 @@ struct gcm_secrets {
 
 #define GCM_LINK_BURST 16 /* records sealed/opened per engine burst within one call */
 
-/* Per-lcore: the engine and scratch for GCM_LINK_BURST records (about 290 KB). */
+/* Across-sessions mode (gcm_alink.c): records live in pooled buffers until their burst ran. */
+#define GCM_AREC_SMALL 2048 /* record bytes of the small buffer class (64 B..1.9 KiB payload) */
+#define GCM_AREC_BIG (GCM_TLS_MAX_RECORD + 256) /* any record, 1.3 padding included */
+#define GCM_ALINK_MAX_IN 64  /* received records queued per link before input pushes back */
+#define GCM_AREC_CACHE 256   /* free buffers kept per class and lcore */
+
+struct gcm_link;
+
+/*
+ * One record of a link in across-sessions mode: its op, the record (received copy or sealed
+ * output) at buf[0..cap) and, for opening, the plaintext at buf[cap..2 cap) (out of place, so
+ * a record decrypted under a key a KeyUpdate retired can be opened again).
+ */
+struct gcm_arec {
+	struct gcm_op op;
+	struct gcm_arec *next;   /* link queue, or the lcore's free list */
+	struct gcm_link *l;
+	uint32_t cap;            /* GCM_AREC_SMALL or GCM_AREC_BIG */
+	uint32_t rec_len;        /* whole record length (received: from its header) */
+	uint32_t fill;           /* received bytes so far (a record split across spans) */
+	bool open, done;
+	uint8_t buf[];
+};
+
+/* A FIFO of records (head pops, tail appends). */
+struct gcm_arec_q {
+	struct gcm_arec *head, **tail;
+};
+
+/* Per-lcore: the engine and scratch for GCM_LINK_BURST records (about 290 KB); the record
+ * buffer pool of across-sessions mode. */
 struct gcm_lcore {
 	struct gcm_engine *e;
 	uint8_t *buf;
 	struct gcm_op ops[GCM_LINK_BURST];
 	int len[GCM_LINK_BURST];
-};
-
-struct gcm_link {
-	struct gcm_sess s;
-	bool alert_sent;
+	struct gcm_arec *free[2];
+	unsigned n_free[2];
 };
 
 /* What the transport provides to a link call. */
@@ -196,5 +227,27 @@ struct gcm_link_io {
 	bool (*on_data)(void *ctx, const uint8_t *p, size_t n);
 	/* One sealed record to send, in order; < 0 when the transport cannot take it. */
 	int (*emit)(void *ctx, const uint8_t *rec, size_t n);
+	/* Across-sessions mode: a queued record of this link completed (called from inside an
+	 * engine flush: may only schedule work, e.g. put the connection on a run list). */
+	void (*ready)(void *ctx);
+	/* TLS 1.3 client: one complete NewSessionTicket message (header included), for a
+	 * transport that keeps tickets (NULL: tickets are counted and dropped). */
+	void (*on_ticket)(void *ctx, const uint8_t *msg, size_t n);
+};
+
+struct gcm_link {
+	struct gcm_sess s;
+	bool alert_sent;
+	/* across-sessions mode (gcm_alink.c) */
+	bool async, orphan;
+	struct gcm_lcore *lc;
+	struct gcm_link_io io;
+	struct gcm_arec_q inq, outq;  /* in preparation order */
+	struct gcm_arec *rpart;       /* a received record still missing bytes */
+	uint8_t rhdr[GCM_TLS_HDR];
+	uint8_t rhdr_len;
+	unsigned inflight, n_in;      /* ops in the engine; records in inq */
+	size_t out_bytes;             /* sealed bytes not emitted yet */
+	int err;                      /* emit or engine failure (-errno), sticky */
 };
 #endif

@@ -94,6 +94,15 @@ size_t gcm_rec_overhead(const struct gcm_sess *s);
  * -EMSGSIZE / -EPIPE (session closed or failed).
  */
 int gcm_seal_prep(struct gcm_sess *s, struct gcm_op *op, uint8_t ct, uint8_t *rec, size_t len);
+/*
+ * TLS 1.3: seals the handshake message at rec + 5 (len bytes) as the *peer* would have, under
+ * the current read key at sequence number seq, without touching s: re-encrypts a
+ * post-handshake message (a NewSessionTicket) for the OpenSSL object that owns the session's
+ * ticket store. rec room: len + 22. Complete after op->done/flush + gcm_seal_finish. Returns
+ * the record length or -EINVAL.
+ */
+int gcm_reseal_read13(const struct gcm_sess *s, uint64_t seq, struct gcm_op *op, uint8_t *rec,
+		      size_t len);
 /* Completes a sealed record: copies the tag after the ciphertext. */
 void gcm_seal_finish(struct gcm_op *op);
 
@@ -134,6 +143,11 @@ int gcm_alert_seal(struct gcm_sess *s, struct gcm_op *op, uint8_t *rec, uint8_t 
  */
 int gcm_key_update_seal(struct gcm_sess *s, struct gcm_engine *e, struct gcm_op *op,
 			uint8_t *rec, bool requested, uint64_t now);
+/* The two halves of gcm_key_update_seal for callers that complete asynchronously: prep
+ * seals the KeyUpdate (returns the record length); after the engine was flushed (the record
+ * and every op under the older slot completed), commit switches the write key. 0 or -EIO. */
+int gcm_key_update_prep(struct gcm_sess *s, struct gcm_op *op, uint8_t *rec, bool requested);
+int gcm_key_update_commit(struct gcm_sess *s, int status);
 /* True when the write side should start a KeyUpdate (seq_limit reached) or owes one. */
 bool gcm_sess_key_update_wanted(const struct gcm_sess *s);
 /* Internal to the record layer: handles a decrypted handshake/alert payload. */
@@ -173,6 +187,47 @@ int gcm_link_key_update(struct gcm_lcore *lc, struct gcm_link *l, bool requested
 /* Emits an alert (close_notify closes our side; any other ends the session). */
 int gcm_link_alert(struct gcm_lcore *lc, struct gcm_link *l, uint8_t desc,
 		   const struct gcm_link_io *io);
+
+/* ---- one connection, records of every session of the lcore in one burst (gcm_alink.c) ------ */
+
+/*
+ * Switches l (after gcm_link_init) to across-sessions mode: records are queued on the lcore's
+ * engine and complete when its burst runs (full, or the owner's gcm_engine_flush/poll once per
+ * loop turn). io is copied; io->ready is required. Sealed records are emitted through
+ * io->emit in order from the completion; received ones are handed up by gcm_alink_deliver.
+ */
+void gcm_alink_start(struct gcm_link *l, struct gcm_lcore *lc, const struct gcm_link_io *io);
+/*
+ * Copies plaintext into records and queues them (the caller's buffer is free on return).
+ * Returns bytes accepted (all of len unless buffers ran out) or -errno (-EPIPE: closed/failed).
+ */
+ssize_t gcm_alink_send(struct gcm_link *l, const void *buf, size_t len, uint64_t now);
+/*
+ * Copies the records of a receive span (a record may be split across spans) and queues them
+ * for opening. Returns bytes consumed (less than len when GCM_ALINK_MAX_IN records wait for
+ * delivery), or -errno after a framing error (the alert was queued and flushed).
+ */
+ssize_t gcm_alink_input(struct gcm_link *l, const uint8_t *data, size_t len, uint64_t now);
+/*
+ * Hands up the opened records at the head of the queue, in order, through io->on_data; stops
+ * when on_data returns false or at a record still in the engine. Answers KeyUpdates. 0, or
+ * -errno when the session failed (alert queued and flushed; -ECONNRESET: the peer's alert).
+ * After close_notify (l->s.peer_closed) the rest of the queue is dropped.
+ */
+int gcm_alink_deliver(struct gcm_link *l, uint64_t now);
+/* Queues an alert (close_notify closes our side, any other ends the session). 0 or -errno. */
+int gcm_alink_alert(struct gcm_link *l, uint8_t desc, uint64_t now);
+/* Received records not handed up yet (false after close_notify). */
+bool gcm_alink_in_pending(const struct gcm_link *l);
+/* Sealed bytes waiting for their burst (for the transport's send-space accounting). */
+size_t gcm_alink_out_bytes(const struct gcm_link *l);
+/*
+ * Ownership: takes l (malloc'd by the caller). Wiped and freed now, or when its last op in the
+ * engine completed (no callback of io is called any more from this call on).
+ */
+void gcm_alink_release(struct gcm_link *l);
+/* Frees the lcore's record buffer pool (gcm_lcore_free). */
+void gcm_arec_pool_free(struct gcm_lcore *lc);
 
 /* ---- OpenSSL bridge (gcm_ossl.c) ------------------------------------------------------------- */
 

@@ -44,6 +44,7 @@ void gcm_lcore_free(struct gcm_lcore *lc)
 	if (!lc)
 		return;
 	gcm_engine_free(lc->e);
+	gcm_arec_pool_free(lc);
 	free(lc->buf);
 	free(lc);
 }

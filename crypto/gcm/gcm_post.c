@@ -2,8 +2,8 @@
 /*
  * gcm_post.c: what arrives after the handshake besides application data: alerts
  * (close_notify, warnings, fatal), TLS 1.3 KeyUpdate in both directions (RFC 8446 §4.6.3,
- * §7.2) and NewSessionTicket (counted and dropped: a session taken over by the batched path
- * keeps no tickets for resumption). Anything else (TLS 1.2 renegotiation, 1.3 post-handshake
+ * §7.2) and NewSessionTicket (handed to the owner through s->on_ticket when whole within one
+ * record, so a TLS 1.3 client keeps it for resumption; otherwise counted and dropped). Anything else (TLS 1.2 renegotiation, 1.3 post-handshake
  * authentication) ends the session with an alert: dpmail's contexts never ask for them.
  */
 #include "gcm/gcm.h"
@@ -89,6 +89,19 @@ static int hs13_input(struct gcm_sess *s, const uint8_t *p, size_t len)
 		size_t take;
 		uint32_t mlen;
 
+		if (s->hs_len == 0 && !s->hs_skip && s->on_ticket && len >= 4 &&
+		    p[0] == HS_NEW_SESSION_TICKET) {
+			size_t ml = 4 + ((size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3]);
+
+			if (ml <= len) {
+				s->stats.tickets_in++;
+				s->stats.tickets_kept++;
+				s->on_ticket(s->ticket_ctx, p, ml);
+				p += ml;
+				len -= ml;
+				continue;
+			}
+		}
 		if (s->hs_skip) {
 			take = len < s->hs_skip ? len : s->hs_skip;
 			s->hs_skip -= (uint32_t)take;
@@ -143,11 +156,9 @@ bool gcm_sess_key_update_wanted(const struct gcm_sess *s)
 	       s->state != GCM_SESS_CLOSED && (s->key_update_due || s->wr.seq >= s->seq_limit);
 }
 
-int gcm_key_update_seal(struct gcm_sess *s, struct gcm_engine *e, struct gcm_op *op,
-			uint8_t *rec, bool requested, uint64_t now)
+int gcm_key_update_prep(struct gcm_sess *s, struct gcm_op *op, uint8_t *rec, bool requested)
 {
 	uint8_t *p = rec + GCM_TLS_HDR;
-	int n;
 
 	if (s->version != GCM_TLS13)
 		return -EPROTO;
@@ -156,7 +167,23 @@ int gcm_key_update_seal(struct gcm_sess *s, struct gcm_engine *e, struct gcm_op 
 	p[2] = 0;
 	p[3] = 1;
 	p[4] = requested ? 1 : 0;
-	n = gcm_seal_prep(s, op, GCM_CT_HANDSHAKE, rec, 5);
+	return gcm_seal_prep(s, op, GCM_CT_HANDSHAKE, rec, 5);
+}
+
+int gcm_key_update_commit(struct gcm_sess *s, int status)
+{
+	if (status || gcm_dir_update(s, &s->wr))
+		return post_fail(s, GCM_ALERT_INTERNAL_ERROR, -EIO);
+	s->key_update_due = false;
+	s->stats.key_updates_out++;
+	return 0;
+}
+
+int gcm_key_update_seal(struct gcm_sess *s, struct gcm_engine *e, struct gcm_op *op,
+			uint8_t *rec, bool requested, uint64_t now)
+{
+	int n = gcm_key_update_prep(s, op, rec, requested);
+
 	if (n < 0)
 		return n;
 	gcm_engine_enqueue(e, op, now);
@@ -164,9 +191,5 @@ int gcm_key_update_seal(struct gcm_sess *s, struct gcm_engine *e, struct gcm_op 
 	gcm_engine_flush(e);
 	if (!op->done)
 		gcm_seal_finish(op);
-	if (op->status || gcm_dir_update(s, &s->wr))
-		return post_fail(s, GCM_ALERT_INTERNAL_ERROR, -EIO);
-	s->key_update_due = false;
-	s->stats.key_updates_out++;
-	return n;
+	return gcm_key_update_commit(s, op->status) < 0 ? -EIO : n;
 }

@@ -221,6 +221,29 @@ static int seal_any(struct gcm_sess *s, struct gcm_op *op, uint8_t ct, uint8_t *
 	return (int)(GCM_TLS_HDR + clen);
 }
 
+int gcm_reseal_read13(const struct gcm_sess *s, uint64_t seq, struct gcm_op *op, uint8_t *rec,
+		      size_t len)
+{
+	const struct gcm_dir_state *d = &s->rd;
+	size_t clen = len + 1 + GCM_TAG_LEN;
+
+	if (s->version != GCM_TLS13 || len > GCM_TLS_MAX_PLAIN)
+		return -EINVAL;
+	op_base(op, d, GCM_ENCRYPT);
+	rec[0] = GCM_CT_APPDATA;
+	rec[1] = 3;
+	rec[2] = 3;
+	rec[3] = (uint8_t)(clen >> 8);
+	rec[4] = (uint8_t)clen;
+	rec[GCM_TLS_HDR + len] = GCM_CT_HANDSHAKE;
+	nonce13(d, seq, op->iv);
+	memcpy(op->aad, rec, GCM_TLS_HDR);
+	op->aad_len = GCM_TLS_HDR;
+	op->src = op->dst = rec + GCM_TLS_HDR;
+	op->len = (uint32_t)(len + 1);
+	return (int)(GCM_TLS_HDR + clen);
+}
+
 int gcm_seal_prep(struct gcm_sess *s, struct gcm_op *op, uint8_t ct, uint8_t *rec, size_t len)
 {
 	if (s->state == GCM_SESS_CLOSED || s->state == GCM_SESS_FAILED)

@@ -206,6 +206,9 @@ struct tls_core_cfg {
 				       * take queued ciphertext is turned into an abort after this */
 	bool gcm_records;             /* AES-GCM records of established sessions sealed/opened
 				       * by crypto/gcm instead of OpenSSL (tls_gcm.c) */
+	bool gcm_batch_sessions;      /* with gcm_records: the records of every session of the
+				       * core go into one engine burst per loop turn (copied,
+				       * completed from tls_core_poll) instead of one per call */
 };
 
 #endif

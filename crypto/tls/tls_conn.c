@@ -287,7 +287,8 @@ bool tls_conn_deliver(struct tls_conn *tc, const uint8_t *p, size_t n)
 
 static void tell_eof(struct tls_conn *tc)
 {
-	if (tc->eof_told || tc->upper_paused || tc->pend_off < tc->pend_len)
+	if (tc->eof_told || tc->upper_paused || tc->pend_off < tc->pend_len ||
+	    tls_gcm_in_pending(tc))
 		return;
 	tc->eof_told = true;
 	if (tc->conn.handler->on_eof)
@@ -376,7 +377,13 @@ static void lower_on_eof(void *ctx, struct conn *lc)
 	if (tc->state == TLS_ST_HANDSHAKE) {
 		hs_fail(tc, TLS_FAIL_ABORTED, "peer closed during the handshake", false);
 	} else if (tc->state == TLS_ST_OPEN) {
-		if (!tc->close_notify_in)
+		if (tls_gcm_in_pending(tc)) {
+			/* batched records still queued: the last may be the close_notify */
+			tls_gcm_flush(tc);
+			if (!tc->upper_paused)
+				read_loop(tc);
+		}
+		if (!tc->close_notify_in && !tls_gcm_in_pending(tc) && tc->state == TLS_ST_OPEN)
 			tc->core->stats.role[tc->role].truncated++;
 		tc->eof_seen = true;
 		tell_eof(tc);
@@ -390,7 +397,8 @@ static void lower_on_eof(void *ctx, struct conn *lc)
 static int seal(struct tls_conn *tc, const void *p, size_t n)
 {
 	size_t w = 0;
-	ERR_clear_error();
+	if (!tc->gcm)
+		ERR_clear_error();        /* crypto/gcm leaves OpenSSL's error queue alone */
 	if (tc->gcm ? tls_gcm_seal(tc, p, n) < 0
 		    : (SSL_write_ex(tc->ssl, p, n, &w) != 1 || w != n)) {
 		ERR_clear_error();
@@ -413,7 +421,7 @@ static int seal_obuf(struct tls_conn *tc)
 static size_t tls_send_space(const struct conn *c)
 {
 	const struct tls_conn *tc = TC(c);
-	size_t used = tc->olen + (tc->clen - tc->coff);
+	size_t used = tc->olen + (tc->clen - tc->coff) + tls_gcm_out_bytes(tc);
 	if (tc->state != TLS_ST_OPEN || tc->shut_wr || !tc->lower)
 		return 0;
 	return used >= tc->core->cfg.send_limit ? 0 : tc->core->cfg.send_limit - used;
@@ -472,6 +480,7 @@ static void tls_flush(struct conn *c)
 		return;
 	enter(tc);
 	seal_obuf(tc);
+	tls_gcm_flush(tc);                /* batched records: their burst runs now */
 	if (tc->lower && !tc->lower_closing)
 		conn_flush(tc->lower);
 	leave(tc);
@@ -628,7 +637,13 @@ const struct tls_result *tls_conn_result(const struct conn *c)
 /* Deferred work of one conn: a pending close, resumed delivery, end-of-turn sealing. */
 void tls_conn_run(struct tls_conn *tc)
 {
+	int kick;
 	enter(tc);
+	kick = tls_gcm_kicked(tc);        /* batched records completed: emitted, or to deliver */
+	if (kick < 0)
+		session_fail(tc);
+	else if (kick > 0 && tc->lower && !tc->lower_closing)
+		conn_flush(tc->lower);
 	if (tc->lower_close_pending) {
 		/* from session_fail; lower_close waits (with a deadline) while ciphertext is queued */
 		tc->lower_close_pending = false;

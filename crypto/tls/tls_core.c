@@ -18,6 +18,7 @@ void tls_core_cfg_defaults(struct tls_core_cfg *cfg)
 	cfg->send_limit = 4 * TLS_RECORD_MAX;
 	cfg->close_timeout = 30000000;
 	cfg->gcm_records = true;
+	cfg->gcm_batch_sessions = false;
 }
 
 struct tls_core *tls_core_new(const struct tls_core_cfg *cfg)
@@ -63,7 +64,8 @@ const struct tls_stats *tls_core_stats(const struct tls_core *core)
 
 uint64_t tls_core_next_deadline(const struct tls_core *core)
 {
-	if (!TAILQ_EMPTY(&core->run))
+	if (!TAILQ_EMPTY(&core->run) ||
+	    (core->gcm && gcm_engine_next_deadline(core->gcm->e) != UINT64_MAX))
 		return 0;
 	if (TAILQ_EMPTY(&core->hs))
 		return UINT64_MAX;
@@ -114,15 +116,29 @@ void tls_hs_del(struct tls_conn *tc)
 
 /* ---- life cycle --------------------------------------------------------------------------- */
 
-void tls_core_poll(struct tls_core *core, uint64_t now)
+/* One pass over the conns that were on the run list when it started. */
+static void run_list(struct tls_core *core)
 {
 	struct tls_conn *tc;
 	unsigned budget = core->n_run;
-	core->now = now;
 	while (budget-- > 0 && (tc = TAILQ_FIRST(&core->run))) {
 		tls_run_del(tc);
 		tls_conn_run(tc);
 	}
+}
+
+void tls_core_poll(struct tls_core *core, uint64_t now)
+{
+	struct tls_conn *tc;
+
+	core->now = now;
+	/* across-sessions mode: the records queued by every session during the turn run as one
+	 * burst here; their sessions are on the run list to be delivered/flushed just below. A
+	 * second round takes what that work queued (replies, end-of-turn records). */
+	tls_gcm_core_flush(core);
+	run_list(core);
+	if (tls_gcm_core_flush(core))
+		run_list(core);
 	while ((tc = TAILQ_FIRST(&core->hs)) && tc->deadline <= now)
 		tls_conn_expire(tc);
 }

@@ -4,12 +4,13 @@
  * a handshake that negotiated AES-128-GCM or AES-256-GCM (TLS 1.2 or 1.3) on a core whose
  * tls_core_cfg.gcm_records is set, the connection's records are sealed and opened by
  * crypto/gcm (gcm_link) instead of OpenSSL's record layer; the SSL object is kept only for
- * the handshake result. Everything else (ChaCha20, other suites, a 1.3 client connection that
- * wants its NewSessionTicket for resumption) stays on OpenSSL for the whole session.
+ * the handshake result (and, for a TLS 1.3 client, for the tickets: ticket_in). Everything
+ * else (ChaCha20, other suites) stays on OpenSSL for the whole session.
  * Ciphertext leaves through the connection's own BIO (so it queues exactly like OpenSSL's).
  */
 #include "tls/tls_int.h"
 
+#include <openssl/err.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +55,7 @@ static int emit(void *ctx, const uint8_t *rec, size_t n)
 {
 	struct tls_conn *tc = ctx;
 
-	return BIO_write(SSL_get_wbio(tc->ssl), rec, (int)n) == (int)n ? 0 : -1;
+	return BIO_write(tc->gcm_bio, rec, (int)n) == (int)n ? 0 : -1;
 }
 
 static bool on_data(void *ctx, const uint8_t *p, size_t n)
@@ -65,14 +66,89 @@ static bool on_data(void *ctx, const uint8_t *p, size_t n)
 	return tls_conn_deliver(tc, p, n);
 }
 
+/* Across-sessions mode: a record of tc completed inside an engine flush (maybe another
+ * session's call): only schedule; tls_conn_run flushes the lower conn and delivers. */
+static void ready(void *ctx)
+{
+	struct tls_conn *tc = ctx;
+
+	tc->gcm_kick = true;
+	tls_run_add(tc);
+}
+
+static const struct gcm_link_io link_io = {
+	.on_data = on_data, .emit = emit, .ready = ready,
+};
+
+static bool batched(const struct tls_conn *tc)
+{
+	return tc->gcm && tc->gcm->async;
+}
+
+/*
+ * TLS 1.3 client keeping tickets: a NewSessionTicket our opener decrypted is sealed again
+ * exactly as the server sealed it (same key, OpenSSL's next read sequence number) and read by
+ * the SSL object from a memory BIO, so OpenSSL builds the SSL_SESSION (resumption secret,
+ * ticket nonce, lifetime, early-data limits) and calls the context's new-session callback
+ * (tls_conn_new_session_cb: the session cache) as it would have on its own record layer.
+ * OpenSSL's read key is the first application key: only tickets before any KeyUpdate from the
+ * server can be handed over (servers send them right after the handshake); later ones are
+ * dropped. The SSL's write side is a null BIO: nothing it could write reaches the peer.
+ */
+static void ticket_in(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct tls_conn *tc = ctx;
+	struct gcm_link *l = tc->gcm;
+	struct gcm_op op;
+	uint8_t *rec, b;
+	size_t got;
+	int n;
+
+	if (tc->gcm_feed_off || l->s.rd.gen != 0 || !(rec = malloc(len + 32)))
+		return;
+	memset(&op, 0, sizeof(op));
+	memcpy(rec + 5, msg, len);
+	n = gcm_reseal_read13(&l->s, tc->gcm_feed_seq, &op, rec, len);
+	if (n > 0) {
+		gcm_engine_enqueue(tc->core->gcm->e, &op, tc->core->now);
+		gcm_engine_flush(tc->core->gcm->e);
+		gcm_seal_finish(&op);
+	}
+	if (n > 0 && op.status == 0 && BIO_write(SSL_get_rbio(tc->ssl), rec, n) == n) {
+		tc->gcm_feed_seq++;
+		ERR_clear_error();
+		if (SSL_read_ex(tc->ssl, &b, 1, &got) == 1 ||
+		    SSL_get_error(tc->ssl, 0) != SSL_ERROR_WANT_READ)
+			tc->gcm_feed_off = true;
+		ERR_clear_error();
+	} else {
+		tc->gcm_feed_off = true;
+	}
+	free(rec);
+}
+
+/* Gives the SSL of a ticket-keeping 1.3 client a memory BIO to read re-sealed tickets from
+ * and a null BIO to write into; our conn BIO stays in tc->gcm_bio. */
+static void keep_tickets(struct tls_conn *tc, struct gcm_link *gl)
+{
+	BIO *r = BIO_new(BIO_s_mem()), *w = BIO_new(BIO_s_null());
+
+	if (!r || !w) {
+		BIO_free(r);
+		BIO_free(w);
+		return; /* tickets are dropped: the session just is not resumed */
+	}
+	BIO_set_mem_eof_return(r, -1);
+	SSL_set_bio(tc->ssl, r, w);
+	gl->s.on_ticket = ticket_in;
+	gl->s.ticket_ctx = tc;
+}
+
 void tls_gcm_takeover(struct tls_conn *tc)
 {
 	struct gcm_link *gl;
 
 	if (!tc->core->gcm || tc->gcm)
-		return;
-	/* a 1.3 client that may reuse its session needs OpenSSL to read the ticket */
-	if (tc->role == TLS_ROLE_CLIENT && SSL_version(tc->ssl) == TLS1_3_VERSION && tc->skey[0])
 		return;
 	/* bytes OpenSSL already buffered cannot be handed over: stay on OpenSSL */
 	if (SSL_has_pending(tc->ssl))
@@ -84,6 +160,16 @@ void tls_gcm_takeover(struct tls_conn *tc)
 		free(gl);
 		return;
 	}
+	tc->gcm_bio = SSL_get_wbio(tc->ssl);
+	BIO_up_ref(tc->gcm_bio);
+	if (tc->role == TLS_ROLE_CLIENT && SSL_version(tc->ssl) == TLS1_3_VERSION && tc->skey[0])
+		keep_tickets(tc, gl);
+	if (tc->core->cfg.gcm_batch_sessions) {
+		struct gcm_link_io io = link_io;
+
+		io.ctx = tc;
+		gcm_alink_start(gl, tc->core->gcm, &io);
+	}
 	tc->gcm = gl;
 	tc->core->stats.role[tc->role].gcm_sessions++;
 }
@@ -92,10 +178,61 @@ void tls_gcm_free(struct tls_conn *tc)
 {
 	if (!tc->gcm)
 		return;
-	gcm_sess_wipe(&tc->gcm->s);
-	free(tc->gcm);
+	if (tc->gcm->async) {
+		gcm_alink_release(tc->gcm); /* freed once its records left the engine */
+	} else {
+		gcm_sess_wipe(&tc->gcm->s);
+		free(tc->gcm);
+	}
 	free(tc->gcm_rbuf);
+	BIO_free(tc->gcm_bio);
+	tc->gcm_bio = NULL;
 	tc->gcm = NULL;
+}
+
+/* Across-sessions mode: hands up opened records, then queues the records of tc->in. */
+static int read_batched(struct tls_conn *tc)
+{
+	struct gcm_link *l = tc->gcm;
+	ssize_t u;
+
+	if (gcm_alink_deliver(l, tc->core->now) < 0)
+		return -1;
+	if (l->s.peer_closed && !tc->close_notify_in) {
+		tc->close_notify_in = tc->eof_seen = true;
+		tc->core->stats.role[tc->role].close_notify_in++;
+	}
+	if (!tc->in || tc->upper_paused || tc->close_notify_in || tc->state != TLS_ST_OPEN)
+		return 0;
+	u = gcm_alink_input(l, tc->in + tc->in_off, tc->in_len - tc->in_off, tc->core->now);
+	if (u < 0)
+		return -1;
+	tc->in_off += (size_t)u;
+	return 0;
+}
+
+bool tls_gcm_in_pending(const struct tls_conn *tc)
+{
+	return batched(tc) && gcm_alink_in_pending(tc->gcm);
+}
+
+size_t tls_gcm_out_bytes(const struct tls_conn *tc)
+{
+	return batched(tc) ? gcm_alink_out_bytes(tc->gcm) : 0;
+}
+
+void tls_gcm_flush(struct tls_conn *tc)
+{
+	if (batched(tc))
+		gcm_engine_flush(tc->core->gcm->e);
+}
+
+int tls_gcm_kicked(struct tls_conn *tc)
+{
+	if (!tc->gcm_kick)
+		return 0;
+	tc->gcm_kick = false;
+	return tc->gcm && tc->gcm->err ? -1 : 1;
 }
 
 /* Completes the record held in gcm_rbuf from the span; 1 when it is whole, 0 when the span
@@ -123,8 +260,11 @@ static int rbuf_fill(struct tls_conn *tc)
 
 static int input(struct tls_conn *tc, const uint8_t *p, size_t n, size_t *used)
 {
-	const struct gcm_link_io io = {.ctx = tc, .on_data = on_data, .emit = emit};
-	ssize_t u = gcm_link_input(tc->core->gcm, tc->gcm, p, n, &io);
+	struct gcm_link_io io = link_io;
+	ssize_t u;
+
+	io.ctx = tc;
+	u = gcm_link_input(tc->core->gcm, tc->gcm, p, n, &io);
 
 	if (u < 0)
 		return -1;
@@ -140,6 +280,8 @@ int tls_gcm_read(struct tls_conn *tc)
 {
 	size_t used, left;
 
+	if (batched(tc))
+		return read_batched(tc);
 	if (!tc->in || tc->in_off >= tc->in_len)
 		return 0;
 	if (tc->gcm_rlen) {
@@ -169,14 +311,34 @@ int tls_gcm_read(struct tls_conn *tc)
 
 int tls_gcm_seal(struct tls_conn *tc, const void *p, size_t n)
 {
-	const struct gcm_link_io io = {.ctx = tc, .on_data = on_data, .emit = emit};
+	struct gcm_link_io io = link_io;
 
+	if (batched(tc))
+		return gcm_alink_send(tc->gcm, p, n, tc->core->now) == (ssize_t)n ? 0 : -1;
+	io.ctx = tc;
 	return gcm_link_send(tc->core->gcm, tc->gcm, p, n, &io) == (ssize_t)n ? 0 : -1;
 }
 
 void tls_gcm_close_notify(struct tls_conn *tc)
 {
-	const struct gcm_link_io io = {.ctx = tc, .on_data = on_data, .emit = emit};
+	struct gcm_link_io io = link_io;
 
+	/* as SSL_shutdown would: a session freed without it is made non-resumable by OpenSSL */
+	SSL_set_shutdown(tc->ssl, SSL_get_shutdown(tc->ssl) | SSL_SENT_SHUTDOWN);
+
+	if (batched(tc)) {
+		/* out now: a graceful close waits only for what the BIO already queued */
+		if (gcm_alink_alert(tc->gcm, GCM_ALERT_CLOSE_NOTIFY, tc->core->now) == 0)
+			gcm_engine_flush(tc->core->gcm->e);
+		return;
+	}
+	io.ctx = tc;
 	gcm_link_alert(tc->core->gcm, tc->gcm, GCM_ALERT_CLOSE_NOTIFY, &io);
+}
+
+unsigned tls_gcm_core_flush(struct tls_core *core)
+{
+	if (!core->gcm || !core->cfg.gcm_batch_sessions)
+		return 0;
+	return gcm_engine_flush(core->gcm->e);
 }

@@ -111,6 +111,10 @@ struct tls_conn {
 	unsigned gcm_hs_records;
 	uint8_t gcm_hdr[5], gcm_hdr_fill;
 	size_t gcm_body_left;
+	bool gcm_kick;                /* across-sessions mode: a record completed (tls_gcm_kicked) */
+	BIO *gcm_bio;                 /* our conn BIO (a reference): records leave through it */
+	uint64_t gcm_feed_seq;        /* 1.3 client: records re-sealed for OpenSSL (tickets) */
+	bool gcm_feed_off;            /* OpenSSL refused one: keep no more tickets */
 
 	bool on_run;
 	TAILQ_ENTRY(tls_conn) hs_link;
@@ -144,6 +148,15 @@ int tls_gcm_read(struct tls_conn *tc);
 /* Seals n bytes as records into the BIO; 0 or -1. */
 int tls_gcm_seal(struct tls_conn *tc, const void *p, size_t n);
 void tls_gcm_close_notify(struct tls_conn *tc);
+/* Across-sessions mode (tls_core_cfg.gcm_batch_sessions); neutral on the per-call path. */
+bool tls_gcm_in_pending(const struct tls_conn *tc);  /* records not handed up yet */
+size_t tls_gcm_out_bytes(const struct tls_conn *tc); /* sealed bytes not emitted yet */
+void tls_gcm_flush(struct tls_conn *tc);             /* runs the core's queued burst now */
+/* 1 when a record of tc completed since the last call (flush the lower conn), -1 when the
+ * link failed (emit refused), 0 otherwise. */
+int tls_gcm_kicked(struct tls_conn *tc);
+/* tls_core_poll: runs the burst of the turn; returns ops completed. */
+unsigned tls_gcm_core_flush(struct tls_core *core);
 
 /* tls_bio.c: the BIO between OpenSSL and the lower conn (process-wide, made once) */
 int tls_bio_init(void);

@@ -39,7 +39,10 @@ struct cfg_snapshot;
 /* Cookies of spool commits made by delivery (DSNs) carry this bit; the relay's don't. */
 #define DLV_COOKIE_BIT (1ull << 63)
 
-enum dlv_tls_mode { DLV_TLS_NONE = 0, DLV_TLS_MAY, DLV_TLS_ENCRYPT, DLV_TLS_VERIFY, DLV_TLS_DANE };
+/* DLV_TLS_MTA_STS: the domain's published MTA-STS policy (control/sts) decides; without one
+ * it behaves as DLV_TLS_MAY. */
+enum dlv_tls_mode { DLV_TLS_NONE = 0, DLV_TLS_MAY, DLV_TLS_ENCRYPT, DLV_TLS_VERIFY, DLV_TLS_DANE,
+		    DLV_TLS_MTA_STS };
 
 struct dlv_tls_rule {
 	const char *destination;      /* domain, route name or "*" */
@@ -66,6 +69,12 @@ struct dlv_policy {
 	struct dlv_backoff_policy backoff;   /* window_us 0: dlv_params.backoff */
 	struct tls_client_ctx *tls_ctx;   /* NULL: STARTTLS is not attempted */
 	const char *helo;                 /* our name in EHLO and in DSNs */
+	bool mta_sts_all;                 /* mta_sts.all_domains: STS where no tls_policy entry applies */
+	const struct dlv_pool *pools;     /* source IP pools (dlv_pool_select) */
+	unsigned n_pools;
+	const struct dlv_site *sites;     /* MX host groups sharing one destination */
+	unsigned n_sites;
+	uint64_t delay_warn_us;           /* one "delayed" DSN after this long; 0 = never */
 };
 
 struct dlv_params {
@@ -84,6 +93,9 @@ struct dlv_stats {
 	uint64_t dsn_sent, dsn_failed;
 	uint64_t conns_opened, conns_failed, conns_reused;
 	uint64_t tls_sessions, tls_verified;
+	uint64_t sts_enforced;            /* connections set up under an MTA-STS enforce policy */
+	uint64_t sts_mx_refused;          /* MX hosts skipped: not in the domain's enforce policy */
+	uint64_t sts_testing_failed;      /* MTA-STS testing: would have failed (delivered anyway) */
 	uint64_t acct_dropped;            /* accounting ring full */
 	uint64_t messages;                /* transactions completed (any outcome) */
 	uint64_t queued;                  /* jobs waiting now */

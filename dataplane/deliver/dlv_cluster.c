@@ -7,25 +7,69 @@
  * dispatches nothing. The lcore never talks to Redis: the only things it writes are the entry's
  * demand time (relaxed store, at most every DEMAND_EVERY_US), which tells the control plane
  * that this node wants a lease for the destination, its count of open connections (its own
- * slot, stored when it changes), which the lease counts until surplus connections are closed,
- * and its backoff cuts (its own slot: count and factor), which the node publishes cluster-wide.
- * A cut published by any node (the entry's bo_factor going down) is adopted by this lcore's
- * controller, which then restores the rate step by step as if it had cut itself: every node
- * restores its share in parallel, so the cluster-wide rate recovers once.
+ * slot, stored when it changes), which the lease counts until surplus connections are closed.
+ * Its backoff cuts go to the node through the lcore's request ring (clu_node_report_cut), which
+ * publishes them cluster-wide. A cut published by any node (the entry's bo_factor going down)
+ * is adopted by this lcore's controller, which then restores the rate step by step as if it
+ * had cut itself: every node restores its share in parallel, so the cluster-wide rate recovers
+ * once.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "cluster/clu.h"
 #include "deliver/dlv_int.h"
 
 #define DEMAND_EVERY_US 100000ull
+#define ASK_AGAIN_US 5000000ull     /* a key not in the table yet is asked for again after this */
+#define ASK_HOLD_US 1000000ull      /* a `*` destination waits this long for its key */
 
-static struct clu_entry *entry_of(const struct clu_table *t, const char *key)
+/* The destination's budget identity: its key without the class parts (|tls=..., the TLS
+ * class splits queues, not budgets). */
+static void base_of(const struct dlv_dest *d, char *buf, size_t cap)
 {
-	struct clu_entry *e = clu_table_find(t, key);
-	if (!e && strncmp(key, "route:", 6) == 0)
-		e = clu_table_find(t, key + 6);   /* a rule naming the route's domain */
+	size_t n = d->base_len < cap - 1 ? d->base_len : cap - 1;
+	memcpy(buf, d->key, n);
+	buf[n] = 0;
+}
+
+/* The entry of d: its base, a rule naming the route's domain (route:<name>), or the shaping
+ * rule that matched its recipient domain (|shape=<rule> in the key). */
+static struct clu_entry *entry_of(const struct clu_table *t, const struct dlv_dest *d)
+{
+	char base[DLV_KEY_MAX];
+	base_of(d, base, sizeof(base));
+	struct clu_entry *e = clu_table_find(t, base);
+	if (!e && strncmp(base, "route:", 6) == 0)
+		e = clu_table_find(t, base + 6);
+	const char *sh = e ? NULL : strstr(d->key + d->base_len, "|shape=");
+	if (sh) {
+		char rule[DLV_KEY_MAX];
+		size_t n = strcspn(sh + 7, "|");
+		n = n < sizeof(rule) - 1 ? n : sizeof(rule) - 1;
+		memcpy(rule, sh + 7, n);
+		rule[n] = 0;
+		e = clu_table_find(t, rule);
+	}
 	return e;
+}
+
+/* A cluster suspension names a destination as the operator knows it: its key, route name,
+ * recipient domain or one of its hosts (as dlv_dest_matches does for local suspensions). */
+static bool suspended(const struct clu_table *t, const struct clu_entry *e,
+		      const struct dlv_dest *d, uint64_t wall_ms)
+{
+	if (e && clu_entry_suspended(e, wall_ms))
+		return true;
+	if (!t || !t->n_susp)
+		return false;
+	const struct clu_entry *o = d->domain[0] ? clu_table_find(t, d->domain) : NULL;
+	if (o && clu_entry_suspended(o, wall_ms))
+		return true;
+	for (unsigned i = 0; i < d->nhops; i++)
+		if ((o = clu_table_find(t, d->hops[i].host)) && clu_entry_suspended(o, wall_ms))
+			return true;
+	return false;
 }
 
 /* The share shrank (a node joined): idle connections above it are closed by the next
@@ -42,32 +86,58 @@ static void shed_idle(struct dlv_engine *eng, struct dlv_dest *d, uint32_t n)
 	}
 }
 
-/* Reports this lcore's cuts and adopts the cluster's. */
-static void backoff_share(struct dlv_engine *eng, struct dlv_dest *d, struct clu_entry *e,
-			  unsigned slot)
+/* Reports this lcore's new cuts (any destination) to the node, which publishes them
+ * cluster-wide. Only cuts travel, never levels: a factor lowered by adopting the cluster's cut,
+ * or lagging its restoration by a moment, is not news. */
+static void cut_report(struct dlv_engine *eng, struct dlv_dest *d, struct clu_node *node,
+		       const struct clu_entry *e)
 {
-	uint64_t mine = CLU_CUT(d->bo.cuts, d->bo.factor);
-	if (d->bo.cuts && __atomic_load_n(&e->cut[slot], __ATOMIC_RELAXED) != mine)
-		__atomic_store_n(&e->cut[slot], mine, __ATOMIC_RELAXED);
+	if (d->bo.cuts == d->clu_cuts_sent)
+		return;
+	char base[DLV_KEY_MAX];
+	base_of(d, base, sizeof(base));
+	/* under the name of its budget when the table has one, so every node finds it there */
+	if (clu_node_report_cut(node, eng->p.lcore_index, e ? e->key : base, d->bo.factor) != -ENOSPC)
+		d->clu_cuts_sent = d->bo.cuts;   /* sent, or never sendable (retry only a full ring) */
+}
+
+/* Adopts a cut published by any node (the entry's factor going down); the restoration is
+ * then this lcore's own, step by step, in parallel with every other node's. */
+static void cut_adopt(struct dlv_engine *eng, struct dlv_dest *d, const struct clu_entry *e)
+{
 	uint32_t cf = e->bo_factor ? e->bo_factor : 1000;
 	uint32_t seen = d->clu_bo_seen ? d->clu_bo_seen : 1000;
 	if (cf == seen)
 		return;
 	d->clu_bo_seen = cf;
-	/* Only a new cut (the factor going down) is adopted; the cluster's restoration is
-	 * followed by this lcore's own steps. */
 	if (cf < seen && dlv_backoff_adopt(&d->bo, cf, eng->now))
 		dlv_dest_backoff_changed(eng, d);
 }
 
-bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d)
+/*
+ * A destination the table does not name becomes a cluster key when the `*` rule covers it
+ * with a limit: its limits are then cluster-wide, each destination its own budget, as with a
+ * named rule. It waits up to ASK_HOLD_US for its key so that it does not send on node-local
+ * limits meanwhile; when the node cannot take the key (its requests full, CLU_DEST_MAX keys,
+ * lcore index beyond CLU_LCORES) the node-local limits apply. True while it must wait.
+ */
+static bool ask_key(struct dlv_engine *eng, struct dlv_dest *d, struct clu_node *node)
 {
-	struct clu_node *node = clu_active();
-	if (!node)
-		return true;
-	struct clu_entry *e = entry_of(clu_node_table(node), d->key);
-	if (!e)
-		return true;
+	if (!d->shape_star)
+		return false;
+	if (d->clu_asked_us && eng->now < d->clu_asked_us + ASK_AGAIN_US)
+		return eng->now < d->clu_asked_us + ASK_HOLD_US;
+	char base[DLV_KEY_MAX];
+	base_of(d, base, sizeof(base));
+	if (clu_node_ask(node, eng->p.lcore_index, base) < 0)
+		return false;
+	d->clu_asked_us = eng->now ? eng->now : 1;
+	return true;
+}
+
+/* What the node learns from its lcores: demand, open connections, backoff cuts. */
+static void report(struct dlv_engine *eng, struct dlv_dest *d, struct clu_entry *e)
+{
 	if (d->qlen) {
 		uint64_t last = __atomic_load_n(&e->demand_us, __ATOMIC_RELAXED);
 		if (eng->now >= last + DEMAND_EVERY_US)
@@ -76,10 +146,31 @@ bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d)
 	unsigned slot = eng->p.lcore_index < CLU_LCORES ? eng->p.lcore_index : CLU_LCORES - 1;
 	if (__atomic_load_n(&e->open[slot], __ATOMIC_RELAXED) != d->nconn)
 		__atomic_store_n(&e->open[slot], d->nconn, __ATOMIC_RELAXED);
-	backoff_share(eng, d, e, slot);
+	cut_adopt(eng, d, e);
+}
+
+void dlv_cluster_cut(struct dlv_engine *eng, struct dlv_dest *d)
+{
+	struct clu_node *node = clu_active();
+	if (node && d->bo.cuts != d->clu_cuts_sent)
+		cut_report(eng, d, node, entry_of(clu_node_table(node), d));
+}
+
+bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d)
+{
+	struct clu_node *node = clu_active();
+	if (!node)
+		return true;
+	const struct clu_table *t = clu_node_table(node);
+	struct clu_entry *e = entry_of(t, d);
+	cut_report(eng, d, node, e);
+	if (e)
+		report(eng, d, e);
 	uint64_t wall_ms = (uint64_t)((int64_t)eng->now + eng->p.wall_offset_us) / 1000;
-	if (clu_entry_suspended(e, wall_ms))
+	if (suspended(t, e, d, wall_ms))
 		return false;
+	if (!e)
+		return !ask_key(eng, d, node);
 	unsigned idx = eng->p.lcore_index, n = eng->p.n_lcores;
 	if (e->limited_conns) {
 		uint32_t c = (uint32_t)clu_lcore_share(e->g.conns, idx, n);

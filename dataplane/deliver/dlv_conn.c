@@ -166,6 +166,10 @@ static void connect_hop(struct dlv_conn *dc)
 	struct dlv_engine *eng = dc->eng;
 	const struct dlv_hop *h = dlv_conn_hop(dc);
 	struct conn_addr dst = { .family = AF_INET, .port = htons(h->port) };
+	if (!dlv_sts_hop_allowed(dc, h)) {
+		next_hop(dc, dc->fail_text);
+		return;
+	}
 	if (hop_tlsa(dc, h) != 0)
 		return;
 	if (h->literal) {
@@ -185,7 +189,7 @@ static void connect_hop(struct dlv_conn *dc)
 		}
 		dst.ip.v4 = a->rr.a[dlv_rand(eng) % a->n].s_addr;
 	}
-	struct conn_addr src = { .family = AF_INET };
+	struct conn_addr src = { .family = AF_INET, .ip.v4 = dc->dest->src_ip };
 	int err = 0;
 	dc->conn_gone = false;
 	dc->tls_pending = dc->tls_on = dc->tls_verified = false;
@@ -237,6 +241,11 @@ static enum smtp_tls_policy smtp_tls(const struct dlv_conn *dc)
 	switch (dc->dest->tls) {
 	case DLV_TLS_NONE:
 		return SMTP_TLS_NONE;
+	case DLV_TLS_MTA_STS:
+		if ((dc->dest->sts && dc->dest->sts->mode == TLS_STS_ENFORCE) || dc->dest->requiretls)
+			return SMTP_TLS_REQUIRED;   /* RFC 8461 5 / RFC 8689: verified TLS or nothing */
+		/* testing, or no policy published: opportunistic */
+		__attribute__((fallthrough));
 	case DLV_TLS_MAY:
 		return pol->tls_ctx ? SMTP_TLS_OPPORTUNISTIC : SMTP_TLS_NONE;
 	default:
@@ -245,6 +254,51 @@ static enum smtp_tls_policy smtp_tls(const struct dlv_conn *dc)
 }
 
 /* ---- messages ---- */
+
+static uint32_t smtp_notify(uint8_t spool_bits)
+{
+	return (spool_bits & SPOOL_NOTIFY_NEVER ? SMTP_NOTIFY_NEVER : 0) |
+	       (spool_bits & SPOOL_NOTIFY_SUCCESS ? SMTP_NOTIFY_SUCCESS : 0) |
+	       (spool_bits & SPOOL_NOTIFY_FAILURE ? SMTP_NOTIFY_FAILURE : 0) |
+	       (spool_bits & SPOOL_NOTIFY_DELAY ? SMTP_NOTIFY_DELAY : 0);
+}
+
+/* ORCPT as stored ("type;decoded address") -> "type;xtext" into out; "" when it does not fit. */
+static void orcpt_wire(struct spool_str o, char *out, size_t cap)
+{
+	const char *semi = o.len ? memchr(o.p, ';', o.len) : NULL;
+	out[0] = 0;
+	if (!semi || (size_t)(semi - o.p) + 2 > cap)
+		return;
+	size_t tl = (size_t)(semi - o.p) + 1;
+	memcpy(out, o.p, tl);
+	if (smtp_xtext_encode(semi + 1, o.len - tl, out + tl, cap - tl) < 0)
+		out[0] = 0;
+}
+
+/* RET, ENVID, NOTIFY and ORCPT of job j's recipients, for the client engine (which sends them
+ * only to a hop that offers DSN). */
+static void dsn_params(struct dlv_conn *dc, const struct spool_msg *m, const struct dlv_job *j)
+{
+	struct spool_str ev = spool_msg_envid(m);
+	if (!ev.len || smtp_xtext_encode(ev.p, ev.len, dc->envid, sizeof(dc->envid)) < 0)
+		dc->envid[0] = 0;
+	for (unsigned i = 0; i < j->nrc; i++) {
+		struct spool_rcpt_view rv;
+		dc->notify[i] = 0;
+		dc->orcpt[i][0] = 0;
+		if (spool_msg_rcpt(m, j->rc[i], &rv) == 0) {
+			dc->notify[i] = smtp_notify(rv.notify);
+			orcpt_wire(rv.orcpt, dc->orcpt[i], sizeof(dc->orcpt[i]));
+		}
+		dc->orcptp[i] = dc->orcpt[i][0] ? dc->orcpt[i] : NULL;
+	}
+	dc->msg.envid = dc->envid[0] ? dc->envid : NULL;
+	dc->msg.notify = dc->notify;
+	dc->msg.orcpt = dc->orcptp;
+	uint8_t ret = spool_msg_ret(m);
+	dc->msg.ret = ret == SPOOL_RET_FULL ? SMTP_RET_FULL : ret == SPOOL_RET_HDRS ? SMTP_RET_HDRS : SMTP_RET_UNSPEC;
+}
 
 void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 {
@@ -290,6 +344,7 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 		.needs_smtputf8 = (flags & SPOOL_MF_SMTPUTF8) != 0,
 		.requiretls = (flags & SPOOL_MF_REQUIRETLS) != 0,
 	};
+	dsn_params(dc, m, j);
 	dc->buf_len = dc->buf_off = 0;
 	dc->body_eof = dc->body_wait = dc->body_err = false;
 	j->st = DLV_J_ACTIVE;
@@ -372,6 +427,7 @@ static void h_tls_result(void *ctx, const struct tls_result *r)
 	dc->tls_verified = r->verified;
 	dc->tls_version = r->version;
 	dc->tls_cipher = r->cipher;
+	dlv_sts_tls_result(dc, r->ok, r->verified);
 	if (r->ok) {
 		dc->eng->stats.tls_sessions++;
 		dc->eng->stats.tls_verified += r->verified;
@@ -395,6 +451,8 @@ static void h_starttls(void *ctx, struct smtp_client_session *c)
 		pol.n_tlsa = dc->ntlsa;
 	} else if (dc->dest->tls == DLV_TLS_VERIFY || dc->dest->tls == DLV_TLS_DANE) {
 		pol.mode = TLS_POLICY_VERIFY;   /* DANE without secure TLSA: PKIX, never clear text */
+	} else if (dc->dest->tls == DLV_TLS_MTA_STS && dc->dest->sts) {
+		dlv_sts_tls_policy(dc, &pol);
 	}
 	struct tls_conn_opts o = {
 		.now = eng->now, .handshake_timeout = TLS_HANDSHAKE_TIMEOUT_US, .on_result = h_tls_result,
@@ -511,8 +569,9 @@ static void c_connected(void *ctx, struct conn *c)
 		return;
 	}
 	dc->st = DLV_C_SETUP;
-	smtp_client_init(&dc->smtp, &eng->climits, &dc_hooks, dc, eng->pol->helo ? eng->pol->helo : "localhost",
-			 smtp_tls(dc), false, eng->now);
+	/* the source address's own name (IP pools), else ours; the destination outlives us */
+	const char *helo = dc->dest->helo[0] ? dc->dest->helo : eng->pol->helo ? eng->pol->helo : "localhost";
+	smtp_client_init(&dc->smtp, &eng->climits, &dc_hooks, dc, helo, smtp_tls(dc), false, eng->now);
 	drain(dc);
 }
 

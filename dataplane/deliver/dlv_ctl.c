@@ -206,7 +206,7 @@ static int parse_req(const struct ctl_req *req, struct dlv_ctl_req *rq, char *er
 		rq->op = cmd[6] == 'd' ? OP_DELETE : OP_BOUNCE;
 		name = arg_str(req->args, "target");
 		rq->qid = qid_parse(name);
-	} else if (strcmp(cmd, "suspend") == 0) {
+	} else if (strncmp(cmd, "suspend", 7) == 0) {   /* suspend, suspend --local */
 		rq->op = OP_SUSPEND;
 		json_t *d = json_object_get(req->args, "duration");
 		rq->duration_s = json_is_integer(d) && json_integer_value(d) > 0 ? (uint64_t)json_integer_value(d) : 0;
@@ -245,7 +245,7 @@ int dlv_ctl_init(struct ctl_daemon *d)
 {
 	static const char *const cmds[] = {
 		"queue summary", "queue list", "queue show", "queue flush", "queue delete",
-		"queue bounce", "suspend", "resume",
+		"queue bounce", "suspend --local", "resume --local", "suspend", "resume",
 	};
 	struct dp_rt *rt = ctl_daemon_rt(d);
 	for (uint16_t i = 0; rt && i < rt->n_workers; i++) {
@@ -262,6 +262,8 @@ int dlv_ctl_init(struct ctl_daemon *d)
 	}
 	for (unsigned i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		int rc = ctl_register(ctl_daemon_server(d), cmds[i], h_queue, d);
+		if (rc == -EEXIST && strncmp(cmds[i], "queue", 5) != 0)
+			continue;   /* plain suspend/resume served cluster-wide (control/cluster) */
 		if (rc < 0) {
 			log_err("event=startup_failed reason=\"admin command %s\" err=%d", cmds[i], rc);
 			return rc;

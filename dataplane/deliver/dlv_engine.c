@@ -131,122 +131,7 @@ static const char *rcpt_domain(const struct spool_msg *m, uint16_t idx, char *bu
 	return buf;
 }
 
-/* ---- destinations ---- */
-
-static uint32_t key_hash(const char *k)
-{
-	uint32_t h = 2166136261u;
-	for (; *k; k++)
-		h = (h ^ (uint8_t)*k) * 16777619u;
-	return h % DLV_DEST_HASH;
-}
-
-static const struct dlv_shape_rule *shape_rule(const struct dlv_policy *pol, const char *key,
-					       const char *domain)
-{
-	const struct dlv_shape_rule *star = NULL;
-	for (unsigned i = 0; pol && i < pol->n_shape; i++) {
-		const char *d = pol->shape[i].destination;
-		if (strcmp(d, "*") == 0)
-			star = &pol->shape[i];
-		else if (strcasecmp(d, key) == 0 || (domain && strcasecmp(d, domain) == 0))
-			return &pol->shape[i];
-	}
-	return star;
-}
-
-static enum dlv_tls_mode tls_rule(const struct dlv_policy *pol, const char *key, const char *domain)
-{
-	enum dlv_tls_mode mode = DLV_TLS_MAY;
-	for (unsigned i = 0; pol && i < pol->n_tls; i++) {
-		const char *d = pol->tls[i].destination;
-		if (strcasecmp(d, key) == 0 || (domain && strcasecmp(d, domain) == 0))
-			return pol->tls[i].mode;
-		if (strcmp(d, "*") == 0)
-			mode = pol->tls[i].mode;
-	}
-	return mode;
-}
-
-/* A lcore's share of a node-wide limit; never 0 for a limited destination, so every lcore can
- * make progress (the node may then exceed a very small limit by up to n_lcores - limit). */
-static uint64_t share(const struct dlv_engine *eng, uint64_t limit)
-{
-	if (limit == 0)
-		return 0;
-	uint64_t s = dlv_shape_split(limit, eng->p.lcore_index, eng->p.n_lcores);
-	return s ? s : 1;
-}
-
-static const char *const tls_names[] = {
-	[DLV_TLS_NONE] = "none", [DLV_TLS_MAY] = "may", [DLV_TLS_ENCRYPT] = "encrypt",
-	[DLV_TLS_VERIFY] = "verify", [DLV_TLS_DANE] = "dane",
-};
-
-/*
- * The class of a job of message m at destination `base` created for `domain`: TLS mode and
- * shaping rule (by destination name first, then by recipient domain, then "*"), raised by the
- * message's flags. Deterministic: whichever domain comes first, the same class results.
- */
-static void job_class(const struct dlv_engine *eng, const struct spool_msg *m, const char *base,
-		      const char *domain, struct dlv_class *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->tls = tls_rule(eng->pol, base, domain);
-	c->requiretls = m && (spool_msg_flags(m) & SPOOL_MF_REQUIRETLS);
-	if (c->requiretls && c->tls < DLV_TLS_VERIFY)
-		c->tls = DLV_TLS_VERIFY;   /* RFC 8689 4.2.1: never clear, always authenticated */
-	c->shape = shape_rule(eng->pol, base, NULL);
-	if (!c->shape || strcmp(c->shape->destination, "*") == 0) {
-		const struct dlv_shape_rule *r = shape_rule(eng->pol, "", domain);
-		if (r && strcmp(r->destination, "*") != 0) {
-			c->shape = r;
-			c->shape_by_domain = true;
-		}
-	}
-}
-
-/* The destination key: the base, then every part of the class that differs from the default,
- * so jobs that need different treatment never share a queue or a connection. */
-static void dest_key(char *key, size_t cap, const char *base, const struct dlv_class *c)
-{
-	snprintf(key, cap, "%s%s%s%s%s%s", base, c->tls != DLV_TLS_MAY ? "|tls=" : "",
-		 c->tls != DLV_TLS_MAY ? tls_names[c->tls] : "", c->requiretls ? "|requiretls" : "",
-		 c->shape_by_domain ? "|shape=" : "", c->shape_by_domain ? c->shape->destination : "");
-}
-
-static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *base, const char *domain,
-				 const struct dlv_class *c)
-{
-	char key[DLV_KEY_MAX];
-	dest_key(key, sizeof(key), base, c);
-	uint32_t h = key_hash(key);
-	for (struct dlv_dest *d = eng->hash[h]; d; d = d->next_hash)
-		if (strcmp(d->key, key) == 0)
-			return d;
-	struct dlv_dest *d = calloc(1, sizeof(*d));
-	if (!d)
-		return NULL;
-	snprintf(d->key, sizeof(d->key), "%s", key);
-	d->base_len = strnlen(base, sizeof(d->key) - 1);
-	const struct dlv_shape_rule *r = c->shape;
-	d->conn_limit = r ? (uint32_t)share(eng, r->connections) : 0;
-	d->per_conn = r ? r->per_connection : 0;
-	/* rate: messages/s -> milli-messages/s, split exactly (fractions allowed) */
-	d->rate_mps = r && r->rate ? dlv_shape_split((uint64_t)r->rate * 1000, eng->p.lcore_index,
-						     eng->p.n_lcores) : 0;
-	if (r && r->rate && d->rate_mps == 0)
-		d->rate_mps = 1;
-	dlv_bucket_init(&d->bucket, d->rate_mps, r && r->burst ? r->burst : 1, eng->now);
-	dlv_backoff_init(&d->bo, eng->now);
-	d->tls = c->tls;
-	d->requiretls = c->requiretls;
-	snprintf(d->domain, sizeof(d->domain), "%s", domain ? domain : "");
-	d->susp_until = dlv_suspended(eng, d);
-	d->next_hash = eng->hash[h];
-	eng->hash[h] = d;
-	return d;
-}
+/* ---- destinations (the queues; keys and classes are in dlv_dest.c) ---- */
 
 static void dest_mark_ready(struct dlv_engine *eng, struct dlv_dest *d)
 {
@@ -425,6 +310,7 @@ static void account(struct dlv_engine *eng, const struct spool_msg *m, uint16_t 
 	if (dc && dc->dest) {
 		ev.f[CTL_ACCT_DESTINATION] = astr(dc->dest->key);
 		ev.f[CTL_ACCT_REMOTE_HOST] = astr(dlv_conn_hop(dc)->host);
+		ev.f[CTL_ACCT_TLS_POLICY] = astr(dlv_sts_policy_word(dc->dest, dlv_tls_name(dc->dest->tls)));
 	}
 	if (dc && dc->tls_on) {
 		ev.f[CTL_ACCT_TLS_VERSION] = astr(dc->tls_version);
@@ -463,13 +349,17 @@ static void record_final(struct dlv_engine *eng, struct dlv_job *j, const uint16
 		nd++;
 	}
 	send_dsn(eng, m, dr, nd);
-	char q[24];
+	char q[24], src[16] = "-";
 	spool_qid_str(j->qid, q);
+	if (dc && dc->dest && dc->dest->src_ip) {
+		const uint8_t *b = (const uint8_t *)&dc->dest->src_ip;
+		snprintf(src, sizeof(src), "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+	}
 	for (unsigned i = 0; i < n; i++) {
 		const char *t = text[i] ? text[i] : "";
-		log_info("qid=%s rcpt=%u event=%s tls=%s reply=\"%s\"", q, idx[i],
+		log_info("qid=%s rcpt=%u event=%s tls=%s src=%s reply=\"%s\"", q, idx[i],
 			 st[i] == SPOOL_RCPT_DELIVERED ? "delivered" : st[i] == SPOOL_RCPT_EXPIRED ? "expired" : "bounced",
-			 tls_word(dc), t);
+			 tls_word(dc), src, t);
 		account(eng, m, idx[i], st[i] == SPOOL_RCPT_DELIVERED ? CTL_ACCT_DELIVERED :
 			st[i] == SPOOL_RCPT_EXPIRED ? CTL_ACCT_EXPIRED : CTL_ACCT_BOUNCED, t, dc);
 		if (st[i] == SPOOL_RCPT_DELIVERED)
@@ -481,6 +371,45 @@ static void record_final(struct dlv_engine *eng, struct dlv_job *j, const uint16
 		/* After the last of these the message may be dead: m must not be used below. */
 		spool_outcome(eng->sp, j->qid, idx[i], st[i], t, strlen(t));
 	}
+}
+
+#define DLV_WARN_MAX 32   /* recipients listed in one delay warning */
+
+/*
+ * RFC 3464 "delayed": once per message (the spool mark makes it durable), at the first deferral
+ * after delay_warn_us, to a non-null sender, listing the message's pending recipients whose
+ * NOTIFY asks for it (DELAY given, or no NOTIFY at all), at most DLV_WARN_MAX of them.
+ */
+static void delay_warning(struct dlv_engine *eng, const struct spool_msg *m, const char *ecode,
+			  const char *text)
+{
+	uint64_t now_wall = wall(eng, eng->now);
+	if (!eng->pol->delay_warn_us || (spool_msg_marks(m) & SPOOL_MARK_DELAY_WARNED) ||
+	    spool_msg_sender(m).len == 0 || now_wall < spool_msg_arrival(m) + eng->pol->delay_warn_us)
+		return;
+	struct dlv_dsn_rcpt dr[DLV_WARN_MAX];
+	char addr[DLV_WARN_MAX][SMTP_PATH_MAX + 1];
+	unsigned nd = 0;
+	uint64_t until = eng->pol->retry.max_age_us ? (spool_msg_arrival(m) + eng->pol->retry.max_age_us) / 1000000 : 0;
+	for (uint16_t i = 0; i < spool_msg_nrcpt(m) && nd < DLV_WARN_MAX; i++) {
+		struct spool_rcpt_view rv;
+		if (spool_msg_rcpt(m, i, &rv) < 0 || rv.status != SPOOL_RCPT_PENDING ||
+		    (rv.notify && !(rv.notify & SPOOL_NOTIFY_DELAY)))
+			continue;
+		snprintf(addr[nd], sizeof(addr[nd]), "%.*s", (int)rv.addr.len, rv.addr.p);
+		dr[nd] = (struct dlv_dsn_rcpt){
+			.addr = addr[nd], .action = DLV_DSN_DELAYED, .status = ecode, .diagnostic = text,
+			.last_attempt = now_wall / 1000000, .retry_until = until,
+		};
+		nd++;
+	}
+	char q[24];
+	spool_qid_str(spool_msg_qid(m), q);
+	/* marked first: a warning is never sent twice, at the price of one lost if the DSN fails */
+	if (spool_mark(eng->sp, spool_msg_qid(m), SPOOL_MARK_DELAY_WARNED) < 0)
+		return;
+	log_info("qid=%s event=delay_warning rcpts=%u", q, nd);
+	send_dsn(eng, m, dr, nd);
 }
 
 /* Defers what is left of j on the retry schedule, or expires it. */
@@ -510,6 +439,7 @@ static void job_defer(struct dlv_engine *eng, struct dlv_job *j, const char *eco
 	}
 	eng->stats.deferred += j->nrc;
 	spool_retry(eng->sp, j->qid, next_wall, j->attempts);
+	delay_warning(eng, m, ecode, text);
 	char q[24];
 	log_info("qid=%s event=deferred attempts=%u retry_in_s=%llu status=%s reply=\"%s\"",
 		 spool_qid_str(j->qid, q), j->attempts,
@@ -611,6 +541,7 @@ void dlv_dest_backoff_changed(struct dlv_engine *eng, struct dlv_dest *d)
 	dlv_bucket_set_rate(&d->bucket, r, eng->now);
 	log_info("dest=%s event=backoff rate_factor_permille=%u cuts=%u rate_mps=%llu", d->key,
 		 d->bo.factor, d->bo.cuts, (unsigned long long)r);
+	dlv_cluster_cut(eng, d);   /* a cut of ours is shared with the cluster (if any) */
 }
 
 void dlv_dest_outcome(struct dlv_engine *eng, struct dlv_dest *d, bool tempfail)
@@ -675,9 +606,7 @@ void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j)
 	if (rt) {
 		char key[DLV_KEY_MAX];
 		snprintf(key, sizeof(key), "route:%s", rt->name && rt->name[0] ? rt->name : rt->domain);
-		struct dlv_class cls;
-		job_class(eng, m, key, domain, &cls);
-		struct dlv_dest *d = dest_get(eng, key, domain, &cls);
+		struct dlv_dest *d = dlv_dest_for(eng, m, key, domain, NULL);
 		if (!d) {
 			job_defer(eng, j, "4.3.0", "out of memory");
 			return;
@@ -697,6 +626,9 @@ void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j)
 		job_defer(eng, j, "4.4.3", "no resolver available");
 		return;
 	}
+	const struct ctl_dns_sts *sts;
+	if (dlv_sts_lookup(eng, j, domain, &sts) != 0)
+		return;   /* waiting for the MTA-STS policy, or deferred */
 	const struct ctl_dns_answer *a = ctl_dns_lookup(eng->dns, domain, CTL_DNS_MX, eng->now);
 	if (!a) {
 		uint64_t req = ((uint64_t)j->idx << 32) | j->gen;
@@ -740,11 +672,14 @@ void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j)
 		return;
 	}
 	char key[DLV_KEY_MAX];
-	if (dlv_rollup_key(&hops, key, sizeof(key)) < 0)
+	const struct dlv_site *site = NULL;
+	for (unsigned i = 0; !site && i < hops.n && hops.pref[i] == hops.pref[0]; i++)
+		site = dlv_site_find(eng->pol->sites, eng->pol->n_sites, hops.host[i]);
+	if (site)
+		snprintf(key, sizeof(key), "site:%s", site->name);   /* the operator's grouping */
+	else if (dlv_rollup_key(&hops, key, sizeof(key)) < 0)
 		snprintf(key, sizeof(key), "%s", domain);
-	struct dlv_class cls;
-	job_class(eng, m, key, domain, &cls);
-	struct dlv_dest *d = dest_get(eng, key, domain, &cls);
+	struct dlv_dest *d = dlv_dest_for(eng, m, key, domain, sts);
 	if (!d) {
 		job_defer(eng, j, "4.3.0", "out of memory");
 		return;
@@ -997,6 +932,7 @@ void dlv_engine_free(struct dlv_engine *eng)
 		while (eng->hash[h]) {
 			struct dlv_dest *d = eng->hash[h];
 			eng->hash[h] = d->next_hash;
+			free(d->sts);
 			free(d);
 		}
 	dlv_heap_free(&eng->sched);

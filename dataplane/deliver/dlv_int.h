@@ -19,11 +19,15 @@
 #define DLV_TEXT_MAX    200
 #define DLV_TLSA_MAX    8
 #define DLV_SUSP_MAX    64
+#define DLV_ORCPT_WIRE  800           /* "type;xtext" sent; a longer ORCPT is left out */
+#define DLV_POOL_MAX    64            /* delivery.pools entries (the config layer enforces it) */
 #define DLV_TLSA_LEN    64            /* SHA-512; full-certificate records are skipped */
 
 enum dlv_job_state { DLV_J_FREE = 0, DLV_J_RESOLVE, DLV_J_READY, DLV_J_ACTIVE, DLV_J_DEFERRED };
 
 struct dlv_dest;
+struct ctl_dns_sts;
+struct spool_msg;
 
 struct dlv_job {
 	struct dlv_heap_node hn;      /* first: the retry heap hands back this pointer */
@@ -36,6 +40,7 @@ struct dlv_job {
 	uint16_t attempts;
 	uint64_t due;                 /* DEFERRED: next attempt (monotonic) */
 	uint8_t nrc;
+	bool sts_asked;               /* the MTA-STS policy was requested: its completion came back */
 	uint16_t rc[DLV_JOB_RCPTS];   /* recipient indexes in the spooled message */
 };
 
@@ -52,15 +57,34 @@ struct dlv_hop {
  */
 struct dlv_class {
 	enum dlv_tls_mode tls;        /* effective: the policy's, raised to verify by REQUIRETLS */
+	bool tls_by_domain;           /* the TLS rule named the recipient domain, not the destination */
 	bool requiretls;              /* RFC 8689: verified TLS and REQUIRETLS at every hop */
 	const struct dlv_shape_rule *shape;   /* NULL: unlimited */
 	bool shape_by_domain;         /* the rule named the recipient domain, not the destination */
+	const char *sts_domain;       /* tls MTA_STS with a published policy: the domain (key part) */
+	uint32_t src_ip;              /* source address from the message's pool; 0: the port's */
+	const char *src_helo;         /* its EHLO name (NULL: smtp.hostname) */
+};
+
+/* The MTA-STS policy (testing/enforce) a destination follows, copied from the resolver's
+ * answer (answers live only until the next quiescent state). dlv_sts.c. */
+struct dlv_sts {
+	uint8_t mode;                 /* enum tls_sts_mode: TLS_STS_TESTING or TLS_STS_ENFORCE */
+	char id[33];
+	uint64_t valid_until_wall_s;
+	unsigned n_mx;
+	char mx[16][DLV_HOST_MAX + 1];
 };
 
 struct dlv_dest {
 	char key[DLV_KEY_MAX];
 	size_t base_len;              /* key[0..base_len): route:NAME, site:NAME or the MX rollup */
+	char budget[DLV_KEY_MAX];     /* the name its shaping (and cluster budget) goes by: the
+				       * domain of a rule chosen by recipient domain, else the base */
 	bool requiretls;
+	struct dlv_sts *sts;          /* MTA-STS policy in force (tls == DLV_TLS_MTA_STS), or NULL */
+	uint32_t src_ip;              /* connect source (network order); 0: the port's address */
+	char helo[DLV_HOST_MAX + 1];  /* EHLO name of that source; "": smtp.hostname */
 	char domain[DLV_HOST_MAX + 1];  /* the recipient domain that created it */
 	uint64_t susp_until;          /* suspended by the operator until (monotonic); 0: not */
 	uint32_t n_ready, n_active, n_deferred;   /* scratch of dlv_op_summary */
@@ -81,6 +105,9 @@ struct dlv_dest {
 	struct dlv_bucket bucket;
 	struct dlv_backoff bo;
 	uint32_t clu_bo_seen;         /* cluster-wide backoff factor last adopted (0: none yet) */
+	uint32_t clu_cuts_sent;       /* bo.cuts already reported to the cluster */
+	uint64_t clu_asked_us;        /* asked the cluster to manage this key (0: never) */
+	bool shape_star;              /* limited by the `*` shaping rule */
 	uint64_t fail_until;          /* all hops failed: no new connection before this */
 	enum dlv_tls_mode tls;
 	unsigned nhops;
@@ -110,6 +137,7 @@ struct dlv_conn {
 	bool conn_gone;
 	bool tls_pending;
 	bool tls_on, tls_verified;
+	bool sts_match;               /* MTA-STS: the current hop matches the policy's mx patterns */
 	bool in_setup;                /* counted in dest->nsetup */
 	char fail_ecode[16];          /* enhanced status of a setup failure (4.7.5 TLS...) */
 	char fail_text[DLV_TEXT_MAX]; /* and its reason */
@@ -126,6 +154,11 @@ struct dlv_conn {
 	char from[SMTP_PATH_MAX + 1];
 	char rcpt[DLV_JOB_RCPTS][SMTP_PATH_MAX + 1];
 	const char *rcptp[DLV_JOB_RCPTS];
+	/* DSN parameters passed on (RFC 3461 4: a DSN-capable relay keeps them), xtext-encoded */
+	char envid[3 * SMTP_ENVID_MAX + 1];
+	uint32_t notify[DLV_JOB_RCPTS];
+	char orcpt[DLV_JOB_RCPTS][DLV_ORCPT_WIRE];
+	const char *orcptp[DLV_JOB_RCPTS];
 	uint16_t rcode[DLV_JOB_RCPTS];
 	char rtext[DLV_JOB_RCPTS][DLV_TEXT_MAX];
 	char recode[DLV_JOB_RCPTS][16];
@@ -150,6 +183,7 @@ struct dlv_engine {
 	} susp[DLV_SUSP_MAX];
 	const struct dlv_policy *pol;
 	struct dlv_policy nopol;
+	uint32_t pool_rr[DLV_POOL_MAX];   /* round robin over each pool's addresses */
 	struct smtp_client_limits climits;   /* borrowed by every client session: lives here */
 	uint64_t now;
 	uint32_t rnd;
@@ -168,6 +202,14 @@ struct dlv_engine {
 	char *dsn;
 	size_t dsn_len, dsn_cap;
 };
+
+/* dlv_dest.c: the destination of a job of message m created for `domain` at `base` (found or
+ * created with the class the message, the policy and the domain's MTA-STS policy `sts` (NULL:
+ * none) give); NULL: out of memory. */
+struct dlv_dest *dlv_dest_for(struct dlv_engine *eng, const struct spool_msg *m, const char *base,
+			      const char *domain, const struct ctl_dns_sts *sts);
+/* The configuration word of a TLS mode ("may", "mta-sts"...). */
+const char *dlv_tls_name(enum dlv_tls_mode m);
 
 /* dlv_engine.c, used by dlv_conn.c */
 struct dlv_job *dlv_dest_pop(struct dlv_dest *d);
@@ -212,7 +254,28 @@ void dlv_conn_abort_all(struct dlv_engine *eng);
  * connections of a destination spread over them (RFC 5321 5.1); the rest keep their order. */
 const struct dlv_hop *dlv_conn_hop(const struct dlv_conn *dc);
 
+/* dlv_sts.c: MTA-STS (RFC 8461) in delivery; the policy comes from control/sts through the
+ * resolver's CTL_DNS_STS pseudo type. */
+/* 0 with *out set (NULL: no policy applies), 1 parked waiting for the policy, -1 deferred. */
+int dlv_sts_lookup(struct dlv_engine *eng, struct dlv_job *j, const char *domain,
+		   const struct ctl_dns_sts **out);
+/* Raises the class to mta-sts when p is a testing/enforce policy (domain becomes a key part). */
+void dlv_sts_class(struct dlv_class *c, const char *domain, const struct ctl_dns_sts *p);
+/* Copies p into d (when d follows MTA-STS and the policy id changed). -ENOMEM or 0. */
+int dlv_sts_dest_update(struct dlv_dest *d, const struct ctl_dns_sts *p);
+/* Before connecting to h: false when an enforce policy excludes it (fail_ecode/text set). */
+bool dlv_sts_hop_allowed(struct dlv_conn *dc, const struct dlv_hop *h);
+/* The TLS policy of a connection of an MTA-STS destination. */
+void dlv_sts_tls_policy(const struct dlv_conn *dc, struct tls_policy *pol);
+/* After the handshake (testing: counts and logs a would-be failure). */
+void dlv_sts_tls_result(struct dlv_conn *dc, bool ok, bool verified);
+/* "mta-sts:enforce", "mta-sts:testing", or the destination's configured mode name. */
+const char *dlv_sts_policy_word(const struct dlv_dest *d, const char *mode_name);
+
 /* dlv_cluster.c: clamps d to the cluster lease; false: dispatch nothing for d this turn. */
 bool dlv_cluster_gate(struct dlv_engine *eng, struct dlv_dest *d);
+/* d's backoff factor changed: a new cut of this lcore's goes to the cluster (no-op without
+ * one; a full request ring is retried by the next gate). */
+void dlv_cluster_cut(struct dlv_engine *eng, struct dlv_dest *d);
 
 #endif

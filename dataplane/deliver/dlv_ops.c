@@ -65,9 +65,9 @@ bool dlv_dest_matches(const struct dlv_dest *d, const char *name)
 	/* the base of the key (without the |tls=... class parts) names every class of it */
 	if (n == d->base_len && strncasecmp(d->key, name, n) == 0)
 		return true;
-	if (strncmp(d->key, "route:", 6) == 0 && n + 6 == d->base_len &&
-	    strncasecmp(d->key + 6, name, n) == 0)
-		return true;
+	size_t pl = strncmp(d->key, "route:", 6) == 0 ? 6 : strncmp(d->key, "site:", 5) == 0 ? 5 : 0;
+	if (pl && n + pl == d->base_len && strncasecmp(d->key + pl, name, n) == 0)
+		return true;   /* route:NAME and site:NAME answer to NAME */
 	for (unsigned i = 0; i < d->nhops; i++)
 		if (strcasecmp(d->hops[i].host, name) == 0)
 			return true;

@@ -7,6 +7,7 @@
 #ifndef DPMAIL_DLV_ROUTE_T_H
 #define DPMAIL_DLV_ROUTE_T_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define DLV_HOST_MAX 255      /* RFC 1035 name length */
@@ -25,6 +26,31 @@ struct dlv_route {
 	const char *const *hosts; /* "host" or "host:port" or "[198.18.0.5]:2525" */
 	unsigned nhosts;
 	const char *name;         /* rollup name for shaping; NULL: derived from the hosts */
+};
+
+/* One source address of a pool: the connect source and the EHLO name that goes with it. */
+struct dlv_src {
+	uint32_t ip;              /* IPv4, network byte order */
+	const char *helo;         /* NULL: smtp.hostname */
+};
+
+/* A source IP pool (delivery.pools). */
+struct dlv_pool {
+	const char *name;
+	const struct dlv_src *addrs;
+	unsigned naddrs;
+	const char *const *tenants;   /* relay.clients names */
+	unsigned ntenants;
+	const char *const *senders;   /* sender domains */
+	unsigned nsenders;
+	bool is_default;
+};
+
+/* A site (delivery.sites): MX host patterns ("host" or "*.suffix") naming one infrastructure. */
+struct dlv_site {
+	const char *name;
+	const char *const *mx;
+	unsigned nmx;
 };
 
 enum dlv_mx_verdict {

@@ -35,4 +35,16 @@ void dlv_mx_order(const struct dlv_mx_rr *rrs, unsigned n, const char *const *se
  */
 int dlv_rollup_key(const struct dlv_hops *hops, char *buf, size_t len);
 
+/*
+ * The pool for a message (dlv_pool.c): the pool listing its tenant (the relay.clients entry
+ * that accepted it), else the one listing its sender domain (case-insensitive), else the
+ * default pool, else NULL (no pool: the port's address and smtp.hostname).
+ */
+const struct dlv_pool *dlv_pool_select(const struct dlv_pool *pools, unsigned n, const char *tenant,
+				       size_t tenant_len, const char *sender_domain);
+
+/* The site whose patterns match host ("*.suffix" matches strict subdomains; case-insensitive,
+ * a trailing dot ignored), or NULL. */
+const struct dlv_site *dlv_site_find(const struct dlv_site *sites, unsigned n, const char *host);
+
 #endif

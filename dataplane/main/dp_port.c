@@ -7,6 +7,7 @@
  */
 #include "main/dp.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
@@ -80,6 +81,11 @@ static int nifs_init(struct dp_rt *rt, const struct rte_eth_dev_info *info)
 	rte_eth_macaddr_get(rt->port_id, &nc.mac);
 	nc.ip = c->port.ipv4.ip.u.v4;
 	nc.prefix_len = c->port.ipv4.len;
+	for (uint32_t i = 0; i < c->port.extra_ipv4.n && i < NET_EXTRA_IP_MAX; i++) {
+		struct in_addr a = { 0 };
+		inet_pton(AF_INET, c->port.extra_ipv4.v[i], &a);   /* validated by the config */
+		nc.extra_ip[nc.n_extra_ip++] = a.s_addr;
+	}
 	nc.gateway = c->port.gateway.family ? c->port.gateway.u.v4 : 0;
 	nc.mtu = (uint16_t)c->port.mtu;
 	nc.ttl = 64;

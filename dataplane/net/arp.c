@@ -220,14 +220,15 @@ void arp_input(struct net_if *nif, struct rte_mbuf *m)
 	uint16_t op = rte_be_to_cpu_16(a->arp_opcode);
 	uint32_t sip = a->arp_data.arp_sip, tip = a->arp_data.arp_tip;
 	struct rte_ether_addr sha = a->arp_data.arp_sha;
-	bool for_us = tip == nif->ip && sip != nif->ip;
+	bool sip_ours = net_if_local(nif, sip);
+	bool for_us = net_if_local(nif, tip) && !sip_ours;
 	struct arp_entry *e = sip ? find(&nif->arp, sip) : NULL;
 	bool changed = e && e->state == ARP_REACHABLE && !rte_is_same_ether_addr(&e->mac, &sha);
 	if (!e && for_us && sip)
 		e = entry_alloc(nif, sip);
-	if (e && sip != nif->ip)
+	if (e && !sip_ours)
 		entry_resolved(nif, e, &sha);
-	if (sip && sip != nif->ip && (changed || (for_us && op == RTE_ARP_OP_REPLY)))
+	if (sip && !sip_ours && (changed || (for_us && op == RTE_ARP_OP_REPLY)))
 		neigh_post(nif, sip, &sha);
 	if (!for_us) {
 		nif->cnt.drop[NET_DROP_ARP_NOT_US]++;
@@ -243,7 +244,7 @@ void arp_input(struct net_if *nif, struct rte_mbuf *m)
 	a->arp_data.arp_tha = sha;
 	a->arp_data.arp_tip = sip;
 	a->arp_data.arp_sha = nif->mac;
-	a->arp_data.arp_sip = nif->ip;
+	a->arp_data.arp_sip = tip;   /* the address asked for: the primary or an extra one */
 	rte_pktmbuf_trim(m, rte_pktmbuf_data_len(m) - sizeof(*a));
 	struct rte_ether_hdr *eh = eth_prepend(nif, m, RTE_ETHER_TYPE_ARP);
 	if (unlikely(!eh)) {

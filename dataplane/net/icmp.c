@@ -14,6 +14,7 @@
 #include <rte_mbuf.h>
 
 #include "net/ip.h"
+#include "net/net.h"
 
 #define ICMP_ECHO_REPLY   0
 #define ICMP_DEST_UNREACH 3
@@ -49,7 +50,7 @@ static void error_input(struct net_if *nif, struct rte_mbuf *m, const struct ip_
 	const struct rte_ipv4_hdr *q = (const struct rte_ipv4_hdr *)(p + ICMP_HDR_LEN);
 	uint16_t qhl = (uint16_t)((q->version_ihl & 0xf) * 4);
 	if ((q->version_ihl >> 4) != 4 || qhl < sizeof(*q) || ICMP_HDR_LEN + qhl + 8 > len ||
-	    q->src_addr != nif->ip)
+	    !net_if_local(nif, q->src_addr))
 		return drop(nif, m, NET_DROP_ICMP_TYPE);
 	nif->cnt.icmp_err_rx++;
 	const struct ip_l4_slot *slot = &nif->l4[q->next_proto_id];

@@ -5,6 +5,7 @@
  * (dpmail's peers use path MTU discovery and plain headers), so they are dropped and counted.
  */
 #include "net/ip.h"
+#include "net/net.h"
 
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -32,7 +33,7 @@ void ip_register_icmp_err(struct net_if *nif, uint8_t proto, ip_icmp_err_fn fn, 
 static bool src_martian(const struct net_if *nif, uint32_t src)
 {
 	uint32_t h = rte_be_to_cpu_32(src);
-	if ((h >> 24) == 0 || h == UINT32_MAX || (h >> 28) == 0xe || (h >> 24) == 127 || src == nif->ip)
+	if ((h >> 24) == 0 || h == UINT32_MAX || (h >> 28) == 0xe || (h >> 24) == 127 || net_if_local(nif, src))
 		return true;
 	/* our subnet's broadcast address (prefixes up to /30 have one) */
 	return nif->prefix_len <= 30 && (src & ~nif->netmask) == ~nif->netmask &&
@@ -66,7 +67,7 @@ void ip_input(struct net_if *nif, struct rte_mbuf *m)
 		return drop(nif, m, NET_DROP_IP_OPTIONS);
 	if (unlikely(src_martian(nif, h->src_addr)))
 		return drop(nif, m, NET_DROP_IP_SRC);
-	if (unlikely(h->dst_addr != nif->ip))
+	if (unlikely(h->dst_addr != nif->ip && !net_if_local(nif, h->dst_addr)))
 		return drop(nif, m, NET_DROP_IP_NOT_US);
 	const struct ip_l4_slot *slot = &nif->l4[h->next_proto_id];
 	if (unlikely(!slot->input))

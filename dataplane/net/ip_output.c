@@ -12,11 +12,12 @@
 
 #include "net/arp.h"
 #include "net/eth.h"
+#include "net/net.h"
 
 uint32_t ip_route(const struct net_if *nif, uint32_t dst)
 {
 	uint32_t h = rte_be_to_cpu_32(dst);
-	if (h == 0 || h == UINT32_MAX || (h >> 28) == 0xe || dst == nif->ip)
+	if (h == 0 || h == UINT32_MAX || (h >> 28) == 0xe || net_if_local(nif, dst))
 		return 0;
 	if (((dst ^ nif->ip) & nif->netmask) == 0) {
 		/* the subnet's network and broadcast addresses are not hosts (prefixes up to /30) */
@@ -40,7 +41,7 @@ int ip_output(struct net_if *nif, struct rte_mbuf *m, uint32_t src, uint32_t dst
 	uint32_t l4_len = rte_pktmbuf_pkt_len(m);
 	if (unlikely(l4_len > ip_l4_mtu(nif)))
 		return fail(nif, m, NET_DROP_TX_SIZE, -EMSGSIZE);
-	if (unlikely(src && src != nif->ip))
+	if (unlikely(src && !net_if_local(nif, src)))
 		return fail(nif, m, NET_DROP_TX_NOROUTE, -EADDRNOTAVAIL);
 	uint32_t nh = ip_route(nif, dst);
 	if (unlikely(nh == 0))

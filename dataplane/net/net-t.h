@@ -83,11 +83,15 @@ struct net_tx_buf {
 	void *sink_ctx;
 };
 
+#define NET_EXTRA_IP_MAX 16   /* additional local addresses of a port (delivery source pools) */
+
 /* What net_if_init() needs; addresses network byte order. */
 struct net_if_conf {
 	uint16_t port_id, queue_id;
 	struct rte_ether_addr mac;
 	uint32_t ip;
+	uint32_t extra_ip[NET_EXTRA_IP_MAX];  /* more local addresses on the same link (0: none) */
+	uint8_t n_extra_ip;
 	uint8_t prefix_len;       /* 0..32 */
 	uint32_t gateway;         /* 0: none (on-link only) */
 	uint16_t mtu;             /* IPv4 MTU, bytes */
@@ -112,6 +116,8 @@ struct net_if {
 	struct rte_mempool *pool;
 	struct net_tx_buf tx;
 	struct net_counters cnt;
+	uint8_t n_extra_ip;
+	uint32_t extra_ip[NET_EXTRA_IP_MAX];  /* answered by ARP, accepted by IP, usable as source */
 	struct ip_l4_slot l4[256];
 	/*
 	 * Neighbour sharing between the workers of one port: RSS may deliver an ARP reply to a

@@ -25,6 +25,17 @@
  */
 int net_if_init(struct net_if *nif, const struct net_if_conf *c);
 
+/* Whether a is one of the interface's addresses (the primary or an extra one). */
+static inline bool net_if_local(const struct net_if *nif, uint32_t a)
+{
+	if (a == nif->ip)
+		return true;
+	for (unsigned i = 0; i < nif->n_extra_ip; i++)
+		if (a == nif->extra_ip[i])
+			return true;
+	return false;
+}
+
 /* Free every mbuf nif still owns (TX buffer, ARP hold queues). nif can be re-initialised. */
 void net_if_fini(struct net_if *nif);
 

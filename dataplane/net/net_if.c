@@ -53,13 +53,15 @@ static const char *const drop_names[NET_DROP__MAX] = {
 
 int net_if_init(struct net_if *nif, const struct net_if_conf *c)
 {
-	if (c->prefix_len > 32 || c->mtu < 576 || c->mtu > 9000)
+	if (c->prefix_len > 32 || c->mtu < 576 || c->mtu > 9000 || c->n_extra_ip > NET_EXTRA_IP_MAX)
 		return -EINVAL;
 	memset(nif, 0, sizeof(*nif));
 	nif->mac = c->mac;
 	nif->port_id = c->port_id;
 	nif->queue_id = c->queue_id;
 	nif->ip = c->ip;
+	nif->n_extra_ip = c->n_extra_ip;
+	memcpy(nif->extra_ip, c->extra_ip, sizeof(nif->extra_ip));
 	nif->prefix_len = c->prefix_len;
 	nif->netmask = c->prefix_len ? rte_cpu_to_be_32(~0u << (32 - c->prefix_len)) : 0;
 	nif->gateway = c->gateway;

@@ -12,6 +12,7 @@
 
 #include <rte_jhash.h>
 
+#include "log.h"
 #include "net/tcp_impl.h"
 
 static uint32_t flow_hash(const struct tcp_stack *st, const struct tcp_flow_key *k)
@@ -118,6 +119,11 @@ void tcp_conn_release(struct tcp_conn *tc)
 	struct tcp_stack *st = tc->st;
 	if (tc->flags & TF_REAP)
 		return;
+	if (log_get_level() >= LOG_LVL_DEBUG)
+		log_debug("conn=%llu event=tcp_release lport=%u rport=%u state=%s una=%u max=%u "
+			  "rcv_nxt=%u flags=0x%x", (unsigned long long)tc->c.id,
+			  rte_be_to_cpu_16(tc->f.key.lport), rte_be_to_cpu_16(tc->f.key.rport),
+			  tcp_state_str(tc->state), tc->snd_una, tc->snd_max, tc->rcv_nxt, tc->flags);
 	if (tc->state == TCP_SYN_RCVD && tc->lst) {
 		tc->lst->syn_rcvd--;
 		st->nsyn_rcvd--;

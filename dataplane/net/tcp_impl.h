@@ -54,6 +54,8 @@ struct tcp_seg {
 	uint32_t len;             /* payload bytes */
 	uint32_t wnd;             /* raw window field */
 	uint8_t flags;
+	bool old_dup;             /* payload wholly old, dropped: only its ACK is used (never a
+				   * duplicate ACK then: RFC 5681 2 (b), it carried data) */
 	struct tcp_opts opt;
 	struct rte_mbuf *m;       /* data adjusted to the payload (NULL once consumed) */
 };

@@ -9,6 +9,7 @@
 #include <rte_byteorder.h>
 #include <rte_ip.h>
 
+#include "log.h"
 #include "net/tcp_impl.h"
 
 #define PAWS_IDLE_US (24ull * 24 * 3600 * 1000000) /* RFC 7323 5.5: 24 days */
@@ -38,6 +39,7 @@ static int seg_parse(struct tcp_stack *st, struct rte_mbuf *m, uint32_t src, uin
 	s->ack = rte_be_to_cpu_32(th->recv_ack);
 	s->flags = th->tcp_flags & 0x3f;
 	s->wnd = rte_be_to_cpu_16(th->rx_win);
+	s->old_dup = false;
 	if (tcp_opts_parse((const uint8_t *)(th + 1), hl - TCP_HDR_LEN, &s->opt) < 0) {
 		st->cnt.rx_bad_opts++;
 		return -1;
@@ -60,6 +62,10 @@ static void no_conn_input(struct tcp_stack *st, struct tcp_seg *s)
 		return;
 	}
 	st->cnt.rx_no_flow++;
+	if (log_get_level() >= LOG_LVL_DEBUG)
+		log_debug("event=tcp_no_flow lport=%u rport=%u flags=0x%02x seq=%u ack=%u len=%u",
+			  rte_be_to_cpu_16(s->key.lport), rte_be_to_cpu_16(s->key.rport),
+			  s->flags, s->seq, s->ack, s->len);
 	if (!l && (s->flags & TCP_SYN))
 		st->cnt.syn_no_listener++;
 	tcp_send_rst_reply(st, s);
@@ -229,6 +235,25 @@ static void ack_advance(struct tcp_conn *tc, const struct tcp_seg *s)
 		tcp_sendable_check(tc);
 }
 
+/*
+ * Whether s (acknowledging exactly SND.UNA) is a duplicate ACK, the loss signal of fast
+ * retransmit. RFC 5681 2: data outstanding, no data (a peer's retransmission of data we already
+ * had is trimmed to nothing for its ACK but still carried data: old_dup), no SYN/FIN, same
+ * window. With SACK (RFC 6675 2), only an ACK whose blocks SACK bytes not SACKed before: a
+ * D-SACK or block-less ACK from a SACK receiver reports no loss (the receiver got a copy, or
+ * moved its window), and counting those turned duplicates of ours into spurious recoveries.
+ */
+static bool is_dupack(const struct tcp_conn *tc, const struct tcp_seg *s, bool wnd_changed,
+		      uint32_t sacked_new)
+{
+	if (s->ack != tc->snd_una || s->len || s->old_dup || (s->flags & (TCP_SYN | TCP_FIN)) ||
+	    tc->snd_una == tc->snd_max)
+		return false;
+	if (tc->flags & TF_SACK_OK)
+		return sacked_new > 0; /* receivers that autotune move the window on every ACK */
+	return !wnd_changed;
+}
+
 /* RFC 9293 3.10.7.4 fifth check. Returns false when the segment must go no further. */
 static bool ack_input(struct tcp_conn *tc, struct tcp_seg *s)
 {
@@ -256,19 +281,19 @@ static bool ack_input(struct tcp_conn *tc, struct tcp_seg *s)
 	}
 	if (tc->flags & TF_PERSIST)
 		tc->rtx_since = 0; /* the peer answers probes: it is alive */
+	uint32_t sacked_new = 0;
 	if ((tc->flags & TF_SACK_OK) && s->opt.nsack) {
+		uint32_t before = tcp_sack_bytes(tc);
 		tcp_sack_update(tc, &s->opt);
+		uint32_t after = tcp_sack_bytes(tc); /* may shrink: a full board forgets */
+		sacked_new = after > before ? after - before : 0;
 		if (tcp_sack_rtx_lost(tc))
 			tc->flags |= TF_NEED_OUTPUT;
 	}
 	if (tcp_seq_gt(s->ack, tc->snd_una)) {
 		ack_advance(tc, s);
 		tc->flags |= TF_NEED_OUTPUT;
-	} else if (s->ack == tc->snd_una && s->len == 0 && !(s->flags & (TCP_SYN | TCP_FIN)) &&
-		   tc->snd_una != tc->snd_max &&
-		   (!wnd_changed || ((tc->flags & TF_SACK_OK) && s->opt.nsack))) {
-		/* a duplicate (RFC 5681 2); with SACK blocks a window change does not hide it:
-		 * receivers that autotune their buffer move the window on every ACK */
+	} else if (is_dupack(tc, s, wnd_changed, sacked_new)) {
 		/* RFC 6675 5: three segments' worth SACKed counts as the third duplicate; so does
 		 * a SACK answering our tail loss probe while snd_una stays (RFC 8985 7.4) */
 		if (tc->dupacks < 2 && tcp_sack_active(tc) &&
@@ -414,6 +439,7 @@ void tcp_conn_input(struct tcp_conn *tc, struct tcp_seg *s)
 			goto out;
 		/* an old duplicate still carries a current ACK (after a go-back-N retransmission
 		 * both sides may only ever send such segments): use the ACK, drop the rest */
+		s->old_dup = s->len != 0;
 		s->len = 0;
 		s->flags &= (uint8_t)~(TCP_FIN | TCP_PSH);
 	}

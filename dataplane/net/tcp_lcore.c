@@ -25,6 +25,7 @@
 #include "net/tcp_lcore.h"
 #include "net/tcp_rss.h"
 #include "net/tcp_testsvc.h"
+#include "sock/sock.h"
 
 #define HANDOFF_RING 4096
 #define HANDOFF_BURST 32
@@ -37,6 +38,8 @@ struct tcp_lcore {
 	struct tcp_rss rss;
 	uint16_t nworkers;
 	struct tcp_testsvc *svc;
+	struct sock_net *sock;         /* posix backend: the test services' kernel sockets */
+	struct conn_net sock_net;
 	uint64_t handed_off, handoff_drops;
 };
 
@@ -122,7 +125,12 @@ static int poll_tcp(void *ctx, uint64_t now)
 			tcp_input(tl->st, ms[i], ms[i]->hash.fdir.lo, ms[i]->hash.fdir.hi, now);
 		work += (int)n;
 	}
-	tcp_poll(tl->st, now);
+	if (tl->sock) {
+		int n = sock_net_poll(tl->sock, now, 0);
+		work += n > 0 ? n : 0;
+	} else {
+		tcp_poll(tl->st, now);
+	}
 	if (tl->svc)
 		tcp_testsvc_poll(tl->svc, now);
 	return work;
@@ -162,12 +170,47 @@ static void tcp_lcore_log_stats(const struct tcp_lcore *tl, unsigned lcore_id)
 
 static void tl_free(struct tcp_lcore *tl)
 {
-	tcp_stack_free(tl->st); /* first: it tells the services' connections they are closed */
+	/* first: they tell the services' connections they are closed */
+	if (tl->st)
+		tcp_stack_free(tl->st);
+	if (tl->sock)
+		sock_net_free(tl->sock);
 	if (tl->svc)
 		tcp_testsvc_free(tl->svc);
 	rte_ring_free(tl->ring);
 	rte_mempool_free(tl->pool);
 	free(tl);
+}
+
+/* Last step of both constructors: the loop hook, or the unwinding of tl after error e. */
+static void *attach(struct dp_lcore *lc, struct tcp_lcore *tl, int e, int *err)
+{
+	if (e >= 0 && (e = dp_lcore_add_poll(lc, poll_tcp, tl)) >= 0)
+		return tl;
+	tl_free(tl);
+	*err = e;
+	return NULL;
+}
+
+/* Posix backend: the kernel does TCP; only the test services run, on kernel sockets. */
+static void *posix_init(struct dp_lcore *lc, const struct cfg *c, int *err)
+{
+	struct sock_tunables t;
+	int e = 0;
+	struct tcp_lcore *tl = calloc(1, sizeof(*tl));
+	if (!tl) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	tl->nworkers = (uint16_t)c->dataplane.workers.n;
+	sock_tunables_defaults(&t);
+	t.max_conns = c->tcp.max_conns;
+	t.reuseport = tl->nworkers > 1;
+	if ((tl->sock = sock_net_create(&t, &e))) {
+		tl->sock_net = sock_net_conn_net(tl->sock);
+		tl->svc = tcp_testsvc_create(&tl->sock_net, c, lc->index, &e);
+	}
+	return attach(lc, tl, tl->svc ? 0 : (e ? e : -ENOMEM), err);
 }
 
 void *tcp_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
@@ -176,7 +219,7 @@ void *tcp_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 	struct tcp_tunables t;
 	int e = -ENOMEM;
 	if (c->dataplane.backend != CFG_BACKEND_DPDK)
-		return NULL;   /* posix backend: the kernel does TCP; this module stays out */
+		return tcp_testsvc_wanted(c) ? posix_init(lc, c, err) : NULL;
 	struct tcp_lcore *tl = calloc(1, sizeof(*tl));
 	if (!tl)
 		goto err;
@@ -207,18 +250,15 @@ void *tcp_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 		handoff[lc->index] = tl->ring;
 	}
 	if (tcp_testsvc_wanted(c)) {
-		tl->svc = tcp_testsvc_create(tl->st, c, lc->index, &e);
+		tl->svc = tcp_testsvc_create(tcp_stack_net(tl->st), c, lc->index, &e);
 		if (!tl->svc)
 			goto err_free;
 	}
 	ip_register_l4(tl->nif, IPPROTO_TCP, in_tcp, tl);
 	ip_register_icmp_err(tl->nif, IPPROTO_TCP, icmp_err, tl);
-	e = dp_lcore_add_poll(lc, poll_tcp, tl);
-	if (e < 0)
-		goto err_free;
-	return tl;
+	return attach(lc, tl, 0, err);
 err_free:
-	tl_free(tl);
+	return attach(lc, tl, e, err);
 err:
 	*err = e;
 	return NULL;
@@ -229,6 +269,10 @@ void tcp_lcore_fini(struct dp_lcore *lc, void *state)
 	struct tcp_lcore *tl = state;
 	if (!tl)
 		return;
+	if (tl->sock) {
+		tl_free(tl);
+		return;
+	}
 	tcp_lcore_log_stats(tl, lc->lcore_id);
 	ip_register_l4(tl->nif, IPPROTO_TCP, NULL, NULL);
 	handoff[lc->index] = NULL;
@@ -238,7 +282,7 @@ void tcp_lcore_fini(struct dp_lcore *lc, void *state)
 struct tcp_stack *tcp_lcore_stack(struct dp_lcore *lc)
 {
 	struct tcp_lcore *tl = dp_lcore_module_state(lc, "tcp");
-	return tl ? tl->st : NULL;
+	return tl ? tl->st : NULL; /* NULL on the posix backend */
 }
 
 struct conn_net *tcp_lcore_net(struct dp_lcore *lc)

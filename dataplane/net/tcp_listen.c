@@ -142,18 +142,39 @@ void tcp_listen_input(struct tcp_stack *st, struct tcp_listener *l, struct tcp_s
 	tcp_rtx_arm(tc);
 }
 
-/* Picks a free local port for (laddr, dst) whose replies reach this lcore (tcp_rss); 0 when
- * every ephemeral port is taken. */
-static uint16_t pick_port(struct tcp_stack *st, struct tcp_flow_key *k)
+/*
+ * Whether an active open may take over the tuple of TIME_WAIT entry tw (as Linux's
+ * tcp_tw_reuse): the old incarnation used timestamps, so the peer's PAWS rejects its old
+ * duplicates (our timestamp offset is per tuple, the clock only grows), and it has been quiet
+ * for a second. The new ISN is placed above the old sequence space too (RFC 6191 spirit).
+ */
+static bool tw_reusable(const struct tcp_stack *st, const struct tcp_tw *tw)
+{
+	uint64_t quiet_since = tw->expire - (uint64_t)st->tun.time_wait_ms * TCP_MS;
+	return tw->ts_ok && st->tun.timestamps && st->now >= quiet_since + 1000 * TCP_MS;
+}
+
+/* Picks a local port for (laddr, dst) whose replies reach this lcore (tcp_rss): a free one,
+ * or one held by a reusable TIME_WAIT entry (freed here; *min_isn gets the ISN floor).
+ * 0 when every ephemeral port is taken. */
+static uint16_t pick_port(struct tcp_stack *st, struct tcp_flow_key *k, uint32_t *min_isn)
 {
 	uint32_t span = (uint32_t)st->tun.eph_hi - st->tun.eph_lo + 1;
 	for (uint32_t i = 0; i < span; i++) {
 		uint16_t p = st->eph_next;
 		st->eph_next = p >= st->tun.eph_hi ? st->tun.eph_lo : p + 1;
 		k->lport = rte_cpu_to_be_16(p);
-		if (tcp_rss_port_ok(st, k) && !tcp_flow_lookup(st, k) &&
-		    !tcp_listener_find(st, k->lport))
+		if (!tcp_rss_port_ok(st, k) || tcp_listener_find(st, k->lport))
+			continue;
+		struct tcp_flow *f = tcp_flow_lookup(st, k);
+		if (!f)
 			return p;
+		if (f->kind == TCP_FLOW_TW && tw_reusable(st, (struct tcp_tw *)f)) {
+			*min_isn = ((struct tcp_tw *)f)->snd_nxt + 65536 * 2;
+			tcp_tw_free(st, (struct tcp_tw *)f);
+			st->cnt.tw_reused++;
+			return p;
+		}
 	}
 	return 0;
 }
@@ -163,6 +184,7 @@ struct conn *tcp_connect(struct tcp_stack *st, const struct conn_addr *dst,
 			 int *err)
 {
 	struct tcp_flow_key k = { .raddr = dst->ip.v4, .rport = dst->port };
+	uint32_t min_isn = 0;
 	int e = 0;
 	if (!h || !h->on_data || !h->on_closed || !dst->port || !dst->ip.v4) {
 		e = -EINVAL;
@@ -175,7 +197,7 @@ struct conn *tcp_connect(struct tcp_stack *st, const struct conn_addr *dst,
 			e = -EADDRINUSE;
 			goto fail;
 		}
-	} else if (!pick_port(st, &k)) {
+	} else if (!pick_port(st, &k, &min_isn)) {
 		e = -EADDRNOTAVAIL;
 		goto fail;
 	}
@@ -187,7 +209,7 @@ struct conn *tcp_connect(struct tcp_stack *st, const struct conn_addr *dst,
 	}
 	st->cnt.active_opens++;
 	conn_set_handler(&tc->c, h, ctx);
-	conn_start(tc, 0);
+	conn_start(tc, min_isn);
 	tcp_set_state(tc, TCP_SYN_SENT);
 	tcp_send_syn(tc);
 	tcp_rtx_arm(tc);

@@ -4,7 +4,8 @@
  * echo, discard, a source that sends a known pattern and closes, and an active-open source
  * towards a test peer. They exist so that the interop tests can move data between the
  * kernel's TCP and ours and check it byte for byte (tests/integration/tcp_*.sh). The pattern
- * is tcp_testsvc_pattern(): a 65521-byte xorshift block repeated.
+ * is tcp_testsvc_pattern(): a 65521-byte xorshift block repeated. They also serve
+ * dpmail-bench tcp (bench/bench_tcp.c) on both backends.
  */
 #ifndef DPMAIL_TCP_TESTSVC_H
 #define DPMAIL_TCP_TESTSVC_H
@@ -14,15 +15,16 @@
 #include <stdint.h>
 
 struct cfg;
-struct tcp_stack;
+struct conn_net;
 struct tcp_testsvc;
 
 #define TCP_TESTSVC_PERIOD 65521u
 
 bool tcp_testsvc_wanted(const struct cfg *c);
-/* Starts the services of c on st (worker index idx: the active opens run on worker 0 only).
- * NULL with *err = -errno on failure. */
-struct tcp_testsvc *tcp_testsvc_create(struct tcp_stack *st, const struct cfg *c, uint16_t idx,
+/* Starts the services of c on net (our stack's or the posix backend's; worker index idx: the
+ * active opens run on worker 0 only). net must outlive the services. NULL with *err = -errno
+ * on failure. */
+struct tcp_testsvc *tcp_testsvc_create(struct conn_net *net, const struct cfg *c, uint16_t idx,
 				       int *err);
 void tcp_testsvc_poll(struct tcp_testsvc *s, uint64_t now);
 void tcp_testsvc_free(struct tcp_testsvc *s);

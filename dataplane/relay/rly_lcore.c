@@ -164,6 +164,9 @@ static const struct ctl_stat_field dlv_fields[] = {
 	{ "delivery_connections_reused_total", "Messages sent on an already used connection.", CTL_STAT_COUNTER, DS(conns_reused) },
 	{ "delivery_tls_total", "Outbound TLS sessions.", CTL_STAT_COUNTER, DS(tls_sessions) },
 	{ "delivery_tls_verified_total", "Outbound TLS sessions with a verified peer.", CTL_STAT_COUNTER, DS(tls_verified) },
+	{ "delivery_mta_sts_enforced_total", "Verified TLS sessions under an MTA-STS enforce policy.", CTL_STAT_COUNTER, DS(sts_enforced) },
+	{ "delivery_mta_sts_mx_refused_total", "MX hosts skipped: not in the domain's MTA-STS enforce policy.", CTL_STAT_COUNTER, DS(sts_mx_refused) },
+	{ "delivery_mta_sts_testing_failed_total", "MTA-STS testing-mode checks that failed (mail delivered anyway).", CTL_STAT_COUNTER, DS(sts_testing_failed) },
 	{ "delivery_queued", "Delivery jobs queued now.", CTL_STAT_GAUGE, DS(queued) },
 	{ "delivery_connections_active", "Outbound connections open now.", CTL_STAT_GAUGE, DS(active_conns) },
 };
@@ -227,6 +230,7 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 	struct rly_params rp;
 	tls_core_cfg_defaults(&tc);
 	tc.gcm_records = c->tls.batched_records;
+	tc.gcm_batch_sessions = c->tls.batch_across_sessions;
 	dkim_params_defaults(&dp);
 	dp.hdr_canon = c->dkim.canonicalization <= CFG_DKIM_RELAXED_SIMPLE ? DKIM_CANON_RELAXED_
 									 : DKIM_CANON_SIMPLE_;

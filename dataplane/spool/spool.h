@@ -108,6 +108,7 @@ uint16_t spool_msg_nrcpt(const struct spool_msg *m);
 struct spool_str spool_msg_sender(const struct spool_msg *m);
 struct spool_str spool_msg_envid(const struct spool_msg *m);
 uint32_t spool_msg_flags(const struct spool_msg *m);       /* enum spool_msg_flag */
+uint8_t spool_msg_ret(const struct spool_msg *m);          /* enum spool_ret */
 struct spool_str spool_msg_tenant(const struct spool_msg *m); /* "" when none was stored */
 uint8_t spool_msg_marks(const struct spool_msg *m);        /* enum spool_mark */
 int spool_msg_rcpt(const struct spool_msg *m, uint16_t idx, struct spool_rcpt_view *out);

@@ -242,6 +242,12 @@ uint16_t spool_msg_nrcpt(const struct spool_msg *m) { return m->nrcpt; }
 uint32_t spool_msg_flags(const struct spool_msg *m) { return m->flags; }
 uint8_t spool_msg_marks(const struct spool_msg *m) { return m->marks; }
 
+uint8_t spool_msg_ret(const struct spool_msg *m)
+{
+	struct spool_rbuf r = { .p = m->data, .len = m->env_len, .off = 12 };  /* after arrival, snapshot */
+	return spool_get8(&r);
+}
+
 struct spool_str spool_msg_tenant(const struct spool_msg *m)
 {
 	const uint8_t *v;

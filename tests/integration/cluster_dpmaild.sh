@@ -4,8 +4,8 @@
 # share one destination's budget through a real redis-server (127.0.0.1, free port picked in
 # 13310-13399) and relay to one counting sink (next port, timestamps per message, peak connections). Nothing leaves
 # loopback: static routes only, DNS forwarder 127.0.0.1@9. Checks: the cluster-wide rate holds
-# within 10% and the connection limit exactly; `dpmailctl cluster suspend` on one node stops every node
-# within a second and `cluster resume` on another restarts them; killing a node hands its share to the
+# within 10% and the connection limit exactly; plain `dpmailctl suspend` on one node stops every node
+# within a second and `resume` on another restarts them, `suspend --local` stops one node only; killing a node hands its share to the
 # others; stopping Redis keeps delivery going within the fallback budget.
 source "$(dirname "$0")/../lib/testlib.sh"
 DPMAILD=$BUILD/dpmaild
@@ -44,7 +44,7 @@ class S(SMTP):
         super().connection_lost(e)
 class H:
     async def handle_DATA(self, server, session, env):
-        out.write("%.3f\n" % time.time())
+        out.write("%.3f %s\n" % (time.time(), session.host_name))
         return "250 2.0.0 Ok"
 class C(Controller):
     def factory(self):
@@ -123,15 +123,26 @@ import json,sys; r=json.load(open('show1.json')); r=r.get('result', r)
 d=[x for x in r['destinations'] if x['destination']=='dest.test'][0]
 sys.exit(not (len(r['nodes'])==3 and d['mode']=='leased' and d['nodes']==3))"
 
-ctl 2 cluster suspend dest.test >/dev/null
+# On a clustered node plain `suspend` is cluster-wide; `suspend --local` stops this node only.
+ctl 2 suspend dest.test >/dev/null
 ts=$(now)
 sleep 2.5   # observation window: the bound under test is 1 s after the command
 after=$(awk -v t="$ts" 'BEGIN { printf "%.3f", t + 1 }')
 c=$(count_between "$after" 9999999999)
-t_check "suspend on node 2: no node delivers 1 s after the command (got $c)" [ "$c" -eq 0 ]
-ctl 3 cluster resume dest.test >/dev/null
+t_check "plain suspend on node 2: no node delivers 1 s after the command (got $c)" [ "$c" -eq 0 ]
+ctl 3 resume dest.test >/dev/null
 tr=$(now)
-t_check "resume on node 3: delivery restarts" t_wait_for 3 bash -c "[ \$(awk -v a=$tr '\$1 >= a' msgs | wc -l) -ge 2 ]"
+t_check "plain resume on node 3: delivery restarts" t_wait_for 3 bash -c "[ \$(awk -v a=$tr '\$1 >= a' msgs | wc -l) -ge 2 ]"
+ctl 1 suspend --local dest.test >/dev/null
+tl=$(now)
+sleep 2.5   # observation window
+after=$(awk -v t="$tl" 'BEGIN { printf "%.3f", t + 1 }')
+c1=$(awk -v a="$after" '$1 >= a && $2 == "n1.test"' msgs | wc -l)
+c23=$(awk -v a="$after" '$1 >= a && $2 != "n1.test"' msgs | wc -l)
+t_check "suspend --local on node 1: node 1 stops ($c1), nodes 2 and 3 go on ($c23)" [ "$c1" -eq 0 -a "$c23" -ge 3 ]
+ctl 1 resume --local dest.test >/dev/null
+tr=$(now)
+t_check "resume --local on node 1: node 1 delivers again" t_wait_for 4 bash -c "[ \$(awk -v a=$tr '\$1 >= a && \$2 == \"n1.test\"' msgs | wc -l) -ge 1 ]"
 
 kill -KILL "${PIDS[3]}"
 t_check "killed node's share goes to the others" t_wait_for 5 bash -c "$CTL -s $D/n1.sock --json cluster show | $PY -c 'import json,sys; r=json.load(sys.stdin); r=r.get(\"result\", r); d=[x for x in r[\"destinations\"] if x[\"destination\"]==\"dest.test\"][0]; sys.exit(not d[\"nodes\"]==2)'"

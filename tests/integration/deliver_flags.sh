@@ -8,6 +8,7 @@
 #   8BITMIME, sink without 8BITMIME                -> delivered as is, without BODY= (Postfix's way)
 #   REQUIRETLS, verified TLS + REQUIRETLS offered  -> delivered with REQUIRETLS over TLS although
 #                                                     the domain's policy is "may"
+#   RET/ENVID/NOTIFY/ORCPT, sink offers DSN         -> passed on (xtext re-encoded)
 #   REQUIRETLS, verified TLS, REQUIRETLS not offered / no STARTTLS / self-signed certificate
 #                                                  -> DSN 5.7.30 (RFC 8689 5), never a deferral
 source "$(dirname "$0")/../lib/testlib.sh"
@@ -43,7 +44,7 @@ local-data: "self.dlvtest. 60 IN MX 10 mxself.dlvtest."
 local-data: "mxself.dlvtest. 60 IN A 127.0.0.85"
 EOF
 dlv_sink S0 snd 127.0.0.80
-dlv_sink S1 utf8 127.0.0.81
+dlv_sink S1 utf8 127.0.0.81 --dsn
 dlv_sink S2 plain 127.0.0.82 --no-smtputf8 --no-8bitmime
 dlv_sink S3 rt 127.0.0.83 --tls rt.crt rt.key --requiretls
 dlv_sink S4 nort 127.0.0.84 --tls nort.crt nort.key
@@ -62,18 +63,22 @@ send() { # rcpt subject options...
   $X $PY - "$IN" "$@" <<'PY'
 import smtplib, ssl, sys
 port, rcpt, subj, opts = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+ropts = [o[2:] for o in opts if o.startswith("R:")]   # "R:" marks RCPT TO parameters
+opts = [o for o in opts if not o.startswith("R:")]
 s = smtplib.SMTP("127.0.0.1", port, timeout=30)
 s.ehlo("client.test")
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 s.starttls(context=ctx); s.ehlo("client.test")
 body = ("From: s@snd.dlvtest\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s@t>\r\n\r\n"
         "caf\u00e9 8-bit body\r\n" % (rcpt, subj, subj)).encode("utf-8")
-s.sendmail("s@snd.dlvtest", [rcpt], body, mail_options=opts)
+s.sendmail("s@snd.dlvtest", [rcpt], body, mail_options=opts, rcpt_options=ropts)
 s.quit()
 PY
 }
 send u@utf8.dlvtest m1 SMTPUTF8 BODY=8BITMIME || t_fail "submit m1"
 send u@plain.dlvtest m2 SMTPUTF8 || t_fail "submit m2"
+send u2@utf8.dlvtest m8 RET=HDRS ENVID=abc+2Bdef R:NOTIFY=SUCCESS,FAILURE \
+  "R:ORCPT=rfc822;orig+2Bx@utf8.dlvtest" || t_fail "submit m8"
 send u@plain.dlvtest m3 BODY=8BITMIME || t_fail "submit m3"
 send u@rt.dlvtest m4 REQUIRETLS || t_fail "submit m4"
 send u@nort.dlvtest m5 REQUIRETLS || t_fail "submit m5"
@@ -84,6 +89,10 @@ envof() { grep -l "Subject: $2" "$1"/*.eml 2>/dev/null | head -1 | sed 's/\.eml$
 t_check "m1 (SMTPUTF8 + 8BITMIME) delivered" t_wait_for 20 bash -c "ls utf8/*.eml >/dev/null 2>&1"
 t_check "m1 went with SMTPUTF8 and BODY=8BITMIME" \
   bash -c "grep -q '^params.*SMTPUTF8' $(envof utf8 m1) && grep -q '^params.*BODY=8BITMIME' $(envof utf8 m1)"
+t_check "m8: DSN parameters passed on (RET, ENVID re-encoded as xtext)" \
+  t_wait_for 20 bash -c "grep -qx 'params.*RET=HDRS ENVID=abc+2Bdef.*' \$(grep -l 'Subject: m8' utf8/*.eml | sed 's/eml$/env/')"
+t_check "m8: NOTIFY and ORCPT passed on" \
+  grep -qx 'rcptparams NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;orig+2Bx@utf8.dlvtest' "$(envof utf8 m8)"
 t_check "m3 (8BITMIME, next hop without it) delivered as is" \
   t_wait_for 20 bash -c "grep -l 'Subject: m3' plain/*.eml"
 t_check "m3 went without BODY= (just send 8)" bash -c "! grep -q 'BODY=' $(envof plain m3)"

@@ -9,7 +9,8 @@
 # kernel retry). Variants: clean, 1% and 5% loss, and 1% loss with the kernel's SACK,
 # timestamps and window scaling off. Then CONNS connections held open and closed cleanly.
 # Sizes: TCP_MB (clean, default 20), TCP_LOSS_MB (lossy, 5), TCP_CONNS (200); the soak test
-# runs this script with the issue's full sizes.
+# runs this script with the issue's full sizes. TCP_VARIANTS picks variants (default: all, then
+# "hold"); TCP_PCAP=DIR captures the TAP with tcpdump into DIR/NAME.pcap (debugging).
 . "$(dirname "$0")/../lib/testlib.sh"
 t_need_root
 command -v nft >/dev/null || t_skip "nft missing"
@@ -43,6 +44,9 @@ port:
   device: net_tap0
   ipv4: 198.18.0.2/24
   gateway: 198.18.0.1
+log:
+  level: ${TCP_LOG_LEVEL:-info}
+control: {admin_socket: $D/$1.sock}
 dataplane:
   workers: [1]
   mbufs: 4095
@@ -64,11 +68,15 @@ EOC
   fi
   ip -n $NS addr add 198.18.0.1/24 dev dtap0 2>/dev/null
   ip -n $NS link set dtap0 up
+  if [ -n "${TCP_PCAP:-}" ]; then # debugging: capture what crosses the TAP
+    t_bg CAP ip netns exec $NS tcpdump -q -s 96 -B 16384 -i dtap0 -w "$TCP_PCAP/$1.pcap" tcp
+  fi
 }
 
 stop_dpmaild() {
   kill -TERM "$PID"
   t_wait_exit "$PID" 10 >/dev/null
+  [ -n "${TCP_PCAP:-}" ] && kill -INT "$CAP" 2>/dev/null
   grep 'event=tcp_stats' "$LOG" | head -1
 }
 
@@ -140,11 +148,14 @@ variant() { # NAME LOSS OPTS MB
   fi
 }
 
-variant clean 0 1 "$MB"
-variant loss1 1 1 "$LOSS_MB"
-variant loss5 5 1 "$LOSS_MB"
-variant loss1_nosack_nots_nows 1 0 "$LOSS_MB"
+VARIANTS=${TCP_VARIANTS:-clean loss1 loss5 loss1_nosack_nots_nows hold}
+has() { [[ " $VARIANTS " == *" $1 "* ]]; }
+has clean && variant clean 0 1 "$MB"
+has loss1 && variant loss1 1 1 "$LOSS_MB"
+has loss5 && variant loss5 5 1 "$LOSS_MB"
+has loss1_nosack_nots_nows && variant loss1_nosack_nots_nows 1 0 "$LOSS_MB"
 set_opts 1
+has hold || { t_done; exit; }
 
 # many connections held open at once, then closed by the client; each must echo and see EOF
 start_dpmaild hold 0 && {

@@ -86,6 +86,8 @@ run "mta-sts testing: bad chain reported, delivered" 0 "result=delivered tls=1 .
 run "session reuse per destination: second delivery resumed" 0 "resumed=1" \
   -p $OWN -H mx.test -P verify -n 3 "${CA[@]}"
 t_check "session reuse: counted as resumed handshakes" grep -q "tls.client.handshakes_resumed=2" "$D/out"
+t_check "session reuse: TLS 1.3 client records taken over by crypto/gcm (tickets kept)" \
+  grep -q "tls.client.gcm_sessions=3" "$D/out"
 
 # CVE-2021-38371: replies injected in clear after the 220 to STARTTLS are dropped
 INJ=$(tls_port)

@@ -98,6 +98,22 @@ struct sim {
 	uint64_t next_step;
 };
 
+/* Keys added at run time (clu_node_ask) that the simulated lcores have queued work for. */
+#define STAR "star.example"
+#define UNL "unlimited.example"
+#define STAR_RATE 60
+static bool extra_demand;
+
+static void mark_extra(struct sim *s, int i, uint64_t now)
+{
+	static const char *const keys[] = { STAR, UNL };
+	for (unsigned k = 0; extra_demand && k < 2; k++) {
+		struct clu_entry *e = clu_table_find(clu_node_table(s->node[i]), keys[k]);
+		if (e)
+			__atomic_store_n(&e->demand_us, now, __ATOMIC_RELAXED);
+	}
+}
+
 /* One 5 ms tick: step every live node each renew interval, mark demand, send what the
  * granted rate allows (an always-full queue). */
 static void tick(struct sim *s, uint64_t now)
@@ -110,6 +126,7 @@ static void tick(struct sim *s, uint64_t now)
 			continue;
 		if (step)
 			clu_node_step(s->node[i], now, wall_ms());
+		mark_extra(s, i, now);
 		struct clu_entry *e = clu_table_find(clu_node_table(s->node[i]), DEST);
 		if (!e)
 			continue;
@@ -205,6 +222,63 @@ static bool all_factor(struct sim *s)
 	return true;
 }
 
+static struct clu_entry *ent_k(struct sim *s, int i, const char *key)
+{
+	return clu_table_find(clu_node_table(s->node[i]), key);
+}
+
+static bool star_leased(struct sim *s)
+{
+	for (int i = 0; i < N; i++) {
+		struct clu_entry *e = ent_k(s, i, STAR);
+		if (!e || e->mode != CLU_M_LEASED || e->g.rate_mps != STAR_RATE * 1000 / N)
+			return false;
+	}
+	return true;
+}
+
+static bool unl_cut(struct sim *s)
+{
+	for (int i = 0; i < N; i++)
+		if (!ent_k(s, i, UNL) || ent_k(s, i, UNL)->bo_factor != 300)
+			return false;
+	return true;
+}
+
+static bool extra_gone(struct sim *s)
+{
+	for (int i = 0; i < N; i++)
+		if (ent_k(s, i, STAR))
+			return false;
+	return true;
+}
+
+/* Keys the lcores add at run time: a destination under the `*` rule gets the `*` limits as its
+ * own cluster-wide budget, dropped once idle for dyn_idle_ms; a cut of a destination no node
+ * manages is shared too. */
+static void dynamic_keys(struct sim *s)
+{
+	int bad = 0;
+	for (int i = 0; i < N; i++)
+		bad |= clu_node_ask(s->node[i], 0, STAR);
+	check("lcores ask for keys", bad == 0, "rc %d", bad);
+	extra_demand = true;
+	uint64_t t = run_until(s, 3000000, star_leased);
+	check("a `*` destination becomes a cluster key with the `*` limits", t < 1000000,
+	      "%" PRIu64 " ms, shares of %d msg/s: %" PRIu64 "/%" PRIu64 "/%" PRIu64 " mmsg/s",
+	      t / 1000, STAR_RATE, ent_k(s, 0, STAR) ? ent_k(s, 0, STAR)->g.rate_mps : 0,
+	      ent_k(s, 1, STAR) ? ent_k(s, 1, STAR)->g.rate_mps : 0,
+	      ent_k(s, 2, STAR) ? ent_k(s, 2, STAR)->g.rate_mps : 0);
+	/* a destination no node manages (no limit): node b's cut reaches every node's table */
+	bad = clu_node_report_cut(s->node[1], 3, UNL, 300);
+	t = run_until(s, 3000000, unl_cut);
+	check("an unmanaged destination's cut is shared", bad == 0 && t < 1000000, "%" PRIu64 " ms",
+	      t / 1000);
+	extra_demand = false;
+	t = run_until(s, 5000000, extra_gone);
+	check("idle run-time keys are dropped", t != UINT64_MAX, "%" PRIu64 " ms", t / 1000);
+}
+
 static uint64_t total(struct sim *s)
 {
 	uint64_t t = 0;
@@ -245,7 +319,7 @@ static void measure_rate(struct sim *s, const char *name, uint64_t limit_per_s)
 #define BO_STEP_MS 3500
 static void backoff_shared(struct sim *s)
 {
-	__atomic_store_n(&ent(s, 0)->cut[0], CLU_CUT(1, 500), __ATOMIC_RELAXED);
+	check("an lcore reports a cut", clu_node_report_cut(s->node[0], 0, DEST, 500) == 0, "ring");
 	uint64_t t0 = mono_us();
 	want_factor = 500;
 	uint64_t t = run_until(s, 3000000, all_factor);
@@ -284,6 +358,9 @@ int main(int argc, char **argv)
 		p.fallback_pct = 20;
 		p.bo_step_factor = 500;         /* 50% -> 100% in one step */
 		p.bo_step_ms = BO_STEP_MS;
+		p.star_rate = STAR_RATE;
+		p.star_conns = 3;
+		p.dyn_idle_ms = 1000;
 		int err;
 		s.node[i] = clu_node_new(&p, &lim, 1, &err);
 		s.alive[i] = s.want[i] = true;
@@ -299,6 +376,7 @@ int main(int argc, char **argv)
 	       ent(&s, 0)->g.conns, ent(&s, 1)->g.conns, ent(&s, 2)->g.conns);
 
 	backoff_shared(&s);
+	dynamic_keys(&s);
 
 	clu_node_suspend(s.node[1], DEST, UINT64_MAX);
 	uint64_t sent_before = total(&s);

@@ -12,8 +12,10 @@ every DATA answer CODE (e.g. 451, 550); --rcpt-reply refuses one recipient with 
 "listening" once ready. Runs until SIGTERM.
 
 Extensions (message flags and source addresses): --no-smtputf8 withholds SMTPUTF8 (offered by default), --no-8bitmime
-withholds 8BITMIME, --requiretls offers REQUIRETLS once TLS is on (RFC 8689). Each .env file
-also says "params <MAIL FROM parameters>", "peer <client IP>" and "helo <EHLO name>".
+withholds 8BITMIME, --requiretls offers REQUIRETLS once TLS is on (RFC 8689), --dsn offers DSN
+(RFC 3461) and accepts RET/ENVID/NOTIFY/ORCPT. Each .env file also says "params <MAIL FROM
+parameters>", "rcptparams <RCPT TO parameters of all recipients>", "peer <client IP>" and
+"helo <EHLO name>".
 """
 import argparse
 import asyncio
@@ -40,6 +42,8 @@ class Handler:
         out = [r for r in responses if not (self.a.no_8bitmime and r[4:] == "8BITMIME")]
         if self.a.requiretls and session.ssl:
             out.insert(len(out) - 1, "250-REQUIRETLS")
+        if self.a.dsn:
+            out.insert(len(out) - 1, "250-DSN")
         return out
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -66,6 +70,7 @@ class Handler:
                 f.write("to %s\n" % r)
             f.write("tls %s\n" % ("yes" if session.ssl else "no"))
             f.write("params %s\n" % " ".join(envelope.mail_options))
+            f.write("rcptparams %s\n" % " ".join(envelope.rcpt_options))
             f.write("peer %s\n" % (session.peer[0] if session.peer else "-"))
             f.write("helo %s\n" % (session.host_name or "-"))
         with open(base + ".tmp", "wb") as f:
@@ -90,16 +95,30 @@ class CountingSMTP(SMTP):
         conn_event(self.event_handler.a.dir, "open", self._peer_seen)
         super().connection_made(transport)
 
+    def _take(self, arg, names):
+        """Removes the parameters aiosmtpd does not know (names: prefixes) from arg."""
+        if not arg:
+            return arg, []
+        words = arg.split(" ")
+        taken = [w for w in words if any(w.upper().startswith(n) for n in names)]
+        return " ".join(w for w in words if w not in taken), taken
+
     async def smtp_MAIL(self, arg):
-        # aiosmtpd does not know REQUIRETLS: accept it (when offered) and keep it in the options
-        rtls = False
-        if arg and self.event_handler.a.requiretls and self._tls_protocol:
-            words = arg.split(" ")
-            rtls = any(w.upper() == "REQUIRETLS" for w in words)
-            arg = " ".join(w for w in words if w.upper() != "REQUIRETLS")
+        # aiosmtpd knows neither REQUIRETLS nor DSN: accept them when offered, keep them
+        a = self.event_handler.a
+        names = (["REQUIRETLS"] if a.requiretls and self._tls_protocol else []) + \
+                (["RET=", "ENVID="] if a.dsn else [])
+        arg, taken = self._take(arg, names)
         await super().smtp_MAIL(arg)
-        if rtls and self.envelope.mail_from is not None:
-            self.envelope.mail_options.append("REQUIRETLS")
+        if taken and self.envelope.mail_from is not None:
+            self.envelope.mail_options.extend(taken)
+
+    async def smtp_RCPT(self, arg):
+        arg, taken = self._take(arg, ["NOTIFY=", "ORCPT="] if self.event_handler.a.dsn else [])
+        n = len(self.envelope.rcpt_tos)
+        await super().smtp_RCPT(arg)
+        if taken and len(self.envelope.rcpt_tos) > n:
+            self.envelope.rcpt_options.extend(taken)
 
     def connection_lost(self, exc):
         conn_event(self.event_handler.a.dir, "close", getattr(self, "_peer_seen", None))
@@ -122,6 +141,7 @@ def main():
     ap.add_argument("--no-smtputf8", action="store_true", help="do not offer SMTPUTF8")
     ap.add_argument("--no-8bitmime", action="store_true", help="do not offer 8BITMIME")
     ap.add_argument("--requiretls", action="store_true", help="offer REQUIRETLS after STARTTLS")
+    ap.add_argument("--dsn", action="store_true", help="offer DSN (RFC 3461)")
     ap.add_argument("--delay", type=float, default=0, help="seconds before the reply to DATA")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)

@@ -189,6 +189,7 @@ static int serve(struct opts *o)
 	}
 	struct tls_core_cfg tcc;
 	tls_core_cfg_defaults(&tcc);
+	tcc.gcm_batch_sessions = getenv("DPMAIL_GCM_BATCH_SESSIONS") != NULL;
 	struct tls_core *tls = tls_core_new(&tcc);
 	struct tls_server_ctx *sc = NULL;
 	if (o->n_certs) {

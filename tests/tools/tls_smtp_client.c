@@ -303,6 +303,7 @@ int main(int argc, char **argv)
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	tls_core_cfg_defaults(&ccfg);
+	ccfg.gcm_batch_sessions = getenv("DPMAIL_GCM_BATCH_SESSIONS") != NULL;
 	core = tls_core_new(&ccfg);
 	cctx = tls_client_ctx_new(&cfg, err, sizeof(err));
 	struct sock_net *net = sock_net_create(NULL, &serr);

@@ -333,6 +333,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_sig);
 	tls_ctx_cfg_defaults(&ctx_cfg);
 	tls_core_cfg_defaults(&ccfg);
+	ccfg.gcm_batch_sessions = getenv("DPMAIL_GCM_BATCH_SESSIONS") != NULL;
 	tls_ticket_key_generate(&ring[0]);
 	core = tls_core_new(&ccfg);
 	sctx = build_ctx(1);

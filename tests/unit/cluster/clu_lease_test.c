@@ -3,6 +3,9 @@
  * a node without Redis (nothing listens on its port): it runs on the fallback budget at once,
  * keeps local suspensions, and publishes a table workers can search. */
 #include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -120,6 +123,59 @@ START_TEST(node_without_redis_falls_back)
 }
 END_TEST
 
+START_TEST(lcores_ask_for_keys)
+{
+	rcu_register_thread();
+	struct clu_params p;
+	clu_params_defaults(&p);
+	p.redis_port = 9;
+	p.fallback_pct = 50;
+	int err = 0;
+	struct clu_node *n = clu_node_new(&p, NULL, 0, &err);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_int_eq(clu_node_ask(n, 0, "star.example"), -EINVAL);  /* no `*` rule */
+	ck_assert_int_eq(clu_node_report_cut(n, 0, "x.example", 1000), -EINVAL);
+	ck_assert_int_eq(clu_node_report_cut(n, 0, "x.example", 500), 0);
+	clu_node_free(n);
+	p.star_rate = 30;
+	p.star_conns = 6;
+	n = clu_node_new(&p, NULL, 0, &err);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_int_eq(clu_node_ask(n, CLU_LCORES, "x.example"), -EINVAL);
+	char big[CLU_KEY_MAX + 8];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	ck_assert_int_eq(clu_node_ask(n, 0, big), -E2BIG);
+	ck_assert_int_eq(clu_node_ask(n, 0, "star.example"), 0);
+	ck_assert_int_eq(clu_node_ask(n, 1, "star.example"), 0);   /* added once */
+	char key[32];
+	for (int i = 0; i < CLU_ASK_RING; i++) {
+		snprintf(key, sizeof(key), "k%d.example", i);
+		ck_assert_int_eq(clu_node_ask(n, 2, key), 0);
+	}
+	ck_assert_int_eq(clu_node_ask(n, 2, "late.example"), -ENOSPC);
+	clu_node_step(n, 1000000, 1000);
+	struct clu_table *t = clu_node_table(n);
+	ck_assert_uint_eq(t->n, 1 + CLU_ASK_RING);
+	struct clu_entry *e = clu_table_find(t, "star.example");
+	ck_assert_ptr_nonnull(e);
+	ck_assert(e->dynamic && e->limited_rate && e->limited_conns);
+	ck_assert_int_eq(e->mode, CLU_M_FALLBACK);          /* no Redis: half the `*` limits */
+	ck_assert_uint_eq(e->g.rate_mps, 15000);
+	ck_assert_uint_eq(e->g.conns, 3);
+	e = clu_table_find(t, "k7.example");
+	ck_assert_ptr_nonnull(e);
+	ck_assert(e->dynamic && e->limited_rate && e->limited_conns);
+	ck_assert_ptr_null(clu_table_find(t, "x.example"));  /* without Redis a cut stays local */
+	/* the ring has room again once the node drained it */
+	ck_assert_int_eq(clu_node_ask(n, 2, "late.example"), 0);
+	clu_node_step(n, 1100000, 1100);
+	ck_assert_ptr_nonnull(clu_table_find(clu_node_table(n), "late.example"));
+	clu_node_free(n);
+	rcu_unregister_thread();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("clu_lease");
@@ -129,6 +185,7 @@ int main(void)
 	tcase_add_test(tc, suspension_times);
 	tcase_add_test(tc, table_search);
 	tcase_add_test(tc, node_without_redis_falls_back);
+	tcase_add_test(tc, lcores_ask_for_keys);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -62,6 +62,7 @@ static struct cfg *load(const char *extra, char *err, size_t errlen)
 }
 
 static const char *FULL =
+	"  extra_ipv4: [198.18.0.10, 198.18.0.11, 198.18.0.12]\n"
 	"smtp:\n"
 	"  hostname: relay.example.net\n"
 	"  listen:\n"
@@ -94,6 +95,11 @@ static const char *FULL =
 	"  shaping:\n"
 	"    - { destination: gmail.com, connections: 20, rate: 100, burst: 50, per_connection: 100 }\n"
 	"  retry: { first: 60, cap: 1800, max_age: 86400, jitter_pct: 5 }\n"
+	"  pools:\n"
+	"    - { name: bulk, addresses: [\"198.18.0.10 mta1.example.net\", 198.18.0.11], tenants: [submission] }\n"
+	"    - { name: main, addresses: [198.18.0.12], senders: [example.org], default: true }\n"
+	"  sites: [{ name: google, mx: [\"*.google.com\", aspmx.l.google.com] }]\n"
+	"  delay_warning_after: 14400\n"
 	"limits: { max_message_size: 10485760, max_recipients: 100 }\n"
 	"control: { admin_socket: /run/dpmail/a.sock, audit_log: /var/log/dpmail/audit.jsonl, "
 	"metrics_listen: 127.0.0.1, metrics_port: 9100 }\n"
@@ -149,6 +155,15 @@ START_TEST(test_full_config)
 	ck_assert_uint_eq(sp->rate, 100);
 	ck_assert_uint_eq(c->delivery.retry_first, 60);
 	ck_assert_uint_eq(c->delivery.max_age, 86400);
+	ck_assert_uint_eq(c->delivery.pools.n, 2);
+	const struct cfg_pool *pl = cfg_list_at(&cfg_pool_list, &c->delivery.pools, 0);
+	ck_assert_str_eq(pl->addresses.v[0], "198.18.0.10 mta1.example.net");
+	ck_assert_str_eq(pl->tenants.v[0], "submission");
+	ck_assert(!pl->is_default);
+	ck_assert(((const struct cfg_pool *)cfg_list_at(&cfg_pool_list, &c->delivery.pools, 1))->is_default);
+	ck_assert_uint_eq(c->delivery.sites.n, 1);
+	ck_assert_uint_eq(c->delivery.delay_warning_after, 14400);
+	ck_assert_uint_eq(c->port.extra_ipv4.n, 3);
 	ck_assert_uint_eq(c->limits.max_recipients, 100);
 	ck_assert_uint_eq(c->limits.idle_timeout, 300);
 	ck_assert_uint_eq(c->tls.min_version, 1);
@@ -167,6 +182,9 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c->smtp.listeners.n, 0);
 	ck_assert_uint_eq(c->delivery.retry_first, 300);
 	ck_assert_uint_eq(c->delivery.max_age, 432000);
+	ck_assert_uint_eq(c->delivery.backoff.window_ms, 60000);
+	ck_assert_uint_eq(c->delivery.backoff.decrease_pct, 50);
+	ck_assert_uint_eq(c->delivery.backoff.increase_interval_ms, 60000);
 	ck_assert_str_eq(c->control.admin_socket, "/run/dpmail/admin.sock");
 	ck_assert_uint_eq(c->control.metrics_listen.family, 0);
 	ck_assert_str_eq(c->accounting.dir, "");
@@ -209,6 +227,16 @@ static const struct {
 	{ "delivery:\n  retry: { first: 7200, cap: 3600 }\n", { "delivery.retry.first", "larger than retry.cap" } },
 	{ "delivery:\n  retry: { cap: 86400, max_age: 3600 }\n", { "retry.cap", "max_age" } },
 	{ "delivery:\n  routes: { domain: a.org }\n", { "expected a list of route mappings" } },
+	{ "delivery:\n  pools: [{ name: p, addresses: [\"1.2.3 x.org\"] }]\n", { "bad address '1.2.3 x.org'" } },
+	{ "delivery:\n  pools: [{ name: p, addresses: [\"1.2.3.4 bad_name!\"] }]\n", { "bad address" } },
+	{ "delivery:\n  pools: [{ name: p, addresses: [] }]\n", { "needs 1..64 addresses" } },
+	{ "delivery:\n  pools: [{ name: p, addresses: [1.2.3.4], default: true }, { name: q, addresses: [1.2.3.5], default: true }]\n", { "one at most" } },
+	{ "delivery:\n  pools: [{ name: p, addresses: [1.2.3.4] }, { name: P, addresses: [1.2.3.5] }]\n", { "both for 'P'" } },
+	{ "delivery:\n  sites: [{ name: g, mx: [\"*.\"] }]\n", { "bad mx pattern" } },
+	{ "delivery:\n  pools: [{ name: p, addresses: [\"198.18.0.9 a.org\"] }]\n", { "neither port.ipv4 nor in port.extra_ipv4" } },
+	{ "  extra_ipv4: [198.18.1.5]\n", { "port.extra_ipv4", "'198.18.1.5' is not another host" } },
+	{ "  extra_ipv4: [198.18.0.2]\n", { "port.extra_ipv4", "not another host" } },
+	{ "  extra_ipv4: [198.18.0.255]\n", { "port.extra_ipv4", "not another host" } },
 	{ "limits:\n  max_recipients: 0\n", { "t.yaml:5: key 'limits.max_recipients'", "out of range" } },
 	{ "control:\n  admin_socket: relative.sock\n", { "control.admin_socket", "absolute" } },
 	{ "dns:\n  forwarders: [\"1.2.3.4@99999\"]\n", { "dns.forwarders", "bad port" } },

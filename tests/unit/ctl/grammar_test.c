@@ -63,6 +63,11 @@ START_TEST(test_match)
 	ck_assert_int_eq(match("log level verbose", &a, err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "log level"));
 	ck_assert_int_eq(match("suspend example.org 5x", &a, err), -1);
+	/* --local is a literal word: the node-local command, not a destination named --local */
+	ck_assert_int_eq(match("suspend --local example.org 2h", &a, err), 0);
+	json_decref(a);
+	ck_assert_int_eq(match("resume --local example.org", &a, err), 0);
+	json_decref(a);
 	ck_assert_ptr_nonnull(strstr(err, "duration"));
 	ck_assert_int_eq(match("queue show ab/cd", &a, err), -1);
 	ck_assert_int_eq(match("privacy erase nobody", &a, err), -1);

@@ -58,6 +58,32 @@ START_TEST(test_reply_to_request)
 }
 END_TEST
 
+/* An extra address of the port (port.extra_ipv4, delivery source pools) is answered as itself;
+ * the extra address as a sender is ours, never learnt as a neighbour. */
+START_TEST(test_extra_address)
+{
+	struct net_if *nif = tenv_nif();
+	nif->extra_ip[nif->n_extra_ip++] = tenv_ip("198.18.0.20");
+	uint8_t f[64];
+	size_t len = arp_frame(f, RTE_ARP_OP_REQUEST, "198.18.0.1", "198.18.0.20", 1);
+	tenv_rx(nif, f, len);
+	net_tx_flush(nif);
+	ck_assert_uint_eq(tenv_ntx, 1);
+	struct rte_arp_hdr *a = tx_arp(0);
+	ck_assert_uint_eq(ntohs(a->arp_opcode), RTE_ARP_OP_REPLY);
+	ck_assert_uint_eq(a->arp_data.arp_sip, tenv_ip("198.18.0.20"));
+	ck_assert(rte_is_same_ether_addr(&a->arp_data.arp_sha, &tenv_our_mac));
+	len = arp_frame(f, RTE_ARP_OP_REQUEST, "198.18.0.20", "198.18.0.2", 1);
+	tenv_rx(nif, f, len);
+	net_tx_flush(nif);
+	ck_assert_uint_eq(tenv_ntx, 1);   /* no reply to ourselves */
+	ck_assert_ptr_null(arp_lookup(&nif->arp, tenv_ip("198.18.0.20")));
+	ck_assert(net_if_local(nif, tenv_ip("198.18.0.20")));
+	ck_assert(!net_if_local(nif, tenv_ip("198.18.0.21")));
+	tenv_nif_free(nif);
+}
+END_TEST
+
 START_TEST(test_request_for_other_is_not_answered)
 {
 	struct net_if *nif = tenv_nif();
@@ -280,6 +306,7 @@ int main(void)
 	TCase *tc = tcase_create("arp");
 	tcase_add_test(tc, test_reply_to_request);
 	tcase_add_test(tc, test_request_for_other_is_not_answered);
+	tcase_add_test(tc, test_extra_address);
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_resolve_hold_release);
 	tcase_add_test(tc, test_retry_then_fail);

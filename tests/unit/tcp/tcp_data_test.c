@@ -250,6 +250,102 @@ START_TEST(fast_retransmit_and_newreno)
 }
 END_TEST
 
+/*
+ * Regression (issue 3, the intermittent RSTs of tcp_interop.sh): when a stalled dpmaild
+ * resumed, Linux had retransmitted (go-back-N after its RTO) data we already had. Those old
+ * duplicates were trimmed to zero length for their ACK and then counted as duplicate ACKs
+ * (RFC 5681 2 excludes segments that carry data), so three of them started a spurious fast
+ * retransmit; NewReno then resent the segment at SND.UNA on every ACK of the recovery. At the
+ * end of the echo flow that burst was still in flight when the peer's final ACK released our
+ * LAST_ACK connection; the peer, in TIME_WAIT, acknowledged every one of those data segments,
+ * and each ACK of the closed flow drew a RST.
+ */
+START_TEST(peer_retransmissions_are_not_duplicate_acks)
+{
+	struct h *h = h_new(NULL);
+	h_listen(h);
+	struct h_peer p = h_accept(h, &h_opt_plain, 65535);
+	const struct tcp_counters *cnt = tcp_stack_counters(h->st);
+	uint8_t in[3][1000];
+	for (int i = 0; i < 3; i++) {
+		h_pattern(in[i], sizeof(in[i]), (size_t)i * 1000);
+		h_in(h, TCP_ACK | TCP_PSH, p.snd_nxt + (uint32_t)i * 1000, p.rcv_nxt, 65535, in[i], 1000);
+	}
+	h_poll(h);
+	ck_assert_uint_eq(h->app.rx_len, 3000);
+	uint8_t *b = app_send(h, 14600);
+	h_poll(h);
+	ck_assert_uint_ge(h_pending(h), 10);
+	h->rd = h->nout;
+	uint32_t s0 = p.rcv_nxt, mss = 1460;
+	/* the peer resends its three segments (our ACKs were late): each is answered by a bare
+	 * ACK, and none counts as a duplicate ACK */
+	for (int i = 0; i < 3; i++)
+		h_in(h, TCP_ACK | TCP_PSH, p.snd_nxt + (uint32_t)i * 1000, s0, 65535, in[i], 1000);
+	while (h_pending(h)) {
+		struct h_seg *a = h_out(h);
+		ck_assert_uint_eq(a->len, 0);
+		ck_assert_uint_eq(a->ack, p.snd_nxt + 3000);
+	}
+	ck_assert_uint_eq(cnt->dupacks_rx, 0);
+	ck_assert_uint_eq(cnt->fast_rtx, 0);
+	ck_assert(!(tcp_conn_of(h->app.c)->flags & TF_RECOVERY));
+	/* the peer then acknowledges our data two segments at a time: nothing is resent */
+	for (uint32_t k = 2; k <= 10; k += 2)
+		h_in(h, TCP_ACK, p.snd_nxt + 3000, s0 + k * mss, 65535, NULL, 0);
+	ck_assert_uint_eq(cnt->rtx_segs, 0);
+	ck_assert_uint_eq(cnt->partial_acks, 0);
+	/* orderly passive close; afterwards nothing of ours is left in flight */
+	h->app.close_on_eof = 1;
+	h_in(h, TCP_ACK | TCP_FIN, p.snd_nxt + 3000, s0 + 14600, 65535, NULL, 0);
+	h_poll(h);
+	struct h_seg *f = h_out(h);
+	ck_assert(f->flags & TCP_FIN);
+	ck_assert_uint_eq(f->seq, s0 + 14600);
+	h->rd = h->nout;
+	h_in(h, TCP_ACK, p.snd_nxt + 3001, s0 + 14601, 65535, NULL, 0);
+	h_poll(h);
+	ck_assert_int_eq(h->app.closed, 1);
+	ck_assert_uint_eq(cnt->rtx_segs, 0);
+	ck_assert_uint_eq(cnt->tx_rst, 0);
+	free(b);
+	h_free(h);
+}
+END_TEST
+
+/* With SACK, an ACK is a duplicate only if it SACKs something new (RFC 6675 2): D-SACKs for
+ * copies the peer got twice, and block-less ACKs, never start a recovery. */
+START_TEST(dsack_and_blockless_acks_are_not_duplicates)
+{
+	struct h *h = h_new(NULL);
+	h_listen(h);
+	struct h_opt so = { .mss = 1460, .ws = -1, .sack_ok = 1 };
+	struct h_peer p = h_accept(h, &so, 65535);
+	const struct tcp_counters *cnt = tcp_stack_counters(h->st);
+	uint8_t *b = app_send(h, 14600);
+	h_poll(h);
+	h->rd = h->nout;
+	uint32_t s0 = p.rcv_nxt, mss = 1460;
+	h_in(h, TCP_ACK, p.snd_nxt, s0 + 2 * mss, 65535, NULL, 0);
+	h->rd = h->nout;
+	struct h_opt d = { .nsack = 1, .sack = { { s0, s0 + mss } } }; /* D-SACK, below SND.UNA */
+	for (int i = 0; i < 4; i++)
+		h_in_full(h, H_PEER_PORT, TCP_ACK, p.snd_nxt, s0 + 2 * mss, 65535, &d, NULL, 0);
+	for (int i = 0; i < 4; i++)
+		h_in(h, TCP_ACK, p.snd_nxt, s0 + 2 * mss, (uint16_t)(65535 - i), NULL, 0);
+	ck_assert_uint_eq(cnt->fast_rtx, 0);
+	ck_assert_uint_eq(cnt->rtx_segs, 0);
+	/* a real loss report (new SACKed data) still counts */
+	for (uint32_t k = 3; k < 6; k++) {
+		struct h_opt l = { .nsack = 1, .sack = { { s0 + 3 * mss, s0 + k * mss + mss } } };
+		h_in_full(h, H_PEER_PORT, TCP_ACK, p.snd_nxt, s0 + 2 * mss, 65535, &l, NULL, 0);
+	}
+	ck_assert_uint_eq(cnt->fast_rtx, 1);
+	free(b);
+	h_free(h);
+}
+END_TEST
+
 START_TEST(zero_window_probes)
 {
 	struct h *h = h_new(NULL);
@@ -415,6 +511,8 @@ int main(void)
 	tcase_add_test(tc, rto_timing_backoff_and_giveup);
 	tcase_add_test(tc, rto_recovery_go_back_n);
 	tcase_add_test(tc, fast_retransmit_and_newreno);
+	tcase_add_test(tc, peer_retransmissions_are_not_duplicate_acks);
+	tcase_add_test(tc, dsack_and_blockless_acks_are_not_duplicates);
 	tcase_add_test(tc, zero_window_probes);
 	tcase_add_test(tc, sendable_after_full_buffer);
 	tcase_add_test(tc, paws_drops_old_timestamp);

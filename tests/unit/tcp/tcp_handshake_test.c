@@ -301,6 +301,50 @@ START_TEST(active_close_time_wait_reuse)
 }
 END_TEST
 
+/* Active opens may take over a TIME_WAIT tuple (as Linux's tcp_tw_reuse) once it has been
+ * quiet for a second and used timestamps; before that the only port is busy. */
+START_TEST(active_open_reuses_quiet_time_wait)
+{
+	struct tcp_tunables t;
+	tcp_tunables_defaults(&t);
+	t.eph_lo = t.eph_hi = 50000; /* a single ephemeral port */
+	struct h *h = h_new(&t);
+	struct conn_addr dst = { .family = AF_INET, .port = htons(H_LPORT), .ip.v4 = H_PEER_IP };
+	struct h_opt o = { .mss = 1460, .ws = 2, .sack_ok = 1, .ts = 1, .tsval = 100 };
+	int err = 0;
+	h->app.c = tcp_connect(h->st, &dst, NULL, &h_handler, &h->app, &err);
+	ck_assert_ptr_nonnull(h->app.c);
+	struct h_seg *syn = h_out(h);
+	h->lport = syn->sport;
+	h_in_full(h, H_LPORT, TCP_SYN | TCP_ACK, 777, syn->seq + 1, 65535, &o, NULL, 0);
+	h->rd = h->nout;
+	conn_close(h->app.c);
+	h_poll(h);
+	struct h_seg *f = h_out(h);
+	ck_assert(f->flags & TCP_FIN);
+	uint32_t old_nxt = f->seq + 1;
+	o.tsval = 101;
+	o.tsecr = f->opt.tsval;
+	h_in_full(h, H_LPORT, TCP_ACK | TCP_FIN, 778, old_nxt, 65535, &o, NULL, 0);
+	ck_assert_uint_eq(tcp_stack_ntw(h->st), 1);
+	h->rd = h->nout;
+	h->app.closed = 0;
+	h_advance(h, 500);
+	ck_assert_ptr_null(tcp_connect(h->st, &dst, NULL, &h_handler, &h->app, &err));
+	ck_assert_int_eq(err, -EADDRNOTAVAIL);
+	h_advance(h, 600);
+	struct conn *c2 = tcp_connect(h->st, &dst, NULL, &h_handler, &h->app, &err);
+	ck_assert_ptr_nonnull(c2);
+	struct h_seg *syn2 = h_out(h);
+	ck_assert_uint_eq(syn2->sport, 50000);
+	ck_assert(tcp_seq_geq(syn2->seq, old_nxt + 65536 * 2));
+	ck_assert(tcp_seq_gt(syn2->opt.tsval, f->opt.tsval));
+	ck_assert_uint_eq(tcp_stack_ntw(h->st), 0);
+	ck_assert_uint_eq(tcp_stack_counters(h->st)->tw_reused, 1);
+	h_free(h);
+}
+END_TEST
+
 START_TEST(time_wait_expires)
 {
 	struct tcp_tunables t;
@@ -433,6 +477,7 @@ int main(void)
 	tcase_add_test(tc, challenge_ack_rate_limited);
 	tcase_add_test(tc, passive_close);
 	tcase_add_test(tc, active_close_time_wait_reuse);
+	tcase_add_test(tc, active_open_reuses_quiet_time_wait);
 	tcase_add_test(tc, time_wait_expires);
 	tcase_add_test(tc, simultaneous_close);
 	tcase_add_test(tc, lost_fin_retransmitted_with_backoff);

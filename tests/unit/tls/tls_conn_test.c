@@ -147,6 +147,9 @@ static struct tls_server_ctx *server_ctx(const char *cert, const char *key, unsi
 	return sc;
 }
 
+/* The second tcase runs every test with the records of all sessions in one burst per turn. */
+static bool batch_sessions;
+
 static void setup(void)
 {
 	struct tls_core_cfg ccfg;
@@ -154,6 +157,7 @@ static void setup(void)
 	char err[256];
 	memset(&F, 0, sizeof(F));
 	tls_core_cfg_defaults(&ccfg);
+	ccfg.gcm_batch_sessions = batch_sessions;
 	F.core = tls_core_new(&ccfg);
 	ck_assert_ptr_nonnull(F.core);
 	tls_ticket_key_generate(&F.keys[0]);
@@ -167,6 +171,12 @@ static void setup(void)
 	F.srv = calloc(1, sizeof(*F.srv));
 	F.cli = calloc(1, sizeof(*F.cli));
 	F.now = 1000000;
+}
+
+static void setup_batched(void)
+{
+	batch_sessions = true;
+	setup();
 }
 
 static void teardown(void)
@@ -763,6 +773,30 @@ int main(void)
 	tcase_add_test(tc, test_close_stalled_peer);
 	tcase_add_test(tc, test_server_ctx_errors);
 	suite_add_tcase(s, tc);
+	TCase *tb = tcase_create("conn-batched");
+	tcase_add_unchecked_fixture(tb, pki_setup, pki_teardown);
+	tcase_add_checked_fixture(tb, setup_batched, teardown);
+	tcase_add_test(tb, test_handshake_tls13_ecdsa);
+	tcase_add_test(tb, test_tls12_rsa_by_offer);
+	tcase_add_test(tb, test_tls13_rsa_by_sigalgs);
+	tcase_add_test(tb, test_sni_second_identity);
+	tcase_add_test(tb, test_resumption_and_rotation);
+	tcase_add_test(tb, test_coalescing_and_bulk);
+	tcase_add_test(tb, test_upper_backpressure);
+	tcase_add_test(tb, test_fail_garbage);
+	tcase_add_test(tb, test_starttls_injection_server);
+	tcase_add_test(tb, test_starttls_injection_client);
+	tcase_add_test(tb, test_fail_timeout_and_aborted);
+	tcase_add_test(tb, test_fail_version);
+	tcase_add_test(tb, test_alert_after_handshake);
+	tcase_add_test(tb, test_policy_verify_fail_and_opportunistic);
+	tcase_add_test(tb, test_policy_dane);
+	tcase_add_test(tb, test_policy_eval_and_sts);
+	tcase_add_test(tb, test_policy_sts_enforce_connection);
+	tcase_add_test(tb, test_close_inside_callback);
+	tcase_add_test(tb, test_close_stalled_peer);
+	tcase_add_test(tb, test_server_ctx_errors);
+	suite_add_tcase(s, tb);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
