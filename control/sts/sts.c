@@ -45,6 +45,7 @@ struct dom {
 	uint64_t fetched_wall_s, checked_wall_s;
 	char new_id[STS_ID_MAX + 1];  /* the id being fetched */
 	uint64_t deadline_us;         /* the DNS steps of a refresh end by then (safety net) */
+	uint64_t started_us;          /* when the refresh began (took_ms in the log) */
 	char last_error[160];
 };
 
@@ -163,11 +164,13 @@ static void refresh_done(struct sts *s, struct dom *d, const char *err)
 	d->checked_wall_s = wall_s();
 	snprintf(d->last_error, sizeof(d->last_error), "%s", err ? err : "");
 	bool keep = err && policy_valid(d, d->checked_wall_s);
+	unsigned took_ms = (unsigned)((s->now_us - d->started_us) / 1000u);
 	if (keep) {
 		s->stats.kept_on_failure++;
-		log_info("sts domain=%s event=refresh_failed kept_id=%s reason=\"%s\"", d->name, d->id, err);
+		log_info("sts domain=%s event=refresh_failed kept_id=%s took_ms=%u reason=\"%s\"", d->name,
+			 d->id, took_ms, err);
 	} else if (err) {
-		log_info("sts domain=%s event=refresh_failed reason=\"%s\"", d->name, err);
+		log_info("sts domain=%s event=refresh_failed took_ms=%u reason=\"%s\"", d->name, took_ms, err);
 	}
 	publish(s, d, err ? s->o.retry_s : s->o.refresh_s);
 }
@@ -310,8 +313,9 @@ static void fetch_done(void *arg, const struct sts_fetch_result *r)
 	memcpy(d->id, d->new_id, sizeof(d->id));
 	d->fetched_wall_s = wall_s();
 	s->dirty = true;
-	log_info("sts domain=%s event=policy id=%s mode=%s max_age=%u mx=%u", d->name, d->id,
-		 sts_mode_str(p.mode), p.max_age, p.n_mx);
+	log_info("sts domain=%s event=policy id=%s mode=%s max_age=%u mx=%u took_ms=%u", d->name,
+		 d->id, sts_mode_str(p.mode), p.max_age, p.n_mx,
+		 (unsigned)((s->now_us - d->started_us) / 1000u));
 	refresh_done(s, d, NULL);
 }
 
@@ -368,6 +372,7 @@ static int start_refresh(struct sts *s, struct dom *d)
 	if (d->st != D_IDLE)
 		return 0;   /* already on its way: it publishes when done */
 	/* the resolver ends each query by its own deadline; this only guards against a lost one */
+	d->started_us = s->now_us;
 	d->deadline_us = s->now_us + 2 * (uint64_t)s->o.fetch_timeout_ms * 1000u + 30000000u;
 	pend(s, d, D_TXT);
 	step_txt(s, d, true);

@@ -143,6 +143,7 @@ t_check "no policy published: delivered in clear (opportunistic fallback)" \
 t_check "rot: delivered to the MX its policy names (mxa)" t_wait_for 20 bash -c "[ -f mxa/000001.env ]"
 t_check "enforce + MX not in policy: deferred 4.7.5 naming the policy" \
   t_wait_for 20 grep -q 'status=4.7.5 reply="MX host mxevil.ststest is not in the MTA-STS policy of enfbad.ststest"' dpmaild.log
+echo "INFO: first-contact policy fetches (TXT + A + HTTPS, ms): $(grep -o 'event=policy .*took_ms=[0-9]*' dpmaild.log | sed 's/.*took_ms=//' | tr '\n' ' ')"
 # (the sink's own start-up probe connects once before "ready")
 t_check "enforce + MX not in policy: the MX was never contacted" \
   bash -c "awk '/^ready/{r=1} r && /^open/{exit 1}' evil/conns && [ $(n evil) = 0 ]"

@@ -296,6 +296,77 @@ START_TEST(test_coalescing)
 }
 END_TEST
 
+/* A provider of the pseudo type CTL_DNS_STS: answers "now.test" at once, "later.test" from its
+ * process() callback one turn later, never answers "never.test". */
+struct fake_prov {
+	struct ctl_dns *d;
+	int starts;
+	char pending[64];
+};
+
+static struct ctl_dns_answer *fake_answer(const char *name, enum ctl_dns_status st)
+{
+	struct ctl_dns_answer *a = calloc(1, sizeof(*a));
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	a->qtype = CTL_DNS_STS;
+	a->status = st;
+	a->ttl = 60;
+	a->expires_us = now_us() + 60000000u;
+	return a;
+}
+
+static int fake_start(void *arg, const char *name, uint64_t now)
+{
+	(void)now;
+	struct fake_prov *p = arg;
+	p->starts++;
+	if (strcmp(name, "now.test") == 0)
+		ctl_dns_publish(p->d, fake_answer(name, CTL_DNS_OK));
+	else if (strcmp(name, "later.test") == 0)
+		snprintf(p->pending, sizeof(p->pending), "%s", name);
+	return 0;
+}
+
+static void fake_process(void *arg, uint64_t now)
+{
+	(void)now;
+	struct fake_prov *p = arg;
+	if (p->pending[0]) {
+		ctl_dns_publish(p->d, fake_answer(p->pending, CTL_DNS_NODATA));
+		p->pending[0] = '\0';
+	}
+}
+
+START_TEST(test_provider)
+{
+	rcu_register_thread();
+	struct ctl_dns *d = dns_new(300);
+	struct fake_prov fp = { .d = d };
+	struct ctl_dns_provider pv = { .qtype = CTL_DNS_STS, .start = fake_start,
+				       .process = fake_process, .fd = -1, .arg = &fp };
+	ck_assert_int_eq(ctl_dns_set_provider(d, &pv), 0);
+	ck_assert_int_eq(ctl_dns_set_provider(d, &pv), -EINVAL);   /* one per type */
+	pv.qtype = CTL_DNS_TXT;
+	ck_assert_int_eq(ctl_dns_set_provider(d, &pv), -EINVAL);   /* real types go to libunbound */
+	resolve(d, "NOW.test.", CTL_DNS_STS, CTL_DNS_OK);
+	/* two workers asking while the answer is pending: one start, two completions */
+	ck_assert_int_eq(ctl_dns_request(d, 0, "later.test", CTL_DNS_STS, 77), 0);
+	ck_assert_int_eq(ctl_dns_request(d, 1, "later.test", CTL_DNS_STS, 78), 0);
+	ck_assert_int_eq(wait_done(d, 0, 77, 2000), CTL_DNS_NODATA);
+	ck_assert_int_eq(wait_done(d, 1, 78, 2000), CTL_DNS_NODATA);
+	ck_assert_int_eq(fp.starts, 2);
+	/* no answer by the deadline: TIMEOUT to the waiter, nothing published, the old answer of
+	 * another name untouched */
+	ck_assert_int_eq(ctl_dns_request(d, 0, "never.test", CTL_DNS_STS, 79), 0);
+	ck_assert_int_eq(wait_done(d, 0, 79, 2000), CTL_DNS_TIMEOUT);
+	ck_assert_ptr_null(ctl_dns_lookup(d, "never.test", CTL_DNS_STS, now_us()));
+	ck_assert_ptr_nonnull(ctl_dns_lookup(d, "now.test", CTL_DNS_STS, now_us()));
+	ck_assert_uint_eq(ctl_dns_inflight(d), 0);
+	ctl_dns_free(d);
+	rcu_unregister_thread();
+}
+END_TEST
+
 START_TEST(test_parse_mx)
 {
 	uint16_t pref;
@@ -327,6 +398,7 @@ int main(void)
 	tcase_add_test(tc, test_mx_a_aaaa_tlsa);
 	tcase_add_test(tc, test_negative_and_failures);
 	tcase_add_test(tc, test_coalescing);
+	tcase_add_test(tc, test_provider);
 	suite_add_tcase(s, tc);
 	TCase *tp = tcase_create("parse");
 	tcase_add_test(tp, test_parse_mx);
