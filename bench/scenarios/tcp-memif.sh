@@ -9,21 +9,23 @@
 # into discard; CONNS_LONG long connections) and echo (CONNS_LONG long connections).
 # The server's worker runs on CPU 1, the client on CPU 0. Reported per workload: rate, CPU
 # seconds of client + server, work per CPU-second, and the ratio ours/kernel. Results (JSON per
-# run and a summary) go to OUT (default /tmp/dpmail-tc2-bench). No root needed: memif uses a
-# socket file in OUT, the kernel path loopback ports 13601-13602.
+# run and a summary) go to OUT (default /tmp/dpmail-tc3-bench). No root needed: memif uses a
+# socket file in OUT, the kernel path loopback ports 14201-14202.
 set -u
 cd "$(dirname "$0")/../.."
 B=${B:-build}
-OUT=${OUT:-/tmp/dpmail-tc2-bench}
+OUT=${OUT:-/tmp/dpmail-tc3-bench}
 SECONDS_RUN=${SECONDS_RUN:-5}
 CONNS_CRR=${CONNS_CRR:-64}
 CONNS_LONG=${CONNS_LONG:-4}
 IDLE_US=${IDLE_US:-50}
 MODES=${MODES:-crr bulk echo}
 TRUSTED_LINK=${TRUSTED_LINK:-false}  # true: no TCP checksums on the memif link (both ends)
+MEMIF_MTU=${MEMIF_MTU:-1500}         # MTU of the memif link (both ends; the MSS follows it)
+MEMIF_BUF=$(( MEMIF_MTU > 2034 ? (MEMIF_MTU + 14 + 127) / 128 * 128 : 2048 ))  # one descriptor a frame
 KERNEL_MTU=${KERNEL_MTU:-}           # set: the kernel side runs in its own network namespace
                                      # whose loopback has this MTU (host lo: 65536)
-NS=tc2bk$$
+NS=tc3bk$$
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json "$OUT"/memif.sock
 PIDS=()
@@ -42,10 +44,10 @@ trap cleanup EXIT
 memif_cfg() {
   cat <<EOC
 eal:
-  vdevs: ["net_memif0,role=$1,socket=$OUT/memif.sock,socket-abstract=no"]
+  vdevs: ["net_memif0,role=$1,socket=$OUT/memif.sock,socket-abstract=no,bsize=$MEMIF_BUF"]
   file_prefix: $2
   memory_mb: 512
-port: {device: net_memif0, ipv4: $3/24}
+port: {device: net_memif0, ipv4: $3/24, mtu: $MEMIF_MTU}
 EOC
 }
 
@@ -60,17 +62,17 @@ EOC
 
 server_cfg() { # BACKEND
   if [ "$1" = dpdk ]; then
-    memif_cfg server tc2bsrv 198.18.5.1
+    memif_cfg server tc3bsrv 198.18.5.1
   else
-    echo "eal: {file_prefix: tc2bpx, memory_mb: 64}"
+    echo "eal: {file_prefix: tc3bpx, memory_mb: 64}"
     echo "port: {device: none, ipv4: 127.0.0.1/8}"
   fi
   echo "control: {admin_socket: $OUT/admin-$1.sock}"
-  common_cfg "$1" "test_echo_port: 13601, test_discard_port: 13602, test_quiet: true"
+  common_cfg "$1" "test_echo_port: 14201, test_discard_port: 14202, test_quiet: true"
 }
 
 client_cfg() {
-  memif_cfg client tc2bcli 198.18.5.2
+  memif_cfg client tc3bcli 198.18.5.2
   common_cfg dpdk "max_time_wait: 65536, time_wait_ms: 2000"
 }
 
@@ -94,8 +96,8 @@ stop_server() {
 }
 
 run_client() { # BACKEND MODE
-  local port=13601 conns=$CONNS_LONG args=() x=()
-  [ "$2" = bulk ] && port=13602
+  local port=14201 conns=$CONNS_LONG args=() x=()
+  [ "$2" = bulk ] && port=14202
   [ "$2" = crr ] && conns=$CONNS_CRR
   if [ "$1" = dpdk ]; then
     args=(--backend dpdk --config "$OUT/client.yaml" --server 198.18.5.1)
@@ -110,7 +112,7 @@ run_client() { # BACKEND MODE
 
 client_cfg >"$OUT/client.yaml"
 : >"$OUT/summary.txt"
-echo "trusted_link=$TRUSTED_LINK kernel_lo_mtu=${KERNEL_MTU:-65536} idle_sleep_us=$IDLE_US"' '"seconds=$SECONDS_RUN" | tee -a "$OUT/summary.txt"
+echo "trusted_link=$TRUSTED_LINK memif_mtu=$MEMIF_MTU kernel_lo_mtu=${KERNEL_MTU:-65536} idle_sleep_us=$IDLE_US"' '"seconds=$SECONDS_RUN" | tee -a "$OUT/summary.txt"
 echo "date=$(date -u +%FT%TZ) host=$(hostname) cpus=$(nproc) cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')\" kernel=$(uname -r)" |
   tee -a "$OUT/summary.txt"
 for be in dpdk posix; do

@@ -51,8 +51,12 @@ struct dp_lcore *dp_lcore_create(struct dp_rt *rt, uint16_t idx, unsigned lcore_
 	lc->stop = &rt->stop;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	snprintf(name, sizeof(name), "dp_pool_%u", lcore_id);
+	/* Receive buffers hold a whole frame of the port's MTU (net_rx takes single mbufs). */
+	uint32_t room = RTE_PKTMBUF_HEADROOM + c->port.mtu + RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN;
+	if (room < RTE_MBUF_DEFAULT_BUF_SIZE)
+		room = RTE_MBUF_DEFAULT_BUF_SIZE;
 	lc->pool = rte_pktmbuf_pool_create(name, c->dataplane.mbufs, c->dataplane.mbuf_cache, 0,
-					   RTE_MBUF_DEFAULT_BUF_SIZE, (int)socket);
+					   (uint16_t)room, (int)socket);
 	if (!lc->pool) {
 		log_err("event=startup_failed reason=\"cannot create mbuf pool of %u mbufs for lcore %u: %s "
 			"(raise eal.memory_mb or lower dataplane.mbufs)\"",

@@ -37,6 +37,19 @@ static int port_configure(struct dp_rt *rt, struct rte_eth_dev_info *info)
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
 	conf.rxmode.mtu = c->port.mtu;
+	/* memif moves frames of any size (chained descriptors) yet reports a 1518-byte maximum
+	 * frame in DPDK 22.11: configure the device at its maximum and let IP use port.mtu (a
+	 * jumbo MTU between two local processes). Real NICs keep the strict check. */
+	uint32_t dev_max = info->max_mtu;
+	if (info->max_rx_pktlen > RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN &&
+	    info->max_rx_pktlen - RTE_ETHER_HDR_LEN - RTE_ETHER_CRC_LEN < dev_max)
+		dev_max = info->max_rx_pktlen - RTE_ETHER_HDR_LEN - RTE_ETHER_CRC_LEN;
+	if (c->port.mtu > dev_max && info->driver_name &&
+	    strcmp(info->driver_name, "net_memif") == 0) {
+		log_info("event=port_mtu device_max=%u ip_mtu=%u port=%s", dev_max, c->port.mtu,
+			 c->port.device);
+		conf.rxmode.mtu = dev_max;
+	}
 	uint64_t rx_want = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
 	uint64_t tx_want = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
 	conf.rxmode.offloads = info->rx_offload_capa & rx_want;

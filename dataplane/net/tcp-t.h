@@ -24,6 +24,8 @@ struct rte_mempool;
 typedef int (*tcp_output_fn)(void *ctx, struct rte_mbuf *m, uint32_t src, uint32_t dst);
 
 /* Limits and tunables of one stack (tcp_tunables_defaults() gives the values in comments). */
+#define TCP_MAX_MSS 8960 /* largest tunables.mss: a 9000-byte MTU less IPv4 and TCP headers */
+
 struct tcp_tunables {
 	uint32_t max_conns;        /* 4096: connection objects (any state but TIME_WAIT) */
 	uint32_t max_time_wait;    /* 8192: compact TIME_WAIT entries */
@@ -33,7 +35,8 @@ struct tcp_tunables {
 	uint32_t rcv_buf;          /* 262144: receive window / unconsumed bytes per connection */
 	uint32_t rcv_mem_total;    /* 64 MiB: received bytes held by all connections together */
 	uint32_t ooo_max_segs;     /* 128: out-of-order segments kept per connection */
-	uint16_t mss;              /* 1460: MSS we announce and the cap of our send MSS */
+	uint16_t mss;              /* 1460: MSS we announce and the cap of our send MSS (at most
+	                              TCP_MAX_MSS; tcp_lcore derives it from the port MTU) */
 	uint8_t timestamps;        /* 1: offer/accept RFC 7323 timestamps */
 	uint8_t sack;              /* 1: offer/accept SACK-permitted (RFC 2018 receiver) */
 	uint8_t window_scaling;    /* 1: offer/accept window scaling */

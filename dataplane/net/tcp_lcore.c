@@ -70,7 +70,7 @@ void tcp_tunables_from_cfg(struct tcp_tunables *t, const struct cfg *c, uint16_t
 	t->user_timeout_ms = k->user_timeout_ms;
 	t->delack_ms = k->delack_ms;
 	t->trusted_link = k->trusted_link;
-	t->mss = (uint16_t)(l4_mtu > 1480 + 20 ? 1460 : l4_mtu - 20);
+	t->mss = (uint16_t)(l4_mtu - 20 > TCP_MAX_MSS ? TCP_MAX_MSS : l4_mtu - 20);
 }
 
 /* The stack's output: into the worker's IPv4 layer. */
@@ -227,14 +227,18 @@ void *tcp_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 	tl->nif = &lc->nif;
 	tl->nworkers = (uint16_t)c->dataplane.workers.n;
 	snprintf(name, sizeof(name), "tcp_%u", lc->index);
+	tcp_tunables_from_cfg(&t, c, ip_l4_mtu(tl->nif));
+	/* A segment is one mbuf: room for the MSS, headers and options (jumbo on a jumbo port). */
+	uint32_t room = RTE_PKTMBUF_HEADROOM + t.mss + 60 + 40;
+	if (room < RTE_MBUF_DEFAULT_BUF_SIZE)
+		room = RTE_MBUF_DEFAULT_BUF_SIZE;
 	tl->pool = rte_pktmbuf_pool_create(name, c->tcp.mbufs, c->dataplane.mbuf_cache, 0,
-					   RTE_MBUF_DEFAULT_BUF_SIZE, (int)lc->socket_id);
+					   (uint16_t)room, (int)lc->socket_id);
 	if (!tl->pool) {
 		log_err("event=startup_failed reason=\"tcp pool of %u mbufs: %s\"", c->tcp.mbufs,
 			rte_strerror(rte_errno));
 		goto err_free;
 	}
-	tcp_tunables_from_cfg(&t, c, ip_l4_mtu(tl->nif));
 	t.tx_cksum_offload = ip_tx_l4_cksum_offload(tl->nif, IPPROTO_TCP);
 	tl->st = tcp_stack_create(&t, tl->pool, tl->nif->ip, out_ip, tl->nif, tl->nif->now_us, &e);
 	if (!tl->st) {

@@ -141,7 +141,7 @@ struct conn_net *tcp_stack_net(struct tcp_stack *st)
 static int tunables_check(const struct tcp_tunables *t)
 {
 	if (!t->max_conns || !t->snd_buf || t->rcv_buf < 2 * t->mss || t->mss < TCP_MIN_MSS ||
-	    t->mss > 1460 * 6 || !t->backlog || !t->ooo_max_segs || t->eph_lo > t->eph_hi ||
+	    t->mss > TCP_MAX_MSS || !t->backlog || !t->ooo_max_segs || t->eph_lo > t->eph_hi ||
 	    !t->eph_lo || t->rto_min_ms == 0 || t->rto_min_ms > t->rto_max_ms ||
 	    t->rcv_buf > (1u << 30))
 		return -EINVAL;
