@@ -55,6 +55,11 @@ struct tcp_tunables {
 	uint8_t trusted_link;      /* 0: neither compute nor verify TCP checksums: only for a link
 				    * that cannot corrupt (net_memif between processes of one host,
 				    * as the kernel treats loopback); both ends must agree */
+	uint8_t stretch_ack;       /* 0: when 1, the ACK owed for every second in-order segment is
+				    * sent once at the end of the loop turn (tcp_poll), covering
+				    * the whole receive burst, as long as less than rcv_buf/4 is
+				    * unacknowledged; only for drivers calling tcp_poll right after
+				    * each receive burst (tcp_lcore does) */
 };
 
 enum tcp_state {
@@ -172,6 +177,7 @@ enum {
 	TF_TLP_SENT     = 1u << 23, /* a probe is out: its SACK feedback starts recovery */
 	TF_IN_DELIVER   = 1u << 24, /* inside on_data(): the offered bytes are not "unread" yet */
 	TF_CLOSE_LATER  = 1u << 25, /* conn_close() came from inside on_data(): run it after */
+	TF_ACK_TURN     = 1u << 26, /* stretch ACK: an ACK is owed at the end of this loop turn */
 };
 
 struct tcp_listener;
@@ -208,6 +214,7 @@ struct tcp_conn {
 	struct tcp_mq ooo;        /* out-of-order segments sorted by sequence (seq in dynfield) */
 	uint32_t ooo_last_seq;    /* start of the most recently received OOO segment (SACK) */
 	uint32_t segs_unacked;    /* full segments received since our last ACK */
+	uint32_t rcv_acked;       /* rcv_nxt our last ACK carried (stretch ACK cap) */
 	uint32_t last_ack_sent;
 
 	/* SACK scoreboard (RFC 6675): SACKed ranges above snd_una, sorted, disjoint */

@@ -68,6 +68,8 @@ void tcp_pending_run(struct tcp_stack *st)
 			tc->flags &= ~TF_NEED_DELIVER;
 			tcp_deliver(tc);
 		}
+		if (tc->flags & TF_ACK_TURN)
+			tc->flags = (tc->flags & ~TF_ACK_TURN) | TF_ACK_NOW | TF_NEED_OUTPUT;
 		if (tc->state != TCP_CLOSED && (tc->flags & TF_NEED_OUTPUT)) {
 			tc->flags &= ~TF_NEED_OUTPUT;
 			tcp_output(tc);

@@ -345,10 +345,15 @@ static void data_input(struct tcp_conn *tc, struct tcp_seg *s)
 			s->m = NULL;
 			tcp_ooo_pull(tc);
 			tc->flags |= TF_NEED_DELIVER;
-			if (hole || ++tc->segs_unacked >= 2)
-				tc->flags |= TF_ACK_NOW; /* hole filled, or every second segment */
-			else
+			if (hole)
+				tc->flags |= TF_ACK_NOW; /* a hole filled: at once (RFC 5681 4.2) */
+			else if (++tc->segs_unacked < 2)
 				tc->flags |= TF_DELACK;
+			else if (st->tun.stretch_ack &&
+				 tc->rcv_nxt - tc->rcv_acked < st->tun.rcv_buf / 4)
+				tcp_pending_add(tc, TF_ACK_TURN); /* one ACK per receive burst */
+			else
+				tc->flags |= TF_ACK_NOW; /* every second segment */
 		} else {
 			tcp_ooo_insert(tc, s->m, seq);
 			s->m = NULL;

@@ -70,6 +70,7 @@ void tcp_tunables_from_cfg(struct tcp_tunables *t, const struct cfg *c, uint16_t
 	t->user_timeout_ms = k->user_timeout_ms;
 	t->delack_ms = k->delack_ms;
 	t->trusted_link = k->trusted_link;
+	t->stretch_ack = 1; /* poll_tcp runs right after each receive burst */
 	t->mss = (uint16_t)(l4_mtu - 20 > TCP_MAX_MSS ? TCP_MAX_MSS : l4_mtu - 20);
 }
 

@@ -498,6 +498,56 @@ START_TEST(icmp_unreachable_is_soft_error)
 }
 END_TEST
 
+/* Stretch ACKs (tunables.stretch_ack): in-order segments of one loop turn get one ACK at
+ * tcp_poll; out-of-order data is still acknowledged at once (RFC 5681 4.2), a filled hole too,
+ * and more than rcv_buf/4 unacknowledged forces an ACK within the turn. */
+START_TEST(stretch_ack_once_per_turn)
+{
+	struct tcp_tunables t;
+	tcp_tunables_defaults(&t);
+	t.stretch_ack = 1;
+	struct h *h = h_new(&t);
+	h_listen(h);
+	struct h_peer p = h_accept(h, &opt_sack, 65535);
+	uint8_t buf[1460];
+	h_pattern(buf, sizeof(buf), 0);
+	uint32_t seq = p.snd_nxt;
+	for (int i = 0; i < 6; i++, seq += 1000)
+		h_in(h, TCP_ACK, seq, p.rcv_nxt, 65535, buf, 1000);
+	ck_assert_uint_eq(h->app.rx_len, 6000);
+	h_none(h);
+	h_poll(h);
+	struct h_seg *a = h_out(h);
+	ck_assert_uint_eq(a->ack, seq);
+	h_none(h);
+	/* a single segment: delayed ACK as before */
+	h_in(h, TCP_ACK, seq, p.rcv_nxt, 65535, buf, 1000);
+	seq += 1000;
+	h_poll(h);
+	h_none(h);
+	h_advance(h, 41);
+	ck_assert_uint_eq(h_out(h)->ack, seq);
+	/* out of order: an immediate duplicate ACK, without waiting for the poll */
+	h_in(h, TCP_ACK, seq + 1000, p.rcv_nxt, 65535, buf, 1000);
+	ck_assert_uint_eq(h_out(h)->ack, seq);
+	h_in(h, TCP_ACK, seq, p.rcv_nxt, 65535, buf, 1000);
+	ck_assert_uint_eq(h_out(h)->ack, seq + 2000); /* the hole filled: at once */
+	seq += 2000;
+	h_none(h);
+	/* a long burst: an ACK once rcv_buf/4 is unacknowledged, without a poll */
+	uint32_t start = seq;
+	while (seq - start < t.rcv_buf / 4 + 2000 && h_pending(h) == 0) {
+		h_in(h, TCP_ACK, seq, p.rcv_nxt, 65535, buf, 1000);
+		seq += 1000;
+	}
+	ck_assert_uint_eq(h_pending(h), 1);
+	a = h_out(h);
+	ck_assert_uint_eq(a->ack, seq);
+	ck_assert_uint_ge(seq - start, t.rcv_buf / 4);
+	h_free(h);
+}
+END_TEST
+
 int main(void)
 {
 	h_eal("tcp_data");
@@ -505,6 +555,7 @@ int main(void)
 	TCase *tc = tcase_create("data");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, delayed_ack_and_every_second_segment);
+	tcase_add_test(tc, stretch_ack_once_per_turn);
 	tcase_add_test(tc, out_of_order_sack_and_fill);
 	tcase_add_test(tc, backpressure_closes_window_and_updates);
 	tcase_add_test(tc, initial_window_and_slow_start);
