@@ -7,18 +7,21 @@
 # closed cleanly, short connections (connect, 100-byte request, echo, close) without a failure,
 # and the server's counters (no checksum error, no RST, no connection left). Then the same
 # client on the posix backend against dpmaild's posix backend over loopback (ports 13601-13602).
+# Last, the memif link with a 9000-byte MTU at both ends (jumbo segments, MSS 8960): echo and
+# bulk byte-exact again, and the server's segments really are jumbo.
 . "$(dirname "$0")/../lib/testlib.sh"
 t_tmpdir D
 B=$BUILD/dpmail-bench
 
-server_yaml() { # BACKEND
+server_yaml() { # BACKEND [MTU]
+  local mtu=${2:-1500} bsize=$(( ${2:-1500} > 2034 ? 9088 : 2048 ))
   local eal="eal: {file_prefix: tc2msrv$$, memory_mb: 256}" port="port: {device: none, ipv4: 127.0.0.1/8}"
   if [ "$1" = dpdk ]; then
     eal="eal:
-  vdevs: [\"net_memif0,role=server,socket=$D/memif.sock,socket-abstract=no\"]
+  vdevs: [\"net_memif0,role=server,socket=$D/memif.sock,socket-abstract=no,bsize=$bsize\"]
   file_prefix: tc2msrv$$
   memory_mb: 256"
-    port="port: {device: net_memif0, ipv4: 198.18.5.1/24}"
+    port="port: {device: net_memif0, ipv4: 198.18.5.1/24, mtu: $mtu}"
   fi
   cat >"$D/srv-$1.yaml" <<EOC
 $eal
@@ -29,15 +32,18 @@ tcp: {mbufs: 16383, max_conns: 1024, test_echo_port: 13601, test_discard_port: 1
 EOC
 }
 
-cat >"$D/cli.yaml" <<EOC
+client_yaml() { # MTU
+  cat >"$D/cli.yaml" <<EOC
 eal:
-  vdevs: ["net_memif0,role=client,socket=$D/memif.sock,socket-abstract=no"]
+  vdevs: ["net_memif0,role=client,socket=$D/memif.sock,socket-abstract=no,bsize=$(( $1 > 2034 ? 9088 : 2048 ))"]
   file_prefix: tc2mcli$$
   memory_mb: 256
-port: {device: net_memif0, ipv4: 198.18.5.2/24}
+port: {device: net_memif0, ipv4: 198.18.5.2/24, mtu: $1}
 dataplane: {main_lcore: 0, workers: [1], mbufs: 4095, idle_sleep_us: 50}
 tcp: {mbufs: 16383, max_conns: 1024, max_time_wait: 16384, time_wait_ms: 1000}
 EOC
+}
+client_yaml 1500
 
 # client NAME BACKEND ARGS...: one dpmail-bench tcp run with a deadline; its output is kept.
 client() {
@@ -75,6 +81,28 @@ for be in dpdk posix; do
       bash -c "! grep -h 'event=tcp_stats' $D/*-dpdk.err | grep -qv ' rx_bad_csum=0 '"
   fi
 done
+# jumbo memif link
+client_yaml 9000
+server_yaml dpdk 9000
+t_bg SRV bash -c "exec $BUILD/dpmaild -c $D/srv-dpdk.yaml >$D/srv-jumbo.log 2>&1"
+if t_wait_for 20 grep -q 'event=started' "$D/srv-jumbo.log"; then
+  t_check "jumbo: 3 connections echo 4 MiB each over MTU 9000, byte-exact" \
+    client echo-jumbo dpdk --port 13601 --mode echo --conns 3 --bytes 4M
+  t_check "jumbo: 2 connections push 8 MiB each into discard, closed cleanly" \
+    client bulk-jumbo dpdk --port 13602 --mode bulk --conns 2 --bytes 8M
+  kill -TERM "$SRV"
+  t_wait_exit "$SRV" 10 >/dev/null
+  st=$(grep 'event=tcp_stats' "$D/srv-jumbo.log" | head -1)
+  segs=$(grep -o ' rx_segs=[0-9]*' <<<"$st" | cut -d= -f2)
+  bytes=$(grep -o ' rx_bytes=[0-9]*' <<<"$st" | cut -d= -f2)
+  echo "jumbo: server rx_segs=$segs rx_bytes=$bytes"
+  t_check "jumbo: the server received jumbo segments (more than 4000 bytes on average)" \
+    test "$bytes" -gt $(( ${segs:-1} * 4000 ))
+  t_check "jumbo: no checksum error, RST or connection left" \
+    bash -c "grep -q ' rx_bad_csum=0 ' <<<'$st' && grep -q ' tx_rst=0 ' <<<'$st' && grep -q ' conns=0 ' <<<'$st'"
+else
+  t_fail "jumbo: dpmaild starts"; cat "$D/srv-jumbo.log"
+fi
 # DPDK leaves its runtime directory behind; the prefixes are unique to this run
 rm -rf "/var/run/dpdk/tc2msrv$$" "/var/run/dpdk/tc2mcli$$"
 t_done
