@@ -21,7 +21,7 @@ CONNS_LONG=${CONNS_LONG:-4}
 IDLE_US=${IDLE_US:-50}
 MODES=${MODES:-crr bulk echo}
 TRUSTED_LINK=${TRUSTED_LINK:-false}  # true: no TCP checksums on the memif link (both ends)
-MEMIF_MTU=${MEMIF_MTU:-1500}         # MTU of the memif link (both ends; the MSS follows it)
+MEMIF_MTU=${MEMIF_MTU:-9000}         # MTU of the memif link (both ends; the MSS follows it)
 MEMIF_BUF=$(( MEMIF_MTU > 2034 ? (MEMIF_MTU + 14 + 127) / 128 * 128 : 2048 ))  # one descriptor a frame
 KERNEL_MTU=${KERNEL_MTU:-}           # set: the kernel side runs in its own network namespace
                                      # whose loopback has this MTU (host lo: 65536)
