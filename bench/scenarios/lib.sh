@@ -10,6 +10,7 @@
 # Results: one JSON per run in $OUT (default /tmp/dpmail-bench-results/<scenario>), a report
 # table on stdout and SVG plots. Ports 12930-12999 on 127.0.0.1; temp dirs /tmp/dpmail-bench*.
 # Knobs (environment): TARGETS, SESSIONS ("1 16 64"), COUNT (messages per run), SIZE, OUT.
+# DPMAILD_TLS_EXTRA: extra keys for dpmaild's tls: mapping (e.g. "batched_records: false").
 set -u
 SC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 B=${B:-$SC_ROOT/build/dpmail-bench}
@@ -34,6 +35,7 @@ sc_log() { echo "== $*" >&2; }
 
 sc_cleanup() {
   local p
+  sc_perf_stop
   [ -n "$SC_POSTFIX_DIR" ] && postfix -c "$SC_POSTFIX_DIR/etc" stop >/dev/null 2>&1
   for p in "${SC_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for p in "${SC_PIDS[@]}"; do
@@ -336,14 +338,33 @@ sc_target_dpmaild() {
   TARGET_PORT=$RELAY_PORT SUT_PIDS=$pid
   mapfile -t args < <(sc_load_common)
   for n in $SESSIONS; do
+    sc_perf_start "dpmaild-$mode-$n" "$pid"
     sc_load "dpmaild-$mode" "$n" "${args[@]}" --sut-idle 2 --sink-json "$SC_TMP/sink.json" \
       --drain-timeout "${DRAIN_S:-300}" || true
+    sc_perf_stop
   done
   kill -TERM "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   sc_sink_stop
   sc_dkim_summary
   sc_peers_local
+}
+
+# Profiling (PERF_OUT=DIR): `perf record` (cpu-clock: VMs often lack hardware counters) on the
+# SUT's PID for each load run, into DIR/LABEL.data; PERF_ARGS adds options (e.g. "--call-graph
+# dwarf,16384 -F 400"). Read with `perf report -i DIR/LABEL.data --sort dso,symbol`.
+SC_PERF_PID=""
+sc_perf_start() {
+  [ -n "${PERF_OUT:-}" ] || return 0
+  mkdir -p "$PERF_OUT"
+  # shellcheck disable=SC2086
+  perf record -e cpu-clock -F "${PERF_FREQ:-999}" ${PERF_ARGS:-} -p "$2" -o "$PERF_OUT/$1.data" \
+    >"$PERF_OUT/$1.log" 2>&1 &
+  SC_PERF_PID=$!
+}
+sc_perf_stop() {
+  [ -n "$SC_PERF_PID" ] || return 0
+  kill -INT "$SC_PERF_PID" 2>/dev/null; wait "$SC_PERF_PID" 2>/dev/null; SC_PERF_PID=""
 }
 
 sc_matrix() {
@@ -398,7 +419,7 @@ sc_dpmaild_start() {
     fi
     echo "control: {admin_socket: $d/admin.sock}"
     echo "limits: {max_sessions: ${DPMAILD_MAX_SESSIONS:-20000}}"   # idle-10k holds 10,000 + 16
-    echo "tls: {certificates: [{cert: $SC_TMP/cert.pem, key: $SC_TMP/key.pem}]}"
+    echo "tls: {certificates: [{cert: $SC_TMP/cert.pem, key: $SC_TMP/key.pem}]${DPMAILD_TLS_EXTRA:+, $DPMAILD_TLS_EXTRA}}"
     echo "dns: {forwarders: [\"127.0.0.1@9\"]}"
     # the same canonicalization as the OpenDKIM of the Postfix target (DKIM_CANON to change)
     local canon=${DKIM_CANON-relaxed/simple}

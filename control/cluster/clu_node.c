@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * clu_node.c: one node of a dpmail cluster. A round (clu_node_step, every renew_ms on the
- * cluster thread) pushes this node's suspension changes to Redis, reads everyone's when the
- * suspension version moved, takes/renews a lease on every destination this node has queued work
- * for and returns the leases of destinations idle for idle_return_ms, then publishes a new
- * budget table if anything changed. Redis errors close the connection: leases still valid
+ * cluster thread) takes the lcores' requests (clu_keys.c: `*` keys, backoff cuts), pushes this
+ * node's suspension changes to Redis and reads everyone's when the suspension version moved,
+ * pushes its backoff cuts and reads everyone's when their version moved, takes/renews a lease
+ * on every destination this node has queued work for and returns the leases of destinations
+ * idle for idle_return_ms, then publishes a new budget table if anything changed (leases,
+ * suspensions, the backoff factor in force). Redis errors close the connection: leases still valid
  * locally are kept until their term ends, then the destination runs on the fallback budget
  * (fallback_pct of the configured limit) until Redis answers again; suspensions made meanwhile
  * stay pending and are pushed when it does.
  *
- * Threads: the cluster thread owns the Redis context, dests[] and the table publication;
- * `mu` guards the suspension list and the display info, which dpmailctl handlers on the main
- * thread touch.
+ * Threads: see struct clu_node (clu_int.h).
  */
 #include <errno.h>
 #include <inttypes.h>

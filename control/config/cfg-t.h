@@ -79,6 +79,7 @@ struct cfg_tcp {
 	bool timestamps, sack, window_scaling;
 	uint32_t time_wait_ms, fin_wait2_ms, rto_init_ms, rto_min_ms, rto_max_ms;
 	uint32_t syn_timeout_ms, user_timeout_ms, delack_ms;
+	bool trusted_link;                /* no TCP checksums (memif between local processes) */
 	uint32_t test_echo_port, test_discard_port, test_source_port, test_source_bytes;
 	struct cfg_ip test_connect_addr;  /* family 0: no test active open */
 	uint32_t test_connect_port, test_connect_count;

@@ -54,6 +54,10 @@ const struct cfg_param cfg_tcp_params[CFG_TCP_NPARAMS] = {
 	  NULL, "Give up a connection whose data stays unacknowledged this long, ms." },
 	{ "delack_ms", CFG_T_U32, "40", 1, 500, F(tcp.delack_ms), 0, NULL, NULL,
 	  "Delayed-ACK timeout, ms (every second full segment is acknowledged at once)." },
+	{ "trusted_link", CFG_T_BOOL, "false", 0, 0, F(tcp.trusted_link), 0, NULL, NULL,
+	  "Neither compute nor verify TCP checksums (IPv4 header checksums stay). Only for a link "
+	  "that cannot corrupt data, such as net_memif between two processes on one host (the "
+	  "kernel skips them on loopback the same way); both ends must set it." },
 	{ "test_echo_port", CFG_T_U32, "0", 0, 65535, F(tcp.test_echo_port), 0, NULL, NULL,
 	  "TEST ONLY: echo service on this port (0: off)." },
 	{ "test_discard_port", CFG_T_U32, "0", 0, 65535, F(tcp.test_discard_port), 0, NULL, NULL,

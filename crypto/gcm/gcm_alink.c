@@ -360,11 +360,13 @@ static void in_drop_done(struct gcm_link *l)
  * A KeyUpdate changed the read key: every record queued after it was prepared under the
  * retired one (or with its sequence numbers). Re-prepares them now, in order, so that input
  * arriving later takes the sequence numbers after theirs. Records still in the engine are
- * run first (their op may not be touched while queued).
+ * run first (their op may not be touched while queued); the re-prepared ones run at once
+ * (KeyUpdates are rare; the caller's delivery loop then goes on with them).
  */
 static int reprep_from(struct gcm_link *l, struct gcm_arec *from, uint64_t now)
 {
 	struct gcm_arec *r;
+	bool again = false;
 
 	for (r = from; r; r = r->next)
 		if (!r->done) {
@@ -377,7 +379,11 @@ static int reprep_from(struct gcm_link *l, struct gcm_arec *from, uint64_t now)
 		if (gcm_open_reprep(&l->s, &r->op))
 			return fail_out(l, -EPROTO, now);
 		rec_enqueue(l, r, now);
+		again = true;
 	}
+	/* run them now: delivery goes on in this call instead of waiting for the next turn */
+	if (again)
+		gcm_engine_flush(l->lc->e);
 	return 0;
 }
 
@@ -389,10 +395,8 @@ static int deliver_one(struct gcm_link *l, struct gcm_arec *r, uint64_t now, boo
 	size_t pl;
 	int ev = gcm_open_finish(&l->s, &r->op, &pt, &pl);
 
-	if (ev == GCM_EV_REOPEN) {
-		*stop = true;
-		return reprep_from(l, r, now);
-	}
+	if (ev == GCM_EV_REOPEN)
+		return reprep_from(l, r, now); /* r is done again: the loop finishes it */
 	if (ev < 0)
 		return fail_out(l, ev, now);
 	q_pop(&l->inq);
@@ -419,7 +423,7 @@ int gcm_alink_deliver(struct gcm_link *l, uint64_t now)
 	bool stop = false;
 	int rc = 0;
 
-	while (!stop && !l->s.peer_closed && l->s.state != GCM_SESS_FAILED &&
+	while (rc == 0 && !stop && !l->s.peer_closed && l->s.state != GCM_SESS_FAILED &&
 	       (r = l->inq.head) && r->done)
 		rc = deliver_one(l, r, now, &stop);
 	if (l->s.peer_closed || l->s.state == GCM_SESS_FAILED)

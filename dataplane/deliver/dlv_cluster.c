@@ -135,7 +135,7 @@ static bool ask_key(struct dlv_engine *eng, struct dlv_dest *d, struct clu_node 
 	return true;
 }
 
-/* What the node learns from its lcores: demand, open connections, backoff cuts. */
+/* What the node learns from this lcore (demand, open connections); the cluster cut it adopts. */
 static void report(struct dlv_engine *eng, struct dlv_dest *d, struct clu_entry *e)
 {
 	if (d->qlen) {

@@ -330,6 +330,7 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 	}
 	if (!m) {
 		dlv_job_tempfail(eng, j, "4.3.0", "message vanished from the spool");
+		dc->dest->idle_hint = true;   /* still idle and without a job */
 		return;
 	}
 	uint32_t flags = spool_msg_flags(m);
@@ -338,6 +339,7 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 		 * destination verifies, so this is a policy change under a live connection) */
 		dlv_job_bounce(eng, j, "5.7.30", "550 5.7.30 REQUIRETLS support required "
 			       "(no verified TLS to the next hop)");
+		dc->dest->idle_hint = true;
 		return;
 	}
 	struct spool_str snd = spool_msg_sender(m);
@@ -354,6 +356,7 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 	dc->body = spool_body_open(eng->sp, j->qid, &err);
 	if (!dc->body) {
 		dlv_job_tempfail(eng, j, "4.3.0", "cannot read the message from the spool");
+		dc->dest->idle_hint = true;
 		return;
 	}
 	/* Message flags (docs/deliver.md "Message flags"): SMTPUTF8 and REQUIRETLS are required
@@ -379,6 +382,15 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 		dc->body = NULL;
 		requeue_front(dc, j);
 		return;
+	}
+	if (!dc->job && dc->st == DLV_C_BUSY) {
+		/* Finished inside smtp_client_send: a local failure (SMTPUTF8 or REQUIRETLS not
+		 * offered, SIZE...) sent nothing and the client engine never left idle, so no ready
+		 * hook follows. Idle again now; dispatch() gives it the next job (not from here:
+		 * a queue of such messages must not recurse). */
+		dc->st = DLV_C_IDLE;
+		dc->idle_since = eng->now;
+		dc->dest->idle_hint = true;
 	}
 	drain(dc);
 }

@@ -2,10 +2,11 @@
 /*
  * dlv_dest.c: which queue a job goes to. A destination is a base (route:NAME, site:NAME or the
  * MX rollup key) plus the class of the jobs it serves: effective TLS mode (the policy's, raised
- * by REQUIRETLS), the shaping rule when it was chosen by recipient domain, and the source
- * address of the message's IP pool. Every part that differs from the default is in the key, so
- * jobs needing different treatment never share a queue or a connection, and whichever domain
- * creates a destination first, the same settings result (docs/deliver.md "Destinations").
+ * by REQUIRETLS), the shaping rule when it was chosen by recipient domain, the MTA-STS domain,
+ * and the source address of the message's IP pool. Every part that can differ between the jobs
+ * of one base is in the key, so jobs needing different treatment never share a queue or a
+ * connection, and whichever domain creates a destination first, the same settings result
+ * (docs/deliver.md "Destinations"). Destinations live as long as the engine.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,6 @@
 #include "deliver/dlv_int.h"
 #include "deliver/dlv_route.h"
 #include "spool/spool.h"
-
 
 static uint32_t key_hash(const char *k)
 {
@@ -131,8 +131,11 @@ static void job_class(struct dlv_engine *eng, const struct spool_msg *m, const c
 	job_source(eng, m, c);
 	c->tls = tls_rule(eng->pol, base, domain, &c->tls_by_domain);
 	c->requiretls = m && (spool_msg_flags(m) & SPOOL_MF_REQUIRETLS);
-	if (c->requiretls && c->tls < DLV_TLS_VERIFY)
-		c->tls = DLV_TLS_VERIFY;   /* RFC 8689 4.2.1: never clear, always authenticated */
+	/* RFC 8689 4.2.1: never clear, always authenticated. An mta-sts rule is raised too (a
+	 * testing or absent policy would allow either); dlv_sts_class() gives an enforce policy
+	 * back its place, which verifies and adds the MX restriction. */
+	if (c->requiretls && (c->tls < DLV_TLS_VERIFY || c->tls == DLV_TLS_MTA_STS))
+		c->tls = DLV_TLS_VERIFY;
 	c->shape = shape_rule(eng->pol, base, domain, &c->shape_by_domain);
 }
 
@@ -170,7 +173,6 @@ static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *base, const
 		return NULL;
 	snprintf(d->key, sizeof(d->key), "%s", key);
 	d->base_len = strnlen(base, sizeof(d->key) - 1);
-	snprintf(d->budget, sizeof(d->budget), "%s", c->shape_by_domain ? c->shape->destination : base);
 	const struct dlv_shape_rule *r = c->shape;
 	d->conn_limit = r ? (uint32_t)share(eng, r->connections) : 0;
 	d->per_conn = r ? r->per_connection : 0;

@@ -79,8 +79,6 @@ struct dlv_sts {
 struct dlv_dest {
 	char key[DLV_KEY_MAX];
 	size_t base_len;              /* key[0..base_len): route:NAME, site:NAME or the MX rollup */
-	char budget[DLV_KEY_MAX];     /* the name its shaping (and cluster budget) goes by: the
-				       * domain of a rule chosen by recipient domain, else the base */
 	bool requiretls;
 	struct dlv_sts *sts;          /* MTA-STS policy in force (tls == DLV_TLS_MTA_STS), or NULL */
 	uint32_t sts_gen;             /* bumped when that policy changes */

@@ -72,7 +72,11 @@ void dlv_sts_class(struct dlv_class *c, const char *domain, const struct ctl_dns
 {
 	if (!p)
 		return;
-	/* REQUIRETLS raised MAY to VERIFY: the policy's MX restriction still applies on top */
+	/* REQUIRETLS raised MAY to VERIFY: an enforce policy keeps verified TLS and adds its MX
+	 * restriction (RFC 8689 4.2.1 accepts MTA-STS for the MX); a testing policy would let the
+	 * connection go unverified, so such a job stays at VERIFY */
+	if (c->requiretls && c->tls == DLV_TLS_VERIFY && p->mode != TLS_STS_ENFORCE)
+		return;
 	if (c->tls == DLV_TLS_MAY || c->tls == DLV_TLS_MTA_STS || (c->requiretls && c->tls == DLV_TLS_VERIFY)) {
 		c->tls = DLV_TLS_MTA_STS;
 		c->sts_domain = domain;

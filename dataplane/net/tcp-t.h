@@ -49,6 +49,9 @@ struct tcp_tunables {
 	uint32_t rst_per_s;        /* 1000: RSTs for segments to closed ports, per second */
 	uint16_t eph_lo, eph_hi;   /* 32768..60999: ephemeral ports for active opens */
 	uint8_t tx_cksum_offload;  /* 0: the port computes TCP checksums (set from the port) */
+	uint8_t trusted_link;      /* 0: neither compute nor verify TCP checksums: only for a link
+				    * that cannot corrupt (net_memif between processes of one host,
+				    * as the kernel treats loopback); both ends must agree */
 };
 
 enum tcp_state {
@@ -95,6 +98,11 @@ struct tcp_mq {
 	struct rte_mbuf *head, *tail;
 	uint32_t len;             /* bytes */
 	uint32_t nsegs;
+	/* read cursor of tcp_mq_copy_out (segments are built from the send queue in sequence
+	 * order; without it each one walked the chain from the head): an mbuf in the queue and
+	 * the stream offset of its first byte; offsets count from the first byte ever queued */
+	struct rte_mbuf *cur;
+	uint64_t cur_at, base;    /* base: stream offset of head's first byte */
 };
 
 struct tcp_flow_key {

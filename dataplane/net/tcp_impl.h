@@ -70,7 +70,7 @@ static inline uint32_t tcp_seg_seqlen(const struct tcp_seg *s)
 uint32_t tcp_mq_append_copy(struct tcp_mq *q, struct rte_mempool *mp, const uint8_t *buf,
 			    uint32_t len);
 void tcp_mq_append_mbuf(struct tcp_mq *q, struct rte_mbuf *m);
-void tcp_mq_copy_out(const struct tcp_mq *q, uint32_t off, uint8_t *dst, uint32_t len);
+void tcp_mq_copy_out(struct tcp_mq *q, uint32_t off, uint8_t *dst, uint32_t len);
 void tcp_mq_trim_front(struct tcp_mq *q, uint32_t n);
 void tcp_mq_free(struct tcp_mq *q);
 
@@ -147,6 +147,8 @@ void tcp_send_raw_ack(struct tcp_stack *st, const struct tcp_flow_key *k, uint32
 uint32_t tcp_rcv_window(struct tcp_conn *tc, bool update);
 uint32_t tcp_ts_now(const struct tcp_stack *st);
 uint16_t tcp_cksum(const struct rte_mbuf *m, uint32_t src, uint32_t dst);
+/* Ones' complement sum of len bytes, folded (equal to rte_raw_cksum, faster). */
+uint16_t tcp_sum16(const void *p, uint32_t len);
 
 /* ---- tcp_conn.c -------------------------------------------------------------------------- */
 extern const struct conn_ops tcp_conn_ops;

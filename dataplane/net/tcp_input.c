@@ -27,7 +27,8 @@ static int seg_parse(struct tcp_stack *st, struct rte_mbuf *m, uint32_t src, uin
 	uint32_t hl = (uint32_t)(th->data_off >> 4) * 4;
 	if (hl < TCP_HDR_LEN || hl > len || th->src_port == 0 || th->dst_port == 0)
 		goto bad;
-	if (!(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_GOOD) && tcp_cksum(m, src, dst) != 0) {
+	if (!(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_GOOD) && !st->tun.trusted_link &&
+	    tcp_cksum(m, src, dst) != 0) {
 		st->cnt.rx_bad_csum++;
 		return -1;
 	}

@@ -69,6 +69,7 @@ void tcp_tunables_from_cfg(struct tcp_tunables *t, const struct cfg *c, uint16_t
 	t->syn_timeout_ms = k->syn_timeout_ms;
 	t->user_timeout_ms = k->user_timeout_ms;
 	t->delack_ms = k->delack_ms;
+	t->trusted_link = k->trusted_link;
 	t->mss = (uint16_t)(l4_mtu > 1480 + 20 ? 1460 : l4_mtu - 20);
 }
 

@@ -18,7 +18,10 @@ static struct rte_mbuf *mq_pop(struct tcp_mq *q)
 		q->tail = NULL;
 	m->next = NULL;
 	q->len -= m->data_len;
+	q->base += m->data_len;
 	q->nsegs--;
+	if (q->cur == m)
+		q->cur = NULL;
 	return m;
 }
 
@@ -91,22 +94,31 @@ void tcp_mq_append_mbuf(struct tcp_mq *q, struct rte_mbuf *m)
 	q->nsegs++;
 }
 
-/* Copies len bytes starting off bytes into q to dst; the range must lie inside q. */
-void tcp_mq_copy_out(const struct tcp_mq *q, uint32_t off, uint8_t *dst, uint32_t len)
+/* Copies len bytes starting off bytes into q to dst; the range must lie inside q. Starts from
+ * the cursor when it is not past the range (the common case: consecutive segments). */
+void tcp_mq_copy_out(struct tcp_mq *q, uint32_t off, uint8_t *dst, uint32_t len)
 {
-	const struct rte_mbuf *m = q->head;
-	while (m && off >= m->data_len) {
-		off -= m->data_len;
+	uint64_t want = q->base + off, at = q->base;
+	struct rte_mbuf *m = q->head;
+	if (q->cur && q->cur_at <= want) {
+		m = q->cur;
+		at = q->cur_at;
+	}
+	while (m && want >= at + m->data_len) {
+		at += m->data_len;
 		m = m->next;
 	}
+	q->cur = m;
+	q->cur_at = at;
+	uint32_t o = (uint32_t)(want - at);
 	while (m && len) {
-		uint32_t n = m->data_len - off;
+		uint32_t n = m->data_len - o;
 		if (n > len)
 			n = len;
-		memcpy(dst, rte_pktmbuf_mtod_offset(m, const uint8_t *, off), n);
+		memcpy(dst, rte_pktmbuf_mtod_offset(m, const uint8_t *, o), n);
 		dst += n;
 		len -= n;
-		off = 0;
+		o = 0;
 		m = m->next;
 	}
 }
@@ -122,6 +134,9 @@ void tcp_mq_trim_front(struct tcp_mq *q, uint32_t n)
 		} else {
 			rte_pktmbuf_adj(m, (uint16_t)n);
 			q->len -= n;
+			q->base += n;
+			if (q->cur == m)
+				q->cur_at = q->base;
 			n = 0;
 		}
 	}
@@ -133,4 +148,5 @@ void tcp_mq_free(struct tcp_mq *q)
 		rte_pktmbuf_free_seg(mq_pop(q));
 	q->len = 0;
 	q->nsegs = 0;
+	q->cur = NULL;
 }

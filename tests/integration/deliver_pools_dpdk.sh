@@ -36,7 +36,8 @@ t_check "dpmaild starts on the TAP port" t_wait_for 30 ip -n "$NS" link show dta
 ip -n "$NS" addr add 198.18.0.1/24 dev dtap0
 ip -n "$NS" addr add 198.18.0.3/24 dev dtap0
 ip -n "$NS" link set dtap0 up
-t_bg SINK $X $PY "$T_ROOT/tests/tools/mx_sink.py" --host 198.18.0.1 --port 2525 --dir "$D/mx"
+t_bg SINK $X $PY "$T_ROOT/tests/tools/mx_sink.py" --host 198.18.0.1 --port 2525 --dir "$D/mx" >sink.out 2>&1
+t_wait_for 10 grep -q listening sink.out || t_fail "the sink starts"
 t_check "SMTP answers on 198.18.0.2:25 (our TCP stack)" \
   t_wait_for 30 $X $PY -c "import smtplib; smtplib.SMTP('198.18.0.2', 25, timeout=2).quit()"
 t_check "our ARP answers for an extra address" t_wait_for 10 $X ping -c 1 -W 1 198.18.0.20

@@ -7,6 +7,8 @@
 #     reversed, a KeyUpdate we start (update_requested: OpenSSL answers), close_notify;
 #   openssl s_client -> gcm server: echo, KeyUpdates started by the peer ('K' and 'k');
 #   gnutls-cli -> gcm server: TLS 1.2 and 1.3 echo and close_notify.
+# Everything twice: records per call (gcm_link) and across sessions (gcm_alink, with
+# DPMAIL_GCM_BATCH_SESSIONS=1; ports 140xx).
 . "$(dirname "$0")/../lib/testlib.sh"
 PEER=$BUILD/tests/tools/gcm_peer
 DRIVE=$(dirname "$0")/../tools/gcm_drive.py
@@ -16,15 +18,17 @@ command -v openssl >/dev/null || t_skip "no openssl"
 t_tmpdir D
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=mx.test \
   -keyout "$D/k.pem" -out "$D/c.pem" -days 2 >/dev/null 2>&1 || { t_fail "test cert"; exit 1; }
-PORT=13210
 listening() { ss -ltnH "sport = :$1" | grep -q .; }
 counter() { sed -n "s/^gcm.$2=//p" "$1"; }
 kus() { [ "$(counter "$1" key_updates_in)" = "$2" ] && [ "$(counter "$1" key_updates_out)" = "$3" ]; }
 
+for MODE in call across; do
+if [ $MODE = across ]; then export DPMAIL_GCM_BATCH_SESSIONS=1; PORT=14020; else PORT=13210; fi
+
 # gcm client against s_server -rev
 for v in 13 12; do
   for suite in 128 256; do
-    PORT=$((PORT + 1)); name="gcm client tls$v aes$suite vs s_server"
+    PORT=$((PORT + 1)); name="$MODE: gcm client tls$v aes$suite vs s_server"
     t_bg SP timeout 30 openssl s_server -accept 127.0.0.1:$PORT -cert "$D/c.pem" -key "$D/k.pem" \
       -rev -naccept 1 "-tls1_${v#1}" >"$D/ss.$PORT" 2>&1
     t_wait_for 5 listening $PORT || { t_fail "$name: s_server listens"; continue; }
@@ -45,7 +49,7 @@ done
 # gcm server against s_client (KeyUpdates started by the peer in 1.3) and gnutls-cli
 for v in 13 12; do
   for suite in 128 256; do
-    PORT=$((PORT + 1)); name="s_client tls$v -> gcm server aes$suite"
+    PORT=$((PORT + 1)); name="$MODE: s_client tls$v -> gcm server aes$suite"
     t_bg GP timeout 40 "$PEER" server $PORT "$v" "$suite" "$D/c.pem" "$D/k.pem" >"$D/gs.$PORT" 2>&1
     t_wait_for 5 listening $PORT || { t_fail "$name: listens"; continue; }
     ku=; [ "$v" = 13 ] && ku=--ku
@@ -62,7 +66,7 @@ done
 
 if command -v gnutls-cli >/dev/null; then
   for v in 13 12; do
-    PORT=$((PORT + 1)); name="gnutls-cli tls$v -> gcm server"
+    PORT=$((PORT + 1)); name="$MODE: gnutls-cli tls$v -> gcm server"
     t_bg GP timeout 40 "$PEER" server $PORT "$v" 128 "$D/c.pem" "$D/k.pem" >"$D/gn.$PORT" 2>&1
     t_wait_for 5 listening $PORT || { t_fail "$name: listens"; continue; }
     t_check "$name: echo" python3 "$DRIVE" -- gnutls-cli --insecure --port=$PORT \
@@ -71,4 +75,5 @@ if command -v gnutls-cli >/dev/null; then
     t_check "$name: clean close" [ "${T_RC:-1}" = 0 ]
   done
 fi
+done
 t_done

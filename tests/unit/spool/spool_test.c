@@ -248,6 +248,31 @@ START_TEST(test_commit_ack_after_sync)
 }
 END_TEST
 
+/* spool_runnable: true only for work the lcore can do now (a staged batch with no batch in
+ * flight); a write + fdatasync in flight is busy but not runnable, so the loop may sleep. */
+START_TEST(test_runnable_vs_busy)
+{
+	struct ctx *c = ctx_new();
+	open_sp(c, false, NULL);
+	pump(c);
+	ck_assert(!spool_runnable(c->sp));
+	put_msg(c, 1, 100, 100);
+	ck_assert(spool_runnable(c->sp));   /* staged, nothing in flight: submit next turn */
+	ck_assert(spool_busy(c->sp));
+	spool_poll(c->sp, now_us());        /* submits write + fdatasync, reaps nothing yet */
+	ck_assert_int_eq(c->nack, 0);
+	ck_assert(spool_busy(c->sp));
+	ck_assert(!spool_runnable(c->sp));  /* in flight: the kernel finishes it */
+	put_msg(c, 2, 100, 100);            /* staged behind the batch in flight */
+	ck_assert(!spool_runnable(c->sp));
+	pump(c);
+	ck_assert_int_eq(c->nack, 2);
+	ck_assert(!spool_runnable(c->sp));
+	ck_assert(!spool_busy(c->sp));
+	ctx_free(c);
+}
+END_TEST
+
 START_TEST(test_chunked_and_recovery)
 {
 	struct ctx *c = ctx_new();
@@ -929,6 +954,7 @@ int main(void)
 	TCase *tc = tcase_create("spool");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_commit_ack_after_sync);
+	tcase_add_test(tc, test_runnable_vs_busy);
 	tcase_add_test(tc, test_chunked_and_recovery);
 	tcase_add_test(tc, test_outcomes_and_gc);
 	tcase_add_test(tc, test_recover_torn);

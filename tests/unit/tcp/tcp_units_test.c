@@ -3,6 +3,8 @@
  * codec (round trips, any order, unknown kinds, malformed input), the RTO estimator (RFC 6298
  * arithmetic, floor, ceiling, backoff), the out-of-order queue (overlaps, duplicates, cap)
  * and the SACK blocks it produces, the send-queue byte queue, and SipHash test vectors. */
+#include <rte_ip.h>
+
 #include "tcp_harness.h"
 
 START_TEST(seq_arithmetic_wraps)
@@ -206,6 +208,58 @@ START_TEST(byte_queue)
 }
 END_TEST
 
+/* The read cursor of tcp_mq_copy_out: sequential, backwards (retransmissions) and random reads
+ * interleaved with appends and front trims always return the right bytes. */
+START_TEST(byte_queue_cursor)
+{
+	struct tcp_mq q = { 0 };
+	static uint8_t src[200000], dst[4000];
+	h_pattern(src, sizeof(src), 0);
+	uint32_t queued = 0, trimmed = 0, r = 12345;
+	for (int step = 0; step < 3000; step++) {
+		r = r * 1103515245u + 12345u;
+		uint32_t op = (r >> 16) % 8;
+		if (op == 0 && queued < sizeof(src) - 3000) {
+			uint32_t n = 1 + (r >> 8) % 3000;
+			ck_assert_uint_eq(tcp_mq_append_copy(&q, h_mp, src + queued, n), n);
+			queued += n;
+		} else if (op == 1 && q.len) {
+			uint32_t n = (r >> 8) % (q.len < 2500 ? q.len + 1 : 2500);
+			tcp_mq_trim_front(&q, n);
+			trimmed += n;
+		} else if (q.len) {
+			uint32_t off = op < 6 ? (uint32_t)((r >> 4) % q.len) : q.len / 2;
+			uint32_t len = 1 + (r >> 12) % 1460;
+			if (off + len > q.len)
+				len = q.len - off;
+			tcp_mq_copy_out(&q, off, dst, len);
+			ck_assert_mem_eq(dst, src + trimmed + off, len);
+		}
+		ck_assert_uint_eq(q.len, queued - trimmed);
+	}
+	tcp_mq_free(&q);
+}
+END_TEST
+
+/* tcp_sum16 equals rte_raw_cksum for every length and alignment (it replaced it for speed). */
+START_TEST(sum16_matches_rte_raw_cksum)
+{
+	static uint8_t buf[2100];
+	uint32_t r = 7;
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		r = r * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(r >> 24);
+	}
+	for (uint32_t a = 0; a < 8; a++)
+		for (uint32_t len = 0; len <= 2000; len++)
+			ck_assert_uint_eq(tcp_sum16(buf + a, len), rte_raw_cksum(buf + a, len));
+	memset(buf, 0xff, sizeof(buf));
+	ck_assert_uint_eq(tcp_sum16(buf, 1460), rte_raw_cksum(buf, 1460));
+	memset(buf, 0, sizeof(buf));
+	ck_assert_uint_eq(tcp_sum16(buf, 1460), rte_raw_cksum(buf, 1460));
+}
+END_TEST
+
 START_TEST(siphash_vector)
 {
 	/* the reference vector of SipHash-2-4: key 00..0f, message 00..0e -> a129ca6149be45e5 */
@@ -244,6 +298,8 @@ int main(void)
 	tcase_add_test(tc, ooo_queue_and_sack);
 	tcase_add_test(tc, ooo_cap);
 	tcase_add_test(tc, byte_queue);
+	tcase_add_test(tc, byte_queue_cursor);
+	tcase_add_test(tc, sum16_matches_rte_raw_cksum);
 	tcase_add_test(tc, siphash_vector);
 	tcase_add_test(tc, isn_depends_on_tuple_and_clock);
 	suite_add_tcase(s, tc);

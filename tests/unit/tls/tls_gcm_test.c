@@ -129,34 +129,43 @@ static void poll_all(struct pair *p, struct tls_core *sc, struct tls_core *cc, u
 	tls_core_poll(cc, now);
 }
 
-/* _i: bit 0 = across sessions, bit 1 = TLS 1.2 */
-START_TEST(echo_many)
+/* Server and client contexts on the test PKI; TLS 1.2 only when tls12; tickets when tk. */
+static void contexts(bool tls12, const struct tls_ticket_key *tk, struct tls_server_ctx **sc,
+		     struct tls_client_ctx **cc)
 {
-	static struct pair p[NSESS];
-	struct tls_core_cfg cfg;
+	static char cert[128], key[128], ca[128];
 	struct tls_ctx_cfg xc;
 	struct tls_client_cfg ccf;
-	struct tls_server_ctx *sc;
-	struct tls_client_ctx *cc;
-	struct tls_core *score, *ccore;
-	char cert[128], key[128], ca[128], err[256];
-	uint64_t now = 1000;
-	bool done = false;
+	char err[256];
 
 	snprintf(cert, sizeof(cert), "%s/ecdsa.pem", dir);
 	snprintf(key, sizeof(key), "%s/ecdsa.key", dir);
 	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
 	struct tls_identity id = {.certs = {{cert, key}}, .n_certs = 1};
 	tls_ctx_cfg_defaults(&xc);
-	if (_i & 2)
+	if (tls12)
 		xc.max_version = 0x0303;
-	sc = tls_server_ctx_new(&xc, &id, 1, NULL, 0, err, sizeof(err));
-	ck_assert_msg(sc != NULL, "%s", err);
+	*sc = tls_server_ctx_new(&xc, &id, 1, tk, tk ? 1 : 0, err, sizeof(err));
+	ck_assert_msg(*sc != NULL, "%s", err);
 	tls_client_cfg_defaults(&ccf);
 	ccf.ca_file = ca;
 	ccf.use_system_store = false;
-	cc = tls_client_ctx_new(&ccf, err, sizeof(err));
-	ck_assert_msg(cc != NULL, "%s", err);
+	*cc = tls_client_ctx_new(&ccf, err, sizeof(err));
+	ck_assert_msg(*cc != NULL, "%s", err);
+}
+
+/* _i: bit 0 = across sessions, bit 1 = TLS 1.2 */
+START_TEST(echo_many)
+{
+	static struct pair p[NSESS];
+	struct tls_core_cfg cfg;
+	struct tls_server_ctx *sc;
+	struct tls_client_ctx *cc;
+	struct tls_core *score, *ccore;
+	uint64_t now = 1000;
+	bool done = false;
+
+	contexts(_i & 2, NULL, &sc, &cc);
 	tls_core_cfg_defaults(&cfg);
 	cfg.gcm_batch_sessions = _i & 1;
 	cfg.send_limit = 24 * 1024;
@@ -235,30 +244,14 @@ START_TEST(ticket_resume)
 {
 	static struct pair p;
 	struct tls_core_cfg cfg;
-	struct tls_ctx_cfg xc;
-	struct tls_client_cfg ccf;
 	struct tls_server_ctx *sc;
 	struct tls_client_ctx *cc;
 	struct tls_core *score, *ccore;
 	struct tls_ticket_key tk;
-	char cert[128], key[128], ca[128], err[256];
 	uint64_t now = 1000;
 
-	snprintf(cert, sizeof(cert), "%s/ecdsa.pem", dir);
-	snprintf(key, sizeof(key), "%s/ecdsa.key", dir);
-	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
-	struct tls_identity id = {.certs = {{cert, key}}, .n_certs = 1};
-	tls_ctx_cfg_defaults(&xc);
-	if (_i & 2)
-		xc.max_version = 0x0303;
 	ck_assert_int_eq(tls_ticket_key_generate(&tk), 0);
-	sc = tls_server_ctx_new(&xc, &id, 1, &tk, 1, err, sizeof(err));
-	ck_assert_msg(sc != NULL, "%s", err);
-	tls_client_cfg_defaults(&ccf);
-	ccf.ca_file = ca;
-	ccf.use_system_store = false;
-	cc = tls_client_ctx_new(&ccf, err, sizeof(err));
-	ck_assert_msg(cc != NULL, "%s", err);
+	contexts(_i & 2, &tk, &sc, &cc);
 	tls_core_cfg_defaults(&cfg);
 	cfg.gcm_batch_sessions = _i & 1;
 	score = tls_core_new(&cfg);
