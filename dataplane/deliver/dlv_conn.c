@@ -300,11 +300,34 @@ static void dsn_params(struct dlv_conn *dc, const struct spool_msg *m, const str
 	dc->msg.ret = ret == SPOOL_RET_FULL ? SMTP_RET_FULL : ret == SPOOL_RET_HDRS ? SMTP_RET_HDRS : SMTP_RET_UNSPEC;
 }
 
+/* j goes back to the front of its destination's queue; dc keeps no job. */
+static void requeue_front(struct dlv_conn *dc, struct dlv_job *j)
+{
+	dc->job = NULL;
+	j->st = DLV_J_READY;
+	j->next = dc->dest->qhead;
+	dc->dest->qhead = j;
+	if (!dc->dest->qtail)
+		dc->dest->qtail = j;
+	dc->dest->qlen++;
+}
+
 void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 {
 	struct dlv_engine *eng = dc->eng;
 	const struct spool_msg *m = dlv_job_msg(eng, j);
 	int err = 0;
+	if (!dlv_sts_conn_current(dc)) {
+		/* the destination's MTA-STS policy changed since this connection was checked: its
+		 * host may be excluded now; a new connection goes through the new policy */
+		log_info("dest=%s host=%s event=mta_sts_policy_changed action=close_connection",
+			 dc->dest->key, dlv_conn_hop(dc)->host);
+		requeue_front(dc, j);
+		dc->st = DLV_C_QUIT;
+		smtp_client_quit(&dc->smtp);
+		drain(dc);
+		return;
+	}
 	if (!m) {
 		dlv_job_tempfail(eng, j, "4.3.0", "message vanished from the spool");
 		dc->dest->idle_hint = true;   /* still idle and without a job */
@@ -357,13 +380,7 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 		/* not idle after all: the job goes back to the front of its queue */
 		spool_body_close(dc->body);
 		dc->body = NULL;
-		dc->job = NULL;
-		j->st = DLV_J_READY;
-		j->next = dc->dest->qhead;
-		dc->dest->qhead = j;
-		if (!dc->dest->qtail)
-			dc->dest->qtail = j;
-		dc->dest->qlen++;
+		requeue_front(dc, j);
 		return;
 	}
 	if (!dc->job && dc->st == DLV_C_BUSY) {

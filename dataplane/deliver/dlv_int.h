@@ -81,6 +81,7 @@ struct dlv_dest {
 	size_t base_len;              /* key[0..base_len): route:NAME, site:NAME or the MX rollup */
 	bool requiretls;
 	struct dlv_sts *sts;          /* MTA-STS policy in force (tls == DLV_TLS_MTA_STS), or NULL */
+	uint32_t sts_gen;             /* bumped when that policy changes */
 	uint32_t src_ip;              /* connect source (network order); 0: the port's address */
 	char helo[DLV_HOST_MAX + 1];  /* EHLO name of that source; "": smtp.hostname */
 	char domain[DLV_HOST_MAX + 1];  /* the recipient domain that created it */
@@ -136,6 +137,7 @@ struct dlv_conn {
 	bool tls_pending;
 	bool tls_on, tls_verified;
 	bool sts_match;               /* MTA-STS: the current hop matches the policy's mx patterns */
+	uint32_t sts_gen;             /* the dest's sts_gen when the hop was checked */
 	bool in_setup;                /* counted in dest->nsetup */
 	char fail_ecode[16];          /* enhanced status of a setup failure (4.7.5 TLS...) */
 	char fail_text[DLV_TEXT_MAX]; /* and its reason */
@@ -263,6 +265,9 @@ void dlv_sts_class(struct dlv_class *c, const char *domain, const struct ctl_dns
 int dlv_sts_dest_update(struct dlv_dest *d, const struct ctl_dns_sts *p);
 /* Before connecting to h: false when an enforce policy excludes it (fail_ecode/text set). */
 bool dlv_sts_hop_allowed(struct dlv_conn *dc, const struct dlv_hop *h);
+/* False when the destination's policy changed after dc's hop was checked (dc must not take
+ * another message: it is closed, a new connection applies the new policy). */
+bool dlv_sts_conn_current(const struct dlv_conn *dc);
 /* The TLS policy of a connection of an MTA-STS destination. */
 void dlv_sts_tls_policy(const struct dlv_conn *dc, struct tls_policy *pol);
 /* After the handshake (testing: counts and logs a would-be failure). */

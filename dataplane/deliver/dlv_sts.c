@@ -92,6 +92,7 @@ int dlv_sts_dest_update(struct dlv_dest *d, const struct ctl_dns_sts *p)
 		return 0;
 	if (!d->sts && !(d->sts = calloc(1, sizeof(*d->sts))))
 		return -ENOMEM;
+	d->sts_gen++;
 	d->sts->mode = p->mode;
 	snprintf(d->sts->id, sizeof(d->sts->id), "%s", p->id);
 	d->sts->valid_until_wall_s = p->valid_until_wall_s;
@@ -107,6 +108,7 @@ bool dlv_sts_hop_allowed(struct dlv_conn *dc, const struct dlv_hop *h)
 {
 	const struct dlv_sts *s = dc->dest->sts;
 	dc->sts_match = false;
+	dc->sts_gen = dc->dest->sts_gen;
 	if (dc->dest->tls != DLV_TLS_MTA_STS || !s)
 		return true;
 	for (unsigned i = 0; i < s->n_mx && !dc->sts_match; i++)
@@ -125,6 +127,11 @@ bool dlv_sts_hop_allowed(struct dlv_conn *dc, const struct dlv_hop *h)
 		 h->host, dc->dest->domain);
 	log_info("dest=%s host=%s event=mta_sts_mx_refused", dc->dest->key, h->host);
 	return false;
+}
+
+bool dlv_sts_conn_current(const struct dlv_conn *dc)
+{
+	return dc->dest->tls != DLV_TLS_MTA_STS || dc->sts_gen == dc->dest->sts_gen;
 }
 
 void dlv_sts_tls_policy(const struct dlv_conn *dc, struct tls_policy *pol)

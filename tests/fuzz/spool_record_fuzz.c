@@ -87,7 +87,9 @@ static int visit(void *arg, const struct spool_msg *m)
 	(void)arg;
 	struct spool_str s = spool_msg_sender(m);
 	struct spool_str e = spool_msg_envid(m);
-	volatile size_t sum = s.len + e.len + spool_msg_body_len(m) + spool_msg_arrival(m);
+	struct spool_str t = spool_msg_tenant(m);   /* envelope extensions */
+	volatile size_t sum = s.len + e.len + t.len + spool_msg_body_len(m) + spool_msg_arrival(m) +
+			      spool_msg_flags(m) + spool_msg_marks(m) + spool_msg_ret(m);
 	for (uint16_t i = 0; i < spool_msg_nrcpt(m); i++) {
 		struct spool_rcpt_view v;
 		if (spool_msg_rcpt(m, i, &v) == 0)
