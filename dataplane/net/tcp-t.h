@@ -214,7 +214,6 @@ struct tcp_conn {
 	struct tcp_mq ooo;        /* out-of-order segments sorted by sequence (seq in dynfield) */
 	uint32_t ooo_last_seq;    /* start of the most recently received OOO segment (SACK) */
 	uint32_t segs_unacked;    /* full segments received since our last ACK */
-	uint32_t rcv_acked;       /* rcv_nxt our last ACK carried (stretch ACK cap) */
 	uint32_t last_ack_sent;
 
 	/* SACK scoreboard (RFC 6675): SACKed ranges above snd_una, sorted, disjoint */

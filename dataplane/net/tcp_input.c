@@ -350,7 +350,7 @@ static void data_input(struct tcp_conn *tc, struct tcp_seg *s)
 			else if (++tc->segs_unacked < 2)
 				tc->flags |= TF_DELACK;
 			else if (st->tun.stretch_ack &&
-				 tc->rcv_nxt - tc->rcv_acked < st->tun.rcv_buf / 4)
+				 tc->rcv_nxt - tc->last_ack_sent < st->tun.rcv_buf / 4)
 				tcp_pending_add(tc, TF_ACK_TURN); /* one ACK per receive burst */
 			else
 				tc->flags |= TF_ACK_NOW; /* every second segment */

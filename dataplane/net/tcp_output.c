@@ -201,7 +201,6 @@ static int conn_xmit(struct tcp_conn *tc, uint32_t seq, uint32_t len, uint8_t fl
 	if (flags & TCP_ACK) {
 		tc->flags &= ~(TF_ACK_NOW | TF_DELACK | TF_ACK_TURN);
 		tc->segs_unacked = 0;
-		tc->rcv_acked = tc->rcv_nxt;
 		tc->t_delack = 0;
 	}
 	tc->last_send = st->now;
