@@ -32,6 +32,7 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   [ -n "$KERNEL_MTU" ] && ip netns del "$NS" 2>/dev/null
+  rm -rf /var/run/dpdk/tc3bsrv /var/run/dpdk/tc3bcli /var/run/dpdk/tc3bpx  # DPDK runtime dirs
 }
 KX=()
 if [ -n "$KERNEL_MTU" ]; then
