@@ -5,10 +5,10 @@
 # the port, so they run inside a namespace of their own.
 . "$(dirname "$0")/../lib/testlib.sh"
 t_need_root
-NS=fndcfg
+NS=fndcfg$$   # unique per run: concurrent test runs on one machine must not share it
 t_ns $NS
 t_tmpdir D
-T_TMPS+=("/var/run/dpdk/fndcfg")   # EAL runtime dir of this test's --file-prefix
+T_TMPS+=("/var/run/dpdk/$NS")   # EAL runtime dir of this test's --file-prefix
 
 # expect NAME REGEX YAML: dpmaild -c FILE must exit non-zero within 20 s, stderr matching REGEX.
 expect() {
@@ -23,13 +23,13 @@ expect() {
   fi
 }
 
-BASE='eal:
-  vdevs: ["net_tap0,iface=fndcfg0"]
-  file_prefix: fndcfg
+BASE="eal:
+  vdevs: [\"net_tap0,iface=fndcfg0\"]
+  file_prefix: $NS
   memory_mb: 128
 dataplane:
   mbufs: 2047
-  idle_sleep_us: 100'
+  idle_sleep_us: 100"
 
 expect unknown_key "unknown_key.yaml:3: key 'port.adress': unknown key" "port:
   device: net_tap0

@@ -5,14 +5,14 @@
 # are dropped and counted by reason while ping keeps working, SIGTERM exits 0 within 2 s.
 . "$(dirname "$0")/../lib/testlib.sh"
 t_need_root
-NS=fndnet
+NS=fndnet$$   # unique per run: concurrent test runs on one machine must not share it
 t_ns $NS
 t_tmpdir D
-T_TMPS+=("/var/run/dpdk/fndnet")   # EAL runtime dir of this test's --file-prefix
+T_TMPS+=("/var/run/dpdk/$NS")   # EAL runtime dir of this test's --file-prefix
 cat >"$D/dpmaild.yaml" <<EOC
 eal:
   vdevs: ["net_tap0,iface=dtap0"]
-  file_prefix: fndnet
+  file_prefix: $NS
   memory_mb: 128
 port:
   device: net_tap0

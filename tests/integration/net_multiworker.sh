@@ -7,14 +7,14 @@
 . "$(dirname "$0")/../lib/testlib.sh"
 t_need_root
 [ "$(nproc)" -ge 2 ] || t_skip "needs 2 CPUs"
-NS=fndmw
+NS=fndmw$$   # unique per run: concurrent test runs on one machine must not share it
 t_ns $NS
 t_tmpdir D
-T_TMPS+=("/var/run/dpdk/fndmw")   # EAL runtime dir of this test's --file-prefix
+T_TMPS+=("/var/run/dpdk/$NS")   # EAL runtime dir of this test's --file-prefix
 cat >"$D/dpmaild.yaml" <<EOC
 eal:
   vdevs: ["net_tap0,iface=dtap0"]
-  file_prefix: fndmw
+  file_prefix: $NS
   memory_mb: 192
   lcores: "0@0,1@1,2@1"
 port: {device: net_tap0, ipv4: 198.18.0.2/24, gateway: 198.18.0.1}
