@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "gcm/gcm.h"
+#include "gcm_fuzz_seal.h"
 
 static struct gcm_engine *eng;
 static uint8_t stream[1 << 17];
@@ -79,36 +80,10 @@ static void open_stream(struct gcm_sess *b, size_t len)
 	}
 }
 
-/* Seals items with a into stream; returns the stream length. */
+/* Seals items with a into stream (gcm_fuzz_seal.h); returns the stream length. */
 static size_t seal_items(struct gcm_sess *a, const uint8_t *d, size_t n)
 {
-	size_t len = 0;
-
-	while (n >= 4 && len + GCM_TLS_MAX_RECORD + 600 < sizeof(stream)) {
-		uint8_t ct = d[0], fl = d[1];
-		size_t pl = (size_t)d[2] << 8 | d[3];
-		struct gcm_op op = {0};
-		int rl;
-
-		d += 4;
-		n -= 4;
-		if (pl > n)
-			pl = n;
-		a->pad_to = fl & 2 ? 64 : 0;
-		memcpy(stream + len + gcm_rec_hdr_len(a), d, pl);
-		rl = gcm_seal_prep(a, &op, ct, stream + len, pl);
-		d += pl;
-		n -= pl;
-		if (rl < 0)
-			continue;
-		gcm_engine_enqueue(eng, &op, 0);
-		gcm_engine_flush(eng);
-		gcm_seal_finish(&op);
-		if (fl & 1)
-			stream[len + (size_t)(fl >> 2) % (size_t)rl] ^= 0x40;
-		len += (size_t)rl;
-	}
-	return len;
+	return gcm_fuzz_seal_items(eng, a, d, n, stream, sizeof(stream));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
