@@ -381,7 +381,7 @@ bool spool_busy(const struct spool *sp)
 
 bool spool_runnable(const struct spool *sp)
 {
-	return (!sp->flight && sp->stage->len > 0) || sp->ready != NULL;
+	return (!sp->flight && sp->stage->len > 0 && !spool_stage_waiting(sp)) || sp->ready != NULL;
 }
 
 int spool_space_check(const struct spool *sp, uint64_t size_hint)
