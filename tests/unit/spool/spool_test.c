@@ -279,8 +279,7 @@ START_TEST(test_runnable_vs_busy)
 	ck_assert(!spool_runnable(c->sp));  /* in flight: the kernel finishes it */
 	put_msg(c, 2, 100, 100);            /* staged behind the batch in flight */
 	ck_assert(!spool_runnable(c->sp));
-	/* a DPDK lcore polls without any other syscall: completions must still arrive (the ring
-	 * runs with COOP_TASKRUN; spool_poll fetches flagged task work itself) */
+	/* a DPDK lcore polls without any other syscall: completions must still arrive */
 	uint64_t end = now_us() + 10000000; /* clock_gettime: vDSO, no kernel entry */
 	while (c->nack < 2 && now_us() < end)
 		spool_poll(c->sp, now_us());
