@@ -13,6 +13,7 @@
  * hashes the signature header and signs.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,7 +207,10 @@ struct dkim_msg *dkim_msg_new(struct dkim_signer_ctx *ctx, const char *id)
 	m->state = DKIM_MSG_HEADER;
 	m->res = DKIM_RES_NO_KEY;
 	dkim_arena_init(&m->arena, &ctx->chunks);
-	snprintf(m->id, sizeof(m->id), "%s", id && *id ? id : "-");
+	const char *src = id && *id ? id : "-";
+	size_t idlen = strnlen(src, sizeof(m->id) - 1);
+	memcpy(m->id, src, idlen);
+	m->id[idlen] = '\0';
 	ctx->st.msgs++;
 	return m;
 }
@@ -285,6 +289,22 @@ static enum dkim_result find_from(struct dkim_msg *m, const uint8_t *hdr, size_t
 	}
 }
 
+/*
+ * Whether libopendkim could sign field f: its name (trailing WSP trimmed) is in sign_hdrs.
+ * Only those fields are handed to libopendkim; the others (Received:, X-*: trace and vendor
+ * fields, often most of a header section) would be copied, matched against its header
+ * regex and dropped there, per field and per signature. The signature is the same: fields
+ * outside the list never enter h= or the header hash, and oversigning counts only listed
+ * names (oversign_hdrs is a subset of sign_hdrs).
+ */
+static bool hdr_signed(const struct dkim_hdr_field *f)
+{
+	for (const char **h = sign_hdrs; *h; h++)
+		if (dkim_hdr_name_is(f, *h))
+			return true;
+	return false;
+}
+
 /* Open one signing handle for key k and feed it the header fields; 0 or -1. */
 static int sig_open(struct dkim_msg *m, struct dkim_sig *s, const struct dkim_key *k,
 		    const uint8_t *hdr, size_t len)
@@ -310,7 +330,7 @@ static int sig_open(struct dkim_msg *m, struct dkim_sig *s, const struct dkim_ke
 	struct dkim_hdr_field f;
 	size_t off = 0;
 	while (dkim_hdr_next(hdr, len, &off, &f) == 1)
-		if (dkim_header(s->h, (u_char *)f.raw, f.raw_len) != DKIM_STAT_OK)
+		if (hdr_signed(&f) && dkim_header(s->h, (u_char *)f.raw, f.raw_len) != DKIM_STAT_OK)
 			return -1;
 	return dkim_eoh(s->h) == DKIM_STAT_OK ? 0 : -1;
 }
