@@ -485,7 +485,10 @@ static int sig_finish(struct dkim_msg *m, struct dkim_sig *s, const struct dkim_
 	}
 	ctx->st.key_cache_hits += hit;
 	ctx->st.key_cache_misses += !hit;
-	if (dkim_eom(s->h, NULL) != DKIM_STAT_OK ||
+	int tmpl = 0;
+	DKIM_STAT st = dkim_keycache_eom(&ctx->keys, k, s->h, &tmpl);
+	ctx->st.sign_tmpl_hits += tmpl;
+	if (st != DKIM_STAT_OK ||
 	    dkim_getsighdr_d(s->h, sizeof(SIG_FIELD) - 1, &v, &vlen) != DKIM_STAT_OK ||
 	    out_append(m, v, vlen) != 0) {
 		log_warn("dkim id=%s domain=%s msg=\"signing failed: %s\"", m->id, s->domain,
