@@ -150,7 +150,8 @@ struct spool_stats {
 };
 
 /* Test-build fault hook: called with each write/fsync completion result; returns the result to
- * use (e.g. -EIO to simulate a failed write). Used by the fault-injection tests (libfiu). */
+ * use (e.g. -EIO to simulate a failed write). Used by the fault-injection tests (libfiu). A
+ * durable write (direct I/O, RWF_DSYNC: no separate fdatasync) passes through both points. */
 enum spool_fault_point { SPOOL_FAULT_WRITE = 0, SPOOL_FAULT_FSYNC };
 typedef int (*spool_fault_fn)(void *arg, enum spool_fault_point pt, int res);
 

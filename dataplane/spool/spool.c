@@ -296,7 +296,10 @@ static void dispatch(struct spool *sp, uint64_t ud, int res)
 	void *obj = (void *)(uintptr_t)(ud & ~(uint64_t)7u);
 	switch (op) {
 	case SPOOL_OP_WRITE:
-		spool_batch_done(sp, obj, op, fault(sp, SPOOL_FAULT_WRITE, res));
+		res = fault(sp, SPOOL_FAULT_WRITE, res);
+		if (((struct spool_batch *)obj)->dsync)
+			res = fault(sp, SPOOL_FAULT_FSYNC, res); /* the durable write is the sync too */
+		spool_batch_done(sp, obj, op, res);
 		break;
 	case SPOOL_OP_FSYNC:
 		spool_batch_done(sp, obj, op, fault(sp, SPOOL_FAULT_FSYNC, res));

@@ -76,6 +76,7 @@ struct spool_batch {
 	uint64_t off;           /* where buf lands in seg */
 	uint64_t gen;
 	bool sync;              /* holds records that must be durable */
+	bool dsync;             /* direct mode: made durable by its write (RWF_DSYNC), no fdatasync */
 	struct spool_seg *also_sync; /* a previous segment with unsynced chunks to sync too */
 	struct spool_bent *ents;
 	uint32_t nents, entcap;

@@ -10,7 +10,7 @@
  *       fadvise) and reports the memory the queue costs (RSS delta and accounted bytes per
  *       message). `spool_bench recover DIR [--encrypt]` is that second step alone.
  *   spool_bench paced DIR [--rate R] [--conc C] [--size B] [--secs S] [--encrypt] [--read]
- *                         [--direct auto|on|off]
+ *                         [--direct auto|on|off] [--rcache BYTES] [--prezero BYTES]
  *       open loop like the relay: R messages per second (at most C waiting for their
  *       acknowledgement), each read back through a body reader after its acknowledgement with
  *       --read (as delivery does); the loop sleeps when it has nothing to do. Reports the CPU per
@@ -97,12 +97,17 @@ static const char pfx[] = "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;
 			  "b=placeholder\r\n";
 
 static enum spool_direct_io direct_io = SPOOL_DIO_AUTO; /* --direct auto|on|off */
+static long rcache_bytes = -1, prezero_bytes = -1;       /* --rcache B, --prezero B */
 
 static struct spool *open_spool(const char *dir, bool enc, struct bench *b)
 {
 	struct spool_tunables t;
 	spool_tunables_defaults(&t);
 	t.direct_io = direct_io;
+	if (rcache_bytes >= 0)
+		t.read_cache_bytes = (uint32_t)rcache_bytes;
+	if (prezero_bytes >= 0)
+		t.prezero_bytes = (uint32_t)prezero_bytes;
 	t.dir = dir;
 	t.min_free_bytes = 64ull << 20;
 	t.encrypt = enc;
@@ -210,14 +215,23 @@ static uint64_t clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* CPU nanoseconds of every kworker thread on the machine (writeback, block and dio completion
- * work): the kernel's share of the spool that no getrusage shows. Other jobs add noise. */
-static uint64_t kworker_ns(void)
+/* CPU nanoseconds of the kworker threads of the machine (writeback, block and dio completion
+ * work): the kernel's share of the spool that no getrusage shows. Other jobs add noise.
+ * Called with base == NULL it records each kworker's time in *snap; with a base it returns the
+ * time spent since then (threads that appeared meanwhile count whole, vanished ones not). */
+struct kw_snap {
+	int n;
+	int pid[4096];
+	uint64_t ns[4096];
+};
+
+static uint64_t kworker_ns(struct kw_snap *snap, const struct kw_snap *base)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	uint64_t sum = 0;
 	long hz = sysconf(_SC_CLK_TCK);
+	snap->n = 0;
 	while (d && (de = readdir(d))) {
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
@@ -233,8 +247,18 @@ static uint64_t kworker_ns(void)
 		if (!c || !e || strncmp(c + 1, "kworker", 7))
 			continue;
 		unsigned long ut = 0, st = 0;
-		if (sscanf(e + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
-			sum += (uint64_t)(ut + st) * (1000000000u / (uint64_t)hz);
+		if (sscanf(e + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+			continue;
+		uint64_t ns = (uint64_t)(ut + st) * (1000000000u / (uint64_t)hz), was = 0;
+		int pid = atoi(de->d_name);
+		for (int i = 0; base && i < base->n; i++)
+			if (base->pid[i] == pid)
+				was = base->ns[i] <= ns ? base->ns[i] : ns;
+		sum += ns - was;
+		if (snap->n < 4096) {
+			snap->pid[snap->n] = pid;
+			snap->ns[snap->n++] = ns;
+		}
 	}
 	if (d)
 		closedir(d);
@@ -255,7 +279,9 @@ static int run_paced(const char *dir, unsigned conc, size_t size, double secs, b
 	spool_test_body(7, 0, body, size);
 	uint64_t id = 0, sent = 0, t0 = spool_test_now(), end = t0 + (uint64_t)(secs * 1e6);
 	double gap = 1e6 / rate;
-	uint64_t k0 = kworker_ns(), p0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	static struct kw_snap kw0, kw1;
+	kworker_ns(&kw0, NULL);
+	uint64_t p0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	uint64_t m0 = clock_ns(CLOCK_THREAD_CPUTIME_ID), work = 0, late = 0;
 	unsigned next_sess = 0;
 	for (;;) {
@@ -294,7 +320,7 @@ static int run_paced(const char *dir, unsigned conc, size_t size, double secs, b
 	double el = (double)(spool_test_now() - t0) / 1e6;
 	uint64_t proc = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - p0;
 	uint64_t main_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - m0;
-	uint64_t kw = kworker_ns() - k0;
+	uint64_t kw = kworker_ns(&kw1, &kw0);
 	struct spool_stats st;
 	spool_stats(b.sp, &st);
 	double a = b.acked ? (double)b.acked : 1;
@@ -403,7 +429,8 @@ int main(int argc, char **argv)
 {
 	if (argc < 3) {
 		fprintf(stderr, "usage: spool_bench commit|paced|recovery DIR [--conc C] [--size B] [--secs S] "
-				"[--n N] [--rate R] [--read] [--direct auto|on|off] [--encrypt] [--cold]\n");
+				"[--n N] [--rate R] [--read] [--direct auto|on|off] [--rcache B] [--prezero B] "
+				"[--encrypt] [--cold]\n");
 		return 2;
 	}
 	unsigned conc = 64;
@@ -419,6 +446,10 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--direct") && ++i)
 			direct_io = !strcmp(v, "on") ? SPOOL_DIO_ON : !strcmp(v, "off") ? SPOOL_DIO_OFF
 										: SPOOL_DIO_AUTO;
+		else if (!strcmp(argv[i], "--rcache") && ++i)
+			rcache_bytes = strtol(v, NULL, 0);
+		else if (!strcmp(argv[i], "--prezero") && ++i)
+			prezero_bytes = strtol(v, NULL, 0);
 		else if (!strcmp(argv[i], "--read"))
 			rd = true;
 		else if (!strcmp(argv[i], "--rate") && ++i)
