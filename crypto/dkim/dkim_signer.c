@@ -302,8 +302,11 @@ static enum dkim_result find_from(struct dkim_msg *m, const uint8_t *hdr, size_t
  */
 static bool hdr_signed(const struct dkim_hdr_field *f)
 {
-	for (const char **h = sign_hdrs; *h; h++)
-		if (dkim_hdr_name_is(f, *h))
+	if (f->name_len == 0)
+		return false;
+	uint8_t c0 = f->name[0] >= 'A' && f->name[0] <= 'Z' ? f->name[0] + ('a' - 'A') : f->name[0];
+	for (const char **h = sign_hdrs; *h; h++)	/* first letter first: most differ there */
+		if ((uint8_t)(*h)[0] == c0 && dkim_hdr_name_is(f, *h))
 			return true;
 	return false;
 }
