@@ -891,6 +891,17 @@ static void pump_bdat(struct smtp_client_session *c)
 			return;
 }
 
+/*
+ * A pipelined BDAT transaction whose body is not here yet (the spool reads it): its commands
+ * wait for the first chunk so that commands and body leave in one write and the server answers
+ * them in one go; only while the buffer keeps room for that chunk (never a deadlock).
+ */
+static bool hold_for_body(const struct smtp_client_session *c)
+{
+	return c->body_early && c->body_wait && c->bdat_pending == 0 && bdat_streaming(c) &&
+	       smtp_obuf_space(&c->out) >= BDAT_HDR_MAX + 2 + 256;
+}
+
 const char *smtp_client_output(struct smtp_client_session *c, size_t *len)
 {
 	if (!c->body_wait) {
@@ -898,6 +909,10 @@ const char *smtp_client_output(struct smtp_client_session *c, size_t *len)
 			pump_bdat(c);
 		else if (c->state == SMTP_C_BODY)
 			pump_data(c);
+	}
+	if (hold_for_body(c)) {
+		*len = 0;
+		return c->out.buf + c->out.head;
 	}
 	return smtp_obuf_data(&c->out, len);
 }
