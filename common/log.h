@@ -22,6 +22,16 @@ int log_level_parse(const char *name);
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/*
+ * Batching, for a worker's loop turn: between log_batch_begin() and log_batch_end() the calling
+ * thread's info and debug lines are staged in a thread-local buffer and written together by
+ * log_batch_end() (or when the buffer fills); a warning or error writes the staged lines and
+ * itself at once. Lines are stamped when logged, not when written. Outside a batch every line
+ * is written when logged. Call both on the same thread; batches do not nest.
+ */
+void log_batch_begin(void);
+void log_batch_end(void);
+
 #define log_err(...)   log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)

@@ -31,6 +31,7 @@ static const char *const tls_modes[] = { "none", "may", "encrypt", "verify", "da
 static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
 static const char *const unsignable_modes[] = { "reject", "pass", NULL };
 static const char *const spool_dio_modes[] = { "auto", "on", "off", NULL }; /* enum spool_direct_io */
+static const char *const chunking_modes[] = { "auto", "off", NULL };
 static const char *const dkim_canons[] = { "relaxed/relaxed", "relaxed/simple", "simple/relaxed",
 					   "simple/simple", NULL };
 
@@ -428,6 +429,10 @@ const struct cfg_param cfg_delivery_params[] = {
 	{ "sites", CFG_T_CUSTOM, "[]", 0, 0, F(delivery.sites), 0, NULL, &site_type,
 	  "Sites: [{name, mx: [host or *.suffix]}]. Domains whose best MX host matches share one "
 	  "destination site:NAME; shaping and tls_policy entries may name it (destination: NAME)." },
+	{ "chunking", CFG_T_ENUM, "auto", 0, 0, F(delivery.chunking), 0, chunking_modes, NULL,
+	  "BDAT (RFC 3030) to next hops: auto = when the hop offers CHUNKING (with PIPELINING, "
+	  "MAIL, RCPT and the body leave in one write and are answered in one round trip); off = "
+	  "always DATA." },
 	{ "delay_warning_after", CFG_T_U32, "0", 0, 2592000, F(delivery.delay_warning_after), 0,
 	  NULL, NULL, "Send one \"delayed\" DSN (RFC 3464) for a message still undelivered after "
 	  "this long, seconds; 0 = never." },
