@@ -102,6 +102,7 @@ struct sock_net {
 	struct sock_buf *free_bufs;
 	uint8_t *scratch;              /* buf_bytes: reads land here when a conn holds no rx block */
 	struct epoll_event *events;
+	int events_ready;              /* gathered by sock_net_wait(), handled by the next poll */
 	struct sock_listener listeners[SOCK_MAX_LISTENERS];
 	unsigned nlisteners;
 };

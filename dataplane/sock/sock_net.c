@@ -432,16 +432,34 @@ static void sock_net_flush_dirty(struct sock_net *n)
 	}
 }
 
+int sock_net_wait(struct sock_net *n, uint32_t max_us)
+{
+	if (n->events_ready || !TAILQ_EMPTY(&n->defer) || !TAILQ_EMPTY(&n->dirty))
+		return n->events_ready; /* work is waiting: do not block */
+	struct timespec ts = { .tv_sec = max_us / 1000000, .tv_nsec = (long)(max_us % 1000000) * 1000 };
+	int nev = epoll_pwait2(n->epfd, n->events, (int)n->t.max_events, &ts, NULL);
+	n->events_ready = nev > 0 ? nev : 0;
+	return n->events_ready;
+}
+
 int sock_net_poll(struct sock_net *n, uint64_t now_us, int timeout_ms)
 {
 	n->now_us = now_us;
 	int until = sock_net_timers(n);
-	if (!TAILQ_EMPTY(&n->defer) || !TAILQ_EMPTY(&n->dirty))
-		timeout_ms = 0; /* work queued by the caller since the last turn */
-	if (until != INT32_MAX && (timeout_ms < 0 || timeout_ms > until))
-		timeout_ms = until;
-	int nev = epoll_wait(n->epfd, n->events, (int)n->t.max_events, timeout_ms);
-	int e = nev < 0 ? errno : 0;
+	int nev, e = 0;
+	if (n->events_ready) {
+		/* gathered by sock_net_wait() just before this turn: level-triggered, still valid
+		 * (a conn the timers above closed is DEAD and ignores its event; it is reaped below) */
+		nev = n->events_ready;
+		n->events_ready = 0;
+	} else {
+		if (!TAILQ_EMPTY(&n->defer) || !TAILQ_EMPTY(&n->dirty))
+			timeout_ms = 0; /* work queued by the caller since the last turn */
+		if (until != INT32_MAX && (timeout_ms < 0 || timeout_ms > until))
+			timeout_ms = until;
+		nev = epoll_wait(n->epfd, n->events, (int)n->t.max_events, timeout_ms);
+		e = nev < 0 ? errno : 0;
+	}
 	for (int i = 0; i < nev; i++) {
 		struct sock_ep *ep = n->events[i].data.ptr;
 		if (ep->kind == SOCK_EP_LISTENER)
