@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* log.c: stderr logging with a level threshold and an ISO-8601 UTC timestamp per line. */
+/* log.c: stderr logging with a level threshold and an ISO-8601 UTC timestamp per line; loop
+ * threads may batch their lines into one write per turn (log_thread_batch). */
 #include "log.h"
 
 #include <stdatomic.h>
@@ -21,6 +22,44 @@ int log_level_parse(const char *name)
 	return -1;
 }
 
+#define LOG_BATCH_BYTES 16384
+
+static __thread struct {
+	int on;
+	size_t len;
+	char buf[LOG_BATCH_BYTES];
+} log_tb;
+
+void log_flush(void)
+{
+	if (log_tb.len == 0)
+		return;
+	fwrite(log_tb.buf, 1, log_tb.len, stderr);
+	fflush(stderr);
+	log_tb.len = 0;
+}
+
+void log_thread_batch(int on)
+{
+	log_flush();
+	log_tb.on = on;
+}
+
+/* One finished line: into the thread's batch, or straight out (one write per line so lines
+ * from several threads never interleave). */
+static void log_emit(const char *line, size_t len)
+{
+	if (log_tb.on && len <= sizeof(log_tb.buf)) {
+		if (log_tb.len + len > sizeof(log_tb.buf))
+			log_flush();
+		memcpy(log_tb.buf + log_tb.len, line, len);
+		log_tb.len += len;
+		return;
+	}
+	fwrite(line, 1, len, stderr);
+	fflush(stderr);
+}
+
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
 	if ((int)lvl > (int)log_get_level())
@@ -38,9 +77,7 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	size_t len = (size_t)n + (m < 0 ? 0 : ((size_t)m < sizeof(line) - (size_t)n - 1 ? (size_t)m : sizeof(line) - (size_t)n - 2));
 	line[len++] = '\n';
-	/* One write per line so lines from several threads never interleave. */
-	fwrite(line, 1, len, stderr);
-	fflush(stderr);
+	log_emit(line, len);
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
