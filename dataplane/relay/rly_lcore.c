@@ -264,6 +264,8 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 			goto err;
 		st->net = sock_net_conn_net(st->sock);
 		dp_lcore_set_idle_wait(lc, rly_lcore_idle_wait, st);
+		/* a spool completion (fdatasync done: 250s to send) ends the idle wait too */
+		sock_net_watch_wakeup(st->sock, spool_wakeup_fd(st->sp));
 	} else {
 		struct conn_net *tcp = tcp_lcore_net(lc);
 		if (!tcp) {

@@ -76,6 +76,14 @@ int sock_net_poll(struct sock_net *n, uint64_t now_us, int timeout_ms);
  */
 int sock_net_wait(struct sock_net *n, uint32_t max_us);
 
+/*
+ * Adds fd to n's epoll set (edge-triggered EPOLLIN) only to end sock_net_wait() when it
+ * becomes readable, e.g. an io_uring whose completions the caller reaps in its own poll.
+ * Nothing is read from fd; the caller keeps ownership and must not close it before n is freed.
+ * Returns 0 or -errno.
+ */
+int sock_net_watch_wakeup(struct sock_net *n, int fd);
+
 /* A copy of n's counters. */
 struct sock_stats sock_net_stats(const struct sock_net *n);
 
