@@ -38,10 +38,39 @@ struct bench_mix {
 	uint64_t total;
 };
 
-/* One non-blocking socket with optional TLS, owned by a load session or a sink session. */
+struct bench_cnet;
+struct conn;
+
+/*
+ * Called by a conn-API transport (bench_cnet.c) when something happened on the connection:
+ * events are EPOLLIN (data, EOF or close), EPOLLOUT (connected, room to send, TLS handshake
+ * done); now is the loop turn's time. The owner then drives the conn exactly as it does after
+ * an epoll event (bench_conn_read/flush/handshake). Never re-entered for the same conn.
+ */
+typedef void (*bench_conn_event_fn)(void *owner, uint32_t events, uint64_t now);
+
+/*
+ * One connection with optional TLS, owned by a load session or a sink session, over one of two
+ * transports behind the same calls: a non-blocking kernel socket with OpenSSL on the fd
+ * (cnet == NULL: epoll tells the owner when to read/write), or a struct conn of the conn API
+ * (cnet != NULL: our TCP stack on a DPDK port, or the posix sock backend, with crypto/tls as a
+ * conn over the conn; the transport pushes received bytes into rbuf and calls on_event).
+ */
 struct bench_conn {
 	int fd;
 	SSL *ssl;
+	/* conn-API transport (bench_cnet.c) */
+	struct bench_cnet *cnet;
+	struct conn *cn;        /* the transport conn, or the tls conn stacked on it */
+	bench_conn_event_fn on_event;
+	void *owner;
+	bool cn_up;             /* connected (and the handshake done once TLS started) */
+	bool cn_eof;            /* the peer sent FIN (or close_notify) */
+	bool cn_closed;         /* the conn is gone (cn is NULL) */
+	bool cn_error;          /* ... and not in an orderly way */
+	bool cn_stalled;        /* on_data left bytes unconsumed: resume when rbuf has room */
+	bool cn_busy;           /* inside on_event (events arriving meanwhile are deferred) */
+	uint32_t cn_pending;    /* deferred events */
 	bool tls_done;          /* handshake finished */
 	bool want_write;        /* output pending (EPOLLOUT wanted) */
 	bool paused;            /* not reading (a parked session): no EPOLLIN */

@@ -55,13 +55,56 @@ ssize_t bench_conn_read(struct bench_conn *c);
 /* Drops n parsed bytes from the front of rbuf. */
 void bench_conn_consume(struct bench_conn *c, size_t n);
 /* Starts TLS on the socket (client or server side); the handshake is driven by
- * bench_conn_handshake: 1 done, 0 in progress, -1 failed. */
+ * bench_conn_handshake: 1 done, 0 in progress, -1 failed. Over the conn API ctx is unused
+ * (crypto/tls with the transport's contexts, bench_cnet_tls_*) and the handshake progresses
+ * in the transport's poll, which calls on_event(EPOLLOUT) when it is done. */
 int bench_conn_start_tls(struct bench_conn *c, SSL_CTX *ctx, bool server);
 int bench_conn_handshake(struct bench_conn *c);
-/* Keeps the epoll interest in line with what the conn waits for (data is the event tag). */
+/* Keeps the epoll interest in line with what the conn waits for (data is the event tag);
+ * nothing over the conn API. */
 void bench_conn_interest(struct bench_conn *c, int epfd, void *tag);
 SSL_CTX *bench_tls_client_ctx(void);
 SSL_CTX *bench_tls_server_ctx(const char *cert, const char *key);
+
+/* ---- bench_cnet.c: the conn-API transport (DPDK port or posix sock backend + crypto/tls) -- */
+/*
+ * Opens the transport of this process: backend "dpdk" (our TCP stack on the port of the
+ * dpmaild-style YAML file at dpdk_cfg, loop on the main lcore) or "sock" (kernel sockets
+ * through the conn API), plus a crypto/tls core. max_conns sizes the sock backend. NULL with a
+ * message in err. Ownership: the caller frees it with bench_cnet_free().
+ */
+struct bench_cnet *bench_cnet_open(const char *backend, const char *dpdk_cfg, uint32_t max_conns,
+				   char *err, size_t errlen);
+/* Frees the transport: connections still open are aborted (their owners are not told). */
+void bench_cnet_free(struct bench_cnet *n);
+/* TLS contexts of crypto/tls: the client side (no verification, no session reuse: every
+ * session makes a full handshake, as the kernel path does) and the server side (cert/key
+ * PEM files). 0, or -1 with a message in err. */
+int bench_cnet_tls_client(struct bench_cnet *n, char *err, size_t errlen);
+int bench_cnet_tls_server(struct bench_cnet *n, const char *cert, const char *key, char *err,
+			  size_t errlen);
+/* One loop turn at now: the transport (rx, TCP, tx), then crypto/tls. wait_ms: how long a
+ * blocking backend (sock) may wait for events. Returns the work done (0: idle); after an idle
+ * turn of a polling backend the caller should call bench_cnet_idle(). */
+int bench_cnet_poll(struct bench_cnet *n, uint64_t now, int wait_ms);
+/* The idle back-off of a polling backend (dataplane.idle_sleep_us; nothing for sock). */
+void bench_cnet_idle(struct bench_cnet *n);
+const char *bench_cnet_name(const struct bench_cnet *n);
+/* Listens on port (host order) on the transport's address; every accepted conn goes to accept
+ * (which must bench_conn_attach it, or bench_cnet_refuse it). 0 or -errno. */
+int bench_cnet_listen(struct bench_cnet *n, uint16_t port, int (*accept)(void *ctx, struct conn *cn),
+		      void *ctx);
+/* Sends msg on a conn that was not attached and closes it (a 421 at the limit). */
+void bench_cnet_refuse(struct conn *cn, const char *msg);
+/* Takes an accepted conn into c (buffers of rcap/wcap bytes); 0 or -1 (cn is then refused). */
+int bench_conn_attach(struct bench_conn *c, struct bench_cnet *n, struct conn *cn, size_t rcap,
+		      size_t wcap, bench_conn_event_fn on_event, void *owner);
+/* Opens a connection to dst (IPv4 sockaddr) into c; on_event(EPOLLOUT) follows when it is up
+ * (bench_conn_connect_error() then says whether it failed). 0 or -1. */
+int bench_conn_connect(struct bench_conn *c, struct bench_cnet *n, const struct sockaddr_storage *dst,
+		       size_t rcap, size_t wcap, bench_conn_event_fn on_event, void *owner);
+/* After a connect completed: 0 when the connection is up, else an errno value. */
+int bench_conn_connect_error(struct bench_conn *c);
 
 /* ---- bench_smtpd.c: the sink's SMTP engine (no I/O: bytes in, replies out) --------------- */
 /* Resets s for a new session and queues the 220 banner. */
@@ -131,6 +174,18 @@ int bench_report_row(json_t *j, const char *fallback_label, struct bench_row *r)
 /* ---- subcommands ------------------------------------------------------------------------- */
 int bench_load_main(int argc, char **argv);
 int bench_sink_main(int argc, char **argv);
+
+/* ---- bench_sink.c as a part of another loop (the load's, sharing its transport) ------------- */
+struct sink;
+/* Parses the sink's options and sets it up (listener, TLS, DKIM keys) on cnet, or on kernel
+ * sockets / its own --backend when cnet is NULL. NULL after printing why. */
+struct sink *bench_sink_new(int argc, char **argv, struct bench_cnet *cnet);
+/* Once per loop turn: held replies that fell due, the JSON file, the progress line. */
+void bench_sink_tick(struct sink *sk, uint64_t now);
+/* Unique accepted Message-IDs so far; *last_us: when the last message was accepted. */
+uint64_t bench_sink_unique(const struct sink *sk, uint64_t *last_us);
+/* Writes the JSON, the ids and the summary line, then frees the sink (connections closed). */
+void bench_sink_finish(struct sink *sk);
 int bench_report_main(int argc, char **argv);
 int bench_verify_main(int argc, char **argv);
 

@@ -4,8 +4,11 @@
  * the load generator and the sink. Output is a queue of three segments sent in order: the
  * owned buffer (commands, replies, message headers), a borrowed extent (the message body, sent
  * from the shared template without copying) and a short owned tail (the ".\r\n" of DATA).
+ * A bench_conn with cnet set runs over the conn API instead (bench_cnet.c): the same calls
+ * dispatch there, so the SMTP state machines of the load and the sink serve both transports.
  */
 #include "bench.h"
+#include "bench_cnet.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -38,6 +41,8 @@ int bench_conn_init(struct bench_conn *c, int fd, size_t rcap, size_t wcap)
 /* Closes the socket (the kernel removes it from epoll) and frees the buffers. */
 void bench_conn_free(struct bench_conn *c)
 {
+	if (c->cnet)
+		bench_cn_release(c);
 	if (c->ssl)
 		SSL_free(c->ssl);
 	if (c->fd >= 0)
@@ -92,6 +97,8 @@ int bench_conn_queuef(struct bench_conn *c, const char *fmt, ...)
 /* One write of p[0, len): bytes written, 0 when the socket (or TLS) would block, -1 on error. */
 static ssize_t conn_write_some(struct bench_conn *c, const void *p, size_t len)
 {
+	if (c->cnet)
+		return bench_cn_write(c, p, len);
 	if (c->ssl) {
 		size_t w = 0;
 		ERR_clear_error();
@@ -112,6 +119,11 @@ static ssize_t conn_write_some(struct bench_conn *c, const void *p, size_t len)
 
 int bench_conn_flush(struct bench_conn *c)
 {
+	if (c->cnet) {
+		int r = bench_cn_flush_ready(c);
+		if (r <= 0)
+			return r;
+	}
 	for (;;) {
 		const uint8_t *p;
 		size_t len;
@@ -125,13 +137,17 @@ int bench_conn_flush(struct bench_conn *c)
 		} else {
 			c->woff = c->wlen = 0;
 			c->want_write = false;
+			if (c->cnet)
+				bench_cn_push(c);
 			return 1;
 		}
 		ssize_t w = conn_write_some(c, p, len);
 		if (w < 0)
 			return -1;
 		if (w == 0) {
-			c->want_write = true;
+			c->want_write = true; /* EPOLLOUT, or on_sendable of the conn */
+			if (c->cnet)
+				bench_cn_push(c);
 			return 0;
 		}
 		c->bytes_out += (uint64_t)w;
@@ -149,6 +165,8 @@ int bench_conn_flush(struct bench_conn *c)
 
 ssize_t bench_conn_read(struct bench_conn *c)
 {
+	if (c->cnet)
+		return bench_cn_read(c);
 	size_t room = c->rcap - c->rlen;
 	if (room == 0)
 		return -EAGAIN; /* the caller must parse before reading on */
@@ -194,6 +212,8 @@ void bench_conn_consume(struct bench_conn *c, size_t n)
 
 int bench_conn_start_tls(struct bench_conn *c, SSL_CTX *ctx, bool server)
 {
+	if (c->cnet)
+		return bench_cn_start_tls(c, server);
 	c->ssl = SSL_new(ctx);
 	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
 		return -1;
@@ -207,6 +227,8 @@ int bench_conn_start_tls(struct bench_conn *c, SSL_CTX *ctx, bool server)
 
 int bench_conn_handshake(struct bench_conn *c)
 {
+	if (c->cnet)
+		return bench_cn_handshake(c);
 	ERR_clear_error();
 	int r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
@@ -228,6 +250,8 @@ int bench_conn_handshake(struct bench_conn *c)
 
 void bench_conn_interest(struct bench_conn *c, int epfd, void *tag)
 {
+	if (c->cnet)
+		return; /* the transport calls on_event itself */
 	uint32_t want = (c->paused ? 0 : EPOLLIN) | (c->want_write ? EPOLLOUT : 0);
 	if (c->registered && want == c->ev_mask)
 		return;
@@ -236,6 +260,17 @@ void bench_conn_interest(struct bench_conn *c, int epfd, void *tag)
 		c->registered = true;
 		c->ev_mask = want;
 	}
+}
+
+int bench_conn_connect_error(struct bench_conn *c)
+{
+	if (c->cnet)
+		return c->cn_up ? 0 : ECONNREFUSED;
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return errno;
+	return err;
 }
 
 SSL_CTX *bench_tls_client_ctx(void)

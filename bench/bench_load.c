@@ -139,14 +139,20 @@ static void load_usage(FILE *f)
 		"  --reply-timeout S (default 120)  --seed N\n"
 		"  --sink-json FILE  (relay runs: the JSON of the dpmail-bench sink behind the relay;\n"
 		"                     the run ends when the sink has every accepted message, and CPU\n"
-		"                     and end-to-end rate cover the whole job)  --drain-timeout S\n");
+		"                     and end-to-end rate cover the whole job)  --drain-timeout S\n"
+		"  --backend kernel|dpdk|sock  kernel sockets + OpenSSL (default), or the conn API with\n"
+		"                     crypto/tls: our TCP stack on a DPDK port (--dpdk-config FILE, a\n"
+		"                     dpmaild-style YAML: eal, port, dataplane, tcp) or the sock backend\n"
+		"  -- SINK OPTIONS    also run a sink (dpmail-bench sink options) in this process, on\n"
+		"                     the same transport; the run ends when it has every accepted\n"
+		"                     message (one DPDK port, one lcore, for load and sink)\n");
 }
 
 static int load_parse(struct ld_opts *o, int argc, char **argv)
 {
 	enum { O_SRV = 1, O_SESS, O_MPS, O_RCPTS, O_SIZE, O_MIX, O_TLS, O_PIPE, O_RATE, O_DUR,
 	       O_COUNT, O_JSON, O_IDS, O_LABEL, O_PROG, O_SUT, O_FROM, O_RDOM, O_EHLO, O_CRATE,
-	       O_RTO, O_SEED, O_SINKJ, O_DRAIN, O_IDLE, O_HELP };
+	       O_RTO, O_SEED, O_SINKJ, O_DRAIN, O_IDLE, O_BACKEND, O_DPDKCFG, O_HELP };
 	static const struct option opts[] = {
 		{ "server", 1, 0, O_SRV },     { "sessions", 1, 0, O_SESS },
 		{ "messages-per-session", 1, 0, O_MPS }, { "rcpts", 1, 0, O_RCPTS },
@@ -160,14 +166,16 @@ static int load_parse(struct ld_opts *o, int argc, char **argv)
 		{ "ehlo", 1, 0, O_EHLO },      { "connect-rate", 1, 0, O_CRATE },
 		{ "reply-timeout", 1, 0, O_RTO }, { "seed", 1, 0, O_SEED },
 		{ "sink-json", 1, 0, O_SINKJ }, { "drain-timeout", 1, 0, O_DRAIN },
-		{ "sut-idle", 1, 0, O_IDLE },
+		{ "sut-idle", 1, 0, O_IDLE },   { "backend", 1, 0, O_BACKEND },
+		{ "dpdk-config", 1, 0, O_DPDKCFG },
 		{ "help", 0, 0, O_HELP },      { 0, 0, 0, 0 },
 	};
 	char err[128];
 	uint64_t v;
 	*o = (struct ld_opts){ .sessions = 16, .mps = 10, .rcpts = 1, .from = "bench@bench.test",
 			       .rcpt_domain = "sink.test", .ehlo = "load.dpmail-bench.test",
-			       .reply_timeout_s = 120, .label = "", .drain_timeout_s = 600 };
+			       .reply_timeout_s = 120, .label = "", .drain_timeout_s = 600,
+			       .backend = "kernel" };
 	bench_mix_parse_sizes(&o->sizes, "10k", err, sizeof(err));
 	int ch;
 	optind = 1;
@@ -215,9 +223,20 @@ static int load_parse(struct ld_opts *o, int argc, char **argv)
 		case O_SINKJ: o->sink_json = optarg; break;
 		case O_IDLE: o->sut_idle_s = strtod(optarg, NULL); break;
 		case O_DRAIN: o->drain_timeout_s = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case O_BACKEND: o->backend = optarg; break;
+		case O_DPDKCFG: o->dpdk_cfg = optarg; break;
 		case O_HELP: load_usage(stdout); exit(0);
 		default: load_usage(stderr); return -1;
 		}
+	}
+	if (optind < argc && strcmp(argv[optind - 1], "--") == 0) {
+		/* the sink's own argv: its parser sees argv[0] as the program name */
+		o->sink_argc = argc - optind + 1;
+		o->sink_argv = argv + optind - 1;
+	}
+	if (o->sink_argc && strcmp(o->backend, "kernel") == 0) {
+		fprintf(stderr, "dpmail-bench load: a sink in this process needs --backend dpdk|sock\n");
+		return -1;
 	}
 	if (!o->server || o->sessions < 1 || o->sessions > 10000 || o->rcpts < 1 ||
 	    o->rcpts > 100 || o->rate < 0) {
@@ -276,8 +295,18 @@ static int load_setup(struct load *ld)
 	update_date(ld);
 	for (int i = 0; i < LH__MAX; i++)
 		bench_hist_init(&ld->hist[i]);
-	if (ld->o.starttls && !(ld->tls = bench_tls_client_ctx()))
+	if (strcmp(ld->o.backend, "kernel") != 0) {
+		char err[256];
+		ld->cnet = bench_cnet_open(ld->o.backend, ld->o.dpdk_cfg, ld->o.sessions + 4096, err, sizeof(err));
+		if (!ld->cnet || (ld->o.starttls && bench_cnet_tls_client(ld->cnet, err, sizeof(err)) < 0)) {
+			fprintf(stderr, "dpmail-bench load: %s\n", err);
+			return -1;
+		}
+		if (ld->o.sink_argc && !(ld->sink = bench_sink_new(ld->o.sink_argc, ld->o.sink_argv, ld->cnet)))
+			return -1;
+	} else if (ld->o.starttls && !(ld->tls = bench_tls_client_ctx())) {
 		return -1;
+	}
 	if (ld->o.ids && !(ld->ids = fopen(ld->o.ids, "we"))) {
 		fprintf(stderr, "dpmail-bench load: cannot write %s\n", ld->o.ids);
 		return -1;
@@ -335,6 +364,21 @@ static void housekeeping(struct load *ld, uint64_t now, bool scan_timeouts)
 	}
 }
 
+/*
+ * One turn of the conn-API transport (sessions' events are called from inside it), the
+ * in-process sink's housekeeping, and the idle back-off of a polling backend (bench_tcp_io:
+ * dataplane.idle_sleep_us) when the turn found nothing to do.
+ */
+static void load_cnet_turn(struct load *ld, int timeout_ms)
+{
+	uint64_t now = bench_now_us();
+	int work = bench_cnet_poll(ld->cnet, now, timeout_ms);
+	if (ld->sink)
+		bench_sink_tick(ld->sink, bench_now_us());
+	if (work == 0)
+		bench_cnet_idle(ld->cnet);
+}
+
 static void load_run(struct load *ld)
 {
 	struct epoll_event evs[512];
@@ -363,13 +407,18 @@ static void load_run(struct load *ld)
 		if (ld->o.duration_s > 0 && !ld->stopping && ld->end_us < until)
 			until = ld->end_us;
 		int timeout = until > now ? (int)((until - now + 999) / 1000) : 0;
-		int n = epoll_wait(ld->epfd, evs, 512, timeout);
-		now = bench_now_us();
-		for (int i = 0; i < n; i++) {
-			struct ld_sess *s = evs[i].data.ptr;
-			if (s->st != LD_WAIT && s->st != LD_DONE)
-				ld_sess_event(s, evs[i].events, now);
+		if (ld->cnet) {
+			load_cnet_turn(ld, timeout);
+		} else {
+			int n = epoll_wait(ld->epfd, evs, 512, timeout);
+			now = bench_now_us();
+			for (int i = 0; i < n; i++) {
+				struct ld_sess *s = evs[i].data.ptr;
+				if (s->st != LD_WAIT && s->st != LD_DONE)
+					ld_sess_event(s, evs[i].events, now);
+			}
 		}
+		now = bench_now_us();
 		dispatch_due(ld, now);
 		bool tick = now >= next_tick;
 		if ((ld->has_wait && ld->wake_us <= now) || tick) {
@@ -408,20 +457,28 @@ static uint64_t sink_unique(const char *path, uint64_t *last_us)
 	return n;
 }
 
-/* Waits (polling the sink's JSON, rewritten by the sink every second) until the sink behind
- * the relay has received every message the relay accepted. */
+/*
+ * Waits until the sink behind the relay has received every message the relay accepted: the
+ * sink's JSON file (rewritten by the sink every --json-interval-ms) is read every 100 ms, or
+ * the counters of the sink in this process directly. Over the conn API the transport keeps
+ * running meanwhile (dpmaild's deliveries to the sink here, our connections closing); a
+ * kernel-socket client just sleeps.
+ */
 static void wait_drain(struct load *ld)
 {
 	uint64_t want = ld->sink_base + ld->accepted;
 	uint64_t end = bench_now_us() + (uint64_t)ld->o.drain_timeout_s * 1000000;
-	uint64_t last_print = 0;
+	uint64_t last_print = bench_now_us(), next_check = 0;
 	while (!load_stop) {
-		uint64_t now = bench_now_us();
-		uint64_t last = 0;
-		ld->sink_got = sink_unique(ld->o.sink_json, &last);
-		if (ld->sink_got >= want) {
-			ld->drained_us = last > ld->t0_us && last <= now ? last : now;
-			return;
+		uint64_t now = bench_now_us(), last = 0;
+		if (now >= next_check) {
+			ld->sink_got = ld->sink ? bench_sink_unique(ld->sink, &last)
+						: sink_unique(ld->o.sink_json, &last);
+			next_check = ld->sink ? now : now + 100000;
+			if (ld->sink_got >= want) {
+				ld->drained_us = last > ld->t0_us && last <= now ? last : now;
+				return;
+			}
 		}
 		if (now >= end) {
 			fprintf(stderr, "dpmail-bench load: sink has %lu of %lu after %us\n",
@@ -434,8 +491,12 @@ static void wait_drain(struct load *ld)
 			fprintf(stderr, "load: draining, sink has %lu of %lu\n",
 				(unsigned long)(ld->sink_got - ld->sink_base), (unsigned long)ld->accepted);
 		}
-		struct timespec ts = { .tv_nsec = 100 * 1000 * 1000 };
-		nanosleep(&ts, NULL); /* a plain client process: sleeping here blocks nothing */
+		if (ld->cnet) {
+			load_cnet_turn(ld, 10);
+		} else {
+			struct timespec ts = { .tv_nsec = 100 * 1000 * 1000 };
+			nanosleep(&ts, NULL); /* a plain client process: sleeping here blocks nothing */
+		}
 	}
 }
 
@@ -470,6 +531,7 @@ static json_t *load_json(struct load *ld, double window, double sut_cpu)
 	for (unsigned i = 0; i < ld->o.sizes.n; i++)
 		json_array_append_new(sizes, json_integer((json_int_t)ld->o.sizes.value[i]));
 	json_object_set_new(cfg, "sizes", sizes);
+	json_object_set_new(cfg, "backend", json_string(ld->cnet ? bench_cnet_name(ld->cnet) : "kernel"));
 	json_t *j = json_pack(
 		"{ss ss ss ss so sf s{sI sI sI sI sI} sf sf sI so so s{sI sI sI sI sI sI sI} so sf}",
 		"tool", "dpmail-bench", "mode", "load", "label", ld->o.label, "finished", when,
@@ -494,7 +556,7 @@ static json_t *load_json(struct load *ld, double window, double sut_cpu)
 		json_object_set_new(json_object_get(j, "messages"), "backlog",
 				    json_integer(due > (double)ld->issued ? (json_int_t)(due - (double)ld->issued) : 0));
 	}
-	if (ld->o.sink_json) {
+	if (ld->o.sink_json || ld->sink) {
 		double e2e = ld->drained_us ? (double)(ld->drained_us - ld->t0_us) / 1e6 : 0;
 		json_object_set_new(j, "relay", json_pack("{sb sI sf sf}", "drained", ld->drained_us != 0,
 							  "sink_received", (json_int_t)(ld->sink_got - ld->sink_base),
@@ -506,7 +568,7 @@ static json_t *load_json(struct load *ld, double window, double sut_cpu)
 		for (unsigned i = 0; i < ld->o.sut.npids; i++)
 			json_array_append_new(pids, json_integer(ld->o.sut.pids[i]));
 		json_t *sut = json_pack("{so ss sf sf}", "pids", pids, "window",
-							 ld->o.sink_json ? "until the sink had every message" : "load run",
+							 ld->o.sink_json || ld->sink ? "until the sink had every message" : "load run",
 							 "cpu_s", sut_cpu,
 							 "cpu_s_per_1000_msgs",
 							 ld->accepted ? sut_cpu * 1000.0 / (double)ld->accepted : 0.0);
@@ -565,6 +627,27 @@ static void summary(struct load *ld, json_t *j)
 			printf("  end-of-data reply %u: %lu\n", c, (unsigned long)ld->eod_codes[c]);
 }
 
+/*
+ * Ends the conn-API transport: sessions still connected are closed, the transport runs a
+ * little longer so that our FINs and close_notify reach the peers (dpmaild then does not keep
+ * half-dead sessions), the in-process sink writes its results, and everything is freed.
+ */
+static void load_close_cnet(struct load *ld)
+{
+	if (ld->sess)
+		for (uint32_t i = 0; i < ld->o.sessions; i++)
+			if (ld->sess[i].c.rbuf)
+				bench_conn_free(&ld->sess[i].c);
+	uint64_t end = bench_now_us() + 200000;
+	while (bench_now_us() < end)
+		load_cnet_turn(ld, 10);
+	if (ld->sink)
+		bench_sink_finish(ld->sink);
+	ld->sink = NULL;
+	bench_cnet_free(ld->cnet);
+	ld->cnet = NULL;
+}
+
 int bench_load_main(int argc, char **argv)
 {
 	struct load *ld = calloc(1, sizeof(*ld));
@@ -594,10 +677,12 @@ int bench_load_main(int argc, char **argv)
 	ld->cpu_self0 = bench_self_cpu();
 	if (ld->o.have_sut)
 		ld->cpu_sut0 = bench_cpu_seconds(&ld->o.sut);
-	if (ld->o.sink_json)
+	if (ld->sink)
+		ld->sink_base = bench_sink_unique(ld->sink, NULL);
+	else if (ld->o.sink_json)
 		ld->sink_base = sink_unique(ld->o.sink_json, NULL);
 	load_run(ld);
-	if (ld->o.sink_json)
+	if (ld->o.sink_json || ld->sink)
 		wait_drain(ld);
 	double sut = ld->o.have_sut ? bench_cpu_seconds(&ld->o.sut) - ld->cpu_sut0 : 0;
 	double window = (double)(ld->last_done_us - ld->t0_us) / 1e6;
@@ -606,9 +691,11 @@ int bench_load_main(int argc, char **argv)
 	if (ld->o.json && bench_json_save(j, ld->o.json) < 0)
 		fprintf(stderr, "dpmail-bench load: cannot write %s\n", ld->o.json);
 	json_decref(j);
-	rc = (ld->accepted > 0 || ld->o.mps == 0) && (!ld->o.sink_json || ld->drained_us) ? 0 : 1;
+	rc = (ld->accepted > 0 || ld->o.mps == 0) && (!(ld->o.sink_json || ld->sink) || ld->drained_us) ? 0 : 1;
 out:
 	if (ld) {
+		if (ld->cnet)
+			load_close_cnet(ld);
 		if (ld->ids)
 			fclose(ld->ids);
 		if (ld->sess)

@@ -76,11 +76,19 @@ struct ld_opts {
 	bool have_sut;
 	double sut_idle_s;     /* sample the SUT's idle CPU rate this long before the run */
 	uint64_t seed;
+	const char *backend;    /* kernel (default: sockets + OpenSSL), dpdk, sock (conn API) */
+	const char *dpdk_cfg;
+	int sink_argc;          /* sink options after "--": a sink in this process */
+	char **sink_argv;
 };
+
+struct sink;
 
 struct load {
 	struct ld_opts o;
 	int epfd;
+	struct bench_cnet *cnet;   /* conn-API transport (--backend dpdk|sock), else NULL */
+	struct sink *sink;         /* the sink run in this process (after "--"), or NULL */
 	SSL_CTX *tls;
 	struct ld_sess *sess;
 	struct ld_sess *idle_head, *idle_tail;   /* READY sessions waiting for a due message */

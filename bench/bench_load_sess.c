@@ -71,9 +71,38 @@ static void ld_drop(struct ld_sess *s, uint64_t now, bool error)
 	ld_sess_ended(s, now, error);
 }
 
+/* conn-API transport: what an epoll event would have said (bench_cnet.c). */
+static void ld_cn_event(void *owner, uint32_t events, uint64_t now)
+{
+	struct ld_sess *s = owner;
+	if (s->st != LD_WAIT && s->st != LD_DONE)
+		ld_sess_event(s, events, now);
+}
+
+static void ld_sess_connect_cn(struct ld_sess *s, uint64_t now)
+{
+	struct load *ld = s->ld;
+	if (bench_conn_connect(&s->c, ld->cnet, &ld->o.addr, 8192, 2048, ld_cn_event, s) < 0) {
+		s->c.fd = -1;
+		ld->connect_fail++;
+		s->retry_us = now + 100000;
+		return;
+	}
+	ld->connects++;
+	s->tls_on = false;
+	s->conn_msgs = 0;
+	s->phase_us = now;
+	ld_enter(s, LD_CONNECTING, now);
+	s->c.want_write = true;
+}
+
 void ld_sess_connect(struct ld_sess *s, uint64_t now)
 {
 	struct load *ld = s->ld;
+	if (ld->cnet) {
+		ld_sess_connect_cn(s, now);
+		return;
+	}
 	int fd = socket(ld->o.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bench_conn_init(&s->c, fd, 8192, 2048) < 0) {
 		if (fd >= 0)
@@ -370,10 +399,7 @@ static int take_reply(struct bench_conn *c, unsigned *code, unsigned *caps)
 
 static void connected(struct ld_sess *s, uint64_t now)
 {
-	int err = 0;
-	socklen_t len = sizeof(err);
-	getsockopt(s->c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-	if (err) {
+	if (bench_conn_connect_error(&s->c)) {
 		s->ld->connect_fail++;
 		ld_drop(s, now, true);
 		return;

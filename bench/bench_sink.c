@@ -5,7 +5,9 @@
  * for duplicates (and writes the accepted list for loss checks), and pushes back the way real
  * MX hosts do: a configurable mix of end-of-data replies (250/4xx/5xx/421), slow replies and a
  * connection limit (421 at the banner). A sink without backpressure makes numbers meaningless.
- * One epoll loop; the SMTP protocol itself is bench_smtpd.c.
+ * One epoll loop, or the conn API on our TCP stack (bench_cnet.c) when it runs inside the
+ * load generator's process (`dpmail-bench load ... -- SINK OPTIONS`) or with --backend; the
+ * SMTP protocol itself is bench_smtpd.c.
  */
 #include "bench.h"
 #include "bench_idset.h"
@@ -38,6 +40,7 @@ struct sink_sess {
 
 struct sink_opts {
 	const char *listen;
+	const char *backend, *dpdk_cfg;  /* standalone sink on the conn API (bench_cnet.c) */
 	const char *cert, *key;
 	const char *json, *ids, *dkim_keys;
 	struct bench_mix mix;
@@ -53,6 +56,8 @@ struct sink_opts {
 struct sink {
 	struct sink_opts o;
 	int epfd, lfd;
+	struct bench_cnet *cnet;   /* conn-API transport (shared with the load, or our own) */
+	bool own_cnet;
 	SSL_CTX *tls;
 	struct sink_sess *sess;
 	struct sink_sess *free;
@@ -66,6 +71,8 @@ struct sink {
 	uint64_t dkim_pass, dkim_fail, dkim_none;
 	uint64_t by_code[600];
 	uint64_t first_msg_us, last_msg_us, start_us;
+	uint64_t next_tick, next_json;
+	bool ids_ready, dkim_ready;
 	double cpu0;
 };
 
@@ -236,6 +243,44 @@ close:
 	sess_close(ss);
 }
 
+static const char sink_busy[] = "421 4.7.0 Too many connections, try again later\r\n";
+
+/* A free session slot, or NULL at the connection limit. */
+static struct sink_sess *slot_get(struct sink *sk)
+{
+	struct sink_sess *ss = sk->free;
+	if (!ss || sk->cur_conns >= sk->o.max_conns) {
+		sk->refused_conns++;
+		return NULL;
+	}
+	sk->free = ss->next;
+	return ss;
+}
+
+static void slot_put(struct sink *sk, struct sink_sess *ss)
+{
+	ss->next = sk->free;
+	sk->free = ss;
+}
+
+/* A connection was taken into ss->c: the session starts with the banner. */
+static void sess_start(struct sink *sk, struct sink_sess *ss)
+{
+	ss->in_use = true;
+	ss->handshaking = ss->tls_pending = ss->parked = false;
+	ss->next = NULL;
+	sk->accepted_conns++;
+	if (++sk->cur_conns > sk->peak_conns)
+		sk->peak_conns = sk->cur_conns;
+	bench_smtpd_init(&ss->s, sk->tls != NULL || (sk->cnet && sk->o.cert), "sink.dpmail-bench.test");
+	if (sk->o.dkim_keys) {
+		ss->s.on_content = sess_content;
+		ss->s.content_ctx = ss;
+	}
+	drain_out(ss);
+	sess_run(ss, false);
+}
+
 static void sink_accept(struct sink *sk)
 {
 	for (int i = 0; i < 64; i++) {
@@ -244,36 +289,45 @@ static void sink_accept(struct sink *sk)
 			return;
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		struct sink_sess *ss = sk->free;
-		if (!ss || sk->cur_conns >= sk->o.max_conns) {
-			static const char busy[] = "421 4.7.0 Too many connections, try again later\r\n";
-			ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
+		struct sink_sess *ss = slot_get(sk);
+		if (!ss) {
+			ssize_t w = send(fd, sink_busy, sizeof(sink_busy) - 1, MSG_NOSIGNAL);
 			(void)w;
 			close(fd);
-			sk->refused_conns++;
 			continue;
 		}
-		sk->free = ss->next;
 		if (bench_conn_init(&ss->c, fd, 16384, 4096) < 0) {
 			close(fd);
-			ss->next = sk->free;
-			sk->free = ss;
+			slot_put(sk, ss);
 			continue;
 		}
-		ss->in_use = true;
-		ss->handshaking = ss->tls_pending = ss->parked = false;
-		ss->next = NULL;
-		sk->accepted_conns++;
-		if (++sk->cur_conns > sk->peak_conns)
-			sk->peak_conns = sk->cur_conns;
-		bench_smtpd_init(&ss->s, sk->tls != NULL, "sink.dpmail-bench.test");
-		if (sk->o.dkim_keys) {
-			ss->s.on_content = sess_content;
-			ss->s.content_ctx = ss;
-		}
-		drain_out(ss);
-		sess_run(ss, false);
+		sess_start(sk, ss);
 	}
+}
+
+/* conn-API transport: what an epoll event would have said (bench_cnet.c). */
+static void sink_cn_event(void *owner, uint32_t events, uint64_t now)
+{
+	struct sink_sess *ss = owner;
+	(void)now;
+	if (ss->in_use)
+		sess_run(ss, (events & EPOLLIN) != 0);
+}
+
+static int sink_cn_accept(void *ctx, struct conn *cn)
+{
+	struct sink *sk = ctx;
+	struct sink_sess *ss = slot_get(sk);
+	if (!ss) {
+		bench_cnet_refuse(cn, sink_busy);
+		return 0;
+	}
+	if (bench_conn_attach(&ss->c, sk->cnet, cn, 16384, 4096, sink_cn_event, ss) < 0) {
+		slot_put(sk, ss);
+		return 0;
+	}
+	sess_start(sk, ss);
+	return 0;
 }
 
 static void sink_unpark(struct sink *sk, uint64_t now)
@@ -352,7 +406,11 @@ static void sink_usage(FILE *f)
 		"  --timeout S                   exit after S seconds (status 3 if --expect unmet)\n"
 		"  --progress                    a status line on stderr every second\n"
 		"  --verify-dkim KEYS            verify DKIM signatures; KEYS has lines\n"
-		"                                'SELECTOR._domainkey.DOMAIN TXT-VALUE' (no DNS)\n");
+		"                                'SELECTOR._domainkey.DOMAIN TXT-VALUE' (no DNS)\n"
+		"  --backend kernel|dpdk|sock    kernel sockets + OpenSSL (default), or the conn API:\n"
+		"                                our TCP stack on a DPDK port, or the sock backend\n"
+		"  --dpdk-config FILE            dpmaild-style YAML: eal, port, dataplane, tcp\n"
+		"Inside `dpmail-bench load ... -- SINK OPTIONS` the sink shares the load's transport.\n");
 }
 
 static int sink_parse(struct sink_opts *o, int argc, char **argv)
@@ -363,6 +421,7 @@ static int sink_parse(struct sink_opts *o, int argc, char **argv)
 		{ "max-conns", 1, 0, 'C' }, { "json", 1, 0, 'j' },  { "ids", 1, 0, 'i' },
 		{ "expect", 1, 0, 'e' }, { "timeout", 1, 0, 't' },  { "progress", 0, 0, 'p' },
 		{ "json-interval-ms", 1, 0, 'J' }, { "verify-dkim", 1, 0, 'V' },
+		{ "backend", 1, 0, 'b' }, { "dpdk-config", 1, 0, 'D' },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	bool starttls = false;
@@ -393,6 +452,8 @@ static int sink_parse(struct sink_opts *o, int argc, char **argv)
 		case 'p': o->progress = true; break;
 		case 'V': o->dkim_keys = optarg; break;
 		case 'J': o->json_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'b': o->backend = optarg; break;
+		case 'D': o->dpdk_cfg = optarg; break;
 		case 'h': sink_usage(stdout); exit(0);
 		default: sink_usage(stderr); return -1;
 		}
@@ -415,6 +476,14 @@ static int sink_listen(struct sink *sk)
 		fprintf(stderr, "dpmail-bench sink: bad --listen %s (want IP:PORT)\n", sk->o.listen);
 		return -1;
 	}
+	if (sk->cnet) { /* every local address of the transport (it has one) */
+		int e = bench_cnet_listen(sk->cnet, ntohs(((struct sockaddr_in *)&ss)->sin_port),
+					  sink_cn_accept, sk);
+		if (e < 0)
+			fprintf(stderr, "dpmail-bench sink: cannot listen on %s (%s): %s\n", sk->o.listen,
+				bench_cnet_name(sk->cnet), strerror(-e));
+		return e < 0 ? -1 : 0;
+	}
 	sk->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 	setsockopt(sk->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -427,88 +496,181 @@ static int sink_listen(struct sink *sk)
 	return epoll_ctl(sk->epfd, EPOLL_CTL_ADD, sk->lfd, &ev);
 }
 
-/* The loop: events, unparking, once a second the JSON file and the progress line. */
-static int sink_loop(struct sink *sk)
+uint64_t bench_sink_unique(const struct sink *sk, uint64_t *last_us)
 {
-	struct epoll_event evs[256];
-	uint64_t next_tick = sk->start_us + 1000000, next_json = sk->start_us;
-	uint64_t json_us = (uint64_t)(sk->o.json_ms ? sk->o.json_ms : 1000) * 1000;
-	uint64_t deadline = sk->o.timeout_s ? sk->start_us + (uint64_t)sk->o.timeout_s * 1000000 : 0;
-	while (!sink_stop) {
-		uint64_t now = bench_now_us();
-		uint64_t wake = next_tick < next_json ? next_tick : next_json;
-		if (sk->park_head && sk->park_head->park_until < wake)
-			wake = sk->park_head->park_until;
-		int timeout = wake > now ? (int)((wake - now + 999) / 1000) : 0;
-		int n = epoll_wait(sk->epfd, evs, 256, timeout);
-		for (int i = 0; i < n; i++) {
-			if (!evs[i].data.ptr) {
-				sink_accept(sk);
-				continue;
-			}
-			struct sink_sess *ss = evs[i].data.ptr;
-			if (ss->in_use)
-				sess_run(ss, (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0);
-		}
-		now = bench_now_us();
-		sink_unpark(sk, now);
-		if (sk->o.expect && sk->ids.count >= sk->o.expect)
-			return 0;
-		if (deadline && now >= deadline)
-			return sk->o.expect ? 3 : 0;
-		if (now >= next_json) {
-			next_json = now + json_us;
-			sink_write_json(sk);
-		}
-		if (now >= next_tick) {
-			next_tick = now + 1000000;
-			if (sk->o.progress)
-				fprintf(stderr, "sink: %.0fs conns=%lu accepted=%lu unique=%lu dups=%lu\n",
-					(double)(now - sk->start_us) / 1e6, (unsigned long)sk->cur_conns,
-					(unsigned long)sk->msgs_ok, (unsigned long)sk->ids.count,
-					(unsigned long)sk->dups);
-		}
+	if (last_us)
+		*last_us = sk->last_msg_us;
+	return sk->ids.count;
+}
+
+/* Housekeeping of one loop turn: unparking, the JSON file and the progress line when due. */
+void bench_sink_tick(struct sink *sk, uint64_t now)
+{
+	sink_unpark(sk, now);
+	if (now >= sk->next_json) {
+		sk->next_json = now + (uint64_t)(sk->o.json_ms ? sk->o.json_ms : 1000) * 1000;
+		sink_write_json(sk);
 	}
+	if (now >= sk->next_tick) {
+		sk->next_tick = now + 1000000;
+		if (sk->o.progress)
+			fprintf(stderr, "sink: %.0fs conns=%lu accepted=%lu unique=%lu dups=%lu\n",
+				(double)(now - sk->start_us) / 1e6, (unsigned long)sk->cur_conns,
+				(unsigned long)sk->msgs_ok, (unsigned long)sk->ids.count,
+				(unsigned long)sk->dups);
+	}
+}
+
+/* When the sink next needs a turn (park expiry, JSON, progress), for a loop's wait. */
+static uint64_t sink_wake(const struct sink *sk)
+{
+	uint64_t wake = sk->next_tick < sk->next_json ? sk->next_tick : sk->next_json;
+	if (sk->park_head && sk->park_head->park_until < wake)
+		wake = sk->park_head->park_until;
+	return wake;
+}
+
+/* 0 to go on; else the exit status (--expect met: 0 + stop, --timeout: 3 or 0). */
+static int sink_done(const struct sink *sk, uint64_t now, bool *stop)
+{
+	uint64_t deadline = sk->o.timeout_s ? sk->start_us + (uint64_t)sk->o.timeout_s * 1000000 : 0;
+	*stop = true;
+	if (sk->o.expect && sk->ids.count >= sk->o.expect)
+		return 0;
+	if (deadline && now >= deadline)
+		return sk->o.expect ? 3 : 0;
+	*stop = sink_stop != 0;
 	return 0;
 }
 
-int bench_sink_main(int argc, char **argv)
+/* The loop of a standalone sink: events, then the sink's housekeeping. */
+static int sink_loop(struct sink *sk)
+{
+	struct epoll_event evs[256];
+	for (;;) {
+		uint64_t now = bench_now_us();
+		uint64_t wake = sink_wake(sk);
+		int timeout = wake > now ? (int)((wake - now + 999) / 1000) : 0;
+		if (sk->cnet) {
+			if (bench_cnet_poll(sk->cnet, now, timeout) == 0)
+				bench_cnet_idle(sk->cnet);
+		} else {
+			int n = epoll_wait(sk->epfd, evs, 256, timeout);
+			for (int i = 0; i < n; i++) {
+				if (!evs[i].data.ptr) {
+					sink_accept(sk);
+					continue;
+				}
+				struct sink_sess *ss = evs[i].data.ptr;
+				if (ss->in_use)
+					sess_run(ss, (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0);
+			}
+		}
+		now = bench_now_us();
+		bench_sink_tick(sk, now);
+		bool stop;
+		int rc = sink_done(sk, now, &stop);
+		if (stop)
+			return rc;
+	}
+}
+
+/* Frees the sink (its sessions' connections are closed). */
+static void sink_free(struct sink *sk)
+{
+	if (!sk)
+		return;
+	if (sk->sess)
+		for (uint32_t i = 0; i < sk->nsess; i++)
+			if (sk->sess[i].in_use)
+				bench_conn_free(&sk->sess[i].c);
+	if (sk->ids_ready)
+		bench_idset_free(&sk->ids);
+	if (sk->dkim_ready)
+		bench_dkimv_fini();
+	if (sk->epfd >= 0)
+		close(sk->epfd);
+	if (sk->lfd >= 0)
+		close(sk->lfd);
+	if (sk->tls)
+		SSL_CTX_free(sk->tls);
+	if (sk->own_cnet)
+		bench_cnet_free(sk->cnet);
+	free(sk->sess);
+	free(sk);
+}
+
+/* TLS and the listener, on the kernel or on the conn-API transport. 0 or -1 (printed). */
+static int sink_setup_io(struct sink *sk)
+{
+	char err[256];
+	if (!sk->cnet && sk->o.backend && strcmp(sk->o.backend, "kernel") != 0) {
+		if (!(sk->cnet = bench_cnet_open(sk->o.backend, sk->o.dpdk_cfg, sk->o.max_conns, err,
+						 sizeof(err)))) {
+			fprintf(stderr, "dpmail-bench sink: %s\n", err);
+			return -1;
+		}
+		sk->own_cnet = true;
+	}
+	if (sk->o.cert && sk->cnet) {
+		if (bench_cnet_tls_server(sk->cnet, sk->o.cert, sk->o.key, err, sizeof(err)) < 0) {
+			fprintf(stderr, "dpmail-bench sink: %s\n", err);
+			return -1;
+		}
+	} else if (sk->o.cert && !(sk->tls = bench_tls_server_ctx(sk->o.cert, sk->o.key))) {
+		return -1;
+	}
+	if (!sk->cnet && (sk->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return -1;
+	return sink_listen(sk);
+}
+
+struct sink *bench_sink_new(int argc, char **argv, struct bench_cnet *cnet)
 {
 	struct sink *sk = calloc(1, sizeof(*sk));
-	int rc = 2;
-	if (!sk || sink_parse(&sk->o, argc, argv) < 0)
-		goto out;
-	sk->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!sk)
+		return NULL;
+	sk->epfd = sk->lfd = -1;
+	sk->cnet = cnet;
+	if (sink_parse(&sk->o, argc, argv) < 0)
+		goto err;
 	sk->nsess = sk->o.max_conns;
 	sk->sess = calloc(sk->nsess, sizeof(*sk->sess));
 	if (!sk->sess)
-		goto out;
+		goto err;
 	for (uint32_t i = sk->nsess; i-- > 0;) {
 		sk->sess[i].sk = sk;
 		sk->sess[i].c.fd = -1;
-		sk->sess[i].next = sk->free;
-		sk->free = &sk->sess[i];
+		slot_put(sk, &sk->sess[i]);
 	}
-	if (sk->o.cert && !(sk->tls = bench_tls_server_ctx(sk->o.cert, sk->o.key)))
-		goto out;
-	if (sk->o.dkim_keys && bench_dkimv_init(sk->o.dkim_keys) < 0) {
-		fprintf(stderr, "dpmail-bench sink: cannot set up DKIM verification with %s\n",
-			sk->o.dkim_keys);
-		goto out;
+	if (sk->o.dkim_keys) {
+		if (bench_dkimv_init(sk->o.dkim_keys) < 0) {
+			fprintf(stderr, "dpmail-bench sink: cannot set up DKIM verification with %s\n",
+				sk->o.dkim_keys);
+			goto err;
+		}
+		sk->dkim_ready = true;
 	}
-	if (sink_listen(sk) < 0)
-		goto out;
 	bench_idset_init(&sk->ids);
+	sk->ids_ready = true;
+	if (sink_setup_io(sk) < 0)
+		goto err;
 	sk->rng = bench_now_us() | 1;
-	struct sigaction sa = { .sa_handler = sink_on_signal };
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	sk->start_us = bench_now_us();
+	sk->next_json = sk->start_us;
+	sk->next_tick = sk->start_us + 1000000;
 	sk->cpu0 = bench_self_cpu();
-	printf("sink listening on %s\n", sk->o.listen);
+	printf("sink listening on %s%s%s\n", sk->o.listen, sk->cnet ? " over " : "",
+	       sk->cnet ? bench_cnet_name(sk->cnet) : "");
 	fflush(stdout);
-	rc = sink_loop(sk);
+	return sk;
+err:
+	sink_free(sk);
+	return NULL;
+}
+
+void bench_sink_finish(struct sink *sk)
+{
 	sink_write_json(sk);
 	if (sk->o.ids) {
 		FILE *f = fopen(sk->o.ids, "we");
@@ -517,23 +679,25 @@ int bench_sink_main(int argc, char **argv)
 		if (f)
 			fclose(f);
 	}
-	bench_dkimv_fini();
 	json_t *j = sink_json(sk);
 	fprintf(stderr, "sink: accepted=%lu unique=%lu duplicates=%lu missing_id=%lu msgs/s=%.1f MB/s=%.2f\n",
 		(unsigned long)sk->msgs_ok, (unsigned long)sk->ids.count, (unsigned long)sk->dups,
 		(unsigned long)sk->no_msgid, json_real_value(json_object_get(j, "msgs_per_s")),
 		json_real_value(json_object_get(j, "mb_per_s")));
 	json_decref(j);
-	for (uint32_t i = 0; i < sk->nsess; i++)
-		if (sk->sess[i].in_use)
-			bench_conn_free(&sk->sess[i].c);
-	bench_idset_free(&sk->ids);
-out:
-	if (sk) {
-		if (sk->tls)
-			SSL_CTX_free(sk->tls);
-		free(sk->sess);
-		free(sk);
-	}
+	sink_free(sk);
+}
+
+int bench_sink_main(int argc, char **argv)
+{
+	struct sink *sk = bench_sink_new(argc, argv, NULL);
+	if (!sk)
+		return 2;
+	struct sigaction sa = { .sa_handler = sink_on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int rc = sink_loop(sk);
+	bench_sink_finish(sk);
 	return rc;
 }

@@ -1,15 +1,36 @@
 /* SPDX-License-Identifier: MIT */
-/* log.c: stderr logging with a level threshold and an ISO-8601 UTC timestamp per line; loop
- * threads may batch their lines into one write per turn (log_thread_batch). */
+/*
+ * log.c: stderr logging with a level threshold and an ISO-8601 UTC timestamp per line.
+ *
+ * Cost matters because worker lcores log a line per message (delivery outcomes): the
+ * timestamp prefix is formatted once per second per thread (cached in thread-local storage),
+ * and a worker may batch its lines for the length of a loop turn (log_batch_begin/end) so
+ * that a turn's lines leave in one write(2) instead of one each.
+ */
 #include "log.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#define LOG_LINE_MAX 2048
+#define LOG_BATCH_MAX 16384
+
 static _Atomic int log_level = LOG_LVL_INFO;
 static const char *const level_names[] = { "err", "warn", "info", "debug" };
+
+/* Per-thread state. A cache and a staging buffer of the calling thread, not shared state:
+ * nothing here is read by another thread. */
+struct log_tls {
+	time_t ts_sec;		/* the second ts[] was formatted for (0: none yet) */
+	char ts[24];		/* "YYYY-MM-DDTHH:MM:SS." */
+	bool batching;
+	size_t len;		/* bytes staged in buf */
+	char buf[LOG_BATCH_MAX];
+};
+static __thread struct log_tls log_tls;
 
 void log_set_level(enum log_level lvl) { atomic_store_explicit(&log_level, lvl, memory_order_relaxed); }
 enum log_level log_get_level(void) { return atomic_load_explicit(&log_level, memory_order_relaxed); }
@@ -22,62 +43,86 @@ int log_level_parse(const char *name)
 	return -1;
 }
 
-#define LOG_BATCH_BYTES 16384
-
-static __thread struct {
-	int on;
-	size_t len;
-	char buf[LOG_BATCH_BYTES];
-} log_tb;
-
-void log_flush(void)
+static char *put2(char *p, unsigned v)
 {
-	if (log_tb.len == 0)
-		return;
-	fwrite(log_tb.buf, 1, log_tb.len, stderr);
-	fflush(stderr);
-	log_tb.len = 0;
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
 }
 
-void log_thread_batch(int on)
+/* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ level " at p (at most 40 bytes); returns its length. */
+static size_t stamp(struct log_tls *t, char *p, enum log_level lvl)
 {
-	log_flush();
-	log_tb.on = on;
-}
-
-/* One finished line: into the thread's batch, or straight out (one write per line so lines
- * from several threads never interleave). */
-static void log_emit(const char *line, size_t len)
-{
-	if (log_tb.on && len <= sizeof(log_tb.buf)) {
-		if (log_tb.len + len > sizeof(log_tb.buf))
-			log_flush();
-		memcpy(log_tb.buf + log_tb.len, line, len);
-		log_tb.len += len;
-		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec != t->ts_sec) {
+		struct tm tm;
+		gmtime_r(&ts.tv_sec, &tm);
+		unsigned y = (unsigned)(tm.tm_year + 1900) % 10000;
+		char *q = put2(put2(t->ts, y / 100), y % 100);
+		*q++ = '-';
+		q = put2(q, (unsigned)tm.tm_mon + 1);
+		*q++ = '-';
+		q = put2(q, (unsigned)tm.tm_mday);
+		*q++ = 'T';
+		q = put2(q, (unsigned)tm.tm_hour);
+		*q++ = ':';
+		q = put2(q, (unsigned)tm.tm_min);
+		*q++ = ':';
+		q = put2(q, (unsigned)tm.tm_sec);
+		*q = '.';
+		t->ts_sec = ts.tv_sec;
 	}
-	fwrite(line, 1, len, stderr);
+	memcpy(p, t->ts, 20);
+	unsigned ms = (unsigned)(ts.tv_nsec / 1000000);
+	char *q = p + 20;
+	*q++ = (char)('0' + ms / 100);
+	q = put2(q, ms % 100);
+	*q++ = 'Z';
+	*q++ = ' ';
+	size_t nl = strlen(level_names[lvl]);
+	memcpy(q, level_names[lvl], nl);
+	q += nl;
+	*q++ = ' ';
+	return (size_t)(q - p);
+}
+
+/* One write per call (whole lines), so lines from several threads never interleave. */
+static void out(const char *p, size_t len)
+{
+	fwrite(p, 1, len, stderr);
 	fflush(stderr);
+}
+
+static void batch_flush(struct log_tls *t)
+{
+	if (t->len)
+		out(t->buf, t->len);
+	t->len = 0;
 }
 
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
 	if ((int)lvl > (int)log_get_level())
 		return;
-	char line[2048];
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, ts.tv_nsec / 1000000, level_names[lvl]);
-	if (n < 0)
-		return;
-	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	size_t len = (size_t)n + (m < 0 ? 0 : ((size_t)m < sizeof(line) - (size_t)n - 1 ? (size_t)m : sizeof(line) - (size_t)n - 2));
+	struct log_tls *t = &log_tls;
+	char own[LOG_LINE_MAX];
+	if (t->batching && LOG_BATCH_MAX - t->len < LOG_LINE_MAX)
+		batch_flush(t);
+	/* batching: format straight into the staging buffer */
+	char *line = t->batching ? t->buf + t->len : own;
+	size_t n = stamp(t, line, lvl);
+	int m = vsnprintf(line + n, LOG_LINE_MAX - n - 1, fmt, ap);
+	size_t room = LOG_LINE_MAX - n - 2;	/* keeps one byte for the newline */
+	size_t len = n + (m < 0 ? 0 : (size_t)m < room ? (size_t)m : room);
 	line[len++] = '\n';
-	log_emit(line, len);
+	if (!t->batching) {
+		out(line, len);
+		return;
+	}
+	t->len += len;
+	if (lvl <= LOG_LVL_WARN)	/* problems are not held back */
+		batch_flush(t);
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
@@ -86,4 +131,15 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(lvl, fmt, ap);
 	va_end(ap);
+}
+
+void log_batch_begin(void)
+{
+	log_tls.batching = true;
+}
+
+void log_batch_end(void)
+{
+	batch_flush(&log_tls);
+	log_tls.batching = false;
 }

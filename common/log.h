@@ -19,18 +19,18 @@ enum log_level log_get_level(void);
 /* Parses "err|warn|info|debug"; returns -1 on an unknown name. */
 int log_level_parse(const char *name);
 
-/*
- * Per-thread batching for loop threads (worker lcores): after log_thread_batch(1) the calling
- * thread's lines collect in a thread-local buffer and leave in one write(2) at log_flush()
- * (once per loop turn, before an idle sleep) or when the buffer fills, instead of one write
- * per line. Lines never interleave with other threads' (whole lines per write). A crash loses
- * at most the current turn's lines. log_thread_batch(0) flushes and turns it off.
- */
-void log_thread_batch(int on);
-void log_flush(void);
-
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+/*
+ * Batching, for a worker's loop turn: between log_batch_begin() and log_batch_end() the calling
+ * thread's info and debug lines are staged in a thread-local buffer and written together by
+ * log_batch_end() (or when the buffer fills); a warning or error writes the staged lines and
+ * itself at once. Lines are stamped when logged, not when written. Outside a batch every line
+ * is written when logged. Call both on the same thread; batches do not nest.
+ */
+void log_batch_begin(void);
+void log_batch_end(void);
 
 #define log_err(...)   log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)

@@ -7,6 +7,9 @@
 #                   scenario signs
 #   dpmaild-posix   dpmaild on the posix backend relaying to the sink
 #   dpmaild-dpdk    dpmaild on the DPDK backend (TAP port in a namespace) relaying to the sink
+#   dpmaild-memif   dpmaild on the DPDK backend on a net_memif port; dpmail-bench load and sink
+#                   in one process on the other end of the memif link (our TCP stack and
+#                   crypto/tls on both sides): no kernel networking anywhere on the path
 # Results: one JSON per run in $OUT (default /tmp/dpmail-bench-results/<scenario>), a report
 # table on stdout and SVG plots. Ports 12930-12999 on 127.0.0.1; temp dirs /tmp/dpmail-bench*.
 # Knobs (environment): TARGETS, SESSIONS ("1 16 64"), COUNT (messages per run), SIZE, OUT.
@@ -15,7 +18,7 @@ set -u
 SC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 B=${B:-$SC_ROOT/build/dpmail-bench}
 DPMAILD=${DPMAILD:-$SC_ROOT/build/dpmaild}
-TARGETS=${TARGETS:-"sink postfix dpmaild-posix dpmaild-dpdk"}
+TARGETS=${TARGETS:-"sink postfix dpmaild-posix dpmaild-dpdk dpmaild-memif"}
 SESSIONS=${SESSIONS:-"1 16 64"}
 COUNT=${COUNT:-2000}
 SIZE=${SIZE:-10k}
@@ -25,6 +28,10 @@ MILTER_PORT=${MILTER_PORT:-12932}
 SC_PREFIX=${SC_PREFIX:-dpmail-bench-sc}    # DPDK --file-prefix of the dpmaild targets
 SC_NS=${SC_NS:-dpmb$$}                      # namespace of the dpmaild-dpdk target
 SC_TAP=${SC_TAP:-dpmbtap0}                  # its TAP interface
+MEMIF_MTU=${MEMIF_MTU:-1500}                # dpmaild-memif: MTU of the memif link (both ends)
+TRUSTED_LINK=${TRUSTED_LINK:-false}         # dpmaild-memif: true = no TCP checksums (both ends)
+SC_MEMIF_NET=${SC_MEMIF_NET:-198.18.28}     # dpmaild-memif: dpmaild .1, dpmail-bench .2
+BENCH_IDLE_US=${BENCH_IDLE_US:-50}          # dpmaild-memif: dpmail-bench's idle back-off
 SC_PIDS=()
 SC_TMP=$(mktemp -d /tmp/dpmail-bench-sc.XXXXXX)
 chmod 755 "$SC_TMP"   # Postfix and OpenDKIM run as their own users
@@ -350,6 +357,61 @@ sc_target_dpmaild() {
   sc_peers_local
 }
 
+# ---- dpmaild-memif: no kernel networking on the whole path ----------------------------------
+# dpmaild (DPDK backend, net_memif server at $SC_MEMIF_NET.1, worker on CPU 1) and one
+# dpmail-bench process (net_memif client at $SC_MEMIF_NET.2, pinned to CPU 0) running the load
+# and the sink on the same port and lcore (`load --backend dpdk ... -- SINK OPTIONS`): the load
+# connects to dpmaild, dpmaild delivers to the sink through its own TCP stack (static route of
+# sink.test to $SC_MEMIF_NET.2:$SINK_PORT). One memif link, one bench process: dpmaild has one
+# port, and memif is point to point, so both legs share it (as they would share a NIC).
+# MEMIF_MTU (1500, or 9000: jumbo frames, one descriptor each), TRUSTED_LINK (true: neither end
+# computes or checks TCP checksums), DPMAILD_IDLE_US / BENCH_IDLE_US (idle back-offs).
+sc_memif_bsize() { echo $(( MEMIF_MTU > 2034 ? (MEMIF_MTU + 14 + 127) / 128 * 128 : 2048 )); }
+
+sc_memif_bench_cfg() {
+  cat <<EOC
+eal:
+  vdevs: ["net_memif0,role=client,socket=$SC_TMP/memif.sock,socket-abstract=no,bsize=$(sc_memif_bsize)"]
+  file_prefix: $SC_PREFIX-mcli
+  memory_mb: 512
+port: {device: net_memif0, ipv4: $SINK_HOST/24, mtu: $MEMIF_MTU}
+dataplane: {backend: dpdk, main_lcore: 0, idle_sleep_us: $BENCH_IDLE_US}
+tcp: {max_conns: 30000, trusted_link: $TRUSTED_LINK}
+EOC
+}
+
+sc_target_memif() {
+  if ! sc_dpmaild_delivers; then echo "SKIP dpmaild-memif: this dpmaild cannot relay"; return 0; fi
+  SINK_HOST=$SC_MEMIF_NET.2 TARGET_HOST=$SC_MEMIF_NET.1
+  local sargs=(--listen "$SINK_HOST:$SINK_PORT" --json "$SC_TMP/sink.json" --ids "$SC_TMP/sink.ids")
+  [ "$TLS_OUT" = 1 ] && sargs+=(--starttls --cert "$SC_TMP/cert.pem" --key "$SC_TMP/key.pem")
+  if [ "$DKIM" != none ]; then
+    sc_dkim_key "$DKIM"
+    sargs+=(--verify-dkim "$SC_TMP/opendkim/keys.txt")
+  fi
+  sc_memif_bench_cfg >"$SC_TMP/bench-memif.yaml"
+  rm -f "$SC_TMP/memif.sock"
+  sc_dpmaild_start relay memif || { echo "SKIP dpmaild-memif: did not start"; sc_peers_local; return 0; }
+  local pid=$DPMAILD_PID label=dpmaild-memif
+  [ "$MEMIF_MTU" != 1500 ] && label=$label-mtu$MEMIF_MTU
+  [ "$TRUSTED_LINK" = true ] && label=$label-trusted
+  mapfile -t args < <(sc_load_common)
+  for n in $SESSIONS; do
+    sc_perf_start "$label-$n" "$pid"
+    taskset -c 0 "$B" load --backend dpdk --dpdk-config "$SC_TMP/bench-memif.yaml" \
+      --server "$TARGET_HOST:$RELAY_PORT" --sessions "$n" --label "$label" --json "$OUT/$label-$n.json" \
+      --ids "$SC_TMP/sent-$label-$n.ids" --sut-pid "$pid" --sut-idle 2 --drain-timeout "${DRAIN_S:-300}" \
+      "${args[@]}" -- "${sargs[@]}" "${SINK_EXTRA[@]}" 2>"$SC_TMP/bench-memif-$n.log" || tail -5 "$SC_TMP/bench-memif-$n.log"
+    sc_perf_stop
+    grep -h '^sink:' "$SC_TMP/bench-memif-$n.log"
+    sc_dkim_summary
+  done
+  kill -TERM "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  rm -rf "/var/run/dpdk/$SC_PREFIX-msrv" "/var/run/dpdk/$SC_PREFIX-mcli"
+  sc_peers_local
+}
+
 # Profiling (PERF_OUT=DIR): `perf record` (cpu-clock: VMs often lack hardware counters) on the
 # SUT's PID for each load run, into DIR/LABEL.data; PERF_ARGS adds options (e.g. "--call-graph
 # dwarf,16384 -F 400"). Read with `perf report -i DIR/LABEL.data --sort dso,symbol`.
@@ -382,6 +444,7 @@ sc_matrix() {
       postfix) sc_target_postfix ;;
       dpmaild-posix) sc_target_dpmaild posix ;;
       dpmaild-dpdk) sc_target_dpmaild dpdk ;;
+      dpmaild-memif) sc_target_memif ;;
       *) echo "unknown target $t" >&2 ;;
     esac
   done
@@ -404,7 +467,14 @@ sc_dpmaild_start() {
   mkdir -p "$d/spool"
   sc_cert
   {
-    if [ "$backend" = dpdk ]; then
+    if [ "$backend" = memif ]; then
+      echo "eal: {vdevs: [\"net_memif0,role=server,socket=$SC_TMP/memif.sock,socket-abstract=no,bsize=$(sc_memif_bsize)\"], file_prefix: $SC_PREFIX-msrv, memory_mb: 512}"
+      echo "port: {device: net_memif0, ipv4: $TARGET_HOST/24, mtu: $MEMIF_MTU}"
+      echo "dataplane: {backend: dpdk, main_lcore: 0, workers: [1], idle_sleep_us: ${DPMAILD_IDLE_US:-100}}"
+      echo "tcp: {trusted_link: $TRUSTED_LINK}"
+      echo "smtp: {hostname: relay.bench.test, listen: [{port: $RELAY_PORT, tls: starttls}]}"
+      echo "relay: {clients: [{network: ${SINK_HOST%.*}.0/24}]}"
+    elif [ "$backend" = dpdk ]; then
       echo "eal: {vdevs: [\"net_tap0,iface=$SC_TAP\"], file_prefix: $SC_PREFIX-dpdk, memory_mb: 256}"
       echo "port: {device: net_tap0, ipv4: $TARGET_HOST/24, gateway: $SINK_HOST}"
       echo "dataplane: {backend: dpdk, workers: [1], idle_sleep_us: ${DPMAILD_IDLE_US:-100}}"
@@ -442,7 +512,11 @@ sc_dpmaild_start() {
     sc_wait 30 ip -n "$SC_NS" link show "$SC_TAP" || { tail -20 "$d/dpmaild.log" >&2; return 1; }
     ip -n "$SC_NS" addr add "$SINK_HOST/24" dev "$SC_TAP" && ip -n "$SC_NS" link set "$SC_TAP" up || return 1
   fi
-  sc_wait 30 sc_port_open_at "$TARGET_HOST" "$RELAY_PORT" || { tail -20 "$d/dpmaild.log" >&2; return 1; }
+  if [ "$backend" = memif ]; then # no kernel path to probe: the worker is up once it says so
+    sc_wait 30 grep -q 'event=started' "$d/dpmaild.log" || { tail -20 "$d/dpmaild.log" >&2; return 1; }
+  else
+    sc_wait 30 sc_port_open_at "$TARGET_HOST" "$RELAY_PORT" || { tail -20 "$d/dpmaild.log" >&2; return 1; }
+  fi
   sc_wait 20 test -S "$d/admin.sock"   # the listeners open before the control plane's socket
 }
 

@@ -207,6 +207,7 @@ struct cfg_spool {
 	bool encrypt;                 /* seal records with the highest key id (needs keys) */
 	uint32_t segment_mb;
 	uint32_t min_free_mb;         /* free-space guard: below it new mail gets 452 4.3.1 */
+	int direct_io;                /* enum spool_direct_io: auto, on, off */
 };
 
 struct cfg_delivery {

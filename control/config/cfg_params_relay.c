@@ -30,6 +30,7 @@ static const char *const listen_tls[] = { "none", "starttls", "implicit", NULL }
 static const char *const tls_modes[] = { "none", "may", "encrypt", "verify", "dane", "mta-sts", NULL };
 static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
 static const char *const unsignable_modes[] = { "reject", "pass", NULL };
+static const char *const spool_dio_modes[] = { "auto", "on", "off", NULL }; /* enum spool_direct_io */
 static const char *const chunking_modes[] = { "auto", "off", NULL };
 static const char *const dkim_canons[] = { "relaxed/relaxed", "relaxed/simple", "simple/relaxed",
 					   "simple/simple", NULL };
@@ -395,6 +396,11 @@ const struct cfg_param cfg_spool_params[] = {
 	  "Size of one segment file, MiB." },
 	{ "min_free_mb", CFG_T_U32, "256", 0, 1048576, F(spool.min_free_mb), 0, NULL, NULL,
 	  "Free-space guard: below this much free space new mail is refused with 452 4.3.1, MiB." },
+	{ "direct_io", CFG_T_ENUM, "auto", 0, 0, F(spool.direct_io), 0, spool_dio_modes, NULL,
+	  "Segment writes with O_DIRECT into zero-filled segments, a commit being one durable "
+	  "write (docs/spool.md). auto: where the filesystem supports direct I/O (ext4, xfs), "
+	  "else buffered writes + fdatasync (tmpfs); on: required, start-up fails without it; "
+	  "off: buffered writes + fdatasync." },
 };
 
 const struct cfg_param cfg_delivery_params[] = {

@@ -131,14 +131,12 @@ int dp_lcore_loop(void *arg)
 	log_info("event=worker_start lcore=%u queue=%u idle_sleep_us=%u", lc->lcore_id, lc->index,
 		 lc->idle_sleep_us);
 	rcu_register_thread(); /* a QSBR reader of configuration snapshots */
-	log_thread_batch(1);   /* this turn's log lines leave in one write (log_flush below) */
 	while (!atomic_load_explicit(lc->stop, memory_order_relaxed)) {
 		lc->turns++;
 		lc->snap = lc->pub ? cfg_current(lc->pub) : NULL;
 		int work = dp_lcore_turn(lc, dp_now_us());
 		lc->snap = NULL;
 		rcu_quiescent_state();
-		log_flush();
 		if (work == 0) {
 			lc->idle_turns++;
 			if (lc->idle_sleep_us) {
@@ -151,7 +149,6 @@ int dp_lcore_loop(void *arg)
 			}
 		}
 	}
-	log_thread_batch(0);
 	rcu_unregister_thread();
 	return 0;
 }

@@ -43,6 +43,8 @@ struct rly_session {
 	enum rly_msg_state msg;
 	struct conn *conn;            /* current top conn (plain or TLS) */
 	struct conn_addr peer;
+	char peer_lit[48];            /* the peer's address literal for Received: (RFC 5321
+	                               * 4.1.3: "1.2.3.4" or "IPv6:..."), made once at accept */
 	const struct rly_client *client;
 	struct spool_txn *txn;
 	struct dkim_msg *dkim;
@@ -68,6 +70,8 @@ struct rly_core {
 	struct rly_session *sessions;
 	struct rly_session *free;
 	uint64_t next_tick;           /* next time SMTP timers are scanned */
+	int64_t date_sec;             /* the wall-clock second date[] was formatted for */
+	char date[40];                /* RFC 5322 date-time of date_sec, for Received: */
 	struct rly_stats stats;
 };
 

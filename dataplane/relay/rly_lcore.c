@@ -81,6 +81,7 @@ static int spool_setup(struct rly_lcore *st, const struct cfg *c)
 	t.segment_bytes = (uint64_t)c->spool.segment_mb << 20;
 	t.min_free_bytes = (uint64_t)c->spool.min_free_mb << 20;
 	t.encrypt = c->spool.encrypt;
+	t.direct_io = (enum spool_direct_io)c->spool.direct_io;
 	st->sp = spool_create(&t, st->lc->index, &cb, &err);
 	if (!st->sp) {
 		log_err("event=startup_failed reason=\"spool %s: %s\"", c->spool.dir, strerror(-err));
@@ -185,6 +186,8 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 		dlv_engine_recover(st->dlv, now);
 	}
 	int work = 0;
+	/* The turn's log lines (a delivery outcome per message) leave in one write at its end. */
+	log_batch_begin();
 	if (st->sock) {
 		int n = sock_net_poll(st->sock, now, 0);
 		work += n > 0 ? n : 0;
@@ -195,6 +198,7 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 	/* Last: seals the partial records everything above produced this turn (replies, message
 	 * pieces) and pushes them to the transport, one record per connection per turn. */
 	tls_core_poll(st->tls, now);
+	log_batch_end();
 	/* Work this lcore can do next turn keeps the loop from sleeping (a staged batch, a
 	 * signature waiting); a write or fdatasync in flight does not: it completes in the kernel
 	 * and the next turn after the idle sleep reaps it (spinning on it cost a whole core). */

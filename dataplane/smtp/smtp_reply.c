@@ -5,7 +5,6 @@
  * multi-line reply). Text is data: control octets in it (CR, LF, NUL, ...) are replaced so a
  * hook or an echoed address can never inject a reply line.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "smtp/smtp.h"
@@ -94,8 +93,12 @@ int smtp_reply_line(struct smtp_obuf *ob, unsigned code, const char *ecode, cons
 		    bool last)
 {
 	char line[560];
-	int n = snprintf(line, sizeof(line), "%03u%c", code % 1000, last ? ' ' : '-');
-	size_t len = (size_t)n;
+	code %= 1000;	/* three digits, formatted by hand: a reply or more per message */
+	line[0] = (char)('0' + code / 100);
+	line[1] = (char)('0' + code / 10 % 10);
+	line[2] = (char)('0' + code % 10);
+	line[3] = last ? ' ' : '-';
+	size_t len = 4;
 
 	if (ecode && *ecode) {
 		len += text_clean(line + len, ecode, 15);

@@ -32,6 +32,9 @@ void spool_tunables_defaults(struct spool_tunables *t)
 	t->compact_min_segments = 8;
 	t->compact_max_live = 64;
 	t->encrypt = false;
+	t->direct_io = SPOOL_DIO_AUTO;
+	t->prezero_bytes = 4u << 20;
+	t->read_cache_bytes = 8u << 20;
 }
 
 static int check_tunables(const struct spool_tunables *t)
@@ -39,7 +42,8 @@ static int check_tunables(const struct spool_tunables *t)
 	if (!t->dir || t->segment_bytes < 4096 || t->segment_bytes > (3ull << 30) ||
 	    t->chunk_bytes < 512 || t->chunk_bytes > (1u << 20) ||
 	    t->stage_bytes < 4 * t->chunk_bytes || t->stage_bytes > (256u << 20) ||
-	    t->ring_entries < 16 || t->max_rcpts == 0)
+	    t->ring_entries < 16 || t->max_rcpts == 0 || (unsigned)t->direct_io > SPOOL_DIO_OFF ||
+	    t->read_cache_bytes > (1u << 30))
 		return -EINVAL;
 	return 0;
 }
@@ -86,13 +90,19 @@ struct spool *spool_create(const struct spool_tunables *t, unsigned core,
 		e = -errno;
 		goto err;
 	}
-	/* No IORING_SETUP_COOP_TASKRUN: a DPDK lcore may make no syscall for a long time, and
-	 * cooperative task running would hold completions back until it does. */
-	e = io_uring_queue_init(t->ring_entries, &sp->ring, 0);
+	/* COOP_TASKRUN: a completion does not interrupt the lcore (no IPI, no forced kernel entry);
+	 * with TASKRUN_FLAG the kernel marks the SQ ring when completions wait for task work, and
+	 * spool_poll() then enters the kernel (io_uring_get_events) to run it, so a DPDK lcore that
+	 * makes no other syscall still sees its completions. Older kernels: plain ring. */
+	e = io_uring_queue_init(t->ring_entries, &sp->ring,
+				IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+	if (e == -EINVAL)
+		e = io_uring_queue_init(t->ring_entries, &sp->ring, 0);
 	if (e < 0)
 		goto err;
 	sp->ring_ok = true;
-	if ((e = spool_stage_init(sp)) || (e = spool_index_init(sp, 1024)))
+	if ((e = spool_stage_init(sp)) || (e = spool_index_init(sp, 1024)) ||
+	    (e = spool_rcache_init(sp)))
 		goto err;
 	sp->space_next_us = 0;
 	*err = 0;
@@ -122,8 +132,10 @@ static void drain(struct spool *sp)
 			free(obj);
 		else if (op == SPOOL_OP_READ)
 			spool_body_read_done(sp, obj, -ECANCELED);
-		else if (op == SPOOL_OP_SPARE_OPEN && res >= 0 && sp->spare)
+		else if (op == SPOOL_OP_SPARE_OPEN && res >= 0 && sp->spare && sp->spare->fd < 0)
 			sp->spare->fd = res;
+		else if (op == SPOOL_OP_SPARE_OPEN && res >= 0 && sp->spare)
+			sp->spare->rfd = res;
 	}
 	spool_body_drop_ready(sp); /* readers not closed by the caller are the caller's leak */
 }
@@ -141,6 +153,8 @@ void spool_free(struct spool *sp)
 	spool_index_fini(sp);
 	spool_stage_fini(sp);
 	spool_seg_free_all(sp);
+	spool_rcache_free(sp);
+	free(sp->zeros);
 	for (uint32_t i = 0; i < sp->nkeys; i++)
 		spool_aead_free(sp->keys[i].aead);
 	if (sp->dirfd >= 0)
@@ -282,7 +296,10 @@ static void dispatch(struct spool *sp, uint64_t ud, int res)
 	void *obj = (void *)(uintptr_t)(ud & ~(uint64_t)7u);
 	switch (op) {
 	case SPOOL_OP_WRITE:
-		spool_batch_done(sp, obj, op, fault(sp, SPOOL_FAULT_WRITE, res));
+		res = fault(sp, SPOOL_FAULT_WRITE, res);
+		if (((struct spool_batch *)obj)->dsync)
+			res = fault(sp, SPOOL_FAULT_FSYNC, res); /* the durable write is the sync too */
+		spool_batch_done(sp, obj, op, res);
 		break;
 	case SPOOL_OP_FSYNC:
 		spool_batch_done(sp, obj, op, fault(sp, SPOOL_FAULT_FSYNC, res));
@@ -296,6 +313,9 @@ static void dispatch(struct spool *sp, uint64_t ud, int res)
 		break;
 	case SPOOL_OP_READ:
 		spool_body_read_done(sp, obj, res);
+		break;
+	case SPOOL_OP_ZERO:
+		spool_dio_zero_done(sp, obj, res);
 		break;
 	case SPOOL_OP_IGNORE:
 		break;
@@ -326,6 +346,9 @@ int spool_poll(struct spool *sp, uint64_t now)
 	 * turn, one TLS record and one write instead of one per piece. Bounded rounds. */
 	for (int round = 0; round < 4; round++) {
 		struct io_uring_cqe *cqe;
+		/* COOP_TASKRUN: completions waiting for task work are flagged, not pushed */
+		if (IO_URING_READ_ONCE(*sp->ring.sq.kflags) & IORING_SQ_TASKRUN)
+			io_uring_get_events(&sp->ring);
 		while (io_uring_peek_cqe(&sp->ring, &cqe) == 0) {
 			uint64_t ud = io_uring_cqe_get_data64(cqe);
 			int res = cqe->res;
@@ -343,6 +366,7 @@ int spool_poll(struct spool *sp, uint64_t now)
 	}
 	spool_compact_poll(sp);
 	spool_stage_flush(sp);
+	spool_dio_prezero(sp);
 	spool_seg_spare_kick(sp);
 	spool_seg_gc(sp);
 	if (io_uring_sq_ready(&sp->ring))
