@@ -6,8 +6,10 @@
 # dpmaild-memif again for each VARIANTS entry (default: the memif link with MTU 9000, and with
 # TCP checksums off on both ends: TRUSTED_LINK=true). `openssl speed rsa2048 ed25519` and the
 # load average are recorded at the start and the end. Results under OUT_ROOT (default
-# /tmp/dpmail-bench-results/relay-memif/<scenario>[/<variant>]/), one combined report at the
-# end. Knobs: TARGETS, VARIANTS, SESSIONS (16), COUNT (4000), SIZE; root (DPDK runtime dirs).
+# /tmp/dpmail-bench-results/relay-memif/rep<pass>/<scenario>[/<variant>]/), one table at the
+# end. Knobs: TARGETS, VARIANTS, SESSIONS (16), COUNT (4000), SIZE, REPEAT (passes: the
+# machine is shared and one pass moves by ±30%, so the table gives medians and ranges, and the
+# memif/posix ratio is the median of per-pass ratios); root (DPDK runtime dirs).
 cd "$(dirname "$0")"
 B=${B:-$(cd ../.. && pwd)/build/dpmail-bench}
 OUT_ROOT=${OUT_ROOT:-/tmp/dpmail-bench-results/relay-memif}
@@ -16,6 +18,7 @@ export SC_PREFIX=${SC_PREFIX:-bmem-sc$$}   # DPDK --file-prefix of every dpmaild
 TARGETS=${TARGETS:-"dpmaild-memif dpmaild-posix postfix"}
 VARIANTS=${VARIANTS-"MEMIF_MTU=9000 TRUSTED_LINK=true"}
 SCENARIOS=${SCENARIOS:-"plain-relay tls-both tls-dkim-rsa tls-dkim-ed25519"}
+REPEAT=${REPEAT:-1}   # passes; Postfix runs in the first only, the dpmaild targets in each
 mkdir -p "$OUT_ROOT"
 stamp() {
   echo "$(date -u +%FT%TZ) load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -23,39 +26,53 @@ stamp() {
 }
 stamp | tee "$OUT_ROOT/start.txt"
 rc=0
-for s in $SCENARIOS; do
-  echo "######## $s"
-  OUT=$OUT_ROOT/$s TARGETS=$TARGETS bash "./$s.sh" || rc=1
-  for v in $VARIANTS; do
-    echo "######## $s, dpmaild-memif with $v"
-    env "$v" OUT="$OUT_ROOT/$s/${v%%=*}" TARGETS=dpmaild-memif bash "./$s.sh" || rc=1
+for rep in $(seq 1 "$REPEAT"); do
+  targets=$TARGETS
+  [ "$rep" -gt 1 ] && targets=$(echo "$TARGETS" | tr ' ' '\n' | grep -v '^postfix$' | tr '\n' ' ')
+  for s in $SCENARIOS; do
+    echo "######## pass $rep: $s ($targets)"
+    OUT=$OUT_ROOT/rep$rep/$s TARGETS=$targets bash "./$s.sh" || rc=1
+    for v in $VARIANTS; do
+      echo "######## pass $rep: $s, dpmaild-memif with $v"
+      env "$v" OUT="$OUT_ROOT/rep$rep/$s/${v%%=*}" TARGETS=dpmaild-memif bash "./$s.sh" || rc=1
+    done
   done
 done
 stamp | tee "$OUT_ROOT/end.txt"
-# one table: per scenario and target, gross and net CPU per message, and the ratios in
-# messages per CPU-second against dpmaild-posix and against Postfix (gross)
+# one table: per scenario and target, the median over the passes (and the range) of the SUT's
+# gross CPU per message, the median net, and messages per CPU-second against dpmaild-posix
+# (median of the per-pass ratios: each pass ran both back to back) and against Postfix (gross)
 python3 - "$OUT_ROOT" $SCENARIOS <<'EOP' | tee "$OUT_ROOT/summary.md"
-import glob, json, os, sys
+import glob, json, statistics as st, sys
 root, scen = sys.argv[1], sys.argv[2:]
-print("| scenario | target | msgs/s | e2e/s | eod p50 / p99 ms | SUT CPU ms/msg (gross / net) | msgs/CPU-s | vs posix | vs Postfix |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+med = st.median
+print("| scenario | target | passes | msgs/s | e2e/s | eod p50 / p99 ms | SUT CPU ms/msg gross (range) / net | msgs/CPU-s | vs posix (range) | vs Postfix |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for s in scen:
-    rows = {}
-    for f in sorted(glob.glob(f"{root}/{s}/*.json") + glob.glob(f"{root}/{s}/*/*.json")):
+    runs = {}  # label -> {pass: json}
+    for f in sorted(glob.glob(f"{root}/rep*/{s}/*.json") + glob.glob(f"{root}/rep*/{s}/*/*.json")):
         d = json.load(open(f))
-        if d.get("mode") != "load" or "sut" not in d:
+        if d.get("mode") != "load" or "sut" not in d or not d["sut"]["cpu_s_per_1000_msgs"]:
             continue
-        rows[d["label"]] = d
-    def gross(d): return d["sut"]["cpu_s_per_1000_msgs"]
-    posix = next((gross(d) for l, d in rows.items() if l == "dpmaild-posix"), None)
-    pfx = next((gross(d) for l, d in rows.items() if l.startswith("postfix")), None)
-    for l in sorted(rows, key=lambda l: (not l.startswith("postfix"), l)):
-        d = rows[l]; g = gross(d); n = d["sut"].get("net_cpu_s_per_1000_msgs")
-        e = d["latency_us"]["eod"]; e2e = d.get("relay", {}).get("msgs_per_s", 0)
-        vp = f"{posix / g:.2f}x" if posix and g else "-"
-        vf = f"{pfx / g:.1f}x" if pfx and g else "-"
-        net = f" / {n:.3f}" if n is not None else ""
-        print(f"| {s} | {l} | {d['msgs_per_s']:,.0f} | {e2e:,.0f} | {e['p50']/1e3:.1f} / {e['p99']/1e3:.1f} "
-              f"| {g:.3f}{net} | {1000 / g if g else 0:,.0f} | {vp} | {vf} |")
+        rep = f[len(root) + 1:].split("/")[0]
+        runs.setdefault(d["label"], {})[rep] = d
+    g = lambda d: d["sut"]["cpu_s_per_1000_msgs"]
+    posix = runs.get("dpmaild-posix", {})
+    pfx = next((v for l, v in runs.items() if l.startswith("postfix")), {})
+    pfx_g = med([g(d) for d in pfx.values()]) if pfx else None
+    for l in sorted(runs, key=lambda l: (not l.startswith("postfix"), l)):
+        ds = runs[l]; gs = [g(d) for d in ds.values()]; gm = med(gs)
+        nets = [d["sut"]["net_cpu_s_per_1000_msgs"] for d in ds.values() if "net_cpu_s_per_1000_msgs" in d["sut"]]
+        net = f" / {med(nets):.3f}" if nets else ""
+        rng = f" ({min(gs):.3f}-{max(gs):.3f})" if len(gs) > 1 else ""
+        pr = [g(posix[r]) / g(d) for r, d in ds.items() if r in posix]
+        vp = (f"{med(pr):.2f}x" + (f" ({min(pr):.2f}-{max(pr):.2f})" if len(pr) > 1 else "")) if pr and l != "dpmaild-posix" else "-"
+        vf = f"{pfx_g / gm:.1f}x" if pfx_g else "-"
+        rate = med([d["msgs_per_s"] for d in ds.values()])
+        e2e = med([d.get("relay", {}).get("msgs_per_s", 0) for d in ds.values()])
+        p50 = med([d["latency_us"]["eod"]["p50"] for d in ds.values()]) / 1e3
+        p99 = med([d["latency_us"]["eod"]["p99"] for d in ds.values()]) / 1e3
+        print(f"| {s} | {l} | {len(gs)} | {rate:,.0f} | {e2e:,.0f} | {p50:.1f} / {p99:.1f} | {gm:.3f}{rng}{net} "
+              f"| {1000 / gm:,.0f} | {vp} | {vf} |")
 EOP
 exit $rc

@@ -8,7 +8,9 @@
  * an fdatasync is shared by every message of the batch. Acknowledgements leave only from
  * spool_batch_done(), i.e. after the completion of the fdatasync that covers them.
  * In direct mode (spool_dio.c) the write starts at the block boundary before the batch (the
- * segment's last partial block is copied in front of the records) and ends padded with zeros.
+ * segment's last partial block is copied in front of the records) and ends padded with zeros,
+ * and a batch that must be durable is usually ONE write with RWF_DSYNC instead of write +
+ * fdatasync.
  */
 #include "spool/spool_int.h"
 
@@ -30,6 +32,7 @@ static void batch_reset(struct spool_batch *b)
 	b->seg = NULL;
 	b->off = 0;
 	b->sync = false;
+	b->dsync = false;
 	b->also_sync = NULL;
 	b->nents = 0;
 	b->result = 0;
@@ -196,8 +199,19 @@ int spool_stage_ent(struct spool *sp, uint8_t kind, uint64_t cookie, struct spoo
 		b->entcap *= 2;
 	}
 	b->ents[b->nents++] = (struct spool_bent){ .cookie = cookie, .msg = m, .kind = kind };
+	if (!b->sync)
+		b->sync_since = sp->now;
 	b->sync = true;
 	return 0;
+}
+
+#define COMMIT_WINDOW_MAX 256u /* commits that end the window early */
+
+bool spool_stage_waiting(const struct spool *sp)
+{
+	const struct spool_batch *b = sp->stage;
+	return sp->t.commit_delay_us && b->sync && b->nents < COMMIT_WINDOW_MAX &&
+	       b->len < sp->t.stage_bytes / 2 && sp->now < b->sync_since + sp->t.commit_delay_us;
 }
 
 static void batch_complete(struct spool *sp, struct spool_batch *b);
@@ -220,7 +234,7 @@ static void keep_tail(struct spool *sp, struct spool_batch *b, uint64_t wstart)
 void spool_stage_flush(struct spool *sp)
 {
 	struct spool_batch *b = sp->stage;
-	if (sp->flight || b->len == 0)
+	if (sp->flight || b->len == 0 || spool_stage_waiting(sp))
 		return;
 	struct spool_seg *s = b->seg;
 	if (s->poisoned) {
@@ -250,7 +264,15 @@ void spool_stage_flush(struct spool *sp)
 	struct io_uring_sqe *sqe = spool_sqe(sp, b, SPOOL_OP_WRITE);
 	io_uring_prep_write(sqe, s->fd, b->mem, b->wlen, wstart);
 	b->pending = 1;
-	if (b->sync) {
+	if (b->sync && sp->direct && !s->dirty && !b->also_sync) {
+		/* one durable write: RWF_DSYNC completes after the device cache flush (or as a FUA
+		 * write); with no io-wq hand-off for a separate fdatasync. Only when nothing written
+		 * before in this segment waits for a sync: a FUA write makes itself durable, not
+		 * earlier writes (those batches take the fdatasync below). */
+		sqe->rw_flags = RWF_DSYNC;
+		b->dsync = true;
+		sp->st.fdatasyncs++;
+	} else if (b->sync) {
 		sqe->flags |= IOSQE_IO_LINK;
 		sqe = spool_sqe(sp, b, SPOOL_OP_FSYNC);
 		io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
@@ -264,10 +286,8 @@ void spool_stage_flush(struct spool *sp)
 			sp->st.fdatasyncs++;
 			sp->prev_dirty = NULL;
 		}
-		s->dirty = false;
-	} else {
-		s->dirty = true;
 	}
+	s->dirty = !b->sync;
 	spool_trace(sp, 'W');
 	sp->st.batches++;
 	sp->st.bytes_written += b->wlen;
@@ -330,8 +350,8 @@ void spool_batch_done(struct spool *sp, struct spool_batch *b, enum spool_op op,
 		res = -EIO; /* a linked operation after a failed one */
 	if (res < 0 && b->result == 0)
 		b->result = res;
-	if (op == SPOOL_OP_FSYNC && res >= 0)
-		spool_trace(sp, 'S');
+	if ((op == SPOOL_OP_FSYNC || (op == SPOOL_OP_WRITE && b->dsync)) && res >= 0)
+		spool_trace(sp, 'S'); /* durable */
 	if (--b->pending == 0)
 		batch_complete(sp, b);
 }

@@ -100,4 +100,19 @@ t_check "sock: load and sink in one process, STARTTLS, size mix: run ends well" 
 t_check "sock: 200 accepted, TLS on every connection, 200 unique at the sink" \
   [ "$(jq "$D/load2.json" "d['messages']['accepted'], d['sessions']['tls_ok'] == d['sessions']['connects']"),$(jq "$D/sink2.json" "d['message_ids']['unique'], d['message_ids']['duplicates']")" = "(200, True),(200, 0)" ]
 t_check "sock: every message exactly once" "$B" verify "$D/sent2.ids" "$D/sink2.ids"
+
+# a standalone sink on the conn API (sock backend, crypto/tls server) against the kernel path's
+# load (OpenSSL client): the two TLS stacks talk to each other, and the sink's own loop exits on
+# --expect
+t_bg SINK3 "$B" sink --backend sock --listen 127.0.0.1:27021 --starttls --cert "$D/cert.pem" \
+  --key "$D/key.pem" --expect 100 --timeout 30 --json "$D/sink3.json" >"$D/sink3.out" 2>&1
+t_check "sock sink: listening" t_wait_for 10 grep -q 'listening on 127.0.0.1:27021 over posix' "$D/sink3.out"
+# (no reconnects: the sink exits at --expect, a session reconnecting then would fail its TLS)
+timeout 30 "$B" load --server 127.0.0.1:27021 --sessions 4 --count 100 --messages-per-session 100 \
+  --pipelining --starttls --json "$D/load3.json" >/dev/null 2>"$D/load3.err"
+t_check "sock sink: kernel load with OpenSSL delivered 100 over TLS" \
+  [ "$(jq "$D/load3.json" "d['messages']['accepted'], d['sessions']['tls_failures']")" = "(100, 0)" ]
+t_wait_exit "$SINK3" 15 >/dev/null
+t_check "sock sink: exits 0 after --expect 100, 100 unique" \
+  [ "$T_RC,$(jq "$D/sink3.json" "d['message_ids']['unique']")" = "0,100" ]
 t_done
