@@ -54,7 +54,7 @@ t_bg S_K "$BENCH" sink --listen 127.0.0.1:$P_K --json k.json --json-interval-ms 
 for f in sb sn sr sk; do t_wait_for 10 grep -q listening $f.out || t_fail "sink $f did not start"; done
 config auto
 t_bg PID "$DPMAILD" -c cfg.yaml >>dpmaild.log 2>&1
-t_check "dpmaild listens" t_wait_for 10 bash -c "grep -q event=started dpmaild.log && exec 3<>/dev/tcp/127.0.0.1/$IN"
+t_check "dpmaild listens" t_wait_for 10 bash -c "grep -q 'event=started workers=' dpmaild.log && exec 3<>/dev/tcp/127.0.0.1/$IN"
 
 # send N DOMAIN PREFIX SIZE FIRST: N messages over one session, each to rN@DOMAIN, Message-IDs
 # <mK@PREFIX> numbered from FIRST (compare_bodies.py matches by the number).
@@ -128,7 +128,7 @@ t_check "dpmail-bench sink (CHUNKING) accepted 20 messages" t_wait_for 20 bash -
 kill -TERM "$PID"; t_wait_exit "$PID" 10 >/dev/null
 config off
 t_bg PID "$DPMAILD" -c cfg.yaml >>dpmaild.log 2>&1
-t_wait_for 10 bash -c "[ \$(grep -c event=started dpmaild.log) -ge 2 ] && exec 3<>/dev/tcp/127.0.0.1/$IN"
+t_wait_for 10 bash -c "[ \$(grep -c 'event=started workers=' dpmaild.log) -ge 2 ] && exec 3<>/dev/tcp/127.0.0.1/$IN"
 before=$(grep -c '"mode": "data"' b.log)
 send 3 bdat.test off 10000 400 >/dev/null
 t_check "delivery.chunking off: DATA even where CHUNKING is offered" t_wait_for 20 bash -c \
