@@ -182,6 +182,9 @@ struct sink;
 struct sink *bench_sink_new(int argc, char **argv, struct bench_cnet *cnet);
 /* Once per loop turn: held replies that fell due, the JSON file, the progress line. */
 void bench_sink_tick(struct sink *sk, uint64_t now);
+/* When the sink next needs bench_sink_tick (a held reply due, the JSON file, progress), for
+ * the wait of a loop that blocks (monotonic us). */
+uint64_t bench_sink_wake(const struct sink *sk);
 /* Unique accepted Message-IDs so far; *last_us: when the last message was accepted. */
 uint64_t bench_sink_unique(const struct sink *sk, uint64_t *last_us);
 /* Writes the JSON, the ids and the summary line, then frees the sink (connections closed). */

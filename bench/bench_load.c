@@ -406,6 +406,8 @@ static void load_run(struct load *ld)
 		}
 		if (ld->o.duration_s > 0 && !ld->stopping && ld->end_us < until)
 			until = ld->end_us;
+		if (ld->sink && bench_sink_wake(ld->sink) < until)
+			until = bench_sink_wake(ld->sink);
 		int timeout = until > now ? (int)((until - now + 999) / 1000) : 0;
 		if (ld->cnet) {
 			load_cnet_turn(ld, timeout);

@@ -521,8 +521,7 @@ void bench_sink_tick(struct sink *sk, uint64_t now)
 	}
 }
 
-/* When the sink next needs a turn (park expiry, JSON, progress), for a loop's wait. */
-static uint64_t sink_wake(const struct sink *sk)
+uint64_t bench_sink_wake(const struct sink *sk)
 {
 	uint64_t wake = sk->next_tick < sk->next_json ? sk->next_tick : sk->next_json;
 	if (sk->park_head && sk->park_head->park_until < wake)
@@ -549,7 +548,7 @@ static int sink_loop(struct sink *sk)
 	struct epoll_event evs[256];
 	for (;;) {
 		uint64_t now = bench_now_us();
-		uint64_t wake = sink_wake(sk);
+		uint64_t wake = bench_sink_wake(sk);
 		int timeout = wake > now ? (int)((wake - now + 999) / 1000) : 0;
 		if (sk->cnet) {
 			if (bench_cnet_poll(sk->cnet, now, timeout) == 0)

@@ -208,6 +208,7 @@ struct cfg_spool {
 	uint32_t segment_mb;
 	uint32_t min_free_mb;         /* free-space guard: below it new mail gets 452 4.3.1 */
 	int direct_io;                /* enum spool_direct_io: auto, on, off */
+	uint32_t commit_delay_us;     /* group commit window (0: none) */
 };
 
 struct cfg_delivery {

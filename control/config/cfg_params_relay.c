@@ -401,6 +401,11 @@ const struct cfg_param cfg_spool_params[] = {
 	  "write (docs/spool.md). auto: where the filesystem supports direct I/O (ext4, xfs), "
 	  "else buffered writes + fdatasync (tmpfs); on: required, start-up fails without it; "
 	  "off: buffered writes + fdatasync." },
+	{ "commit_delay_us", CFG_T_U32, "0", 0, 100000, F(spool.commit_delay_us), 0, NULL, NULL,
+	  "Group commit window: the durable write of a loop turn's messages waits until this many "
+	  "microseconds after the first of them (or 256 messages), so more messages share one "
+	  "write and flush: less CPU per message at low rates, that much more latency before the "
+	  "250. 0 = written at once." },
 };
 
 const struct cfg_param cfg_delivery_params[] = {

@@ -82,6 +82,7 @@ static int spool_setup(struct rly_lcore *st, const struct cfg *c)
 	t.min_free_bytes = (uint64_t)c->spool.min_free_mb << 20;
 	t.encrypt = c->spool.encrypt;
 	t.direct_io = (enum spool_direct_io)c->spool.direct_io;
+	t.commit_delay_us = c->spool.commit_delay_us;
 	st->sp = spool_create(&t, st->lc->index, &cb, &err);
 	if (!st->sp) {
 		log_err("event=startup_failed reason=\"spool %s: %s\"", c->spool.dir, strerror(-err));

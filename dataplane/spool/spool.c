@@ -90,14 +90,10 @@ struct spool *spool_create(const struct spool_tunables *t, unsigned core,
 		e = -errno;
 		goto err;
 	}
-	/* COOP_TASKRUN: a completion does not interrupt the lcore (no IPI, no forced kernel entry);
-	 * with TASKRUN_FLAG the kernel marks the SQ ring when completions wait for task work, and
-	 * spool_poll() then enters the kernel (io_uring_get_events) to run it, so a DPDK lcore that
-	 * makes no other syscall still sees its completions. Older kernels: plain ring. */
-	e = io_uring_queue_init(t->ring_entries, &sp->ring,
-				IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
-	if (e == -EINVAL)
-		e = io_uring_queue_init(t->ring_entries, &sp->ring, 0);
+	/* No IORING_SETUP_COOP_TASKRUN: a DPDK lcore may make no syscall for a long time, and
+	 * cooperative task running would hold completions back until it does (with TASKRUN_FLAG
+	 * and io_uring_get_events it works, but measured no better here: docs/spool.md). */
+	e = io_uring_queue_init(t->ring_entries, &sp->ring, 0);
 	if (e < 0)
 		goto err;
 	sp->ring_ok = true;
@@ -144,6 +140,12 @@ void spool_free(struct spool *sp)
 {
 	if (!sp)
 		return;
+	if (sp->nsegs) /* recovered: it ran */
+		log_info("spool core=%u stats committed=%" PRIu64 " batches=%" PRIu64 " syncs=%" PRIu64
+			 " bytes_written=%" PRIu64 " zero_bytes=%" PRIu64 " read_cache_hits=%" PRIu64
+			 " read_disk=%" PRIu64 " io_errors=%" PRIu64, sp->core, sp->st.committed,
+			 sp->st.batches, sp->st.fdatasyncs, sp->st.bytes_written, sp->st.zero_bytes,
+			 sp->st.read_cache_hits, sp->st.read_disk, sp->st.io_errors);
 	spool_compact_free(sp); /* before drain: readers still reading are freed by it */
 	if (sp->ring_ok) {
 		drain(sp);
@@ -346,9 +348,6 @@ int spool_poll(struct spool *sp, uint64_t now)
 	 * turn, one TLS record and one write instead of one per piece. Bounded rounds. */
 	for (int round = 0; round < 4; round++) {
 		struct io_uring_cqe *cqe;
-		/* COOP_TASKRUN: completions waiting for task work are flagged, not pushed */
-		if (IO_URING_READ_ONCE(*sp->ring.sq.kflags) & IORING_SQ_TASKRUN)
-			io_uring_get_events(&sp->ring);
 		while (io_uring_peek_cqe(&sp->ring, &cqe) == 0) {
 			uint64_t ud = io_uring_cqe_get_data64(cqe);
 			int res = cqe->res;
@@ -381,7 +380,7 @@ bool spool_busy(const struct spool *sp)
 
 bool spool_runnable(const struct spool *sp)
 {
-	return (!sp->flight && sp->stage->len > 0) || sp->ready != NULL;
+	return (!sp->flight && sp->stage->len > 0 && !spool_stage_waiting(sp)) || sp->ready != NULL;
 }
 
 int spool_wakeup_fd(const struct spool *sp)

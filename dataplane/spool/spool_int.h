@@ -77,6 +77,7 @@ struct spool_batch {
 	uint64_t gen;
 	bool sync;              /* holds records that must be durable */
 	bool dsync;             /* direct mode: made durable by its write (RWF_DSYNC), no fdatasync */
+	uint64_t sync_since;    /* when its first commit was staged (commit_delay_us) */
 	struct spool_seg *also_sync; /* a previous segment with unsynced chunks to sync too */
 	struct spool_bent *ents;
 	uint32_t nents, entcap;
@@ -200,6 +201,8 @@ int spool_stage_rec(struct spool *sp, uint8_t type, const struct spool_part *par
 		    bool chunk, struct spool_chunk_ref *where);
 int spool_stage_ent(struct spool *sp, uint8_t kind, uint64_t cookie, struct spool_msg *m);
 void spool_stage_flush(struct spool *sp);
+/* True while the stage waits for its group commit window (commit_delay_us). */
+bool spool_stage_waiting(const struct spool *sp);
 void spool_batch_done(struct spool *sp, struct spool_batch *b, enum spool_op op, int res);
 int spool_stage_init(struct spool *sp);
 void spool_stage_fini(struct spool *sp);

@@ -199,8 +199,19 @@ int spool_stage_ent(struct spool *sp, uint8_t kind, uint64_t cookie, struct spoo
 		b->entcap *= 2;
 	}
 	b->ents[b->nents++] = (struct spool_bent){ .cookie = cookie, .msg = m, .kind = kind };
+	if (!b->sync)
+		b->sync_since = sp->now;
 	b->sync = true;
 	return 0;
+}
+
+#define COMMIT_WINDOW_MAX 256u /* commits that end the window early */
+
+bool spool_stage_waiting(const struct spool *sp)
+{
+	const struct spool_batch *b = sp->stage;
+	return sp->t.commit_delay_us && b->sync && b->nents < COMMIT_WINDOW_MAX &&
+	       b->len < sp->t.stage_bytes / 2 && sp->now < b->sync_since + sp->t.commit_delay_us;
 }
 
 static void batch_complete(struct spool *sp, struct spool_batch *b);
@@ -223,7 +234,7 @@ static void keep_tail(struct spool *sp, struct spool_batch *b, uint64_t wstart)
 void spool_stage_flush(struct spool *sp)
 {
 	struct spool_batch *b = sp->stage;
-	if (sp->flight || b->len == 0)
+	if (sp->flight || b->len == 0 || spool_stage_waiting(sp))
 		return;
 	struct spool_seg *s = b->seg;
 	if (s->poisoned) {

@@ -11,6 +11,7 @@
  *       message). `spool_bench recover DIR [--encrypt]` is that second step alone.
  *   spool_bench paced DIR [--rate R] [--conc C] [--size B] [--secs S] [--encrypt] [--read]
  *                         [--direct auto|on|off] [--rcache BYTES] [--prezero BYTES]
+ *                         [--commit-delay US]
  *       open loop like the relay: R messages per second (at most C waiting for their
  *       acknowledgement), each read back through a body reader after its acknowledgement with
  *       --read (as delivery does); the loop sleeps when it has nothing to do. Reports the CPU per
@@ -42,6 +43,9 @@ struct bench {
 	struct spool_body **rd;   /* per session: the reader in progress */
 	uint64_t *qids;
 	uint64_t read_ok, read_bad, read_bytes;
+	uint64_t *t_commit;       /* paced: when session i committed (for the ack latency) */
+	uint32_t *lat_us;         /* paced: commit -> acknowledgement latencies */
+	size_t nlat, latcap;
 };
 
 static void on_commit(void *arg, uint64_t cookie, int result, uint64_t qid)
@@ -52,6 +56,8 @@ static void on_commit(void *arg, uint64_t cookie, int result, uint64_t qid)
 		b->failed++;
 	else
 		b->acked++;
+	if (b->t_commit && b->nlat < b->latcap)
+		b->lat_us[b->nlat++] = (uint32_t)(spool_test_now() - b->t_commit[cookie]);
 	if (!b->read || result) {
 		b->waiting[cookie] = false;
 		return;
@@ -98,6 +104,7 @@ static const char pfx[] = "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;
 
 static enum spool_direct_io direct_io = SPOOL_DIO_AUTO; /* --direct auto|on|off */
 static long rcache_bytes = -1, prezero_bytes = -1;       /* --rcache B, --prezero B */
+static long commit_delay_us = -1;                        /* --commit-delay US */
 
 static struct spool *open_spool(const char *dir, bool enc, struct bench *b)
 {
@@ -108,6 +115,8 @@ static struct spool *open_spool(const char *dir, bool enc, struct bench *b)
 		t.read_cache_bytes = (uint32_t)rcache_bytes;
 	if (prezero_bytes >= 0)
 		t.prezero_bytes = (uint32_t)prezero_bytes;
+	if (commit_delay_us >= 0)
+		t.commit_delay_us = (uint32_t)commit_delay_us;
 	t.dir = dir;
 	t.min_free_bytes = 64ull << 20;
 	t.encrypt = enc;
@@ -146,6 +155,8 @@ static bool one(struct bench *b, unsigned i, const uint8_t *body, size_t size, u
 		if (got < size)
 			spool_poll(b->sp, spool_test_now()); /* stage full: let the batch go */
 	}
+	if (b->t_commit)
+		b->t_commit[i] = spool_test_now();
 	if (spool_msg_commit(tx, pfx, sizeof(pfx) - 1, i))
 		return false;
 	b->waiting[i] = true;
@@ -206,6 +217,12 @@ static int run_commit(const char *dir, unsigned conc, size_t size, double secs, 
 	free(body);
 	free(b.waiting);
 	return 0;
+}
+
+static int cmp_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, c = *(const uint32_t *)y;
+	return a < c ? -1 : a > c;
 }
 
 static uint64_t clock_ns(clockid_t id)
@@ -275,6 +292,9 @@ static int run_paced(const char *dir, unsigned conc, size_t size, double secs, b
 	b.read = rd;
 	b.waiting = calloc(conc, sizeof(bool));
 	b.rd = calloc(conc, sizeof(*b.rd));
+	b.t_commit = calloc(conc, sizeof(*b.t_commit));
+	b.latcap = (size_t)(rate * secs) + 1024;
+	b.lat_us = calloc(b.latcap, sizeof(*b.lat_us));
 	uint8_t *body = malloc(size + 1);
 	spool_test_body(7, 0, body, size);
 	uint64_t id = 0, sent = 0, t0 = spool_test_now(), end = t0 + (uint64_t)(secs * 1e6);
@@ -324,22 +344,26 @@ static int run_paced(const char *dir, unsigned conc, size_t size, double secs, b
 	struct spool_stats st;
 	spool_stats(b.sp, &st);
 	double a = b.acked ? (double)b.acked : 1;
+	qsort(b.lat_us, b.nlat, sizeof(*b.lat_us), cmp_u32);
+	uint32_t p50 = b.nlat ? b.lat_us[b.nlat / 2] : 0, p99 = b.nlat ? b.lat_us[b.nlat * 99 / 100] : 0;
 	printf("mode=paced rate=%.0f conc=%u size=%zu encrypt=%d read=%d secs=%.2f msgs=%lu failed=%lu "
 	       "late=%lu read_ok=%lu read_bad=%lu msgs_per_s=%.0f fdatasync_per_msg=%.3f "
 	       "msgs_per_batch=%.2f MB_written_per_s=%.1f work_us_per_msg=%.2f iowq_us_per_msg=%.2f "
 	       "kworker_us_per_msg=%.2f spool_us_per_msg=%.2f idle_loop_us_per_msg=%.2f direct=%lu "
-	       "zero_MB=%.1f read_cache_hits=%lu read_disk=%lu\n",
+	       "zero_MB=%.1f read_cache_hits=%lu read_disk=%lu ack_p50_us=%u ack_p99_us=%u\n",
 	       rate, conc, size, enc, rd, el, (unsigned long)b.acked, (unsigned long)b.failed,
 	       (unsigned long)late, (unsigned long)b.read_ok, (unsigned long)b.read_bad, b.acked / el,
 	       (double)st.fdatasyncs / a, st.batches ? (double)b.acked / st.batches : 0,
 	       st.bytes_written / el / 1e6, work / 1e3 / a, (proc - main_ns) / 1e3 / a, kw / 1e3 / a,
 	       (work + proc - main_ns + kw) / 1e3 / a, (main_ns - work) / 1e3 / a,
 	       (unsigned long)st.direct, st.zero_bytes / 1e6, (unsigned long)st.read_cache_hits,
-	       (unsigned long)st.read_disk);
+	       (unsigned long)st.read_disk, p50, p99);
 	spool_free(b.sp);
 	free(body);
 	free(b.waiting);
 	free(b.rd);
+	free(b.t_commit);
+	free(b.lat_us);
 	return b.failed || b.read_bad ? 1 : 0;
 }
 
@@ -430,6 +454,7 @@ int main(int argc, char **argv)
 	if (argc < 3) {
 		fprintf(stderr, "usage: spool_bench commit|paced|recovery DIR [--conc C] [--size B] [--secs S] "
 				"[--n N] [--rate R] [--read] [--direct auto|on|off] [--rcache B] [--prezero B] "
+				"[--commit-delay US] "
 				"[--encrypt] [--cold]\n");
 		return 2;
 	}
@@ -448,6 +473,8 @@ int main(int argc, char **argv)
 										: SPOOL_DIO_AUTO;
 		else if (!strcmp(argv[i], "--rcache") && ++i)
 			rcache_bytes = strtol(v, NULL, 0);
+		else if (!strcmp(argv[i], "--commit-delay") && ++i)
+			commit_delay_us = strtol(v, NULL, 0);
 		else if (!strcmp(argv[i], "--prezero") && ++i)
 			prezero_bytes = strtol(v, NULL, 0);
 		else if (!strcmp(argv[i], "--read"))

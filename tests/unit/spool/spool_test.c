@@ -33,6 +33,7 @@ struct ctx {
 	bool bdone;
 	struct spool_body *rd;
 	bool no_rcache;         /* bodies read back from the file, never from the read cache */
+	uint32_t commit_delay_us;
 	enum spool_direct_io dio;
 };
 
@@ -96,6 +97,7 @@ static void tun(struct spool_tunables *t, struct ctx *c, bool enc)
 	t->direct_io = c->dio;
 	if (c->no_rcache)
 		t->read_cache_bytes = 0;
+	t->commit_delay_us = c->commit_delay_us;
 }
 
 static void open_sp(struct ctx *c, bool enc, const uint8_t *key)
@@ -277,8 +279,7 @@ START_TEST(test_runnable_vs_busy)
 	ck_assert(!spool_runnable(c->sp));  /* in flight: the kernel finishes it */
 	put_msg(c, 2, 100, 100);            /* staged behind the batch in flight */
 	ck_assert(!spool_runnable(c->sp));
-	/* a DPDK lcore polls without any other syscall: completions must still arrive (the ring
-	 * runs with COOP_TASKRUN; spool_poll fetches flagged task work itself) */
+	/* a DPDK lcore polls without any other syscall: completions must still arrive */
 	uint64_t end = now_us() + 10000000; /* clock_gettime: vDSO, no kernel entry */
 	while (c->nack < 2 && now_us() < end)
 		spool_poll(c->sp, now_us());
@@ -1044,6 +1045,36 @@ START_TEST(test_direct_io)
 }
 END_TEST
 
+/* Group commit window: commits wait commit_delay_us (spool time, from spool_poll's now) after
+ * the first one, the lcore may sleep meanwhile (not runnable), then share one durable write. */
+START_TEST(test_commit_window)
+{
+	struct ctx *c = ctx_new();
+	c->commit_delay_us = 50000;
+	open_sp(c, false, NULL);
+	pump(c); /* the spare segment etc. */
+	char trace[64];
+	spool_set_trace(c->sp, trace, sizeof(trace));
+	uint64_t t0 = now_us();
+	spool_poll(c->sp, t0);
+	put_msg(c, 1, 100, 100);
+	spool_poll(c->sp, t0 + 10000);
+	put_msg(c, 2, 5000, 5000); /* more than a chunk: its chunk is staged with the commit */
+	spool_poll(c->sp, t0 + 40000);
+	ck_assert_str_eq(trace, "");            /* inside the window: nothing written */
+	ck_assert(!spool_runnable(c->sp));      /* nothing to do before the window ends */
+	ck_assert(spool_busy(c->sp));
+	spool_poll(c->sp, t0 + 50001);          /* the window is over: one write for both */
+	uint64_t end = now_us() + 10000000;
+	while (c->nack < 2 && now_us() < end)
+		spool_poll(c->sp, t0 + 50002);
+	ck_assert_int_eq(c->nack, 2);
+	ck_assert_str_eq(trace, "WSAA");
+	check_body(c, c->qid[1], 2, 5000);
+	ctx_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("spool");
@@ -1067,6 +1098,7 @@ int main(void)
 	tcase_add_test(tc, test_space_guard);
 	tcase_add_test(tc, test_flags_tenant_marks);
 	tcase_add_test(tc, test_recover_old_format);
+	tcase_add_test(tc, test_commit_window);
 	if (mode)
 		tcase_add_test(tc, test_direct_io);
 	suite_add_tcase(s, tc);
