@@ -90,8 +90,11 @@ print("bdat", sum(x["mode"] == "bdat" for x in r), "one_read", sum(x["reads"] ==
 PY
 cat b.sum
 t_check "every transaction used BDAT" grep -q "^bdat 32 " b.sum
-t_check "MAIL, RCPT and body arrived in one read (most transactions)" \
-  awk '{ exit !($4 >= 16) }' b.sum
+# A client that waited for any reply before the body could never have a transaction arrive in
+# one read; how many do also depends on when the sink gets the CPU (a loaded machine splits
+# reads), so the bar is low. The exact one-write behaviour is asserted in smtp_client_test.
+t_check "MAIL, RCPT and body arrived in one read (some transactions)" \
+  awk '{ exit !($4 >= 4) }' b.sum
 t_check "the 60 KiB messages went as several chunks" awk '{ exit !($6 >= 2) }' b.sum
 $PY "$T_ROOT/tests/tools/compare_bodies.py" 'sent-b-*.eml' 'b/*.eml' >bodies.out 2>&1
 t_check "BDAT bodies byte-identical, each once" grep -qx 'unique 30 dups 0 bad 0' bodies.out
