@@ -94,6 +94,7 @@ enum bench_smtpd_state {
 	BENCH_SMTPD_EOM,      /* end of message seen: the owner must call bench_smtpd_eom_reply */
 	BENCH_SMTPD_TLS,      /* 220 to STARTTLS queued: the owner starts the handshake */
 	BENCH_SMTPD_QUIT,     /* QUIT answered or fatal: the owner closes after flushing */
+	BENCH_SMTPD_BDAT,     /* reading the octets of a BDAT chunk (RFC 3030) */
 	BENCH_SMTPD__MAX
 };
 
@@ -113,6 +114,10 @@ struct bench_smtpd {
 	uint32_t rcpts;
 	uint32_t errors;      /* bad commands in this session (too many: 421) */
 	uint64_t msg_bytes;   /* DATA: unstuffed content bytes */
+	uint64_t bdat_left;   /* BDAT: octets of the current chunk still to read */
+	bool bdat_last;       /* BDAT: the current chunk is the LAST */
+	bool bdat_discard;    /* BDAT: the chunk is read and thrown away (no transaction) */
+	bool bdat_txn;        /* BDAT: the transaction's content started with BDAT */
 	char msgid[BENCH_MSGID_MAX + 1];
 	size_t msgid_len;
 	/* optional: every content byte (dot-unstuffed, CRLF kept) as it is parsed */

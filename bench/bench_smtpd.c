@@ -20,7 +20,7 @@
 
 static const char *const state_names[BENCH_SMTPD__MAX] = {
 	[BENCH_SMTPD_CMD] = "cmd", [BENCH_SMTPD_DATA] = "data", [BENCH_SMTPD_EOM] = "eom",
-	[BENCH_SMTPD_TLS] = "tls", [BENCH_SMTPD_QUIT] = "quit",
+	[BENCH_SMTPD_TLS] = "tls", [BENCH_SMTPD_QUIT] = "quit", [BENCH_SMTPD_BDAT] = "bdat",
 };
 
 const char *bench_smtpd_state_name(enum bench_smtpd_state st)
@@ -60,6 +60,7 @@ static void reset_txn(struct bench_smtpd *s)
 	s->msgid_len = 0;
 	s->msgid[0] = 0;
 	s->dkim_signed = false;
+	s->bdat_txn = false;
 }
 
 void bench_smtpd_reply_421(struct bench_smtpd *s, const char *why)
@@ -123,10 +124,49 @@ static void do_ehlo(struct bench_smtpd *s, bool extended)
 		reply(s, "250 dpmail-bench\r\n");
 		return;
 	}
-	reply(s, "250-dpmail-bench\r\n250-PIPELINING\r\n250-SIZE 104857600\r\n250-8BITMIME\r\n");
+	reply(s, "250-dpmail-bench\r\n250-PIPELINING\r\n250-SIZE 104857600\r\n250-8BITMIME\r\n"
+		 "250-CHUNKING\r\n");
 	if (s->offer_tls && !s->tls)
 		reply(s, "250-STARTTLS\r\n");
 	reply(s, "250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n");
+}
+
+static void bdat_chunk_done(struct bench_smtpd *s);
+
+/*
+ * BDAT size [LAST] (RFC 3030). The chunk's octets are read whatever the reply, also without a
+ * transaction (then discarded, 503), since the client may have pipelined them; a size that
+ * cannot be read leaves no way to find the next command: 501 and close.
+ */
+static void do_bdat(struct bench_smtpd *s, const char *l, size_t n)
+{
+	const char *p = l + 4, *end = l + n;
+	uint64_t size = 0;
+	int digits = 0;
+	while (p < end && *p == ' ')
+		p++;
+	for (; p < end && *p >= '0' && *p <= '9' && digits < 18; p++, digits++)
+		size = size * 10 + (uint64_t)(*p - '0');
+	while (p < end && *p == ' ')
+		p++;
+	bool last = end - p == 4 && strncasecmp(p, "LAST", 4) == 0;
+	if (digits == 0 || (p < end && !last)) {
+		reply(s, "501 5.5.4 Syntax: BDAT count [LAST]\r\n");
+		smtpd_enter(s, BENCH_SMTPD_QUIT);
+		return;
+	}
+	s->bdat_left = size;
+	s->bdat_last = last;
+	s->bdat_discard = !s->mail || s->rcpts == 0;
+	if (!s->bdat_discard && !s->bdat_txn) {
+		s->bdat_txn = true;
+		s->in_headers = true;
+		s->line_start = true;
+		s->msg_bytes = 0;
+	}
+	smtpd_enter(s, BENCH_SMTPD_BDAT);
+	if (size == 0)
+		bdat_chunk_done(s);
 }
 
 /* One complete command line (CR/LF stripped). */
@@ -159,8 +199,12 @@ static void command(struct bench_smtpd *s, const char *l, size_t n)
 			s->rcpts++;
 			reply(s, "250 2.1.5 Ok\r\n");
 		}
+	} else if (verb_is(l, n, "BDAT")) {
+		do_bdat(s, l, n);
 	} else if (verb_is(l, n, "DATA")) {
-		if (!s->mail || s->rcpts == 0)
+		if (s->bdat_txn)
+			bad_command(s, "503 5.5.1 Error: DATA after BDAT\r\n");
+		else if (!s->mail || s->rcpts == 0)
 			bad_command(s, "503 5.5.1 Error: need RCPT command\r\n");
 		else {
 			reply(s, "354 End data with <CR><LF>.<CR><LF>\r\n");
@@ -213,8 +257,12 @@ static void header_line(struct bench_smtpd *s, const uint8_t *l, size_t n)
 	s->msgid_len = len;
 }
 
-/* Message content: returns bytes consumed; stops at EOM or when a line is incomplete. */
-static size_t data_input(struct bench_smtpd *s, const uint8_t *d, size_t len)
+/*
+ * Message content: returns bytes consumed; stops at EOM or when a line is incomplete. raw is
+ * BDAT content: no end marker, no dot-unstuffing, and an incomplete line is waited for only
+ * while more octets of the chunk are due (more).
+ */
+static size_t data_input(struct bench_smtpd *s, const uint8_t *d, size_t len, bool raw, bool more)
 {
 	size_t off = 0;
 	while (off < len) {
@@ -224,7 +272,9 @@ static size_t data_input(struct bench_smtpd *s, const uint8_t *d, size_t len)
 		if (!lf) {
 			/* an incomplete line: wait for its end when it may still be the end marker
 			 * or a header we inspect; otherwise count it and go on mid-line */
-			if (s->line_start && (rest < 3 || (s->in_headers && rest < CMD_MAX)))
+			bool wait = raw ? more && s->in_headers && rest < CMD_MAX
+					: rest < 3 || (s->in_headers && rest < CMD_MAX);
+			if (s->line_start && wait)
 				return off;
 			s->msg_bytes += rest;
 			if (s->on_content)
@@ -234,7 +284,7 @@ static size_t data_input(struct bench_smtpd *s, const uint8_t *d, size_t len)
 		}
 		size_t n = (size_t)(lf - p) + 1;
 		if (s->line_start) {
-			if ((n == 3 && p[0] == '.' && p[1] == '\r') || (n == 2 && p[0] == '.')) {
+			if (!raw && ((n == 3 && p[0] == '.' && p[1] == '\r') || (n == 2 && p[0] == '.'))) {
 				smtpd_enter(s, BENCH_SMTPD_EOM);
 				return off + n;
 			}
@@ -244,7 +294,7 @@ static size_t data_input(struct bench_smtpd *s, const uint8_t *d, size_t len)
 				else
 					header_line(s, p, n);
 			}
-			size_t dot = p[0] == '.'; /* dot-unstuffing */
+			size_t dot = !raw && p[0] == '.'; /* dot-unstuffing */
 			s->msg_bytes += n - dot;
 			if (s->on_content)
 				s->on_content(s->content_ctx, p + dot, n - dot);
@@ -259,12 +309,48 @@ static size_t data_input(struct bench_smtpd *s, const uint8_t *d, size_t len)
 	return off;
 }
 
+/* A BDAT chunk was read whole: LAST ends the message (EOM, the owner replies), others get 250. */
+static void bdat_chunk_done(struct bench_smtpd *s)
+{
+	if (s->bdat_discard) {
+		reply(s, "503 5.5.1 Error: need RCPT command\r\n");
+		if (s->bdat_last)
+			reset_txn(s);
+		smtpd_enter(s, BENCH_SMTPD_CMD);
+	} else if (s->bdat_last) {
+		smtpd_enter(s, BENCH_SMTPD_EOM);
+	} else {
+		reply(s, "250 2.0.0 chunk received\r\n");
+		smtpd_enter(s, BENCH_SMTPD_CMD);
+	}
+}
+
+/* Octets of a BDAT chunk: at most bdat_left of len; returns bytes consumed. */
+static size_t bdat_input(struct bench_smtpd *s, const uint8_t *d, size_t len)
+{
+	size_t take = len < s->bdat_left ? len : (size_t)s->bdat_left;
+	size_t used = take;
+	if (!s->bdat_discard)
+		used = data_input(s, d, take, true, s->bdat_left > take);
+	s->bdat_left -= used;
+	if (s->bdat_left == 0)
+		bdat_chunk_done(s);
+	return used;
+}
+
 size_t bench_smtpd_input(struct bench_smtpd *s, const uint8_t *d, size_t len)
 {
 	size_t off = 0;
 	while (off < len && s->out_len + OUT_RESERVE <= sizeof(s->out)) {
+		if (s->state == BENCH_SMTPD_BDAT) {
+			size_t used = bdat_input(s, d + off, len - off);
+			off += used;
+			if (s->state == BENCH_SMTPD_BDAT && used == 0)
+				return off; /* needs more bytes */
+			continue;
+		}
 		if (s->state == BENCH_SMTPD_DATA) {
-			off += data_input(s, d + off, len - off);
+			off += data_input(s, d + off, len - off, false, false);
 			if (s->state == BENCH_SMTPD_DATA)
 				return off; /* needs more bytes */
 			continue;

@@ -6,7 +6,12 @@
 #   2. messages committed per second on one core at 1, 16, 64, 256 concurrent messages per turn
 #      (4 KiB bodies), fdatasyncs per message, CPU per message, plain and encrypted,
 #   3. recovery time and memory of 1,000,000 queued messages, cold and warm page cache, and
-#      cold with encryption at rest.
+#      cold with encryption at rest,
+#   4. (issue 11) the CPU per message of the spool at relay-like rates: open loop, 10 KiB
+#      bodies read back after the acknowledgement (as delivery does), buffered writes
+#      (direct_io=off) against direct I/O (on), interleaved REPS times; medians of the CPU split
+#      (polling thread during work turns, io-wq workers, kworkers of the whole machine).
+# SPOOL_BENCH_ONLY=paced runs part 4 alone.
 # Usage: bench/spool_bench.sh [DIR (default /tmp)] ; BUILD=build by default.
 # Prints key=value lines (docs/spool.md has them as a table).
 set -eu
@@ -25,6 +30,36 @@ echo "# date=$(date -u +%FT%TZ) host=$(hostname) cpu=\"$(grep -m1 'model name' /
 # REPS times and the medians compared.
 REPS=${SPOOL_BENCH_REPS:-3}
 run() { rm -rf "$W/s"; "$BIN" "$@" 2>/dev/null; }
+
+# part 4: paced, direct I/O off vs on in the same run
+paced() {
+  echo "# paced A/B start load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
+  for rc in "2000 16" "8000 64"; do
+    set -- $rc
+    for r in $(seq 1 "$REPS"); do
+      for d in off on; do
+        run paced "$W/s" --rate "$1" --conc "$2" --size 10240 --secs "$SECS" --read --direct $d |
+          sed "s/^/variant=$d /"
+      done
+    done | tee "$W/paced.$1"
+    python3 - "$W/paced.$1" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    kv = dict(x.split("=", 1) for x in line.split() if "=" in x)
+    rows.setdefault(kv["variant"], []).append(kv)
+keys = ["msgs_per_batch", "work_us_per_msg", "iowq_us_per_msg", "kworker_us_per_msg", "spool_us_per_msg"]
+med = {v: {k: statistics.median(float(r[k]) for r in rs) for k in keys} for v, rs in rows.items()}
+for v in ("off", "on"):
+    if v in med:
+        print("median direct=%s rate=%s %s" % (v, rows[v][0]["rate"], " ".join("%s=%.2f" % (k, med[v][k]) for k in keys)))
+if "off" in med and "on" in med and med["on"]["spool_us_per_msg"]:
+    print("ratio spool_us_per_msg off/on = %.2f" % (med["off"]["spool_us_per_msg"] / med["on"]["spool_us_per_msg"]))
+PY
+  done
+  echo "# paced A/B end load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
+}
+if [ "${SPOOL_BENCH_ONLY:-}" = paced ]; then paced; exit 0; fi
 mbs() { sed -E 's/.*MB_per_s=([0-9.]+).*/\1/'; }
 median() { sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 : >"$W/dd.v"; : >"$W/sp.v"; : >"$W/spe.v"
@@ -46,3 +81,5 @@ rm -rf "$W/s"
 "$BIN" recover "$W/s" 2>/dev/null | sed 's/^mode=recover /mode=recover cache=warm /'
 rm -rf "$W/s"
 "$BIN" recovery "$W/s" --n "$N" --size 256 --cold --encrypt 2>/dev/null | sed 's/^mode=recover /mode=recover cache=cold /'
+rm -rf "$W/s"
+paced

@@ -207,6 +207,8 @@ struct cfg_spool {
 	bool encrypt;                 /* seal records with the highest key id (needs keys) */
 	uint32_t segment_mb;
 	uint32_t min_free_mb;         /* free-space guard: below it new mail gets 452 4.3.1 */
+	int direct_io;                /* enum spool_direct_io: auto, on, off */
+	uint32_t commit_delay_us;     /* group commit window (0: none) */
 };
 
 struct cfg_delivery {
@@ -217,6 +219,7 @@ struct cfg_delivery {
 	struct cfg_list sites;        /* struct cfg_site */
 	uint32_t retry_first, retry_cap, max_age, retry_jitter_pct; /* seconds, percent */
 	uint32_t delay_warning_after; /* seconds; 0 = no delay warnings */
+	int chunking;                 /* 0 auto (BDAT when offered), 1 off (always DATA) */
 	struct cfg_backoff {          /* automatic backoff (dataplane/deliver dlv_backoff_policy) */
 		uint32_t window_ms, min_samples, threshold_pct, decrease_pct, floor_pct;
 		uint32_t increase_pct, increase_interval_ms;

@@ -30,6 +30,8 @@ static const char *const listen_tls[] = { "none", "starttls", "implicit", NULL }
 static const char *const tls_modes[] = { "none", "may", "encrypt", "verify", "dane", "mta-sts", NULL };
 static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
 static const char *const unsignable_modes[] = { "reject", "pass", NULL };
+static const char *const spool_dio_modes[] = { "auto", "on", "off", NULL }; /* enum spool_direct_io */
+static const char *const chunking_modes[] = { "auto", "off", NULL };
 static const char *const dkim_canons[] = { "relaxed/relaxed", "relaxed/simple", "simple/relaxed",
 					   "simple/simple", NULL };
 
@@ -394,6 +396,16 @@ const struct cfg_param cfg_spool_params[] = {
 	  "Size of one segment file, MiB." },
 	{ "min_free_mb", CFG_T_U32, "256", 0, 1048576, F(spool.min_free_mb), 0, NULL, NULL,
 	  "Free-space guard: below this much free space new mail is refused with 452 4.3.1, MiB." },
+	{ "direct_io", CFG_T_ENUM, "auto", 0, 0, F(spool.direct_io), 0, spool_dio_modes, NULL,
+	  "Segment writes with O_DIRECT into zero-filled segments, a commit being one durable "
+	  "write (docs/spool.md). auto: where the filesystem supports direct I/O (ext4, xfs), "
+	  "else buffered writes + fdatasync (tmpfs); on: required, start-up fails without it; "
+	  "off: buffered writes + fdatasync." },
+	{ "commit_delay_us", CFG_T_U32, "0", 0, 100000, F(spool.commit_delay_us), 0, NULL, NULL,
+	  "Group commit window: the durable write of a loop turn's messages waits until this many "
+	  "microseconds after the first of them (or 256 messages), so more messages share one "
+	  "write and flush: less CPU per message at low rates, that much more latency before the "
+	  "250. 0 = written at once." },
 };
 
 const struct cfg_param cfg_delivery_params[] = {
@@ -417,6 +429,10 @@ const struct cfg_param cfg_delivery_params[] = {
 	{ "sites", CFG_T_CUSTOM, "[]", 0, 0, F(delivery.sites), 0, NULL, &site_type,
 	  "Sites: [{name, mx: [host or *.suffix]}]. Domains whose best MX host matches share one "
 	  "destination site:NAME; shaping and tls_policy entries may name it (destination: NAME)." },
+	{ "chunking", CFG_T_ENUM, "auto", 0, 0, F(delivery.chunking), 0, chunking_modes, NULL,
+	  "BDAT (RFC 3030) to next hops: auto = when the hop offers CHUNKING (with PIPELINING, "
+	  "MAIL, RCPT and the body leave in one write and are answered in one round trip); off = "
+	  "always DATA." },
 	{ "delay_warning_after", CFG_T_U32, "0", 0, 2592000, F(delivery.delay_warning_after), 0,
 	  NULL, NULL, "Send one \"delayed\" DSN (RFC 3464) for a message still undelivered after "
 	  "this long, seconds; 0 = never." },

@@ -4,6 +4,7 @@
  * (see dkim_keycache.h for why and how). The cache is a small array with LRU eviction:
  * a relay signs for a bounded set of domains per lcore, and a miss only costs one parse.
  */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,59 @@ struct lend {
 	int served;
 };
 static __thread struct lend *cur_lend;
+
+/* The key whose sign template the current thread may use: set only inside
+ * dkim_keycache_eom(). */
+static __thread struct dkim_keycache_ent *cur_sign;
+static __thread int cur_sign_served;	/* a copy of the template was handed out */
+
+typedef int digest_sign_init_fn(EVP_MD_CTX *, EVP_PKEY_CTX **, const EVP_MD *, ENGINE *,
+				EVP_PKEY *);
+static digest_sign_init_fn *real_sign_init;	/* libcrypto's, set once by the probe */
+static int tmpl_ok;				/* the template probe passed */
+
+int EVP_DigestSignInit(EVP_MD_CTX *ctx, EVP_PKEY_CTX **pctx, const EVP_MD *type, ENGINE *e,
+		       EVP_PKEY *pkey)
+{
+	struct dkim_keycache_ent *s = cur_sign;
+	if (s && s->sign_tmpl && s->pk == pkey && !pctx && !type && !e &&
+	    EVP_MD_CTX_copy_ex(ctx, s->sign_tmpl) == 1) {
+		cur_sign_served = 1;
+		return 1;
+	}
+	if (!real_sign_init)	/* before the probe: resolve now (a start-up path) */
+		real_sign_init = (digest_sign_init_fn *)dlsym(RTLD_NEXT, "EVP_DigestSignInit");
+	return real_sign_init ? real_sign_init(ctx, pctx, type, e, pkey) : 0;
+}
+
+/* A context of EVP_DigestSignInit(ctx, NULL, NULL, NULL, pk) to copy from, or NULL. */
+static EVP_MD_CTX *sign_tmpl_new(EVP_PKEY *pk)
+{
+	EVP_MD_CTX *t = EVP_MD_CTX_new();
+	if (t && real_sign_init(t, NULL, NULL, NULL, pk) != 1) {
+		EVP_MD_CTX_free(t);
+		t = NULL;
+	}
+	return t;
+}
+
+/* Does an ed25519 signature made from a copied template equal one from a fresh init? */
+static int tmpl_probe(EVP_PKEY *ed)
+{
+	static const unsigned char msg[32] = "dpmail sign template probe";
+	unsigned char a[64], b[64];
+	size_t la = sizeof(a), lb = sizeof(b);
+	EVP_MD_CTX *t = sign_tmpl_new(ed), *c = EVP_MD_CTX_new(), *f = EVP_MD_CTX_new();
+	int ok = t && c && f && EVP_MD_CTX_copy_ex(c, t) == 1 &&
+		 EVP_DigestSign(c, a, &la, msg, sizeof(msg)) == 1 &&
+		 real_sign_init(f, NULL, NULL, NULL, ed) == 1 &&
+		 EVP_DigestSign(f, b, &lb, msg, sizeof(msg)) == 1 && la == lb &&
+		 memcmp(a, b, la) == 0;
+	EVP_MD_CTX_free(t);
+	EVP_MD_CTX_free(c);
+	EVP_MD_CTX_free(f);
+	return ok;
+}
 
 /* Per algorithm: does libopendkim EVP_PKEY_free() the key it loaded? Set once at start-up. */
 static int lib_frees[DKIM_ALG__MAX];
@@ -108,6 +162,10 @@ static void probe(void)
 		log_err("dkim msg=\"key probe: OpenSSL key generation failed\"");
 		return;
 	}
+	real_sign_init = (digest_sign_init_fn *)dlsym(RTLD_NEXT, "EVP_DigestSignInit");
+	tmpl_ok = real_sign_init && tmpl_probe(ed);
+	if (!tmpl_ok)
+		log_warn("dkim msg=\"sign template probe failed: every ed25519 signature initialises its context\"");
 	int r = probe_alg(idx, DKIM_ALG_RSA_SHA256, rsa);
 	int e = probe_alg(idx, DKIM_ALG_ED25519_SHA256, ed);
 	if (r < 0 || e < 0) {
@@ -136,6 +194,7 @@ int dkim_keycache_init(struct dkim_keycache *kc, unsigned cap)
 
 static void ent_clear(struct dkim_keycache_ent *e)
 {
+	EVP_MD_CTX_free(e->sign_tmpl);	/* holds a reference to pk */
 	EVP_PKEY_free(e->pk);
 	if (e->pem) {
 		OPENSSL_cleanse(e->pem, e->pem_len);
@@ -217,4 +276,21 @@ int dkim_keycache_load(struct dkim_keycache *kc, const struct dkim_key *k, DKIM 
 	}
 	*hit = *hit && l.served;
 	return st == DKIM_STAT_OK ? 0 : -1;
+}
+
+DKIM_STAT dkim_keycache_eom(struct dkim_keycache *kc, const struct dkim_key *k, DKIM *h,
+			    int *tmpl)
+{
+	struct dkim_keycache_ent *e = NULL;
+	for (unsigned i = 0; i < kc->n && !e; i++)
+		if (kc->ent[i].uid == k->uid)
+			e = &kc->ent[i];
+	if (e && tmpl_ok && e->alg == DKIM_ALG_ED25519_SHA256 && !e->sign_tmpl)
+		e->sign_tmpl = sign_tmpl_new(e->pk);	/* once per key and lcore */
+	cur_sign = e;
+	cur_sign_served = 0;
+	DKIM_STAT st = dkim_eom(h, NULL);
+	cur_sign = NULL;
+	*tmpl = cur_sign_served;
+	return st;
 }

@@ -75,6 +75,7 @@ struct dlv_policy {
 	const struct dlv_site *sites;     /* MX host groups sharing one destination */
 	unsigned n_sites;
 	uint64_t delay_warn_us;           /* one "delayed" DSN after this long; 0 = never */
+	bool no_chunking;                 /* delivery.chunking off: DATA even where BDAT is offered */
 };
 
 struct dlv_params {

@@ -867,6 +867,8 @@ void dlv_engine_spool_committed(struct dlv_engine *eng, uint64_t cookie, int res
 void dlv_engine_set_policy(struct dlv_engine *eng, const struct dlv_policy *pol)
 {
 	eng->pol = pol ? pol : &eng->nopol;
+	/* read by the client engine at the start of each transaction (never mid-transaction) */
+	eng->climits.use_bdat = !eng->pol->no_chunking;
 }
 
 void dlv_engine_set_dns(struct dlv_engine *eng, struct ctl_dns *dns)

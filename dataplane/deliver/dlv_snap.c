@@ -146,6 +146,7 @@ static int build_rules(struct dlv_snap *ds, const struct cfg *c)
 	ds->pol.sites = ds->sites;
 	ds->pol.n_sites = dv->sites.n;
 	ds->pol.delay_warn_us = (uint64_t)dv->delay_warning_after * 1000000;
+	ds->pol.no_chunking = dv->chunking == 1;
 	ds->pol.routes = ds->routes;
 	ds->pol.n_routes = dv->routes.n;
 	ds->pol.tls = ds->tls;

@@ -81,6 +81,8 @@ static int spool_setup(struct rly_lcore *st, const struct cfg *c)
 	t.segment_bytes = (uint64_t)c->spool.segment_mb << 20;
 	t.min_free_bytes = (uint64_t)c->spool.min_free_mb << 20;
 	t.encrypt = c->spool.encrypt;
+	t.direct_io = (enum spool_direct_io)c->spool.direct_io;
+	t.commit_delay_us = c->spool.commit_delay_us;
 	st->sp = spool_create(&t, st->lc->index, &cb, &err);
 	if (!st->sp) {
 		log_err("event=startup_failed reason=\"spool %s: %s\"", c->spool.dir, strerror(-err));
@@ -204,6 +206,14 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 	return work + (spool_runnable(st->sp) || rly_core_busy(st->rly));
 }
 
+/* Idle turns on the posix backend block in epoll (woken by the first ready socket) instead of
+ * sleeping a fixed time and polling again. */
+static void rly_lcore_idle_wait(void *ctx, uint32_t max_us)
+{
+	struct rly_lcore *st = ctx;
+	sock_net_wait(st->sock, max_us);
+}
+
 static void rly_params_from_cfg(struct rly_params *p, const struct cfg *c)
 {
 	rly_params_defaults(p);
@@ -258,6 +268,9 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 		if (!(st->sock = sock_net_create(&t, err)))
 			goto err;
 		st->net = sock_net_conn_net(st->sock);
+		dp_lcore_set_idle_wait(lc, rly_lcore_idle_wait, st);
+		/* a spool completion (fdatasync done: 250s to send) ends the idle wait too */
+		sock_net_watch_wakeup(st->sock, spool_wakeup_fd(st->sp));
 	} else {
 		struct conn_net *tcp = tcp_lcore_net(lc);
 		if (!tcp) {

@@ -320,7 +320,8 @@ struct smtp_client_limits {
 	uint64_t block_timeout_us;    /* 3 min */
 	uint64_t final_timeout_us;    /* 10 min */
 	bool use_bdat;                /* use CHUNKING when offered */
-	uint32_t bdat_chunk;          /* octets pulled per BDAT chunk (before canonicalisation) */
+	uint32_t bdat_chunk;          /* most octets pulled per BDAT chunk (before canonicalisation);
+				       * 0 = as many as the output buffer holds */
 };
 
 /* A finished reply: code, enhanced code (may be empty) and the first line's text. */
@@ -400,6 +401,7 @@ struct smtp_client_session {
 	bool mail_ok;                 /* MAIL accepted: the server has a transaction to reset */
 	bool data_sent;               /* DATA written (pipelined with the RCPTs, or after them) */
 	bool rset_pending;            /* RSET pipelined ahead of MAIL: its reply comes first */
+	bool body_early;              /* BDAT chunks follow the RCPTs before their replies */
 	uint32_t messages_done;       /* transactions completed on this connection */
 	uint32_t ext;                 /* enum smtp_ext */
 	uint64_t server_size;         /* SIZE limit advertised (0 = none) */

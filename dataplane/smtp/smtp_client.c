@@ -8,7 +8,11 @@
  * Flow: greeting -> EHLO (HELO if refused) -> STARTTLS when offered and wanted -> EHLO again
  * (capabilities from before TLS are forgotten) -> idle. A message: [RSET on a reused
  * connection] MAIL, RCPT..., DATA (one pipelined group when PIPELINING is offered) and the
- * dot-stuffed body, or BDAT chunks with CHUNKING. Parameters (SIZE, BODY=8BITMIME, SMTPUTF8,
+ * dot-stuffed body, or BDAT chunks with CHUNKING. With PIPELINING and CHUNKING the chunks follow
+ * the last RCPT at once (RFC 3030 + 2920): the whole transaction leaves in one write and all
+ * its replies come back in one wait; a chunk sent for a transaction whose recipients all failed
+ * is answered with an error by the server (it must consume it, RFC 3030 2) and the transaction
+ * fails with the first RCPT error, as "no valid recipients" does with DATA. Parameters (SIZE, BODY=8BITMIME, SMTPUTF8,
  * RET/ENVID/NOTIFY/ORCPT, REQUIRETLS) go out only when offered; a message that needs an
  * extension the server lacks fails locally with the RFC's code before anything is sent.
  *
@@ -48,7 +52,7 @@ void smtp_client_limits_defaults(struct smtp_client_limits *l)
 		.block_timeout_us = 180ull * 1000000,
 		.final_timeout_us = 600ull * 1000000,
 		.use_bdat = true,
-		.bdat_chunk = 2048,
+		.bdat_chunk = 0,
 	};
 }
 
@@ -65,12 +69,29 @@ static void local_reply(struct smtp_reply *r, uint16_t code, const char *ecode, 
 	snprintf(r->text, sizeof(r->text), "%s", text);
 }
 
+/*
+ * BDAT chunks may go out now: in BODY, or (pipelined) right behind the last RCPT while the MAIL
+ * and RCPT replies are still outstanding (body_early), until the LAST chunk or a failure.
+ */
+static bool bdat_streaming(const struct smtp_client_session *c)
+{
+	if (c->bdat_last_sent || c->bdat_stop || c->msg_failed)
+		return false;
+	if (c->state == SMTP_C_BODY)
+		return true;
+	return c->body_early && (c->state == SMTP_C_MAIL || c->state == SMTP_C_RCPT);
+}
+
 /* Output is waiting: queued commands, or body octets that output() will pull. */
 static bool want_output(const struct smtp_client_session *c)
 {
-	return c->out.tail != c->out.head ||
-	       (c->state == SMTP_C_BODY && !c->body_wait && !c->bdat_stop &&
-		(!c->bdat || c->pipelined || c->bdat_pending == 0));
+	if (c->out.tail != c->out.head)
+		return true;
+	if (c->body_wait)
+		return false;
+	if (c->bdat)
+		return bdat_streaming(c) && (c->pipelined || c->bdat_pending == 0);
+	return c->state == SMTP_C_BODY;
 }
 
 static void flush(struct smtp_client_session *c)
@@ -343,18 +364,24 @@ static bool needs_ok(struct smtp_client_session *c, const struct smtp_client_msg
 	return false;
 }
 
-/* MAIL [RCPT... DATA] as one group when pipelining, else MAIL alone. */
-/* Pipelining: as many RCPTs as the output buffer takes, then DATA (not with BDAT). The rest
- * follows as replies free room, so any number of recipients fits a bounded buffer. */
+/* Pipelining: as many RCPTs as the output buffer takes, then DATA, or with BDAT the body
+ * chunks (body_early: output() pulls them). The rest follows as replies free room, so any
+ * number of recipients fits a bounded buffer. */
 static void fill_pipeline(struct smtp_client_session *c)
 {
 	const struct smtp_client_msg *m = c->msg;
 
 	while (c->rcpt_sent < m->nrcpt && smtp_obuf_space(&c->out) >= SMTP_REPLY_RESERVE + 64)
 		send_rcpt(c, c->rcpt_sent);
-	if (c->rcpt_sent == m->nrcpt && !c->bdat && !c->data_sent) {
+	if (c->rcpt_sent < m->nrcpt)
+		return;
+	if (!c->bdat && !c->data_sent) {
 		cmd(c, "DATA", NULL, NULL);
 		c->data_sent = true;
+	} else if (c->bdat && !c->body_early && !c->msg_failed) {
+		c->body_early = true;
+		c->at_bol = true;
+		c->last_cr = false;
 	}
 }
 
@@ -376,7 +403,7 @@ int smtp_client_send(struct smtp_client_session *c, const struct smtp_client_msg
 	c->msg = m;
 	c->rcpt_sent = c->rcpt_replied = c->rcpt_ok = c->bdat_pending = 0;
 	c->msg_failed = c->body_eof = c->body_wait = c->bdat_last_sent = c->bdat_stop = false;
-	c->mail_ok = c->data_sent = c->rset_pending = false;
+	c->mail_ok = c->data_sent = c->rset_pending = c->body_early = false;
 	c->first_err.code = 0;
 	if (!needs_ok(c, m))
 		return 0;
@@ -417,13 +444,25 @@ static void rcpts_done(struct smtp_client_session *c)
 			enter(c, SMTP_C_DATA, c->lim->data_init_timeout_us); /* DATA reply due */
 			return;
 		}
+		if (c->bdat_pending) {
+			/* chunks already sent: the server answers (and discards) each; the transaction
+			 * fails with the first error seen here, then RSET (on_bdat) */
+			c->bdat_stop = true;
+			enter(c, SMTP_C_DOT, c->lim->final_timeout_us);
+			return;
+		}
 		end_txn(c, c->first_err, c->mail_ok);
 		return;
 	}
 	if (c->bdat) {
-		c->at_bol = true;
-		c->last_cr = false;
-		enter(c, SMTP_C_BODY, c->lim->block_timeout_us);
+		if (!c->body_early) {
+			c->at_bol = true;
+			c->last_cr = false;
+		}
+		if (c->bdat_last_sent)
+			enter(c, SMTP_C_DOT, c->lim->final_timeout_us);
+		else
+			enter(c, SMTP_C_BODY, c->lim->block_timeout_us);
 	} else {
 		if (!c->data_sent)
 			cmd(c, "DATA", NULL, NULL);
@@ -784,46 +823,96 @@ static void pump_data(struct smtp_client_session *c)
 	}
 }
 
-static void pump_bdat(struct smtp_client_session *c)
-{
-	uint8_t in[2048], out[2 * sizeof(in) + 2];
-	size_t chunk = c->lim->bdat_chunk && c->lim->bdat_chunk < sizeof(in) ? c->lim->bdat_chunk
-									    : sizeof(in);
+#define BDAT_HDR_MAX 32   /* "BDAT " + 20 digits + " LAST" CRLF */
 
-	while (c->state == SMTP_C_BODY && !c->body_wait && !c->bdat_stop &&
-	       (c->pipelined || c->bdat_pending == 0) &&
-	       smtp_obuf_space(&c->out) > sizeof(out) + 32) {
-		long n = pull(c, in, chunk);
+/*
+ * Appends one BDAT chunk: as many canonical body octets as the output buffer holds (at most
+ * lim->bdat_chunk pulled octets when set), so a message of a few KiB is one or two chunks that
+ * leave in the same write as its MAIL and RCPTs. The header's size is known only after
+ * canonicalisation: the octets are written behind a reserved header slot and moved up to the
+ * header once (a memmove of at most the buffer, far cheaper than a chunk's reply). Returns
+ * false when no chunk could be made now (no room, body not ready, or the session failed).
+ */
+static bool bdat_chunk(struct smtp_client_session *c)
+{
+	uint8_t in[2048];
+	size_t room, o = 0, pulled = 0;
+	size_t cap = c->lim->bdat_chunk ? c->lim->bdat_chunk : SIZE_MAX;
+	char *t = smtp_obuf_tail(&c->out, &room);
+	bool eof = false;
+
+	if (room < BDAT_HDR_MAX + 2 + 256)
+		return false;
+	uint8_t *data = (uint8_t *)t + BDAT_HDR_MAX;
+	size_t avail = room - BDAT_HDR_MAX - 2; /* 2: the CRLF that may end the message */
+	while (pulled < cap && avail - o >= 128) {
+		size_t want = (avail - o) / 2; /* canonicalisation at most doubles */
+		want = want < sizeof(in) ? want : sizeof(in);
+		want = want < cap - pulled ? want : cap - pulled;
+		long n = pull(c, in, want);
 		if (n < 0)
-			return;
-		char hdr[48];
-		size_t o = n ? canon(c, in, (size_t)n, out, false) : 0;
-		if (n == 0 && !c->at_bol) {
-			/* the message ends with CRLF, as with DATA */
-			memcpy(out, "\r\n", 2);
-			o = 2;
-			c->at_bol = true;
-		}
-		int hl = snprintf(hdr, sizeof(hdr), "BDAT %zu%s\r\n", o, n == 0 ? " LAST" : "");
-		smtp_obuf_append(&c->out, hdr, (size_t)hl);
-		smtp_obuf_append(&c->out, out, o);
-		c->bdat_pending++;
+			break; /* not ready (body_wait) or failed (state DONE) */
 		if (n == 0) {
-			c->bdat_last_sent = true;
-			enter(c, SMTP_C_DOT, c->lim->final_timeout_us);
-			return;
+			eof = true;
+			break;
 		}
+		pulled += (size_t)n;
+		o += canon(c, in, (size_t)n, data + o, false);
+	}
+	if (c->state == SMTP_C_DONE || (o == 0 && !eof))
+		return false;
+	if (eof && !c->at_bol) {
+		/* the message ends with CRLF, as with DATA */
+		data[o++] = '\r';
+		data[o++] = '\n';
+		c->at_bol = true;
+	}
+	char hdr[BDAT_HDR_MAX];
+	int hl = snprintf(hdr, sizeof(hdr), "BDAT %zu%s\r\n", o, eof ? " LAST" : "");
+	memcpy(t, hdr, (size_t)hl);
+	memmove(t + hl, data, o);
+	smtp_obuf_commit(&c->out, (size_t)hl + o);
+	c->bdat_pending++;
+	if (eof) {
+		c->bdat_last_sent = true;
+		if (c->state == SMTP_C_BODY)
+			enter(c, SMTP_C_DOT, c->lim->final_timeout_us);
+		/* else early: rcpts_done() enters DOT once the RCPT replies are in */
+	} else {
 		c->deadline = c->now + c->lim->block_timeout_us;
 	}
+	return true;
+}
+
+static void pump_bdat(struct smtp_client_session *c)
+{
+	while (bdat_streaming(c) && !c->body_wait && (c->pipelined || c->bdat_pending == 0))
+		if (!bdat_chunk(c))
+			return;
+}
+
+/*
+ * A pipelined BDAT transaction whose body is not here yet (the spool reads it): its commands
+ * wait for the first chunk so that commands and body leave in one write and the server answers
+ * them in one go; only while the buffer keeps room for that chunk (never a deadlock).
+ */
+static bool hold_for_body(const struct smtp_client_session *c)
+{
+	return c->body_early && c->body_wait && c->bdat_pending == 0 && bdat_streaming(c) &&
+	       smtp_obuf_space(&c->out) >= BDAT_HDR_MAX + 2 + 256;
 }
 
 const char *smtp_client_output(struct smtp_client_session *c, size_t *len)
 {
-	if (c->state == SMTP_C_BODY && !c->body_wait) {
+	if (!c->body_wait) {
 		if (c->bdat)
 			pump_bdat(c);
-		else
+		else if (c->state == SMTP_C_BODY)
 			pump_data(c);
+	}
+	if (hold_for_body(c)) {
+		*len = 0;
+		return c->out.buf + c->out.head;
 	}
 	return smtp_obuf_data(&c->out, len);
 }

@@ -167,11 +167,28 @@ static void hdr_feed(struct smtp_server_session *s, const uint8_t *p, size_t n)
 			}
 			break;
 		case SMTP_H_LINE:
+			if (c != '\n') {
+				/* the rest of a field that is not From: matters only for its length:
+				 * skip to its LF at once (c is counted already) */
+				const uint8_t *nl = memchr(p + i, '\n', n - i);
+				size_t k = nl ? (size_t)(nl - (p + i)) : n - i;
+				if (ds->hdr_size - 1 + k > s->lim->header_max) {
+					dscan_bad(ds, SMTP_DATA_HEADER_TOO_BIG);
+					ds->hst = SMTP_H_DONE;
+					return;
+				}
+				ds->hdr_size += (uint32_t)(k - 1);
+				i += k - 1;
+				break;
+			}
+			ds->hst = SMTP_H_BOL;
+			ds->hdr_pfx_len = 0;
+			break;
 		case SMTP_H_FROM:
 			if (c == '\n') {
 				ds->hst = SMTP_H_BOL;
 				ds->hdr_pfx_len = 0;
-			} else if (ds->hst == SMTP_H_FROM && c != '\r') {
+			} else if (c != '\r') {
 				from_append(ds, c);
 			}
 			break;
@@ -310,6 +327,39 @@ static size_t plain_run(struct smtp_server_session *s, const uint8_t *p, size_t 
 }
 
 /*
+ * Inside a line (SMTP_D_MID): the rest of it and every following ordinary line, that is up to
+ * the first octet that needs the state machine (a CR not followed by LF in this chunk, a bare
+ * LF, a NUL, a line-length stop, a dot at the beginning of a line, the end of the chunk).
+ * Same result as plain_run() + in_line() and the SMTP_D_CR and SMTP_D_BOL steps octet by
+ * octet; content is mostly such lines, and this takes each in one SIMD scan and two compares
+ * instead of four trips through the state switch. Returns octets consumed.
+ */
+static size_t lines(struct smtp_server_session *s, const uint8_t *p, size_t len, size_t *run,
+		    size_t i)
+{
+	struct smtp_dscan *ds = &s->ds;
+	size_t i0 = i;
+
+	for (;;) {
+		i += plain_run(s, p, len, run, i);
+		if (i + 1 >= len || p[i] != '\r' || p[i + 1] != '\n')
+			break;
+		if (*run == RUN_NONE)
+			*run = i; /* an empty line: the run starts at its CR */
+		i += 2;
+		ds->st = SMTP_D_BOL;
+		ds->line_len = 0;
+		if (i >= len || (!ds->bdat && p[i] == '.') || p[i] == '\r' || p[i] == '\n' ||
+		    p[i] == '\0')
+			return i - i0;
+		ds->st = SMTP_D_MID;
+	}
+	if (i < len)
+		i += in_line(s, p, run, i);
+	return i - i0;
+}
+
+/*
  * Scans content octets. For DATA it stops after the terminating <CRLF>.<CRLF> (*end = true)
  * and returns the octets consumed including it; for BDAT it consumes everything given.
  */
@@ -329,14 +379,15 @@ size_t smtp_dscan_feed(struct smtp_server_session *s, const uint8_t *p, size_t l
 				count_octet(s, p, &run, i);
 				ds->st = SMTP_D_DOT;
 				i++;
-			} else {
+			} else if (c == '\r' || c == '\n' || c == '\0') {
 				i += in_line(s, p, &run, i);
+			} else {
+				ds->st = SMTP_D_MID;
+				i += lines(s, p, len, &run, i);
 			}
 			break;
 		case SMTP_D_MID:
-			i += plain_run(s, p, len, &run, i);
-			if (i < len)
-				i += in_line(s, p, &run, i);
+			i += lines(s, p, len, &run, i);
 			break;
 		case SMTP_D_CR:
 			if (c == '\n') {

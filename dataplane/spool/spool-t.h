@@ -15,6 +15,11 @@
 
 #include "conn/conn-t.h"
 
+/* How segments are written (docs/spool.md "Direct I/O"). AUTO: O_DIRECT when the filesystem
+ * reports direct-I/O alignment (statx STATX_DIOALIGN: ext4, xfs, btrfs), else buffered writes
+ * (tmpfs) with a log line; ON: direct I/O or start-up fails; OFF: buffered writes. */
+enum spool_direct_io { SPOOL_DIO_AUTO = 0, SPOOL_DIO_ON, SPOOL_DIO_OFF };
+
 /* Limits and tunables (spool_tunables_defaults() fills the defaults). */
 struct spool_tunables {
 	const char *dir;              /* spool directory: segments; created if missing */
@@ -30,6 +35,18 @@ struct spool_tunables {
 	uint32_t compact_max_live;    /* copy forward the oldest segment's messages when at most
 				       * this many pin it (64); 0 disables compaction */
 	bool encrypt;                 /* seal records with AES-256-GCM (needs spool_key_add/use) */
+	enum spool_direct_io direct_io; /* AUTO */
+	uint32_t prezero_bytes;       /* direct I/O: the active segment is zero-filled (and that made
+				       * durable) this far ahead of the write position, so commits
+				       * overwrite allocated blocks and their fdatasync has no metadata
+				       * to write (4 MiB; 0: no zero-fill) */
+	uint32_t read_cache_bytes;    /* the most recently written records kept in memory for body
+				       * readers (fresh mail is delivered from here, not read back
+				       * from disk) (8 MiB; 0: none) */
+	uint32_t commit_delay_us;     /* group commit window: a batch with commits is written this
+				       * long after its first commit (or at 256 commits), so more
+				       * messages share one durable write: latency for CPU (0: at the
+				       * next spool_poll) */
 };
 
 /* A string given by the caller as (pointer, length); it need not be NUL-terminated. */
@@ -129,10 +146,16 @@ struct spool_stats {
 	uint64_t rec_quarantined;     /* segment tails moved to quarantine */
 	uint64_t rec_incomplete;      /* commit records whose chunks were missing */
 	uint64_t rec_copies;          /* later copies of a message (compaction) applied */
+	/* direct I/O */
+	uint64_t direct;              /* 1 when segments are written with O_DIRECT */
+	uint64_t zero_bytes;          /* bytes zero-filled ahead of the write position */
+	uint64_t read_cache_hits;     /* record reads served from the read cache */
+	uint64_t read_disk;           /* record reads submitted to the kernel */
 };
 
 /* Test-build fault hook: called with each write/fsync completion result; returns the result to
- * use (e.g. -EIO to simulate a failed write). Used by the fault-injection tests (libfiu). */
+ * use (e.g. -EIO to simulate a failed write). Used by the fault-injection tests (libfiu). A
+ * durable write (direct I/O, RWF_DSYNC: no separate fdatasync) passes through both points. */
 enum spool_fault_point { SPOOL_FAULT_WRITE = 0, SPOOL_FAULT_FSYNC };
 typedef int (*spool_fault_fn)(void *arg, enum spool_fault_point pt, int res);
 

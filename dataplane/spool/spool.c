@@ -32,6 +32,9 @@ void spool_tunables_defaults(struct spool_tunables *t)
 	t->compact_min_segments = 8;
 	t->compact_max_live = 64;
 	t->encrypt = false;
+	t->direct_io = SPOOL_DIO_AUTO;
+	t->prezero_bytes = 4u << 20;
+	t->read_cache_bytes = 8u << 20;
 }
 
 static int check_tunables(const struct spool_tunables *t)
@@ -39,7 +42,8 @@ static int check_tunables(const struct spool_tunables *t)
 	if (!t->dir || t->segment_bytes < 4096 || t->segment_bytes > (3ull << 30) ||
 	    t->chunk_bytes < 512 || t->chunk_bytes > (1u << 20) ||
 	    t->stage_bytes < 4 * t->chunk_bytes || t->stage_bytes > (256u << 20) ||
-	    t->ring_entries < 16 || t->max_rcpts == 0)
+	    t->ring_entries < 16 || t->max_rcpts == 0 || (unsigned)t->direct_io > SPOOL_DIO_OFF ||
+	    t->read_cache_bytes > (1u << 30))
 		return -EINVAL;
 	return 0;
 }
@@ -87,12 +91,14 @@ struct spool *spool_create(const struct spool_tunables *t, unsigned core,
 		goto err;
 	}
 	/* No IORING_SETUP_COOP_TASKRUN: a DPDK lcore may make no syscall for a long time, and
-	 * cooperative task running would hold completions back until it does. */
+	 * cooperative task running would hold completions back until it does (with TASKRUN_FLAG
+	 * and io_uring_get_events it works, but measured no better here: docs/spool.md). */
 	e = io_uring_queue_init(t->ring_entries, &sp->ring, 0);
 	if (e < 0)
 		goto err;
 	sp->ring_ok = true;
-	if ((e = spool_stage_init(sp)) || (e = spool_index_init(sp, 1024)))
+	if ((e = spool_stage_init(sp)) || (e = spool_index_init(sp, 1024)) ||
+	    (e = spool_rcache_init(sp)))
 		goto err;
 	sp->space_next_us = 0;
 	*err = 0;
@@ -122,8 +128,10 @@ static void drain(struct spool *sp)
 			free(obj);
 		else if (op == SPOOL_OP_READ)
 			spool_body_read_done(sp, obj, -ECANCELED);
-		else if (op == SPOOL_OP_SPARE_OPEN && res >= 0 && sp->spare)
+		else if (op == SPOOL_OP_SPARE_OPEN && res >= 0 && sp->spare && sp->spare->fd < 0)
 			sp->spare->fd = res;
+		else if (op == SPOOL_OP_SPARE_OPEN && res >= 0 && sp->spare)
+			sp->spare->rfd = res;
 	}
 	spool_body_drop_ready(sp); /* readers not closed by the caller are the caller's leak */
 }
@@ -132,6 +140,12 @@ void spool_free(struct spool *sp)
 {
 	if (!sp)
 		return;
+	if (sp->nsegs) /* recovered: it ran */
+		log_info("spool core=%u stats committed=%" PRIu64 " batches=%" PRIu64 " syncs=%" PRIu64
+			 " bytes_written=%" PRIu64 " zero_bytes=%" PRIu64 " read_cache_hits=%" PRIu64
+			 " read_disk=%" PRIu64 " io_errors=%" PRIu64, sp->core, sp->st.committed,
+			 sp->st.batches, sp->st.fdatasyncs, sp->st.bytes_written, sp->st.zero_bytes,
+			 sp->st.read_cache_hits, sp->st.read_disk, sp->st.io_errors);
 	spool_compact_free(sp); /* before drain: readers still reading are freed by it */
 	if (sp->ring_ok) {
 		drain(sp);
@@ -141,6 +155,8 @@ void spool_free(struct spool *sp)
 	spool_index_fini(sp);
 	spool_stage_fini(sp);
 	spool_seg_free_all(sp);
+	spool_rcache_free(sp);
+	free(sp->zeros);
 	for (uint32_t i = 0; i < sp->nkeys; i++)
 		spool_aead_free(sp->keys[i].aead);
 	if (sp->dirfd >= 0)
@@ -282,7 +298,10 @@ static void dispatch(struct spool *sp, uint64_t ud, int res)
 	void *obj = (void *)(uintptr_t)(ud & ~(uint64_t)7u);
 	switch (op) {
 	case SPOOL_OP_WRITE:
-		spool_batch_done(sp, obj, op, fault(sp, SPOOL_FAULT_WRITE, res));
+		res = fault(sp, SPOOL_FAULT_WRITE, res);
+		if (((struct spool_batch *)obj)->dsync)
+			res = fault(sp, SPOOL_FAULT_FSYNC, res); /* the durable write is the sync too */
+		spool_batch_done(sp, obj, op, res);
 		break;
 	case SPOOL_OP_FSYNC:
 		spool_batch_done(sp, obj, op, fault(sp, SPOOL_FAULT_FSYNC, res));
@@ -296,6 +315,9 @@ static void dispatch(struct spool *sp, uint64_t ud, int res)
 		break;
 	case SPOOL_OP_READ:
 		spool_body_read_done(sp, obj, res);
+		break;
+	case SPOOL_OP_ZERO:
+		spool_dio_zero_done(sp, obj, res);
 		break;
 	case SPOOL_OP_IGNORE:
 		break;
@@ -343,6 +365,7 @@ int spool_poll(struct spool *sp, uint64_t now)
 	}
 	spool_compact_poll(sp);
 	spool_stage_flush(sp);
+	spool_dio_prezero(sp);
 	spool_seg_spare_kick(sp);
 	spool_seg_gc(sp);
 	if (io_uring_sq_ready(&sp->ring))
@@ -357,7 +380,12 @@ bool spool_busy(const struct spool *sp)
 
 bool spool_runnable(const struct spool *sp)
 {
-	return (!sp->flight && sp->stage->len > 0) || sp->ready != NULL;
+	return (!sp->flight && sp->stage->len > 0 && !spool_stage_waiting(sp)) || sp->ready != NULL;
+}
+
+int spool_wakeup_fd(const struct spool *sp)
+{
+	return sp->ring.ring_fd;
 }
 
 int spool_space_check(const struct spool *sp, uint64_t size_hint)

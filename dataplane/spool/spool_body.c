@@ -94,13 +94,23 @@ void spool_body_close(struct spool_body *b)
 
 static int submit_read(struct spool_body *b, uint32_t seq, uint32_t off, uint8_t *dst, uint32_t len)
 {
-	struct spool_seg *s = spool_seg_find(b->sp, seq);
-	if (!s || s->fd < 0)
+	struct spool *sp = b->sp;
+	struct spool_seg *s = spool_seg_find(sp, seq);
+	if (!s || spool_seg_rfd(s) < 0)
 		return -ENOENT;
-	struct io_uring_sqe *sqe = spool_sqe(b->sp, b, SPOOL_OP_READ);
+	if (spool_rcache_get(sp, seq, off, dst, len)) {
+		/* fresh record (direct mode): complete the read now; the piece still reaches the
+		 * caller from spool_poll through the ready list */
+		sp->st.read_cache_hits++;
+		b->busy = true;
+		spool_body_read_done(sp, b, (int)len);
+		return 0;
+	}
+	struct io_uring_sqe *sqe = spool_sqe(sp, b, SPOOL_OP_READ);
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_read(sqe, s->fd, dst, len, off);
+	io_uring_prep_read(sqe, spool_seg_rfd(s), dst, len, off);
+	sp->st.read_disk++;
 	b->busy = true;
 	return 0;
 }

@@ -26,6 +26,7 @@ enum spool_op {
 	SPOOL_OP_SPARE_DSYNC,  /* struct spool */
 	SPOOL_OP_UNLINK,       /* struct spool_seg (freed on completion) */
 	SPOOL_OP_READ,         /* struct spool_body */
+	SPOOL_OP_ZERO,         /* struct spool_seg: zero-fill write or its fdatasync */
 };
 
 struct spool_key {
@@ -35,7 +36,8 @@ struct spool_key {
 
 struct spool_seg {
 	uint32_t seq;
-	int fd;
+	int fd;                 /* writes (O_DIRECT in direct mode) */
+	int rfd;                /* direct mode: a buffered descriptor for reads; else -1 */
 	uint64_t size;          /* bytes allocated: the offset of the next record */
 	uint32_t live;          /* messages and open transactions whose first record is here */
 	uint32_t readers;       /* open body readers */
@@ -44,6 +46,10 @@ struct spool_seg {
 	bool keys_many;
 	bool poisoned;          /* a write or sync failed: nothing more is appended */
 	bool dirty;             /* written since its last completed fdatasync */
+	uint8_t zpending;       /* zero-fill operations in flight (write + fdatasync) */
+	int zres;               /* first error of the zero-fill in flight */
+	uint64_t zeroed;        /* direct mode: blocks below this are allocated, written and durable */
+	uint64_t zstart, zend;  /* the zero-fill in flight */
 	char name[48];
 };
 
@@ -60,12 +66,18 @@ struct spool_bent {
 /* One group-commit batch: records staged contiguously for one segment, written with one write
  * and made durable by one fdatasync linked after it. */
 struct spool_batch {
-	uint8_t *buf;
-	uint32_t len, cap;
+	uint8_t *mem;           /* allocation, aligned for direct I/O */
+	uint8_t *buf;           /* = mem + head: the records */
+	uint32_t len, cap;      /* record bytes staged, room for records */
+	uint32_t head;          /* direct mode: bytes of the segment's last partial block copied in
+				 * front of the records (the write starts at an aligned offset) */
+	uint32_t wlen;          /* bytes submitted (direct mode: head + len padded to the block) */
 	struct spool_seg *seg;  /* NULL while empty */
 	uint64_t off;           /* where buf lands in seg */
 	uint64_t gen;
 	bool sync;              /* holds records that must be durable */
+	bool dsync;             /* direct mode: made durable by its write (RWF_DSYNC), no fdatasync */
+	uint64_t sync_since;    /* when its first commit was staged (commit_delay_us) */
 	struct spool_seg *also_sync; /* a previous segment with unsynced chunks to sync too */
 	struct spool_bent *ents;
 	uint32_t nents, entcap;
@@ -73,7 +85,8 @@ struct spool_batch {
 	uint8_t pending;        /* io_uring operations not yet completed */
 };
 
-enum spool_spare_state { SPOOL_SPARE_NONE = 0, SPOOL_SPARE_OPENING, SPOOL_SPARE_SYNCING, SPOOL_SPARE_READY };
+enum spool_spare_state { SPOOL_SPARE_NONE = 0, SPOOL_SPARE_OPENING, SPOOL_SPARE_OPENING_R,
+			 SPOOL_SPARE_SYNCING, SPOOL_SPARE_READY };
 
 /* A queued message: packed, strings and recipient states follow in data[]:
  * data[0..env_len) is the envelope blob (spool_record.h), then nrcpt status bytes. */
@@ -120,6 +133,15 @@ struct spool {
 	struct spool_callbacks cb;
 	struct io_uring ring;
 	bool ring_ok;
+	/* direct I/O (spool_dio.c) */
+	bool direct;
+	uint32_t align;         /* direct mode: offset, length and memory alignment of writes */
+	uint8_t *zeros;         /* direct mode: an aligned zero buffer for zero-fill */
+	uint8_t *tailblk;       /* the last partial block of the last batch staged (align bytes) */
+	uint32_t tail_seq;      /* its segment (0: none) */
+	uint64_t tail_off;      /* its aligned offset in the segment */
+	uint64_t zero_retry_us;
+	struct spool_rcache *rc; /* read cache of recent batches */
 	uint32_t inflight;      /* io_uring operations submitted and not reaped */
 	/* segments, sorted by seq; the last one is the active segment */
 	struct spool_seg **segs;
@@ -179,6 +201,8 @@ int spool_stage_rec(struct spool *sp, uint8_t type, const struct spool_part *par
 		    bool chunk, struct spool_chunk_ref *where);
 int spool_stage_ent(struct spool *sp, uint8_t kind, uint64_t cookie, struct spool_msg *m);
 void spool_stage_flush(struct spool *sp);
+/* True while the stage waits for its group commit window (commit_delay_us). */
+bool spool_stage_waiting(const struct spool *sp);
 void spool_batch_done(struct spool *sp, struct spool_batch *b, enum spool_op op, int res);
 int spool_stage_init(struct spool *sp);
 void spool_stage_fini(struct spool *sp);
@@ -217,6 +241,26 @@ void spool_txn_free_all(struct spool *sp);
 struct spool_txn *spool_txn_begin_copy(struct spool *sp, const struct spool_msg *m, int *err);
 /* Stages the copy's commit record and its STATE; completion updates the message in place. */
 int spool_txn_commit_copy(struct spool_txn *tx, const void *prefix, size_t prefix_len);
+
+/* spool_dio.c */
+/* Decides direct I/O for the spool from a freshly created segment fd (statx alignment); logs
+ * the outcome once. Returns 0, or -EINVAL when direct_io is ON and unsupported. */
+int spool_dio_setup(struct spool *sp, int fd);
+/* Opens segment `name` for writing (O_DIRECT in direct mode) and reading; blocking. */
+int spool_dio_open_seg(struct spool *sp, struct spool_seg *s, int flags);
+/* The descriptor body readers use. */
+int spool_seg_rfd(const struct spool_seg *s);
+/* Submits the next zero-fill step of the active segment when it is due. */
+void spool_dio_prezero(struct spool *sp);
+void spool_dio_zero_done(struct spool *sp, struct spool_seg *s, int res);
+/* True when a write of [off, end) must wait for the zero-fill in flight (it overlaps). */
+bool spool_dio_overlaps_zero(const struct spool_seg *s, uint64_t off, uint64_t end);
+uint32_t spool_dio_round(const struct spool *sp, uint64_t v); /* v rounded up to align */
+/* Read cache: keeps the bytes of completed batches; lookup copies a whole record out. */
+int spool_rcache_init(struct spool *sp);
+void spool_rcache_free(struct spool *sp);
+void spool_rcache_put(struct spool *sp, uint32_t seq, uint64_t off, const uint8_t *data, uint32_t len);
+bool spool_rcache_get(struct spool *sp, uint32_t seq, uint64_t off, uint8_t *dst, uint32_t len);
 
 /* spool_compact.c */
 void spool_compact_poll(struct spool *sp);

@@ -16,10 +16,59 @@
 #include "spool/spool-t.h"
 
 #if defined(__SSE4_2__)
+/* CRC32C with the SSE4.2 instruction. One crc32 chain is bound by the instruction's latency
+ * (8 bytes per 3 cycles); long inputs run three independent chains over three consecutive
+ * lanes instead (the throughput: 8 bytes a cycle) and join them: in the raw (unconditioned)
+ * register, continuing over n more bytes is crc(0, more) ^ crc * x^(8n) mod P, a carry-less
+ * multiplication by a constant. The body of every message passes through here 2-4 times. */
+#define CRC32C_POLY 0x82F63B78u /* reflected */
+
+/* a * b mod P, reflected (bit 31 is x^0) */
+static uint32_t crc_mulmod(uint32_t a, uint32_t b)
+{
+	uint32_t p = 0;
+	for (uint32_t m = 1u << 31; m; m >>= 1) {
+		if (a & m)
+			p ^= b;
+		b = b & 1 ? (b >> 1) ^ CRC32C_POLY : b >> 1;
+	}
+	return p;
+}
+
+/* x^(8n) mod P for the lane sizes (tests/unit/spool/spool_record_test.c checks them) */
+static const struct crc_lane { uint32_t len, k1, k2; } crc_lanes[2] = {
+	{ 2048, 0x0d65762au, 0x35d73a62u }, /* k1 = x^(8*2048), k2 = x^(8*4096) */
+	{ 256, 0x88e56f72u, 0x74c360a4u },  /* k1 = x^(8*256), k2 = x^(8*512) */
+};
+
+static uint64_t crc_lanes3(uint64_t c, const uint8_t **pp, size_t *len, const struct crc_lane *l)
+{
+	const uint8_t *p = *pp;
+	while (*len >= 3 * (size_t)l->len) {
+		uint64_t c1 = 0, c2 = 0;
+		for (uint32_t i = 0; i < l->len; i += 8) {
+			uint64_t v0, v1, v2;
+			memcpy(&v0, p + i, 8);
+			memcpy(&v1, p + l->len + i, 8);
+			memcpy(&v2, p + 2 * l->len + i, 8);
+			c = _mm_crc32_u64(c, v0);
+			c1 = _mm_crc32_u64(c1, v1);
+			c2 = _mm_crc32_u64(c2, v2);
+		}
+		c = crc_mulmod((uint32_t)c, l->k2) ^ crc_mulmod((uint32_t)c1, l->k1) ^ (uint32_t)c2;
+		p += 3 * l->len;
+		*len -= 3 * (size_t)l->len;
+	}
+	*pp = p;
+	return c;
+}
+
 uint32_t spool_crc32c(uint32_t crc, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 	uint64_t c = ~crc;
+	for (unsigned i = 0; i < 2; i++)
+		c = crc_lanes3(c, &p, &len, &crc_lanes[i]);
 	while (len >= 8) {
 		uint64_t v;
 		memcpy(&v, p, 8);

@@ -382,6 +382,7 @@ static int recover_one(struct rcv *rc, uint32_t seq, uint8_t **buf, size_t *cap)
 	if (!s)
 		return -ENOMEM;
 	s->seq = seq;
+	s->rfd = -1; /* recovered segments are read only: one buffered descriptor */
 	spool_seg_name(sp, seq, s->name, sizeof(s->name));
 	s->fd = openat(sp->dirfd, s->name, O_RDWR | O_CLOEXEC);
 	struct stat st;

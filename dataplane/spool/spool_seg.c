@@ -76,6 +76,7 @@ static struct spool_seg *seg_new(struct spool *sp, uint32_t seq)
 		return NULL;
 	s->seq = seq;
 	s->fd = -1;
+	s->rfd = -1;
 	spool_seg_name(sp, seq, s->name, sizeof(s->name));
 	return s;
 }
@@ -96,14 +97,18 @@ int spool_seg_open_active(struct spool *sp, uint64_t now_us)
 	struct spool_seg *s = seg_new(sp, sp->next_seq);
 	if (!s)
 		return -ENOMEM;
-	int e;
-	s->fd = openat(sp->dirfd, s->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (s->fd < 0 || fsync(sp->dirfd) < 0 || (e = spool_seg_insert(sp, s)) != 0) {
+	int e = spool_dio_open_seg(sp, s, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC);
+	if (!e && fsync(sp->dirfd) < 0)
 		e = -errno;
+	if (!e)
+		e = spool_seg_insert(sp, s);
+	if (e) {
 		if (s->fd >= 0)
 			close(s->fd);
+		if (s->rfd >= 0)
+			close(s->rfd);
 		free(s);
-		return e ? e : -EIO;
+		return e;
 	}
 	sp->st.segments_created++;
 	activated(sp, s);
@@ -150,14 +155,26 @@ void spool_seg_spare_kick(struct spool *sp)
 	sp->spare = s;
 	sp->spare_state = SPOOL_SPARE_OPENING;
 	struct io_uring_sqe *sqe = spool_sqe(sp, sp, SPOOL_OP_SPARE_OPEN);
-	io_uring_prep_openat(sqe, sp->dirfd, s->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int dio = sp->direct ? O_DIRECT : 0;
+	io_uring_prep_openat(sqe, sp->dirfd, s->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | dio, 0600);
 }
 
 void spool_seg_spare_done(struct spool *sp, enum spool_op op, int res)
 {
 	struct spool_seg *s = sp->spare;
+	if (op == SPOOL_OP_SPARE_OPEN && res >= 0 && sp->spare_state == SPOOL_SPARE_OPENING &&
+	    sp->direct) {
+		s->fd = res; /* O_DIRECT for writes; then a buffered descriptor for readers */
+		sp->spare_state = SPOOL_SPARE_OPENING_R;
+		struct io_uring_sqe *sqe = spool_sqe(sp, sp, SPOOL_OP_SPARE_OPEN);
+		io_uring_prep_openat(sqe, sp->dirfd, s->name, O_RDONLY | O_CLOEXEC, 0);
+		return;
+	}
 	if (op == SPOOL_OP_SPARE_OPEN && res >= 0) {
-		s->fd = res;
+		if (sp->spare_state == SPOOL_SPARE_OPENING_R)
+			s->rfd = res;
+		else
+			s->fd = res;
 		sp->spare_state = SPOOL_SPARE_SYNCING;
 		struct io_uring_sqe *sqe = spool_sqe(sp, sp, SPOOL_OP_SPARE_DSYNC);
 		io_uring_prep_fsync(sqe, sp->dirfd, 0);
@@ -173,6 +190,8 @@ void spool_seg_spare_done(struct spool *sp, enum spool_op op, int res)
 	sp->st.io_errors++;
 	if (s->fd >= 0)
 		close(s->fd); /* an empty file: the next recovery removes it */
+	if (s->rfd >= 0)
+		close(s->rfd);
 	free(s);
 	sp->spare = NULL;
 	sp->spare_state = SPOOL_SPARE_NONE;
@@ -198,7 +217,7 @@ void spool_seg_unref(struct spool *sp, struct spool_seg *s)
 
 static bool seg_busy(const struct spool *sp, const struct spool_seg *s)
 {
-	return s->live || s->readers || s == sp->stage->seg || (sp->flight && sp->flight->seg == s) ||
+	return s->live || s->readers || s->zpending || s == sp->stage->seg || (sp->flight && sp->flight->seg == s) ||
 	       (sp->flight && sp->flight->also_sync == s) || s == sp->prev_dirty;
 }
 
@@ -206,9 +225,15 @@ void spool_seg_gc(struct spool *sp)
 {
 	while (sp->nsegs > 1 && !seg_busy(sp, sp->segs[0])) {
 		struct spool_seg *s = sp->segs[0];
-		if (io_uring_sq_space_left(&sp->ring) < 2)
+		if (io_uring_sq_space_left(&sp->ring) < 3)
 			io_uring_submit(&sp->ring);
-		struct io_uring_sqe *sqe = spool_sqe(sp, NULL, SPOOL_OP_IGNORE);
+		struct io_uring_sqe *sqe;
+		if (s->rfd >= 0) {
+			sqe = spool_sqe(sp, NULL, SPOOL_OP_IGNORE);
+			io_uring_prep_close(sqe, s->rfd);
+			s->rfd = -1;
+		}
+		sqe = spool_sqe(sp, NULL, SPOOL_OP_IGNORE);
 		io_uring_prep_close(sqe, s->fd);
 		sqe->flags |= IOSQE_IO_LINK;
 		sqe = spool_sqe(sp, s, SPOOL_OP_UNLINK);
@@ -233,6 +258,8 @@ void spool_seg_free_all(struct spool *sp)
 	for (uint32_t i = 0; i < sp->nsegs; i++) {
 		if (sp->segs[i]->fd >= 0)
 			close(sp->segs[i]->fd);
+		if (sp->segs[i]->rfd >= 0)
+			close(sp->segs[i]->rfd);
 		free(sp->segs[i]);
 	}
 	free(sp->segs);
@@ -241,6 +268,8 @@ void spool_seg_free_all(struct spool *sp)
 	if (sp->spare) {
 		if (sp->spare->fd >= 0)
 			close(sp->spare->fd);
+		if (sp->spare->rfd >= 0)
+			close(sp->spare->rfd);
 		free(sp->spare);
 		sp->spare = NULL;
 	}

@@ -7,6 +7,10 @@
  * while it syncs, the next turn's records accumulate, so batches grow with load and the cost of
  * an fdatasync is shared by every message of the batch. Acknowledgements leave only from
  * spool_batch_done(), i.e. after the completion of the fdatasync that covers them.
+ * In direct mode (spool_dio.c) the write starts at the block boundary before the batch (the
+ * segment's last partial block is copied in front of the records) and ends padded with zeros,
+ * and a batch that must be durable is usually ONE write with RWF_DSYNC instead of write +
+ * fdatasync.
  */
 #include "spool/spool_int.h"
 
@@ -17,27 +21,50 @@
 
 #include "log.h"
 
+#define BATCH_PAD 4096u /* room for the head block and the padding besides the records */
+
 static void batch_reset(struct spool_batch *b)
 {
+	b->head = 0;
+	b->buf = b->mem;
+	b->wlen = 0;
 	b->len = 0;
 	b->seg = NULL;
 	b->off = 0;
 	b->sync = false;
+	b->dsync = false;
 	b->also_sync = NULL;
 	b->nents = 0;
 	b->result = 0;
 	b->pending = 0;
 }
 
+/* (Re)allocates the buffer of b for cap record bytes, aligned for direct I/O, keeping what is
+ * staged. Layout: mem (aligned: where the write starts) = the head block (direct mode), then
+ * the records at buf = mem + head, then the zero padding to the next block. */
+static int batch_alloc(struct spool_batch *b, uint32_t cap)
+{
+	void *m;
+	if (posix_memalign(&m, BATCH_PAD, (size_t)cap + 2u * BATCH_PAD))
+		return -ENOMEM;
+	if (b->mem)
+		memcpy(m, b->mem, b->head + b->len);
+	free(b->mem);
+	b->mem = m;
+	b->buf = b->mem + b->head;
+	b->cap = cap;
+	return 0;
+}
+
 int spool_stage_init(struct spool *sp)
 {
+	if (!sp->tailblk && !(sp->tailblk = malloc(BATCH_PAD)))
+		return -ENOMEM;
 	for (int i = 0; i < 2; i++) {
 		struct spool_batch *b = &sp->b[i];
-		b->cap = 1u << 20;
-		b->buf = malloc(b->cap);
 		b->entcap = 256;
 		b->ents = malloc(b->entcap * sizeof(*b->ents));
-		if (!b->buf || !b->ents)
+		if (!b->ents || batch_alloc(b, 1u << 20))
 			return -ENOMEM;
 		batch_reset(b);
 	}
@@ -54,9 +81,10 @@ void spool_stage_fini(struct spool *sp)
 		for (uint32_t k = 0; k < b->nents; k++)
 			if (b->ents[k].kind == SPOOL_BENT_COMMIT)
 				free(b->ents[k].msg);
-		free(b->buf);
+		free(b->mem);
 		free(b->ents);
 	}
+	free(sp->tailblk);
 }
 
 static int grow(struct spool_batch *b, uint32_t need)
@@ -66,12 +94,7 @@ static int grow(struct spool_batch *b, uint32_t need)
 	uint32_t cap = b->cap;
 	while (cap < need)
 		cap *= 2;
-	uint8_t *nb = realloc(b->buf, cap);
-	if (!nb)
-		return -ENOMEM;
-	b->buf = nb;
-	b->cap = cap;
-	return 0;
+	return batch_alloc(b, cap);
 }
 
 /* Binds an empty stage to the segment its records go to; a fresh segment starts with SEGHDR. */
@@ -84,6 +107,16 @@ static int stage_bind(struct spool *sp)
 	b->seg = s;
 	b->off = s->size;
 	b->gen = ++sp->batch_gen;
+	if (sp->direct && s->size % sp->align) {
+		/* the write starts at the block boundary: the partial block already written is
+		 * written again, identical, in front of the records */
+		uint32_t head = (uint32_t)(s->size % sp->align);
+		if (sp->tail_seq != s->seq || sp->tail_off != s->size - head)
+			return -EIO; /* never: every batch leaves its last block in tailblk */
+		memcpy(b->mem, sp->tailblk, head);
+		b->head = head;
+		b->buf = b->mem + head;
+	}
 	if (s->size == 0) {
 		uint8_t hdr[18];
 		struct spool_wbuf w = { .p = hdr };
@@ -166,16 +199,42 @@ int spool_stage_ent(struct spool *sp, uint8_t kind, uint64_t cookie, struct spoo
 		b->entcap *= 2;
 	}
 	b->ents[b->nents++] = (struct spool_bent){ .cookie = cookie, .msg = m, .kind = kind };
+	if (!b->sync)
+		b->sync_since = sp->now;
 	b->sync = true;
 	return 0;
 }
 
+#define COMMIT_WINDOW_MAX 256u /* commits that end the window early */
+
+bool spool_stage_waiting(const struct spool *sp)
+{
+	const struct spool_batch *b = sp->stage;
+	return sp->t.commit_delay_us && b->sync && b->nents < COMMIT_WINDOW_MAX &&
+	       b->len < sp->t.stage_bytes / 2 && sp->now < b->sync_since + sp->t.commit_delay_us;
+}
+
 static void batch_complete(struct spool *sp, struct spool_batch *b);
+
+/* Direct mode: pads the write to the block and keeps its last partial block for the next batch
+ * of the segment (which starts by writing it again). */
+static void keep_tail(struct spool *sp, struct spool_batch *b, uint64_t wstart)
+{
+	uint32_t end = b->head + b->len, full = end & ~(sp->align - 1);
+	uint8_t *w = b->mem;
+	memset(w + end, 0, b->wlen - end);
+	sp->tail_seq = 0;
+	if (end == full)
+		return;
+	memcpy(sp->tailblk, w + full, end - full);
+	sp->tail_seq = b->seg->seq;
+	sp->tail_off = wstart + full;
+}
 
 void spool_stage_flush(struct spool *sp)
 {
 	struct spool_batch *b = sp->stage;
-	if (sp->flight || b->len == 0)
+	if (sp->flight || b->len == 0 || spool_stage_waiting(sp))
 		return;
 	struct spool_seg *s = b->seg;
 	if (s->poisoned) {
@@ -194,12 +253,26 @@ void spool_stage_flush(struct spool *sp)
 		b->sync = true;
 	if (b->sync && sp->prev_dirty && sp->prev_dirty != s && !sp->prev_dirty->poisoned)
 		b->also_sync = sp->prev_dirty;
+	uint64_t wstart = b->off - b->head;
+	b->wlen = sp->direct ? spool_dio_round(sp, b->head + b->len) : b->len;
+	if (sp->direct && spool_dio_overlaps_zero(s, wstart, wstart + b->wlen))
+		return; /* the zero-fill step in flight covers this range: next turn */
 	if (io_uring_sq_space_left(&sp->ring) < 3)
 		io_uring_submit(&sp->ring);
+	if (sp->direct)
+		keep_tail(sp, b, wstart);
 	struct io_uring_sqe *sqe = spool_sqe(sp, b, SPOOL_OP_WRITE);
-	io_uring_prep_write(sqe, s->fd, b->buf, b->len, b->off);
+	io_uring_prep_write(sqe, s->fd, b->mem, b->wlen, wstart);
 	b->pending = 1;
-	if (b->sync) {
+	if (b->sync && sp->direct && !s->dirty && !b->also_sync) {
+		/* one durable write: RWF_DSYNC completes after the device cache flush (or as a FUA
+		 * write); with no io-wq hand-off for a separate fdatasync. Only when nothing written
+		 * before in this segment waits for a sync: a FUA write makes itself durable, not
+		 * earlier writes (those batches take the fdatasync below). */
+		sqe->rw_flags = RWF_DSYNC;
+		b->dsync = true;
+		sp->st.fdatasyncs++;
+	} else if (b->sync) {
 		sqe->flags |= IOSQE_IO_LINK;
 		sqe = spool_sqe(sp, b, SPOOL_OP_FSYNC);
 		io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
@@ -213,13 +286,11 @@ void spool_stage_flush(struct spool *sp)
 			sp->st.fdatasyncs++;
 			sp->prev_dirty = NULL;
 		}
-		s->dirty = false;
-	} else {
-		s->dirty = true;
 	}
+	s->dirty = !b->sync;
 	spool_trace(sp, 'W');
 	sp->st.batches++;
-	sp->st.bytes_written += b->len;
+	sp->st.bytes_written += b->wlen;
 	sp->flight = b;
 	sp->stage = b == &sp->b[0] ? &sp->b[1] : &sp->b[0];
 	batch_reset(sp->stage);
@@ -239,6 +310,8 @@ static void batch_complete(struct spool *sp, struct spool_batch *b)
 		log_warn("spool core=%u seg=%s op=commit err=%d msgs=%u: segment closed",
 			 sp->core, b->seg->name, r, b->nents);
 	}
+	if (r == 0)
+		spool_rcache_put(sp, b->seg->seq, b->off, b->buf, b->len); /* before readers start */
 	for (uint32_t i = 0; i < b->nents; i++) {
 		struct spool_bent *e = &b->ents[i];
 		struct spool_msg *m = e->msg;
@@ -271,14 +344,14 @@ static void batch_complete(struct spool *sp, struct spool_batch *b)
 
 void spool_batch_done(struct spool *sp, struct spool_batch *b, enum spool_op op, int res)
 {
-	if (op == SPOOL_OP_WRITE && res >= 0 && (uint32_t)res != b->len)
+	if (op == SPOOL_OP_WRITE && res >= 0 && (uint32_t)res != b->wlen)
 		res = -EIO; /* short write: the tail is not on disk */
 	if (res == -ECANCELED)
 		res = -EIO; /* a linked operation after a failed one */
 	if (res < 0 && b->result == 0)
 		b->result = res;
-	if (op == SPOOL_OP_FSYNC && res >= 0)
-		spool_trace(sp, 'S');
+	if ((op == SPOOL_OP_FSYNC || (op == SPOOL_OP_WRITE && b->dsync)) && res >= 0)
+		spool_trace(sp, 'S'); /* durable */
 	if (--b->pending == 0)
 		batch_complete(sp, b);
 }

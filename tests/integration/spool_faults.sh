@@ -34,4 +34,20 @@ for enc in "" --encrypt; do
   grep '^HAVE .* ok ' "$W/verify.$name" | awk '{print $2}' | sort >"$W/have"
   t_check "$name: every acknowledged message present" [ "$(comm -23 "$W/acked" "$W/have" | wc -l)" -eq 0 ]
 done
+
+# fdatasync failures alone. On a filesystem with direct I/O (ext4 /tmp here) a commit batch is
+# ONE durable write (RWF_DSYNC) and no fdatasync: the spool/fsync point then fails that write,
+# and the messages it carried must still get 451 and never be acknowledged.
+fiu-run -c 'enable_random name=spool/fsync,probability=0.1' \
+  "$DRV" gen "$W/fsync" --fiu --n 400 --conc 16 --max 40000 >"$W/gen.fsync" 2>"$W/err.fsync"
+rc=$?
+ack=$(grep -c '^ACK' "$W/gen.fsync"); err=$(grep -c '^ERR' "$W/gen.fsync")
+mode=$(grep -o 'direct_io=[a-z]*' "$W/err.fsync" | head -1)
+echo "fsync only ($mode): acknowledged=$ack failed_451=$err"
+t_check "fsync only: driver finished (exit $rc)" [ "$rc" -eq 0 ]
+t_check "fsync only: failed syncs answered 451" [ "$err" -gt 0 ]
+"$DRV" verify "$W/fsync" --max 40000 >"$W/verify.fsync" 2>/dev/null
+grep '^ACK' "$W/gen.fsync" | awk '{print $2}' | sort >"$W/acked"
+grep '^HAVE .* ok ' "$W/verify.fsync" | awk '{print $2}' | sort >"$W/have"
+t_check "fsync only: every acknowledged message present" [ "$(comm -23 "$W/acked" "$W/have" | wc -l)" -eq 0 ]
 t_done

@@ -17,6 +17,8 @@ trap 'umount "$W/mnt" 2>/dev/null; t_cleanup' EXIT
   >"$W/gen" 2>"$W/gen.err"
 rc=$?
 t_check "driver ran to the end (exit $rc)" [ "$rc" -eq 0 ]
+t_check "tmpfs has no direct I/O: buffered writes, said at start-up" \
+  grep -q 'direct_io=unsupported' "$W/gen.err"
 full=$(grep -c '^FULL' "$W/gen"); ack=$(grep -c '^ACK' "$W/gen"); err=$(grep -c '^ERR' "$W/gen")
 echo "acknowledged=$ack refused_452=$full failed_451=$err"
 t_check "guard refused mail when space ran low (452 4.3.1)" [ "$full" -gt 0 ]

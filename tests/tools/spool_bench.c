@@ -9,13 +9,24 @@
  *       in a fresh process (--cold: the segment files are evicted from the page cache first, with
  *       fadvise) and reports the memory the queue costs (RSS delta and accounted bytes per
  *       message). `spool_bench recover DIR [--encrypt]` is that second step alone.
- * One line of key=value results per run. The loop polls without sleeping, like an lcore.
+ *   spool_bench paced DIR [--rate R] [--conc C] [--size B] [--secs S] [--encrypt] [--read]
+ *                         [--direct auto|on|off] [--rcache BYTES] [--prezero BYTES]
+ *                         [--commit-delay US]
+ *       open loop like the relay: R messages per second (at most C waiting for their
+ *       acknowledgement), each read back through a body reader after its acknowledgement with
+ *       --read (as delivery does); the loop sleeps when it has nothing to do. Reports the CPU per
+ *       message split by who spends it: the polling thread during turns that did work, the
+ *       process's other threads (io_uring io-wq workers), and kernel kworker threads of the
+ *       whole machine (writeback, block completion; noisy on a shared machine).
+ * One line of key=value results per run. The commit loop polls without sleeping, like an lcore.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,22 +39,59 @@ struct bench {
 	struct spool *sp;
 	bool *waiting;
 	uint64_t acked, failed;
+	bool read;                /* paced --read: read each message back after its ack */
+	struct spool_body **rd;   /* per session: the reader in progress */
+	uint64_t *qids;
+	uint64_t read_ok, read_bad, read_bytes;
+	uint64_t *t_commit;       /* paced: when session i committed (for the ack latency) */
+	uint32_t *lat_us;         /* paced: commit -> acknowledgement latencies */
+	size_t nlat, latcap;
 };
 
 static void on_commit(void *arg, uint64_t cookie, int result, uint64_t qid)
 {
 	struct bench *b = arg;
 	(void)qid;
-	b->waiting[cookie] = false;
 	if (result)
 		b->failed++;
 	else
 		b->acked++;
+	if (b->t_commit && b->nlat < b->latcap)
+		b->lat_us[b->nlat++] = (uint32_t)(spool_test_now() - b->t_commit[cookie]);
+	if (!b->read || result) {
+		b->waiting[cookie] = false;
+		return;
+	}
+	int err;
+	b->rd[cookie] = spool_body_open(b->sp, qid, &err);
+	if (!b->rd[cookie] || spool_body_next(b->rd[cookie], cookie)) {
+		b->read_bad++;
+		if (b->rd[cookie])
+			spool_body_close(b->rd[cookie]);
+		b->rd[cookie] = NULL;
+		b->waiting[cookie] = false;
+	}
 }
 
 static void on_body(void *a, uint64_t c, int r, const uint8_t *d, uint32_t l)
 {
-	(void)a, (void)c, (void)r, (void)d, (void)l;
+	struct bench *b = a;
+	(void)d;
+	if (!b->rd || !b->rd[c])
+		return;
+	if (r > 0) {
+		b->read_bytes += l;
+		if (spool_body_next(b->rd[c], c) == 0)
+			return;
+		r = -EIO;
+	}
+	if (r == 0)
+		b->read_ok++;
+	else
+		b->read_bad++;
+	spool_body_close(b->rd[c]);
+	b->rd[c] = NULL;
+	b->waiting[c] = false;
 }
 
 static const struct spool_rcpt rcpts[2] = {
@@ -54,10 +102,21 @@ static const char pfx[] = "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;
 			  "s=sel; h=from:to:subject; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; "
 			  "b=placeholder\r\n";
 
+static enum spool_direct_io direct_io = SPOOL_DIO_AUTO; /* --direct auto|on|off */
+static long rcache_bytes = -1, prezero_bytes = -1;       /* --rcache B, --prezero B */
+static long commit_delay_us = -1;                        /* --commit-delay US */
+
 static struct spool *open_spool(const char *dir, bool enc, struct bench *b)
 {
 	struct spool_tunables t;
 	spool_tunables_defaults(&t);
+	t.direct_io = direct_io;
+	if (rcache_bytes >= 0)
+		t.read_cache_bytes = (uint32_t)rcache_bytes;
+	if (prezero_bytes >= 0)
+		t.prezero_bytes = (uint32_t)prezero_bytes;
+	if (commit_delay_us >= 0)
+		t.commit_delay_us = (uint32_t)commit_delay_us;
 	t.dir = dir;
 	t.min_free_bytes = 64ull << 20;
 	t.encrypt = enc;
@@ -96,6 +155,8 @@ static bool one(struct bench *b, unsigned i, const uint8_t *body, size_t size, u
 		if (got < size)
 			spool_poll(b->sp, spool_test_now()); /* stage full: let the batch go */
 	}
+	if (b->t_commit)
+		b->t_commit[i] = spool_test_now();
 	if (spool_msg_commit(tx, pfx, sizeof(pfx) - 1, i))
 		return false;
 	b->waiting[i] = true;
@@ -156,6 +217,154 @@ static int run_commit(const char *dir, unsigned conc, size_t size, double secs, 
 	free(body);
 	free(b.waiting);
 	return 0;
+}
+
+static int cmp_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, c = *(const uint32_t *)y;
+	return a < c ? -1 : a > c;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU nanoseconds of the kworker threads of the machine (writeback, block and dio completion
+ * work): the kernel's share of the spool that no getrusage shows. Other jobs add noise.
+ * Called with base == NULL it records each kworker's time in *snap; with a base it returns the
+ * time spent since then (threads that appeared meanwhile count whole, vanished ones not). */
+struct kw_snap {
+	int n;
+	int pid[4096];
+	uint64_t ns[4096];
+};
+
+static uint64_t kworker_ns(struct kw_snap *snap, const struct kw_snap *base)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	uint64_t sum = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	snap->n = 0;
+	while (d && (de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		char p[300], buf[512];
+		snprintf(p, sizeof(p), "/proc/%s/stat", de->d_name);
+		FILE *f = fopen(p, "r");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		char *c = strchr(buf, '('), *e = strrchr(buf, ')');
+		if (!c || !e || strncmp(c + 1, "kworker", 7))
+			continue;
+		unsigned long ut = 0, st = 0;
+		if (sscanf(e + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+			continue;
+		uint64_t ns = (uint64_t)(ut + st) * (1000000000u / (uint64_t)hz), was = 0;
+		int pid = atoi(de->d_name);
+		for (int i = 0; base && i < base->n; i++)
+			if (base->pid[i] == pid)
+				was = base->ns[i] <= ns ? base->ns[i] : ns;
+		sum += ns - was;
+		if (snap->n < 4096) {
+			snap->pid[snap->n] = pid;
+			snap->ns[snap->n++] = ns;
+		}
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+static int run_paced(const char *dir, unsigned conc, size_t size, double secs, bool enc,
+		     double rate, bool rd)
+{
+	struct bench b = { 0 };
+	b.sp = open_spool(dir, enc, &b);
+	if (spool_recover(b.sp, spool_test_now()))
+		return 2;
+	b.read = rd;
+	b.waiting = calloc(conc, sizeof(bool));
+	b.rd = calloc(conc, sizeof(*b.rd));
+	b.t_commit = calloc(conc, sizeof(*b.t_commit));
+	b.latcap = (size_t)(rate * secs) + 1024;
+	b.lat_us = calloc(b.latcap, sizeof(*b.lat_us));
+	uint8_t *body = malloc(size + 1);
+	spool_test_body(7, 0, body, size);
+	uint64_t id = 0, sent = 0, t0 = spool_test_now(), end = t0 + (uint64_t)(secs * 1e6);
+	double gap = 1e6 / rate;
+	static struct kw_snap kw0, kw1;
+	kworker_ns(&kw0, NULL);
+	uint64_t p0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	uint64_t m0 = clock_ns(CLOCK_THREAD_CPUTIME_ID), work = 0, late = 0;
+	unsigned next_sess = 0;
+	for (;;) {
+		uint64_t now = spool_test_now();
+		if (now >= end && !spool_busy(b.sp))
+			break;
+		uint64_t w0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		bool any = false;
+		/* messages due by now (open loop), each on a free session */
+		while (now < end && t0 + (uint64_t)(sent * gap) <= now) {
+			unsigned i, k;
+			for (k = 0, i = next_sess; k < conc && b.waiting[i]; k++)
+				i = (i + 1) % conc;
+			if (k == conc) {
+				late++; /* every session busy: the spool is behind the offered rate */
+				break;
+			}
+			next_sess = (i + 1) % conc;
+			if (!one(&b, i, body, size, id++))
+				break;
+			sent++;
+			any = true;
+		}
+		int n = spool_poll(b.sp, now);
+		if (any || n) {
+			work += clock_ns(CLOCK_THREAD_CPUTIME_ID) - w0;
+			continue;
+		}
+		/* idle: sleep until the next message is due, at most 50 us while I/O is in flight */
+		uint64_t due = t0 + (uint64_t)(sent * gap), wake = now + 50;
+		if (!spool_busy(b.sp) && due > wake)
+			wake = due;
+		struct timespec ts = { 0, (long)((wake > now ? wake - now : 1) * 1000) };
+		nanosleep(&ts, NULL);
+	}
+	double el = (double)(spool_test_now() - t0) / 1e6;
+	uint64_t proc = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - p0;
+	uint64_t main_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - m0;
+	uint64_t kw = kworker_ns(&kw1, &kw0);
+	struct spool_stats st;
+	spool_stats(b.sp, &st);
+	double a = b.acked ? (double)b.acked : 1;
+	qsort(b.lat_us, b.nlat, sizeof(*b.lat_us), cmp_u32);
+	uint32_t p50 = b.nlat ? b.lat_us[b.nlat / 2] : 0, p99 = b.nlat ? b.lat_us[b.nlat * 99 / 100] : 0;
+	printf("mode=paced rate=%.0f conc=%u size=%zu encrypt=%d read=%d secs=%.2f msgs=%lu failed=%lu "
+	       "late=%lu read_ok=%lu read_bad=%lu msgs_per_s=%.0f fdatasync_per_msg=%.3f "
+	       "msgs_per_batch=%.2f MB_written_per_s=%.1f work_us_per_msg=%.2f iowq_us_per_msg=%.2f "
+	       "kworker_us_per_msg=%.2f spool_us_per_msg=%.2f idle_loop_us_per_msg=%.2f direct=%lu "
+	       "zero_MB=%.1f read_cache_hits=%lu read_disk=%lu ack_p50_us=%u ack_p99_us=%u\n",
+	       rate, conc, size, enc, rd, el, (unsigned long)b.acked, (unsigned long)b.failed,
+	       (unsigned long)late, (unsigned long)b.read_ok, (unsigned long)b.read_bad, b.acked / el,
+	       (double)st.fdatasyncs / a, st.batches ? (double)b.acked / st.batches : 0,
+	       st.bytes_written / el / 1e6, work / 1e3 / a, (proc - main_ns) / 1e3 / a, kw / 1e3 / a,
+	       (work + proc - main_ns + kw) / 1e3 / a, (main_ns - work) / 1e3 / a,
+	       (unsigned long)st.direct, st.zero_bytes / 1e6, (unsigned long)st.read_cache_hits,
+	       (unsigned long)st.read_disk, p50, p99);
+	spool_free(b.sp);
+	free(body);
+	free(b.waiting);
+	free(b.rd);
+	free(b.t_commit);
+	free(b.lat_us);
+	return b.failed || b.read_bad ? 1 : 0;
 }
 
 static long rss_kb(void)
@@ -243,19 +452,35 @@ static int run_recover(const char *dir, bool enc)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: spool_bench commit|recovery DIR [--conc C] [--size B] [--secs S] "
-				"[--n N] [--encrypt] [--cold]\n");
+		fprintf(stderr, "usage: spool_bench commit|paced|recovery DIR [--conc C] [--size B] [--secs S] "
+				"[--n N] [--rate R] [--read] [--direct auto|on|off] [--rcache B] [--prezero B] "
+				"[--commit-delay US] "
+				"[--encrypt] [--cold]\n");
 		return 2;
 	}
 	unsigned conc = 64;
 	size_t size = 4096;
 	double secs = 3;
 	uint64_t n = 100000;
-	bool enc = false, cold = false;
+	bool enc = false, cold = false, rd = false;
+	double rate = 2000;
 	for (int i = 3; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : "0";
 		if (!strcmp(argv[i], "--encrypt"))
 			enc = true;
+		else if (!strcmp(argv[i], "--direct") && ++i)
+			direct_io = !strcmp(v, "on") ? SPOOL_DIO_ON : !strcmp(v, "off") ? SPOOL_DIO_OFF
+										: SPOOL_DIO_AUTO;
+		else if (!strcmp(argv[i], "--rcache") && ++i)
+			rcache_bytes = strtol(v, NULL, 0);
+		else if (!strcmp(argv[i], "--commit-delay") && ++i)
+			commit_delay_us = strtol(v, NULL, 0);
+		else if (!strcmp(argv[i], "--prezero") && ++i)
+			prezero_bytes = strtol(v, NULL, 0);
+		else if (!strcmp(argv[i], "--read"))
+			rd = true;
+		else if (!strcmp(argv[i], "--rate") && ++i)
+			rate = strtod(v, NULL);
 		else if (!strcmp(argv[i], "--cold"))
 			cold = true;
 		else if (!strcmp(argv[i], "--conc") && ++i)
@@ -271,6 +496,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "commit"))
 		return run_commit(argv[2], conc ? conc : 1, size, secs, enc);
+	if (!strcmp(argv[1], "paced"))
+		return run_paced(argv[2], conc ? conc : 1, size, secs, enc, rate > 0 ? rate : 1, rd);
 	if (!strcmp(argv[1], "recovery"))
 		return run_recovery(argv[2], n, size, enc, cold);
 	if (!strcmp(argv[1], "recover"))

@@ -63,6 +63,43 @@ START_TEST(test_transaction_every_split)
 }
 END_TEST
 
+/* CHUNKING: a pipelined MAIL, RCPT, two BDAT chunks (the header line split between them, a
+ * "." line that is content) split at every byte; then a BDAT without a transaction is read
+ * and discarded (503) and the next command still parses. */
+START_TEST(test_bdat_every_split)
+{
+	static const char in[] =
+		"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"
+		"BDAT 25\r\nSubject: x\r\nMessage-ID: <"
+		"BDAT 19 LAST\r\nid-9@t>\r\n\r\n.\r\nend\r\n"
+		"BDAT 5 LAST\r\nQUIT\n"
+		"NOOP\r\nQUIT\r\n";
+	for (size_t step = 1; step <= strlen(in); step++) {
+		struct bench_smtpd s;
+		char out[4096] = "";
+		bench_smtpd_init(&s, false, "h");
+		s.out_len = 0;
+		ck_assert_int_eq(feed(&s, in, step, out, sizeof(out), 250), BENCH_SMTPD_QUIT);
+		ck_assert_ptr_nonnull(strstr(out, "250-CHUNKING"));
+		ck_assert_ptr_nonnull(strstr(out, "250 2.0.0 chunk received\r\n250 2.0.0 Ok: queued\r\n"
+						  "503 5.5.1 Error: need RCPT command\r\n250 2.0.0 Ok\r\n221 "));
+		ck_assert_uint_eq(s.msg_bytes, 0); /* reset after the message */
+	}
+	struct bench_smtpd s;
+	char out[4096] = "";
+	bench_smtpd_init(&s, false, "h");
+	const char *one = "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 29 LAST\r\n"
+			  "Message-ID: <m1@x>\r\n\r\n.\r\nab\r\n";
+	ck_assert_uint_eq(bench_smtpd_input(&s, (const uint8_t *)one, strlen(one)), strlen(one));
+	ck_assert_int_eq(s.state, BENCH_SMTPD_EOM);
+	ck_assert_str_eq(s.msgid, "<m1@x>");
+	ck_assert_uint_eq(s.msg_bytes, 29);
+	bench_smtpd_init(&s, false, "h");
+	ck_assert_int_eq(feed(&s, "EHLO c\r\nBDAT x\r\n", 1000, out, sizeof(out), 0), BENCH_SMTPD_QUIT);
+	ck_assert_ptr_nonnull(strstr(out, "501 5.5.4"));
+}
+END_TEST
+
 START_TEST(test_msgid_and_unstuffing)
 {
 	struct bench_smtpd s;
@@ -91,7 +128,8 @@ START_TEST(test_sequence_errors)
 	bench_smtpd_init(&s, false, "h");
 	s.out_len = 0;
 	const char *in = "MAIL FROM:<a@b>\r\nEHLO x\r\nRCPT TO:<a@b>\r\nDATA\r\nMAIL FROM:<a@b>\r\n"
-			 "MAIL FROM:<a@b>\r\nBDAT 10\r\nSTARTTLS\r\nVRFY x\r\nNOOP\r\nRSET\r\n";
+			 "MAIL FROM:<a@b>\r\nBDAT 4\r\nabcdXYZW\r\nSTARTTLS\r\nVRFY x\r\nNOOP\r\n"
+			 "RSET\r\n"; /* BDAT without RCPT: its 4 octets are read and discarded */
 	bench_smtpd_input(&s, (const uint8_t *)in, strlen(in));
 	s.out[s.out_len] = 0;
 	const char *want[] = { "503 5.5.1 Error: send HELO", "503 5.5.1 Error: need MAIL",
@@ -153,6 +191,7 @@ int main(void)
 	tcase_add_test(tc, test_sequence_errors);
 	tcase_add_test(tc, test_starttls_stops_consuming);
 	tcase_add_test(tc, test_421_and_long_lines);
+	tcase_add_test(tc, test_bdat_every_split);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

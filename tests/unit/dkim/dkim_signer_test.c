@@ -271,6 +271,10 @@ START_TEST(test_outcomes)
 	ck_assert(dkim_signer_stats(ctx)->key_cache_hits >= 2);
 	ck_assert_uint_eq(dkim_signer_stats(ctx)->key_cache_misses, 2);
 	ck_assert_uint_eq(dkim_signer_stats(ctx)->lib_errors, 0);
+	/* ed25519 signatures start from the key's sign template, RSA ones never (RSA_sign) */
+	ck_assert_uint_eq(dkim_signer_stats(ctx)->sign_tmpl_hits, 2);
+	ck_assert_int_eq(sign("From: a@example.com\r\n\r\nz\r\n", kr_b, kr_b, &n), DKIM_RES_SIGNED);
+	ck_assert_uint_eq(dkim_signer_stats(ctx)->sign_tmpl_hits, 3);
 }
 END_TEST
 

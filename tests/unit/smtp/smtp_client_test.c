@@ -408,6 +408,126 @@ START_TEST(test_pipelined_rset)
 }
 END_TEST
 
+/* PIPELINING + CHUNKING: MAIL, RCPTs and the whole body as BDAT ... LAST leave before any
+ * reply (one write, one wait); the replies then settle the transaction. */
+START_TEST(test_bdat_one_write)
+{
+	static const char *const r2[] = { "bob@example.net", "eve@example.net" };
+	static const char body[] = "Subject: x\r\n\r\nhello\r\n";
+	struct cpair p;
+
+	sc_init(&p, SMTP_TLS_NONE);
+	sc_say(&p, "220 x\r\n");
+	sc_say(&p, "250-x\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+	ck_assert_int_eq(p.ready, 1);
+	for (int m = 0; m < 2; m++) {
+		struct smtp_client_msg msg = { .from = "a@example.org", .rcpts = r2, .nrcpt = 2 };
+		p.body = body;
+		p.body_len = strlen(body);
+		p.body_pos = 0;
+		p.sent_len = 0;
+		p.sent[0] = 0;
+		p.body_eagain = m == 1; /* the body is not there yet: the commands wait for it */
+		ck_assert_int_eq(smtp_client_send(&p.c, &msg), 0);
+		sc_say(&p, "");
+		if (m == 1) {
+			ck_assert_uint_eq(p.sent_len, 0);
+			ck_assert(p.c.body_wait);
+			smtp_client_body_ready(&p.c);
+			sc_say(&p, "");
+		}
+		char want[512];
+		snprintf(want, sizeof(want), "%sMAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.net>\r\n"
+			 "RCPT TO:<eve@example.net>\r\nBDAT %zu LAST\r\n%s", m ? "RSET\r\n" : "",
+			 strlen(body), body);
+		ck_assert_str_eq(p.sent, want);
+		/* all replies in one read, the second recipient refused */
+		sc_say(&p, m ? "250 reset\r\n250 ok\r\n250 ok\r\n452 4.2.2 full\r\n250 2.0.0 queued\r\n"
+			     : "250 ok\r\n250 ok\r\n452 4.2.2 full\r\n250 2.0.0 queued\r\n");
+		ck_assert_int_eq(p.msg_results, m + 1);
+		ck_assert_int_eq(p.last_msg.code, 250);
+		ck_assert_int_eq(p.rcpt[0].code, 250);
+		ck_assert_int_eq(p.rcpt[1].code, 452);
+		ck_assert_int_eq(p.c.state, SMTP_C_IDLE);
+		ck_assert_int_eq(p.ready, m + 2);
+	}
+}
+END_TEST
+
+/* Every RCPT refused with the chunk already sent: the server answers the chunk with an error
+ * (RFC 3030: it consumes it), the message fails with the RCPT's reply, then RSET. The same when
+ * MAIL itself is refused. A 421 in the middle ends the session with 421 for everything. */
+START_TEST(test_bdat_early_failures)
+{
+	static const char *const r1[] = { "bob@example.net" };
+	struct cpair p;
+
+	for (int mode = 0; mode < 3; mode++) {
+		sc_init(&p, SMTP_TLS_NONE);
+		sc_say(&p, "220 x\r\n");
+		sc_say(&p, "250-x\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+		struct smtp_client_msg msg = { .from = "a@example.org", .rcpts = r1, .nrcpt = 1 };
+		p.body = "x\r\n";
+		p.body_len = 3;
+		smtp_client_send(&p.c, &msg);
+		sc_say(&p, "");
+		ck_assert(strstr(p.sent, "BDAT 3 LAST\r\nx\r\n") != NULL);
+		p.sent_len = 0;
+		p.sent[0] = 0;
+		if (mode == 0)
+			sc_say(&p, "250 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n");
+		else if (mode == 1)
+			sc_say(&p, "451 4.3.0 try later\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n");
+		else
+			sc_say(&p, "250 ok\r\n421 4.3.2 shutting down\r\n");
+		ck_assert_int_eq(p.msg_results, 1);
+		if (mode == 2) {
+			ck_assert_int_eq(p.last_msg.code, 421);
+			ck_assert_int_eq(p.rcpt[0].code, 421);
+			ck_assert_int_eq(p.done, 1);
+			ck_assert_int_eq(p.c.state, SMTP_C_DONE);
+			continue;
+		}
+		ck_assert_int_eq(p.last_msg.code, mode == 0 ? 550 : 451);
+		ck_assert_int_eq(p.rcpt[0].code, mode == 0 ? 550 : 451);
+		ck_assert_str_eq(p.sent, "RSET\r\n");
+		sc_say(&p, "250 reset\r\n");
+		ck_assert_int_eq(p.c.state, SMTP_C_IDLE);
+		ck_assert_int_eq(p.ready, 2);
+	}
+}
+END_TEST
+
+/* A body larger than the output buffer: several chunks, byte-exact; with chunking turned off
+ * (use_bdat false) the same server gets DATA. */
+START_TEST(test_bdat_large_and_off)
+{
+	static const char *const r1[] = { "bob@example.net" };
+	static char body[40000];
+	struct cpair p;
+
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = i % 77 == 76 ? '\n' : (char)('a' + i % 26);
+	for (int bdat = 0; bdat < 2; bdat++) {
+		cp_init(&p, SMTP_TLS_NONE);
+		p.cl.use_bdat = bdat;
+		h_start(&p.h);
+		cp_run(&p);
+		ck_assert(p.c.ext & SMTP_EXT_CHUNKING);
+		struct smtp_client_msg msg = { .from = "a@example.org", .rcpts = r1, .nrcpt = 1 };
+		p.body = body;
+		p.body_len = sizeof(body);
+		smtp_client_send(&p.c, &msg);
+		ck_assert(p.c.bdat == bdat);
+		cp_run(&p);
+		ck_assert_int_eq(p.last_msg.code, 250);
+		/* every bare LF became CRLF */
+		ck_assert_uint_eq(p.h.msg_len, sizeof(body) + sizeof(body) / 77 + 2);
+		h_free(&p.h);
+	}
+}
+END_TEST
+
 START_TEST(test_size_limit_and_params)
 {
 	struct cpair p;
@@ -555,6 +675,9 @@ int main(void)
 	tcase_add_test(tc, test_helo_fallback);
 	tcase_add_test(tc, test_size_limit_and_params);
 	tcase_add_test(tc, test_pipelined_rset);
+	tcase_add_test(tc, test_bdat_one_write);
+	tcase_add_test(tc, test_bdat_early_failures);
+	tcase_add_test(tc, test_bdat_large_and_off);
 	tcase_add_test(tc, test_starttls_drops_buffered_replies);
 	tcase_add_test(tc, test_tls_required_not_offered);
 	tcase_add_test(tc, test_hostile_replies);

@@ -32,6 +32,9 @@ struct ctx {
 	int bres;
 	bool bdone;
 	struct spool_body *rd;
+	bool no_rcache;         /* bodies read back from the file, never from the read cache */
+	uint32_t commit_delay_us;
+	enum spool_direct_io dio;
 };
 
 static void on_commit(void *arg, uint64_t cookie, int result, uint64_t qid)
@@ -91,6 +94,10 @@ static void tun(struct spool_tunables *t, struct ctx *c, bool enc)
 	t->stage_bytes = 1 << 20;
 	t->segment_bytes = 1 << 20;
 	t->encrypt = enc;
+	t->direct_io = c->dio;
+	if (c->no_rcache)
+		t->read_cache_bytes = 0;
+	t->commit_delay_us = c->commit_delay_us;
 }
 
 static void open_sp(struct ctx *c, bool enc, const uint8_t *key)
@@ -109,9 +116,16 @@ static void open_sp(struct ctx *c, bool enc, const uint8_t *key)
 	c->nack = 0;
 }
 
+/* Every test runs twice: buffered writes, then direct I/O where the filesystem has it (the
+ * fixture of each test case sets this in the forked test process). */
+static enum spool_direct_io g_dio;
+static void mode_buffered(void) { g_dio = SPOOL_DIO_OFF; }
+static void mode_direct(void) { g_dio = SPOOL_DIO_AUTO; }
+
 static struct ctx *ctx_new(void)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
+	c->dio = g_dio;
 	strcpy(c->dir, "/tmp/dpmail-spool-unit.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(c->dir));
 	return c;
@@ -265,8 +279,12 @@ START_TEST(test_runnable_vs_busy)
 	ck_assert(!spool_runnable(c->sp));  /* in flight: the kernel finishes it */
 	put_msg(c, 2, 100, 100);            /* staged behind the batch in flight */
 	ck_assert(!spool_runnable(c->sp));
-	pump(c);
+	/* a DPDK lcore polls without any other syscall: completions must still arrive */
+	uint64_t end = now_us() + 10000000; /* clock_gettime: vDSO, no kernel entry */
+	while (c->nack < 2 && now_us() < end)
+		spool_poll(c->sp, now_us());
 	ck_assert_int_eq(c->nack, 2);
+	pump(c);
 	ck_assert(!spool_runnable(c->sp));
 	ck_assert(!spool_busy(c->sp));
 	ctx_free(c);
@@ -396,6 +414,22 @@ static void first_seg(struct ctx *c, char *path, size_t cap)
 	snprintf(path, cap, "%s/%s", c->dir, best);
 }
 
+/* Where the records of a segment end: a direct-I/O segment is zero-filled past them. */
+static long data_end(const char *p)
+{
+	FILE *f = fopen(p, "rb");
+	ck_assert_ptr_nonnull(f);
+	long off = 0;
+	uint8_t h[16];
+	while (fseek(f, off, SEEK_SET) == 0 && fread(h, 1, 16, f) == 16 && !memcmp(h, "DSP1", 4)) {
+		uint32_t len;
+		memcpy(&len, h + 4, 4);
+		off += 16 + (long)len;
+	}
+	fclose(f);
+	return off;
+}
+
 static long fsize(const char *p)
 {
 	struct stat st;
@@ -435,13 +469,13 @@ START_TEST(test_recover_torn)
 	uint64_t q[3];
 	char seg[512];
 	three(c, false, NULL, q, seg, sizeof(seg));
-	long sz = fsize(seg);
+	long sz = data_end(seg);
 	/* a torn tail: the first 700 bytes of a would-be record, then nothing */
-	int fd = open(seg, O_WRONLY | O_APPEND);
+	int fd = open(seg, O_WRONLY);
 	uint8_t part[700];
 	memset(part, 0x5a, sizeof(part));
 	memcpy(part, "DSP1", 4);
-	ck_assert_int_eq(write(fd, part, sizeof(part)), (int)sizeof(part));
+	ck_assert_int_eq(pwrite(fd, part, sizeof(part), sz), (int)sizeof(part));
 	close(fd);
 	open_sp(c, false, NULL);
 	struct spool_stats st;
@@ -461,7 +495,7 @@ START_TEST(test_recover_corrupt_middle)
 	uint64_t q[3];
 	char seg[512];
 	three(c, false, NULL, q, seg, sizeof(seg));
-	long sz = fsize(seg);
+	long sz = data_end(seg);
 	/* flip one byte inside the second message's chunk (records: seghdr, m0 chunk+commit, m1...) */
 	int fd = open(seg, O_RDWR);
 	uint8_t b;
@@ -561,7 +595,7 @@ START_TEST(test_wrong_key_and_tamper)
 	size_t n = fread(img, 1, sizeof(img), f);
 	/* find the last record: walk headers */
 	size_t off = 0, last = 0;
-	while (off + 16 <= n) {
+	while (off + 16 <= n && !memcmp(img + off, "DSP1", 4)) {
 		uint32_t len;
 		memcpy(&len, img + off + 4, 4);
 		last = off;
@@ -762,6 +796,7 @@ START_TEST(test_body_damaged_on_disk)
 {
 	/* a chunk damaged under a running spool: the reader reports an error, never bad bytes */
 	struct ctx *c = ctx_new();
+	c->no_rcache = true;
 	open_sp(c, false, NULL);
 	uint64_t q = put_msg(c, 5, 20000, 20000);
 	pump(c);
@@ -948,10 +983,104 @@ START_TEST(test_recover_old_format)
 }
 END_TEST
 
+/* Direct I/O (where the filesystem has it): batches start mid-block (the partial block is
+ * written again in front of them) and the file is zero-filled ahead; fresh bodies come from the
+ * read cache, and after a restart every body reads back intact from the file. */
+START_TEST(test_direct_io)
+{
+	struct ctx *c = ctx_new();
+	c->dio = SPOOL_DIO_AUTO;
+	open_sp(c, false, NULL);
+	struct spool_stats st;
+	spool_stats(c->sp, &st);
+	if (!st.direct) {
+		fprintf(stderr, "test_direct_io: %s has no direct I/O, buffered mode checked\n", c->dir);
+		ctx_free(c);
+		return;
+	}
+	enum { N = 40 };
+	uint64_t q[N];
+	size_t len[N];
+	for (int i = 0; i < N; i++) {
+		len[i] = (size_t)(i * 997) % 9000 + (i % 7 == 0 ? 20000 : 1); /* some multi-chunk */
+		q[i] = put_msg(c, 100 + (uint64_t)i, len[i], 1500);
+		if (i % 3 != 2)
+			pump(c); /* mostly one message per batch: many writes starting mid-block */
+	}
+	pump(c);
+	ck_assert_int_eq(c->nack, N);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(c->result[i], 0);
+	for (int i = 0; i < N; i++)
+		check_body(c, q[i], 100 + (uint64_t)i, len[i]);
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.read_disk, 0);
+	ck_assert_uint_gt(st.read_cache_hits, N);
+	ck_assert_uint_gt(st.zero_bytes, 0);
+	char seg[512];
+	first_seg(c, seg, sizeof(seg));
+	spool_free(c->sp);
+	c->sp = NULL;
+	/* on disk: the records, then only zeros (what recovery reads as the end) */
+	long end = data_end(seg), sz = fsize(seg);
+	ck_assert_int_gt(end, 0);
+	ck_assert_int_gt(sz, end);
+	FILE *f = fopen(seg, "rb");
+	ck_assert_int_eq(fseek(f, end, SEEK_SET), 0);
+	int ch, nonzero = 0;
+	while ((ch = fgetc(f)) != EOF)
+		nonzero += ch != 0;
+	fclose(f);
+	ck_assert_int_eq(nonzero, 0);
+	open_sp(c, false, NULL);
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.live, N);
+	ck_assert_uint_eq(st.rec_torn, 0);
+	ck_assert_uint_eq(st.rec_quarantined, 0);
+	for (int i = 0; i < N; i++)
+		check_body(c, q[i], 100 + (uint64_t)i, len[i]);
+	spool_stats(c->sp, &st);
+	ck_assert_uint_gt(st.read_disk, N); /* recovered messages come from the file */
+	ctx_free(c);
+}
+END_TEST
+
+/* Group commit window: commits wait commit_delay_us (spool time, from spool_poll's now) after
+ * the first one, the lcore may sleep meanwhile (not runnable), then share one durable write. */
+START_TEST(test_commit_window)
+{
+	struct ctx *c = ctx_new();
+	c->commit_delay_us = 50000;
+	open_sp(c, false, NULL);
+	pump(c); /* the spare segment etc. */
+	char trace[64];
+	spool_set_trace(c->sp, trace, sizeof(trace));
+	uint64_t t0 = now_us();
+	spool_poll(c->sp, t0);
+	put_msg(c, 1, 100, 100);
+	spool_poll(c->sp, t0 + 10000);
+	put_msg(c, 2, 5000, 5000); /* more than a chunk: its chunk is staged with the commit */
+	spool_poll(c->sp, t0 + 40000);
+	ck_assert_str_eq(trace, "");            /* inside the window: nothing written */
+	ck_assert(!spool_runnable(c->sp));      /* nothing to do before the window ends */
+	ck_assert(spool_busy(c->sp));
+	spool_poll(c->sp, t0 + 50001);          /* the window is over: one write for both */
+	uint64_t end = now_us() + 10000000;
+	while (c->nack < 2 && now_us() < end)
+		spool_poll(c->sp, t0 + 50002);
+	ck_assert_int_eq(c->nack, 2);
+	ck_assert_str_eq(trace, "WSAA");
+	check_body(c, c->qid[1], 2, 5000);
+	ctx_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("spool");
-	TCase *tc = tcase_create("spool");
+	for (int mode = 0; mode < 2; mode++) {
+	TCase *tc = tcase_create(mode ? "direct" : "buffered");
+	tcase_add_checked_fixture(tc, mode ? mode_direct : mode_buffered, NULL);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_commit_ack_after_sync);
 	tcase_add_test(tc, test_runnable_vs_busy);
@@ -969,7 +1098,11 @@ int main(void)
 	tcase_add_test(tc, test_space_guard);
 	tcase_add_test(tc, test_flags_tenant_marks);
 	tcase_add_test(tc, test_recover_old_format);
+	tcase_add_test(tc, test_commit_window);
+	if (mode)
+		tcase_add_test(tc, test_direct_io);
 	suite_add_tcase(s, tc);
+	}
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
