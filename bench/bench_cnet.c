@@ -142,20 +142,19 @@ static const struct conn_handler detached_handler = {
 
 /* ---- the bench_conn calls over a conn ------------------------------------------------------ */
 
+/* The caller parsed what rbuf holds before calling this (as after a read(2)). */
 ssize_t bench_cn_read(struct bench_conn *c)
 {
-	if (c->cn_stalled && c->rlen < c->rcap && c->cn) {
-		c->cn_stalled = false;
-		conn_resume_read(c->cn); /* on_data follows from the next poll */
-		return -EAGAIN;
-	}
-	if (c->cn_stalled)
-		return -EAGAIN; /* the caller must parse before reading on */
 	if (c->cn_closed)
 		return c->cn_error ? -1 : 0;
-	if (c->cn_eof)
-		return 0;
-	return -EAGAIN;
+	if (c->cn_stalled) {
+		if (c->rlen < c->rcap) {
+			c->cn_stalled = false;
+			conn_resume_read(c->cn); /* on_data follows from the next poll */
+		}
+		return -EAGAIN;
+	}
+	return c->cn_eof ? 0 : -EAGAIN;
 }
 
 int bench_cn_flush_ready(struct bench_conn *c)
