@@ -36,6 +36,14 @@ struct rte_ring;
  */
 typedef int (*dp_poll_fn)(void *ctx, uint64_t now_us);
 
+/*
+ * Idle wait of a module that can block on its own event source (the posix backend's epoll):
+ * called instead of the loop's idle sleep, outside the snapshot (RCU offline), with the most it
+ * may wait; it must return by then, or earlier when its events are ready (the next turn's poll
+ * hooks handle them). Runs no callbacks.
+ */
+typedef void (*dp_idle_fn)(void *ctx, uint32_t max_us);
+
 struct dp_poll {
 	dp_poll_fn fn;
 	void *ctx;
@@ -69,6 +77,8 @@ struct dp_lcore {
 	uint64_t turns, idle_turns;       /* loop statistics */
 	unsigned n_poll;
 	struct dp_poll poll[DP_POLL_MAX];
+	dp_idle_fn idle_wait;             /* NULL: idle turns sleep idle_sleep_us */
+	void *idle_ctx;
 	void *mod_state[DP_MODULE_MAX];   /* per dp_modules[] index */
 	/* Modules' counter structs, exported by the control plane (dp_lcore_add_stats). */
 	unsigned n_stats;

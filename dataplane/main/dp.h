@@ -48,6 +48,10 @@ void dp_lcore_free(struct dp_lcore *lc);
 /* Register fn to run once per loop turn on lc (before the TX flush). 0, or -ENOSPC. */
 int dp_lcore_add_poll(struct dp_lcore *lc, dp_poll_fn fn, void *ctx);
 
+/* Idle turns call fn(ctx, idle_sleep_us) instead of sleeping (see dp_idle_fn); one per lcore,
+ * from lcore_init. Without idle_sleep_us (busy polling) it is never called. */
+void dp_lcore_set_idle_wait(struct dp_lcore *lc, dp_idle_fn fn, void *ctx);
+
 /* Export a module's per-lcore counter struct: fields give names and offsets from base (a struct
  * the module owns and updates on its lcore). The control plane publishes them in `stats` and
  * the metrics endpoint. Call from lcore_init. 0 or -ENOSPC. */

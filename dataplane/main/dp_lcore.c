@@ -3,7 +3,9 @@
  * dp_lcore.c: the worker lcore: its context and the run-to-completion loop. One turn:
  *   read the clock once -> rx_burst -> net input (eth/arp/ip/icmp/L4 handlers)
  *   -> net timers -> modules' poll hooks -> one tx_burst of everything queued.
- * A turn that found no work sleeps idle_sleep_us (if set) so a shared machine keeps its CPU.
+ * A turn that found no work sleeps idle_sleep_us (if set) so a shared machine keeps its CPU; a
+ * module with its own event source (the posix backend's epoll) may wait on it instead, which
+ * ends the wait as soon as a socket is ready and saves the next turn's poll syscall.
  */
 #include "main/dp.h"
 
@@ -95,6 +97,12 @@ int dp_lcore_add_poll(struct dp_lcore *lc, dp_poll_fn fn, void *ctx)
 	return 0;
 }
 
+void dp_lcore_set_idle_wait(struct dp_lcore *lc, dp_idle_fn fn, void *ctx)
+{
+	lc->idle_wait = fn;
+	lc->idle_ctx = ctx;
+}
+
 int dp_lcore_turn(struct dp_lcore *lc, uint64_t now_us)
 {
 	struct net_if *nif = &lc->nif;
@@ -133,7 +141,10 @@ int dp_lcore_loop(void *arg)
 			lc->idle_turns++;
 			if (lc->idle_sleep_us) {
 				rcu_thread_offline(); /* never hold a grace period across a sleep */
-				rte_delay_us_sleep(lc->idle_sleep_us);
+				if (lc->idle_wait)
+					lc->idle_wait(lc->idle_ctx, lc->idle_sleep_us);
+				else
+					rte_delay_us_sleep(lc->idle_sleep_us);
 				rcu_thread_online();
 			}
 		}

@@ -206,6 +206,14 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 	return work + (spool_runnable(st->sp) || rly_core_busy(st->rly));
 }
 
+/* Idle turns on the posix backend block in epoll (woken by the first ready socket) instead of
+ * sleeping a fixed time and polling again. */
+static void rly_lcore_idle_wait(void *ctx, uint32_t max_us)
+{
+	struct rly_lcore *st = ctx;
+	sock_net_wait(st->sock, max_us);
+}
+
 static void rly_params_from_cfg(struct rly_params *p, const struct cfg *c)
 {
 	rly_params_defaults(p);
@@ -260,6 +268,9 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 		if (!(st->sock = sock_net_create(&t, err)))
 			goto err;
 		st->net = sock_net_conn_net(st->sock);
+		dp_lcore_set_idle_wait(lc, rly_lcore_idle_wait, st);
+		/* a spool completion (fdatasync done: 250s to send) ends the idle wait too */
+		sock_net_watch_wakeup(st->sock, spool_wakeup_fd(st->sp));
 	} else {
 		struct conn_net *tcp = tcp_lcore_net(lc);
 		if (!tcp) {

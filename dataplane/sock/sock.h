@@ -69,6 +69,21 @@ struct conn *sock_net_connect(struct sock_net *n, const struct conn_addr *dst,
  */
 int sock_net_poll(struct sock_net *n, uint64_t now_us, int timeout_ms);
 
+/*
+ * Blocks until a socket of n is ready or max_us passed (epoll_pwait2, microsecond timeout), for
+ * the loop's idle turns: the events found are kept and handled by the next sock_net_poll()
+ * without another epoll_wait. Runs no callbacks. Returns the number of events kept (>= 0).
+ */
+int sock_net_wait(struct sock_net *n, uint32_t max_us);
+
+/*
+ * Adds fd to n's epoll set (edge-triggered EPOLLIN) only to end sock_net_wait() when it
+ * becomes readable, e.g. an io_uring whose completions the caller reaps in its own poll.
+ * Nothing is read from fd; the caller keeps ownership and must not close it before n is freed.
+ * Returns 0 or -errno.
+ */
+int sock_net_watch_wakeup(struct sock_net *n, int fd);
+
 /* A copy of n's counters. */
 struct sock_stats sock_net_stats(const struct sock_net *n);
 

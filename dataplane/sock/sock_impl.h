@@ -21,7 +21,7 @@ struct sock_buf {
 	uint8_t data[];
 };
 
-enum sock_ep_kind { SOCK_EP_LISTENER = 1, SOCK_EP_CONN };
+enum sock_ep_kind { SOCK_EP_LISTENER = 1, SOCK_EP_CONN, SOCK_EP_WAKE };
 
 /* What epoll's data pointer designates. */
 struct sock_ep {
@@ -102,6 +102,9 @@ struct sock_net {
 	struct sock_buf *free_bufs;
 	uint8_t *scratch;              /* buf_bytes: reads land here when a conn holds no rx block */
 	struct epoll_event *events;
+	int events_ready;              /* gathered by sock_net_wait(), handled by the next poll */
+	bool waited_empty;             /* the last sock_net_wait() timed out: skip one epoll_wait */
+	struct sock_ep wake_ep;        /* sock_net_watch_wakeup() */
 	struct sock_listener listeners[SOCK_MAX_LISTENERS];
 	unsigned nlisteners;
 };

@@ -432,18 +432,52 @@ static void sock_net_flush_dirty(struct sock_net *n)
 	}
 }
 
+int sock_net_watch_wakeup(struct sock_net *n, int fd)
+{
+	n->wake_ep.kind = SOCK_EP_WAKE;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = &n->wake_ep };
+	return epoll_ctl(n->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int sock_net_wait(struct sock_net *n, uint32_t max_us)
+{
+	if (n->events_ready || !TAILQ_EMPTY(&n->defer) || !TAILQ_EMPTY(&n->dirty))
+		return n->events_ready; /* work is waiting: do not block */
+	struct timespec ts = { .tv_sec = max_us / 1000000, .tv_nsec = (long)(max_us % 1000000) * 1000 };
+	int nev = epoll_pwait2(n->epfd, n->events, (int)n->t.max_events, &ts, NULL);
+	n->events_ready = nev > 0 ? nev : 0;
+	/* nothing became ready while we blocked: polling again right away would find nothing
+	 * (a socket that turns ready meanwhile is seen by the next wait or poll, level-triggered) */
+	n->waited_empty = nev == 0;
+	return n->events_ready;
+}
+
 int sock_net_poll(struct sock_net *n, uint64_t now_us, int timeout_ms)
 {
 	n->now_us = now_us;
 	int until = sock_net_timers(n);
-	if (!TAILQ_EMPTY(&n->defer) || !TAILQ_EMPTY(&n->dirty))
-		timeout_ms = 0; /* work queued by the caller since the last turn */
-	if (until != INT32_MAX && (timeout_ms < 0 || timeout_ms > until))
-		timeout_ms = until;
-	int nev = epoll_wait(n->epfd, n->events, (int)n->t.max_events, timeout_ms);
-	int e = nev < 0 ? errno : 0;
+	int nev, e = 0;
+	if (n->events_ready) {
+		/* gathered by sock_net_wait() just before this turn: level-triggered, still valid
+		 * (a conn the timers above closed is DEAD and ignores its event; it is reaped below) */
+		nev = n->events_ready;
+		n->events_ready = 0;
+	} else if (n->waited_empty && TAILQ_EMPTY(&n->defer) && TAILQ_EMPTY(&n->dirty) &&
+		   timeout_ms == 0) {
+		nev = 0;
+	} else {
+		if (!TAILQ_EMPTY(&n->defer) || !TAILQ_EMPTY(&n->dirty))
+			timeout_ms = 0; /* work queued by the caller since the last turn */
+		if (until != INT32_MAX && (timeout_ms < 0 || timeout_ms > until))
+			timeout_ms = until;
+		nev = epoll_wait(n->epfd, n->events, (int)n->t.max_events, timeout_ms);
+		e = nev < 0 ? errno : 0;
+	}
+	n->waited_empty = false;
 	for (int i = 0; i < nev; i++) {
 		struct sock_ep *ep = n->events[i].data.ptr;
+		if (ep->kind == SOCK_EP_WAKE)
+			continue; /* only ends a wait: its owner reaps in its own poll */
 		if (ep->kind == SOCK_EP_LISTENER)
 			sock_net_accept(n, (struct sock_listener *)ep);
 		else

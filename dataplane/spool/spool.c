@@ -383,6 +383,11 @@ bool spool_runnable(const struct spool *sp)
 	return (!sp->flight && sp->stage->len > 0 && !spool_stage_waiting(sp)) || sp->ready != NULL;
 }
 
+int spool_wakeup_fd(const struct spool *sp)
+{
+	return sp->ring.ring_fd;
+}
+
 int spool_space_check(const struct spool *sp, uint64_t size_hint)
 {
 	return sp->avail >= sp->t.min_free_bytes + size_hint ? 0 : -ENOSPC;

@@ -62,6 +62,9 @@ bool spool_busy(const struct spool *sp);
  * is false even though spool_busy() is true: a write or fdatasync in flight completes in the
  * kernel's io-wq workers whether or not the lcore spins (spinning on it cost a whole core). */
 bool spool_runnable(const struct spool *sp);
+/* A descriptor that polls readable when a completion waits to be reaped (the io_uring's own
+ * fd), so an idle loop blocked in epoll wakes for it; the spool keeps ownership. */
+int spool_wakeup_fd(const struct spool *sp);
 
 /* Free-space guard: 0 if `size_hint` more bytes (MAIL SIZE=, or 0) keep the spool above
  * min_free_bytes, else -ENOSPC (answer 452 4.3.1). Cheap: uses the cached estimate. */

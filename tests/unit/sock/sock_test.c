@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -220,6 +221,55 @@ END_TEST
 
 /* 8 MiB through a 16 KiB send block to a reader that takes 1000 bytes per offer and pauses:
  * the sender sees short sends and on_sendable, every byte arrives in order. */
+/* The idle wait: loop turns made of sock_net_wait (blocking) + sock_net_poll(0) carry an echo
+ * exchange; a wait with nothing ready returns after about max_us; a wakeup fd (an eventfd
+ * here, the spool's io_uring in dpmaild) ends it early and is never dispatched as a conn. */
+static int run_until_waiting(const int *flag, int want)
+{
+	uint64_t end = now_us() + 10 * 1000000u;
+	while (*flag < want && now_us() < end) {
+		sock_net_wait(net, 20000);
+		ck_assert_int_ge(sock_net_poll(net, now_us(), 0), 0);
+	}
+	return *flag >= want;
+}
+
+START_TEST(test_idle_wait)
+{
+	srv.tmpl.echo = 1;
+	struct peer cl = { 0 };
+	static const uint8_t msg[] = "NOOP\r\n";
+	cl.out = msg;
+	cl.out_len = sizeof(msg) - 1;
+	dial(&cl, port);
+	ck_assert(run_until_waiting(&cl.connected, 1));
+	ck_assert(run_until_waiting((int *)&cl.in_len, (int)cl.out_len));
+	ck_assert_mem_eq(cl.in, msg, cl.out_len);
+	/* nothing pending: the wait times out (about 30 ms, not at once, not forever) */
+	for (int i = 0; i < 5; i++)
+		sock_net_poll(net, now_us(), 0);
+	uint64_t t0 = now_us();
+	ck_assert_int_eq(sock_net_wait(net, 30000), 0);
+	uint64_t waited = now_us() - t0;
+	ck_assert_uint_ge(waited, 25000);
+	ck_assert_uint_lt(waited, 2000000);
+	/* a wakeup fd ends the wait early */
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ck_assert_int_ge(efd, 0);
+	ck_assert_int_eq(sock_net_watch_wakeup(net, efd), 0);
+	uint64_t one = 1;
+	ck_assert_int_eq(write(efd, &one, sizeof(one)), (int)sizeof(one));
+	t0 = now_us();
+	ck_assert_int_eq(sock_net_wait(net, 2000000), 1);
+	ck_assert_uint_lt(now_us() - t0, 1000000);
+	ck_assert_int_eq(sock_net_poll(net, now_us(), 0), 1); /* seen, ignored */
+	conn_close(cl.c);
+	ck_assert(run_until_waiting(&cl.closed, 1));
+	close(efd);
+	free(cl.in);
+}
+END_TEST
+
 START_TEST(test_backpressure_big_send)
 {
 	teardown();
@@ -451,6 +501,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_echo);
+	tcase_add_test(tc, test_idle_wait);
 	tcase_add_test(tc, test_backpressure_big_send);
 	tcase_add_test(tc, test_half_close);
 	tcase_add_test(tc, test_close_drains_queue);
