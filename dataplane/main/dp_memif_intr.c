@@ -12,7 +12,8 @@
  * 22.11 layout (memif_queue: port id, ring type and size must match), the ring is found in the
  * process's mapping of the memfd "memif_region_N" (one per process: a second memif port is
  * refused), it must carry MEMIF_COOKIE, and it is looked up again after every link down/up the
- * worker sees (a reconnect maps new regions and new eventfds). The ring header is only ever read
+ * worker sees, or when the queue's eventfd is another file (a reconnect maps new regions and
+ * makes new eventfds, possibly under the same numbers). The ring header is only ever read
  * and written through /proc/self/mem (pread/pwrite, two syscalls per idle wait): the peer may
  * leave at any moment and the EAL interrupt thread then unmaps the region under the worker, which
  * must give an error, not SIGSEGV; the cookie is re-read before each write. Anything unexpected
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <rte_ethdev.h>
@@ -67,6 +69,7 @@ struct mif_src {
 	struct memif_queue_2211 *mq;
 	struct memif_ring_hdr *ring;     /* NULL: not resolved (link down or not yet looked up) */
 	int memfd;                       /* /proc/self/mem: ring access that cannot fault */
+	ino_t efd_ino;                   /* the eventfd we watch (a reconnect makes a new one) */
 	uint16_t flags;                  /* the ring's flags when we armed */
 	bool broken;                     /* something did not match: never again */
 };
@@ -138,10 +141,15 @@ static int mif_resolve(struct dp_rxintr *ri, struct mif_src *m)
 		mif_broken(ri, m, "no memif cookie at the queue's ring");
 		return -ENOTSUP;
 	}
-	if (dp_rxintr_watch(ri, fd) < 0) {
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || dp_rxintr_watch(ri, fd) < 0) {
 		mif_broken(ri, m, "cannot watch the queue eventfd");
 		return -ENOTSUP;
 	}
+	m->efd_ino = sb.st_ino;
+	log_info("event=rx_interrupts_memif port_id=%u queue=%u ring=%s region_base=%p ring_offset=%u "
+		 "eventfd=%d", ri->port_id, ri->queue_id, mq->type ? "s2c" : "c2s", (void *)base,
+		 mq->ring_offset, fd);
 	return 0;
 }
 
@@ -161,7 +169,9 @@ static int mif_arm(struct dp_rxintr *ri)
 			return rc;
 	}
 	struct memif_ring_hdr h;
-	if (rte_intr_fd_get(m->mq->intr_handle) != ri->qfd || !mif_peek(m, &h) ||
+	struct stat sb;
+	if (rte_intr_fd_get(m->mq->intr_handle) != ri->qfd || fstat(ri->qfd, &sb) < 0 ||
+	    sb.st_ino != m->efd_ino || !mif_peek(m, &h) ||
 	    !mif_set_flags(m, (uint16_t)(h.flags & ~MEMIF_RING_MASK_INT))) {
 		m->ring = NULL;   /* remapped behind our back: look up at the next idle turn */
 		return -EAGAIN;

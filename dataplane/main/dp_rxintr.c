@@ -102,7 +102,8 @@ void dp_rxintr_wait(void *ctx, uint32_t max_us)
 	struct dp_rxintr *ri = lc->rxi;
 	max_us = rxi_budget(ri, lc, max_us);
 	if (ri->arm(ri) < 0) {
-		ri->st.arm_failed++;
+		ri->st.arm_failed++;   /* e.g. a memif link that is down: sleep, deepening alike */
+		ri->streak++;
 		rxi_sleep(max_us);
 		return;
 	}
@@ -169,8 +170,7 @@ err:
 
 int dp_rxintr_watch(struct dp_rxintr *ri, int fd)
 {
-	if (fd == ri->qfd)
-		return 0;
+	/* the same number may be a new file (the old one closed: epoll dropped it): always re-add */
 	if (ri->qfd >= 0)
 		epoll_ctl(ri->epfd, EPOLL_CTL_DEL, ri->qfd, NULL); /* may be closed already */
 	ri->qfd = -1;

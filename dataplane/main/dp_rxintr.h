@@ -29,7 +29,8 @@ struct dp_rxintr {
 };
 
 /* Makes fd the queue's event descriptor in ri's epoll set (level-triggered), replacing the
- * previous one (a PMD may recreate it when its link reconnects); fd < 0 removes it. 0 or -errno. */
+ * previous one (a PMD may recreate it when its link reconnects, possibly under the same
+ * number); fd < 0 removes it. 0 or -errno. */
 int dp_rxintr_watch(struct dp_rxintr *ri, int fd);
 
 /* net_memif (no RX interrupt ops in DPDK 22.11): fills ri's source from the PMD's queue.
