@@ -32,8 +32,27 @@ static __thread int cur_sign_served;	/* a copy of the template was handed out */
 
 typedef int digest_sign_init_fn(EVP_MD_CTX *, EVP_PKEY_CTX **, const EVP_MD *, ENGINE *,
 				EVP_PKEY *);
-static digest_sign_init_fn *real_sign_init;	/* libcrypto's, set once by the probe */
+static digest_sign_init_fn *real_sign_init;	/* libcrypto's (NULL: not found) */
+static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 static int tmpl_ok;				/* the template probe passed */
+
+static void real_resolve(void)
+{
+	real_sign_init = (digest_sign_init_fn *)dlsym(RTLD_NEXT, "EVP_DigestSignInit");
+}
+
+/* libcrypto's EVP_DigestSignInit(); should dlsym not find it, the _ex form it wraps. */
+static int real_init(EVP_MD_CTX *ctx, EVP_PKEY_CTX **pctx, const EVP_MD *type, ENGINE *e,
+		     EVP_PKEY *pkey)
+{
+	pthread_once(&real_once, real_resolve);
+	if (real_sign_init)
+		return real_sign_init(ctx, pctx, type, e, pkey);
+	if (e)
+		return 0;
+	return EVP_DigestSignInit_ex(ctx, pctx, type ? EVP_MD_get0_name(type) : NULL, NULL, NULL,
+				     pkey, NULL);
+}
 
 int EVP_DigestSignInit(EVP_MD_CTX *ctx, EVP_PKEY_CTX **pctx, const EVP_MD *type, ENGINE *e,
 		       EVP_PKEY *pkey)
@@ -44,16 +63,14 @@ int EVP_DigestSignInit(EVP_MD_CTX *ctx, EVP_PKEY_CTX **pctx, const EVP_MD *type,
 		cur_sign_served = 1;
 		return 1;
 	}
-	if (!real_sign_init)	/* before the probe: resolve now (a start-up path) */
-		real_sign_init = (digest_sign_init_fn *)dlsym(RTLD_NEXT, "EVP_DigestSignInit");
-	return real_sign_init ? real_sign_init(ctx, pctx, type, e, pkey) : 0;
+	return real_init(ctx, pctx, type, e, pkey);
 }
 
 /* A context of EVP_DigestSignInit(ctx, NULL, NULL, NULL, pk) to copy from, or NULL. */
 static EVP_MD_CTX *sign_tmpl_new(EVP_PKEY *pk)
 {
 	EVP_MD_CTX *t = EVP_MD_CTX_new();
-	if (t && real_sign_init(t, NULL, NULL, NULL, pk) != 1) {
+	if (t && real_init(t, NULL, NULL, NULL, pk) != 1) {
 		EVP_MD_CTX_free(t);
 		t = NULL;
 	}
@@ -69,7 +86,7 @@ static int tmpl_probe(EVP_PKEY *ed)
 	EVP_MD_CTX *t = sign_tmpl_new(ed), *c = EVP_MD_CTX_new(), *f = EVP_MD_CTX_new();
 	int ok = t && c && f && EVP_MD_CTX_copy_ex(c, t) == 1 &&
 		 EVP_DigestSign(c, a, &la, msg, sizeof(msg)) == 1 &&
-		 real_sign_init(f, NULL, NULL, NULL, ed) == 1 &&
+		 real_init(f, NULL, NULL, NULL, ed) == 1 &&
 		 EVP_DigestSign(f, b, &lb, msg, sizeof(msg)) == 1 && la == lb &&
 		 memcmp(a, b, la) == 0;
 	EVP_MD_CTX_free(t);
@@ -162,8 +179,7 @@ static void probe(void)
 		log_err("dkim msg=\"key probe: OpenSSL key generation failed\"");
 		return;
 	}
-	real_sign_init = (digest_sign_init_fn *)dlsym(RTLD_NEXT, "EVP_DigestSignInit");
-	tmpl_ok = real_sign_init && tmpl_probe(ed);
+	tmpl_ok = tmpl_probe(ed);
 	if (!tmpl_ok)
 		log_warn("dkim msg=\"sign template probe failed: every ed25519 signature initialises its context\"");
 	int r = probe_alg(idx, DKIM_ALG_RSA_SHA256, rsa);

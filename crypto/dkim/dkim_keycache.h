@@ -64,9 +64,10 @@ int dkim_keycache_load(struct dkim_keycache *kc, const struct dkim_key *k, DKIM 
  * per key and lcore: OpenSSL 3.0 re-fetches the signature algorithm and walks its whole name
  * map (EVP_PKEY_CTX_new_from_pkey -> EVP_KEYMGMT_names_do_all) on every init, ~3-4 us per
  * message, against ~0.2 us for the copy. This file defines EVP_DigestSignInit() for that; every
- * other call goes to libcrypto's (dlsym RTLD_NEXT). A start-up probe checks that a signature
- * made from a copy equals a fresh one (ed25519 is deterministic); if not, copies are never used.
- * *tmpl tells whether the template served this signature.
+ * other call goes to libcrypto's (dlsym RTLD_NEXT, resolved once; EVP_DigestSignInit_ex if
+ * it is not found). A start-up probe checks that a signature made from a copy equals a fresh
+ * one (ed25519 is deterministic); if not, copies are never used. *tmpl tells whether the
+ * template served this signature.
  */
 DKIM_STAT dkim_keycache_eom(struct dkim_keycache *kc, const struct dkim_key *k, DKIM *h,
 			    int *tmpl);

@@ -167,11 +167,28 @@ static void hdr_feed(struct smtp_server_session *s, const uint8_t *p, size_t n)
 			}
 			break;
 		case SMTP_H_LINE:
+			if (c != '\n') {
+				/* the rest of a field that is not From: matters only for its length:
+				 * skip to its LF at once (c is counted already) */
+				const uint8_t *nl = memchr(p + i, '\n', n - i);
+				size_t k = nl ? (size_t)(nl - (p + i)) : n - i;
+				if (ds->hdr_size - 1 + k > s->lim->header_max) {
+					dscan_bad(ds, SMTP_DATA_HEADER_TOO_BIG);
+					ds->hst = SMTP_H_DONE;
+					return;
+				}
+				ds->hdr_size += (uint32_t)(k - 1);
+				i += k - 1;
+				break;
+			}
+			ds->hst = SMTP_H_BOL;
+			ds->hdr_pfx_len = 0;
+			break;
 		case SMTP_H_FROM:
 			if (c == '\n') {
 				ds->hst = SMTP_H_BOL;
 				ds->hdr_pfx_len = 0;
-			} else if (ds->hst == SMTP_H_FROM && c != '\r') {
+			} else if (c != '\r') {
 				from_append(ds, c);
 			}
 			break;
