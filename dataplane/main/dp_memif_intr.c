@@ -13,12 +13,13 @@
  * process's mapping of the memfd "memif_region_N" (one per process: a second memif port is
  * refused), it must carry MEMIF_COOKIE, and it is looked up again after every link down/up the
  * worker sees, or when the queue's eventfd is another file (a reconnect maps new regions and
- * makes new eventfds, possibly under the same numbers). The ring header is only ever read
- * and written through /proc/self/mem (pread/pwrite, two syscalls per idle wait): the peer may
- * leave at any moment and the EAL interrupt thread then unmaps the region under the worker, which
- * must give an error, not SIGSEGV; the cookie is re-read before each write. Anything unexpected
- * disables the source for good (logged once), and the worker falls back to its timed sleep. A sender that reads the flag just before we clear
- * it may not signal (no full barrier on its side): such a frame waits at most the idle budget.
+ * makes new eventfds, possibly under the same numbers: checked by inode after a wait timed
+ * out). The ring header is only ever read and written through /proc/self/mem (pread/pwrite):
+ * the peer may leave at any moment and the EAL interrupt thread then unmaps the region under
+ * the worker, which must give an error, not SIGSEGV; the cookie is re-read before each write.
+ * Anything unexpected disables the source for good (logged once), and the worker falls back to
+ * its timed sleep. A sender that reads the flag just before we clear it may not signal (no full
+ * barrier on its side): such a frame waits at most the idle budget.
  */
 #define ALLOW_EXPERIMENTAL_API   /* rte_intr_fd_get: experimental in 22.11, stable since */
 #include "main/dp.h"
@@ -70,6 +71,7 @@ struct mif_src {
 	struct memif_ring_hdr *ring;     /* NULL: not resolved (link down or not yet looked up) */
 	int memfd;                       /* /proc/self/mem: ring access that cannot fault */
 	ino_t efd_ino;                   /* the eventfd we watch (a reconnect makes a new one) */
+	uint64_t timeouts_seen;          /* ri->st.timeouts when the eventfd was last verified */
 	uint16_t flags;                  /* the ring's flags when we armed */
 	bool broken;                     /* something did not match: never again */
 };
@@ -168,10 +170,14 @@ static int mif_arm(struct dp_rxintr *ri)
 		if (rc < 0)
 			return rc;
 	}
+	/* a new eventfd under the old number only shows as waits that time out: verify its
+	 * identity after one did, not on every arm (a syscall less per idle turn under load) */
 	struct memif_ring_hdr h;
 	struct stat sb;
-	if (rte_intr_fd_get(m->mq->intr_handle) != ri->qfd || fstat(ri->qfd, &sb) < 0 ||
-	    sb.st_ino != m->efd_ino || !mif_peek(m, &h) ||
+	bool verify = ri->st.timeouts != m->timeouts_seen;
+	m->timeouts_seen = ri->st.timeouts;
+	if (rte_intr_fd_get(m->mq->intr_handle) != ri->qfd ||
+	    (verify && (fstat(ri->qfd, &sb) < 0 || sb.st_ino != m->efd_ino)) || !mif_peek(m, &h) ||
 	    !mif_set_flags(m, (uint16_t)(h.flags & ~MEMIF_RING_MASK_INT))) {
 		m->ring = NULL;   /* remapped behind our back: look up at the next idle turn */
 		return -EAGAIN;
