@@ -33,6 +33,7 @@ TRUSTED_LINK=${TRUSTED_LINK:-false}         # dpmaild-memif: true = no TCP check
 SC_MEMIF_NET=${SC_MEMIF_NET:-198.18.28}     # dpmaild-memif: dpmaild .1, dpmail-bench .2
 BENCH_IDLE_US=${BENCH_IDLE_US:-50}          # dpmaild-memif: dpmail-bench's idle back-off
 RX_INTR=${RX_INTR:-auto}                    # dpmaild-memif: dataplane.rx_interrupts (both ends)
+BENCH_RX_INTR=${BENCH_RX_INTR:-$RX_INTR}     # dpmaild-memif: the dpmail-bench end's alone
 SC_PIDS=()
 SC_TMP=$(mktemp -d /tmp/dpmail-bench-sc.XXXXXX)
 chmod 755 "$SC_TMP"   # Postfix and OpenDKIM run as their own users
@@ -376,7 +377,7 @@ eal:
   file_prefix: $SC_PREFIX-mcli
   memory_mb: 512
 port: {device: net_memif0, ipv4: $SINK_HOST/24, mtu: $MEMIF_MTU}
-dataplane: {backend: dpdk, main_lcore: 0, idle_sleep_us: $BENCH_IDLE_US, rx_interrupts: $RX_INTR}
+dataplane: {backend: dpdk, main_lcore: 0, idle_sleep_us: $BENCH_IDLE_US, rx_interrupts: $BENCH_RX_INTR}
 tcp: {max_conns: 30000, trusted_link: $TRUSTED_LINK}
 EOC
 }
