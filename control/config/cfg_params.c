@@ -79,9 +79,10 @@ static const struct cfg_param dataplane_params[] = {
 	  "Sleep this long after a loop turn that found no work (0: busy poll). Use a small value "
 	  "(50-200) on machines shared with other work; it adds at most that much latency." },
 	{ "rx_interrupts", CFG_T_ENUM, "auto", 0, 0, F(dataplane.rx_interrupts), 0, rx_intr_modes, NULL,
-	  "dpdk backend with idle_sleep_us > 0: an idle turn waits on the worker's RX queue interrupt "
-	  "(and the spool's completions) for at most idle_sleep_us instead of sleeping, so a packet "
-	  "wakes the worker at once. auto: when the port's driver supports it (net_tap, NICs with "
+	  "dpdk backend with idle_sleep_us > 0: from the 8th idle turn in a row on, the worker waits "
+	  "on its RX queue interrupt (and the spool's completions) for at most idle_sleep_us instead "
+	  "of sleeping, so a frame wakes an idle worker at once (busy stretches keep the timed "
+	  "sleep, which batches better). auto: when the port's driver supports it (net_tap, NICs with "
 	  "interrupts; net_memif through the memif ring's interrupt flag), else the timed sleep; on: "
 	  "fail the start-up without it; off: always the timed sleep." },
 	{ "idle_max_wait_us", CFG_T_U32, "2000", 0, 100000, F(dataplane.idle_max_wait_us), 0, NULL, NULL,

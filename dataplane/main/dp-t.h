@@ -70,6 +70,7 @@ struct dp_rxintr_stats {
 	uint64_t timeouts;    /* ... that ran out the idle budget */
 	uint64_t rechecks;    /* waits skipped: the re-check after arming found frames */
 	uint64_t arm_failed;  /* the PMD refused to arm: slept the budget instead */
+	uint64_t backoffs;    /* idle turns soon after work: the timed sleep, not armed */
 };
 
 /* One worker lcore's whole context: cache-aligned, allocated on its NUMA socket, touched only

@@ -111,6 +111,7 @@ int dp_lcore_turn(struct dp_lcore *lc, uint64_t now_us)
 	struct net_if *nif = &lc->nif;
 	struct rte_mbuf *pkts[DP_BURST_MAX];
 	nif->now_us = now_us;
+	lc->turns++;
 	int work = 0;
 	if (lc->has_port) {
 		uint16_t n = 0;
@@ -141,7 +142,6 @@ int dp_lcore_loop(void *arg)
 		 lc->idle_sleep_us);
 	rcu_register_thread(); /* a QSBR reader of configuration snapshots */
 	while (!atomic_load_explicit(lc->stop, memory_order_relaxed)) {
-		lc->turns++;
 		lc->snap = lc->pub ? cfg_current(lc->pub) : NULL;
 		int work = dp_lcore_turn(lc, dp_now_us());
 		lc->snap = NULL;
@@ -167,11 +167,12 @@ void dp_lcore_log_stats(const struct dp_lcore *lc)
 	char line[2048];
 	net_counters_format(&lc->nif.cnt, line, sizeof(line));
 	const struct dp_rxintr_stats *ri = dp_rxintr_stats(lc);
-	char rx[192] = "";
+	char rx[256] = "";
 	if (ri)
 		snprintf(rx, sizeof(rx), " rx_intr_waits=%" PRIu64 " rx_intr_wakeups=%" PRIu64
 			 " rx_intr_timeouts=%" PRIu64 " rx_intr_rechecks=%" PRIu64 " rx_intr_arm_failed=%"
-			 PRIu64, ri->waits, ri->wakeups, ri->timeouts, ri->rechecks, ri->arm_failed);
+			 PRIu64 " rx_intr_backoffs=%" PRIu64, ri->waits, ri->wakeups, ri->timeouts,
+			 ri->rechecks, ri->arm_failed, ri->backoffs);
 	log_info("event=stats lcore=%u queue=%u turns=%" PRIu64 " idle_turns=%" PRIu64 "%s %s",
 		 lc->lcore_id, lc->index, lc->turns, lc->idle_turns, rx, line);
 }

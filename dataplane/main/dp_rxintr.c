@@ -3,7 +3,9 @@
  * dp_rxintr.c: idle turns of a DPDK worker wait for its RX queue's interrupt instead of
  * sleeping a fixed idle_sleep_us (l3fwd-power's scheme). Each worker owns an epoll set holding
  * its queue's interrupt descriptor (level-triggered) and any wake-up descriptors of modules
- * (edge-triggered, e.g. the spool's io_uring). An idle turn: arm the queue interrupt -> re-check
+ * (edge-triggered, e.g. the spool's io_uring). The first ARM_AFTER idle turns after work keep
+ * the timed sleep (a conversation's short gaps batch better that way); then each idle turn:
+ * arm the queue interrupt -> re-check
  * the queue with one rx_burst (a frame that arrived before the interrupt was armed raised no
  * event; what it finds is stashed for the next turn) -> epoll_pwait2 for at most idle_sleep_us
  * (the loop's idle budget, so timers keep their granularity) -> disarm, so a busy worker costs
@@ -43,6 +45,8 @@ static const struct ctl_stat_field rxi_fields[] = {
 	  CTL_STAT_COUNTER, RS(timeouts) },
 	{ "dp_rx_intr_rechecks_total", "Waits skipped: the re-check after arming found frames.",
 	  CTL_STAT_COUNTER, RS(rechecks) },
+	{ "dp_rx_intr_backoffs_total", "Idle turns that slept the timed back-off (recently busy).",
+	  CTL_STAT_COUNTER, RS(backoffs) },
 };
 #undef RS
 
@@ -82,7 +86,9 @@ static void rxi_sleep(uint32_t us)
 }
 
 /* The budget of this wait: the loop's, doubled per timed-out wait after DEEP_AFTER of them in
- * a row with no work between (lc->turns counts every turn: a gap means a busy turn). */
+ * a row with no work between (lc->turns counts every turn: a gap means a busy turn). The
+ * interrupt is armed only from the ARM_AFTER-th idle turn in a row on (l3fwd-power's scheme). */
+#define ARM_AFTER  8
 #define DEEP_AFTER 16
 static uint32_t rxi_budget(struct dp_rxintr *ri, const struct dp_lcore *lc, uint32_t max_us)
 {
@@ -101,6 +107,15 @@ void dp_rxintr_wait(void *ctx, uint32_t max_us)
 	struct dp_lcore *lc = ctx;
 	struct dp_rxintr *ri = lc->rxi;
 	max_us = rxi_budget(ri, lc, max_us);
+	if (ri->streak < ARM_AFTER) {
+		/* recently busy: the timed back-off, so what arrives meanwhile is handled in one turn
+		 * (larger TX bursts, TLS record and spool commit batches); arming for every short gap
+		 * of a conversation cost more CPU per message than it saved and lowered throughput */
+		ri->st.backoffs++;
+		ri->streak++;
+		rxi_sleep(max_us);
+		return;
+	}
 	if (ri->arm(ri) < 0) {
 		ri->st.arm_failed++;   /* e.g. a memif link that is down: sleep, deepening alike */
 		ri->streak++;
