@@ -382,6 +382,26 @@ tcp: {max_conns: 30000, trusted_link: $TRUSTED_LINK}
 EOC
 }
 
+# Inbound only on memif: dpmaild without a route (messages stay in its spool), the load alone
+# in the dpmail-bench process on the peer end.
+sc_inbound_memif() {
+  SINK_HOST=$SC_MEMIF_NET.2 TARGET_HOST=$SC_MEMIF_NET.1
+  sc_memif_bench_cfg >"$SC_TMP/bench-memif.yaml"
+  rm -f "$SC_TMP/memif.sock"
+  sc_dpmaild_start inbound memif || { echo "SKIP dpmaild-memif: did not start"; sc_peers_local; return 0; }
+  local pid=$DPMAILD_PID n
+  for n in $SESSIONS; do
+    sc_perf_start "dpmaild-memif-$n" "$pid"
+    taskset -c 0 "$B" load --backend dpdk --dpdk-config "$SC_TMP/bench-memif.yaml" \
+      --server "$TARGET_HOST:$RELAY_PORT" --sessions "$n" --label dpmaild-memif --json "$OUT/dpmaild-memif-$n.json" \
+      --sut-pid "$pid" --sut-idle 2 "${args[@]}" 2>"$SC_TMP/bench-memif-$n.log" || tail -5 "$SC_TMP/bench-memif-$n.log"
+    sc_perf_stop
+  done
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null
+  rm -rf "/var/run/dpdk/$SC_PREFIX-msrv" "/var/run/dpdk/$SC_PREFIX-mcli"
+  sc_peers_local
+}
+
 sc_target_memif() {
   if ! sc_dpmaild_delivers; then echo "SKIP dpmaild-memif: this dpmaild cannot relay"; return 0; fi
   SINK_HOST=$SC_MEMIF_NET.2 TARGET_HOST=$SC_MEMIF_NET.1
@@ -580,6 +600,7 @@ ${POSTFIX_EXTRA:-}" sc_postfix "$TLS_IN" 0 "$milter" || continue
         echo "dpmaild spool: $(cat "$SC_TMP"/dpmaild/spool/* 2>/dev/null | grep -ao 'Message-ID: <' | wc -l) messages, $(cat "$SC_TMP"/dpmaild/spool/* 2>/dev/null | grep -ao 'DKIM-Signature:' | wc -l) DKIM signatures" ;;
       dpmaild-dpdk)
         echo "SKIP dpmaild-dpdk: the inbound scenario runs the posix backend only for now (a DPDK run needs the load inside the TAP namespace)" ;;
+      dpmaild-memif) sc_inbound_memif ;;
       *) echo "SKIP $t: not an inbound target" ;;
     esac
   done

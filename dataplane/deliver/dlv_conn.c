@@ -53,8 +53,10 @@ static void drain(struct dlv_conn *dc)
 	}
 	/* Over TLS the record layer seals what this turn produced at the end of the turn
 	 * (tls_core_poll runs last in the relay's poll hook): the message header, body pieces and
-	 * the final dot leave as one record and one write instead of one per piece. */
-	if (!dc->tls_on)
+	 * the final dot leave as one record and one write instead of one per piece. In clear,
+	 * while the spool still owes body pieces the backend's end-of-turn write sends what is
+	 * queued, so a transaction whose body arrives in several pieces is still one write. */
+	if (!dc->tls_on && !dc->body_wait)
 		conn_flush(dc->conn);
 }
 

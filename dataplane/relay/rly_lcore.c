@@ -314,12 +314,11 @@ void rly_lcore_fini(struct dp_lcore *lc, void *state)
 	if (st->sock)
 		sock_net_free(st->sock);   /* aborts its conns: sessions are told first */
 	rly_core_free(st->rly);
-	dlv_engine_free(st->dlv);
-	if (st->sp) {
-		while (spool_busy(st->sp))   /* commits in flight finish: nothing acknowledged is lost */
-			spool_poll(st->sp, dp_now_us());
-		spool_free(st->sp);
-	}
+	dlv_engine_free(st->dlv);      /* closes its body readers: the spool must still exist */
+	/* spool_free waits for the writes in flight without calling back (polling here would call
+	 * back into the relay and delivery engine just freed); what it drops was never
+	 * acknowledged. */
+	spool_free(st->sp);
 	if (st->tls)
 		tls_core_free(st->tls);
 	if (st->dk)

@@ -867,8 +867,12 @@ static bool bdat_chunk(struct smtp_client_session *c)
 		data[o++] = '\n';
 		c->at_bol = true;
 	}
-	char hdr[BDAT_HDR_MAX];
+	char hdr[BDAT_HDR_MAX + 16];
 	int hl = snprintf(hdr, sizeof(hdr), "BDAT %zu%s\r\n", o, eof ? " LAST" : "");
+	if (hl <= 0 || hl > BDAT_HDR_MAX) { /* o is bounded by the 8 KiB buffer: cannot happen */
+		session_fail(c, 451, "4.3.0", "BDAT chunk header");
+		return false;
+	}
 	memcpy(t, hdr, (size_t)hl);
 	memmove(t + hl, data, o);
 	smtp_obuf_commit(&c->out, (size_t)hl + o);
