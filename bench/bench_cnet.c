@@ -391,10 +391,7 @@ int bench_cnet_poll(struct bench_cnet *n, uint64_t now, int wait_ms)
 
 void bench_cnet_idle(struct bench_cnet *n)
 {
-	if (!n->io.idle_sleep_us)
-		return;
-	struct timespec ts = { 0, (long)n->io.idle_sleep_us * 1000 };
-	nanosleep(&ts, NULL);
+	bench_tcp_io_idle(&n->io);
 }
 
 const char *bench_cnet_name(const struct bench_cnet *n)

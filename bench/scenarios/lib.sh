@@ -32,6 +32,8 @@ MEMIF_MTU=${MEMIF_MTU:-1500}                # dpmaild-memif: MTU of the memif li
 TRUSTED_LINK=${TRUSTED_LINK:-false}         # dpmaild-memif: true = no TCP checksums (both ends)
 SC_MEMIF_NET=${SC_MEMIF_NET:-198.18.28}     # dpmaild-memif: dpmaild .1, dpmail-bench .2
 BENCH_IDLE_US=${BENCH_IDLE_US:-50}          # dpmaild-memif: dpmail-bench's idle back-off
+RX_INTR=${RX_INTR:-auto}                    # dpmaild-memif: dataplane.rx_interrupts (both ends)
+BENCH_RX_INTR=${BENCH_RX_INTR:-$RX_INTR}     # dpmaild-memif: the dpmail-bench end's alone
 SC_PIDS=()
 SC_TMP=$(mktemp -d /tmp/dpmail-bench-sc.XXXXXX)
 chmod 755 "$SC_TMP"   # Postfix and OpenDKIM run as their own users
@@ -375,7 +377,7 @@ eal:
   file_prefix: $SC_PREFIX-mcli
   memory_mb: 512
 port: {device: net_memif0, ipv4: $SINK_HOST/24, mtu: $MEMIF_MTU}
-dataplane: {backend: dpdk, main_lcore: 0, idle_sleep_us: $BENCH_IDLE_US}
+dataplane: {backend: dpdk, main_lcore: 0, idle_sleep_us: $BENCH_IDLE_US, rx_interrupts: $BENCH_RX_INTR}
 tcp: {max_conns: 30000, trusted_link: $TRUSTED_LINK}
 EOC
 }
@@ -490,7 +492,7 @@ sc_dpmaild_start() {
     if [ "$backend" = memif ]; then
       echo "eal: {vdevs: [\"net_memif0,role=server,socket=$SC_TMP/memif.sock,socket-abstract=no,bsize=$(sc_memif_bsize)\"], file_prefix: $SC_PREFIX-msrv, memory_mb: 512}"
       echo "port: {device: net_memif0, ipv4: $TARGET_HOST/24, mtu: $MEMIF_MTU}"
-      echo "dataplane: {backend: dpdk, main_lcore: 0, workers: [1], idle_sleep_us: ${DPMAILD_IDLE_US:-100}}"
+      echo "dataplane: {backend: dpdk, main_lcore: 0, workers: [1], idle_sleep_us: ${DPMAILD_IDLE_US:-100}, rx_interrupts: $RX_INTR}"
       echo "tcp: {trusted_link: $TRUSTED_LINK}"
       echo "smtp: {hostname: relay.bench.test, listen: [{port: $RELAY_PORT, tls: starttls}]}"
       echo "relay: {clients: [{network: ${SINK_HOST%.*}.0/24}]}"

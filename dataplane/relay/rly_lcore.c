@@ -280,6 +280,9 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 			goto err;
 		}
 		st->net = *tcp;
+		/* with RX interrupts the idle wait also ends for a spool completion (-ENOTSUP: the
+		 * idle turns sleep a fixed time, which bounds the delay) */
+		dp_lcore_add_wakeup_fd(lc, spool_wakeup_fd(st->sp));
 	}
 	struct dlv_params dp2;
 	dlv_params_defaults(&dp2);
