@@ -38,6 +38,10 @@ void rly_core_free(struct rly_core *core);
 /* The policy used from now on (borrowed until the next call) and the version of the snapshot
  * it came from (recorded with every message). */
 void rly_core_set_policy(struct rly_core *core, const struct rly_policy *pol, uint64_t version);
+/* The loop's time, before anything of this turn can call back into the core: sessions accepted
+ * from the transport's poll start their timeouts from it (a core that had never been polled
+ * gave the first connections a deadline in the past: closed by the first tick). */
+void rly_core_set_now(struct rly_core *core, uint64_t now);
 /* Per-turn work: time, SMTP timeouts, the DKIM batch. Returns work done. */
 int rly_core_poll(struct rly_core *core, uint64_t now);
 /* conn_accept_fn: ctx is the rly_core. */

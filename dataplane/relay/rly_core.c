@@ -69,6 +69,11 @@ void rly_core_set_policy(struct rly_core *core, const struct rly_policy *pol, ui
 	core->snap_version = version;
 }
 
+void rly_core_set_now(struct rly_core *core, uint64_t now)
+{
+	core->now = now;
+}
+
 int rly_core_poll(struct rly_core *core, uint64_t now)
 {
 	int work = 0;

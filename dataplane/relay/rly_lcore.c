@@ -190,6 +190,7 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 	int work = 0;
 	/* The turn's log lines (a delivery outcome per message) leave in one write at its end. */
 	log_batch_begin();
+	rly_core_set_now(st->rly, now);
 	if (st->sock) {
 		int n = sock_net_poll(st->sock, now, 0);
 		work += n > 0 ? n : 0;
@@ -261,6 +262,7 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 		*err = *err ? *err : -ENOMEM;
 		goto err;
 	}
+	rly_core_set_now(st->rly, dp_now_us()); /* start-up time until the first turn */
 	rly_core_set_policy(st->rly, &st->fallback, 0);
 	if (c->dataplane.backend == CFG_BACKEND_POSIX) {
 		struct sock_tunables t;
