@@ -86,7 +86,7 @@ static const struct cfg_param dataplane_params[] = {
 	  "interrupts; net_memif through the memif ring's interrupt flag), else the timed sleep; on: "
 	  "fail the start-up without it; off: always the timed sleep." },
 	{ "idle_max_wait_us", CFG_T_U32, "2000", 0, 100000, F(dataplane.idle_max_wait_us), 0, NULL, NULL,
-	  "With RX interrupts: after 16 idle turns in a row that found nothing, each wait doubles, up "
+	  "With RX interrupts (DPDK) or the posix backend's epoll wait: after 16 idle turns in a row that found nothing, each wait doubles, up "
 	  "to this, until a frame or any work comes (an idle worker then wakes a few hundred times a "
 	  "second, not ten thousand). Timers (TCP delayed ACK 40 ms, retransmission >= rto_min_ms, "
 	  "SMTP timeouts) may fire up to this late after such a stretch. 0 or <= idle_sleep_us: "
