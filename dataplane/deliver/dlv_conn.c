@@ -345,12 +345,12 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 		return;
 	}
 	struct spool_str snd = spool_msg_sender(m);
-	snprintf(dc->from, sizeof(dc->from), "%.*s", (int)snd.len, snd.p);
+	dlv_copyn(dc->from, sizeof(dc->from), snd.p, snd.len);
 	for (unsigned i = 0; i < j->nrc; i++) {
 		struct spool_rcpt_view rv;
 		dc->rcpt[i][0] = 0;
 		if (spool_msg_rcpt(m, j->rc[i], &rv) == 0)
-			snprintf(dc->rcpt[i], sizeof(dc->rcpt[i]), "%.*s", (int)rv.addr.len, rv.addr.p);
+			dlv_copyn(dc->rcpt[i], sizeof(dc->rcpt[i]), rv.addr.p, rv.addr.len);
 		dc->rcptp[i] = dc->rcpt[i];
 		dc->rcode[i] = 0;
 		dc->rtext[i][0] = dc->recode[i][0] = 0;
@@ -530,9 +530,16 @@ static void h_rcpt_result(void *ctx, struct smtp_client_session *c, uint32_t idx
 	if (idx >= DLV_JOB_RCPTS)
 		return;
 	dc->rcode[idx] = r->code;
-	snprintf(dc->recode[idx], sizeof(dc->recode[idx]), "%s", r->ecode);
-	snprintf(dc->rtext[idx], sizeof(dc->rtext[idx]), "%u %.15s%s%.170s", r->code, r->ecode,
-		 r->ecode[0] ? " " : "", r->text);
+	dlv_copys(dc->recode[idx], sizeof(dc->recode[idx]), r->ecode);
+	/* "%u %.15s%s%.170s": code, enhanced code and a space if any, text */
+	char *t = dc->rtext[idx];
+	size_t o = 0, cap = sizeof(dc->rtext[idx]);
+	dlv_putu(t, cap, &o, r->code);
+	dlv_putn(t, cap, &o, " ", 1);
+	dlv_putn(t, cap, &o, r->ecode, 15);
+	if (r->ecode[0])
+		dlv_putn(t, cap, &o, " ", 1);
+	dlv_putn(t, cap, &o, r->text, 170);
 }
 
 static void h_msg_result(void *ctx, struct smtp_client_session *c, const struct smtp_reply *r)
