@@ -933,8 +933,6 @@ void dlv_engine_free(struct dlv_engine *eng)
 	if (!eng)
 		return;
 	dlv_conn_abort_all(eng);
-	for (uint32_t i = 0; i < eng->p.max_conns; i++)
-		free(eng->conns[i].buf);
 	free(eng->conns);
 	for (unsigned h = 0; h < DLV_DEST_HASH; h++)
 		while (eng->hash[h]) {

@@ -17,7 +17,6 @@
 #define DLV_KEY_MAX     300
 #define DLV_JOB_SLAB    1024
 #define DLV_DEST_HASH   1024
-#define DLV_BODY_BUF    (64 * 1024)
 #define DLV_TEXT_MAX    200
 #define DLV_TLSA_MAX    8
 #define DLV_SUSP_MAX    64
@@ -219,7 +218,11 @@ struct dlv_conn {
 	char rtext[DLV_JOB_RCPTS][DLV_TEXT_MAX];
 	char recode[DLV_JOB_RCPTS][16];
 	struct spool_body *body;
-	uint8_t *buf;                 /* DLV_BODY_BUF */
+	/* The body piece being sent: the spool reader's own buffer, read in place (valid until
+	 * the next spool call on dc->body, which h_body_read makes only once it is consumed;
+	 * every close of dc->body forgets it). No copy: the client engine's canonicaliser reads
+	 * from here straight into the output. */
+	const uint8_t *piece;
 	uint32_t buf_len, buf_off;
 	bool body_eof, body_wait, body_err;
 	struct dlv_conn *next_free;
