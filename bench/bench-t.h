@@ -70,6 +70,7 @@ struct bench_conn {
 	bool cn_error;          /* ... and not in an orderly way */
 	bool cn_stalled;        /* on_data left bytes unconsumed: resume when rbuf has room */
 	bool cn_busy;           /* inside on_event (events arriving meanwhile are deferred) */
+	bool cn_in_data;        /* inside on_data (a resume must wait until it returned) */
 	uint32_t cn_pending;    /* deferred events */
 	bool tls_done;          /* handshake finished */
 	bool want_write;        /* output pending (EPOLLOUT wanted) */

@@ -8,9 +8,10 @@
  * a pull model: an epoll event says "readable/writable", they call bench_conn_read/flush. The
  * conn API pushes: on_data hands over bytes, on_sendable says there is room. This file bridges
  * the two without touching the state machines: on_data copies what fits into the bench_conn's
- * rbuf (the rest stays in the transport, whose window closes: backpressure) and calls the
- * owner's on_event(EPOLLIN); bench_conn_read then only reports what happened (-EAGAIN, EOF,
- * error) and resumes a stalled transport once rbuf has room; bench_conn_flush hands the queued
+ * rbuf and calls the owner's on_event(EPOLLIN), again while the owner makes room; what does
+ * not fit stays in the transport (whose window closes: backpressure); bench_conn_read then
+ * only reports what happened (-EAGAIN, EOF, error) and resumes a stalled transport once rbuf
+ * has room; bench_conn_flush hands the queued
  * segments to conn_send and reports a short send as "would block" (on_sendable follows).
  * One copy of received bytes into rbuf is the price; message bodies are sent with conn_send
  * (one copy into the transport's send buffer, as a kernel send() makes).
@@ -78,19 +79,34 @@ static void cn_on_connected(void *ctx, struct conn *cn)
 		cn_dispatch(c, EPOLLOUT);
 }
 
+/*
+ * Takes what fits into rbuf and lets the owner parse it, as long as the owner makes room: a
+ * stall (returning less than len) is left only when rbuf stayed full, i.e. the owner stopped
+ * reading (a parked sink session). The transport pauses the conn after such a return, so
+ * conn_resume_read must come later, from bench_conn_read outside this call (cn_in_data).
+ */
 static size_t cn_on_data(void *ctx, struct conn *cn, const uint8_t *data, size_t len)
 {
 	struct bench_conn *c = ctx;
 	(void)cn;
-	size_t room = c->rcap - c->rlen;
-	size_t n = len < room ? len : room;
-	memcpy(c->rbuf + c->rlen, data, n);
-	c->rlen += n;
-	c->bytes_in += n;
-	if (n < len)
-		c->cn_stalled = true;
-	cn_dispatch(c, EPOLLIN);
-	return n;
+	size_t off = 0;
+	c->cn_in_data = true;
+	for (;;) {
+		size_t room = c->rcap - c->rlen;
+		size_t n = len - off < room ? len - off : room;
+		memcpy(c->rbuf + c->rlen, data + off, n);
+		c->rlen += n;
+		c->bytes_in += n;
+		off += n;
+		c->cn_stalled = off < len;
+		cn_dispatch(c, EPOLLIN);
+		if (!c->cnet)
+			return len; /* released from inside: the rest is dropped with the conn */
+		if (off == len || c->rlen == c->rcap)
+			break;
+	}
+	c->cn_in_data = false;
+	return off;
 }
 
 static void cn_on_eof(void *ctx, struct conn *cn)
@@ -142,20 +158,19 @@ static const struct conn_handler detached_handler = {
 
 /* ---- the bench_conn calls over a conn ------------------------------------------------------ */
 
+/* The caller parsed what rbuf holds before calling this (as after a read(2)). */
 ssize_t bench_cn_read(struct bench_conn *c)
 {
-	if (c->cn_stalled && c->rlen < c->rcap && c->cn) {
-		c->cn_stalled = false;
-		conn_resume_read(c->cn); /* on_data follows from the next poll */
-		return -EAGAIN;
-	}
-	if (c->cn_stalled)
-		return -EAGAIN; /* the caller must parse before reading on */
 	if (c->cn_closed)
 		return c->cn_error ? -1 : 0;
-	if (c->cn_eof)
-		return 0;
-	return -EAGAIN;
+	if (c->cn_stalled) {
+		if (c->rlen < c->rcap && !c->cn_in_data) {
+			c->cn_stalled = false;
+			conn_resume_read(c->cn); /* on_data follows from the next poll */
+		}
+		return -EAGAIN; /* inside on_data, which goes on copying once there is room */
+	}
+	return c->cn_eof ? 0 : -EAGAIN;
 }
 
 int bench_cn_flush_ready(struct bench_conn *c)
@@ -376,10 +391,7 @@ int bench_cnet_poll(struct bench_cnet *n, uint64_t now, int wait_ms)
 
 void bench_cnet_idle(struct bench_cnet *n)
 {
-	if (!n->io.idle_sleep_us)
-		return;
-	struct timespec ts = { 0, (long)n->io.idle_sleep_us * 1000 };
-	nanosleep(&ts, NULL);
+	bench_tcp_io_idle(&n->io);
 }
 
 const char *bench_cnet_name(const struct bench_cnet *n)

@@ -237,10 +237,8 @@ static void turn(struct bt *b)
 	b->to_open -= n;
 	for (; n; n--, work++)
 		open_one(b);
-	if (!work && b->io.idle_sleep_us) {
-		struct timespec ts = { 0, (long)b->io.idle_sleep_us * 1000 };
-		nanosleep(&ts, NULL);
-	}
+	if (!work)
+		bench_tcp_io_idle(&b->io);
 }
 
 /* Ends the sending of long connections (they half-close, then close on the echo's EOF). */

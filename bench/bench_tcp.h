@@ -26,9 +26,15 @@ struct bench_tcp_io {
 	void (*fini)(void *ctx);
 	void *ctx;
 	uint32_t idle_sleep_us;     /* sleep after an idle turn of a polling backend (0: none) */
+	/* Instead of that sleep, when set: wait at most max_us for the port's RX interrupt (DPDK
+	 * with dataplane.rx_interrupts, see dataplane/main/dp_rxintr.c). */
+	void (*idle)(void *ctx, uint32_t max_us);
 	uint32_t laddr;             /* our IPv4 address (network order; 0: the kernel picks) */
 	const char *name;           /* "dpdk" or "posix" */
 };
+
+/* The back-off after an idle turn: io->idle (a frame ends it) or a sleep of idle_sleep_us. */
+void bench_tcp_io_idle(const struct bench_tcp_io *io);
 
 /* Our stack on the DPDK port described by the dpmaild-style YAML file at path (eal, port,
  * dataplane.idle_sleep_us, tcp sections; the loop runs on the main lcore). 0, or -1 with a

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -47,6 +48,24 @@ static int dpdk_poll(void *ctx, uint64_t now_us, int wait_ms)
 		d->announced = true;
 	}
 	return dp_lcore_turn(d->lc, now_us);
+}
+
+static void dpdk_idle(void *ctx, uint32_t max_us)
+{
+	struct io_dpdk *d = ctx;
+	dp_rxintr_wait(d->lc, max_us);
+}
+
+void bench_tcp_io_idle(const struct bench_tcp_io *io)
+{
+	if (!io->idle_sleep_us)
+		return;
+	if (io->idle) {
+		io->idle(io->ctx, io->idle_sleep_us);
+		return;
+	}
+	struct timespec ts = { 0, (long)io->idle_sleep_us * 1000 };
+	nanosleep(&ts, NULL);
 }
 
 static void dpdk_fini(void *ctx)
@@ -120,6 +139,7 @@ int bench_tcp_io_dpdk(struct bench_tcp_io *io, const char *path, char *err, size
 	*io = (struct bench_tcp_io){
 		.net = tcp_lcore_net(d->lc), .poll = dpdk_poll, .fini = dpdk_fini, .ctx = d,
 		.idle_sleep_us = d->cfg->dataplane.idle_sleep_us,
+		.idle = d->lc->rxi ? dpdk_idle : NULL,
 		.laddr = d->cfg->port.ipv4.ip.u.v4, .name = "dpdk",
 	};
 	return 0;

@@ -32,6 +32,8 @@ MEMIF_MTU=${MEMIF_MTU:-1500}                # dpmaild-memif: MTU of the memif li
 TRUSTED_LINK=${TRUSTED_LINK:-false}         # dpmaild-memif: true = no TCP checksums (both ends)
 SC_MEMIF_NET=${SC_MEMIF_NET:-198.18.28}     # dpmaild-memif: dpmaild .1, dpmail-bench .2
 BENCH_IDLE_US=${BENCH_IDLE_US:-50}          # dpmaild-memif: dpmail-bench's idle back-off
+RX_INTR=${RX_INTR:-auto}                    # dpmaild-memif: dataplane.rx_interrupts (both ends)
+BENCH_RX_INTR=${BENCH_RX_INTR:-$RX_INTR}     # dpmaild-memif: the dpmail-bench end's alone
 SC_PIDS=()
 SC_TMP=$(mktemp -d /tmp/dpmail-bench-sc.XXXXXX)
 chmod 755 "$SC_TMP"   # Postfix and OpenDKIM run as their own users
@@ -375,9 +377,29 @@ eal:
   file_prefix: $SC_PREFIX-mcli
   memory_mb: 512
 port: {device: net_memif0, ipv4: $SINK_HOST/24, mtu: $MEMIF_MTU}
-dataplane: {backend: dpdk, main_lcore: 0, idle_sleep_us: $BENCH_IDLE_US}
+dataplane: {backend: dpdk, main_lcore: 0, idle_sleep_us: $BENCH_IDLE_US, rx_interrupts: $BENCH_RX_INTR}
 tcp: {max_conns: 30000, trusted_link: $TRUSTED_LINK}
 EOC
+}
+
+# Inbound only on memif: dpmaild without a route (messages stay in its spool), the load alone
+# in the dpmail-bench process on the peer end.
+sc_inbound_memif() {
+  SINK_HOST=$SC_MEMIF_NET.2 TARGET_HOST=$SC_MEMIF_NET.1
+  sc_memif_bench_cfg >"$SC_TMP/bench-memif.yaml"
+  rm -f "$SC_TMP/memif.sock"
+  sc_dpmaild_start inbound memif || { echo "SKIP dpmaild-memif: did not start"; sc_peers_local; return 0; }
+  local pid=$DPMAILD_PID n
+  for n in $SESSIONS; do
+    sc_perf_start "dpmaild-memif-$n" "$pid"
+    taskset -c 0 "$B" load --backend dpdk --dpdk-config "$SC_TMP/bench-memif.yaml" \
+      --server "$TARGET_HOST:$RELAY_PORT" --sessions "$n" --label dpmaild-memif --json "$OUT/dpmaild-memif-$n.json" \
+      --sut-pid "$pid" --sut-idle 2 "${args[@]}" 2>"$SC_TMP/bench-memif-$n.log" || tail -5 "$SC_TMP/bench-memif-$n.log"
+    sc_perf_stop
+  done
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null
+  rm -rf "/var/run/dpdk/$SC_PREFIX-msrv" "/var/run/dpdk/$SC_PREFIX-mcli"
+  sc_peers_local
 }
 
 sc_target_memif() {
@@ -470,7 +492,7 @@ sc_dpmaild_start() {
     if [ "$backend" = memif ]; then
       echo "eal: {vdevs: [\"net_memif0,role=server,socket=$SC_TMP/memif.sock,socket-abstract=no,bsize=$(sc_memif_bsize)\"], file_prefix: $SC_PREFIX-msrv, memory_mb: 512}"
       echo "port: {device: net_memif0, ipv4: $TARGET_HOST/24, mtu: $MEMIF_MTU}"
-      echo "dataplane: {backend: dpdk, main_lcore: 0, workers: [1], idle_sleep_us: ${DPMAILD_IDLE_US:-100}}"
+      echo "dataplane: {backend: dpdk, main_lcore: 0, workers: [1], idle_sleep_us: ${DPMAILD_IDLE_US:-100}, rx_interrupts: $RX_INTR}"
       echo "tcp: {trusted_link: $TRUSTED_LINK}"
       echo "smtp: {hostname: relay.bench.test, listen: [{port: $RELAY_PORT, tls: starttls}]}"
       echo "relay: {clients: [{network: ${SINK_HOST%.*}.0/24}]}"
@@ -578,6 +600,7 @@ ${POSTFIX_EXTRA:-}" sc_postfix "$TLS_IN" 0 "$milter" || continue
         echo "dpmaild spool: $(cat "$SC_TMP"/dpmaild/spool/* 2>/dev/null | grep -ao 'Message-ID: <' | wc -l) messages, $(cat "$SC_TMP"/dpmaild/spool/* 2>/dev/null | grep -ao 'DKIM-Signature:' | wc -l) DKIM signatures" ;;
       dpmaild-dpdk)
         echo "SKIP dpmaild-dpdk: the inbound scenario runs the posix backend only for now (a DPDK run needs the load inside the TAP namespace)" ;;
+      dpmaild-memif) sc_inbound_memif ;;
       *) echo "SKIP $t: not an inbound target" ;;
     esac
   done

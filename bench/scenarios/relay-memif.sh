@@ -39,6 +39,7 @@ for rep in $(seq 1 "$REPEAT"); do
   done
 done
 stamp | tee "$OUT_ROOT/end.txt"
+rm -rf "/var/run/dpdk/$SC_PREFIX" "/var/run/dpdk/$SC_PREFIX"-*   # the runs' DPDK runtime dirs
 # one table: per scenario and target, the median over the passes (and the range) of the SUT's
 # gross CPU per message, the median net, and messages per CPU-second against dpmaild-posix
 # (median of the per-pass ratios: each pass ran both back to back) and against Postfix (gross)

@@ -57,6 +57,7 @@ struct cfg_port {
 };
 
 enum cfg_backend { CFG_BACKEND_DPDK = 0, CFG_BACKEND_POSIX };
+enum cfg_rx_intr { CFG_RX_INTR_AUTO = 0, CFG_RX_INTR_ON, CFG_RX_INTR_OFF };
 
 struct cfg_dataplane {
 	int backend;              /* enum cfg_backend */
@@ -66,6 +67,8 @@ struct cfg_dataplane {
 	uint32_t mbuf_cache;
 	uint32_t burst;
 	uint32_t idle_sleep_us;   /* sleep after a turn that found no work; 0 = busy poll */
+	int rx_interrupts;        /* enum cfg_rx_intr: idle turns wait on RX queue interrupts */
+	uint32_t idle_max_wait_us;    /* with RX interrupts: longest wait after a long idle stretch */
 };
 
 struct cfg_arp {

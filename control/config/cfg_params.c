@@ -20,6 +20,7 @@
 #define F(field) offsetof(struct cfg, field)
 
 static const char *const backends[] = { "dpdk", "posix", NULL };
+static const char *const rx_intr_modes[] = { "auto", "on", "off", NULL };
 static const char *const log_levels[] = { "err", "warn", "info", "debug", NULL };
 
 static const struct cfg_param eal_params[] = {
@@ -77,6 +78,19 @@ static const struct cfg_param dataplane_params[] = {
 	{ "idle_sleep_us", CFG_T_U32, "0", 0, 100000, F(dataplane.idle_sleep_us), 0, NULL, NULL,
 	  "Sleep this long after a loop turn that found no work (0: busy poll). Use a small value "
 	  "(50-200) on machines shared with other work; it adds at most that much latency." },
+	{ "rx_interrupts", CFG_T_ENUM, "auto", 0, 0, F(dataplane.rx_interrupts), 0, rx_intr_modes, NULL,
+	  "dpdk backend with idle_sleep_us > 0: from the 8th idle turn in a row on, the worker waits "
+	  "on its RX queue interrupt (and the spool's completions) for at most idle_sleep_us instead "
+	  "of sleeping, so a frame wakes an idle worker at once (busy stretches keep the timed "
+	  "sleep, which batches better). auto: when the port's driver supports it (net_tap, NICs with "
+	  "interrupts; net_memif through the memif ring's interrupt flag), else the timed sleep; on: "
+	  "fail the start-up without it; off: always the timed sleep." },
+	{ "idle_max_wait_us", CFG_T_U32, "2000", 0, 100000, F(dataplane.idle_max_wait_us), 0, NULL, NULL,
+	  "With RX interrupts: after 16 idle turns in a row that found nothing, each wait doubles, up "
+	  "to this, until a frame or any work comes (an idle worker then wakes a few hundred times a "
+	  "second, not ten thousand). Timers (TCP delayed ACK 40 ms, retransmission >= rto_min_ms, "
+	  "SMTP timeouts) may fire up to this late after such a stretch. 0 or <= idle_sleep_us: "
+	  "every wait is idle_sleep_us." },
 };
 
 static const struct cfg_param arp_params[] = {

@@ -93,6 +93,7 @@ struct dlv_stats {
 	uint64_t delivered, bounced, expired, deferred;
 	uint64_t dsn_sent, dsn_failed;
 	uint64_t conns_opened, conns_failed, conns_reused;
+	uint64_t conns_refused_busy;      /* a new connection refused while others to the dest worked */
 	uint64_t tls_sessions, tls_verified;
 	uint64_t sts_enforced;            /* connections set up under an MTA-STS enforce policy */
 	uint64_t sts_mx_refused;          /* MX hosts skipped: not in the domain's enforce policy */

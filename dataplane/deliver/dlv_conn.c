@@ -115,13 +115,18 @@ static void next_hop(struct dlv_conn *dc, const char *why)
 		connect_hop(dc);
 		return;
 	}
-	dc->eng->stats.conns_failed++;
-	log_info("dest=%s event=all_hops_failed reason=\"%s\"", d->key, why);
 	const char *ecode = dc->fail_ecode[0] ? dc->fail_ecode : "4.4.1";
 	char ec[sizeof(dc->fail_ecode)];
 	snprintf(ec, sizeof(ec), "%s", ecode);
+	struct dlv_engine *eng = dc->eng;
 	conn_release(dc);
-	dlv_dest_conn_failed(dc->eng, d, ec, why);
+	if (d->nconn > 0) {
+		log_info("dest=%s event=conn_refused_busy live=%u reason=\"%s\"", d->key, d->nconn, why);
+	} else {
+		eng->stats.conns_failed++;
+		log_info("dest=%s event=all_hops_failed reason=\"%s\"", d->key, why);
+	}
+	dlv_dest_conn_failed(eng, d, ec, why);
 }
 
 /*

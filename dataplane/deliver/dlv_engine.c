@@ -22,7 +22,8 @@
 #include "spool/spool.h"
 
 #define REQ_CONN_BIT (1ull << 62)
-#define DEST_FAIL_HOLD_US (60ull * 1000000)   /* after every hop failed */
+#define DEST_FAIL_HOLD_US (60ull * 1000000)   /* after every hop failed (at most; see below) */
+#define DEST_BUSY_HOLD_US (2ull * 1000000)    /* a new connection refused beside live ones */
 #define HOPS_TTL_US (300ull * 1000000)        /* re-resolve a destination's hosts this often */
 
 void dlv_params_defaults(struct dlv_params *p)
@@ -565,10 +566,23 @@ static void backoff_tick(struct dlv_engine *eng)
 void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *ecode,
 			  const char *why)
 {
-	/* Every hop failed: what waits for this destination goes back on the retry schedule.
-	 * REQUIRETLS messages whose hops failed on TLS (4.7.x: STARTTLS missing, handshake or
-	 * verification failed, TLSA lookup failed) bounce at once with 5.7.30 (RFC 8689 5). */
-	d->fail_until = eng->now + DEST_FAIL_HOLD_US;
+	/* Connections of ours to d are still working: the peer refused one MORE (typically 421
+	 * "too many connections" at the greeting). That is concurrency feedback, not a dead
+	 * destination: the live connections keep taking the queued jobs, and no new connection
+	 * is tried for a short while (Postfix lowers its destination concurrency the same way). */
+	if (d->nconn > 0) {
+		d->fail_until = eng->now + DEST_BUSY_HOLD_US;
+		eng->stats.conns_refused_busy++;
+		return;
+	}
+	/* Every hop failed: what waits for this destination goes back on the retry schedule, and
+	 * no new connection is tried before the first retry could come due (as Postfix's dead
+	 * destination waits minimal_backoff_time): a longer hold would strand retries that come
+	 * due earlier. REQUIRETLS messages whose hops failed on TLS (4.7.x: STARTTLS missing,
+	 * handshake or verification failed, TLSA lookup failed) bounce at once with 5.7.30
+	 * (RFC 8689 5). */
+	uint64_t hold = eng->pol->retry.first_us;
+	d->fail_until = eng->now + (hold && hold < DEST_FAIL_HOLD_US ? hold : DEST_FAIL_HOLD_US);
 	dlv_dest_outcome(eng, d, true);
 	bool rtls_bounce = d->requiretls && strncmp(ecode, "4.7.", 4) == 0;
 	char text[DLV_TEXT_MAX + 64];

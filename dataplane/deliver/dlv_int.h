@@ -280,6 +280,9 @@ void dlv_dest_outcome(struct dlv_engine *eng, struct dlv_dest *d, bool tempfail)
 /* The backoff factor of d changed: re-applies it to the bucket and logs it. */
 void dlv_dest_backoff_changed(struct dlv_engine *eng, struct dlv_dest *d);
 const struct dlv_backoff_policy *dlv_backoff_policy(const struct dlv_engine *eng);
+/* A connection to d failed on every hop: concurrency feedback while others to d still work
+ * (no new connection for a moment), else a failed destination (queued jobs deferred, no new
+ * connection until the first retry could come due). */
 void dlv_dest_conn_failed(struct dlv_engine *eng, struct dlv_dest *d, const char *ecode,
 			  const char *why);
 uint32_t dlv_rand(struct dlv_engine *eng);

@@ -23,6 +23,8 @@ struct cfg_snapshot;
 struct dp_lcore;
 struct rte_mempool;
 struct rte_ring;
+struct rte_mbuf;
+struct dp_rxintr;
 
 #define DP_POLL_MAX   16
 #define DP_MODULE_MAX 16
@@ -61,6 +63,16 @@ struct dp_module {
 	void (*lcore_fini)(struct dp_lcore *lc, void *state);
 };
 
+/* Counters of a worker's RX interrupt wait (dp_rxintr.c), exported as dp_rx_intr_*. */
+struct dp_rxintr_stats {
+	uint64_t waits;       /* idle turns that blocked in the interrupt wait */
+	uint64_t wakeups;     /* ... ended by an event: a frame or a module's wake-up fd */
+	uint64_t timeouts;    /* ... that ran out the idle budget */
+	uint64_t rechecks;    /* waits skipped: the re-check after arming found frames */
+	uint64_t arm_failed;  /* the PMD refused to arm: slept the budget instead */
+	uint64_t backoffs;    /* idle turns soon after work: the timed sleep, not armed */
+};
+
 /* One worker lcore's whole context: cache-aligned, allocated on its NUMA socket, touched only
  * by that lcore once it runs (the main lcore reads counters). */
 struct dp_lcore {
@@ -79,6 +91,11 @@ struct dp_lcore {
 	struct dp_poll poll[DP_POLL_MAX];
 	dp_idle_fn idle_wait;             /* NULL: idle turns sleep idle_sleep_us */
 	void *idle_ctx;
+	struct dp_rxintr *rxi;            /* RX interrupt idle wait (dp_rxintr.c); NULL: none */
+	/* Frames the RX interrupt wait found when it re-checked the queue after arming: the next
+	 * turn takes them before its rx_burst. */
+	uint16_t n_stash;
+	struct rte_mbuf *rx_stash[DP_BURST_MAX];
 	void *mod_state[DP_MODULE_MAX];   /* per dp_modules[] index */
 	/* Modules' counter structs, exported by the control plane (dp_lcore_add_stats). */
 	unsigned n_stats;

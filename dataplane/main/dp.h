@@ -17,6 +17,8 @@
 #include "main/dp-t.h"
 
 struct cfg;
+struct rte_eth_conf;
+struct rte_eth_dev_info;
 
 /* The modules plugged into every worker (dp_modules.c); add a line there to plug one in. */
 extern const struct dp_module dp_modules[];
@@ -51,6 +53,30 @@ int dp_lcore_add_poll(struct dp_lcore *lc, dp_poll_fn fn, void *ctx);
 /* Idle turns call fn(ctx, idle_sleep_us) instead of sleeping (see dp_idle_fn); one per lcore,
  * from lcore_init. Without idle_sleep_us (busy polling) it is never called. */
 void dp_lcore_set_idle_wait(struct dp_lcore *lc, dp_idle_fn fn, void *ctx);
+
+/*
+ * RX queue interrupts (dp_rxintr.c). dp_rxintr_port_conf sets conf->intr_conf for c
+ * (dataplane.rx_interrupts, idle_sleep_us); dp_rxintr_start, after the port started, gives
+ * every worker an idle wait on its queue's interrupt (dp_lcore_set_idle_wait) when the PMD has
+ * one: 0, or -1 (logged) when rx_interrupts is on and the PMD has none.
+ */
+void dp_rxintr_port_conf(const struct cfg *c, struct rte_eth_conf *conf);
+int dp_rxintr_start(struct dp_rt *rt, const struct rte_eth_dev_info *info);
+/* The idle wait itself (ctx is the struct dp_lcore); exposed for loops that drive
+ * dp_lcore_turn themselves (dpmail-bench): call it when lc->rxi is set. */
+void dp_rxintr_wait(void *ctx, uint32_t max_us);
+void dp_rxintr_free(struct dp_lcore *lc);
+/* lc's interrupt counters, or NULL when its idle turns sleep. */
+const struct dp_rxintr_stats *dp_rxintr_stats(const struct dp_lcore *lc);
+
+/*
+ * Adds fd (edge-triggered EPOLLIN) to lc's RX interrupt wait so that it ends when fd becomes
+ * readable, e.g. the spool's io_uring with completions to reap. Nothing is read from fd: the
+ * caller reaps in its own poll hook, keeps ownership and must not close fd before lc's wait is
+ * freed (at dp_lcore_free). Call from lcore_init. 0; -ENOTSUP when lc has no interrupt wait
+ * (its idle turns sleep a fixed time, which bounds the delay); -errno.
+ */
+int dp_lcore_add_wakeup_fd(struct dp_lcore *lc, int fd);
 
 /* Export a module's per-lcore counter struct: fields give names and offsets from base (a struct
  * the module owns and updates on its lcore). The control plane publishes them in `stats` and

@@ -83,6 +83,9 @@ void dp_lcore_free(struct dp_lcore *lc)
 {
 	if (!lc)
 		return;
+	dp_rxintr_free(lc);
+	if (lc->n_stash)
+		rte_pktmbuf_free_bulk(lc->rx_stash, lc->n_stash);
 	net_if_fini(&lc->nif);
 	rte_ring_free(lc->neigh);
 	rte_mempool_free(lc->pool);
@@ -108,9 +111,16 @@ int dp_lcore_turn(struct dp_lcore *lc, uint64_t now_us)
 	struct net_if *nif = &lc->nif;
 	struct rte_mbuf *pkts[DP_BURST_MAX];
 	nif->now_us = now_us;
+	lc->turns++;
 	int work = 0;
 	if (lc->has_port) {
-		uint16_t n = rte_eth_rx_burst(nif->port_id, nif->queue_id, pkts, lc->burst);
+		uint16_t n = 0;
+		if (unlikely(lc->n_stash)) {   /* taken by the RX interrupt wait's re-check */
+			n = lc->n_stash;
+			memcpy(pkts, lc->rx_stash, n * sizeof(pkts[0]));
+			lc->n_stash = 0;
+		}
+		n += rte_eth_rx_burst(nif->port_id, nif->queue_id, pkts + n, (uint16_t)(lc->burst - n));
 		net_rx(nif, pkts, n);
 		work += n + net_poll(nif);
 	}
@@ -132,7 +142,6 @@ int dp_lcore_loop(void *arg)
 		 lc->idle_sleep_us);
 	rcu_register_thread(); /* a QSBR reader of configuration snapshots */
 	while (!atomic_load_explicit(lc->stop, memory_order_relaxed)) {
-		lc->turns++;
 		lc->snap = lc->pub ? cfg_current(lc->pub) : NULL;
 		int work = dp_lcore_turn(lc, dp_now_us());
 		lc->snap = NULL;
@@ -157,8 +166,15 @@ void dp_lcore_log_stats(const struct dp_lcore *lc)
 {
 	char line[2048];
 	net_counters_format(&lc->nif.cnt, line, sizeof(line));
-	log_info("event=stats lcore=%u queue=%u turns=%" PRIu64 " idle_turns=%" PRIu64 " %s",
-		 lc->lcore_id, lc->index, lc->turns, lc->idle_turns, line);
+	const struct dp_rxintr_stats *ri = dp_rxintr_stats(lc);
+	char rx[256] = "";
+	if (ri)
+		snprintf(rx, sizeof(rx), " rx_intr_waits=%" PRIu64 " rx_intr_wakeups=%" PRIu64
+			 " rx_intr_timeouts=%" PRIu64 " rx_intr_rechecks=%" PRIu64 " rx_intr_arm_failed=%"
+			 PRIu64 " rx_intr_backoffs=%" PRIu64, ri->waits, ri->wakeups, ri->timeouts,
+			 ri->rechecks, ri->arm_failed, ri->backoffs);
+	log_info("event=stats lcore=%u queue=%u turns=%" PRIu64 " idle_turns=%" PRIu64 "%s %s",
+		 lc->lcore_id, lc->index, lc->turns, lc->idle_turns, rx, line);
 }
 
 void *dp_lcore_module_state(const struct dp_lcore *lc, const char *name)

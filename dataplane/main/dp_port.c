@@ -2,8 +2,8 @@
 /*
  * dp_port.c: the network port: found by its DPDK device name, configured with one RX/TX queue
  * pair per worker (RSS across them when there are several), checksum offloads enabled where
- * the PMD has them, started, and its MAC address and offloads recorded in every worker's
- * net_if.
+ * the PMD has them, RX queue interrupts requested unless dataplane.rx_interrupts is off
+ * (dp_rxintr.c), started, and its MAC address and offloads recorded in every worker's net_if.
  */
 #include "main/dp.h"
 
@@ -60,7 +60,14 @@ static int port_configure(struct dp_rt *rt, struct rte_eth_dev_info *info)
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf = rss;
 	}
+	dp_rxintr_port_conf(c, &conf);
 	int rc = rte_eth_dev_configure(rt->port_id, rt->n_workers, rt->n_workers, &conf);
+	if (rc < 0 && conf.intr_conf.rxq && c->dataplane.rx_interrupts == CFG_RX_INTR_AUTO) {
+		log_info("event=rx_interrupts state=off port=%s reason=\"configure refused them: %s\"",
+			 c->port.device, strerror(-rc));
+		conf.intr_conf.rxq = 0;
+		rc = rte_eth_dev_configure(rt->port_id, rt->n_workers, rt->n_workers, &conf);
+	}
 	if (rc < 0) {
 		log_err("event=startup_failed reason=\"port configure failed: %s\" port=%s queues=%u",
 			strerror(-rc), c->port.device, rt->n_workers);
@@ -162,7 +169,9 @@ int dp_port_start(struct dp_rt *rt)
 		return -1;
 	}
 	rt->port_started = true;
-	return nifs_init(rt, &info);
+	if (nifs_init(rt, &info) < 0)
+		return -1;
+	return dp_rxintr_start(rt, &info);
 }
 
 void dp_port_stop(struct dp_rt *rt)

@@ -163,6 +163,7 @@ static const struct ctl_stat_field dlv_fields[] = {
 	{ "delivery_dsn_total", "Delivery status notifications queued.", CTL_STAT_COUNTER, DS(dsn_sent) },
 	{ "delivery_connections_total", "Outbound connections opened.", CTL_STAT_COUNTER, DS(conns_opened) },
 	{ "delivery_connections_failed_total", "Destinations whose every hop failed.", CTL_STAT_COUNTER, DS(conns_failed) },
+	{ "delivery_connections_refused_busy_total", "New connections refused while others to the destination worked (concurrency feedback).", CTL_STAT_COUNTER, DS(conns_refused_busy) },
 	{ "delivery_connections_reused_total", "Messages sent on an already used connection.", CTL_STAT_COUNTER, DS(conns_reused) },
 	{ "delivery_tls_total", "Outbound TLS sessions.", CTL_STAT_COUNTER, DS(tls_sessions) },
 	{ "delivery_tls_verified_total", "Outbound TLS sessions with a verified peer.", CTL_STAT_COUNTER, DS(tls_verified) },
@@ -279,6 +280,9 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 			goto err;
 		}
 		st->net = *tcp;
+		/* with RX interrupts the idle wait also ends for a spool completion (-ENOTSUP: the
+		 * idle turns sleep a fixed time, which bounds the delay) */
+		dp_lcore_add_wakeup_fd(lc, spool_wakeup_fd(st->sp));
 	}
 	struct dlv_params dp2;
 	dlv_params_defaults(&dp2);

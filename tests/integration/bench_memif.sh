@@ -15,6 +15,7 @@
 D=$(mktemp -d /tmp/dpmail-bmem.XXXXXX); T_TMPS+=("$D")
 B=$BUILD/dpmail-bench
 PFX=bmem$$
+T_TMPS+=("/var/run/dpdk/$PFX-srv" "/var/run/dpdk/$PFX-cli")   # DPDK runtime dirs, removed at exit
 jq() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$D/key.pem" -out "$D/cert.pem" -days 2 \
