@@ -68,14 +68,22 @@ static void setup_over(struct dlv_conn *dc)
 	dc->in_setup = false;
 }
 
-static void conn_release(struct dlv_conn *dc)
+/* Ends the body reader (if any) and forgets its piece, which the close invalidates. */
+static void body_close(struct dlv_conn *dc)
 {
-	struct dlv_engine *eng = dc->eng;
-	setup_over(dc);
 	if (dc->body) {
 		spool_body_close(dc->body);
 		dc->body = NULL;
 	}
+	dc->piece = NULL;
+	dc->buf_len = dc->buf_off = 0;
+}
+
+static void conn_release(struct dlv_conn *dc)
+{
+	struct dlv_engine *eng = dc->eng;
+	setup_over(dc);
+	body_close(dc);
 	if (dc->dest)
 		dc->dest->nconn--;
 	dc->dest = NULL;
@@ -214,8 +222,6 @@ struct dlv_conn *dlv_conn_open(struct dlv_engine *eng, struct dlv_dest *d)
 	struct dlv_conn *dc = eng->free_conns;
 	if (!dc || d->nhops == 0)
 		return NULL;
-	if (!dc->buf && !(dc->buf = malloc(DLV_BODY_BUF)))
-		return NULL;
 	eng->free_conns = dc->next_free;
 	dc->gen++;
 	dc->dest = d;
@@ -350,12 +356,12 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 		return;
 	}
 	struct spool_str snd = spool_msg_sender(m);
-	snprintf(dc->from, sizeof(dc->from), "%.*s", (int)snd.len, snd.p);
+	dlv_copyn(dc->from, sizeof(dc->from), snd.p, snd.len);
 	for (unsigned i = 0; i < j->nrc; i++) {
 		struct spool_rcpt_view rv;
 		dc->rcpt[i][0] = 0;
 		if (spool_msg_rcpt(m, j->rc[i], &rv) == 0)
-			snprintf(dc->rcpt[i], sizeof(dc->rcpt[i]), "%.*s", (int)rv.addr.len, rv.addr.p);
+			dlv_copyn(dc->rcpt[i], sizeof(dc->rcpt[i]), rv.addr.p, rv.addr.len);
 		dc->rcptp[i] = dc->rcpt[i];
 		dc->rcode[i] = 0;
 		dc->rtext[i][0] = dc->recode[i][0] = 0;
@@ -378,6 +384,7 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 		.requiretls = (flags & SPOOL_MF_REQUIRETLS) != 0,
 	};
 	dsn_params(dc, m, j);
+	dc->piece = NULL;
 	dc->buf_len = dc->buf_off = 0;
 	dc->body_eof = dc->body_wait = dc->body_err = false;
 	j->st = DLV_J_ACTIVE;
@@ -385,8 +392,7 @@ void dlv_conn_start_job(struct dlv_conn *dc, struct dlv_job *j)
 	dc->st = DLV_C_BUSY;
 	if (smtp_client_send(&dc->smtp, &dc->msg) == -EBUSY) {
 		/* not idle after all: the job goes back to the front of its queue */
-		spool_body_close(dc->body);
-		dc->body = NULL;
+		body_close(dc);
 		requeue_front(dc, j);
 		return;
 	}
@@ -430,8 +436,8 @@ static void take_next(struct dlv_conn *dc)
 void dlv_conn_body(struct dlv_conn *dc, int result, const uint8_t *data, uint32_t len)
 {
 	dc->body_wait = false;
-	if (result > 0 && (uint32_t)result <= DLV_BODY_BUF) {
-		memcpy(dc->buf, data, (size_t)result);
+	if (result > 0) {
+		dc->piece = data;   /* the reader's buffer: see dlv_int.h */
 		dc->buf_len = (uint32_t)result;
 		dc->buf_off = 0;
 	} else if (result == 0) {
@@ -512,7 +518,7 @@ static long h_body_read(void *ctx, struct smtp_client_session *c, uint8_t *buf, 
 	if (dc->buf_off < dc->buf_len) {
 		size_t n = dc->buf_len - dc->buf_off;
 		n = n < cap ? n : cap;
-		memcpy(buf, dc->buf + dc->buf_off, n);
+		memcpy(buf, dc->piece + dc->buf_off, n);
 		dc->buf_off += (uint32_t)n;
 		return (long)n;
 	}
@@ -535,9 +541,16 @@ static void h_rcpt_result(void *ctx, struct smtp_client_session *c, uint32_t idx
 	if (idx >= DLV_JOB_RCPTS)
 		return;
 	dc->rcode[idx] = r->code;
-	snprintf(dc->recode[idx], sizeof(dc->recode[idx]), "%s", r->ecode);
-	snprintf(dc->rtext[idx], sizeof(dc->rtext[idx]), "%u %.15s%s%.170s", r->code, r->ecode,
-		 r->ecode[0] ? " " : "", r->text);
+	dlv_copys(dc->recode[idx], sizeof(dc->recode[idx]), r->ecode);
+	/* "%u %.15s%s%.170s": code, enhanced code and a space if any, text */
+	char *t = dc->rtext[idx];
+	size_t o = 0, cap = sizeof(dc->rtext[idx]);
+	dlv_putu(t, cap, &o, r->code);
+	dlv_putn(t, cap, &o, " ", 1);
+	dlv_putn(t, cap, &o, r->ecode, 15);
+	if (r->ecode[0])
+		dlv_putn(t, cap, &o, " ", 1);
+	dlv_putn(t, cap, &o, r->text, 170);
 }
 
 static void h_msg_result(void *ctx, struct smtp_client_session *c, const struct smtp_reply *r)
@@ -547,10 +560,7 @@ static void h_msg_result(void *ctx, struct smtp_client_session *c, const struct 
 	if (!j)
 		return;
 	dc->job = NULL;
-	if (dc->body) {
-		spool_body_close(dc->body);
-		dc->body = NULL;
-	}
+	body_close(dc);
 	dc->msgs++;
 	dlv_job_finish(dc->eng, j, dc, r);
 	/* the next job starts from h_ready, once the client engine is idle again */

@@ -108,7 +108,7 @@ static void job_source(struct dlv_engine *eng, const struct spool_msg *m, struct
 	char sdom[DLV_HOST_MAX + 1] = "";
 	const char *at = snd.len ? memrchr(snd.p, '@', snd.len) : NULL;
 	if (at)
-		snprintf(sdom, sizeof(sdom), "%.*s", (int)(snd.p + snd.len - at - 1), at + 1);
+		dlv_copyn(sdom, sizeof(sdom), at + 1, (size_t)(snd.p + snd.len - at - 1));
 	const struct dlv_pool *p = dlv_pool_select(eng->pol->pools, eng->pol->n_pools, t.p, t.len,
 						   sdom[0] ? sdom : NULL);
 	if (!p || !p->naddrs)
@@ -144,16 +144,32 @@ static void job_class(struct dlv_engine *eng, const struct spool_msg *m, const c
  * that need different treatment never share a queue or a connection. */
 static void dest_key(char *key, size_t cap, const char *base, const struct dlv_class *c)
 {
-	char src[24] = "";
+	size_t o = 0;
+	key[0] = '\0';
+	dlv_puts(key, cap, &o, base);
+	if ((c->tls_by_domain || c->requiretls) && !c->sts_domain) {
+		dlv_puts(key, cap, &o, "|tls=");
+		dlv_puts(key, cap, &o, tls_names[c->tls]);
+	}
+	if (c->requiretls)
+		dlv_puts(key, cap, &o, "|requiretls");
+	if (c->shape_by_domain) {
+		dlv_puts(key, cap, &o, "|shape=");
+		dlv_puts(key, cap, &o, c->shape->destination);
+	}
+	if (c->sts_domain) {
+		dlv_puts(key, cap, &o, "|mta-sts=");
+		dlv_puts(key, cap, &o, c->sts_domain);
+	}
 	if (c->src_ip) {
 		const uint8_t *b = (const uint8_t *)&c->src_ip;
-		snprintf(src, sizeof(src), "|src=%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+		dlv_puts(key, cap, &o, "|src=");
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				dlv_putn(key, cap, &o, ".", 1);
+			dlv_putu(key, cap, &o, b[i]);
+		}
 	}
-	bool tls = (c->tls_by_domain || c->requiretls) && !c->sts_domain;
-	snprintf(key, cap, "%s%s%s%s%s%s%s%s%s", base, tls ? "|tls=" : "", tls ? tls_names[c->tls] : "",
-		 c->requiretls ? "|requiretls" : "",
-		 c->shape_by_domain ? "|shape=" : "", c->shape_by_domain ? c->shape->destination : "",
-		 c->sts_domain ? "|mta-sts=" : "", c->sts_domain ? c->sts_domain : "", src);
 }
 
 static struct dlv_dest *dest_get(struct dlv_engine *eng, const char *base, const char *domain,

@@ -474,7 +474,10 @@ void dlv_job_finish(struct dlv_engine *eng, struct dlv_job *j, struct dlv_conn *
 	char ecb[DLV_JOB_RCPTS][16], mtext[DLV_TEXT_MAX + 8];
 	uint16_t fin[DLV_JOB_RCPTS], keep[DLV_JOB_RCPTS];
 	unsigned nf = 0, nk = 0;
-	snprintf(mtext, sizeof(mtext), "%u %.190s", mr->code, mr->text);
+	size_t mo = 0;   /* "%u %.190s" */
+	dlv_putu(mtext, sizeof(mtext), &mo, mr->code);
+	dlv_putn(mtext, sizeof(mtext), &mo, " ", 1);
+	dlv_putn(mtext, sizeof(mtext), &mo, mr->text, 190);
 	bool tempfail_seen = mr->code >= 400 && mr->code < 500;
 	for (unsigned i = 0; i < j->nrc; i++) {
 		uint16_t rc = dc->rcode[i];
@@ -619,7 +622,10 @@ void dlv_job_resolve(struct dlv_engine *eng, struct dlv_job *j)
 	const struct dlv_route *rt = eng->pol ? dlv_route_find(eng->pol->routes, eng->pol->n_routes, domain) : NULL;
 	if (rt) {
 		char key[DLV_KEY_MAX];
-		snprintf(key, sizeof(key), "route:%s", rt->name && rt->name[0] ? rt->name : rt->domain);
+		size_t ko = 0;
+		key[0] = '\0';
+		dlv_puts(key, sizeof(key), &ko, "route:");
+		dlv_puts(key, sizeof(key), &ko, rt->name && rt->name[0] ? rt->name : rt->domain);
 		struct dlv_dest *d = dlv_dest_for(eng, m, key, domain, NULL);
 		if (!d) {
 			job_defer(eng, j, "4.3.0", "out of memory");
@@ -734,7 +740,7 @@ void dlv_engine_enqueue(struct dlv_engine *eng, uint64_t qid)
 			j->attempts = spool_msg_attempts(m);
 			if (nopen < 32) {
 				open[nopen] = j;
-				snprintf(dom[nopen++], sizeof(dom[0]), "%s", d);
+				dlv_copys(dom[nopen++], sizeof(dom[0]), d);
 			}
 		}
 		j->rc[j->nrc++] = i;
@@ -941,8 +947,6 @@ void dlv_engine_free(struct dlv_engine *eng)
 	if (!eng)
 		return;
 	dlv_conn_abort_all(eng);
-	for (uint32_t i = 0; i < eng->p.max_conns; i++)
-		free(eng->conns[i].buf);
 	free(eng->conns);
 	for (unsigned h = 0; h < DLV_DEST_HASH; h++)
 		while (eng->hash[h]) {

@@ -5,6 +5,8 @@
 #ifndef DPMAIL_DLV_INT_H
 #define DPMAIL_DLV_INT_H
 
+#include <string.h>
+
 #include "deliver/dlv.h"
 #include "deliver/dlv_heap.h"
 #include "deliver/dlv_shape.h"
@@ -15,13 +17,66 @@
 #define DLV_KEY_MAX     300
 #define DLV_JOB_SLAB    1024
 #define DLV_DEST_HASH   1024
-#define DLV_BODY_BUF    (64 * 1024)
 #define DLV_TEXT_MAX    200
 #define DLV_TLSA_MAX    8
 #define DLV_SUSP_MAX    64
 #define DLV_ORCPT_WIRE  800           /* "type;xtext" sent; a longer ORCPT is left out */
 #define DLV_POOL_MAX    64            /* delivery.pools entries (the config layer enforces it) */
 #define DLV_TLSA_LEN    64            /* SHA-512; full-certificate records are skipped */
+
+/*
+ * Bounded string building for the per-message path, without printf (a snprintf call costs
+ * 600-2,000 instructions; these a few per octet). buf has cap >= 1 bytes; *off is where the
+ * next piece goes (<= cap - 1) and buf[*off] is kept a NUL, so a piece that does not fit is
+ * cut like snprintf would cut it. dlv_putn stops at a NUL inside s[0..n), like "%.*s".
+ */
+static inline void dlv_putn(char *buf, size_t cap, size_t *off, const char *s, size_t n)
+{
+	size_t room = cap - 1 - *off;
+	if (n > room)
+		n = room;
+	if (n == 0) {   /* s may be NULL with a length of 0 (an empty spool string) */
+		buf[*off] = '\0';
+		return;
+	}
+	const char *z = memchr(s, 0, n);
+	if (z)
+		n = (size_t)(z - s);
+	memcpy(buf + *off, s, n);
+	*off += n;
+	buf[*off] = '\0';
+}
+
+static inline void dlv_puts(char *buf, size_t cap, size_t *off, const char *s)
+{
+	dlv_putn(buf, cap, off, s, strnlen(s, cap - 1 - *off));
+}
+
+/* Decimal digits of v, as "%u" would write them. */
+static inline void dlv_putu(char *buf, size_t cap, size_t *off, unsigned v)
+{
+	char d[10];
+	size_t i = sizeof(d);
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	dlv_putn(buf, cap, off, d + i, sizeof(d) - i);
+}
+
+/* The whole of s into dst (cap bytes), cut to fit: snprintf(dst, cap, "%.*s", n, s). */
+static inline void dlv_copyn(char *dst, size_t cap, const char *s, size_t n)
+{
+	size_t o = 0;
+	dst[0] = '\0';
+	dlv_putn(dst, cap, &o, s, n);
+}
+
+static inline void dlv_copys(char *dst, size_t cap, const char *s)
+{
+	size_t o = 0;
+	dst[0] = '\0';
+	dlv_puts(dst, cap, &o, s);
+}
 
 enum dlv_job_state { DLV_J_FREE = 0, DLV_J_RESOLVE, DLV_J_READY, DLV_J_ACTIVE, DLV_J_DEFERRED };
 
@@ -163,7 +218,11 @@ struct dlv_conn {
 	char rtext[DLV_JOB_RCPTS][DLV_TEXT_MAX];
 	char recode[DLV_JOB_RCPTS][16];
 	struct spool_body *body;
-	uint8_t *buf;                 /* DLV_BODY_BUF */
+	/* The body piece being sent: the spool reader's own buffer, read in place (valid until
+	 * the next spool call on dc->body, which h_body_read makes only once it is consumed;
+	 * every close of dc->body forgets it). No copy: the client engine's canonicaliser reads
+	 * from here straight into the output. */
+	const uint8_t *piece;
 	uint32_t buf_len, buf_off;
 	bool body_eof, body_wait, body_err;
 	struct dlv_conn *next_free;
