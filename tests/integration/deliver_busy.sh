@@ -22,14 +22,7 @@ P_K=$((IN + 1)) P_DEAD=$((IN + 2))
 
 config() {   # config FIRST_RETRY_S
   cat >cfg.yaml <<EOF
-eal: {file_prefix: dlvbusy$$, memory_mb: 128}
-port: {device: none, ipv4: 127.0.0.1/8}
-dataplane: {backend: posix, main_lcore: 0, workers: [1], idle_sleep_us: 100}
-control: {admin_socket: $D/admin.sock}
-smtp: {hostname: relay.test, listen: [{port: $IN, tls: none}]}
-relay: {clients: [{network: 127.0.0.0/8}]}
-spool: {dir: $D/spool, min_free_mb: 1}
-dns: {forwarders: ["127.0.0.1@9"]}   # no lookup ever leaves the machine
+$(t_posix_yaml dlvbusy$$ "$D" "$IN")
 delivery:
   retry: {first: $1, cap: 600, jitter_pct: 0}
   routes:

@@ -26,14 +26,7 @@ P_B=$((IN + 1)); P_N=$((IN + 2)); P_R=$((IN + 3)); P_K=$((IN + 4))
 
 config() {   # config CHUNKING
   cat >cfg.yaml <<EOF
-eal: {file_prefix: houtchk$$, memory_mb: 128}
-port: {device: none, ipv4: 127.0.0.1/8}
-dataplane: {backend: posix, main_lcore: 0, workers: [1], idle_sleep_us: 100}
-control: {admin_socket: $D/admin.sock}
-smtp: {hostname: relay.test, listen: [{port: $IN, tls: none}]}
-relay: {clients: [{network: 127.0.0.0/8}]}
-spool: {dir: $D/spool, min_free_mb: 1}
-dns: {forwarders: ["127.0.0.1@9"]}   # no lookup ever leaves the machine
+$(t_posix_yaml houtchk$$ "$D" "$IN")
 delivery:
   chunking: $1
   retry: {first: 1, cap: 2, jitter_pct: 0}

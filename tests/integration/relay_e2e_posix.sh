@@ -22,14 +22,7 @@ IN=$B
 P_OK=$((B + 300)); P_TLS=$((B + 301)); P_TMP=$((B + 302)); P_BNC=$((B + 303))
 
 cat >cfg.yaml <<EOF
-eal: {file_prefix: rlye2e$$, memory_mb: 128}
-port: {device: none, ipv4: 127.0.0.1/8}
-dataplane: {backend: posix, main_lcore: 0, workers: [1], idle_sleep_us: 100}
-control: {admin_socket: $D/admin.sock}
-smtp: {hostname: relay.test, listen: [{port: $IN, tls: none}]}
-relay: {clients: [{network: 127.0.0.0/8}]}
-spool: {dir: $D/spool, min_free_mb: 1}
-dns: {forwarders: ["127.0.0.1@9"]}   # no lookup ever leaves the machine
+$(t_posix_yaml rlye2e$$ "$D" "$IN")
 dkim: {keys: [{domain: example.com, selector: s1, key: $D/rsa.pem}]}
 delivery:
   retry: {first: 1, cap: 2, jitter_pct: 0}

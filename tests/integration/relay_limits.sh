@@ -10,14 +10,7 @@ t_tmpdir D
 cd "$D" || exit 1
 IN=$(( 12430 + RANDOM % 20 ))
 cat >cfg.yaml <<EOF2
-eal: {file_prefix: rlylim$$, memory_mb: 128}
-port: {device: none, ipv4: 127.0.0.1/8}
-dataplane: {backend: posix, main_lcore: 0, workers: [1], idle_sleep_us: 100}
-control: {admin_socket: $D/admin.sock}
-smtp: {hostname: relay.test, listen: [{port: $IN, tls: none}]}
-relay: {clients: [{network: 127.0.0.0/8}]}
-spool: {dir: $D/spool, min_free_mb: 1}
-dns: {forwarders: ["127.0.0.1@9"]}
+$(t_posix_yaml rlylim$$ "$D" "$IN")
 delivery: {routes: [{domain: "*", hosts: ["[127.0.0.1]:9"]}]}
 limits: {max_sessions: 2}
 EOF2

@@ -24,6 +24,23 @@ t_need_root() { [ "$(id -u)" = 0 ] || t_skip "needs root"; }
 # t_tmpdir VAR: a fresh directory removed at exit (kept when T_KEEP=1, for debugging).
 t_tmpdir() { local d; d=$(mktemp -d /tmp/dpmail-test.XXXXXX); T_TMPS+=("$d"); printf -v "$1" %s "$d"; }
 
+# t_posix_yaml PREFIX DIR PORT: the common head of a posix-backend dpmaild config: one worker,
+# loopback, SMTP without TLS on PORT, relay for 127.0.0.0/8, admin socket and spool in DIR, and a
+# resolver that answers nothing (no lookup ever leaves the machine). Tests print their own
+# sections after it, e.g. cat >cfg.yaml <<EOF ... $(t_posix_yaml x$$ $D $IN) ... EOF.
+t_posix_yaml() {
+  cat <<EOF_POSIX_YAML
+eal: {file_prefix: $1, memory_mb: 128}
+port: {device: none, ipv4: 127.0.0.1/8}
+dataplane: {backend: posix, main_lcore: 0, workers: [1], idle_sleep_us: 100}
+control: {admin_socket: $2/admin.sock}
+smtp: {hostname: relay.test, listen: [{port: $3, tls: none}]}
+relay: {clients: [{network: 127.0.0.0/8}]}
+spool: {dir: $2/spool, min_free_mb: 1}
+dns: {forwarders: ["127.0.0.1@9"]}
+EOF_POSIX_YAML
+}
+
 # t_ns NAME: create a network namespace (unique name given by the caller), removed at exit,
 # with an empty resolver file so no lookup leaves it.
 t_ns() {
