@@ -73,7 +73,7 @@ if [ $FUZZ -eq 1 ]; then
     log=$logdir/$name.log
     if "$t" -max_total_time="${FUZZ_SECONDS:-10}" -rss_limit_mb=2048 -print_final_stats=0 \
         build/fuzz/work/$name "$corpus" >"$log" 2>&1; then
-      pass=$((pass + 1)); echo "$t: ok ($(grep -Eo '#[0-9]+' "$log" | tail -1) runs)"
+      pass=$((pass + 1)); echo "$t: ok ($(grep -Eo '^#[0-9]+' "$log" | tail -1) runs)"
     else
       fail=$((fail + 1)); failed+=("$t"); echo "$t: FAILED"; tail -40 "$log"
     fi
