@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "fmt.h"
+
 #define LOG_LINE_MAX 2048
 #define LOG_BATCH_MAX 16384
 
@@ -24,13 +26,12 @@ static const char *const level_names[] = { "err", "warn", "info", "debug" };
 /* Per-thread state. A cache and a staging buffer of the calling thread, not shared state:
  * nothing here is read by another thread. */
 struct log_tls {
-	time_t ts_sec;		/* the second ts[] was formatted for (0: none yet) */
-	char ts[24];		/* "YYYY-MM-DDTHH:MM:SS." */
+	struct fmt_iso_cache iso;	/* the line stamps' date and time, once a second */
 	bool batching;
 	size_t len;		/* bytes staged in buf */
 	char buf[LOG_BATCH_MAX];
 };
-static __thread struct log_tls log_tls;
+static __thread struct log_tls log_tls = { .iso = FMT_ISO_CACHE_INIT };
 
 void log_set_level(enum log_level lvl) { atomic_store_explicit(&log_level, lvl, memory_order_relaxed); }
 enum log_level log_get_level(void) { return atomic_load_explicit(&log_level, memory_order_relaxed); }
@@ -43,42 +44,13 @@ int log_level_parse(const char *name)
 	return -1;
 }
 
-static char *put2(char *p, unsigned v)
-{
-	p[0] = (char)('0' + v / 10 % 10);
-	p[1] = (char)('0' + v % 10);
-	return p + 2;
-}
-
 /* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ level " at p (at most 40 bytes); returns its length. */
 static size_t stamp(struct log_tls *t, char *p, enum log_level lvl)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	if (ts.tv_sec != t->ts_sec) {
-		struct tm tm;
-		gmtime_r(&ts.tv_sec, &tm);
-		unsigned y = (unsigned)(tm.tm_year + 1900) % 10000;
-		char *q = put2(put2(t->ts, y / 100), y % 100);
-		*q++ = '-';
-		q = put2(q, (unsigned)tm.tm_mon + 1);
-		*q++ = '-';
-		q = put2(q, (unsigned)tm.tm_mday);
-		*q++ = 'T';
-		q = put2(q, (unsigned)tm.tm_hour);
-		*q++ = ':';
-		q = put2(q, (unsigned)tm.tm_min);
-		*q++ = ':';
-		q = put2(q, (unsigned)tm.tm_sec);
-		*q = '.';
-		t->ts_sec = ts.tv_sec;
-	}
-	memcpy(p, t->ts, 20);
-	unsigned ms = (unsigned)(ts.tv_nsec / 1000000);
-	char *q = p + 20;
-	*q++ = (char)('0' + ms / 100);
-	q = put2(q, ms % 100);
-	*q++ = 'Z';
+	fmt_iso_ms(p, ts.tv_sec, (unsigned)(ts.tv_nsec / 1000000), &t->iso);
+	char *q = p + FMT_ISO_MS_LEN;
 	*q++ = ' ';
 	size_t nl = strlen(level_names[lvl]);
 	memcpy(q, level_names[lvl], nl);

@@ -21,6 +21,7 @@
 
 #include "ctl/audit.h"
 #include "ctl/ring.h"
+#include "fmt.h"
 #include "log.h"
 
 /* Binary record: this header, then for each field a uint16_t length and its bytes. */
@@ -115,45 +116,13 @@ void ctl_acct_pseudonym(const struct ctl_acct *a, const char *value, size_t len,
 	out[34] = '\0';
 }
 
-static char *put2(char *p, unsigned v)
-{
-	p[0] = (char)('0' + v / 10 % 10);
-	p[1] = (char)('0' + v % 10);
-	return p + 2;
-}
-
-/* "2026-11-29T02:15:08.123Z" into buf (at least 25 bytes, NUL-terminated); the date and time
- * part is computed once per second (records come in time order, so the cache almost always
- * hits), the rest by hand: this runs once or twice per accounted message. */
+/* "2026-11-29T02:15:08.123Z" into buf (at least 25 bytes, NUL-terminated): once or twice per
+ * accounted message, so the date and time part comes from a per-thread cache (fmt.h). */
 static void iso_time(uint64_t wall_us, char buf[25])
 {
-	static __thread time_t cached_s = -1;
-	static __thread char cached[20];
-	time_t s = (time_t)(wall_us / 1000000u);
-	if (s != cached_s) {
-		struct tm tm;
-		gmtime_r(&s, &tm);
-		unsigned y = (unsigned)(tm.tm_year + 1900) % 10000;
-		char *q = put2(put2(cached, y / 100), y % 100);
-		*q++ = '-';
-		q = put2(q, (unsigned)tm.tm_mon + 1);
-		*q++ = '-';
-		q = put2(q, (unsigned)tm.tm_mday);
-		*q++ = 'T';
-		q = put2(q, (unsigned)tm.tm_hour);
-		*q++ = ':';
-		q = put2(q, (unsigned)tm.tm_min);
-		*q++ = ':';
-		put2(q, (unsigned)tm.tm_sec);
-		cached_s = s;
-	}
-	memcpy(buf, cached, 19);
-	unsigned ms = (unsigned)(wall_us % 1000000u / 1000u);
-	buf[19] = '.';
-	buf[20] = (char)('0' + ms / 100);
-	put2(buf + 21, ms % 100);
-	buf[23] = 'Z';
-	buf[24] = '\0';
+	static __thread struct fmt_iso_cache cache = FMT_ISO_CACHE_INIT;
+	fmt_iso_ms(buf, (time_t)(wall_us / 1000000u), (unsigned)(wall_us % 1000000u / 1000u), &cache);
+	buf[FMT_ISO_MS_LEN] = '\0';
 }
 
 /* Appends a NUL-terminated string. */
@@ -166,12 +135,7 @@ static void put_str(struct ctl_buf *b, const char *z)
 static void put_u64(struct ctl_buf *b, uint64_t v)
 {
 	char d[20];
-	size_t n = sizeof(d);
-	do {
-		d[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	ctl_buf_append(b, d + n, sizeof(d) - n);
+	ctl_buf_append(b, d, fmt_u64(d, v));
 }
 
 /* Length of the valid UTF-8 sequence at p (at most n bytes), 0 when invalid. */

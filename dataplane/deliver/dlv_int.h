@@ -10,6 +10,7 @@
 #include "deliver/dlv.h"
 #include "deliver/dlv_heap.h"
 #include "deliver/dlv_shape.h"
+#include "fmt.h"
 #include "smtp/smtp.h"
 #include "tls/tls-t.h"
 
@@ -55,12 +56,8 @@ static inline void dlv_puts(char *buf, size_t cap, size_t *off, const char *s)
 /* Decimal digits of v, as "%u" would write them. */
 static inline void dlv_putu(char *buf, size_t cap, size_t *off, unsigned v)
 {
-	char d[10];
-	size_t i = sizeof(d);
-	do
-		d[--i] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	dlv_putn(buf, cap, off, d + i, sizeof(d) - i);
+	char d[20];
+	dlv_putn(buf, cap, off, d, fmt_u64(d, v));
 }
 
 /* The whole of s into dst (cap bytes), cut to fit: snprintf(dst, cap, "%.*s", n, s). */

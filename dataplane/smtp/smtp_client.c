@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fmt.h"
 #include "smtp/smtp.h"
 #include "smtp/smtp_scan.h"
 
@@ -65,18 +66,6 @@ static void copy_str(char *dst, size_t cap, const char *s)
 	size_t n = strnlen(s, cap - 1);
 	memcpy(dst, s, n);
 	dst[n] = '\0';
-}
-
-/* The decimal digits of v at d (room for 20), no NUL; returns how many. */
-static size_t put_u64(char *d, uint64_t v)
-{
-	char t[20];
-	size_t i = sizeof(t);
-	do
-		t[--i] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	memcpy(d, t + i, sizeof(t) - i);
-	return sizeof(t) - i;
 }
 
 /* snprintf(dst, cap, "%s>", s): the closing bracket of a path, cut like snprintf would. */
@@ -329,7 +318,7 @@ static int send_mail(struct smtp_client_session *c)
 
 	if ((c->ext & SMTP_EXT_SIZE) && m->size) {
 		char sz[32] = " SIZE=";
-		size_t k = 6 + put_u64(sz + 6, m->size);
+		size_t k = 6 + fmt_u64(sz + 6, m->size);
 		sz[k] = '\0';
 		memcpy(params, sz, k + 1);   /* the first parameter: always fits */
 		pl = k;
@@ -914,7 +903,7 @@ static bool bdat_chunk(struct smtp_client_session *c)
 		c->at_bol = true;
 	}
 	char hdr[BDAT_HDR_MAX + 16] = "BDAT ";
-	size_t hl = 5 + put_u64(hdr + 5, o);
+	size_t hl = 5 + fmt_u64(hdr + 5, o);
 	if (eof) {
 		memcpy(hdr + hl, " LAST", 5);
 		hl += 5;
