@@ -50,10 +50,13 @@ static int dpdk_poll(void *ctx, uint64_t now_us, int wait_ms)
 	return dp_lcore_turn(d->lc, now_us);
 }
 
+/* The lcore's own idle policy (dp_lcore_idle: the RX interrupt wait when the port has one,
+ * else a timed sleep; idle_sleep_us deepening over a long idle stretch), as dpmaild's loop. */
 static void dpdk_idle(void *ctx, uint32_t max_us)
 {
 	struct io_dpdk *d = ctx;
-	dp_rxintr_wait(d->lc, max_us);
+	(void)max_us;
+	dp_lcore_idle(d->lc);
 }
 
 void bench_tcp_io_idle(const struct bench_tcp_io *io)
@@ -139,7 +142,7 @@ int bench_tcp_io_dpdk(struct bench_tcp_io *io, const char *path, char *err, size
 	*io = (struct bench_tcp_io){
 		.net = tcp_lcore_net(d->lc), .poll = dpdk_poll, .fini = dpdk_fini, .ctx = d,
 		.idle_sleep_us = d->cfg->dataplane.idle_sleep_us,
-		.idle = d->lc->rxi ? dpdk_idle : NULL,
+		.idle = dpdk_idle,
 		.laddr = d->cfg->port.ipv4.ip.u.v4, .name = "dpdk",
 	};
 	return 0;

@@ -367,15 +367,18 @@ sc_target_dpmaild() {
 # sink.test to $SC_MEMIF_NET.2:$SINK_PORT). One memif link, one bench process: dpmaild has one
 # port, and memif is point to point, so both legs share it (as they would share a NIC).
 # MEMIF_MTU (1500, or 9000: jumbo frames, one descriptor each), TRUSTED_LINK (true: neither end
-# computes or checks TCP checksums), DPMAILD_IDLE_US / BENCH_IDLE_US (idle back-offs).
+# computes or checks TCP checksums), DPMAILD_IDLE_US / BENCH_IDLE_US (idle back-offs),
+# BENCH_MEMIF_ZC=yes (the bench end, memif's client, in the PMD's zero-copy mode: its mempool
+# is the link's buffer memory; needs --single-file-segments, which --no-huge memory has).
 sc_memif_bsize() { echo $(( MEMIF_MTU > 2034 ? (MEMIF_MTU + 14 + 127) / 128 * 128 : 2048 )); }
 
 sc_memif_bench_cfg() {
   cat <<EOC
 eal:
-  vdevs: ["net_memif0,role=client,socket=$SC_TMP/memif.sock,socket-abstract=no,bsize=$(sc_memif_bsize)"]
+  vdevs: ["net_memif0,role=client,socket=$SC_TMP/memif.sock,socket-abstract=no,bsize=$(sc_memif_bsize)${BENCH_MEMIF_ZC:+,zero-copy=$BENCH_MEMIF_ZC}"]
   file_prefix: $SC_PREFIX-mcli
-  memory_mb: 512
+${BENCH_MEMIF_ZC:+  args: [--single-file-segments]
+}  memory_mb: 512
 port: {device: net_memif0, ipv4: $SINK_HOST/24, mtu: $MEMIF_MTU}
 dataplane: {backend: dpdk, main_lcore: 0, idle_sleep_us: $BENCH_IDLE_US, rx_interrupts: $BENCH_RX_INTR}
 tcp: {max_conns: 30000, trusted_link: $TRUSTED_LINK}
@@ -417,6 +420,8 @@ sc_target_memif() {
   local pid=$DPMAILD_PID label=dpmaild-memif
   [ "$MEMIF_MTU" != 1500 ] && label=$label-mtu$MEMIF_MTU
   [ "$TRUSTED_LINK" = true ] && label=$label-trusted
+  [ -n "${BENCH_MEMIF_ZC:-}" ] && label=$label-bzc$BENCH_MEMIF_ZC
+  [ -n "${DPMAILD_IDLE_US:-}" ] && label=$label-idle$DPMAILD_IDLE_US
   mapfile -t args < <(sc_load_common)
   for n in $SESSIONS; do
     sc_perf_start "$label-$n" "$pid"
