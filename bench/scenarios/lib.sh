@@ -28,8 +28,11 @@ MILTER_PORT=${MILTER_PORT:-12932}
 SC_PREFIX=${SC_PREFIX:-dpmail-bench-sc}    # DPDK --file-prefix of the dpmaild targets
 SC_NS=${SC_NS:-dpmb$$}                      # namespace of the dpmaild-dpdk target
 SC_TAP=${SC_TAP:-dpmbtap0}                  # its TAP interface
-MEMIF_MTU=${MEMIF_MTU:-1500}                # dpmaild-memif: MTU of the memif link (both ends)
-TRUSTED_LINK=${TRUSTED_LINK:-false}         # dpmaild-memif: true = no TCP checksums (both ends)
+# dpmaild-memif's link is configured like the kernel's loopback that the posix target uses
+# (like for like): jumbo frames (loopback's MTU is 65536; 9000 is memif's usual jumbo size) and
+# no TCP checksums on either end (the kernel neither computes nor checks them on loopback).
+MEMIF_MTU=${MEMIF_MTU:-9000}                # dpmaild-memif: MTU of the memif link (both ends)
+TRUSTED_LINK=${TRUSTED_LINK:-true}          # dpmaild-memif: true = no TCP checksums (both ends)
 SC_MEMIF_NET=${SC_MEMIF_NET:-198.18.28}     # dpmaild-memif: dpmaild .1, dpmail-bench .2
 BENCH_IDLE_US=${BENCH_IDLE_US:-50}          # dpmaild-memif: dpmail-bench's idle back-off
 RX_INTR=${RX_INTR:-auto}                    # dpmaild-memif: dataplane.rx_interrupts (both ends)
@@ -366,8 +369,8 @@ sc_target_dpmaild() {
 # connects to dpmaild, dpmaild delivers to the sink through its own TCP stack (static route of
 # sink.test to $SC_MEMIF_NET.2:$SINK_PORT). One memif link, one bench process: dpmaild has one
 # port, and memif is point to point, so both legs share it (as they would share a NIC).
-# MEMIF_MTU (1500, or 9000: jumbo frames, one descriptor each), TRUSTED_LINK (true: neither end
-# computes or checks TCP checksums), DPMAILD_IDLE_US / BENCH_IDLE_US (idle back-offs),
+# MEMIF_MTU (9000: jumbo frames, one descriptor each; 1500), TRUSTED_LINK (true, the default:
+# neither end computes or checks TCP checksums, as on loopback; false: both do), DPMAILD_IDLE_US / BENCH_IDLE_US (idle back-offs),
 # BENCH_MEMIF_ZC=yes (the bench end, memif's client, in the PMD's zero-copy mode: its mempool
 # is the link's buffer memory; needs --single-file-segments, which --no-huge memory has).
 sc_memif_bsize() { echo $(( MEMIF_MTU > 2034 ? (MEMIF_MTU + 14 + 127) / 128 * 128 : 2048 )); }
@@ -418,8 +421,8 @@ sc_target_memif() {
   rm -f "$SC_TMP/memif.sock"
   sc_dpmaild_start relay memif || { echo "SKIP dpmaild-memif: did not start"; sc_peers_local; return 0; }
   local pid=$DPMAILD_PID label=dpmaild-memif
-  [ "$MEMIF_MTU" != 1500 ] && label=$label-mtu$MEMIF_MTU
-  [ "$TRUSTED_LINK" = true ] && label=$label-trusted
+  [ "$MEMIF_MTU" != 9000 ] && label=$label-mtu$MEMIF_MTU   # suffixes: not the default link
+  [ "$TRUSTED_LINK" != true ] && label=$label-cksum
   [ -n "${BENCH_MEMIF_ZC:-}" ] && label=$label-bzc$BENCH_MEMIF_ZC
   [ -n "${DPMAILD_IDLE_US:-}" ] && label=$label-idle$DPMAILD_IDLE_US
   mapfile -t args < <(sc_load_common)

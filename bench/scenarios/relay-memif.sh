@@ -3,8 +3,9 @@
 # The kernel-free comparison in one run, back to back: the four relay scenarios (plain-relay,
 # tls-both, tls-dkim-rsa, tls-dkim-ed25519) on dpmaild-memif (DPDK backend on net_memif, load
 # and sink in one dpmail-bench process on the peer end), dpmaild-posix and Postfix; then
-# dpmaild-memif again for each VARIANTS entry (default: the memif link with MTU 9000, and with
-# TCP checksums off on both ends: TRUSTED_LINK=true). `openssl speed rsa2048 ed25519` and the
+# dpmaild-memif again for each VARIANTS entry (default: the memif link with MTU 1500, and with
+# TCP checksums on both ends: TRUSTED_LINK=false; the base link is MTU 9000 without checksums,
+# like the kernel's loopback). `openssl speed rsa2048 ed25519` and the
 # load average are recorded at the start and the end. Results under OUT_ROOT (default
 # /tmp/dpmail-bench-results/relay-memif/rep<pass>/<scenario>[/<variant>]/), one table at the
 # end. Knobs: TARGETS, VARIANTS, SESSIONS (16), COUNT (4000), SIZE, REPEAT (passes: the
@@ -16,7 +17,7 @@ OUT_ROOT=${OUT_ROOT:-/tmp/dpmail-bench-results/relay-memif}
 export SESSIONS=${SESSIONS:-16} COUNT=${COUNT:-4000}
 export SC_PREFIX=${SC_PREFIX:-bmem-sc$$}   # DPDK --file-prefix of every dpmaild target here
 TARGETS=${TARGETS:-"dpmaild-memif dpmaild-posix postfix"}
-VARIANTS=${VARIANTS-"MEMIF_MTU=9000 TRUSTED_LINK=true"}
+VARIANTS=${VARIANTS-"MEMIF_MTU=1500 TRUSTED_LINK=false"}
 SCENARIOS=${SCENARIOS:-"plain-relay tls-both tls-dkim-rsa tls-dkim-ed25519"}
 REPEAT=${REPEAT:-1}   # passes; Postfix runs in the first only, the dpmaild targets in each
 mkdir -p "$OUT_ROOT"

@@ -79,7 +79,7 @@ struct dp_rxintr_stats {
  * The loop's idle policy (dp_lcore.c), one rule for every idle wait (the posix backend's epoll,
  * the RX interrupt wait, the timed sleep): a wait lasts idle_sleep_us; after DP_IDLE_DEEP_AFTER
  * waits in a row that ran out with no work between, each doubles up to max_us (only with an
- * idle_wait that an event can end: a plain sleep stays at idle_sleep_us). gaps[] counts idle
+ * idle_wait that an event can end: a plain sleep never deepens). gaps[] counts idle
  * stretches (first idle turn -> next busy turn) by length: < 16 us, < 32, ... , >= 1024 us.
  */
 #define DP_IDLE_DEEP_AFTER 16
