@@ -5,8 +5,7 @@
  * deepens. */
 #include <stdlib.h>
 
-#include <check.h>
-
+#include "../net/net_testenv.h"
 #include "main/dp.h"
 
 struct script {
@@ -94,9 +93,5 @@ int main(void)
 	tcase_add_test(tc, test_deepening);
 	tcase_add_test(tc, test_plain_sleep_never_deepens);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf ? 1 : 0;
+	return tenv_run(s);
 }
