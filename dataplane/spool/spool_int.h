@@ -117,7 +117,9 @@ struct spool_txn {
 	uint8_t *buf;           /* body bytes not yet in a chunk record (chunk_bytes) */
 	uint32_t buf_len;
 	uint64_t body_len;
-	uint32_t body_crc;
+	uint32_t body_crc;      /* CRC32C of the body in chunk records staged so far */
+	uint32_t buf_crc;       /* CRC32C of buf[0..buf_len): the body is CRC'd once, here, and
+				 * the record's and the whole body's CRC are combined from it */
 	struct spool_chunk_ref *chunks;
 	uint32_t nchunks, chunkcap;
 	struct spool_seg *home;
@@ -194,6 +196,8 @@ int spool_rec_open(struct spool *sp, uint32_t seq, uint64_t off, uint8_t *rec,
 struct spool_part {
 	const void *p;
 	uint32_t len;
+	bool has_crc;           /* crc is CRC32C(p, len), already computed by the caller: the */
+	uint32_t crc;           /* record's CRC combines it instead of reading the bytes again */
 };
 /* Stages one record built from parts. chunk: subject to the stage_bytes limit (-EAGAIN).
  * On success *where (optional) gets the record's position. */

@@ -124,7 +124,7 @@ static int stage_bind(struct spool *sp)
 		spool_put16(&w, sp->core);
 		spool_put32(&w, s->seq);
 		spool_put64(&w, sp->now);
-		struct spool_part p = { hdr, w.len };
+		struct spool_part p = { .p = hdr, .len = w.len };
 		return spool_stage_rec(sp, SPOOL_REC_SEGHDR, &p, 1, false, NULL);
 	}
 	return 0;
@@ -154,19 +154,26 @@ int spool_stage_rec(struct spool *sp, uint8_t type, const struct spool_part *par
 	struct spool_seg *s = b->seg;
 	uint64_t off = s->size;
 	uint8_t *rec = b->buf + b->len;
-	uint32_t at = SPOOL_REC_HDR;
-	for (unsigned i = 0; i < n; i++) {
-		if (parts[i].len)
-			memcpy(rec + at, parts[i].p, parts[i].len);
-		at += parts[i].len;
-	}
 	struct spool_rec_hdr h = { .magic = SPOOL_REC_MAGIC, .len = len, .type = type };
 	if (sealed) {
 		h.flags = SPOOL_RF_SEALED;
 		h.key_id = sp->keys[sp->cur_key].id;
 	}
 	spool_rec_hdr_put(rec, &h); /* bytes 0..11 are the AAD and part of the CRC */
+	/* Plaintext: the CRC is computed while the parts are copied, and a part whose CRC the
+	 * caller already has (the body, CRC'd as it was appended) is combined, not read again. */
+	uint32_t crc = spool_crc32c(0, rec, 12), at = SPOOL_REC_HDR;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t pl = parts[i].len;
+		if (pl)
+			memcpy(rec + at, parts[i].p, pl);
+		if (!sealed)
+			crc = parts[i].has_crc ? spool_crc32c_combine(crc, parts[i].crc, pl)
+					       : spool_crc32c(crc, rec + at, pl);
+		at += pl;
+	}
 	if (sealed) {
+		/* the CRC covers ciphertext and tag */
 		struct spool_key *k = &sp->keys[sp->cur_key];
 		uint8_t nonce[12];
 		spool_nonce(sp, s->seq, off, nonce);
@@ -174,8 +181,9 @@ int spool_stage_rec(struct spool *sp, uint8_t type, const struct spool_part *par
 					 rec + SPOOL_REC_HDR + plen)))
 			return e;
 		spool_seg_note_key(s, k->id);
+		crc = spool_crc32c(crc, rec + SPOOL_REC_HDR, len);
 	}
-	h.crc = spool_rec_crc(rec, len);
+	h.crc = crc;
 	spool_rec_hdr_put(rec, &h);
 	b->len += reclen;
 	s->size += reclen;
