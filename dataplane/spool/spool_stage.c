@@ -22,6 +22,7 @@
 #include "log.h"
 
 #define BATCH_PAD 4096u /* room for the head block and the padding besides the records */
+#define BATCH_MIN_CAP (32u << 10) /* record bytes of a fresh stage buffer (it grows on demand) */
 
 static void batch_reset(struct spool_batch *b)
 {
@@ -64,7 +65,7 @@ int spool_stage_init(struct spool *sp)
 		struct spool_batch *b = &sp->b[i];
 		b->entcap = 256;
 		b->ents = malloc(b->entcap * sizeof(*b->ents));
-		if (!b->ents || batch_alloc(b, 1u << 20))
+		if (!b->ents || batch_alloc(b, sp->rc ? BATCH_MIN_CAP : 1u << 20))
 			return -ENOMEM;
 		batch_reset(b);
 	}
@@ -304,6 +305,31 @@ void spool_stage_flush(struct spool *sp)
 	batch_reset(sp->stage);
 }
 
+/* Hands the buffer of a written batch to the read cache (no copy) and gives the batch a new one,
+ * sized for twice what it held (at least BATCH_MIN_CAP: the cache accounts whole buffers, so
+ * small batches should not hold large ones). Without a cache, or when either step fails, the
+ * batch keeps its buffer and the records are simply not cached. */
+static void batch_to_cache(struct spool *sp, struct spool_batch *b)
+{
+	if (!sp->rc || b->len == 0)
+		return;
+	uint32_t cap = BATCH_MIN_CAP;
+	while (cap < 2u * b->len && cap < (1u << 30))
+		cap *= 2;
+	void *m = spool_rcache_recycle(sp, cap + 2u * BATCH_PAD);
+	if (!m && posix_memalign(&m, BATCH_PAD, (size_t)cap + 2u * BATCH_PAD))
+		return;
+	if (!spool_rcache_adopt(sp, b->seg->seq, b->off, b->mem, b->cap + 2u * BATCH_PAD, b->buf,
+				b->len)) {
+		free(m);
+		return;
+	}
+	b->mem = m;
+	b->buf = m;
+	b->head = 0;
+	b->cap = cap;
+}
+
 static void batch_complete(struct spool *sp, struct spool_batch *b)
 {
 	int r = b->result;
@@ -319,7 +345,7 @@ static void batch_complete(struct spool *sp, struct spool_batch *b)
 			 sp->core, b->seg->name, r, b->nents);
 	}
 	if (r == 0)
-		spool_rcache_put(sp, b->seg->seq, b->off, b->buf, b->len); /* before readers start */
+		batch_to_cache(sp, b); /* before readers start */
 	for (uint32_t i = 0; i < b->nents; i++) {
 		struct spool_bent *e = &b->ents[i];
 		struct spool_msg *m = e->msg;
