@@ -79,7 +79,7 @@ uint32_t spool_crc32c_combine(uint32_t crc1, uint32_t crc2, uint32_t len2)
  * (8 bytes per 3 cycles); long inputs run three independent chains over three consecutive
  * lanes instead (the throughput: 8 bytes a cycle) and join them: in the raw (unconditioned)
  * register, continuing over n more bytes is crc(0, more) ^ crc * x^(8n) mod P, a carry-less
- * multiplication by a constant. The body of every message passes through here 2-4 times. */
+ * multiplication by a constant. The body of a message passes through here once, at append. */
 
 /* x^(8n) mod P for the lane sizes (tests/unit/spool/spool_record_test.c checks them) */
 static const struct crc_lane { uint32_t len, k1, k2; } crc_lanes[2] = {
@@ -87,9 +87,17 @@ static const struct crc_lane { uint32_t len, k1, k2; } crc_lanes[2] = {
 	{ 256, 0x88e56f72u, 0x74c360a4u },  /* k1 = x^(8*256), k2 = x^(8*512) */
 };
 
-static uint64_t crc_lanes3(uint64_t c, const uint8_t **pp, size_t *len, const struct crc_lane *l)
+/* The loops below take an optional destination: with d != NULL every 8 bytes loaded for the CRC
+ * are also stored there (spool_crc32c_copy: one pass over the data instead of memcpy + CRC; the
+ * stores go to other ports than the crc32 instruction that bounds the loop). always_inline
+ * with a constant NULL removes the stores from plain spool_crc32c. */
+#define CRC_INLINE static inline __attribute__((always_inline))
+
+CRC_INLINE uint64_t crc_lanes3(uint64_t c, const uint8_t **pp, uint8_t **dd, size_t *len,
+			       const struct crc_lane *l)
 {
 	const uint8_t *p = *pp;
+	uint8_t *d = *dd;
 	while (*len >= 3 * (size_t)l->len) {
 		uint64_t c1 = 0, c2 = 0;
 		for (uint32_t i = 0; i < l->len; i += 8) {
@@ -100,32 +108,56 @@ static uint64_t crc_lanes3(uint64_t c, const uint8_t **pp, size_t *len, const st
 			c = _mm_crc32_u64(c, v0);
 			c1 = _mm_crc32_u64(c1, v1);
 			c2 = _mm_crc32_u64(c2, v2);
+			if (d) {
+				memcpy(d + i, &v0, 8);
+				memcpy(d + l->len + i, &v1, 8);
+				memcpy(d + 2 * l->len + i, &v2, 8);
+			}
 		}
 		c = crc_mulmod((uint32_t)c, l->k2) ^ crc_mulmod((uint32_t)c1, l->k1) ^ (uint32_t)c2;
 		p += 3 * l->len;
+		if (d)
+			d += 3 * l->len;
 		*len -= 3 * (size_t)l->len;
 	}
 	*pp = p;
+	*dd = d;
 	return c;
 }
 
-uint32_t spool_crc32c(uint32_t crc, const void *data, size_t len)
+CRC_INLINE uint32_t crc_run(uint32_t crc, const uint8_t *p, uint8_t *d, size_t len)
 {
-	const uint8_t *p = data;
 	uint64_t c = ~crc;
 	for (unsigned i = 0; i < 2; i++)
-		c = crc_lanes3(c, &p, &len, &crc_lanes[i]);
+		c = crc_lanes3(c, &p, &d, &len, &crc_lanes[i]);
 	while (len >= 8) {
 		uint64_t v;
 		memcpy(&v, p, 8);
 		c = _mm_crc32_u64(c, v);
+		if (d) {
+			memcpy(d, &v, 8);
+			d += 8;
+		}
 		p += 8;
 		len -= 8;
 	}
 	uint32_t c32 = (uint32_t)c;
-	while (len--)
+	while (len--) {
+		if (d)
+			*d++ = *p;
 		c32 = _mm_crc32_u8(c32, *p++);
+	}
 	return ~c32;
+}
+
+uint32_t spool_crc32c(uint32_t crc, const void *data, size_t len)
+{
+	return crc_run(crc, data, NULL, len);
+}
+
+uint32_t spool_crc32c_copy(uint32_t crc, void *dst, const void *src, size_t len)
+{
+	return crc_run(crc, src, dst, len);
 }
 #else
 /* Bitwise fallback (fuzzer and odd targets only; the relay is built with SSE4.2). */
@@ -139,6 +171,12 @@ uint32_t spool_crc32c(uint32_t crc, const void *data, size_t len)
 			c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
 	}
 	return ~c;
+}
+
+uint32_t spool_crc32c_copy(uint32_t crc, void *dst, const void *src, size_t len)
+{
+	memcpy(dst, src, len);
+	return spool_crc32c(crc, dst, len);
 }
 #endif
 

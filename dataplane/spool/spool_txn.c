@@ -218,8 +218,7 @@ ssize_t spool_msg_append(struct spool_txn *tx, const void *data, size_t len)
 				return r < 0 ? r : (ssize_t)done; /* stage full: the rest next turn */
 		}
 		uint32_t n = cb - tx->buf_len < len - done ? cb - tx->buf_len : (uint32_t)(len - done);
-		memcpy(tx->buf + tx->buf_len, p + done, n);
-		tx->buf_crc = spool_crc32c(tx->buf_crc, p + done, n);
+		tx->buf_crc = spool_crc32c_copy(tx->buf_crc, tx->buf + tx->buf_len, p + done, n);
 		tx->buf_len += n;
 		tx->body_len += n;
 		done += n;

@@ -46,6 +46,18 @@ START_TEST(test_crc32c_lanes)
 					  crc_ref(0x1234u, buf + a, lens[i]));
 	uint32_t c = spool_crc32c(0, buf, 7000);
 	ck_assert_uint_eq(spool_crc32c(c, buf + 7000, 13000), crc_ref(0, buf, 20000));
+	/* the copying variant: same CRC, the bytes copied exactly, nothing written past them */
+	static uint8_t dst[20000 + 8];
+	for (size_t a = 0; a < 3; a++)
+		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			memset(dst, 0xEE, sizeof(dst));
+			ck_assert_uint_eq(spool_crc32c_copy(0x1234u, dst + a, buf + a, lens[i]),
+					  crc_ref(0x1234u, buf + a, lens[i]));
+			ck_assert(memcmp(dst + a, buf + a, lens[i]) == 0);
+			ck_assert_uint_eq(dst[a + lens[i]], 0xEE);
+			if (a)
+				ck_assert_uint_eq(dst[a - 1], 0xEE);
+		}
 }
 END_TEST
 
