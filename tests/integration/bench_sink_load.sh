@@ -93,6 +93,21 @@ PY
   t_wait_exit "$SINK3" 10 >/dev/null
   t_check "verify-dkim: signed message passes, tampered one fails" \
     [ "$(jq "$D/sink3.json" "(d['dkim_verify']['pass'], d['dkim_verify']['fail'], d['messages']['dkim_signed'])")" = "(1, 1, 2)" ]
+  # --verify-dkim-every 2: the 1st and 3rd messages are verified, the tampered 2nd is not
+  t_bg SINK4 "$B" sink --listen 127.0.0.1:$((PORT + 3)) --verify-dkim "$D/dkim-keys.txt" \
+    --verify-dkim-every 2 --json "$D/sink4.json" >"$D/sink4.out" 2>&1
+  t_check "sampling sink listening" t_wait_for 5 grep -q 'listening' "$D/sink4.out"
+  python3 - $((PORT + 3)) "$D/signed/m.eml" "$D/tampered.eml" "$D/signed/m.eml" >"$D/dkim4.out" 2>&1 <<'PY'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+for f in sys.argv[2:]:
+    s.sendmail("a@bench.test", ["b@sink.test"], open(f, "rb").read())
+s.quit()
+PY
+  kill -TERM "$SINK4"
+  t_wait_exit "$SINK4" 10 >/dev/null
+  t_check "verify-dkim-every 2: messages 1 and 3 verified (pass), the tampered 2nd not sampled" \
+    [ "$(jq "$D/sink4.json" "(d['dkim_verify']['pass'], d['dkim_verify']['fail'], d['dkim_verify']['unsampled'], d['dkim_verify']['every'])")" = "(2, 0, 1, 2)" ]
 else
   echo "SKIP: dkim_sign tool not built (verify-dkim check)"
 fi
