@@ -103,7 +103,8 @@ struct sock_net {
 	uint8_t *scratch;              /* buf_bytes: reads land here when a conn holds no rx block */
 	struct epoll_event *events;
 	int events_ready;              /* gathered by sock_net_wait(), handled by the next poll */
-	bool waited_empty;             /* the last sock_net_wait() timed out: skip one epoll_wait */
+	bool skip_epoll;               /* the next poll with timeout 0 skips its epoll_wait (see
+				      * sock_net_poll) */
 	struct sock_ep wake_ep;        /* sock_net_watch_wakeup() */
 	struct sock_listener listeners[SOCK_MAX_LISTENERS];
 	unsigned nlisteners;
