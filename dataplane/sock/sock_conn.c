@@ -628,13 +628,31 @@ static void sock_conn_finish_close(struct sock_conn *sc)
 	sock_conn_notify(sc, CONN_CLOSED_LOCAL);
 }
 
+/*
+ * After shutdown()/close(): the FIN follows the queue. With bytes queued, the write that
+ * empties the queue (this turn's flush point, or the EPOLLOUT write when the kernel's buffer is
+ * full) runs sock_conn_progress, which sends it; a deferred progress run before that write
+ * would only switch the epoll interest off and on again (two epoll_ctl per connection). With
+ * nothing queued, the next poll sends the FIN. A blocked queue gets the interest of its state
+ * now (close stops reading: a level-triggered EPOLLIN must not fire every turn meanwhile).
+ */
+static void sock_conn_fin_after_queue(struct sock_conn *sc)
+{
+	if (sock_tx_used(sc) == 0)
+		sock_conn_defer(sc, SOCK_D_PROGRESS);
+	else if (sc->tx_blocked)
+		sock_conn_interest(sc);
+	else
+		sock_conn_mark_dirty(sc);
+}
+
 static void sock_op_shutdown(struct conn *c)
 {
 	struct sock_conn *sc = sock_conn_of(c);
 	if (sc->state != SOCK_S_ESTABLISHED || sc->shut_req)
 		return;
 	sc->shut_req = true;
-	sock_conn_defer(sc, SOCK_D_PROGRESS);
+	sock_conn_fin_after_queue(sc);
 }
 
 static void sock_op_close(struct conn *c)
@@ -648,7 +666,7 @@ static void sock_op_close(struct conn *c)
 	case SOCK_S_ESTABLISHED:
 		sock_conn_enter(sc, SOCK_S_CLOSING);
 		sc->rd_paused = true; /* no more on_data; lingering discards the rest */
-		sock_conn_defer(sc, SOCK_D_PROGRESS);
+		sock_conn_fin_after_queue(sc);
 		return;
 	default:
 		return;
