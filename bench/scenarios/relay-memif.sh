@@ -8,7 +8,7 @@
 # like the kernel's loopback). `openssl speed rsa2048 ed25519` and the
 # load average are recorded at the start and the end. Results under OUT_ROOT (default
 # /tmp/dpmail-bench-results/relay-memif/rep<pass>/<scenario>[/<variant>]/), one table at the
-# end. Knobs: TARGETS, VARIANTS, SESSIONS (16), COUNT (4000), SIZE, REPEAT (passes: the
+# end. Knobs: TARGETS, VARIANTS, SESSIONS (16), COUNT (4000), SIZE, POSTFIX_PASSES (1), REPEAT (passes: the
 # machine is shared and one pass moves by ±30%, so the table gives medians and ranges, and the
 # memif/posix ratio is the median of per-pass ratios); root (DPDK runtime dirs).
 cd "$(dirname "$0")"
@@ -19,7 +19,8 @@ export SC_PREFIX=${SC_PREFIX:-bmem-sc$$}   # DPDK --file-prefix of every dpmaild
 TARGETS=${TARGETS:-"dpmaild-memif dpmaild-posix postfix"}
 VARIANTS=${VARIANTS-"MEMIF_MTU=1500 TRUSTED_LINK=false"}
 SCENARIOS=${SCENARIOS:-"plain-relay tls-both tls-dkim-rsa tls-dkim-ed25519"}
-REPEAT=${REPEAT:-1}   # passes; Postfix runs in the first only, the dpmaild targets in each
+REPEAT=${REPEAT:-1}   # passes; the dpmaild targets run in each
+POSTFIX_PASSES=${POSTFIX_PASSES:-1}   # Postfix runs in the first POSTFIX_PASSES passes (its median is the base)
 mkdir -p "$OUT_ROOT"
 stamp() {
   echo "$(date -u +%FT%TZ) load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -29,7 +30,7 @@ stamp | tee "$OUT_ROOT/start.txt"
 rc=0
 for rep in $(seq 1 "$REPEAT"); do
   targets=$TARGETS
-  [ "$rep" -gt 1 ] && targets=$(echo "$TARGETS" | tr ' ' '\n' | grep -v '^postfix$' | tr '\n' ' ')
+  [ "$rep" -gt "$POSTFIX_PASSES" ] && targets=$(echo "$TARGETS" | tr ' ' '\n' | grep -v '^postfix$' | tr '\n' ' ')
   for s in $SCENARIOS; do
     echo "######## pass $rep: $s ($targets)"
     OUT=$OUT_ROOT/rep$rep/$s TARGETS=$targets bash "./$s.sh" || rc=1
