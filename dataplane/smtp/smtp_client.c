@@ -779,6 +779,28 @@ void smtp_client_body_ready(struct smtp_client_session *c)
 }
 
 /*
+ * The longest prefix of [p, end) that is already canonical: ordinary octets and CRLF pairs,
+ * with (when stuff) no '.' right after a CRLF. It stops before a bare CR or LF, before a CR
+ * that ends the span (its LF may come with the next read) and before a '.' to be doubled, so
+ * the caller copies the prefix as it is and hands the octet it stopped at to the slow path.
+ * A body the spool holds in canonical form (the inbound server enforces strict line endings)
+ * is one scan and one copy per read, not a state-machine step per line.
+ */
+static size_t canonical_run(const uint8_t *p, const uint8_t *end, bool stuff)
+{
+	const uint8_t *q = p;
+
+	for (;;) {
+		q = smtp_scan_special(q, end, false);
+		if (end - q < 2 || q[0] != '\r' || q[1] != '\n')
+			return (size_t)(q - p);
+		if (stuff && end - q > 2 && q[2] == '.')
+			return (size_t)(q + 2 - p);
+		q += 2;
+	}
+}
+
+/*
  * Canonical form of body octets: bare CR and bare LF become CRLF (a CRLF pair split across
  * reads stays one CRLF); with stuff, a '.' at the start of a line is doubled. out must hold
  * 2 * n octets. Returns the octets written.
@@ -789,14 +811,17 @@ static size_t canon(struct smtp_client_session *c, const uint8_t *in, size_t n, 
 	size_t o = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!c->at_bol && !c->last_cr) {
-			/* plain octets up to the next CR or LF are copied as they are */
-			size_t k = (size_t)(smtp_scan_special(in + i, in + n, false) - (in + i));
-			memcpy(out + o, in + i, k);
-			o += k;
-			i += k;
-			if (i == n)
-				break;
+		if (!c->last_cr && !(c->at_bol && stuff && in[i] == '.')) {
+			/* canonical octets (plain ones and CRLF pairs) are copied as they are */
+			size_t k = canonical_run(in + i, in + n, stuff);
+			if (k) {
+				memcpy(out + o, in + i, k);
+				o += k;
+				i += k;
+				c->at_bol = in[i - 1] == '\n';
+				if (i == n)
+					break;
+			}
 		}
 		uint8_t b = in[i];
 		if (b == '\n' && c->last_cr) {
