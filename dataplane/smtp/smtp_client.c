@@ -843,16 +843,25 @@ static size_t canon(struct smtp_client_session *c, const uint8_t *in, size_t n, 
 	return o;
 }
 
-/* Pulls body octets; returns >0, 0 at the end, <0 when none now (or failure, already handled). */
-static long pull(struct smtp_client_session *c, uint8_t *buf, size_t cap)
+/*
+ * Pulls up to cap body octets: in place through body_map, else copied into buf by body_read;
+ * *p points at them. Returns >0, 0 at the end, <0 when none now (or failure, already handled).
+ */
+static long pull(struct smtp_client_session *c, uint8_t *buf, size_t cap, const uint8_t **p)
 {
-	long n = c->hooks->body_read ? c->hooks->body_read(c->ctx, c, buf, cap) : 0;
+	const struct smtp_client_hooks *h = c->hooks;
+	long n;
 
+	*p = buf;
+	if (h->body_map)
+		n = h->body_map(c->ctx, c, cap, p);
+	else
+		n = h->body_read ? h->body_read(c->ctx, c, buf, cap) : 0;
 	if (n == -EAGAIN) {
 		c->body_wait = true;
 		return -1;
 	}
-	if (n < 0 || (size_t)n > cap) {
+	if (n < 0 || (size_t)n > cap || (n > 0 && !*p)) {
 		session_fail(c, 451, "4.3.0", "error reading the message");
 		return -1;
 	}
@@ -861,12 +870,22 @@ static long pull(struct smtp_client_session *c, uint8_t *buf, size_t cap)
 	return n;
 }
 
+/* Octets pulled per step: a copy goes through a stack buffer of this size; octets read in
+ * place are bounded by the output room only. */
+#define PULL_COPY 2048
+
+static size_t pull_cap(const struct smtp_client_session *c, size_t want)
+{
+	return c->hooks->body_map || want < PULL_COPY ? want : PULL_COPY;
+}
+
 static void pump_data(struct smtp_client_session *c)
 {
-	uint8_t in[2048];
+	uint8_t in[PULL_COPY];
 
 	while (c->state == SMTP_C_BODY && !c->body_wait && smtp_obuf_space(&c->out) > 2 * sizeof(in) + 8) {
-		long n = pull(c, in, sizeof(in));
+		const uint8_t *src;
+		long n = pull(c, in, pull_cap(c, (smtp_obuf_space(&c->out) - 8) / 2), &src);
 		if (n < 0)
 			return;
 		if (n == 0) {
@@ -878,7 +897,7 @@ static void pump_data(struct smtp_client_session *c)
 		}
 		size_t room;
 		uint8_t *t = (uint8_t *)smtp_obuf_tail(&c->out, &room);
-		smtp_obuf_commit(&c->out, canon(c, in, (size_t)n, t, true));
+		smtp_obuf_commit(&c->out, canon(c, src, (size_t)n, t, true));
 		c->deadline = c->now + c->lim->block_timeout_us;
 	}
 }
@@ -895,7 +914,7 @@ static void pump_data(struct smtp_client_session *c)
  */
 static bool bdat_chunk(struct smtp_client_session *c)
 {
-	uint8_t in[2048];
+	uint8_t in[PULL_COPY];
 	size_t room, o = 0, pulled = 0;
 	size_t cap = c->lim->bdat_chunk ? c->lim->bdat_chunk : SIZE_MAX;
 	char *t = smtp_obuf_tail(&c->out, &room);
@@ -906,10 +925,10 @@ static bool bdat_chunk(struct smtp_client_session *c)
 	uint8_t *data = (uint8_t *)t + BDAT_HDR_MAX;
 	size_t avail = room - BDAT_HDR_MAX - 2; /* 2: the CRLF that may end the message */
 	while (pulled < cap && avail - o >= 128) {
-		size_t want = (avail - o) / 2; /* canonicalisation at most doubles */
-		want = want < sizeof(in) ? want : sizeof(in);
+		size_t want = pull_cap(c, (avail - o) / 2); /* canonicalisation at most doubles */
 		want = want < cap - pulled ? want : cap - pulled;
-		long n = pull(c, in, want);
+		const uint8_t *src;
+		long n = pull(c, in, want, &src);
 		if (n < 0)
 			break; /* not ready (body_wait) or failed (state DONE) */
 		if (n == 0) {
@@ -917,7 +936,7 @@ static bool bdat_chunk(struct smtp_client_session *c)
 			break;
 		}
 		pulled += (size_t)n;
-		o += canon(c, in, (size_t)n, data + o, false);
+		o += canon(c, src, (size_t)n, data + o, false);
 	}
 	if (c->state == SMTP_C_DONE || (o == 0 && !eof))
 		return false;

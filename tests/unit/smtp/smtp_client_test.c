@@ -63,6 +63,17 @@ static long ch_body(void *ctx, struct smtp_client_session *c, uint8_t *buf, size
 	return (long)n;
 }
 
+/* body_map: the same pieces as ch_body, borrowed from a scratch buffer that the next call
+ * overwrites (an engine that kept a borrowed pointer too long would send the wrong octets) */
+static long ch_body_map(void *ctx, struct smtp_client_session *c, size_t cap, const uint8_t **p)
+{
+	static uint8_t scratch[1 << 16];
+	long n = ch_body(ctx, c, scratch, cap < sizeof(scratch) ? cap : sizeof(scratch));
+
+	*p = scratch;
+	return n;
+}
+
 static void ch_rcpt(void *ctx, struct smtp_client_session *c, uint32_t i, const struct smtp_reply *r)
 {
 	if (i < 8)
@@ -244,7 +255,9 @@ static void pair_canon_random(bool bdat)
 		cp_init(&p, SMTP_TLS_NONE);
 		p.seed = seed;
 		p.cl.use_bdat = bdat;
-		p.body_step = 1 + seed % 23;
+		p.body_step = seed % 4 == 0 ? 0 : 1 + seed % 23;
+		if (seed % 2)
+			p.ch.body_map = ch_body_map;
 		h_start(&p.h);
 		cp_run(&p);
 		ck_assert_int_eq(p.ready, 1);
