@@ -283,6 +283,105 @@ START_TEST(test_pair_canon_random)
 }
 END_TEST
 
+/* The reply parser's feed loop octet by octet, as it was before its run copy: the reference
+ * for test_rparse_random. A completed line returns REF_LINE (its validation, line_done, did
+ * not change: the test takes the real parser's verdict and state from there). */
+#define REF_LINE 99
+
+static int ref_rparse_feed(struct smtp_rparse *rp, uint32_t line_max, const uint8_t *p,
+			   size_t len, size_t *used)
+{
+	uint32_t max = line_max < sizeof(rp->line) - 1 ? line_max : (uint32_t)sizeof(rp->line) - 1;
+
+	*used = 0;
+	if (rp->bad)
+		return SMTP_RP_BAD;
+	if (rp->complete) {
+		if (rp->done)
+			smtp_rparse_reset(rp);
+		rp->line_len = 0;
+		rp->complete = false;
+	}
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = p[i];
+		if (c == '\n') {
+			*used = i + 1;
+			if (rp->line_len == 0 || rp->line[rp->line_len - 1] != '\r') {
+				rp->bad = true;
+				return SMTP_RP_BAD;
+			}
+			rp->line_len--;
+			rp->line[rp->line_len] = '\0';
+			return REF_LINE;
+		}
+		if (c == '\0' || (rp->line_len && rp->line[rp->line_len - 1] == '\r') ||
+		    rp->line_len + 2 > max) {
+			*used = i + 1;
+			rp->bad = true;
+			return SMTP_RP_BAD;
+		}
+		rp->line[rp->line_len++] = (char)c;
+	}
+	*used = len;
+	return SMTP_RP_MORE;
+}
+
+/* Random reply streams (valid and broken lines, long runs, NUL, bare CR/LF) fed in random
+ * pieces with small and large line limits: every call must use the same octets as the
+ * reference, hold the same line, and agree on MORE / BAD / a completed line. */
+START_TEST(test_rparse_random)
+{
+	static const char *const parts[] = { "250", "250-", "250 ", "354 ", "5", "421 ", "ok",
+					     "\r\n", "\r", "\n", "x", "2", "-" };
+	for (unsigned seed = 1; seed < 3000; seed++) {
+		uint8_t in[700];
+		size_t len = 0;
+		unsigned r = seed * 2654435761u;
+		while (len < sizeof(in) - 64) {
+			r = r * 1103515245u + 12345u;
+			unsigned pick = (r >> 16) % 16;
+			if (pick < 13) {
+				size_t k = strlen(parts[pick]);
+				memcpy(in + len, parts[pick], k);
+				len += k;
+			} else if (pick == 13 && (r >> 8) % 8 == 0) {
+				in[len++] = '\0';
+			} else {
+				size_t k = (r >> 4) % 50;
+				memset(in + len, 'a' + (int)(r % 26), k);
+				len += k;
+			}
+		}
+		uint32_t line_max = seed % 3 == 0 ? 576 : 4 + seed % 60, lines_max = 1 + seed % 5;
+		struct smtp_rparse a, b;
+		size_t off = 0;
+
+		smtp_rparse_reset(&a);
+		smtp_rparse_reset(&b);
+		a.line_len = b.line_len = 0;
+		while (off < len) {
+			r = r * 1103515245u + 12345u;
+			size_t piece = 1 + (r >> 16) % (len - off < 90 ? len - off : 90);
+			size_t ua, ub;
+			enum smtp_rparse_result ra = smtp_rparse_feed(&a, line_max, lines_max, in + off, piece, &ua);
+			int rb = ref_rparse_feed(&b, line_max, in + off, piece, &ub);
+			ck_assert_uint_eq(ua, ub);
+			ck_assert_uint_eq(a.line_len, b.line_len);
+			ck_assert(memcmp(a.line, b.line, a.line_len) == 0);
+			if (rb == REF_LINE) {
+				ck_assert_int_ne(ra, SMTP_RP_MORE);
+				b = a; /* the line's verdict and the reply state: line_done's */
+			} else {
+				ck_assert_int_eq(ra, rb);
+			}
+			if (ra == SMTP_RP_BAD)
+				break;
+			off += ua;
+		}
+	}
+}
+END_TEST
+
 START_TEST(test_pair_data)
 {
 	pair_message(false, 0);
@@ -768,6 +867,7 @@ int main(void)
 	tcase_add_test(tc, test_pair_data);
 	tcase_add_test(tc, test_pair_bdat);
 	tcase_add_test(tc, test_pair_canon_random);
+	tcase_add_test(tc, test_rparse_random);
 	tcase_add_test(tc, test_pair_no_valid_rcpt);
 	tcase_add_test(tc, test_pair_many_rcpts);
 	tcase_add_test(tc, test_pair_starttls_and_extensions);
