@@ -3,7 +3,8 @@
  * smtp_client.c: the client engine for outbound delivery. Bytes in (server replies), bytes out
  * (commands and the message), events up (ready, STARTTLS, per-recipient and per-message
  * results, done). It never sees a socket, TLS or the spool: the caller runs the handshake when
- * asked and supplies the body through the body_read pull hook, so delivery streams from disk.
+ * asked and supplies the body through the body_read (copy) or body_map (in place) pull hook,
+ * so delivery streams from disk.
  *
  * Flow: greeting -> EHLO (HELO if refused) -> STARTTLS when offered and wanted -> EHLO again
  * (capabilities from before TLS are forgotten) -> idle. A message: [RSET on a reused
