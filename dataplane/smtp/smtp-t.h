@@ -21,6 +21,7 @@
 #define SMTP_PATH_MAX      256     /* RFC 5321 4.5.3.1.3, including the angle brackets */
 #define SMTP_LINE_BUF_MAX  4096    /* hard bound of a carried partial command line */
 #define SMTP_OBUF_SIZE     8192    /* server and client output buffer */
+#define SMTP_CHUNK_SIZE    16384   /* client: one BDAT chunk, header included (one TLS record) */
 #define SMTP_REPLY_RESERVE 1024    /* room needed in the output buffer before a command runs */
 #define SMTP_ENVID_MAX     100     /* RFC 3461 4.4 */
 #define SMTP_ORCPT_MAX     500     /* RFC 3461 4.2: decoded xtext bound */
@@ -382,6 +383,22 @@ struct smtp_rparse {
 	char line[600];               /* current line (bounded by reply_line_max <= sizeof) */
 };
 
+/*
+ * The BDAT chunk being gathered or sent (smtp_client.c "Chunks"): canonical body octets are
+ * written behind a header slot of SMTP_CHUNK_HDR octets; the header goes in front once the
+ * chunk closes (end of the body, buffer full, lim->bdat_chunk reached), so its size is exact.
+ */
+#define SMTP_CHUNK_HDR 32             /* "BDAT " + 20 digits + " LAST" CRLF */
+struct smtp_chunk {
+	bool open;                    /* gathering: [SMTP_CHUNK_HDR, +len) holds body octets */
+	bool closed;                  /* committed: [head, tail) still to send, behind `before` */
+	uint32_t len;                 /* canonical octets gathered */
+	uint32_t pulled;              /* body octets pulled into it (for lim->bdat_chunk) */
+	uint32_t head, tail;
+	uint32_t before;              /* octets of out that precede the chunk on the wire */
+	char buf[SMTP_CHUNK_SIZE];
+};
+
 struct smtp_client_session {
 	enum smtp_client_state state;
 	const struct smtp_client_limits *lim;
@@ -420,6 +437,7 @@ struct smtp_client_session {
 	struct smtp_rparse rp;
 	struct smtp_reply reply;      /* reply being assembled (first line text) */
 	struct smtp_obuf out;
+	struct smtp_chunk chunk;      /* BDAT: the chunk in progress, sent after out's octets */
 };
 
 #endif

@@ -108,7 +108,7 @@ static bool bdat_streaming(const struct smtp_client_session *c)
 /* Output is waiting: queued commands, or body octets that output() will pull. */
 static bool want_output(const struct smtp_client_session *c)
 {
-	if (c->out.tail != c->out.head)
+	if (c->out.tail != c->out.head || c->chunk.closed)
 		return true;
 	if (c->body_wait)
 		return false;
@@ -156,6 +156,8 @@ void smtp_client_init(struct smtp_client_session *c, const struct smtp_client_li
 	c->now = now;
 	smtp_rparse_reset(&c->rp);
 	smtp_obuf_reset(&c->out);
+	c->chunk.open = c->chunk.closed = false;
+	c->chunk.len = c->chunk.pulled = c->chunk.head = c->chunk.tail = c->chunk.before = 0;
 	enter(c, SMTP_C_CONNECTED, lim->greeting_timeout_us);
 }
 
@@ -903,65 +905,42 @@ static void pump_data(struct smtp_client_session *c)
 	}
 }
 
-#define BDAT_HDR_MAX 32   /* "BDAT " + 20 digits + " LAST" CRLF */
-
 /*
- * Appends one BDAT chunk: as many canonical body octets as the output buffer holds (at most
- * lim->bdat_chunk pulled octets when set), so a message of a few KiB is one or two chunks that
- * leave in the same write as its MAIL and RCPTs. The header's size is known only after
- * canonicalisation: the octets are written behind a reserved header slot and moved up to the
- * header once (a memmove of at most the buffer, far cheaper than a chunk's reply). Returns
- * false when no chunk could be made now (no room, body not ready, or the session failed).
+ * Chunks. A BDAT chunk is gathered in c->chunk, apart from the command buffer, and stays open
+ * while the spool's reader hands over pieces (prefix, body records, inline tail: from the read
+ * cache they come within one turn). It closes when the reader reports the end, whose CRC the
+ * spool has verified (BDAT n LAST: a 10 KiB message is one chunk and one reply), when the
+ * buffer is full (a bounded chunk, at most one TLS record), or at lim->bdat_chunk pulled
+ * octets. A reader failure (bad CRC, I/O) fails the session with the open chunk unsent, so a
+ * corrupt body never gets LAST. The header is written in front of the octets once their
+ * canonical size is known: no copy. A closed chunk goes out after the octets queued in out
+ * before it closed (`before`); the next one is gathered once it is sent.
  */
-static bool bdat_chunk(struct smtp_client_session *c)
+static void chunk_drop(struct smtp_client_session *c)
 {
-	uint8_t in[PULL_COPY];
-	size_t room, o = 0, pulled = 0;
-	size_t cap = c->lim->bdat_chunk ? c->lim->bdat_chunk : SIZE_MAX;
-	char *t = smtp_obuf_tail(&c->out, &room);
-	bool eof = false;
+	c->chunk.open = false;
+	c->chunk.len = c->chunk.pulled = 0;
+}
 
-	if (room < BDAT_HDR_MAX + 2 + 256)
-		return false;
-	uint8_t *data = (uint8_t *)t + BDAT_HDR_MAX;
-	size_t avail = room - BDAT_HDR_MAX - 2; /* 2: the CRLF that may end the message */
-	while (pulled < cap && avail - o >= 128) {
-		size_t want = pull_cap(c, (avail - o) / 2); /* canonicalisation at most doubles */
-		want = want < cap - pulled ? want : cap - pulled;
-		const uint8_t *src;
-		long n = pull(c, in, want, &src);
-		if (n < 0)
-			break; /* not ready (body_wait) or failed (state DONE) */
-		if (n == 0) {
-			eof = true;
-			break;
-		}
-		pulled += (size_t)n;
-		o += canon(c, src, (size_t)n, data + o, false);
-	}
-	if (c->state == SMTP_C_DONE || (o == 0 && !eof))
-		return false;
-	if (eof && !c->at_bol) {
-		/* the message ends with CRLF, as with DATA */
-		data[o++] = '\r';
-		data[o++] = '\n';
-		c->at_bol = true;
-	}
-	char hdr[BDAT_HDR_MAX + 16] = "BDAT ";
-	size_t hl = 5 + fmt_u64(hdr + 5, o);
+/* Closes the gathered chunk: header in front, LAST if eof. */
+static void chunk_close(struct smtp_client_session *c, bool eof)
+{
+	struct smtp_chunk *k = &c->chunk;
+	char hdr[SMTP_CHUNK_HDR] = "BDAT ";
+	size_t hl = 5 + fmt_u64(hdr + 5, k->len);
+
 	if (eof) {
 		memcpy(hdr + hl, " LAST", 5);
 		hl += 5;
 	}
 	hdr[hl++] = '\r';
 	hdr[hl++] = '\n';
-	if (hl > BDAT_HDR_MAX) { /* o is bounded by the 8 KiB buffer: cannot happen */
-		session_fail(c, 451, "4.3.0", "BDAT chunk header");
-		return false;
-	}
-	memcpy(t, hdr, hl);
-	memmove(t + hl, data, o);
-	smtp_obuf_commit(&c->out, (size_t)hl + o);
+	k->head = (uint32_t)(SMTP_CHUNK_HDR - hl);
+	k->tail = SMTP_CHUNK_HDR + k->len;
+	memcpy(k->buf + k->head, hdr, hl);
+	k->before = c->out.tail - c->out.head;
+	k->closed = true;
+	chunk_drop(c);
 	c->bdat_pending++;
 	if (eof) {
 		c->bdat_last_sent = true;
@@ -971,25 +950,73 @@ static bool bdat_chunk(struct smtp_client_session *c)
 	} else {
 		c->deadline = c->now + c->lim->block_timeout_us;
 	}
+}
+
+/*
+ * Gathers body octets into the chunk (opening it if needed) until the body ends, the buffer
+ * or lim->bdat_chunk is reached, or the reader has nothing now. Returns true when a chunk
+ * closed, false when none could be closed now (the previous one unsent, body not ready: the
+ * chunk stays open, or the session failed: it is dropped).
+ */
+static bool bdat_chunk(struct smtp_client_session *c)
+{
+	struct smtp_chunk *k = &c->chunk;
+	uint8_t in[PULL_COPY];
+	size_t cap = c->lim->bdat_chunk ? c->lim->bdat_chunk : SIZE_MAX;
+	const size_t avail = sizeof(k->buf) - SMTP_CHUNK_HDR - 2; /* 2: a final CRLF */
+	uint8_t *data = (uint8_t *)k->buf + SMTP_CHUNK_HDR;
+	bool eof = false;
+
+	if (k->closed)
+		return false;
+	k->open = true;
+	while (k->pulled < cap && avail - k->len >= 128) {
+		size_t want = pull_cap(c, (avail - k->len) / 2); /* canonicalisation at most doubles */
+		want = want < cap - k->pulled ? want : cap - k->pulled;
+		const uint8_t *src;
+		long n = pull(c, in, want, &src);
+		if (n < 0)
+			break; /* not ready (body_wait) or failed (state DONE) */
+		if (n == 0) {
+			eof = true;
+			break;
+		}
+		k->pulled += (uint32_t)n;
+		k->len += (uint32_t)canon(c, src, (size_t)n, data + k->len, false);
+	}
+	if (c->state == SMTP_C_DONE) {
+		chunk_drop(c);
+		return false;
+	}
+	if (c->body_wait || (k->len == 0 && !eof))
+		return false; /* stays open: the next pieces join it */
+	if (eof && !c->at_bol) {
+		/* the message ends with CRLF, as with DATA */
+		data[k->len++] = '\r';
+		data[k->len++] = '\n';
+		c->at_bol = true;
+	}
+	chunk_close(c, eof);
 	return true;
 }
 
 static void pump_bdat(struct smtp_client_session *c)
 {
+	if (c->chunk.open && !bdat_streaming(c))
+		chunk_drop(c); /* the transaction failed or stopped: its open chunk never goes */
 	while (bdat_streaming(c) && !c->body_wait && (c->pipelined || c->bdat_pending == 0))
 		if (!bdat_chunk(c))
 			return;
 }
 
 /*
- * A pipelined BDAT transaction whose body is not here yet (the spool reads it): its commands
- * wait for the first chunk so that commands and body leave in one write and the server answers
- * them in one go; only while the buffer keeps room for that chunk (never a deadlock).
+ * A pipelined BDAT transaction whose first chunk is not complete yet (the spool reads the
+ * body): its commands wait for it so that commands and body leave in one write and the server
+ * answers them in one go. The chunk has its own buffer: never a deadlock.
  */
 static bool hold_for_body(const struct smtp_client_session *c)
 {
-	return c->body_early && c->body_wait && c->bdat_pending == 0 && bdat_streaming(c) &&
-	       smtp_obuf_space(&c->out) >= BDAT_HDR_MAX + 2 + 256;
+	return c->body_early && c->body_wait && c->bdat_pending == 0 && bdat_streaming(c);
 }
 
 const char *smtp_client_output(struct smtp_client_session *c, size_t *len)
@@ -999,17 +1026,42 @@ const char *smtp_client_output(struct smtp_client_session *c, size_t *len)
 			pump_bdat(c);
 		else if (c->state == SMTP_C_BODY)
 			pump_data(c);
+	} else if (c->chunk.open && !bdat_streaming(c)) {
+		chunk_drop(c);
 	}
 	if (hold_for_body(c)) {
 		*len = 0;
 		return c->out.buf + c->out.head;
 	}
-	return smtp_obuf_data(&c->out, len);
+	const struct smtp_chunk *k = &c->chunk;
+	if (k->closed && k->before == 0) {
+		*len = k->tail - k->head;
+		return k->buf + k->head;
+	}
+	const char *p = smtp_obuf_data(&c->out, len);
+	if (k->closed)
+		*len = k->before;
+	return p;
 }
 
 void smtp_client_output_consume(struct smtp_client_session *c, size_t n)
 {
-	smtp_obuf_consume(&c->out, n);
+	struct smtp_chunk *k = &c->chunk;
+
+	if (!k->closed) {
+		smtp_obuf_consume(&c->out, n);
+		return;
+	}
+	if (k->before) {
+		n = n < k->before ? n : k->before;
+		k->before -= (uint32_t)n;
+		smtp_obuf_consume(&c->out, n);
+		return;
+	}
+	n = n < k->tail - k->head ? n : k->tail - k->head;
+	k->head += (uint32_t)n;
+	if (k->head == k->tail)
+		k->closed = false;
 }
 
 int smtp_client_tick(struct smtp_client_session *c, uint64_t now)

@@ -76,15 +76,17 @@ static void fz_tls(void *ctx, struct smtp_client_session *c)
 static void drain(struct fz *f)
 {
 	size_t n;
-	const char *o = smtp_client_output(&f->c, &n);
-	for (size_t i = 0; i < n; i++) {
-		if (o[i] == '\n' && !f->prev_cr)
-			abort();
-		if (f->prev_cr && o[i] != '\n')
-			abort();
-		f->prev_cr = o[i] == '\r';
+	/* output comes in contiguous runs (commands, then a BDAT chunk): take them all */
+	for (const char *o; (o = smtp_client_output(&f->c, &n)), n;) {
+		for (size_t i = 0; i < n; i++) {
+			if (o[i] == '\n' && !f->prev_cr)
+				abort();
+			if (f->prev_cr && o[i] != '\n')
+				abort();
+			f->prev_cr = o[i] == '\r';
+		}
+		smtp_client_output_consume(&f->c, n);
 	}
-	smtp_client_output_consume(&f->c, n);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -39,7 +39,7 @@ delivery:
 EOF
 }
 
-t_bg S_B $PY "$SINK" --port $P_B --log b.log --dir b >sb.out 2>&1
+t_bg S_B $PY "$SINK" --port $P_B --log b.log --dir b --cmd-log b.cmd >sb.out 2>&1
 t_bg S_N $PY "$SINK" --port $P_N --log n.log --dir n --no-chunking >sn.out 2>&1
 t_bg S_R $PY "$SINK" --port $P_R --log r.log --dir r --rcpt-reply bad@rej.test=550 \
   --rcpt-reply worse@rej.test=550 >sr.out 2>&1
@@ -79,7 +79,8 @@ $PY - b.log <<'PY' >b.sum
 import json, sys
 r = [json.loads(l) for l in open(sys.argv[1])]
 print("bdat", sum(x["mode"] == "bdat" for x in r), "one_read", sum(x["reads"] == 1 for x in r),
-      "multi_chunk", sum(x["chunks"] > 1 for x in r), "n", len(r))
+      "multi_chunk", sum(x["chunks"] > 1 for x in r), "n", len(r),
+      "one_chunk_10k", sum(x["chunks"] == 1 and x["bytes"] < 16000 for x in r))
 PY
 cat b.sum
 t_check "every transaction used BDAT" grep -q "^bdat 32 " b.sum
@@ -89,6 +90,9 @@ t_check "every transaction used BDAT" grep -q "^bdat 32 " b.sum
 t_check "MAIL, RCPT and body arrived in one read (some transactions)" \
   awk '{ exit !($4 >= 4) }' b.sum
 t_check "the 60 KiB messages went as several chunks" awk '{ exit !($6 >= 2) }' b.sum
+# the spool's pieces (prefix, body records, tail) are gathered into one chunk that the verified
+# end makes BDAT n LAST: one chunk, one reply per 10 KiB message
+t_check "each 10 KiB message went as one BDAT n LAST" awk '{ exit !($10 == 30) }' b.sum
 $PY "$T_ROOT/tests/tools/compare_bodies.py" 'sent-b-*.eml' 'b/*.eml' >bodies.out 2>&1
 t_check "BDAT bodies byte-identical, each once" grep -qx 'unique 30 dups 0 bad 0' bodies.out
 $PY "$T_ROOT/tests/tools/compare_bodies.py" 'sent-big-*.eml' 'b/*.eml' >big.out 2>&1

@@ -5,7 +5,7 @@ aiosmtpd does not. Offers PIPELINING and CHUNKING (--no-chunking: PIPELINING onl
 chunks and DATA, answers RCPT per address (--rcpt-reply addr=code), and writes one JSON line per
 finished transaction to --log: mode (bdat|data), chunks, the number of reads the transaction's
 bytes arrived in (1 = MAIL, RCPTs and body came in one write), the recipients accepted and the
-body's SHA-256. A BDAT chunk without an accepted recipient is read whole and refused (554), as
+body's SHA-256 (--cmd-log: every command line, e.g. to count BDAT chunks). A BDAT chunk without an accepted recipient is read whole and refused (554), as
 RFC 3030 requires of a server that offers PIPELINING. Bodies go to --dir as NNNNNN.eml."""
 import argparse
 import asyncio
@@ -101,6 +101,9 @@ class Sess(asyncio.Protocol):
 
     def command(self, line):
         verb = line.split(" ", 1)[0].upper()
+        if self.srv.args.cmd_log:
+            with open(self.srv.args.cmd_log, "a") as f:
+                f.write(line + "\n")
         if verb in ("EHLO", "HELO"):
             caps = ["PIPELINING", "8BITMIME"] + ([] if self.srv.args.no_chunking else ["CHUNKING"])
             self.reply("\r\n".join(["250-bdat-sink"] + ["250-" + c for c in caps[:-1]] + ["250 " + caps[-1]]))
@@ -159,6 +162,7 @@ async def main():
     ap.add_argument("--dir")
     ap.add_argument("--no-chunking", action="store_true")
     ap.add_argument("--rcpt-reply", action="append")
+    ap.add_argument("--cmd-log", help="append every command line received (BDAT n [LAST]...)")
     args = ap.parse_args()
     if args.dir:
         os.makedirs(args.dir, exist_ok=True)

@@ -21,11 +21,13 @@ struct cpair {
 	const char *body;
 	size_t body_len, body_pos, body_step;
 	bool body_eagain;             /* alternate -EAGAIN with data */
+	bool eagain_each;             /* -EAGAIN after every piece (the spool's reader) */
+	bool fail_at_end;             /* -EIO instead of the end (the body's CRC did not match) */
 	int ready, done, msg_results;
 	struct smtp_reply last_msg, last_done;
 	struct smtp_reply rcpt[8];
 	bool starttls_asked;
-	char sent[16384];             /* client output (scripted tests) */
+	char sent[65536];             /* client output (scripted tests) */
 	size_t sent_len;
 	unsigned seed;
 };
@@ -54,6 +56,9 @@ static long ch_body(void *ctx, struct smtp_client_session *c, uint8_t *buf, size
 		p->body_eagain = false;
 		return -EAGAIN;
 	}
+	if (n == 0 && p->fail_at_end)
+		return -EIO;
+	p->body_eagain = p->eagain_each;
 	if (n > cap)
 		n = cap;
 	if (p->body_step && n > p->body_step)
@@ -489,13 +494,15 @@ static void sc_say(struct cpair *p, const char *s)
 {
 	smtp_client_input(&p->c, (const uint8_t *)s, strlen(s), p->h.now);
 	size_t n;
-	const char *o = smtp_client_output(&p->c, &n);
-	if (n && p->sent_len + n < sizeof(p->sent)) {
-		memcpy(p->sent + p->sent_len, o, n);
-		p->sent_len += n;
-		p->sent[p->sent_len] = '\0';
+	/* output comes in contiguous runs (commands, then a BDAT chunk): take them all */
+	for (const char *o; (o = smtp_client_output(&p->c, &n)), n;) {
+		if (p->sent_len + n < sizeof(p->sent)) {
+			memcpy(p->sent + p->sent_len, o, n);
+			p->sent_len += n;
+			p->sent[p->sent_len] = '\0';
+		}
+		smtp_client_output_consume(&p->c, n);
 	}
-	smtp_client_output_consume(&p->c, n);
 }
 
 START_TEST(test_greeting_refused)
@@ -726,6 +733,79 @@ START_TEST(test_bdat_large_and_off)
 }
 END_TEST
 
+/* The spool hands the body over in pieces, each after an -EAGAIN (prefix, body records, tail):
+ * they are gathered into one chunk and the end makes it BDAT n LAST, one chunk and one reply
+ * for a 10 KiB message. A larger body streams as bounded chunks, LAST only on the end. When the
+ * reader fails at the end (the body's CRC did not match) no LAST is ever sent: the open chunk
+ * is dropped and the session fails. */
+START_TEST(test_bdat_gather)
+{
+	static const char *const r1[] = { "bob@example.net" };
+	static char body[40000];
+	struct cpair p;
+
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = i % 78 == 76 ? '\r' : i % 78 == 77 ? '\n' : (char)('a' + i % 26);
+	for (int mode = 0; mode < 4; mode++) {
+		size_t len = mode < 2 ? 78 * 131 : 78 * 512; /* ~10 KiB, ~39 KiB: whole lines */
+		sc_init(&p, SMTP_TLS_NONE);
+		sc_say(&p, "220 x\r\n");
+		sc_say(&p, "250-x\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+		struct smtp_client_msg msg = { .from = "a@example.org", .rcpts = r1, .nrcpt = 1 };
+		p.body = body;
+		p.body_len = len;
+		p.body_step = 3000;
+		p.eagain_each = true;
+		p.fail_at_end = mode % 2 == 1;
+		p.sent_len = 0;
+		p.sent[0] = 0;
+		ck_assert_int_eq(smtp_client_send(&p.c, &msg), 0);
+		for (int i = 0; i < 100; i++) {
+			sc_say(&p, "");
+			if (!p.c.body_wait)
+				break;
+			smtp_client_body_ready(&p.c); /* the next piece, in the same turn */
+		}
+		size_t nchunks = 0, octets = 0;
+		for (const char *q = p.sent; (q = strstr(q, "BDAT ")) != NULL; q++) {
+			nchunks++;
+			size_t n = strtoul(q + 5, NULL, 10);
+			ck_assert_uint_le(n, SMTP_CHUNK_SIZE);
+			octets += n;
+		}
+		if (mode == 0) {
+			char want[128];
+			snprintf(want, sizeof(want), "MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.net>\r\n"
+				 "BDAT %zu LAST\r\n", len);
+			ck_assert_uint_eq(nchunks, 1);
+			ck_assert_int_eq(strncmp(p.sent, want, strlen(want)), 0);
+			ck_assert_uint_eq(p.sent_len, strlen(want) + len);
+			ck_assert_int_eq(memcmp(p.sent + strlen(want), body, len), 0);
+			sc_say(&p, "250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n");
+			ck_assert_int_eq(p.last_msg.code, 250);
+			ck_assert_int_eq(p.c.state, SMTP_C_IDLE);
+		} else if (mode == 2) {
+			ck_assert_uint_ge(nchunks, 3);
+			ck_assert_uint_eq(octets, len);
+			const char *last = strstr(p.sent, " LAST\r\n");
+			ck_assert_ptr_nonnull(last);
+			ck_assert_ptr_null(strstr(last + 2, "LAST"));
+			ck_assert_ptr_null(strstr(last, "BDAT ")); /* LAST is the final chunk */
+		} else {
+			/* the CRC failure: nothing says LAST, the message fails temporarily; the
+			 * 10 KiB message (one open chunk) sent no chunk at all */
+			ck_assert_ptr_null(strstr(p.sent, "LAST"));
+			if (mode == 1)
+				ck_assert_uint_eq(nchunks, 0);
+			else
+				ck_assert_uint_ge(nchunks, 2);
+			ck_assert_int_eq(p.c.state, SMTP_C_DONE);
+			ck_assert_int_eq(p.last_msg.code, 451);
+		}
+	}
+}
+END_TEST
+
 START_TEST(test_size_limit_and_params)
 {
 	struct cpair p;
@@ -878,6 +958,7 @@ int main(void)
 	tcase_add_test(tc, test_bdat_one_write);
 	tcase_add_test(tc, test_bdat_early_failures);
 	tcase_add_test(tc, test_bdat_large_and_off);
+	tcase_add_test(tc, test_bdat_gather);
 	tcase_add_test(tc, test_starttls_drops_buffered_replies);
 	tcase_add_test(tc, test_tls_required_not_offered);
 	tcase_add_test(tc, test_hostile_replies);
