@@ -4,11 +4,14 @@
 #  - a CHUNKING + PIPELINING sink (tests/tools/bdat_sink.py): MAIL, RCPT and the body go as
 #    BDAT ... LAST, and the whole transaction arrives in one write (at least half of them on
 #    this shared machine; the rest split where the spool's pieces came in different turns); bodies byte-identical,
-#    dot lines and a 60 KiB message (several chunks) included;
+#    dot lines and a 60 KiB message (several chunks) included; each 10 KiB message is one
+#    BDAT n LAST (the spool's pieces gathered into one chunk: one reply);
 #  - every recipient refused with the chunk already sent: the message bounces with the RCPT's
 #    550 (a DSN to the sender), the connection goes on; one of two refused: the other delivered;
 #  - a sink without CHUNKING gets DATA; dpmail-bench's sink (CHUNKING) counts every message;
-#  - delivery.chunking: off -> DATA to the CHUNKING sink.
+#  - delivery.chunking: off -> DATA to the CHUNKING sink;
+#  - a body damaged in the spool (record CRC fixed up, only the end-to-end CRC differs) never
+#    gets LAST: the message is deferred with 4.3.0.
 source "$(dirname "$0")/../lib/testlib.sh"
 DPMAILD=$BUILD/dpmaild
 BENCH=$BUILD/dpmail-bench
@@ -20,9 +23,9 @@ cd "$D" || exit 1
 # five ports in 27220-27279 (this module's range) that nothing listens on now
 for _ in $(seq 1 20); do
   IN=$(( 27220 + (RANDOM % 10) * 6 ))
-  ss -Hltn "sport >= :$IN and sport <= :$((IN + 4))" | grep -q . || break
+  ss -Hltn "sport >= :$IN and sport <= :$((IN + 5))" | grep -q . || break
 done
-P_B=$((IN + 1)); P_N=$((IN + 2)); P_R=$((IN + 3)); P_K=$((IN + 4))
+P_B=$((IN + 1)); P_N=$((IN + 2)); P_R=$((IN + 3)); P_K=$((IN + 4)); P_C=$((IN + 5))
 
 config() {   # config CHUNKING
   cat >cfg.yaml <<EOF
@@ -36,6 +39,7 @@ delivery:
     - {domain: nochunk.test, hosts: ["[127.0.0.1]:$P_N"]}
     - {domain: rej.test, hosts: ["[127.0.0.1]:$P_R"]}
     - {domain: bench.test, hosts: ["[127.0.0.1]:$P_K"]}
+    - {domain: corrupt.test, hosts: ["[127.0.0.1]:$P_C"]}
 EOF
 }
 
@@ -133,5 +137,56 @@ before=$(grep -c '"mode": "data"' b.log)
 send 3 bdat.test off 10000 400 >/dev/null
 t_check "delivery.chunking off: DATA even where CHUNKING is offered" t_wait_for 20 bash -c \
   "[ \$(grep -c '\"mode\": \"data\"' b.log) -ge $((before + 3)) ]"
+
+# A body damaged in the spool never gets LAST: a message queued while its MX is down, one body
+# byte flipped in the segment file with the record's CRC fixed up (recovery and the record check
+# pass; only the body's end-to-end CRC32C from the commit record can tell), then the MX comes up.
+# The reader reports the mismatch at the end, the open chunk is dropped, the message deferred.
+kill -TERM "$PID"; t_wait_exit "$PID" 10 >/dev/null
+config auto
+t_bg PID "$DPMAILD" -c cfg.yaml >>dpmaild.log 2>&1
+t_wait_for 10 bash -c "[ \$(grep -c 'event=started workers=' dpmaild.log) -ge 3 ] && exec 3<>/dev/tcp/127.0.0.1/$IN"
+send 1 corrupt.test CORRUPTMARK 10000 500 >/dev/null
+t_wait_for 20 grep -q "event=deferred" dpmaild.log
+kill -TERM "$PID"; t_wait_exit "$PID" 10 >/dev/null
+$PY - "$D/spool" <<'PY' >flip.out 2>&1
+import glob, os, struct, sys
+T = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    T.append(c)
+def crc32c(crc, b):
+    crc ^= 0xFFFFFFFF
+    for x in b:
+        crc = T[(crc ^ x) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+done = False
+for seg in sorted(glob.glob(os.path.join(sys.argv[1], "**", "seg-*"), recursive=True)):
+    img = bytearray(open(seg, "rb").read())
+    off = 0
+    while not done and off + 16 <= len(img) and img[off:off + 4] == b"DSP1":
+        ln, crc = struct.unpack_from("<I", img, off + 4)[0], struct.unpack_from("<I", img, off + 12)[0]
+        if crc32c(crc32c(0, img[off:off + 12]), img[off + 16:off + 16 + ln]) != crc:
+            sys.exit("record format not understood in %s" % seg)
+        k = img.find(b"CORRUPTMARK-0 CORRUPTMARK", off + 16, off + 16 + ln)
+        if k >= 0:
+            img[k + 1] ^= 0x20
+            struct.pack_into("<I", img, off + 12, crc32c(crc32c(0, img[off:off + 12]), img[off + 16:off + 16 + ln]))
+            open(seg, "r+b").write(img)
+            done = True
+        off += 16 + ln
+print("flipped" if done else "marker not found")
+PY
+t_check "a body byte flipped in the spool (record CRC fixed up)" grep -qx flipped flip.out
+t_bg S_C $PY "$SINK" --port $P_C --log c.log --dir c --cmd-log c.cmd >sc.out 2>&1
+t_wait_for 10 grep -q listening sc.out || t_fail "sink sc did not start"
+t_bg PID "$DPMAILD" -c cfg.yaml >>dpmaild.log 2>&1
+t_check "the damaged body is caught at its end: deferred 4.3.0 after the restart" t_wait_for 20 \
+  grep -q 'event=deferred .*status=4.3.0 reply="451 error reading the message"' dpmaild.log
+t_check "the sink was reached (EHLO)" grep -q '^EHLO' c.cmd
+t_check "the damaged body never got BDAT ... LAST" bash -c "! grep -q LAST c.cmd 2>/dev/null"
+t_check "no transaction completed at the sink for it" bash -c "[ ! -s c.log ]"
 [ "$T_FAILS" -eq 0 ] || tail -40 dpmaild.log
 t_done
