@@ -61,7 +61,9 @@ void smtp_client_init(struct smtp_client_session *c, const struct smtp_client_li
 		      enum smtp_tls_policy tls, bool tls_active, uint64_t now);
 size_t smtp_client_input(struct smtp_client_session *c, const uint8_t *data, size_t len,
 			 uint64_t now);
-/* Pending output; pulls more body octets into the buffer when a body is being sent. */
+/* Pending output; pulls more body octets when a body is being sent. The output comes in
+ * contiguous runs (queued commands, then a BDAT chunk from its own buffer): call again after
+ * consuming a whole run, until *len is 0 (a short send: wait for the transport instead). */
 const char *smtp_client_output(struct smtp_client_session *c, size_t *len);
 void smtp_client_output_consume(struct smtp_client_session *c, size_t n);
 /* Starts one message (session idle). Returns 0, -EBUSY when not idle. The message's result

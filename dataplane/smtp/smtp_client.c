@@ -9,7 +9,9 @@
  * Flow: greeting -> EHLO (HELO if refused) -> STARTTLS when offered and wanted -> EHLO again
  * (capabilities from before TLS are forgotten) -> idle. A message: [RSET on a reused
  * connection] MAIL, RCPT..., DATA (one pipelined group when PIPELINING is offered) and the
- * dot-stuffed body, or BDAT chunks with CHUNKING. With PIPELINING and CHUNKING the chunks follow
+ * dot-stuffed body, or BDAT chunks with CHUNKING (gathered across the body hook's pieces: a
+ * body up to ~16 KiB is one BDAT n LAST, closed only when the hook reports the verified end;
+ * see "Chunks" below). With PIPELINING and CHUNKING the chunks follow
  * the last RCPT at once (RFC 3030 + 2920): the whole transaction leaves in one write and all
  * its replies come back in one wait; a chunk sent for a transaction whose recipients all failed
  * is answered with an error by the server (it must consume it, RFC 3030 2) and the transaction
