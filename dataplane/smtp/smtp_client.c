@@ -107,6 +107,13 @@ static bool bdat_streaming(const struct smtp_client_session *c)
 	return c->body_early && (c->state == SMTP_C_MAIL || c->state == SMTP_C_RCPT);
 }
 
+/* Forgets the chunk being gathered (never sent: see "Chunks"). */
+static void chunk_drop(struct smtp_client_session *c)
+{
+	c->chunk.open = false;
+	c->chunk.len = c->chunk.pulled = 0;
+}
+
 /* Output is waiting: queued commands, or body octets that output() will pull. */
 static bool want_output(const struct smtp_client_session *c)
 {
@@ -445,6 +452,7 @@ int smtp_client_send(struct smtp_client_session *c, const struct smtp_client_msg
 	c->msg_failed = c->body_eof = c->body_wait = c->bdat_last_sent = c->bdat_stop = false;
 	c->mail_ok = c->data_sent = c->rset_pending = c->body_early = false;
 	c->first_err.code = 0;
+	chunk_drop(c); /* a chunk left open by a transaction that ended while it gathered */
 	if (!needs_ok(c, m))
 		return 0;
 	if (c->messages_done > 0) {
@@ -918,12 +926,6 @@ static void pump_data(struct smtp_client_session *c)
  * canonical size is known: no copy. A closed chunk goes out after the octets queued in out
  * before it closed (`before`); the next one is gathered once it is sent.
  */
-static void chunk_drop(struct smtp_client_session *c)
-{
-	c->chunk.open = false;
-	c->chunk.len = c->chunk.pulled = 0;
-}
-
 /* Closes the gathered chunk: header in front, LAST if eof. */
 static void chunk_close(struct smtp_client_session *c, bool eof)
 {
