@@ -3,9 +3,12 @@
  * smtp_client_fuzz.c: libFuzzer target for the client engine: arbitrary server bytes
  * (CVE-2020-8794 class: hostile replies), split at random points chosen by the first octet.
  * The client sends one message when it becomes ready (DATA or BDAT, TLS opportunistic, the
- * body copied out by body_read or borrowed in place through body_map).
+ * body copied out by body_read or borrowed in place through body_map; bit 4: the body hook says
+ * -EAGAIN before every piece, as the spool's reader does, and the body is "ready" after each
+ * drain; bit 5: the body ends in -EIO, as when the spool's end-to-end CRC does not match).
  * Invariants: whatever the server says, the client's output stays canonical (every LF is
- * preceded by CR, every CR followed by LF), and the per-message result is reported at most once.
+ * preceded by CR, every CR followed by LF), the per-message result is reported at most once,
+ * and a body that ends in an error never gets BDAT ... LAST.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -24,6 +27,7 @@ struct fz {
 	bool tls_asked;
 	bool sent;
 	bool prev_cr;
+	bool eagain, again, fail_end;
 };
 
 static const char body[] = "Subject: x\n\n.dot\r\nbare\rcr\n..\nend";
@@ -44,6 +48,10 @@ static long fz_body(void *ctx, struct smtp_client_session *c, uint8_t *buf, size
 {
 	struct fz *f = ctx;
 	size_t n = sizeof(body) - 1 - f->body_pos;
+	if (f->eagain && (f->again = !f->again))
+		return -EAGAIN;
+	if (n == 0 && f->fail_end)
+		return -EIO;
 	if (n > cap)
 		n = cap;
 	if (n > 5)
@@ -78,6 +86,8 @@ static void drain(struct fz *f)
 	size_t n;
 	/* output comes in contiguous runs (commands, then a BDAT chunk): take them all */
 	for (const char *o; (o = smtp_client_output(&f->c, &n)), n;) {
+		if (f->fail_end && memmem(o, n, " LAST\r\n", 7))
+			abort(); /* a failed body was completed */
 		for (size_t i = 0; i < n; i++) {
 			if (o[i] == '\n' && !f->prev_cr)
 				abort();
@@ -86,6 +96,10 @@ static void drain(struct fz *f)
 			f->prev_cr = o[i] == '\r';
 		}
 		smtp_client_output_consume(&f->c, n);
+	}
+	if (f->c.body_wait) {
+		smtp_client_body_ready(&f->c);
+		drain(f);
 	}
 }
 
@@ -102,6 +116,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					      .msg_result = fz_msg, .starttls = fz_tls };
 	if (data[0] & 8)
 		f.hooks.body_map = fz_body_map;
+	f.eagain = data[0] & 16;
+	f.fail_end = data[0] & 32;
 	f.msg = (struct smtp_client_msg){ .from = "s@example.org", .rcpts = rcpts, .nrcpt = 2,
 					  .size = 100, .needs_8bit = data[0] & 2 };
 	smtp_client_init(&f.c, &f.lim, &f.hooks, &f, "client.example",
