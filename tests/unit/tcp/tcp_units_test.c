@@ -260,6 +260,26 @@ START_TEST(sum16_matches_rte_raw_cksum)
 }
 END_TEST
 
+/* Jumbo segments and the largest IPv4 payload: the vector accumulators' lanes must not
+ * overflow (all-ones words are the worst case), at every alignment and length class. */
+START_TEST(sum16_large_ranges)
+{
+	static uint8_t buf[65536 + 64];
+	uint32_t r = 11;
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		r = r * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(r >> 24);
+	}
+	static const uint32_t lens[] = { 8960, 8961, 9000, 9023, 16384, 32767, 65495, 65535 };
+	for (uint32_t a = 0; a < 4; a++)
+		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+			ck_assert_uint_eq(tcp_sum16(buf + a, lens[i]), rte_raw_cksum(buf + a, lens[i]));
+	memset(buf, 0xff, sizeof(buf));
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		ck_assert_uint_eq(tcp_sum16(buf + 1, lens[i]), rte_raw_cksum(buf + 1, lens[i]));
+}
+END_TEST
+
 START_TEST(siphash_vector)
 {
 	/* the reference vector of SipHash-2-4: key 00..0f, message 00..0e -> a129ca6149be45e5 */
@@ -300,6 +320,7 @@ int main(void)
 	tcase_add_test(tc, byte_queue);
 	tcase_add_test(tc, byte_queue_cursor);
 	tcase_add_test(tc, sum16_matches_rte_raw_cksum);
+	tcase_add_test(tc, sum16_large_ranges);
 	tcase_add_test(tc, siphash_vector);
 	tcase_add_test(tc, isn_depends_on_tuple_and_clock);
 	suite_add_tcase(s, tc);
