@@ -498,17 +498,25 @@ START_TEST(icmp_unreachable_is_soft_error)
 }
 END_TEST
 
+/* A stack with stretch ACKs (as tcp_lcore sets it) and an accepted SACK connection. */
+static struct h *stretch_h(struct tcp_tunables *t, struct h_peer *p)
+{
+	tcp_tunables_defaults(t);
+	t->stretch_ack = 1;
+	struct h *h = h_new(t);
+	h_listen(h);
+	*p = h_accept(h, &opt_sack, 65535);
+	return h;
+}
+
 /* Stretch ACKs (tunables.stretch_ack): in-order segments of one loop turn get one ACK at
  * tcp_poll; out-of-order data is still acknowledged at once (RFC 5681 4.2), a filled hole too,
  * and more than rcv_buf/4 unacknowledged forces an ACK within the turn. */
 START_TEST(stretch_ack_once_per_turn)
 {
 	struct tcp_tunables t;
-	tcp_tunables_defaults(&t);
-	t.stretch_ack = 1;
-	struct h *h = h_new(&t);
-	h_listen(h);
-	struct h_peer p = h_accept(h, &opt_sack, 65535);
+	struct h_peer p;
+	struct h *h = stretch_h(&t, &p);
 	uint8_t buf[1460];
 	h_pattern(buf, sizeof(buf), 0);
 	uint32_t seq = p.snd_nxt;
@@ -553,11 +561,8 @@ END_TEST
 START_TEST(flush_sends_only_what_is_new)
 {
 	struct tcp_tunables t;
-	tcp_tunables_defaults(&t);
-	t.stretch_ack = 1;
-	struct h *h = h_new(&t);
-	h_listen(h);
-	struct h_peer p = h_accept(h, &opt_sack, 65535);
+	struct h_peer p;
+	struct h *h = stretch_h(&t, &p);
 	uint8_t buf[1000];
 	h_pattern(buf, sizeof(buf), 0);
 	uint32_t seq = p.snd_nxt;
