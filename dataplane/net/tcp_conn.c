@@ -257,19 +257,11 @@ static ssize_t op_send(struct conn *c, const void *buf, size_t len)
 	return n;
 }
 
-/* Upper layers flush after every piece they queue (several times per relayed message), most
- * often with nothing new to send: then tcp_output would only re-derive that (windows, SACK
- * gaps, idle check). Nothing unsent, no FIN owed, no recovery and no ACK owed now is exactly
- * the case where it sends nothing and arms nothing. */
 static void op_flush(struct conn *c)
 {
 	struct tcp_conn *tc = tcp_conn_of(c);
-	if (tc->state < TCP_ESTABLISHED || tc->state == TCP_TIME_WAIT)
-		return;
-	if (!(tc->flags & (TF_ACK_NOW | TF_FIN_WANTED | TF_RECOVERY)) &&
-	    tc->snd_nxt == tc->snd_una + tc->sndq.len)
-		return;
-	tcp_output(tc);
+	if (tc->state >= TCP_ESTABLISHED && tc->state != TCP_TIME_WAIT)
+		tcp_output(tc);
 }
 
 static size_t op_send_space(const struct conn *c)

@@ -291,9 +291,17 @@ void tcp_output(struct tcp_conn *tc)
 		return;
 	}
 	tcp_cc_idle_check(tc);
+	uint32_t data_end = tc->snd_una + tc->sndq.len;
+	/* Most calls find nothing new (upper layers flush after every piece they queue, several
+	 * times per relayed message; every ACK tries again): nothing unsent, no FIN owed and no
+	 * recovery is exactly the case where the code below sends nothing and arms nothing. */
+	if (!(tc->flags & (TF_FIN_WANTED | TF_RECOVERY)) && tc->snd_nxt == data_end) {
+		if (tc->flags & TF_ACK_NOW)
+			tcp_send_ack(tc);
+		return;
+	}
 	if (sack_recovery(tc))
 		sack_holes(tc);
-	uint32_t data_end = tc->snd_una + tc->sndq.len;
 	for (;;) {
 		uint32_t gap = tcp_sack_skip(tc);
 		uint32_t unsent = tcp_seq_lt(tc->snd_nxt, data_end) ? data_end - tc->snd_nxt : 0;
