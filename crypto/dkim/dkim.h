@@ -64,7 +64,9 @@ struct dkim_signer_ctx *dkim_signer_new(const struct dkim_params *p, int64_t wal
 void dkim_signer_free(struct dkim_signer_ctx *ctx);
 void dkim_signer_set_wall_offset(struct dkim_signer_ctx *ctx, int64_t wall_offset_us);
 const struct dkim_stats *dkim_signer_stats(const struct dkim_signer_ctx *ctx);
+/* params.batch_max / params.batch_cost_max, at least 1 */
 unsigned dkim_signer_batch_max(const struct dkim_signer_ctx *ctx);
+unsigned dkim_signer_batch_cost_max(const struct dkim_signer_ctx *ctx);
 
 /* ---- one message ---- */
 
@@ -90,6 +92,11 @@ const char *dkim_msg_sig(const struct dkim_msg *m, size_t *len);
 const char *dkim_msg_from_domain(const struct dkim_msg *m);
 /* Number of signatures in dkim_msg_sig(). */
 unsigned dkim_msg_nsigs(const struct dkim_msg *m);
+/* The signing work dkim_msg_finish() has left for m, in DKIM_COST_* units: the sum over its
+ * open signatures (0 when it will not be signed or is finished). */
+unsigned dkim_msg_cost(const struct dkim_msg *m);
+/* The cost of one signature with key k, in DKIM_COST_* units (>= 1). */
+unsigned dkim_key_cost(const struct dkim_key *k);
 void dkim_msg_free(struct dkim_msg *m);
 
 /* ---- batching (one per lcore) ---- */
@@ -98,9 +105,12 @@ void dkim_batch_init(struct dkim_batch *b);
  * or -ENOSPC when DKIM_BATCH_CAP messages are queued (the caller runs the batch first). */
 int dkim_batch_add(struct dkim_batch *b, struct dkim_msg *m, dkim_done_fn done, void *arg,
 		   uint64_t now);
-/* Sign up to params.batch_max queued messages, oldest first, calling done() for each.
- * Call once per loop turn after the turn's I/O. Returns the number signed; messages beyond
- * the bound wait for the next turn (bounded latency for everyone else on the lcore). */
+/* Finish queued messages oldest first, calling done() for each, until params.batch_max
+ * messages or params.batch_cost_max units of signing work (dkim_msg_cost) are done; the first
+ * message is always finished, whatever its cost. Call once per loop turn after its RX
+ * processing, before the spool's group commit (the signed messages join it). Returns the
+ * number finished; the others wait for the next turn (bounded stall for everyone else on the
+ * lcore). */
 unsigned dkim_batch_run(struct dkim_batch *b, struct dkim_signer_ctx *ctx,
 			const struct dkim_keyring *kr, uint64_t now);
 static inline unsigned dkim_batch_pending(const struct dkim_batch *b) { return b->n; }

@@ -3,11 +3,16 @@
  * dkim_batch.c: deferred signing. An RSA-2048 signature costs ~0.25 ms of CPU; made inline
  * when a session's DATA ends, it would hold up every packet still waiting in the same RX
  * burst and every other session's replies. Instead the session queues its message here
- * (cheap) and the lcore loop signs the queue once per turn after the turn's I/O (RX
- * processing and TX flush), at most params.batch_max messages per turn, oldest first: the
- * stall any other session can see is bounded by batch_max signatures, and a queued message
- * waits at most ceil(queued / batch_max) turns. The completion (done callback) resumes the
- * session, which then spools the message with the signature prepended.
+ * (cheap) and the lcore loop signs the queue once per turn, after the turn's RX processing
+ * and before the spool's group commit and the TX flush, oldest first, at most
+ * params.batch_cost_max units of signing work per turn (DKIM_COST_*: an RSA-2048 signature
+ * weighs 8 ed25519 ones): the stall any other session can see is bounded by that work, ~2 ms
+ * by default, and a queued message waits a few turns at most. The bound is work, not a count
+ * of messages: counted in messages it either allows long RSA stalls or splits a wave of cheap
+ * ed25519 messages (16 sessions whose 250s left together end their next DATA together) over
+ * two turns and two group commits (docs/dkim.md "Batching" has the measurement). The
+ * completion (done callback) resumes the session, which then spools the message with the
+ * signature prepended.
  */
 #include <errno.h>
 #include <string.h>
@@ -64,10 +69,15 @@ unsigned dkim_batch_run(struct dkim_batch *b, struct dkim_signer_ctx *ctx,
 			const struct dkim_keyring *kr, uint64_t now)
 {
 	unsigned done = 0, max = b->n, bound = dkim_signer_batch_max(ctx);
+	unsigned budget = dkim_signer_batch_cost_max(ctx), spent = 0;
 	if (max > bound)
 		max = bound;
 	for (; done < max; done++) {
 		struct dkim_batch_ent e = b->ent[b->head];
+		unsigned cost = dkim_msg_cost(e.m);
+		if (done > 0 && spent + cost > budget)
+			break;		/* the next turn's work: its own I/O goes first */
+		spent += cost;
 		b->head = (b->head + 1) % DKIM_BATCH_CAP;
 		b->n--;
 		if (now - e.queued_us > b->max_wait_us && now >= e.queued_us)
@@ -80,6 +90,8 @@ unsigned dkim_batch_run(struct dkim_batch *b, struct dkim_signer_ctx *ctx,
 		b->signed_msgs += done;
 		if (done > b->max_run_msgs)
 			b->max_run_msgs = done;
+		if (spent > b->max_run_cost)
+			b->max_run_cost = spent;
 	}
 	return done;
 }

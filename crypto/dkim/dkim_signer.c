@@ -45,6 +45,7 @@ struct dkim_sig {
 	DKIM *h;
 	EVP_PKEY *hold;		/* our reference to a key lent to libopendkim, or NULL */
 	uint64_t uid;
+	unsigned cost;		/* dkim_key_cost() of its key */
 	char domain[DKIM_DOMAIN_MAX];
 };
 
@@ -98,7 +99,8 @@ void dkim_params_defaults(struct dkim_params *p)
 	p->body_canon = DKIM_CANON_RELAXED_;
 	p->expire_s = 0;
 	p->header_max = 64 * 1024;
-	p->batch_max = 8;
+	p->batch_max = DKIM_BATCH_CAP;
+	p->batch_cost_max = 8 * DKIM_COST_RSA2048;
 	p->key_cache_max = 64;
 	p->arena_chunks_max = 64;
 }
@@ -173,6 +175,21 @@ const struct dkim_stats *dkim_signer_stats(const struct dkim_signer_ctx *ctx) { 
 unsigned dkim_signer_batch_max(const struct dkim_signer_ctx *ctx)
 {
 	return ctx->p.batch_max ? ctx->p.batch_max : 1;
+}
+unsigned dkim_signer_batch_cost_max(const struct dkim_signer_ctx *ctx)
+{
+	return ctx->p.batch_cost_max ? ctx->p.batch_cost_max : 1;
+}
+
+unsigned dkim_key_cost(const struct dkim_key *k)
+{
+	if (k->alg != DKIM_ALG_RSA_SHA256)
+		return DKIM_COST_ED25519;
+	/* DKIM_COST_RSA2048 * (bits / 2048)^3, rounded up, in integers (bits <= 16384) */
+	uint64_t b = k->bits ? k->bits : 2048;
+	uint64_t c = (DKIM_COST_RSA2048 * b * b * b + 2048ull * 2048 * 2048 - 1) /
+		     (2048ull * 2048 * 2048);
+	return c ? (unsigned)c : 1;
 }
 
 /* ---- message state ---- */
@@ -249,6 +266,14 @@ static void msg_skip(struct dkim_msg *m, enum dkim_result r)
 enum dkim_result dkim_msg_result(const struct dkim_msg *m) { return m->res; }
 const char *dkim_msg_from_domain(const struct dkim_msg *m) { return m->from_domain; }
 unsigned dkim_msg_nsigs(const struct dkim_msg *m) { return m->out_sigs; }
+
+unsigned dkim_msg_cost(const struct dkim_msg *m)
+{
+	unsigned c = 0;
+	for (unsigned i = 0; i < m->nsig; i++)
+		c += m->sig[i].h ? m->sig[i].cost : 0;
+	return c;
+}
 
 const char *dkim_msg_sig(const struct dkim_msg *m, size_t *len)
 {
@@ -332,6 +357,7 @@ static int sig_open(struct dkim_msg *m, struct dkim_sig *s, const struct dkim_ke
 	    dkim_set_margin(s->h, 0) != DKIM_STAT_OK)
 		return -1;
 	s->uid = k->uid;
+	s->cost = dkim_key_cost(k);
 	memcpy(s->domain, k->domain, sizeof(s->domain));
 	struct dkim_hdr_field f;
 	size_t off = 0;

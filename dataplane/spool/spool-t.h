@@ -40,9 +40,10 @@ struct spool_tunables {
 				       * durable) this far ahead of the write position, so commits
 				       * overwrite allocated blocks and their fdatasync has no metadata
 				       * to write (4 MiB; 0: no zero-fill) */
-	uint32_t read_cache_bytes;    /* the most recently written records kept in memory for body
-				       * readers (fresh mail is delivered from here, not read back
-				       * from disk) (8 MiB; 0: none) */
+	uint32_t read_cache_bytes;    /* the buffers of the most recently written batches kept in
+				       * memory for body readers (fresh mail is delivered from here,
+				       * not read back from disk); whole buffers count (8 MiB; 0:
+				       * none). Buffers a reader still holds live on past it. */
 	uint32_t commit_delay_us;     /* group commit window: a batch with commits is written this
 				       * long after its first commit (or at 256 commits), so more
 				       * messages share one durable write: latency for CPU (0: at the

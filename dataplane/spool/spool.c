@@ -97,8 +97,8 @@ struct spool *spool_create(const struct spool_tunables *t, unsigned core,
 	if (e < 0)
 		goto err;
 	sp->ring_ok = true;
-	if ((e = spool_stage_init(sp)) || (e = spool_index_init(sp, 1024)) ||
-	    (e = spool_rcache_init(sp)))
+	if ((e = spool_rcache_init(sp)) || (e = spool_stage_init(sp)) ||
+	    (e = spool_index_init(sp, 1024)))
 		goto err;
 	sp->space_next_us = 0;
 	*err = 0;
@@ -246,9 +246,9 @@ void spool_nonce(const struct spool *sp, uint32_t seq, uint64_t off, uint8_t non
 }
 
 int spool_rec_open(struct spool *sp, uint32_t seq, uint64_t off, uint8_t *rec,
-		   const struct spool_rec_hdr *h, uint8_t **payload, uint32_t *plen)
+		   const struct spool_rec_hdr *h, uint8_t **payload, uint32_t *plen, bool check_crc)
 {
-	if (spool_rec_crc(rec, h->len) != h->crc)
+	if (check_crc && spool_rec_crc(rec, h->len) != h->crc)
 		return -EBADMSG;
 	*payload = rec + SPOOL_REC_HDR;
 	*plen = h->len;

@@ -117,7 +117,9 @@ struct spool_txn {
 	uint8_t *buf;           /* body bytes not yet in a chunk record (chunk_bytes) */
 	uint32_t buf_len;
 	uint64_t body_len;
-	uint32_t body_crc;
+	uint32_t body_crc;      /* CRC32C of the body in chunk records staged so far */
+	uint32_t buf_crc;       /* CRC32C of buf[0..buf_len): the body is CRC'd once, here, and
+				 * the record's and the whole body's CRC are combined from it */
 	struct spool_chunk_ref *chunks;
 	uint32_t nchunks, chunkcap;
 	struct spool_seg *home;
@@ -186,14 +188,18 @@ struct io_uring_sqe *spool_sqe(struct spool *sp, void *obj, enum spool_op op);
 struct spool_key *spool_key_find(struct spool *sp, uint16_t id);
 void spool_nonce(const struct spool *sp, uint32_t seq, uint64_t off, uint8_t nonce[12]);
 /* Opens (verifies and decrypts in place) a record image rec[0..SPOOL_REC_HDR+h->len) located at
- * (seq, off); on success payload and plen give the plaintext. -EBADMSG on any mismatch. */
+ * (seq, off); on success payload and plen give the plaintext. -EBADMSG on any mismatch.
+ * check_crc false: the caller has checked the CRC already (recovery's classification) or the
+ * bytes are what this process wrote (read cache); the GCM tag is always checked. */
 int spool_rec_open(struct spool *sp, uint32_t seq, uint64_t off, uint8_t *rec,
-		   const struct spool_rec_hdr *h, uint8_t **payload, uint32_t *plen);
+		   const struct spool_rec_hdr *h, uint8_t **payload, uint32_t *plen, bool check_crc);
 
 /* spool_stage.c */
 struct spool_part {
 	const void *p;
 	uint32_t len;
+	bool has_crc;           /* crc is CRC32C(p, len), already computed by the caller: the */
+	uint32_t crc;           /* record's CRC combines it instead of reading the bytes again */
 };
 /* Stages one record built from parts. chunk: subject to the stage_bytes limit (-EAGAIN).
  * On success *where (optional) gets the record's position. */
@@ -256,11 +262,22 @@ void spool_dio_zero_done(struct spool *sp, struct spool_seg *s, int res);
 /* True when a write of [off, end) must wait for the zero-fill in flight (it overlaps). */
 bool spool_dio_overlaps_zero(const struct spool_seg *s, uint64_t off, uint64_t end);
 uint32_t spool_dio_round(const struct spool *sp, uint64_t v); /* v rounded up to align */
-/* Read cache: keeps the bytes of completed batches; lookup copies a whole record out. */
+/* Read cache (spool_rcache.c): holds the buffers of completed batches, without copying them. */
+struct spool_rcbuf;
 int spool_rcache_init(struct spool *sp);
 void spool_rcache_free(struct spool *sp);
-void spool_rcache_put(struct spool *sp, uint32_t seq, uint64_t off, const uint8_t *data, uint32_t len);
-bool spool_rcache_get(struct spool *sp, uint32_t seq, uint64_t off, uint8_t *dst, uint32_t len);
+/* Takes ownership of a completed batch's buffer mem (the allocation of `bytes` bytes) whose
+ * records data[0..len) lie at (seq, off). Returns false when it did not take it (no cache, too
+ * large, no memory): the caller keeps mem. */
+bool spool_rcache_adopt(struct spool *sp, uint32_t seq, uint64_t off, uint8_t *mem, uint32_t bytes,
+			const uint8_t *data, uint32_t len);
+/* A buffer of exactly `bytes` given back by the cache (no reference left on it), or NULL. */
+uint8_t *spool_rcache_recycle(struct spool *sp, uint32_t bytes);
+/* The whole record (seq, off, len) in cached memory, or NULL. On success *ref holds a reference
+ * that keeps those bytes valid and unchanged (even after eviction) until spool_rcache_unref. */
+const uint8_t *spool_rcache_ref(struct spool *sp, uint32_t seq, uint64_t off, uint32_t len,
+				struct spool_rcbuf **ref);
+void spool_rcache_unref(struct spool *sp, struct spool_rcbuf *ref); /* NULL: nothing */
 
 /* spool_compact.c */
 void spool_compact_poll(struct spool *sp);

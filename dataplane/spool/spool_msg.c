@@ -165,7 +165,9 @@ int spool_stage_state(struct spool *sp, struct spool_msg *m)
 	spool_put16(&w, m->attempts);
 	spool_put16(&w, m->nrcpt);
 	/* the marks byte trails the states: readers that predate it stop before it */
-	struct spool_part p[3] = { { fix, w.len }, { spool_msg_states(m), m->nrcpt }, { &m->marks, 1 } };
+	struct spool_part p[3] = { { .p = fix, .len = w.len },
+				   { .p = spool_msg_states(m), .len = m->nrcpt },
+				   { .p = &m->marks, .len = 1 } };
 	int e = spool_stage_rec(sp, SPOOL_REC_STATE, p, 3, false, NULL);
 	return e ? e : spool_stage_ent(sp, SPOOL_BENT_STATE, m->qid, NULL);
 }
@@ -186,7 +188,8 @@ int spool_outcome(struct spool *sp, uint64_t qid, uint16_t rcpt_idx, enum spool_
 	spool_put16(&w, rcpt_idx);
 	spool_put8(&w, (uint8_t)st);
 	spool_put16(&w, (uint16_t)reply_len);
-	struct spool_part p[2] = { { fix, w.len }, { reply, (uint32_t)reply_len } };
+	struct spool_part p[2] = { { .p = fix, .len = w.len },
+				   { .p = reply, .len = (uint32_t)reply_len } };
 	int e = spool_stage_rec(sp, SPOOL_REC_OUTCOME, p, 2, false, NULL);
 	if (e || (e = spool_stage_ent(sp, SPOOL_BENT_STATE, qid, NULL)))
 		return e;

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * spool_rcache.c: the read cache of a direct-I/O spool. Direct writes leave nothing in the page
- * cache, and delivery usually reads a message back milliseconds after its commit: without this
- * every fresh message would cost a disk read. Each completed batch's record bytes are copied
- * into a ring of read_cache_bytes, indexed by (segment seq, offset); batches complete in
- * (seq, offset) order, so the index is sorted and a lookup is a binary search. Records never
- * change once written (a segment seq is never reused, a failed batch is not cached), so an
- * entry stays valid until the ring overwrites it. A record is served only whole from one batch
- * (records never span batches); anything else is read from the file as before.
+ * spool_rcache.c: the read cache. Direct writes leave nothing in the page cache, and delivery
+ * usually reads a message back milliseconds after its commit: without this every fresh message
+ * would cost a disk read. The cache takes over the buffer of each completed batch as it is (no
+ * copy: the stage gets a new buffer, recycled when possible) and indexes it by (segment seq,
+ * offset); batches complete in (seq, offset) order, so the index is sorted and a lookup is a
+ * binary search. Records never change once written (a segment seq is never reused, a failed
+ * batch is not cached), so an entry stays valid until it is evicted (oldest first, when the
+ * buffers held pass read_cache_bytes). A reader gets a pointer into the buffer and a reference
+ * on it: an evicted buffer lives on until its last reader lets go, so a slow delivery never
+ * blocks the cache and never sees its bytes change. A record is served only whole from one
+ * batch (records never span batches); anything else is read from the file as before.
  */
 #include "spool/spool_int.h"
 
@@ -17,17 +20,26 @@
 
 #define RC_ENTS 4096u
 
+/* A batch buffer owned by the cache and/or by readers holding a piece of it. */
+struct spool_rcbuf {
+	uint8_t *mem;            /* the batch allocation (aligned; freed or recycled at refs 0) */
+	uint32_t bytes;          /* its size: what the cache accounts */
+	uint32_t refs;           /* the cache's entry + one per reader reference */
+};
+
 struct rc_ent {
 	uint32_t seq;
 	uint32_t len;
 	uint64_t off;            /* segment offset of the first byte */
-	uint64_t rpos;           /* ring position (monotonic) of the first byte */
+	const uint8_t *data;     /* the records */
+	struct spool_rcbuf *rb;
 };
 
 struct spool_rcache {
-	uint8_t *mem;
-	uint64_t cap;
-	uint64_t wpos;           /* next ring position */
+	uint64_t cap;            /* read_cache_bytes */
+	uint64_t held;           /* bytes of the buffers entries hold */
+	uint8_t *spare;          /* one unreferenced buffer kept for the next batch */
+	uint32_t spare_bytes;
 	struct rc_ent ents[RC_ENTS];
 	uint32_t first, n;       /* ents[first .. first+n) modulo RC_ENTS, oldest first */
 };
@@ -37,21 +49,11 @@ int spool_rcache_init(struct spool *sp)
 	if (!sp->t.read_cache_bytes)
 		return 0;
 	struct spool_rcache *rc = calloc(1, sizeof(*rc));
-	if (!rc || !(rc->mem = malloc(sp->t.read_cache_bytes))) {
-		free(rc);
+	if (!rc)
 		return -ENOMEM;
-	}
 	rc->cap = sp->t.read_cache_bytes;
 	sp->rc = rc;
 	return 0;
-}
-
-void spool_rcache_free(struct spool *sp)
-{
-	if (sp->rc)
-		free(sp->rc->mem);
-	free(sp->rc);
-	sp->rc = NULL;
 }
 
 static struct rc_ent *ent_at(struct spool_rcache *rc, uint32_t i)
@@ -59,40 +61,85 @@ static struct rc_ent *ent_at(struct spool_rcache *rc, uint32_t i)
 	return &rc->ents[(rc->first + i) % RC_ENTS];
 }
 
-static void drop_oldest(struct spool_rcache *rc)
+/* Drops one reference; the last one frees the buffer or keeps it as the spare. */
+void spool_rcache_unref(struct spool *sp, struct spool_rcbuf *rb)
 {
-	rc->first = (rc->first + 1) % RC_ENTS;
-	rc->n--;
+	if (!rb || --rb->refs)
+		return;
+	struct spool_rcache *rc = sp->rc;
+	if (rc && !rc->spare) {
+		rc->spare = rb->mem;
+		rc->spare_bytes = rb->bytes;
+	} else {
+		free(rb->mem);
+	}
+	free(rb);
 }
 
-void spool_rcache_put(struct spool *sp, uint32_t seq, uint64_t off, const uint8_t *data, uint32_t len)
+static void drop_oldest(struct spool *sp)
 {
 	struct spool_rcache *rc = sp->rc;
-	if (!rc || len == 0 || len > rc->cap / 2)
+	struct rc_ent *e = ent_at(rc, 0);
+	rc->held -= e->rb->bytes;
+	rc->first = (rc->first + 1) % RC_ENTS;
+	rc->n--;
+	spool_rcache_unref(sp, e->rb);
+}
+
+void spool_rcache_free(struct spool *sp)
+{
+	struct spool_rcache *rc = sp->rc;
+	if (!rc)
 		return;
+	/* readers still holding a buffer are the caller's leak (closed after spool_free) */
+	while (rc->n)
+		drop_oldest(sp);
+	free(rc->spare);
+	free(rc);
+	sp->rc = NULL;
+}
+
+uint8_t *spool_rcache_recycle(struct spool *sp, uint32_t bytes)
+{
+	struct spool_rcache *rc = sp->rc;
+	if (!rc || !rc->spare || rc->spare_bytes != bytes)
+		return NULL;
+	uint8_t *m = rc->spare;
+	rc->spare = NULL;
+	return m;
+}
+
+bool spool_rcache_adopt(struct spool *sp, uint32_t seq, uint64_t off, uint8_t *mem, uint32_t bytes,
+			const uint8_t *data, uint32_t len)
+{
+	struct spool_rcache *rc = sp->rc;
+	if (!rc || len == 0 || bytes > rc->cap / 2)
+		return false;
+	struct spool_rcbuf *rb = malloc(sizeof(*rb));
+	if (!rb)
+		return false;
+	*rb = (struct spool_rcbuf){ .mem = mem, .bytes = bytes, .refs = 1 };
 	if (rc->n) {
 		/* order is what the lookup relies on; anything else (never expected) starts over */
 		struct rc_ent *last = ent_at(rc, rc->n - 1);
 		if (seq < last->seq || (seq == last->seq && off < last->off + last->len))
-			rc->n = 0;
+			while (rc->n)
+				drop_oldest(sp);
 	}
-	uint64_t p = rc->wpos % rc->cap;
-	if (p + len > rc->cap)
-		rc->wpos += rc->cap - p; /* keep a batch contiguous: skip the end of the ring */
-	uint64_t start = rc->wpos;
-	rc->wpos += len;
-	uint64_t keep = rc->wpos > rc->cap ? rc->wpos - rc->cap : 0; /* older bytes are overwritten */
-	while (rc->n && (ent_at(rc, 0)->rpos < keep || rc->n == RC_ENTS))
-		drop_oldest(rc);
-	memcpy(rc->mem + start % rc->cap, data, len);
-	*ent_at(rc, rc->n++) = (struct rc_ent){ .seq = seq, .len = len, .off = off, .rpos = start };
+	while (rc->n && (rc->held + bytes > rc->cap || rc->n == RC_ENTS))
+		drop_oldest(sp);
+	rc->held += bytes;
+	*ent_at(rc, rc->n++) = (struct rc_ent){ .seq = seq, .len = len, .off = off, .data = data,
+						.rb = rb };
+	return true;
 }
 
-bool spool_rcache_get(struct spool *sp, uint32_t seq, uint64_t off, uint8_t *dst, uint32_t len)
+const uint8_t *spool_rcache_ref(struct spool *sp, uint32_t seq, uint64_t off, uint32_t len,
+				struct spool_rcbuf **ref)
 {
 	struct spool_rcache *rc = sp->rc;
 	if (!rc || rc->n == 0)
-		return false;
+		return NULL;
 	/* the last entry starting at or before (seq, off) */
 	uint32_t lo = 0, hi = rc->n;
 	while (lo < hi) {
@@ -104,10 +151,11 @@ bool spool_rcache_get(struct spool *sp, uint32_t seq, uint64_t off, uint8_t *dst
 			hi = mid;
 	}
 	if (lo == 0)
-		return false;
+		return NULL;
 	const struct rc_ent *e = ent_at(rc, lo - 1);
 	if (e->seq != seq || off + len > e->off + e->len)
-		return false;
-	memcpy(dst, rc->mem + (e->rpos + (off - e->off)) % rc->cap, len);
-	return true;
+		return NULL;
+	e->rb->refs++;
+	*ref = e->rb;
+	return e->data + (off - e->off);
 }

@@ -12,15 +12,12 @@
 #if defined(__SSE4_2__)
 #include <nmmintrin.h>
 #endif
+#if defined(__PCLMUL__)
+#include <wmmintrin.h>
+#endif
 
 #include "spool/spool-t.h"
 
-#if defined(__SSE4_2__)
-/* CRC32C with the SSE4.2 instruction. One crc32 chain is bound by the instruction's latency
- * (8 bytes per 3 cycles); long inputs run three independent chains over three consecutive
- * lanes instead (the throughput: 8 bytes a cycle) and join them: in the raw (unconditioned)
- * register, continuing over n more bytes is crc(0, more) ^ crc * x^(8n) mod P, a carry-less
- * multiplication by a constant. The body of every message passes through here 2-4 times. */
 #define CRC32C_POLY 0x82F63B78u /* reflected */
 
 /* a * b mod P, reflected (bit 31 is x^0) */
@@ -35,15 +32,72 @@ static uint32_t crc_mulmod(uint32_t a, uint32_t b)
 	return p;
 }
 
+/* a * b * x^32 mod P. With PCLMUL: the carry-less product (63 bits; shifted left once it is a
+ * 64-bit reflected polynomial) reduced by the crc32 instruction, which computes v * x^32 mod P:
+ * three instructions instead of a 32-step loop. Values are therefore kept scaled by x^-32 (see
+ * crc_shift: the scale cancels). */
+#if defined(__PCLMUL__) && defined(__SSE4_2__)
+static uint32_t crc_mulx32(uint32_t a, uint32_t b)
+{
+	__m128i p = _mm_clmulepi64_si128(_mm_cvtsi32_si128((int)a), _mm_cvtsi32_si128((int)b), 0);
+	return (uint32_t)_mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(p) << 1);
+}
+#else
+static uint32_t crc_mulx32(uint32_t a, uint32_t b)
+{
+	return crc_mulmod(crc_mulmod(a, b), 0x82f63b78u /* x^32 */);
+}
+#endif
+
+/* x^(8 * 2^k - 32) mod P for k = 0..30 (reflected); x^(8 * 2^31) = x^8, so k wraps at 31.
+ * CRC_ONE is x^-32 mod P, the scaled 1. tests/unit/spool/spool_record_test.c checks the
+ * combination against the bytewise CRC at every table entry. */
+#define CRC_ONE 0xd610d67eu
+static const uint32_t crc_shift8[31] = {
+	0xdd36fbfcu, 0xbef0965eu, 0x80000000u, 0x82f63b78u, 0xa66805ebu, 0x5d27e147u,
+	0x4f256efcu, 0x069db049u, 0x5cf015c3u, 0x6ebf1d86u, 0x0b803b7du, 0xd07b8be2u,
+	0xc38a7543u, 0x2a543193u, 0x0ee201e6u, 0xaf85baadu, 0x62809d1bu, 0xd4e35816u,
+	0xcf5531acu, 0xb6b0b548u, 0x7b578a73u, 0x5b7ff1c3u, 0xd97d9a55u, 0x23c58698u,
+	0xa8900a0au, 0x3d908177u, 0xc7baed8fu, 0xd15d7d3fu, 0x6b086b3fu, 0xb7720ee7u,
+	0xee51a57du,
+};
+
+/* CRC(A || B) from CRC(A), CRC(B) and |B|: CRC(A) * x^(8|B|) ^ CRC(B) (the pre- and
+ * post-conditioning cancel out). One multiplication per set bit of len2, plus one (a few
+ * instructions each with PCLMUL). The same XOR gives CRC(B) back from CRC(A) and CRC(A || B). */
+uint32_t spool_crc32c_combine(uint32_t crc1, uint32_t crc2, uint32_t len2)
+{
+	uint32_t x = CRC_ONE; /* x^(8 * len2 - 32) when done */
+	for (unsigned k = 0; len2; k++, len2 >>= 1)
+		if (len2 & 1)
+			x = crc_mulx32(x, crc_shift8[k % 31]);
+	return crc_mulx32(crc1, x) ^ crc2;
+}
+
+#if defined(__SSE4_2__)
+/* CRC32C with the SSE4.2 instruction. One crc32 chain is bound by the instruction's latency
+ * (8 bytes per 3 cycles); long inputs run three independent chains over three consecutive
+ * lanes instead (the throughput: 8 bytes a cycle) and join them: in the raw (unconditioned)
+ * register, continuing over n more bytes is crc(0, more) ^ crc * x^(8n) mod P, a carry-less
+ * multiplication by a constant. The body of a message passes through here once, at append. */
+
 /* x^(8n) mod P for the lane sizes (tests/unit/spool/spool_record_test.c checks them) */
 static const struct crc_lane { uint32_t len, k1, k2; } crc_lanes[2] = {
 	{ 2048, 0x0d65762au, 0x35d73a62u }, /* k1 = x^(8*2048), k2 = x^(8*4096) */
 	{ 256, 0x88e56f72u, 0x74c360a4u },  /* k1 = x^(8*256), k2 = x^(8*512) */
 };
 
-static uint64_t crc_lanes3(uint64_t c, const uint8_t **pp, size_t *len, const struct crc_lane *l)
+/* The loops below take an optional destination: with d != NULL every 8 bytes loaded for the CRC
+ * are also stored there (spool_crc32c_copy: one pass over the data instead of memcpy + CRC; the
+ * stores go to other ports than the crc32 instruction that bounds the loop). always_inline
+ * with a constant NULL removes the stores from plain spool_crc32c. */
+#define CRC_INLINE static inline __attribute__((always_inline))
+
+CRC_INLINE uint64_t crc_lanes3(uint64_t c, const uint8_t **pp, uint8_t **dd, size_t *len,
+			       const struct crc_lane *l)
 {
 	const uint8_t *p = *pp;
+	uint8_t *d = *dd;
 	while (*len >= 3 * (size_t)l->len) {
 		uint64_t c1 = 0, c2 = 0;
 		for (uint32_t i = 0; i < l->len; i += 8) {
@@ -54,32 +108,56 @@ static uint64_t crc_lanes3(uint64_t c, const uint8_t **pp, size_t *len, const st
 			c = _mm_crc32_u64(c, v0);
 			c1 = _mm_crc32_u64(c1, v1);
 			c2 = _mm_crc32_u64(c2, v2);
+			if (d) {
+				memcpy(d + i, &v0, 8);
+				memcpy(d + l->len + i, &v1, 8);
+				memcpy(d + 2 * l->len + i, &v2, 8);
+			}
 		}
 		c = crc_mulmod((uint32_t)c, l->k2) ^ crc_mulmod((uint32_t)c1, l->k1) ^ (uint32_t)c2;
 		p += 3 * l->len;
+		if (d)
+			d += 3 * l->len;
 		*len -= 3 * (size_t)l->len;
 	}
 	*pp = p;
+	*dd = d;
 	return c;
 }
 
-uint32_t spool_crc32c(uint32_t crc, const void *data, size_t len)
+CRC_INLINE uint32_t crc_run(uint32_t crc, const uint8_t *p, uint8_t *d, size_t len)
 {
-	const uint8_t *p = data;
 	uint64_t c = ~crc;
 	for (unsigned i = 0; i < 2; i++)
-		c = crc_lanes3(c, &p, &len, &crc_lanes[i]);
+		c = crc_lanes3(c, &p, &d, &len, &crc_lanes[i]);
 	while (len >= 8) {
 		uint64_t v;
 		memcpy(&v, p, 8);
 		c = _mm_crc32_u64(c, v);
+		if (d) {
+			memcpy(d, &v, 8);
+			d += 8;
+		}
 		p += 8;
 		len -= 8;
 	}
 	uint32_t c32 = (uint32_t)c;
-	while (len--)
+	while (len--) {
+		if (d)
+			*d++ = *p;
 		c32 = _mm_crc32_u8(c32, *p++);
+	}
 	return ~c32;
+}
+
+uint32_t spool_crc32c(uint32_t crc, const void *data, size_t len)
+{
+	return crc_run(crc, data, NULL, len);
+}
+
+uint32_t spool_crc32c_copy(uint32_t crc, void *dst, const void *src, size_t len)
+{
+	return crc_run(crc, src, dst, len);
 }
 #else
 /* Bitwise fallback (fuzzer and odd targets only; the relay is built with SSE4.2). */
@@ -93,6 +171,12 @@ uint32_t spool_crc32c(uint32_t crc, const void *data, size_t len)
 			c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
 	}
 	return ~c;
+}
+
+uint32_t spool_crc32c_copy(uint32_t crc, void *dst, const void *src, size_t len)
+{
+	memcpy(dst, src, len);
+	return spool_crc32c(crc, dst, len);
 }
 #endif
 

@@ -44,6 +44,11 @@ struct spool_rec_hdr {
 
 /* CRC32C (Castagnoli), SSE4.2 instruction when compiled for it, table fallback otherwise. */
 uint32_t spool_crc32c(uint32_t crc, const void *data, size_t len);
+/* Copies src[0..len) to dst (not overlapping) and returns spool_crc32c(crc, src, len): one pass. */
+uint32_t spool_crc32c_copy(uint32_t crc, void *dst, const void *src, size_t len);
+/* The CRC32C of A followed by B, from crc1 = CRC32C(A), crc2 = CRC32C(B) and B's length, without
+ * reading the bytes; spool_crc32c_combine(CRC32C(A), CRC32C(A || B), |B|) = CRC32C(B). */
+uint32_t spool_crc32c_combine(uint32_t crc1, uint32_t crc2, uint32_t len2);
 
 void spool_rec_hdr_put(uint8_t *p, const struct spool_rec_hdr *h);
 void spool_rec_hdr_get(const uint8_t *p, struct spool_rec_hdr *h);

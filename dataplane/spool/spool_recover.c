@@ -180,7 +180,8 @@ static int rec_one(struct rcv *rc, uint8_t *buf, uint64_t off, const struct spoo
 	struct spool *sp = rc->sp;
 	uint8_t *pl;
 	uint32_t plen;
-	if (spool_rec_open(sp, rc->seg->seq, off, buf + off, h, &pl, &plen))
+	/* the classification checked the CRC (rec_one only sees SPOOL_RC_OK records) */
+	if (spool_rec_open(sp, rc->seg->seq, off, buf + off, h, &pl, &plen, false))
 		return -EBADMSG; /* bad tag, unknown key, or plaintext when encryption is on */
 	if (h->flags & SPOOL_RF_SEALED)
 		spool_seg_note_key(rc->seg, h->key_id);

@@ -22,6 +22,7 @@
 #include "log.h"
 
 #define BATCH_PAD 4096u /* room for the head block and the padding besides the records */
+#define BATCH_MIN_CAP (32u << 10) /* record bytes of a fresh stage buffer (it grows on demand) */
 
 static void batch_reset(struct spool_batch *b)
 {
@@ -64,7 +65,7 @@ int spool_stage_init(struct spool *sp)
 		struct spool_batch *b = &sp->b[i];
 		b->entcap = 256;
 		b->ents = malloc(b->entcap * sizeof(*b->ents));
-		if (!b->ents || batch_alloc(b, 1u << 20))
+		if (!b->ents || batch_alloc(b, sp->rc ? BATCH_MIN_CAP : 1u << 20))
 			return -ENOMEM;
 		batch_reset(b);
 	}
@@ -124,7 +125,7 @@ static int stage_bind(struct spool *sp)
 		spool_put16(&w, sp->core);
 		spool_put32(&w, s->seq);
 		spool_put64(&w, sp->now);
-		struct spool_part p = { hdr, w.len };
+		struct spool_part p = { .p = hdr, .len = w.len };
 		return spool_stage_rec(sp, SPOOL_REC_SEGHDR, &p, 1, false, NULL);
 	}
 	return 0;
@@ -154,19 +155,26 @@ int spool_stage_rec(struct spool *sp, uint8_t type, const struct spool_part *par
 	struct spool_seg *s = b->seg;
 	uint64_t off = s->size;
 	uint8_t *rec = b->buf + b->len;
-	uint32_t at = SPOOL_REC_HDR;
-	for (unsigned i = 0; i < n; i++) {
-		if (parts[i].len)
-			memcpy(rec + at, parts[i].p, parts[i].len);
-		at += parts[i].len;
-	}
 	struct spool_rec_hdr h = { .magic = SPOOL_REC_MAGIC, .len = len, .type = type };
 	if (sealed) {
 		h.flags = SPOOL_RF_SEALED;
 		h.key_id = sp->keys[sp->cur_key].id;
 	}
 	spool_rec_hdr_put(rec, &h); /* bytes 0..11 are the AAD and part of the CRC */
+	/* Plaintext: the CRC is computed while the parts are copied, and a part whose CRC the
+	 * caller already has (the body, CRC'd as it was appended) is combined, not read again. */
+	uint32_t crc = spool_crc32c(0, rec, 12), at = SPOOL_REC_HDR;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t pl = parts[i].len;
+		if (pl)
+			memcpy(rec + at, parts[i].p, pl);
+		if (!sealed)
+			crc = parts[i].has_crc ? spool_crc32c_combine(crc, parts[i].crc, pl)
+					       : spool_crc32c(crc, rec + at, pl);
+		at += pl;
+	}
 	if (sealed) {
+		/* the CRC covers ciphertext and tag */
 		struct spool_key *k = &sp->keys[sp->cur_key];
 		uint8_t nonce[12];
 		spool_nonce(sp, s->seq, off, nonce);
@@ -174,8 +182,9 @@ int spool_stage_rec(struct spool *sp, uint8_t type, const struct spool_part *par
 					 rec + SPOOL_REC_HDR + plen)))
 			return e;
 		spool_seg_note_key(s, k->id);
+		crc = spool_crc32c(crc, rec + SPOOL_REC_HDR, len);
 	}
-	h.crc = spool_rec_crc(rec, len);
+	h.crc = crc;
 	spool_rec_hdr_put(rec, &h);
 	b->len += reclen;
 	s->size += reclen;
@@ -296,6 +305,31 @@ void spool_stage_flush(struct spool *sp)
 	batch_reset(sp->stage);
 }
 
+/* Hands the buffer of a written batch to the read cache (no copy) and gives the batch a new one,
+ * sized for twice what it held (at least BATCH_MIN_CAP: the cache accounts whole buffers, so
+ * small batches should not hold large ones). Without a cache, or when either step fails, the
+ * batch keeps its buffer and the records are simply not cached. */
+static void batch_to_cache(struct spool *sp, struct spool_batch *b)
+{
+	if (!sp->rc || b->len == 0)
+		return;
+	uint32_t cap = BATCH_MIN_CAP;
+	while (cap < 2u * b->len && cap < (1u << 30))
+		cap *= 2;
+	void *m = spool_rcache_recycle(sp, cap + 2u * BATCH_PAD);
+	if (!m && posix_memalign(&m, BATCH_PAD, (size_t)cap + 2u * BATCH_PAD))
+		return;
+	if (!spool_rcache_adopt(sp, b->seg->seq, b->off, b->mem, b->cap + 2u * BATCH_PAD, b->buf,
+				b->len)) {
+		free(m);
+		return;
+	}
+	b->mem = m;
+	b->buf = m;
+	b->head = 0;
+	b->cap = cap;
+}
+
 static void batch_complete(struct spool *sp, struct spool_batch *b)
 {
 	int r = b->result;
@@ -311,7 +345,7 @@ static void batch_complete(struct spool *sp, struct spool_batch *b)
 			 sp->core, b->seg->name, r, b->nents);
 	}
 	if (r == 0)
-		spool_rcache_put(sp, b->seg->seq, b->off, b->buf, b->len); /* before readers start */
+		batch_to_cache(sp, b); /* before readers start */
 	for (uint32_t i = 0; i < b->nents; i++) {
 		struct spool_bent *e = &b->ents[i];
 		struct spool_msg *m = e->msg;

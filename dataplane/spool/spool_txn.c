@@ -61,6 +61,7 @@ static void txn_reset(struct spool_txn *tx)
 	tx->buf_len = 0;
 	tx->body_len = 0;
 	tx->body_crc = 0;
+	tx->buf_crc = 0;
 	tx->nchunks = 0;
 	tx->home = NULL;
 	tx->first_gen = 0;
@@ -169,11 +170,14 @@ static int stage_chunk(struct spool_txn *tx)
 	struct spool_wbuf w = { .p = fix };
 	spool_put64(&w, tx->qid);
 	spool_put32(&w, tx->nchunks);
-	struct spool_part p[2] = { { fix, w.len }, { tx->buf, tx->buf_len } };
+	struct spool_part p[2] = { { .p = fix, .len = w.len },
+				   { .p = tx->buf, .len = tx->buf_len, .has_crc = true, .crc = tx->buf_crc } };
 	struct spool_chunk_ref *ref = &tx->chunks[tx->nchunks];
 	int e = spool_stage_rec(sp, SPOOL_REC_CHUNK, p, 2, true, ref);
 	if (e)
 		return e;
+	tx->body_crc = spool_crc32c_combine(tx->body_crc, tx->buf_crc, tx->buf_len);
+	tx->buf_crc = 0;
 	if (!tx->first_gen)
 		tx->first_gen = sp->stage->gen;
 	pin_home(tx, ref->seq);
@@ -214,8 +218,7 @@ ssize_t spool_msg_append(struct spool_txn *tx, const void *data, size_t len)
 				return r < 0 ? r : (ssize_t)done; /* stage full: the rest next turn */
 		}
 		uint32_t n = cb - tx->buf_len < len - done ? cb - tx->buf_len : (uint32_t)(len - done);
-		memcpy(tx->buf + tx->buf_len, p + done, n);
-		tx->body_crc = spool_crc32c(tx->body_crc, p + done, n);
+		tx->buf_crc = spool_crc32c_copy(tx->buf_crc, tx->buf + tx->buf_len, p + done, n);
 		tx->buf_len += n;
 		tx->body_len += n;
 		done += n;
@@ -249,11 +252,13 @@ static int stage_commit(struct spool_txn *tx, const void *prefix, size_t prefix_
 	spool_put32(&wa, tx->env_len);
 	spool_put32(&wp, (uint32_t)prefix_len);
 	spool_put64(&wb, tx->body_len);
-	spool_put32(&wb, tx->body_crc);
+	spool_put32(&wb, spool_crc32c_combine(tx->body_crc, tx->buf_crc, tx->buf_len));
 	spool_put32(&wb, tx->nchunks);
 	struct spool_part p[7] = {
-		{ a, wa.len }, { tx->env, tx->env_len }, { pl, 4 }, { prefix, (uint32_t)prefix_len },
-		{ b, wb.len }, { tx->chunks, tx->nchunks * 12u }, { tx->buf, tx->buf_len },
+		{ .p = a, .len = wa.len }, { .p = tx->env, .len = tx->env_len }, { .p = pl, .len = 4 },
+		{ .p = prefix, .len = (uint32_t)prefix_len }, { .p = b, .len = wb.len },
+		{ .p = tx->chunks, .len = tx->nchunks * 12u },
+		{ .p = tx->buf, .len = tx->buf_len, .has_crc = true, .crc = tx->buf_crc },
 	};
 	int e = spool_stage_rec(sp, SPOOL_REC_COMMIT, p, 7, false, where);
 	if (!e)

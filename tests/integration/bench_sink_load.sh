@@ -75,6 +75,15 @@ if [ -x "$SIGN" ]; then
   openssl genrsa -out "$D/dk.pem" 2048 2>/dev/null
   printf 'bench._domainkey.bench.test v=DKIM1; k=rsa; p=%s\n' \
     "$(openssl rsa -in "$D/dk.pem" -pubout -outform DER 2>/dev/null | base64 -w0)" >"$D/dkim-keys.txt"
+  send_files() { # PORT FILE...: one SMTP session sending each file as a message
+    python3 - "$@" <<'PY'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+for f in sys.argv[2:]:
+    s.sendmail("a@bench.test", ["b@sink.test"], open(f, "rb").read())
+s.quit()
+PY
+  }
   mkdir -p "$D/signed"
   printf 'From: a@bench.test\r\nTo: b@sink.test\r\nSubject: dkim\r\nMessage-ID: <dkim-1@bench.test>\r\n\r\nhello\r\n' >"$D/m.eml"
   "$SIGN" -k bench.test:bench:rsa:"$D/dk.pem" -O "$D/signed" "$D/m.eml" >/dev/null 2>&1
@@ -82,17 +91,20 @@ if [ -x "$SIGN" ]; then
   t_bg SINK3 "$B" sink --listen 127.0.0.1:$((PORT + 2)) --verify-dkim "$D/dkim-keys.txt" \
     --json "$D/sink3.json" >"$D/sink3.out" 2>&1
   t_check "verifying sink listening" t_wait_for 5 grep -q 'listening' "$D/sink3.out"
-  python3 - $((PORT + 2)) "$D/signed/m.eml" "$D/tampered.eml" >"$D/dkim.out" 2>&1 <<'PY'
-import smtplib, sys
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
-for f in sys.argv[2:]:
-    s.sendmail("a@bench.test", ["b@sink.test"], open(f, "rb").read())
-s.quit()
-PY
+  send_files $((PORT + 2)) "$D/signed/m.eml" "$D/tampered.eml" >"$D/dkim.out" 2>&1
   kill -TERM "$SINK3"
   t_wait_exit "$SINK3" 10 >/dev/null
   t_check "verify-dkim: signed message passes, tampered one fails" \
     [ "$(jq "$D/sink3.json" "(d['dkim_verify']['pass'], d['dkim_verify']['fail'], d['messages']['dkim_signed'])")" = "(1, 1, 2)" ]
+  # --verify-dkim-every 2: the 1st and 3rd messages are verified, the tampered 2nd is not
+  t_bg SINK4 "$B" sink --listen 127.0.0.1:$((PORT + 3)) --verify-dkim "$D/dkim-keys.txt" \
+    --verify-dkim-every 2 --json "$D/sink4.json" >"$D/sink4.out" 2>&1
+  t_check "sampling sink listening" t_wait_for 5 grep -q 'listening' "$D/sink4.out"
+  send_files $((PORT + 3)) "$D/signed/m.eml" "$D/tampered.eml" "$D/signed/m.eml" >"$D/dkim4.out" 2>&1
+  kill -TERM "$SINK4"
+  t_wait_exit "$SINK4" 10 >/dev/null
+  t_check "verify-dkim-every 2: messages 1 and 3 verified (pass), the tampered 2nd not sampled" \
+    [ "$(jq "$D/sink4.json" "(d['dkim_verify']['pass'], d['dkim_verify']['fail'], d['dkim_verify']['unsampled'], d['dkim_verify']['every'])")" = "(2, 0, 1, 2)" ]
 else
   echo "SKIP: dkim_sign tool not built (verify-dkim check)"
 fi

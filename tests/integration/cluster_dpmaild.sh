@@ -153,12 +153,16 @@ t_check "two nodes: cluster-wide rate at most 10% above $RATE/s ($r)" within "$r
 
 kill -KILL "$RPID"
 t_check "Redis down: both nodes report fallback" t_wait_for 5 bash -c "$CTL -s $D/n1.sock --json cluster show | grep -q fallback && $CTL -s $D/n2.sock --json cluster show | grep -q fallback"
-sleep 0.5
-r=$(rate_window 5)
+# Measurement window, not synchronisation: the lcores adopt the fallback rate at their next
+# snapshot after the control thread reports it, so the window starts 1.5 s later; it is 6 s
+# long and may hold one stored token per node (each destination bucket bursts 1 message) on
+# top of the budget (the 5 s window right after the switch caught 34 messages for 33 once).
+sleep 1.5
+r=$(rate_window 6)
 FB=$(awk -v r=$RATE 'BEGIN{printf "%.2f", 2 * r * 25 / 100}')
 echo "INFO: Redis down: $r msg/s (fallback budget $FB)"
-t_check "Redis down: delivery goes on within the fallback budget ($r <= $FB)" \
-  awk -v r="$r" -v f="$FB" 'BEGIN { exit !(r > 0 && r <= f * 1.1) }'
+t_check "Redis down: delivery goes on within the fallback budget ($r <= $FB, + 1 burst per node)" \
+  awk -v r="$r" -v f="$FB" 'BEGIN { exit !(r > 0 && r * 6 <= f * 6 * 1.1 + 2) }'
 t_check "Redis down logged" grep -q "cluster redis=down" n1.log
 for i in 1 2; do kill -TERM "${PIDS[$i]}"; done
 for i in 1 2; do T_RC=timeout; t_wait_exit "${PIDS[$i]}" 10 >/dev/null; t_check "node $i exits 0" [ "$T_RC" = 0 ]; done

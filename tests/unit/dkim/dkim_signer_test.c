@@ -296,10 +296,17 @@ START_TEST(test_arena_bounded)
 }
 END_TEST
 
-static int order[8], n_order;
+static int order[16], n_order;
 static void done(void *arg, struct dkim_msg *m, enum dkim_result r)
 {
 	ck_assert_int_eq(r, DKIM_RES_SIGNED);
+	order[n_order++] = (int)(intptr_t)arg;
+	dkim_msg_free(m);
+}
+
+static void done_any(void *arg, struct dkim_msg *m, enum dkim_result r)
+{
+	(void)r;
 	order[n_order++] = (int)(intptr_t)arg;
 	dkim_msg_free(m);
 }
@@ -328,6 +335,71 @@ START_TEST(test_batch_bound_and_order)
 	for (int i = 0; i < DKIM_BATCH_CAP; i++)
 		ck_assert_int_eq(dkim_batch_add(&b, NULL, done, NULL, 0), 0);
 	ck_assert_int_eq(dkim_batch_add(&b, NULL, done, NULL, 0), -ENOSPC);
+}
+END_TEST
+
+/* The batch bound is signing work: RSA-2048 weighs DKIM_COST_RSA2048 ed25519 signatures; a
+ * message over the whole budget is still finished alone; unsignable messages cost nothing. */
+START_TEST(test_batch_cost_bound)
+{
+	struct dkim_params p;
+	dkim_params_defaults(&p);
+	p.batch_cost_max = 2 * DKIM_COST_RSA2048;
+	struct dkim_signer_ctx *c = dkim_signer_new(&p, 1700000000LL * 1000000);
+	ck_assert_ptr_nonnull(c);
+	char e[512];
+	struct dkim_key_conf dual[] = { { "example.com", "a", DKIM_ALG_RSA_SHA256, rsa_file, NULL },
+					{ "example.com", "b", DKIM_ALG_ED25519_SHA256, ed_file, NULL } };
+	struct dkim_keyring *kr_d = ring(dual, 2, NULL, e);
+	ck_assert_ptr_nonnull(kr_d);
+	struct dkim_key rsa1024 = { .alg = DKIM_ALG_RSA_SHA256, .bits = 1024 };
+	struct dkim_key rsa4096 = { .alg = DKIM_ALG_RSA_SHA256, .bits = 4096 };
+	struct dkim_key ed = { .alg = DKIM_ALG_ED25519_SHA256, .bits = 256 };
+	ck_assert_uint_eq(dkim_key_cost(&rsa1024), 1);
+	ck_assert_uint_eq(dkim_key_cost(&rsa4096), 64);
+	ck_assert_uint_eq(dkim_key_cost(&ed), DKIM_COST_ED25519);
+	const char *msg = "From: a@example.com\r\n\r\nbody\r\n";
+	const char *nofrom = "Subject: x\r\n\r\nbody\r\n";
+	struct { const struct dkim_keyring *kr; const char *text; unsigned cost; } q[] = {
+		{ kr_a, msg, DKIM_COST_RSA2048 }, { kr_a, msg, DKIM_COST_RSA2048 },	/* run 1 */
+		{ kr_b, msg, 1 }, { kr_b, nofrom, 0 }, { kr_b, msg, 1 },		/* run 2 */
+		{ kr_d, msg, DKIM_COST_RSA2048 + 1 },
+		{ kr_d, msg, DKIM_COST_RSA2048 + 1 },				/* run 3 */
+	};
+	struct dkim_batch b;
+	dkim_batch_init(&b);
+	n_order = 0;
+	for (int i = 0; i < 7; i++) {
+		struct dkim_msg *m = dkim_msg_new(c, "c");
+		dkim_msg_feed(m, q[i].kr, (const uint8_t *)q[i].text, strlen(q[i].text), 10);
+		ck_assert_uint_eq(dkim_msg_cost(m), q[i].cost);
+		ck_assert_int_eq(dkim_batch_add(&b, m, done_any, (void *)(intptr_t)i, 100), 0);
+	}
+	/* (finished against kr_d: the kr_a/kr_b ones end as key-removed; the bound is the point) */
+	ck_assert_uint_eq(dkim_batch_run(&b, c, kr_d, 200), 2);	/* 8 + 8 */
+	ck_assert_uint_eq(b.max_run_cost, 2 * DKIM_COST_RSA2048);
+	ck_assert_uint_eq(dkim_batch_run(&b, c, kr_d, 300), 4);	/* 1 + 0 + 1 + 9; 9 more: over */
+	ck_assert_uint_eq(dkim_batch_run(&b, c, kr_d, 400), 1);
+	ck_assert_uint_eq(dkim_batch_pending(&b), 0);
+	ck_assert_int_eq(n_order, 7);
+	for (int i = 0; i < 7; i++)
+		ck_assert_int_eq(order[i], i);
+	/* one message over the whole budget is still finished, alone */
+	struct dkim_params p1 = p;
+	p1.batch_cost_max = 1;
+	struct dkim_signer_ctx *c1 = dkim_signer_new(&p1, 1700000000LL * 1000000);
+	ck_assert_ptr_nonnull(c1);
+	for (int i = 0; i < 2; i++) {
+		struct dkim_msg *m = dkim_msg_new(c1, "c1");
+		dkim_msg_feed(m, kr_a, (const uint8_t *)msg, strlen(msg), 10);
+		ck_assert_int_eq(dkim_batch_add(&b, m, done_any, (void *)(intptr_t)(7 + i), 100), 0);
+	}
+	ck_assert_uint_eq(dkim_batch_run(&b, c1, kr_a, 500), 1);
+	ck_assert_uint_eq(dkim_batch_run(&b, c1, kr_a, 600), 1);
+	ck_assert_int_eq(n_order, 9);
+	dkim_signer_free(c1);
+	dkim_signer_free(c);
+	dkim_keyring_free(kr_d);
 }
 END_TEST
 
@@ -368,6 +440,7 @@ int main(void)
 	tcase_add_test(g, test_outcomes);
 	tcase_add_test(g, test_arena_bounded);
 	tcase_add_test(g, test_batch_bound_and_order);
+	tcase_add_test(g, test_batch_cost_bound);
 	tcase_set_timeout(g, 60);
 	suite_add_tcase(s, g);
 	SRunner *sr = srunner_create(s);

@@ -46,6 +46,50 @@ START_TEST(test_crc32c_lanes)
 					  crc_ref(0x1234u, buf + a, lens[i]));
 	uint32_t c = spool_crc32c(0, buf, 7000);
 	ck_assert_uint_eq(spool_crc32c(c, buf + 7000, 13000), crc_ref(0, buf, 20000));
+	/* the copying variant: same CRC, the bytes copied exactly, nothing written past them */
+	static uint8_t dst[20000 + 8];
+	for (size_t a = 0; a < 3; a++)
+		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			memset(dst, 0xEE, sizeof(dst));
+			ck_assert_uint_eq(spool_crc32c_copy(0x1234u, dst + a, buf + a, lens[i]),
+					  crc_ref(0x1234u, buf + a, lens[i]));
+			ck_assert(memcmp(dst + a, buf + a, lens[i]) == 0);
+			ck_assert_uint_eq(dst[a + lens[i]], 0xEE);
+			if (a)
+				ck_assert_uint_eq(dst[a - 1], 0xEE);
+		}
+}
+END_TEST
+
+/* CRC32C(A || B) combined from CRC32C(A), CRC32C(B) and |B| (what staging does with the body's
+ * CRC from append), and the inverse (what a reader does to get the body's CRC from a record's),
+ * at split points covering every bit of the shift table. */
+START_TEST(test_crc32c_combine)
+{
+	static uint8_t buf[70000];
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 2654435761u >> 11);
+	const size_t cuts[][2] = { { 0, 0 }, { 0, 1 }, { 1, 0 }, { 12, 10240 }, { 24, 32768 },
+				   { 777, 1 }, { 3, 65535 }, { 4096, 4097 }, { 100, 69000 } };
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		size_t la = cuts[i][0], lb = cuts[i][1];
+		uint32_t ca = crc_ref(0, buf, la), cb = crc_ref(0, buf + la, lb);
+		uint32_t cab = crc_ref(0, buf, la + lb);
+		ck_assert_uint_eq(spool_crc32c_combine(ca, cb, (uint32_t)lb), cab);
+		ck_assert_uint_eq(spool_crc32c_combine(ca, cab, (uint32_t)lb), cb);
+	}
+	/* single-bit lengths against the definition (zero runs) up to 64 KiB, then every entry of
+	 * the shift table (and its wrap at 2^31) as the square of the one before: shifting by n
+	 * twice equals shifting by 2n */
+	static uint8_t zbuf[(1u << 16) + 6];
+	memcpy(zbuf, "dpmail", 6);
+	uint32_t ca = crc_ref(0, zbuf, 6);
+	for (uint32_t n = 1; n <= sizeof(zbuf) - 6; n <<= 1)
+		ck_assert_uint_eq(spool_crc32c_combine(ca, crc_ref(0, zbuf + 6, n), n),
+				  crc_ref(0, zbuf, 6 + n));
+	for (uint32_t n = 1; n <= 1u << 30; n <<= 1)
+		ck_assert_uint_eq(spool_crc32c_combine(spool_crc32c_combine(ca, 0, n), 0, n),
+				  spool_crc32c_combine(ca, 0, 2 * n));
 }
 END_TEST
 
@@ -213,6 +257,7 @@ int main(void)
 	TCase *tc = tcase_create("record");
 	tcase_add_test(tc, test_crc32c_vector);
 	tcase_add_test(tc, test_crc32c_lanes);
+	tcase_add_test(tc, test_crc32c_combine);
 	tcase_add_test(tc, test_hdr_roundtrip);
 	tcase_add_test(tc, test_classify);
 	tcase_add_test(tc, test_commit_codec);
