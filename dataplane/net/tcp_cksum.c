@@ -62,15 +62,9 @@ __attribute__((target("avx2"))) static uint64_t sum_avx2(const uint8_t **b, uint
 }
 #endif
 
-uint16_t tcp_sum16(const void *p, uint32_t len)
+/* Adds the tail (< 8 bytes) and folds to 16 bits. */
+static uint16_t sum_finish(const uint8_t *b, uint32_t len, uint64_t acc)
 {
-	const uint8_t *b = p;
-	uint64_t acc = 0;
-#if defined(__x86_64__)
-	if (len >= SUM_VEC_MIN && __builtin_cpu_supports("avx2"))
-		acc = sum_avx2(&b, &len);
-#endif
-	acc = sum_scalar(&b, &len, acc);
 	if (len >= 4) {
 		uint32_t v;
 		memcpy(&v, b, 4);
@@ -95,6 +89,25 @@ uint16_t tcp_sum16(const void *p, uint32_t len)
 	acc = (acc & 0xffff) + (acc >> 16);
 	acc = (acc & 0xffff) + (acc >> 16);
 	return (uint16_t)acc;
+}
+
+uint16_t tcp_sum16_scalar(const void *p, uint32_t len)
+{
+	const uint8_t *b = p;
+	uint64_t acc = sum_scalar(&b, &len, 0);
+	return sum_finish(b, len, acc);
+}
+
+uint16_t tcp_sum16(const void *p, uint32_t len)
+{
+	const uint8_t *b = p;
+	uint64_t acc = 0;
+#if defined(__x86_64__)
+	if (len >= SUM_VEC_MIN && __builtin_cpu_supports("avx2"))
+		acc = sum_avx2(&b, &len);
+#endif
+	acc = sum_scalar(&b, &len, acc);
+	return sum_finish(b, len, acc);
 }
 
 /* Checksum over the TCP segment in m (single segment) with the IPv4 pseudo-header: the value

@@ -253,6 +253,9 @@ START_TEST(sum16_matches_rte_raw_cksum)
 	for (uint32_t a = 0; a < 8; a++)
 		for (uint32_t len = 0; len <= 2000; len++)
 			ck_assert_uint_eq(tcp_sum16(buf + a, len), rte_raw_cksum(buf + a, len));
+	for (uint32_t a = 0; a < 8; a++) /* the path of CPUs without AVX2 */
+		for (uint32_t len = 0; len <= 2000; len += 7)
+			ck_assert_uint_eq(tcp_sum16_scalar(buf + a, len), rte_raw_cksum(buf + a, len));
 	memset(buf, 0xff, sizeof(buf));
 	ck_assert_uint_eq(tcp_sum16(buf, 1460), rte_raw_cksum(buf, 1460));
 	memset(buf, 0, sizeof(buf));
@@ -275,8 +278,10 @@ START_TEST(sum16_large_ranges)
 		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
 			ck_assert_uint_eq(tcp_sum16(buf + a, lens[i]), rte_raw_cksum(buf + a, lens[i]));
 	memset(buf, 0xff, sizeof(buf));
-	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		ck_assert_uint_eq(tcp_sum16(buf + 1, lens[i]), rte_raw_cksum(buf + 1, lens[i]));
+		ck_assert_uint_eq(tcp_sum16_scalar(buf + 1, lens[i]), rte_raw_cksum(buf + 1, lens[i]));
+	}
 }
 END_TEST
 
