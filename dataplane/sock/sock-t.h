@@ -28,6 +28,9 @@ struct sock_tunables {
 	uint32_t connect_timeout_ms; /* active open gives up: on_closed(TIMEOUT) */
 	uint32_t linger_ms;          /* after a graceful close, input is drained and discarded for
 				      * at most this long so the kernel sends FIN rather than RST */
+	uint32_t batch_min;          /* a flush of at least this many connections' send queues
+				      * goes to the kernel as one io_uring submission (IORING_OP_SEND
+				      * each) instead of one send(2) per connection; 0 = never */
 	uint8_t reuseport;           /* SO_REUSEPORT on listeners: one listener per lcore thread,
 				      * the kernel spreads connections (software RSS) */
 	uint8_t nodelay;             /* TCP_NODELAY: we batch ourselves (flush / end of turn) */
@@ -43,9 +46,12 @@ struct sock_stats {
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	uint64_t reads;              /* read(2) calls that returned data */
-	uint64_t writes;             /* write(2) calls that moved data */
+	uint64_t writes;             /* sends that moved data (send(2) or io_uring) */
+	uint64_t batches;            /* io_uring submissions of batched sends */
+	uint64_t batched_sends;      /* sends that went in one of them */
 	uint64_t nomem;              /* buffer pool or conn table exhausted */
 	uint32_t conns_open;
+	uint32_t batch_on;           /* 1 while sends are batched through io_uring */
 	uint32_t bufs_in_use;
 	uint32_t bufs_allocated;
 };

@@ -9,9 +9,12 @@
  * Semantics beyond conn.h:
  *  - Passive opens: accept() is called first; on_connected() follows immediately after it
  *    returned 0 (a passive conn is ready for data at once).
- *  - conn_send() queues into the conn's send block; queued bytes go to the kernel at
- *    conn_flush() or at the end of the current/next sock_net_poll() turn, so replies produced
- *    in one turn leave in one write(2).
+ *  - conn_send() queues into the conn's send block; queued bytes go to the kernel at the end of
+ *    the current/next sock_net_poll() turn, so replies produced in one turn leave in one send.
+ *    conn_flush() moves that earlier, to the next flush point: the end of the current poll turn
+ *    (from a callback), else the start of the next sock_net_poll() or sock_net_wait() (before
+ *    it blocks). The queues written at one flush point go to the kernel together: one io_uring
+ *    submission when there are batch_min or more, one send(2) each otherwise.
  *  - Callbacks run only from inside sock_net_poll() (never from inside a conn_* call), except
  *    on_closed() from conn_abort(), which conn.h requires to be synchronous.
  *  - A graceful close drains the send queue, sends FIN, reports on_closed(LOCAL), then keeps
@@ -61,18 +64,22 @@ struct conn *sock_net_connect(struct sock_net *n, const struct conn_addr *dst,
 			      int *err);
 
 /*
- * One loop turn: runs deferred work (resumed reads, deferred closes), waits at most
- * timeout_ms (0 = do not wait; shortened to the next internal deadline and to 0 when work is
- * pending) for socket events, dispatches them, fires connect/linger deadlines against now_us,
- * and writes out every send queue filled during the turn. Returns the number of socket events
- * handled (>= 0) or -errno if epoll_wait failed (EINTR is reported as 0).
+ * One loop turn: writes the queues conn_flush() asked for since the last turn, runs deferred
+ * work (resumed reads, deferred closes), waits at most timeout_ms (0 = do not wait; shortened
+ * to the next internal deadline and to 0 when work is pending; with 0, skipped in the turn
+ * right after one that handled events, whose answers the next poll or wait collects) for
+ * socket events, dispatches them, fires connect/linger deadlines against now_us, and writes
+ * out every send queue filled during the turn. Returns the number of socket events handled
+ * (>= 0) or -errno if epoll_wait failed (EINTR is reported as 0).
  */
 int sock_net_poll(struct sock_net *n, uint64_t now_us, int timeout_ms);
 
 /*
- * Blocks until a socket of n is ready or max_us passed (epoll_pwait2, microsecond timeout), for
- * the loop's idle turns: the events found are kept and handled by the next sock_net_poll()
- * without another epoll_wait. Runs no callbacks. Returns the number of events kept (>= 0).
+ * Writes the queues conn_flush() asked for, then blocks until a socket of n is ready or max_us
+ * passed (epoll_pwait2, microsecond timeout), for the loop's idle turns: the events found are
+ * kept and handled by the next sock_net_poll() without another epoll_wait. Runs no callbacks
+ * (what follows a write is deferred to the next poll, and the wait then does not block).
+ * Returns the number of events kept (>= 0).
  */
 int sock_net_wait(struct sock_net *n, uint32_t max_us);
 

@@ -197,33 +197,60 @@ static size_t sock_tx_used(const struct sock_conn *sc)
 }
 
 /*
- * Writes the send queue to the kernel; never calls back. Returns 0, or -errno on a write error
- * (the caller reports it).
+ * Accounts one send of the queue's unsent bytes: res bytes went to the kernel, or -errno.
+ * Returns 1 when bytes are left that may go now, 0 when the queue is empty or the kernel's
+ * buffer is full (tx_blocked), -errno on a write error (the caller reports it). Never calls back.
  */
-static int sock_conn_write(struct sock_conn *sc)
+int sock_conn_sent(struct sock_conn *sc, long res)
 {
 	struct sock_buf *b = sc->tx;
-	while (b && b->tail > b->head) {
-		ssize_t w = send(sc->fd, b->data + b->head, b->tail - b->head, MSG_NOSIGNAL);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				sc->tx_blocked = true;
-				return 0;
-			}
-			return -errno;
+	if (res < 0) {
+		if (res == -EINTR)
+			return 1;
+		if (res == -EAGAIN) {
+			sc->tx_blocked = true;
+			return 0;
 		}
-		sc->net->st.writes++;
-		sc->net->st.bytes_out += (uint64_t)w;
-		b->head += (uint32_t)w;
+		return (int)res;
 	}
+	sc->net->st.writes++;
+	sc->net->st.bytes_out += (uint64_t)res;
+	b->head += (uint32_t)res;
+	if (b->tail > b->head)
+		return 1;
 	sc->tx_blocked = false;
-	if (b) {
-		sc->tx = NULL;
-		sock_buf_put(sc->net, b);
-	}
+	sc->tx = NULL;
+	sock_buf_put(sc->net, b);
 	return 0;
+}
+
+/* Bytes queued and not yet handed to the kernel. */
+bool sock_conn_has_output(const struct sock_conn *sc)
+{
+	return sc->tx && sc->tx->tail > sc->tx->head;
+}
+
+/*
+ * Writes the send queue to the kernel with send(2) until it is empty or the kernel's buffer is
+ * full; never calls back. Returns 0, or -errno on a write error (the caller reports it).
+ */
+int sock_conn_write(struct sock_conn *sc)
+{
+	if (!sock_conn_has_output(sc)) {
+		sc->tx_blocked = false;
+		if (sc->tx) {
+			sock_buf_put(sc->net, sc->tx);
+			sc->tx = NULL;
+		}
+		return 0;
+	}
+	int r;
+	do {
+		struct sock_buf *b = sc->tx;
+		ssize_t w = send(sc->fd, b->data + b->head, b->tail - b->head, MSG_NOSIGNAL);
+		r = sock_conn_sent(sc, w < 0 ? -errno : w);
+	} while (r == 1);
+	return r;
 }
 
 static void sock_conn_finish_close(struct sock_conn *sc);
@@ -262,12 +289,25 @@ static void sock_conn_progress(struct sock_conn *sc, int werr)
 	}
 }
 
-/* End of turn: write what the turn queued (poll context). */
-void sock_conn_flush_out(struct sock_conn *sc)
+/*
+ * What follows a write of the queue (werr: its result). From poll context (callbacks true) this
+ * is sock_conn_progress; elsewhere (a wait, which runs no callbacks) the same work is deferred
+ * to the next poll.
+ */
+void sock_conn_wrote(struct sock_conn *sc, int werr, bool callbacks)
 {
 	if (sc->state != SOCK_S_ESTABLISHED && sc->state != SOCK_S_CLOSING)
 		return;
-	sock_conn_progress(sc, sock_conn_write(sc));
+	if (callbacks) {
+		sock_conn_progress(sc, werr);
+	} else if (werr < 0) {
+		sc->fail_reason = sock_errno_reason(-werr);
+		sock_conn_defer(sc, SOCK_D_FAIL);
+	} else if (sc->tx_blocked) {
+		sock_conn_interest(sc);
+	} else if (sc->want_sendable || sc->state == SOCK_S_CLOSING || sc->shut_req) {
+		sock_conn_defer(sc, SOCK_D_PROGRESS);
+	}
 }
 
 static ssize_t sock_op_send(struct conn *c, const void *buf, size_t len)
@@ -310,6 +350,12 @@ static ssize_t sock_op_send(struct conn *c, const void *buf, size_t len)
 	return (ssize_t)n;
 }
 
+/*
+ * Marks the queue for the next flush point instead of writing now: the end of the current
+ * poll turn (from a callback), else the start of the next sock_net_poll() or sock_net_wait(),
+ * which the loop reaches right after the turn's last module ran. All queues flushed in one
+ * turn then leave together (one io_uring submission when there are batch_min or more).
+ */
 static void sock_op_flush(struct conn *c)
 {
 	struct sock_conn *sc = sock_conn_of(c);
@@ -317,15 +363,9 @@ static void sock_op_flush(struct conn *c)
 		return;
 	if (sc->tx_blocked || sock_tx_used(sc) == 0)
 		return;
-	int e = sock_conn_write(sc);
-	if (e < 0) {
-		sc->fail_reason = sock_errno_reason(-e);
-		sock_conn_defer(sc, SOCK_D_FAIL);
-	} else if (sc->tx_blocked) {
-		sock_conn_interest(sc);
-	} else if (sc->want_sendable || sc->state == SOCK_S_CLOSING || sc->shut_req) {
-		sock_conn_defer(sc, SOCK_D_PROGRESS);
-	}
+	sc->flush_req = true;
+	sc->net->flush_pending = true;
+	sock_conn_mark_dirty(sc);
 }
 
 static size_t sock_op_send_space(const struct conn *c)
@@ -588,13 +628,31 @@ static void sock_conn_finish_close(struct sock_conn *sc)
 	sock_conn_notify(sc, CONN_CLOSED_LOCAL);
 }
 
+/*
+ * After shutdown()/close(): the FIN follows the queue. With bytes queued, the write that
+ * empties the queue (this turn's flush point, or the EPOLLOUT write when the kernel's buffer is
+ * full) runs sock_conn_progress, which sends it; a deferred progress run before that write
+ * would only switch the epoll interest off and on again (two epoll_ctl per connection). With
+ * nothing queued, the next poll sends the FIN. A blocked queue gets the interest of its state
+ * now (close stops reading: a level-triggered EPOLLIN must not fire every turn meanwhile).
+ */
+static void sock_conn_fin_after_queue(struct sock_conn *sc)
+{
+	if (sock_tx_used(sc) == 0)
+		sock_conn_defer(sc, SOCK_D_PROGRESS);
+	else if (sc->tx_blocked)
+		sock_conn_interest(sc);
+	else
+		sock_conn_mark_dirty(sc);
+}
+
 static void sock_op_shutdown(struct conn *c)
 {
 	struct sock_conn *sc = sock_conn_of(c);
 	if (sc->state != SOCK_S_ESTABLISHED || sc->shut_req)
 		return;
 	sc->shut_req = true;
-	sock_conn_defer(sc, SOCK_D_PROGRESS);
+	sock_conn_fin_after_queue(sc);
 }
 
 static void sock_op_close(struct conn *c)
@@ -608,7 +666,7 @@ static void sock_op_close(struct conn *c)
 	case SOCK_S_ESTABLISHED:
 		sock_conn_enter(sc, SOCK_S_CLOSING);
 		sc->rd_paused = true; /* no more on_data; lingering discards the rest */
-		sock_conn_defer(sc, SOCK_D_PROGRESS);
+		sock_conn_fin_after_queue(sc);
 		return;
 	default:
 		return;

@@ -59,6 +59,7 @@ struct sock_conn {
 	bool shut_req;                 /* shutdown() asked */
 	bool shut_done;                /* FIN handed to the kernel */
 	bool tx_blocked;               /* kernel send buffer full: waiting for EPOLLOUT */
+	bool flush_req;                /* conn_flush() asked: written at the next flush point */
 	bool want_sendable;            /* a conn_send() came up short */
 	bool notified;                 /* on_closed() already delivered */
 	enum conn_close_reason fail_reason;
@@ -103,11 +104,19 @@ struct sock_net {
 	uint8_t *scratch;              /* buf_bytes: reads land here when a conn holds no rx block */
 	struct epoll_event *events;
 	int events_ready;              /* gathered by sock_net_wait(), handled by the next poll */
-	bool waited_empty;             /* the last sock_net_wait() timed out: skip one epoll_wait */
+	bool flush_pending;            /* some conn on the dirty list has flush_req */
+	struct sock_batch *batch;      /* io_uring of batched sends (NULL: send(2) per conn) */
+	bool skip_epoll;               /* the next poll with timeout 0 skips its epoll_wait (see
+				      * sock_net_poll) */
 	struct sock_ep wake_ep;        /* sock_net_watch_wakeup() */
 	struct sock_listener listeners[SOCK_MAX_LISTENERS];
 	unsigned nlisteners;
 };
+
+/* sock_batch.c: writing the send queues of many conns at once */
+int sock_batch_create(struct sock_net *n);
+void sock_batch_free(struct sock_net *n);
+void sock_net_write_dirty(struct sock_net *n, bool only_flush_req, bool callbacks);
 
 /* sock_net.c: the buffer pool */
 struct sock_buf *sock_buf_get(struct sock_net *n);
@@ -123,7 +132,10 @@ struct sock_conn *sock_conn_new(struct sock_net *n, int fd, const struct conn_ha
 void sock_conn_event(struct sock_conn *sc, uint32_t events);
 void sock_conn_run_deferred(struct sock_conn *sc);
 void sock_conn_deadline(struct sock_conn *sc);
-void sock_conn_flush_out(struct sock_conn *sc);
+int sock_conn_write(struct sock_conn *sc);
+int sock_conn_sent(struct sock_conn *sc, long res);
+void sock_conn_wrote(struct sock_conn *sc, int werr, bool callbacks);
+bool sock_conn_has_output(const struct sock_conn *sc);
 void sock_conn_defer(struct sock_conn *sc, uint32_t what);
 void sock_conn_fail(struct sock_conn *sc, enum conn_close_reason why);
 enum conn_close_reason sock_errno_reason(int err);

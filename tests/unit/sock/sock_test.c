@@ -454,6 +454,92 @@ START_TEST(test_accept_refused_and_limit)
 }
 END_TEST
 
+/*
+ * conn_flush() outside a poll (as the TLS layer does at the end of the loop turn) writes at
+ * the next flush point: the idle wait writes first and then finds the echoes' readiness
+ * instead of blocking; queues of batch_min or more conns go as one io_uring submission (one
+ * send each without batching), byte-exact either way.
+ */
+static void flush_round(uint32_t batch_min)
+{
+	enum { N = 8 };
+	teardown();
+	struct sock_tunables t;
+	sock_tunables_defaults(&t);
+	t.batch_min = batch_min;
+	int err = 0;
+	net = sock_net_create(&t, &err);
+	ck_assert_ptr_nonnull(net);
+	memset(&srv, 0, sizeof(srv));
+	srv.max = N;
+	srv.peers = calloc(N, sizeof(*srv.peers));
+	srv.tmpl.echo = 1;
+	struct conn_addr a = { .family = AF_INET, .port = 0 };
+	inet_pton(AF_INET, "127.0.0.1", &a.ip.v4);
+	port = (uint16_t)sock_net_listen_addr(net, &a, accept_cb, &srv);
+	static struct peer cls[N];
+	static char msgs[N][32];
+	memset(cls, 0, sizeof(cls));
+	int connected = 0;
+	for (int i = 0; i < N; i++)
+		dial(&cls[i], port);
+	uint64_t end = now_us() + 10 * 1000000u;
+	while ((connected < N || srv.n < N) && now_us() < end) {
+		sock_net_poll(net, now_us(), 10);
+		connected = 0;
+		for (int i = 0; i < N; i++)
+			connected += cls[i].connected;
+	}
+	ck_assert_int_eq(srv.n, N);
+	struct sock_stats before = sock_net_stats(net);
+	for (int i = 0; i < N; i++) {
+		int len = snprintf(msgs[i], sizeof(msgs[i]), "RCPT TO:<u%d@example.test>\r\n", i);
+		ck_assert_int_eq(conn_send(cls[i].c, msgs[i], (size_t)len), len);
+		conn_flush(cls[i].c);
+	}
+	uint64_t t0 = now_us();
+	ck_assert_int_gt(sock_net_wait(net, 2000000), 0); /* written, so the echo side is readable */
+	ck_assert_uint_lt(now_us() - t0, 1000000);
+	struct sock_stats st = sock_net_stats(net);
+	ck_assert_uint_eq(st.writes - before.writes, N);
+	if (batch_min && st.batch_on) {
+		ck_assert_uint_eq(st.batches - before.batches, 1);
+		ck_assert_uint_eq(st.batched_sends - before.batched_sends, N);
+	} else {
+		ck_assert_uint_eq(st.batches, 0);
+	}
+	int done = 0;
+	end = now_us() + 10 * 1000000u;
+	while (done < N && now_us() < end) {
+		sock_net_wait(net, 20000);
+		sock_net_poll(net, now_us(), 0);
+		done = 0;
+		for (int i = 0; i < N; i++)
+			done += cls[i].in_len == strlen(msgs[i]);
+	}
+	ck_assert_int_eq(done, N);
+	for (int i = 0; i < N; i++) {
+		ck_assert_mem_eq(cls[i].in, msgs[i], cls[i].in_len);
+		free(cls[i].in);
+		/* accept order need not be dial order: each server conn got one whole line */
+		ck_assert_uint_gt(srv.peers[i].in_len, 10);
+		ck_assert_mem_eq(srv.peers[i].in, "RCPT TO:<u", 10);
+		ck_assert_mem_eq(srv.peers[i].in + srv.peers[i].in_len - 2, "\r\n", 2);
+	}
+}
+
+START_TEST(test_flush_batched)
+{
+	flush_round(3);
+}
+END_TEST
+
+START_TEST(test_flush_unbatched)
+{
+	flush_round(0);
+}
+END_TEST
+
 /* 250 clients echo at once through one net (500 sockets). */
 START_TEST(test_many_connections)
 {
@@ -510,6 +596,8 @@ int main(void)
 	tcase_add_test(tc, test_connect_timeout_virtual_clock);
 	tcase_add_test(tc, test_accept_refused_and_limit);
 	tcase_add_test(tc, test_many_connections);
+	tcase_add_test(tc, test_flush_batched);
+	tcase_add_test(tc, test_flush_unbatched);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
