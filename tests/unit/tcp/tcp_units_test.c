@@ -49,6 +49,14 @@ START_TEST(options_round_trip)
 	n = tcp_opts_build(b, false, 0, 0, (const uint32_t (*)[2])blk, 4);
 	ck_assert_int_eq(tcp_opts_parse(b, n, &o), 0);
 	ck_assert_uint_eq(o.nsack, 4);
+	/* timestamps alone (the parser's fast path): nothing else set, as the general loop */
+	n = tcp_opts_build(b, true, 0xdeadbeef, 7, NULL, 0);
+	ck_assert_uint_eq(n, 12);
+	ck_assert_int_eq(tcp_opts_parse(b, n, &o), 0);
+	ck_assert(o.has_ts && o.tsval == 0xdeadbeef && o.tsecr == 7);
+	ck_assert(!o.has_mss && !o.has_ws && !o.sack_ok && o.nsack == 0);
+	b[3] = 12; /* the same layout with a TS length running past the options: malformed */
+	ck_assert_int_lt(tcp_opts_parse(b, n, &o), 0);
 }
 END_TEST
 
