@@ -26,8 +26,9 @@ struct bench_tcp_io {
 	void (*fini)(void *ctx);
 	void *ctx;
 	uint32_t idle_sleep_us;     /* sleep after an idle turn of a polling backend (0: none) */
-	/* Instead of that sleep, when set: wait at most max_us for the port's RX interrupt (DPDK
-	 * with dataplane.rx_interrupts, see dataplane/main/dp_rxintr.c). */
+	/* Instead of that sleep, when set: the backend's own idle wait (DPDK: the lcore's idle
+	 * policy, dp_lcore_idle: the RX interrupt wait with dataplane.rx_interrupts, see
+	 * dataplane/main/dp_rxintr.c; max_us is then the policy's, not the caller's). */
 	void (*idle)(void *ctx, uint32_t max_us);
 	uint32_t laddr;             /* our IPv4 address (network order; 0: the kernel picks) */
 	const char *name;           /* "dpdk" or "posix" */

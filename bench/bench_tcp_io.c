@@ -50,10 +50,13 @@ static int dpdk_poll(void *ctx, uint64_t now_us, int wait_ms)
 	return dp_lcore_turn(d->lc, now_us);
 }
 
+/* The lcore's own idle policy (dp_lcore_idle: the RX interrupt wait when the port has one,
+ * else a timed sleep; idle_sleep_us deepening over a long idle stretch), as dpmaild's loop. */
 static void dpdk_idle(void *ctx, uint32_t max_us)
 {
 	struct io_dpdk *d = ctx;
-	dp_rxintr_wait(d->lc, max_us);
+	(void)max_us;
+	dp_lcore_idle(d->lc);
 }
 
 void bench_tcp_io_idle(const struct bench_tcp_io *io)
@@ -100,9 +103,10 @@ static int dpdk_start(struct io_dpdk *d)
 		return -1;
 	}
 	d->lc->mod_state[d->tcp_idx] = d->tcp; /* so tcp_lcore_net() finds it */
-	/* a memif client's link comes up once it reached the server's socket: wait (5 s) */
+	/* a memif link comes up once the client reached the server's socket (the peer may still
+	 * be starting, e.g. a dpmaild client retrying its start on a loaded machine): wait (15 s) */
 	struct rte_eth_link link = { 0 };
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 1500; i++) {
 		if (rte_eth_link_get_nowait(d->rt.port_id, &link) == 0 && link.link_status)
 			return 0;
 		rte_delay_us_sleep(10000);
@@ -139,7 +143,7 @@ int bench_tcp_io_dpdk(struct bench_tcp_io *io, const char *path, char *err, size
 	*io = (struct bench_tcp_io){
 		.net = tcp_lcore_net(d->lc), .poll = dpdk_poll, .fini = dpdk_fini, .ctx = d,
 		.idle_sleep_us = d->cfg->dataplane.idle_sleep_us,
-		.idle = d->lc->rxi ? dpdk_idle : NULL,
+		.idle = dpdk_idle,
 		.laddr = d->cfg->port.ipv4.ip.u.v4, .name = "dpdk",
 	};
 	return 0;

@@ -28,8 +28,11 @@ MILTER_PORT=${MILTER_PORT:-12932}
 SC_PREFIX=${SC_PREFIX:-dpmail-bench-sc}    # DPDK --file-prefix of the dpmaild targets
 SC_NS=${SC_NS:-dpmb$$}                      # namespace of the dpmaild-dpdk target
 SC_TAP=${SC_TAP:-dpmbtap0}                  # its TAP interface
-MEMIF_MTU=${MEMIF_MTU:-1500}                # dpmaild-memif: MTU of the memif link (both ends)
-TRUSTED_LINK=${TRUSTED_LINK:-false}         # dpmaild-memif: true = no TCP checksums (both ends)
+# dpmaild-memif's link is configured like the kernel's loopback that the posix target uses
+# (like for like): jumbo frames (loopback's MTU is 65536; 9000 is memif's usual jumbo size) and
+# no TCP checksums on either end (the kernel neither computes nor checks them on loopback).
+MEMIF_MTU=${MEMIF_MTU:-9000}                # dpmaild-memif: MTU of the memif link (both ends)
+TRUSTED_LINK=${TRUSTED_LINK:-true}          # dpmaild-memif: true = no TCP checksums (both ends)
 SC_MEMIF_NET=${SC_MEMIF_NET:-198.18.28}     # dpmaild-memif: dpmaild .1, dpmail-bench .2
 VERIFY_EVERY=${VERIFY_EVERY:-1}             # DKIM scenarios: the sink verifies every Nth message
 BENCH_IDLE_US=${BENCH_IDLE_US:-50}          # dpmaild-memif: dpmail-bench's idle back-off
@@ -367,16 +370,26 @@ sc_target_dpmaild() {
 # connects to dpmaild, dpmaild delivers to the sink through its own TCP stack (static route of
 # sink.test to $SC_MEMIF_NET.2:$SINK_PORT). One memif link, one bench process: dpmaild has one
 # port, and memif is point to point, so both legs share it (as they would share a NIC).
-# MEMIF_MTU (1500, or 9000: jumbo frames, one descriptor each), TRUSTED_LINK (true: neither end
-# computes or checks TCP checksums), DPMAILD_IDLE_US / BENCH_IDLE_US (idle back-offs).
+# MEMIF_MTU (9000: jumbo frames, one descriptor each; 1500), TRUSTED_LINK (true, the default:
+# neither end computes or checks TCP checksums, as on loopback; false: both do), DPMAILD_IDLE_US / BENCH_IDLE_US (idle back-offs),
+# BENCH_MEMIF_ZC=yes (the bench end, memif's client, in the PMD's zero-copy mode: its mempool
+# is the link's buffer memory; needs --single-file-segments, which --no-huge memory has).
+# DPMAILD_MEMIF_ZC=yes: dpmaild is memif's client, in the PMD's zero-copy mode (its own mbufs
+# are the link's buffers: no PMD copy on dpmaild's side), the bench the server; dpmaild then
+# starts first and waits for the bench's socket (dp_port.c retries a memif client's start).
+sc_memif_role() {
+  if [ "${DPMAILD_MEMIF_ZC:-}" = yes ]; then [ "$1" = bench ] && echo server || echo client
+  else [ "$1" = bench ] && echo client || echo server; fi
+}
 sc_memif_bsize() { echo $(( MEMIF_MTU > 2034 ? (MEMIF_MTU + 14 + 127) / 128 * 128 : 2048 )); }
 
 sc_memif_bench_cfg() {
   cat <<EOC
 eal:
-  vdevs: ["net_memif0,role=client,socket=$SC_TMP/memif.sock,socket-abstract=no,bsize=$(sc_memif_bsize)"]
+  vdevs: ["net_memif0,role=$(sc_memif_role bench),socket=$SC_TMP/memif.sock,socket-abstract=no,bsize=$(sc_memif_bsize)${BENCH_MEMIF_ZC:+,zero-copy=$BENCH_MEMIF_ZC}"]
   file_prefix: $SC_PREFIX-mcli
-  memory_mb: 512
+${BENCH_MEMIF_ZC:+  args: [--single-file-segments]
+}  memory_mb: 512
 port: {device: net_memif0, ipv4: $SINK_HOST/24, mtu: $MEMIF_MTU}
 dataplane: {backend: dpdk, main_lcore: 0, idle_sleep_us: $BENCH_IDLE_US, rx_interrupts: $BENCH_RX_INTR}
 tcp: {max_conns: 30000, trusted_link: $TRUSTED_LINK}
@@ -416,8 +429,11 @@ sc_target_memif() {
   rm -f "$SC_TMP/memif.sock"
   sc_dpmaild_start relay memif || { echo "SKIP dpmaild-memif: did not start"; sc_peers_local; return 0; }
   local pid=$DPMAILD_PID label=dpmaild-memif
-  [ "$MEMIF_MTU" != 1500 ] && label=$label-mtu$MEMIF_MTU
-  [ "$TRUSTED_LINK" = true ] && label=$label-trusted
+  [ "$MEMIF_MTU" != 9000 ] && label=$label-mtu$MEMIF_MTU   # suffixes: not the default link
+  [ "$TRUSTED_LINK" != true ] && label=$label-cksum
+  [ -n "${BENCH_MEMIF_ZC:-}" ] && label=$label-bzc$BENCH_MEMIF_ZC
+  [ "${DPMAILD_MEMIF_ZC:-}" = yes ] && label=$label-zc
+  [ -n "${DPMAILD_IDLE_US:-}" ] && label=$label-idle$DPMAILD_IDLE_US
   mapfile -t args < <(sc_load_common)
   for n in $SESSIONS; do
     sc_perf_start "$label-$n" "$pid"
@@ -491,7 +507,9 @@ sc_dpmaild_start() {
   sc_cert
   {
     if [ "$backend" = memif ]; then
-      echo "eal: {vdevs: [\"net_memif0,role=server,socket=$SC_TMP/memif.sock,socket-abstract=no,bsize=$(sc_memif_bsize)\"], file_prefix: $SC_PREFIX-msrv, memory_mb: 512}"
+      local zc="" zargs=""
+      [ "${DPMAILD_MEMIF_ZC:-}" = yes ] && zc=",zero-copy=yes" zargs=", args: [--single-file-segments]"
+      echo "eal: {vdevs: [\"net_memif0,role=$(sc_memif_role dpmaild),socket=$SC_TMP/memif.sock,socket-abstract=no,bsize=$(sc_memif_bsize)$zc\"]$zargs, file_prefix: $SC_PREFIX-msrv, memory_mb: 512}"
       echo "port: {device: net_memif0, ipv4: $TARGET_HOST/24, mtu: $MEMIF_MTU}"
       echo "dataplane: {backend: dpdk, main_lcore: 0, workers: [1], idle_sleep_us: ${DPMAILD_IDLE_US:-100}, rx_interrupts: $RX_INTR}"
       echo "tcp: {trusted_link: $TRUSTED_LINK}"
@@ -535,7 +553,12 @@ sc_dpmaild_start() {
     sc_wait 30 ip -n "$SC_NS" link show "$SC_TAP" || { tail -20 "$d/dpmaild.log" >&2; return 1; }
     ip -n "$SC_NS" addr add "$SINK_HOST/24" dev "$SC_TAP" && ip -n "$SC_NS" link set "$SC_TAP" up || return 1
   fi
-  if [ "$backend" = memif ]; then # no kernel path to probe: the worker is up once it says so
+  if [ "$backend" = memif ] && [ "$(sc_memif_role dpmaild)" = client ]; then
+    # the client waits for the bench's socket: the bench starts next (its link wait covers
+    # the rest of dpmaild's start-up)
+    sc_wait 30 grep -q 'event=port_waiting' "$d/dpmaild.log" || { tail -20 "$d/dpmaild.log" >&2; return 1; }
+    return 0
+  elif [ "$backend" = memif ]; then # no kernel path to probe: the worker is up once it says so
     sc_wait 30 grep -q 'event=started' "$d/dpmaild.log" || { tail -20 "$d/dpmaild.log" >&2; return 1; }
   else
     sc_wait 30 sc_port_open_at "$TARGET_HOST" "$RELAY_PORT" || { tail -20 "$d/dpmaild.log" >&2; return 1; }

@@ -3,11 +3,12 @@
 # The kernel-free comparison in one run, back to back: the four relay scenarios (plain-relay,
 # tls-both, tls-dkim-rsa, tls-dkim-ed25519) on dpmaild-memif (DPDK backend on net_memif, load
 # and sink in one dpmail-bench process on the peer end), dpmaild-posix and Postfix; then
-# dpmaild-memif again for each VARIANTS entry (default: the memif link with MTU 9000, and with
-# TCP checksums off on both ends: TRUSTED_LINK=true). `openssl speed rsa2048 ed25519` and the
+# dpmaild-memif again for each VARIANTS entry (default: the memif link with MTU 1500, and with
+# TCP checksums on both ends: TRUSTED_LINK=false; the base link is MTU 9000 without checksums,
+# like the kernel's loopback). `openssl speed rsa2048 ed25519` and the
 # load average are recorded at the start and the end. Results under OUT_ROOT (default
 # /tmp/dpmail-bench-results/relay-memif/rep<pass>/<scenario>[/<variant>]/), one table at the
-# end. Knobs: TARGETS, VARIANTS, SESSIONS (16), COUNT (4000), SIZE, REPEAT (passes: the
+# end. Knobs: TARGETS, VARIANTS, SESSIONS (16), COUNT (4000), SIZE, POSTFIX_PASSES (1), REPEAT (passes: the
 # machine is shared and one pass moves by ±30%, so the table gives medians and ranges, and the
 # memif/posix ratio is the median of per-pass ratios); root (DPDK runtime dirs).
 cd "$(dirname "$0")"
@@ -16,9 +17,10 @@ OUT_ROOT=${OUT_ROOT:-/tmp/dpmail-bench-results/relay-memif}
 export SESSIONS=${SESSIONS:-16} COUNT=${COUNT:-4000}
 export SC_PREFIX=${SC_PREFIX:-bmem-sc$$}   # DPDK --file-prefix of every dpmaild target here
 TARGETS=${TARGETS:-"dpmaild-memif dpmaild-posix postfix"}
-VARIANTS=${VARIANTS-"MEMIF_MTU=9000 TRUSTED_LINK=true"}
+VARIANTS=${VARIANTS-"MEMIF_MTU=1500 TRUSTED_LINK=false"}
 SCENARIOS=${SCENARIOS:-"plain-relay tls-both tls-dkim-rsa tls-dkim-ed25519"}
-REPEAT=${REPEAT:-1}   # passes; Postfix runs in the first only, the dpmaild targets in each
+REPEAT=${REPEAT:-1}   # passes; the dpmaild targets run in each
+POSTFIX_PASSES=${POSTFIX_PASSES:-1}   # Postfix runs in the first POSTFIX_PASSES passes (its median is the base)
 mkdir -p "$OUT_ROOT"
 stamp() {
   echo "$(date -u +%FT%TZ) load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -28,7 +30,7 @@ stamp | tee "$OUT_ROOT/start.txt"
 rc=0
 for rep in $(seq 1 "$REPEAT"); do
   targets=$TARGETS
-  [ "$rep" -gt 1 ] && targets=$(echo "$TARGETS" | tr ' ' '\n' | grep -v '^postfix$' | tr '\n' ' ')
+  [ "$rep" -gt "$POSTFIX_PASSES" ] && targets=$(echo "$TARGETS" | tr ' ' '\n' | grep -v '^postfix$' | tr '\n' ' ')
   for s in $SCENARIOS; do
     echo "######## pass $rep: $s ($targets)"
     OUT=$OUT_ROOT/rep$rep/$s TARGETS=$targets bash "./$s.sh" || rc=1

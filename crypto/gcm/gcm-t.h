@@ -33,6 +33,11 @@
 #define GCM_TLS12_EXPLICIT 8
 /* Largest record this layer writes or accepts, header included. */
 #define GCM_TLS_MAX_RECORD (GCM_TLS_HDR + GCM_TLS12_MAX_CIPHER)
+/* A caller staging plaintext for gcm_link_seal_inplace: room in front of the plaintext for
+ * the record header (and TLS 1.2's explicit nonce), and the octets the buffer must hold from
+ * the plaintext's start on (1.3 inner type and padding, the tag). */
+#define GCM_LINK_HEADROOM (GCM_TLS_HDR + GCM_TLS12_EXPLICIT)
+#define GCM_LINK_INPLACE_CAP (GCM_TLS_MAX_PLAIN + 1 + GCM_TAG_LEN)
 
 /* An expanded AES-GCM key (round keys + GHASH tables); 64-byte aligned for the library. */
 struct gcm_key {

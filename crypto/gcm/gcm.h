@@ -181,6 +181,14 @@ ssize_t gcm_link_input(struct gcm_lcore *lc, struct gcm_link *l, const uint8_t *
 /* Seals len bytes as records of up to 16 KiB and emits them. Bytes sealed or -errno. */
 ssize_t gcm_link_send(struct gcm_lcore *lc, struct gcm_link *l, const void *buf, size_t len,
 		      const struct gcm_link_io *io);
+/*
+ * Seals len (<= GCM_TLS_MAX_PLAIN) bytes at pt as one record in place and emits it: the record
+ * is built around them (header in the GCM_LINK_HEADROOM octets before pt, the buffer holding
+ * GCM_LINK_INPLACE_CAP octets from pt on), so plaintext a caller staged there is never copied
+ * again. The octets at pt are ciphertext afterwards. Bytes sealed or -errno.
+ */
+ssize_t gcm_link_seal_inplace(struct gcm_lcore *lc, struct gcm_link *l, uint8_t *pt, size_t len,
+			      const struct gcm_link_io *io);
 /* Starts a TLS 1.3 KeyUpdate (requested: the peer must answer with its own). 0 or -errno. */
 int gcm_link_key_update(struct gcm_lcore *lc, struct gcm_link *l, bool requested,
 			const struct gcm_link_io *io);

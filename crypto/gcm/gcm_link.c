@@ -153,6 +153,29 @@ ssize_t gcm_link_send(struct gcm_lcore *lc, struct gcm_link *l, const void *buf,
 	return (ssize_t)done;
 }
 
+ssize_t gcm_link_seal_inplace(struct gcm_lcore *lc, struct gcm_link *l, uint8_t *pt, size_t len,
+			      const struct gcm_link_io *io)
+{
+	uint8_t *rec = pt - gcm_rec_hdr_len(&l->s);
+	struct gcm_op *op = &lc->ops[0];
+	int rc, n;
+
+	if (len > GCM_TLS_MAX_PLAIN)
+		return -EMSGSIZE;
+	if (gcm_sess_key_update_wanted(&l->s) && (rc = gcm_link_key_update(lc, l, false, io)) < 0)
+		return rc;
+	n = gcm_seal_prep(&l->s, op, GCM_CT_APPDATA, rec, len);
+	if (n < 0)
+		return n;
+	op->done = NULL;
+	gcm_engine_enqueue(lc->e, op, 0);
+	gcm_engine_flush(lc->e);
+	if (op->status)
+		return -EIO;
+	gcm_seal_finish(op);
+	return io->emit(io->ctx, rec, (size_t)n) < 0 ? -EPIPE : (ssize_t)len;
+}
+
 /* After a failure: the alert goes out once; returns rc. */
 static int fail_out(struct gcm_lcore *lc, struct gcm_link *l, const struct gcm_link_io *io,
 		    int rc)

@@ -393,14 +393,19 @@ static void lower_on_eof(void *ctx, struct conn *lc)
 
 /* ---- output ------------------------------------------------------------------------------- */
 
-/* Seals plaintext into records; the BIO hands them to the lower conn. */
-static int seal(struct tls_conn *tc, const void *p, size_t n)
+/* Seals plaintext into records (staged: the n octets in obuf, sealed in place by crypto/gcm);
+ * the BIO hands them to the lower conn. */
+static int seal(struct tls_conn *tc, const void *p, size_t n, bool staged)
 {
 	size_t w = 0;
+	int rc;
 	if (!tc->gcm)
 		ERR_clear_error();        /* crypto/gcm leaves OpenSSL's error queue alone */
-	if (tc->gcm ? tls_gcm_seal(tc, p, n) < 0
-		    : (SSL_write_ex(tc->ssl, p, n, &w) != 1 || w != n)) {
+	if (tc->gcm)
+		rc = staged ? tls_gcm_seal_obuf(tc, n) : tls_gcm_seal(tc, p, n);
+	else
+		rc = SSL_write_ex(tc->ssl, p, n, &w) == 1 && w == n ? 0 : -1;
+	if (rc < 0) {
 		ERR_clear_error();
 		session_fail(tc);
 		return -EPIPE;
@@ -415,7 +420,7 @@ static int seal_obuf(struct tls_conn *tc)
 		return 0;
 	size_t n = tc->olen;
 	tc->olen = 0;
-	return seal(tc, tc->obuf, n);
+	return seal(tc, tc->obuf + TLS_OBUF_HEAD, n, true);
 }
 
 static size_t tls_send_space(const struct conn *c)
@@ -445,17 +450,17 @@ static ssize_t tls_send(struct conn *c, const void *buf, size_t len)
 		if (tc->olen == 0 && left >= TLS_RECORD_MAX) {
 			/* full records straight from the caller's buffer, no copy */
 			size_t whole = left - left % TLS_RECORD_MAX;
-			if (seal(tc, p + done, whole) < 0)
+			if (seal(tc, p + done, whole, false) < 0)
 				break;
 			done += whole;
 			continue;
 		}
-		if (!tc->obuf && !(tc->obuf = malloc(TLS_RECORD_MAX)))
+		if (!tc->obuf && !(tc->obuf = malloc(TLS_OBUF_SIZE)))
 			break;
 		size_t k = TLS_RECORD_MAX - tc->olen;
 		if (k > left)
 			k = left;
-		memcpy(tc->obuf + tc->olen, p + done, k);
+		memcpy(tc->obuf + TLS_OBUF_HEAD + tc->olen, p + done, k);
 		tc->olen += k;
 		done += k;
 		if (tc->olen == TLS_RECORD_MAX && seal_obuf(tc) < 0)

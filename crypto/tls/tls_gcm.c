@@ -319,6 +319,21 @@ int tls_gcm_seal(struct tls_conn *tc, const void *p, size_t n)
 	return gcm_link_send(tc->core->gcm, tc->gcm, p, n, &io) == (ssize_t)n ? 0 : -1;
 }
 
+_Static_assert(TLS_OBUF_HEAD >= GCM_LINK_HEADROOM, "tls obuf headroom");
+_Static_assert(TLS_OBUF_SIZE - TLS_OBUF_HEAD >= GCM_LINK_INPLACE_CAP, "tls obuf size");
+_Static_assert(TLS_RECORD_MAX <= GCM_TLS_MAX_PLAIN, "tls record size");
+
+int tls_gcm_seal_obuf(struct tls_conn *tc, size_t n)
+{
+	struct gcm_link_io io = link_io;
+
+	if (batched(tc))
+		return tls_gcm_seal(tc, tc->obuf + TLS_OBUF_HEAD, n);
+	io.ctx = tc;
+	return gcm_link_seal_inplace(tc->core->gcm, tc->gcm, tc->obuf + TLS_OBUF_HEAD, n, &io) ==
+			       (ssize_t)n ? 0 : -1;
+}
+
 void tls_gcm_close_notify(struct tls_conn *tc)
 {
 	struct gcm_link_io io = link_io;

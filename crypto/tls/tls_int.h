@@ -13,6 +13,13 @@
 #include "tls/tls.h"
 
 #define TLS_RECORD_MAX 16384      /* plaintext bytes per TLS record */
+/* The coalescing buffer is record-shaped: plaintext at TLS_OBUF_HEAD (16-byte aligned, room
+ * for the record header in front), so crypto/gcm seals it where it lies (header in front, tag
+ * behind: gcm_link_seal_inplace) instead of copying it into a record first. TLS_OBUF_SIZE
+ * holds a full record's plaintext plus the 1.3 inner type, padding and tag (static asserts in
+ * tls_gcm.c tie these to crypto/gcm's limits). */
+#define TLS_OBUF_HEAD 16
+#define TLS_OBUF_SIZE (TLS_OBUF_HEAD + TLS_RECORD_MAX + 1 + 16)
 
 /* Server context: lifetime tied to the default SSL_CTX's refcount (ex_data free callback). */
 struct tls_server_ctx {
@@ -87,7 +94,7 @@ struct tls_conn {
 	bool close_notify_in;
 
 	/* output */
-	uint8_t *obuf;                /* plaintext being coalesced into one record */
+	uint8_t *obuf;                /* plaintext being coalesced into one record, at TLS_OBUF_HEAD */
 	size_t olen;
 	uint8_t *cbuf;                /* ciphertext the lower conn did not take yet */
 	size_t coff, clen, ccap;
@@ -147,6 +154,9 @@ void tls_gcm_free(struct tls_conn *tc);
 int tls_gcm_read(struct tls_conn *tc);
 /* Seals n bytes as records into the BIO; 0 or -1. */
 int tls_gcm_seal(struct tls_conn *tc, const void *p, size_t n);
+/* Seals the n (<= TLS_RECORD_MAX) plaintext octets staged at tc->obuf + TLS_OBUF_HEAD (they
+ * are clobbered); in place on the per-session path. 0 or -1. */
+int tls_gcm_seal_obuf(struct tls_conn *tc, size_t n);
 void tls_gcm_close_notify(struct tls_conn *tc);
 /* Across-sessions mode (tls_core_cfg.gcm_batch_sessions); neutral on the per-call path. */
 bool tls_gcm_in_pending(const struct tls_conn *tc);  /* records not handed up yet */

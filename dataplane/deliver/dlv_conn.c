@@ -4,7 +4,7 @@
  * cache), TCP connect through the lcore's conn_net (our stack or kernel sockets), the SMTP client
  * engine, STARTTLS by destination policy, and the messages it carries one after another
  * (connection reuse; the engine sends RSET between transactions). Bodies stream from the spool:
- * body_read pulls the piece that the spool's reader delivered into this connection's buffer.
+ * body_map hands the client engine the piece the spool's reader delivered, in place.
  *
  * A connection that never reached the idle state (refused, timed out, greeting or EHLO refused,
  * TLS required but failed) moves on to the destination's next hop; when no hop is left the
@@ -512,13 +512,15 @@ static void h_starttls(void *ctx, struct smtp_client_session *c)
 	dc->tls_pending = true;
 }
 
-static long h_body_read(void *ctx, struct smtp_client_session *c, uint8_t *buf, size_t cap)
+/* The body in place: the piece the spool's reader delivered stays valid until the next
+ * spool_body_next, which is asked for only once the piece is used up (dlv_int.h). */
+static long h_body_map(void *ctx, struct smtp_client_session *c, size_t cap, const uint8_t **p)
 {
 	struct dlv_conn *dc = ctx;
 	if (dc->buf_off < dc->buf_len) {
 		size_t n = dc->buf_len - dc->buf_off;
 		n = n < cap ? n : cap;
-		memcpy(buf, dc->piece + dc->buf_off, n);
+		*p = dc->piece + dc->buf_off;
 		dc->buf_off += (uint32_t)n;
 		return (long)n;
 	}
@@ -598,7 +600,7 @@ static void h_done(void *ctx, struct smtp_client_session *c, const struct smtp_r
 }
 
 static const struct smtp_client_hooks dc_hooks = {
-	.ready = h_ready, .starttls = h_starttls, .body_read = h_body_read,
+	.ready = h_ready, .starttls = h_starttls, .body_map = h_body_map,
 	.rcpt_result = h_rcpt_result, .msg_result = h_msg_result, .flush = h_flush, .done = h_done,
 };
 

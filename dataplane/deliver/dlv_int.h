@@ -216,9 +216,9 @@ struct dlv_conn {
 	char recode[DLV_JOB_RCPTS][16];
 	struct spool_body *body;
 	/* The body piece being sent: the spool reader's own buffer, read in place (valid until
-	 * the next spool call on dc->body, which h_body_read makes only once it is consumed;
+	 * the next spool call on dc->body, which h_body_map makes only once it is consumed;
 	 * every close of dc->body forgets it). No copy: the client engine's canonicaliser reads
-	 * from here straight into the output. */
+	 * from here (body_map) straight into the output. */
 	const uint8_t *piece;
 	uint32_t buf_len, buf_off;
 	bool body_eof, body_wait, body_err;

@@ -42,9 +42,11 @@ typedef int (*dp_poll_fn)(void *ctx, uint64_t now_us);
  * Idle wait of a module that can block on its own event source (the posix backend's epoll):
  * called instead of the loop's idle sleep, outside the snapshot (RCU offline), with the most it
  * may wait; it must return by then, or earlier when its events are ready (the next turn's poll
- * hooks handle them). Runs no callbacks.
+ * hooks handle them). Runs no callbacks. Returns > 0 when an event (or work found meanwhile)
+ * ended the wait, 0 when it ran out max_us: the loop's idle policy (struct dp_idle) deepens
+ * only over waits that ran out.
  */
-typedef void (*dp_idle_fn)(void *ctx, uint32_t max_us);
+typedef int (*dp_idle_fn)(void *ctx, uint32_t max_us);
 
 struct dp_poll {
 	dp_poll_fn fn;
@@ -73,6 +75,24 @@ struct dp_rxintr_stats {
 	uint64_t backoffs;    /* idle turns soon after work: the timed sleep, not armed */
 };
 
+/*
+ * The loop's idle policy (dp_lcore.c), one rule for every idle wait (the posix backend's epoll,
+ * the RX interrupt wait, the timed sleep): a wait lasts idle_sleep_us; after DP_IDLE_DEEP_AFTER
+ * waits in a row that ran out with no work between, each doubles up to max_us (only with an
+ * idle_wait that an event can end: a plain sleep never deepens). gaps[] counts idle
+ * stretches (first idle turn -> next busy turn) by length: < 16 us, < 32, ... , >= 1024 us.
+ */
+#define DP_IDLE_DEEP_AFTER 16
+#define DP_IDLE_GAP_BUCKETS 8
+struct dp_idle {
+	uint64_t last_turn;               /* lc->turns of the last wait (a gap: busy turns between) */
+	uint32_t streak;                  /* idle turns in a row whose wait ran out, no work between */
+	uint32_t cur_us;                  /* this stretch's budget */
+	uint32_t max_us;                  /* dataplane.idle_max_wait_us */
+	uint64_t since_us;                /* start of the current idle stretch (0: busy) */
+	uint64_t gaps[DP_IDLE_GAP_BUCKETS];
+};
+
 /* One worker lcore's whole context: cache-aligned, allocated on its NUMA socket, touched only
  * by that lcore once it runs (the main lcore reads counters). */
 struct dp_lcore {
@@ -91,6 +111,7 @@ struct dp_lcore {
 	struct dp_poll poll[DP_POLL_MAX];
 	dp_idle_fn idle_wait;             /* NULL: idle turns sleep idle_sleep_us */
 	void *idle_ctx;
+	struct dp_idle idle;              /* how deep the next idle wait goes */
 	struct dp_rxintr *rxi;            /* RX interrupt idle wait (dp_rxintr.c); NULL: none */
 	/* Frames the RX interrupt wait found when it re-checked the queue after arming: the next
 	 * turn takes them before its rx_burst. */

@@ -50,9 +50,16 @@ void dp_lcore_free(struct dp_lcore *lc);
 /* Register fn to run once per loop turn on lc (before the TX flush). 0, or -ENOSPC. */
 int dp_lcore_add_poll(struct dp_lcore *lc, dp_poll_fn fn, void *ctx);
 
-/* Idle turns call fn(ctx, idle_sleep_us) instead of sleeping (see dp_idle_fn); one per lcore,
- * from lcore_init. Without idle_sleep_us (busy polling) it is never called. */
+/* Idle turns call fn(ctx, budget) instead of sleeping (see dp_idle_fn; the budget is
+ * idle_sleep_us, deepened by struct dp_idle's rule); one per lcore, from lcore_init. Without
+ * idle_sleep_us (busy polling) it is never called. */
 void dp_lcore_set_idle_wait(struct dp_lcore *lc, dp_idle_fn fn, void *ctx);
+
+/* One idle wait of lc by its policy (struct dp_idle): the idle_wait hook or a timed sleep, for
+ * the budget the policy gives. dp_lcore_loop calls it after a turn without work (outside the
+ * snapshot); loops that drive dp_lcore_turn themselves (dpmail-bench) call it likewise.
+ * Returns the wait's result (> 0: ended by an event). */
+int dp_lcore_idle(struct dp_lcore *lc);
 
 /*
  * RX queue interrupts (dp_rxintr.c). dp_rxintr_port_conf sets conf->intr_conf for c
@@ -62,9 +69,9 @@ void dp_lcore_set_idle_wait(struct dp_lcore *lc, dp_idle_fn fn, void *ctx);
  */
 void dp_rxintr_port_conf(const struct cfg *c, struct rte_eth_conf *conf);
 int dp_rxintr_start(struct dp_rt *rt, const struct rte_eth_dev_info *info);
-/* The idle wait itself (ctx is the struct dp_lcore); exposed for loops that drive
- * dp_lcore_turn themselves (dpmail-bench): call it when lc->rxi is set. */
-void dp_rxintr_wait(void *ctx, uint32_t max_us);
+/* The idle wait itself (ctx is the struct dp_lcore, whose idle.streak says how long the
+ * worker has been idle); installed as lc's idle_wait (dp_lcore_idle calls it). */
+int dp_rxintr_wait(void *ctx, uint32_t max_us);
 void dp_rxintr_free(struct dp_lcore *lc);
 /* lc's interrupt counters, or NULL when its idle turns sleep. */
 const struct dp_rxintr_stats *dp_rxintr_stats(const struct dp_lcore *lc);

@@ -4,8 +4,10 @@
  *   read the clock once -> rx_burst -> net input (eth/arp/ip/icmp/L4 handlers)
  *   -> net timers -> modules' poll hooks -> one tx_burst of everything queued.
  * A turn that found no work sleeps idle_sleep_us (if set) so a shared machine keeps its CPU; a
- * module with its own event source (the posix backend's epoll) may wait on it instead, which
- * ends the wait as soon as a socket is ready and saves the next turn's poll syscall.
+ * module with its own event source (the posix backend's epoll, the RX interrupt wait) may wait
+ * on it instead, which ends the wait as soon as work arrives. How long a wait may last is one
+ * rule for all of them (dp_lcore_idle, struct dp_idle): idle_sleep_us, doubling up to
+ * idle_max_wait_us over a long idle stretch when an event can end the wait.
  */
 #include "main/dp.h"
 
@@ -49,6 +51,7 @@ struct dp_lcore *dp_lcore_create(struct dp_rt *rt, uint16_t idx, unsigned lcore_
 	lc->index = idx;
 	lc->burst = (uint16_t)RTE_MIN(c->dataplane.burst, (uint32_t)DP_BURST_MAX);
 	lc->idle_sleep_us = c->dataplane.idle_sleep_us;
+	lc->idle.max_us = c->dataplane.idle_max_wait_us;
 	lc->has_port = c->dataplane.backend == CFG_BACKEND_DPDK;
 	lc->stop = &rt->stop;
 	char name[RTE_MEMPOOL_NAMESIZE];
@@ -131,6 +134,49 @@ int dp_lcore_turn(struct dp_lcore *lc, uint64_t now_us)
 	return work;
 }
 
+/* The budget of the next idle wait: idle_sleep_us, doubled per wait that ran out after
+ * DP_IDLE_DEEP_AFTER of them in a row with no work between (lc->turns counts every turn: a gap
+ * since the last wait means a busy turn), up to max_us; a plain sleep never deepens (nothing
+ * would end it early when work arrives). */
+static uint32_t idle_budget(struct dp_lcore *lc)
+{
+	struct dp_idle *d = &lc->idle;
+	if (lc->turns != d->last_turn + 1)
+		d->streak = 0;
+	d->last_turn = lc->turns;
+	if (!lc->idle_wait || d->streak < DP_IDLE_DEEP_AFTER || d->max_us <= lc->idle_sleep_us)
+		d->cur_us = lc->idle_sleep_us;
+	else if (d->cur_us < d->max_us)
+		d->cur_us = RTE_MIN(d->cur_us * 2, d->max_us);
+	return d->cur_us;
+}
+
+int dp_lcore_idle(struct dp_lcore *lc)
+{
+	uint32_t us = idle_budget(lc);
+	int ev = 0;
+	if (lc->idle_wait)
+		ev = lc->idle_wait(lc->idle_ctx, us);
+	else
+		rte_delay_us_sleep(us);
+	if (ev > 0)
+		lc->idle.streak = 0;
+	else
+		lc->idle.streak++;
+	return ev;
+}
+
+/* Counts an idle stretch that ended at now_us (a busy turn after idle ones) by its length. */
+static void idle_gap(struct dp_idle *d, uint64_t now_us)
+{
+	uint64_t gap = now_us - d->since_us;
+	unsigned b = 0;
+	while (b < DP_IDLE_GAP_BUCKETS - 1 && gap >= (16u << b))
+		b++;
+	d->gaps[b]++;
+	d->since_us = 0;
+}
+
 int dp_lcore_loop(void *arg)
 {
 	struct dp_lcore *lc = arg;
@@ -143,19 +189,21 @@ int dp_lcore_loop(void *arg)
 	rcu_register_thread(); /* a QSBR reader of configuration snapshots */
 	while (!atomic_load_explicit(lc->stop, memory_order_relaxed)) {
 		lc->snap = lc->pub ? cfg_current(lc->pub) : NULL;
-		int work = dp_lcore_turn(lc, dp_now_us());
+		uint64_t now = dp_now_us();
+		int work = dp_lcore_turn(lc, now);
 		lc->snap = NULL;
 		rcu_quiescent_state();
 		if (work == 0) {
 			lc->idle_turns++;
+			if (!lc->idle.since_us)
+				lc->idle.since_us = now;
 			if (lc->idle_sleep_us) {
 				rcu_thread_offline(); /* never hold a grace period across a sleep */
-				if (lc->idle_wait)
-					lc->idle_wait(lc->idle_ctx, lc->idle_sleep_us);
-				else
-					rte_delay_us_sleep(lc->idle_sleep_us);
+				dp_lcore_idle(lc);
 				rcu_thread_online();
 			}
+		} else if (lc->idle.since_us) {
+			idle_gap(&lc->idle, now);
 		}
 	}
 	rcu_unregister_thread();
@@ -173,8 +221,12 @@ void dp_lcore_log_stats(const struct dp_lcore *lc)
 			 " rx_intr_timeouts=%" PRIu64 " rx_intr_rechecks=%" PRIu64 " rx_intr_arm_failed=%"
 			 PRIu64 " rx_intr_backoffs=%" PRIu64, ri->waits, ri->wakeups, ri->timeouts,
 			 ri->rechecks, ri->arm_failed, ri->backoffs);
-	log_info("event=stats lcore=%u queue=%u turns=%" PRIu64 " idle_turns=%" PRIu64 "%s %s",
-		 lc->lcore_id, lc->index, lc->turns, lc->idle_turns, rx, line);
+	const uint64_t *g = lc->idle.gaps;
+	log_info("event=stats lcore=%u queue=%u turns=%" PRIu64 " idle_turns=%" PRIu64
+		 " idle_gaps_us=<16:%" PRIu64 ",<32:%" PRIu64 ",<64:%" PRIu64 ",<128:%" PRIu64
+		 ",<256:%" PRIu64 ",<512:%" PRIu64 ",<1024:%" PRIu64 ",more:%" PRIu64 "%s %s",
+		 lc->lcore_id, lc->index, lc->turns, lc->idle_turns, g[0], g[1], g[2], g[3], g[4], g[5],
+		 g[6], g[7], rx, line);
 }
 
 void *dp_lcore_module_state(const struct dp_lcore *lc, const char *name)

@@ -140,6 +140,32 @@ static int nifs_init(struct dp_rt *rt, const struct rte_eth_dev_info *info)
 	return 0;
 }
 
+/* Starts the port. A net_memif client (role=client in its devargs) connects to its server's
+ * socket when started and fails when the socket is not there yet (the server is another
+ * process, e.g. VPP or dpmail-bench, that may start later or restart): it is retried every
+ * 100 ms for up to 30 s (start-up may block). 0 or -errno. */
+#define MEMIF_CLIENT_WAIT_TRIES 300
+static int port_start(struct dp_rt *rt, const struct rte_eth_dev_info *info)
+{
+	const struct cfg *c = rt->cfg;
+	int rc = rte_eth_dev_start(rt->port_id);
+	bool client = false;
+	size_t dl = strlen(c->port.device);
+	for (uint32_t i = 0; i < c->eal.vdevs.n && strcmp(info->driver_name, "net_memif") == 0; i++) {
+		const char *v = c->eal.vdevs.v[i];
+		if (strncmp(v, c->port.device, dl) == 0 && v[dl] == ',' && strstr(v, ",role=client"))
+			client = true;
+	}
+	for (int i = 0; rc < 0 && client && i < MEMIF_CLIENT_WAIT_TRIES; i++) {
+		if (i == 0)
+			log_info("event=port_waiting port=%s reason=\"memif client: no server at its "
+				 "socket yet\" wait_s=%d", c->port.device, MEMIF_CLIENT_WAIT_TRIES / 10);
+		rte_delay_us_sleep(100000);
+		rc = rte_eth_dev_start(rt->port_id);
+	}
+	return rc;
+}
+
 int dp_port_start(struct dp_rt *rt)
 {
 	const struct cfg *c = rt->cfg;
@@ -163,7 +189,7 @@ int dp_port_start(struct dp_rt *rt)
 	}
 	if (port_configure(rt, &info) < 0)
 		return -1;
-	if ((rc = rte_eth_dev_start(rt->port_id)) < 0) {
+	if ((rc = port_start(rt, &info)) < 0) {
 		log_err("event=startup_failed reason=\"port '%s' failed to start: %s\"", c->port.device,
 			strerror(-rc));
 		return -1;

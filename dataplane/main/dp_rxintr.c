@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dp_rxintr.c: idle turns of a DPDK worker wait for its RX queue's interrupt instead of
- * sleeping a fixed idle_sleep_us (l3fwd-power's scheme). Each worker owns an epoll set holding
+ * sleeping (l3fwd-power's scheme). Each worker owns an epoll set holding
  * its queue's interrupt descriptor (level-triggered) and any wake-up descriptors of modules
  * (edge-triggered, e.g. the spool's io_uring). The first ARM_AFTER idle turns after work keep
  * the timed sleep (a conversation's short gaps batch better that way); then each idle turn:
  * arm the queue interrupt -> re-check
  * the queue with one rx_burst (a frame that arrived before the interrupt was armed raised no
  * event; what it finds is stashed for the next turn) -> epoll_pwait2 for at most idle_sleep_us
- * (the loop's idle budget, so timers keep their granularity) -> disarm, so a busy worker costs
- * the PMD nothing extra.
+ * (the loop's idle budget: idle_sleep_us, deepened by dp_lcore_idle over a long idle stretch,
+ * so timers keep their granularity) -> disarm, so a busy worker costs the PMD nothing extra.
  *
  * Interrupt sources: the ethdev API (rte_eth_dev_rx_intr_enable/disable and the queue's event
  * descriptor from rte_eth_dev_rx_intr_ctl_q_get_fd) for PMDs that implement it (net_tap, NICs);
@@ -85,64 +85,45 @@ static void rxi_sleep(uint32_t us)
 	rte_delay_us_sleep(us);
 }
 
-/* The budget of this wait: the loop's, doubled per timed-out wait after DEEP_AFTER of them in
- * a row with no work between (lc->turns counts every turn: a gap means a busy turn). The
- * interrupt is armed only from the ARM_AFTER-th idle turn in a row on (l3fwd-power's scheme). */
+/* The interrupt is armed only from the ARM_AFTER-th idle turn in a row on (l3fwd-power's
+ * scheme); the budget (max_us) and its deepening over a long idle stretch are the loop's
+ * (dp_lcore_idle). Returns 1 when an event or the re-check ended the wait, 0 when it ran out. */
 #define ARM_AFTER  8
-#define DEEP_AFTER 16
-static uint32_t rxi_budget(struct dp_rxintr *ri, const struct dp_lcore *lc, uint32_t max_us)
-{
-	if (lc->turns != ri->last_turn + 1 || ri->streak < DEEP_AFTER || ri->max_wait_us <= max_us)
-		ri->cur_us = max_us;
-	else if (ri->cur_us < ri->max_wait_us)
-		ri->cur_us = RTE_MIN(ri->cur_us * 2, ri->max_wait_us);
-	if (lc->turns != ri->last_turn + 1)
-		ri->streak = 0;
-	ri->last_turn = lc->turns;
-	return ri->cur_us;
-}
-
-void dp_rxintr_wait(void *ctx, uint32_t max_us)
+int dp_rxintr_wait(void *ctx, uint32_t max_us)
 {
 	struct dp_lcore *lc = ctx;
 	struct dp_rxintr *ri = lc->rxi;
-	max_us = rxi_budget(ri, lc, max_us);
-	if (ri->streak < ARM_AFTER) {
+	if (lc->idle.streak < ARM_AFTER) {
 		/* recently busy: the timed back-off, so what arrives meanwhile is handled in one turn
 		 * (larger TX bursts, TLS record and spool commit batches); arming for every short gap
 		 * of a conversation cost more CPU per message than it saved and lowered throughput */
 		ri->st.backoffs++;
-		ri->streak++;
 		rxi_sleep(max_us);
-		return;
+		return 0;
 	}
 	if (ri->arm(ri) < 0) {
 		ri->st.arm_failed++;   /* e.g. a memif link that is down: sleep, deepening alike */
-		ri->streak++;
 		rxi_sleep(max_us);
-		return;
+		return 0;
 	}
 	/* a frame queued before the interrupt was armed raised no event: look once more */
 	uint16_t n = rte_eth_rx_burst(ri->port_id, ri->queue_id, lc->rx_stash, ri->burst);
 	if (n) {
 		lc->n_stash = n;
 		ri->st.rechecks++;
-		ri->streak = 0;
 		ri->disarm(ri);
-		return;
+		return 1;
 	}
 	struct epoll_event ev[4];
 	struct timespec ts = { .tv_sec = max_us / 1000000, .tv_nsec = (long)(max_us % 1000000) * 1000 };
 	ri->st.waits++;
 	int nev = epoll_pwait2(ri->epfd, ev, 4, &ts, NULL);
-	if (nev > 0) {
+	if (nev > 0)
 		ri->st.wakeups++;
-		ri->streak = 0;
-	} else {
+	else
 		ri->st.timeouts++;
-		ri->streak++;
-	}
 	ri->disarm(ri);
+	return nev > 0;
 }
 
 /* ---- set-up -------------------------------------------------------------------------------- */
@@ -155,8 +136,7 @@ static int rxi_open(struct dp_rxintr *ri, const char *driver)
 }
 
 /* Builds lc's wait on (port_id, queue lc->index). 0; -ENOTSUP (no interrupt source); -errno. */
-static int rxi_create(struct dp_lcore *lc, uint16_t port_id, const char *driver,
-		      uint32_t max_wait_us)
+static int rxi_create(struct dp_lcore *lc, uint16_t port_id, const char *driver)
 {
 	struct dp_rxintr *ri = calloc(1, sizeof(*ri));
 	if (!ri)
@@ -164,7 +144,6 @@ static int rxi_create(struct dp_lcore *lc, uint16_t port_id, const char *driver,
 	ri->port_id = port_id;
 	ri->queue_id = lc->index;
 	ri->burst = lc->burst;
-	ri->max_wait_us = max_wait_us;
 	ri->qfd = -1;
 	int rc;
 	if ((ri->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
@@ -213,7 +192,7 @@ int dp_rxintr_start(struct dp_rt *rt, const struct rte_eth_dev_info *info)
 	}
 	for (uint16_t q = 0; q < rt->n_workers; q++) {
 		struct dp_lcore *lc = rt->lc[q];
-		int rc = rxi_create(lc, rt->port_id, info->driver_name, c->dataplane.idle_max_wait_us);
+		int rc = rxi_create(lc, rt->port_id, info->driver_name);
 		if (rc < 0) {
 			if (mode == CFG_RX_INTR_ON) {
 				log_err("event=startup_failed reason=\"dataplane.rx_interrupts is on but "

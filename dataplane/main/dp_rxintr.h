@@ -12,10 +12,6 @@
 
 struct dp_rxintr {
 	uint16_t port_id, queue_id, burst;
-	uint32_t max_wait_us;             /* deepest wait after a long idle stretch */
-	uint32_t cur_us;                  /* this stretch's budget (0: the loop's) */
-	uint32_t streak;                  /* timed-out waits in a row, no work between */
-	uint64_t last_turn;               /* lc->turns of the last wait */
 	int epfd;                         /* the queue's event fd + wake-up fds */
 	int qfd;                          /* the queue's event fd (owned by the PMD) */
 	const char *source;               /* "ethdev" or "memif" (logged) */

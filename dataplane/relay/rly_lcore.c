@@ -39,11 +39,6 @@ struct rly_lcore {
 	struct sock_net *sock;        /* posix backend only */
 	struct conn_net net;
 	struct rly_policy fallback;   /* no snapshot (tests): relay for nobody */
-	struct {                      /* posix idle wait: deepens over a long idle stretch */
-		uint64_t last_turn;   /* lc->turns of the last wait (a gap: a busy turn between) */
-		uint32_t streak;      /* waits in a row that ended without an event */
-		uint32_t cur_us, max_us;
-	} idle;
 };
 
 static int64_t wall_offset_us(void)
@@ -214,26 +209,12 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 }
 
 /* Idle turns on the posix backend block in epoll (woken by the first ready socket or spool
- * completion) instead of sleeping a fixed time and polling again. After IDLE_DEEP_AFTER waits in
- * a row that ended without an event, each wait doubles up to dataplane.idle_max_wait_us (as the
- * DPDK interrupt wait does): an idle worker wakes a few hundred times a second, not ten
- * thousand; work arriving ends the wait at once, only timers may fire up to that much late. */
-#define IDLE_DEEP_AFTER 16
-static void rly_lcore_idle_wait(void *ctx, uint32_t base_us)
+ * completion) instead of sleeping a fixed time and polling again; how long (deepening over a
+ * long idle stretch) is the loop's rule (dp_lcore_idle). > 0: an event ended the wait. */
+static int rly_lcore_idle_wait(void *ctx, uint32_t max_us)
 {
 	struct rly_lcore *st = ctx;
-	uint64_t turns = st->lc->turns;
-	if (turns != st->idle.last_turn + 1)
-		st->idle.streak = 0;
-	if (st->idle.streak < IDLE_DEEP_AFTER || st->idle.max_us <= base_us)
-		st->idle.cur_us = base_us;
-	else if (st->idle.cur_us < st->idle.max_us)
-		st->idle.cur_us = st->idle.cur_us * 2 < st->idle.max_us ? st->idle.cur_us * 2 : st->idle.max_us;
-	st->idle.last_turn = turns;
-	if (sock_net_wait(st->sock, st->idle.cur_us) > 0)
-		st->idle.streak = 0;
-	else
-		st->idle.streak++;
+	return sock_net_wait(st->sock, max_us) > 0;
 }
 
 static void rly_params_from_cfg(struct rly_params *p, const struct cfg *c)
@@ -291,7 +272,6 @@ void *rly_lcore_init(struct dp_lcore *lc, const struct cfg *c, int *err)
 		if (!(st->sock = sock_net_create(&t, err)))
 			goto err;
 		st->net = sock_net_conn_net(st->sock);
-		st->idle.max_us = c->dataplane.idle_max_wait_us;
 		dp_lcore_set_idle_wait(lc, rly_lcore_idle_wait, st);
 		/* a spool completion (fdatasync done: 250s to send) ends the idle wait too */
 		sock_net_watch_wakeup(st->sock, spool_wakeup_fd(st->sp));

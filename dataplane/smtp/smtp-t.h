@@ -356,6 +356,10 @@ struct smtp_client_hooks {
 	/* Pull up to cap body octets into buf. Returns n > 0, 0 at the end, -EAGAIN when not yet
 	 * available (call smtp_client_body_ready() later) or another -errno to fail (temporary). */
 	long (*body_read)(void *ctx, struct smtp_client_session *c, uint8_t *buf, size_t cap);
+	/* Optional, used instead of body_read when set: the same contract, but *p is pointed at
+	 * the next n <= cap octets where they lie (taken by the call; borrowed until the next
+	 * body_map call), so the canonicaliser reads the body in place instead of from a copy. */
+	long (*body_map)(void *ctx, struct smtp_client_session *c, size_t cap, const uint8_t **p);
 	/* One recipient's outcome (idx into msg->rcpts). */
 	void (*rcpt_result)(void *ctx, struct smtp_client_session *c, uint32_t idx,
 			    const struct smtp_reply *r);

@@ -3,7 +3,8 @@
  * smtp_client.c: the client engine for outbound delivery. Bytes in (server replies), bytes out
  * (commands and the message), events up (ready, STARTTLS, per-recipient and per-message
  * results, done). It never sees a socket, TLS or the spool: the caller runs the handshake when
- * asked and supplies the body through the body_read pull hook, so delivery streams from disk.
+ * asked and supplies the body through the body_read (copy) or body_map (in place) pull hook,
+ * so delivery streams from disk.
  *
  * Flow: greeting -> EHLO (HELO if refused) -> STARTTLS when offered and wanted -> EHLO again
  * (capabilities from before TLS are forgotten) -> idle. A message: [RSET on a reused
@@ -779,6 +780,28 @@ void smtp_client_body_ready(struct smtp_client_session *c)
 }
 
 /*
+ * The longest prefix of [p, end) that is already canonical: ordinary octets and CRLF pairs,
+ * with (when stuff) no '.' right after a CRLF. It stops before a bare CR or LF, before a CR
+ * that ends the span (its LF may come with the next read) and before a '.' to be doubled, so
+ * the caller copies the prefix as it is and hands the octet it stopped at to the slow path.
+ * A body the spool holds in canonical form (the inbound server enforces strict line endings)
+ * is one scan and one copy per read, not a state-machine step per line.
+ */
+static size_t canonical_run(const uint8_t *p, const uint8_t *end, bool stuff)
+{
+	const uint8_t *q = p;
+
+	for (;;) {
+		q = smtp_scan_special(q, end, false);
+		if (end - q < 2 || q[0] != '\r' || q[1] != '\n')
+			return (size_t)(q - p);
+		if (stuff && end - q > 2 && q[2] == '.')
+			return (size_t)(q + 2 - p);
+		q += 2;
+	}
+}
+
+/*
  * Canonical form of body octets: bare CR and bare LF become CRLF (a CRLF pair split across
  * reads stays one CRLF); with stuff, a '.' at the start of a line is doubled. out must hold
  * 2 * n octets. Returns the octets written.
@@ -789,14 +812,17 @@ static size_t canon(struct smtp_client_session *c, const uint8_t *in, size_t n, 
 	size_t o = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!c->at_bol && !c->last_cr) {
-			/* plain octets up to the next CR or LF are copied as they are */
-			size_t k = (size_t)(smtp_scan_special(in + i, in + n, false) - (in + i));
-			memcpy(out + o, in + i, k);
-			o += k;
-			i += k;
-			if (i == n)
-				break;
+		if (!c->last_cr && !(c->at_bol && stuff && in[i] == '.')) {
+			/* canonical octets (plain ones and CRLF pairs) are copied as they are */
+			size_t k = canonical_run(in + i, in + n, stuff);
+			if (k) {
+				memcpy(out + o, in + i, k);
+				o += k;
+				i += k;
+				c->at_bol = in[i - 1] == '\n';
+				if (i == n)
+					break;
+			}
 		}
 		uint8_t b = in[i];
 		if (b == '\n' && c->last_cr) {
@@ -818,16 +844,25 @@ static size_t canon(struct smtp_client_session *c, const uint8_t *in, size_t n, 
 	return o;
 }
 
-/* Pulls body octets; returns >0, 0 at the end, <0 when none now (or failure, already handled). */
-static long pull(struct smtp_client_session *c, uint8_t *buf, size_t cap)
+/*
+ * Pulls up to cap body octets: in place through body_map, else copied into buf by body_read;
+ * *p points at them. Returns >0, 0 at the end, <0 when none now (or failure, already handled).
+ */
+static long pull(struct smtp_client_session *c, uint8_t *buf, size_t cap, const uint8_t **p)
 {
-	long n = c->hooks->body_read ? c->hooks->body_read(c->ctx, c, buf, cap) : 0;
+	const struct smtp_client_hooks *h = c->hooks;
+	long n;
 
+	*p = buf;
+	if (h->body_map)
+		n = h->body_map(c->ctx, c, cap, p);
+	else
+		n = h->body_read ? h->body_read(c->ctx, c, buf, cap) : 0;
 	if (n == -EAGAIN) {
 		c->body_wait = true;
 		return -1;
 	}
-	if (n < 0 || (size_t)n > cap) {
+	if (n < 0 || (size_t)n > cap || (n > 0 && !*p)) {
 		session_fail(c, 451, "4.3.0", "error reading the message");
 		return -1;
 	}
@@ -836,12 +871,22 @@ static long pull(struct smtp_client_session *c, uint8_t *buf, size_t cap)
 	return n;
 }
 
+/* Octets pulled per step: a copy goes through a stack buffer of this size; octets read in
+ * place are bounded by the output room only. */
+#define PULL_COPY 2048
+
+static size_t pull_cap(const struct smtp_client_session *c, size_t want)
+{
+	return c->hooks->body_map || want < PULL_COPY ? want : PULL_COPY;
+}
+
 static void pump_data(struct smtp_client_session *c)
 {
-	uint8_t in[2048];
+	uint8_t in[PULL_COPY];
 
 	while (c->state == SMTP_C_BODY && !c->body_wait && smtp_obuf_space(&c->out) > 2 * sizeof(in) + 8) {
-		long n = pull(c, in, sizeof(in));
+		const uint8_t *src;
+		long n = pull(c, in, pull_cap(c, (smtp_obuf_space(&c->out) - 8) / 2), &src);
 		if (n < 0)
 			return;
 		if (n == 0) {
@@ -853,7 +898,7 @@ static void pump_data(struct smtp_client_session *c)
 		}
 		size_t room;
 		uint8_t *t = (uint8_t *)smtp_obuf_tail(&c->out, &room);
-		smtp_obuf_commit(&c->out, canon(c, in, (size_t)n, t, true));
+		smtp_obuf_commit(&c->out, canon(c, src, (size_t)n, t, true));
 		c->deadline = c->now + c->lim->block_timeout_us;
 	}
 }
@@ -870,7 +915,7 @@ static void pump_data(struct smtp_client_session *c)
  */
 static bool bdat_chunk(struct smtp_client_session *c)
 {
-	uint8_t in[2048];
+	uint8_t in[PULL_COPY];
 	size_t room, o = 0, pulled = 0;
 	size_t cap = c->lim->bdat_chunk ? c->lim->bdat_chunk : SIZE_MAX;
 	char *t = smtp_obuf_tail(&c->out, &room);
@@ -881,10 +926,10 @@ static bool bdat_chunk(struct smtp_client_session *c)
 	uint8_t *data = (uint8_t *)t + BDAT_HDR_MAX;
 	size_t avail = room - BDAT_HDR_MAX - 2; /* 2: the CRLF that may end the message */
 	while (pulled < cap && avail - o >= 128) {
-		size_t want = (avail - o) / 2; /* canonicalisation at most doubles */
-		want = want < sizeof(in) ? want : sizeof(in);
+		size_t want = pull_cap(c, (avail - o) / 2); /* canonicalisation at most doubles */
 		want = want < cap - pulled ? want : cap - pulled;
-		long n = pull(c, in, want);
+		const uint8_t *src;
+		long n = pull(c, in, want, &src);
 		if (n < 0)
 			break; /* not ready (body_wait) or failed (state DONE) */
 		if (n == 0) {
@@ -892,7 +937,7 @@ static bool bdat_chunk(struct smtp_client_session *c)
 			break;
 		}
 		pulled += (size_t)n;
-		o += canon(c, in, (size_t)n, data + o, false);
+		o += canon(c, src, (size_t)n, data + o, false);
 	}
 	if (c->state == SMTP_C_DONE || (o == 0 && !eof))
 		return false;

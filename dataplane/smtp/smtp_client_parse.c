@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "smtp/smtp.h"
+#include "smtp/smtp_scan.h"
 
 void smtp_rparse_reset(struct smtp_rparse *rp)
 {
@@ -56,6 +57,18 @@ enum smtp_rparse_result smtp_rparse_feed(struct smtp_rparse *rp, uint32_t line_m
 		rp->complete = false;
 	}
 	for (size_t i = 0; i < len; i++) {
+		if (rp->line_len == 0 || rp->line[rp->line_len - 1] != '\r') {
+			/* ordinary octets up to the next CR, LF or NUL in one copy, as far as the
+			 * line may grow; the octet after the run takes the checks below */
+			size_t room = rp->line_len + 2 <= max ? max - 1 - rp->line_len : 0;
+			size_t end = len - i < room ? len : i + room;
+			size_t k = (size_t)(smtp_scan_special(p + i, p + end, true) - (p + i));
+			memcpy(rp->line + rp->line_len, p + i, k);
+			rp->line_len += (uint32_t)k;
+			i += k;
+			if (i == len)
+				break;
+		}
 		uint8_t c = p[i];
 		if (c == '\n') {
 			*used = i + 1;

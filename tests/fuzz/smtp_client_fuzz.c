@@ -2,7 +2,8 @@
 /*
  * smtp_client_fuzz.c: libFuzzer target for the client engine: arbitrary server bytes
  * (CVE-2020-8794 class: hostile replies), split at random points chosen by the first octet.
- * The client sends one message when it becomes ready (DATA or BDAT, TLS opportunistic).
+ * The client sends one message when it becomes ready (DATA or BDAT, TLS opportunistic, the
+ * body copied out by body_read or borrowed in place through body_map).
  * Invariants: whatever the server says, the client's output stays canonical (every LF is
  * preceded by CR, every CR followed by LF), and the per-message result is reported at most once.
  */
@@ -52,6 +53,15 @@ static long fz_body(void *ctx, struct smtp_client_session *c, uint8_t *buf, size
 	return (long)n;
 }
 
+/* the same pieces in place (bit 3 of the first octet picks it) */
+static long fz_body_map(void *ctx, struct smtp_client_session *c, size_t cap, const uint8_t **p)
+{
+	static uint8_t piece[8];
+	long n = fz_body(ctx, c, piece, cap < sizeof(piece) ? cap : sizeof(piece));
+	*p = piece;
+	return n;
+}
+
 static void fz_msg(void *ctx, struct smtp_client_session *c, const struct smtp_reply *r)
 {
 	if (++((struct fz *)ctx)->results > 1)
@@ -88,6 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f.lim.use_bdat = data[0] & 1;
 	f.hooks = (struct smtp_client_hooks){ .ready = fz_ready, .body_read = fz_body,
 					      .msg_result = fz_msg, .starttls = fz_tls };
+	if (data[0] & 8)
+		f.hooks.body_map = fz_body_map;
 	f.msg = (struct smtp_client_msg){ .from = "s@example.org", .rcpts = rcpts, .nrcpt = 2,
 					  .size = 100, .needs_8bit = data[0] & 2 };
 	smtp_client_init(&f.c, &f.lim, &f.hooks, &f, "client.example",

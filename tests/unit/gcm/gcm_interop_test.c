@@ -408,6 +408,20 @@ START_TEST(link_pause_key_update)
 	/* our answer and the data after it reach OpenSSL */
 	ck_assert_int_eq(gcm_link_send(lc, &gl, pattern, 40000, &io), 40000);
 	peer_read_expect(&l, pattern, 40000);
+	/* sealed in place around staged plaintext: a full record, a short one; too long refused */
+	{
+		static uint8_t stage[GCM_LINK_HEADROOM + GCM_LINK_INPLACE_CAP];
+		size_t lens[] = { GCM_TLS_MAX_PLAIN, 37 };
+
+		for (unsigned k = 0; k < 2; k++) {
+			memcpy(stage + GCM_LINK_HEADROOM, pattern + k, lens[k]);
+			ck_assert_int_eq(gcm_link_seal_inplace(lc, &gl, stage + GCM_LINK_HEADROOM,
+							       lens[k], &io), (ssize_t)lens[k]);
+			peer_read_expect(&l, pattern + k, lens[k]);
+		}
+		ck_assert_int_eq(gcm_link_seal_inplace(lc, &gl, stage + GCM_LINK_HEADROOM,
+						       GCM_TLS_MAX_PLAIN + 1, &io), -EMSGSIZE);
+	}
 	ck_assert_int_eq(gcm_link_alert(lc, &gl, GCM_ALERT_CLOSE_NOTIFY, &io), 0);
 	{
 		char b[8];

@@ -63,6 +63,17 @@ static long ch_body(void *ctx, struct smtp_client_session *c, uint8_t *buf, size
 	return (long)n;
 }
 
+/* body_map: the same pieces as ch_body, borrowed from a scratch buffer that the next call
+ * overwrites (an engine that kept a borrowed pointer too long would send the wrong octets) */
+static long ch_body_map(void *ctx, struct smtp_client_session *c, size_t cap, const uint8_t **p)
+{
+	static uint8_t scratch[1 << 16];
+	long n = ch_body(ctx, c, scratch, cap < sizeof(scratch) ? cap : sizeof(scratch));
+
+	*p = scratch;
+	return n;
+}
+
 static void ch_rcpt(void *ctx, struct smtp_client_session *c, uint32_t i, const struct smtp_reply *r)
 {
 	if (i < 8)
@@ -183,6 +194,193 @@ static void pair_message(bool bdat, size_t step)
 		h_free(&p.h);
 	}
 }
+
+/* The canonicaliser octet by octet, as it was before its fast path for canonical runs: the
+ * reference the client's output (after the server's dot-unstuffing) must match. */
+static size_t ref_canon(const char *in, size_t n, char *out)
+{
+	bool last_cr = false, at_bol = true;
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char b = in[i];
+		if (b == '\n' && last_cr) {
+			last_cr = false;
+			continue;
+		}
+		last_cr = b == '\r';
+		if (b == '\r' || b == '\n') {
+			out[o++] = '\r';
+			out[o++] = '\n';
+			at_bol = true;
+			continue;
+		}
+		out[o++] = b;
+		at_bol = false;
+	}
+	if (!at_bol) {
+		out[o++] = '\r';
+		out[o++] = '\n';
+	}
+	return o;
+}
+
+/* Random bodies rich in CR, LF, CRLF, dots at line starts and long plain runs, read in random
+ * pieces (a CRLF pair and a dot line split across reads), with DATA and with BDAT. */
+static void pair_canon_random(bool bdat)
+{
+	static const char alpha[] = "\r\n.ab";
+	static char body[1200], want[2 * sizeof(body) + 2];
+	struct cpair p;
+
+	for (unsigned seed = 1; seed < 60; seed++) {
+		unsigned r = seed * 2654435761u;
+		size_t len = 0;
+		while (len < sizeof(body) - 64) {
+			r = r * 1103515245u + 12345u;
+			unsigned pick = (r >> 16) % 8;
+			if (pick < 5) {
+				body[len++] = alpha[pick];
+			} else if (pick == 5) {
+				body[len++] = '\r';
+				body[len++] = '\n';
+			} else {
+				size_t k = 1 + (r >> 8) % 40;
+				memset(body + len, 'x', k);
+				len += k;
+			}
+		}
+		size_t wlen = ref_canon(body, len, want);
+
+		cp_init(&p, SMTP_TLS_NONE);
+		p.seed = seed;
+		p.cl.use_bdat = bdat;
+		p.body_step = seed % 4 == 0 ? 0 : 1 + seed % 23;
+		if (seed % 2)
+			p.ch.body_map = ch_body_map;
+		h_start(&p.h);
+		cp_run(&p);
+		ck_assert_int_eq(p.ready, 1);
+		struct smtp_client_msg msg = { .from = "alice@example.org", .rcpts = rcpts3,
+					       .nrcpt = 1, .size = len };
+		p.body = body;
+		p.body_len = len;
+		p.body_pos = 0;
+		ck_assert_int_eq(smtp_client_send(&p.c, &msg), 0);
+		cp_run(&p);
+		ck_assert_int_eq(p.msg_results, 1);
+		ck_assert_int_eq(p.last_msg.code, 250);
+		ck_assert_uint_eq(p.h.msg_len, wlen);
+		ck_assert(memcmp(p.h.msg, want, wlen) == 0);
+		h_free(&p.h);
+	}
+}
+
+START_TEST(test_pair_canon_random)
+{
+	pair_canon_random(false);
+	pair_canon_random(true);
+}
+END_TEST
+
+/* The reply parser's feed loop octet by octet, as it was before its run copy: the reference
+ * for test_rparse_random. A completed line returns REF_LINE (its validation, line_done, did
+ * not change: the test takes the real parser's verdict and state from there). */
+#define REF_LINE 99
+
+static int ref_rparse_feed(struct smtp_rparse *rp, uint32_t line_max, const uint8_t *p,
+			   size_t len, size_t *used)
+{
+	uint32_t max = line_max < sizeof(rp->line) - 1 ? line_max : (uint32_t)sizeof(rp->line) - 1;
+
+	*used = 0;
+	if (rp->bad)
+		return SMTP_RP_BAD;
+	if (rp->complete) {
+		if (rp->done)
+			smtp_rparse_reset(rp);
+		rp->line_len = 0;
+		rp->complete = false;
+	}
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = p[i];
+		if (c == '\n') {
+			*used = i + 1;
+			if (rp->line_len == 0 || rp->line[rp->line_len - 1] != '\r') {
+				rp->bad = true;
+				return SMTP_RP_BAD;
+			}
+			rp->line_len--;
+			rp->line[rp->line_len] = '\0';
+			return REF_LINE;
+		}
+		if (c == '\0' || (rp->line_len && rp->line[rp->line_len - 1] == '\r') ||
+		    rp->line_len + 2 > max) {
+			*used = i + 1;
+			rp->bad = true;
+			return SMTP_RP_BAD;
+		}
+		rp->line[rp->line_len++] = (char)c;
+	}
+	*used = len;
+	return SMTP_RP_MORE;
+}
+
+/* Random reply streams (valid and broken lines, long runs, NUL, bare CR/LF) fed in random
+ * pieces with small and large line limits: every call must use the same octets as the
+ * reference, hold the same line, and agree on MORE / BAD / a completed line. */
+START_TEST(test_rparse_random)
+{
+	static const char *const parts[] = { "250", "250-", "250 ", "354 ", "5", "421 ", "ok",
+					     "\r\n", "\r", "\n", "x", "2", "-" };
+	for (unsigned seed = 1; seed < 3000; seed++) {
+		uint8_t in[700];
+		size_t len = 0;
+		unsigned r = seed * 2654435761u;
+		while (len < sizeof(in) - 64) {
+			r = r * 1103515245u + 12345u;
+			unsigned pick = (r >> 16) % 16;
+			if (pick < 13) {
+				size_t k = strlen(parts[pick]);
+				memcpy(in + len, parts[pick], k);
+				len += k;
+			} else if (pick == 13 && (r >> 8) % 8 == 0) {
+				in[len++] = '\0';
+			} else {
+				size_t k = (r >> 4) % 50;
+				memset(in + len, 'a' + (int)(r % 26), k);
+				len += k;
+			}
+		}
+		uint32_t line_max = seed % 3 == 0 ? 576 : 4 + seed % 60, lines_max = 1 + seed % 5;
+		struct smtp_rparse a, b;
+		size_t off = 0;
+
+		smtp_rparse_reset(&a);
+		smtp_rparse_reset(&b);
+		a.line_len = b.line_len = 0;
+		while (off < len) {
+			r = r * 1103515245u + 12345u;
+			size_t piece = 1 + (r >> 16) % (len - off < 90 ? len - off : 90);
+			size_t ua, ub;
+			enum smtp_rparse_result ra = smtp_rparse_feed(&a, line_max, lines_max, in + off, piece, &ua);
+			int rb = ref_rparse_feed(&b, line_max, in + off, piece, &ub);
+			ck_assert_uint_eq(ua, ub);
+			ck_assert_uint_eq(a.line_len, b.line_len);
+			ck_assert(memcmp(a.line, b.line, a.line_len) == 0);
+			if (rb == REF_LINE) {
+				ck_assert_int_ne(ra, SMTP_RP_MORE);
+				b = a; /* the line's verdict and the reply state: line_done's */
+			} else {
+				ck_assert_int_eq(ra, rb);
+			}
+			if (ra == SMTP_RP_BAD)
+				break;
+			off += ua;
+		}
+	}
+}
+END_TEST
 
 START_TEST(test_pair_data)
 {
@@ -668,6 +866,8 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_pair_data);
 	tcase_add_test(tc, test_pair_bdat);
+	tcase_add_test(tc, test_pair_canon_random);
+	tcase_add_test(tc, test_rparse_random);
 	tcase_add_test(tc, test_pair_no_valid_rcpt);
 	tcase_add_test(tc, test_pair_many_rcpts);
 	tcase_add_test(tc, test_pair_starttls_and_extensions);
