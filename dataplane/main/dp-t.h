@@ -51,6 +51,8 @@ typedef int (*dp_idle_fn)(void *ctx, uint32_t max_us);
 struct dp_poll {
 	dp_poll_fn fn;
 	void *ctx;
+	const char *name;   /* the module that added it (dp_modules[].name), or "control" */
+	uint64_t busy;      /* turns in which it reported work */
 };
 
 /*
@@ -129,6 +131,7 @@ struct dp_lcore {
 	uint64_t busy[DP_BUSY_N];         /* turns in which each source reported work */
 	unsigned n_poll;
 	struct dp_poll poll[DP_POLL_MAX];
+	const char *init_module;          /* set by dp_run.c around a module's lcore_init */
 	dp_idle_fn idle_wait;             /* NULL: idle turns sleep idle_sleep_us */
 	void *idle_ctx;
 	struct dp_idle idle;              /* how deep the next idle wait goes */

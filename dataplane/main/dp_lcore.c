@@ -117,7 +117,9 @@ int dp_lcore_add_poll(struct dp_lcore *lc, dp_poll_fn fn, void *ctx)
 {
 	if (lc->n_poll == DP_POLL_MAX)
 		return -ENOSPC;
-	lc->poll[lc->n_poll++] = (struct dp_poll){ fn, ctx };
+	/* hooks added outside a module's lcore_init: the control plane's (control/ctl/daemon.c) */
+	lc->poll[lc->n_poll++] = (struct dp_poll){ fn, ctx, lc->init_module ? lc->init_module
+									       : "control", 0 };
 	return 0;
 }
 
@@ -146,8 +148,13 @@ int dp_lcore_turn(struct dp_lcore *lc, uint64_t now_us)
 		work += dp_lcore_busy(lc, DP_BUSY_RX, n);
 		work += dp_lcore_busy(lc, DP_BUSY_NET, net_poll(nif));
 	}
-	for (unsigned i = 0; i < lc->n_poll; i++)
-		work += lc->poll[i].fn(lc->poll[i].ctx, now_us);
+	for (unsigned i = 0; i < lc->n_poll; i++) {
+		int n = lc->poll[i].fn(lc->poll[i].ctx, now_us);
+		if (n > 0) {
+			lc->poll[i].busy++;
+			work += n;
+		}
+	}
 	if (lc->has_port)
 		work += dp_lcore_busy(lc, DP_BUSY_TX, net_tx_flush(nif));
 	return work;
@@ -229,14 +236,17 @@ int dp_lcore_loop(void *arg)
 	return 0;
 }
 
-/* "rx:N,net:N,...": the busy-turn attribution for the stats line. */
+/* "rx:N,...,runnable:N busy_hooks=tcp:N,mta:N,control:N": the busy-turn attribution for the
+ * stats line, by source and by poll hook (a hook's sources are counted inside it too). */
 static void busy_format(const struct dp_lcore *lc, char *buf, size_t cap)
 {
 	size_t off = 0;
 	buf[0] = 0;
-	for (unsigned i = 0; i < DP_BUSY_N; i++) {
-		int n = snprintf(buf + off, cap - off, "%s%s:%" PRIu64, i ? "," : "", busy_names[i],
-				 lc->busy[i]);
+	for (unsigned i = 0; i < DP_BUSY_N + lc->n_poll; i++) {
+		const char *sep = i == DP_BUSY_N ? " busy_hooks=" : i ? "," : "";
+		const char *name = i < DP_BUSY_N ? busy_names[i] : lc->poll[i - DP_BUSY_N].name;
+		uint64_t v = i < DP_BUSY_N ? lc->busy[i] : lc->poll[i - DP_BUSY_N].busy;
+		int n = snprintf(buf + off, cap - off, "%s%s:%" PRIu64, sep, name, v);
 		if (n < 0 || (size_t)n >= cap - off)
 			break;
 		off += (size_t)n;
@@ -245,7 +255,7 @@ static void busy_format(const struct dp_lcore *lc, char *buf, size_t cap)
 
 void dp_lcore_log_stats(const struct dp_lcore *lc)
 {
-	char busy[256];
+	char busy[512];
 	busy_format(lc, busy, sizeof(busy));
 	char line[2048];
 	net_counters_format(&lc->nif.cnt, line, sizeof(line));
