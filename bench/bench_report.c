@@ -70,6 +70,10 @@ static void print_rows(const struct bench_row *rows, unsigned n, bool md)
 					   "SUT CPU-s/1000 msgs", "msgs/SUT CPU-s",
 					   "net of idle CPU-s/1000" };
 	unsigned nh = sizeof(hdr) / sizeof(hdr[0]);
+	int w = 24; /* the label column: as wide as the longest label, so labels stay whole */
+	for (unsigned i = 0; i < n; i++)
+		if ((int)strlen(rows[i].label) > w)
+			w = (int)strlen(rows[i].label);
 	if (md) {
 		for (unsigned i = 0; i < nh; i++)
 			printf("| %s ", hdr[i]);
@@ -78,8 +82,8 @@ static void print_rows(const struct bench_row *rows, unsigned n, bool md)
 			printf(i < 2 ? "|---" : "|---:");
 		printf("|\n");
 	} else {
-		printf("%-24s %-4s %8s %3s %9s %7s %8s %8s %8s %8s %9s %6s %6s %6s %9s %9s %9s %9s\n",
-		       "run", "mode", "sessions", "TLS", "msgs/s", "MB/s", "eod-p50", "eod-p99",
+		printf("%-*s %-4s %8s %3s %9s %7s %8s %8s %8s %8s %9s %6s %6s %6s %9s %9s %9s %9s\n",
+		       w, "run", "mode", "sessions", "TLS", "msgs/s", "MB/s", "eod-p50", "eod-p99",
 		       "eod-p999", "msg-p99", "accepted", "4xx", "5xx", "errors", "e2e/s", "SUT-CPU/k",
 		       "msg/CPUs", "net-CPU/k");
 	}
@@ -104,9 +108,9 @@ static void print_rows(const struct bench_row *rows, unsigned n, bool md)
 			       r->p50, r->p99, r->p999, r->msg_p99, r->accepted, r->tempfail,
 			       r->permfail, r->errors, e2e, sut, per, net);
 		else
-			printf("%-24.24s %-4s %8.0f %3s %9.1f %7.2f %8.2f %8.2f %8.2f %8.2f %9lld %6lld "
+			printf("%-*s %-4s %8.0f %3s %9.1f %7.2f %8.2f %8.2f %8.2f %8.2f %9lld %6lld "
 			       "%6lld %6lld %9s %9s %9s %9s\n",
-			       r->label, r->mode, r->sessions, r->tls ? "yes" : "no", r->msgs_s, r->mb_s,
+			       w, r->label, r->mode, r->sessions, r->tls ? "yes" : "no", r->msgs_s, r->mb_s,
 			       r->p50, r->p99, r->p999, r->msg_p99, r->accepted, r->tempfail,
 			       r->permfail, r->errors, e2e, sut, per, net);
 	}

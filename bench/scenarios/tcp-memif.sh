@@ -10,11 +10,14 @@
 # The server's worker runs on CPU 1, the client on CPU 0. Reported per workload: rate, CPU
 # seconds of client + server, work per CPU-second, and the ratio ours/kernel. Results (JSON per
 # run and a summary) go to OUT (default /tmp/dpmail-tc3-bench). No root needed: memif uses a
-# socket file in OUT, the kernel path loopback ports 14201-14202.
+# socket file in OUT, the kernel path loopback ports ECHO_PORT and ECHO_PORT+1 (14201-14202);
+# TC_PREFIX names the DPDK runtime dirs (tc3b): give both your own when runs may overlap.
 set -u
 cd "$(dirname "$0")/../.."
 B=${B:-build}
 OUT=${OUT:-/tmp/dpmail-tc3-bench}
+ECHO_PORT=${ECHO_PORT:-14201} DISCARD_PORT=$(( ${ECHO_PORT:-14201} + 1 ))
+TC_PREFIX=${TC_PREFIX:-tc3b}
 SECONDS_RUN=${SECONDS_RUN:-5}
 CONNS_CRR=${CONNS_CRR:-64}
 CONNS_LONG=${CONNS_LONG:-4}
@@ -32,7 +35,7 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   [ -n "$KERNEL_MTU" ] && ip netns del "$NS" 2>/dev/null
-  rm -rf /var/run/dpdk/tc3bsrv /var/run/dpdk/tc3bcli /var/run/dpdk/tc3bpx  # DPDK runtime dirs
+  rm -rf /var/run/dpdk/${TC_PREFIX}srv /var/run/dpdk/${TC_PREFIX}cli /var/run/dpdk/${TC_PREFIX}px  # DPDK runtime dirs
 }
 KX=()
 if [ -n "$KERNEL_MTU" ]; then
@@ -63,17 +66,17 @@ EOC
 
 server_cfg() { # BACKEND
   if [ "$1" = dpdk ]; then
-    memif_cfg server tc3bsrv 198.18.5.1
+    memif_cfg server ${TC_PREFIX}srv 198.18.5.1
   else
-    echo "eal: {file_prefix: tc3bpx, memory_mb: 64}"
+    echo "eal: {file_prefix: ${TC_PREFIX}px, memory_mb: 64}"
     echo "port: {device: none, ipv4: 127.0.0.1/8}"
   fi
   echo "control: {admin_socket: $OUT/admin-$1.sock}"
-  common_cfg "$1" "test_echo_port: 14201, test_discard_port: 14202, test_quiet: true"
+  common_cfg "$1" "test_echo_port: $ECHO_PORT, test_discard_port: $DISCARD_PORT, test_quiet: true"
 }
 
 client_cfg() {
-  memif_cfg client tc3bcli 198.18.5.2
+  memif_cfg client ${TC_PREFIX}cli 198.18.5.2
   common_cfg dpdk "max_time_wait: 65536, time_wait_ms: 2000"
 }
 
@@ -85,7 +88,7 @@ start_server() { # BACKEND
   SRV=$!
   PIDS+=("$SRV")
   for _ in $(seq 1 200); do
-    grep -q 'event=started' "$OUT/server-$1.log" && return 0
+    grep -qs 'event=started' "$OUT/server-$1.log" && return 0
     kill -0 "$SRV" 2>/dev/null || break
     sleep 0.05
   done
@@ -97,8 +100,8 @@ stop_server() {
 }
 
 run_client() { # BACKEND MODE
-  local port=14201 conns=$CONNS_LONG args=() x=()
-  [ "$2" = bulk ] && port=14202
+  local port=$ECHO_PORT conns=$CONNS_LONG args=() x=()
+  [ "$2" = bulk ] && port=$DISCARD_PORT
   [ "$2" = crr ] && conns=$CONNS_CRR
   if [ "$1" = dpdk ]; then
     args=(--backend dpdk --config "$OUT/client.yaml" --server 198.18.5.1)

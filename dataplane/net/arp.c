@@ -13,7 +13,10 @@
  *
  * Learning follows RFC 826's merge rule: any ARP packet updates an existing entry for its
  * sender; a packet addressed to us also creates one (the requester will talk to us next).
- * Timers run from arp_timer() at most every ARP_SCAN_US of nif->now_us.
+ * Timers run from arp_timer(): the table is scanned when the earliest entry is due (kept in
+ * next_scan_us, lowered whenever an entry's timer is set), at most every ARP_SCAN_US, so a
+ * worker's loop turn does not walk the table while nothing is due (with a few entries
+ * reachable for a minute, almost always).
  *
  * Workers of one port each keep their own cache. What a worker learns from a reply addressed
  * to us, or a changed MAC, is posted to the other workers (rte_ring messages): the reply to
@@ -33,6 +36,14 @@
 #include "net/net.h"
 
 #define ARP_SCAN_US 10000u
+
+/* Sets e's next timer action to at_us and keeps the cache's next scan no later than it. */
+static void entry_expire_at(struct arp_cache *c, struct arp_entry *e, uint64_t at_us)
+{
+	e->expire_us = at_us;
+	if (at_us < c->next_scan_us)
+		c->next_scan_us = at_us;
+}
 
 void arp_params_defaults(struct arp_params *p)
 {
@@ -164,7 +175,7 @@ static void entry_resolved(struct net_if *nif, struct arp_entry *e, const struct
 	e->mac = *mac;
 	e->state = ARP_REACHABLE;
 	e->retries = 0;
-	e->expire_us = nif->now_us + (uint64_t)nif->arp.p.reachable_ms * 1000;
+	entry_expire_at(&nif->arp, e, nif->now_us + (uint64_t)nif->arp.p.reachable_ms * 1000);
 	for (unsigned i = 0; i < e->nhold; i++) {
 		struct rte_mbuf *h = e->hold[i];
 		rte_pktmbuf_mtod(h, struct rte_ether_hdr *)->dst_addr = *mac;
@@ -273,7 +284,7 @@ int arp_output(struct net_if *nif, struct rte_mbuf *m, uint32_t nexthop)
 		e = entry_alloc(nif, nexthop);
 		e->state = ARP_INCOMPLETE;
 		e->retries = 1;
-		e->expire_us = nif->now_us + (uint64_t)nif->arp.p.retry_ms * 1000;
+		entry_expire_at(&nif->arp, e, nif->now_us + (uint64_t)nif->arp.p.retry_ms * 1000);
 	}
 	if (e->nhold == nif->arp.p.hold) {
 		nif->cnt.drop[NET_DROP_ARP_HOLD]++;
@@ -300,7 +311,7 @@ static int entry_timer(struct net_if *nif, struct arp_entry *e)
 	/* INCOMPLETE: broadcast again. REACHABLE past its life: poll the known MAC by unicast
 	 * (RFC 1122 2.3.2.1) while traffic keeps flowing to it. */
 	e->retries++;
-	e->expire_us = nif->now_us + (uint64_t)nif->arp.p.retry_ms * 1000;
+	e->expire_us = nif->now_us + (uint64_t)nif->arp.p.retry_ms * 1000; /* arp_timer rescans */
 	arp_send(nif, RTE_ARP_OP_REQUEST, e->ip, e->state == ARP_REACHABLE ? &e->mac : NULL);
 	return 1;
 }
@@ -310,11 +321,18 @@ int arp_timer(struct net_if *nif)
 	struct arp_cache *c = &nif->arp;
 	if (c->n_used == 0 || nif->now_us < c->next_scan_us)
 		return 0;
-	c->next_scan_us = nif->now_us + ARP_SCAN_US;
 	int work = 0;
+	uint64_t next = UINT64_MAX;
 	for (unsigned b = 0; b < ARP_BUCKETS; b++)
-		for (unsigned w = 0; w < ARP_WAYS; w++)
-			if (c->e[b][w].state != ARP_FREE)
-				work += entry_timer(nif, &c->e[b][w]);
+		for (unsigned w = 0; w < ARP_WAYS; w++) {
+			struct arp_entry *e = &c->e[b][w];
+			if (e->state == ARP_FREE)
+				continue;
+			work += entry_timer(nif, e);
+			if (e->state != ARP_FREE && e->expire_us < next)
+				next = e->expire_us;
+		}
+	uint64_t floor = nif->now_us + ARP_SCAN_US;
+	c->next_scan_us = next > floor ? next : floor;
 	return work;
 }

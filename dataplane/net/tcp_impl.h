@@ -149,6 +149,8 @@ uint32_t tcp_ts_now(const struct tcp_stack *st);
 uint16_t tcp_cksum(const struct rte_mbuf *m, uint32_t src, uint32_t dst);
 /* Ones' complement sum of len bytes, folded (equal to rte_raw_cksum, faster). */
 uint16_t tcp_sum16(const void *p, uint32_t len);
+/* The same sum without the vector path (CPUs without AVX2; the unit test checks both). */
+uint16_t tcp_sum16_scalar(const void *p, uint32_t len);
 
 /* ---- tcp_conn.c -------------------------------------------------------------------------- */
 extern const struct conn_ops tcp_conn_ops;

@@ -20,60 +20,6 @@ uint32_t tcp_ts_now(const struct tcp_stack *st)
 	return (uint32_t)(st->now / TCP_MS);
 }
 
-/* Checksum over the TCP segment in m (single segment) with the IPv4 pseudo-header. */
-/*
- * The ones' complement sum (RFC 1071) of len bytes at p as native-order 16-bit words, folded
- * to 16 bits: the value rte_raw_cksum() returns, computed 8 bytes per step into a 64-bit
- * accumulator (2^32 = 1 mod 2^16 - 1, so 32-bit halves add up like 16-bit words). On ports
- * without checksum offload (memif, tap) every segment is summed once each way; rte_raw_cksum's
- * 2-byte steps made that a quarter of the CPU time of a bulk transfer.
- */
-uint16_t tcp_sum16(const void *p, uint32_t len)
-{
-	const uint8_t *b = p;
-	uint64_t acc = 0;
-	for (; len >= 8; b += 8, len -= 8) {
-		uint64_t v;
-		memcpy(&v, b, 8);
-		acc += (v & 0xffffffffu) + (v >> 32);
-	}
-	if (len >= 4) {
-		uint32_t v;
-		memcpy(&v, b, 4);
-		acc += v;
-		b += 4;
-		len -= 4;
-	}
-	if (len >= 2) {
-		uint16_t v;
-		memcpy(&v, b, 2);
-		acc += v;
-		b += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint16_t left = 0; /* the odd byte first in memory, as rte_raw_cksum does */
-		memcpy(&left, b, 1);
-		acc += left;
-	}
-	acc = (acc & 0xffffffffu) + (acc >> 32);
-	acc = (acc & 0xffffffffu) + (acc >> 32);
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
-}
-
-uint16_t tcp_cksum(const struct rte_mbuf *m, uint32_t src, uint32_t dst)
-{
-	uint32_t len = m->data_len;
-	uint32_t sum = (src & 0xffff) + (src >> 16) + (dst & 0xffff) + (dst >> 16) +
-		       rte_cpu_to_be_16(IPPROTO_TCP) + rte_cpu_to_be_16((uint16_t)len);
-	sum += tcp_sum16(rte_pktmbuf_mtod(m, const void *), len);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 struct seg_out {
 	uint32_t seq, ack;
 	uint8_t flags;
@@ -345,9 +291,17 @@ void tcp_output(struct tcp_conn *tc)
 		return;
 	}
 	tcp_cc_idle_check(tc);
+	uint32_t data_end = tc->snd_una + tc->sndq.len;
+	/* Most calls find nothing new (upper layers flush after every piece they queue, several
+	 * times per relayed message; every ACK tries again): nothing unsent, no FIN owed and no
+	 * recovery is exactly the case where the code below sends nothing and arms nothing. */
+	if (!(tc->flags & (TF_FIN_WANTED | TF_RECOVERY)) && tc->snd_nxt == data_end) {
+		if (tc->flags & TF_ACK_NOW)
+			tcp_send_ack(tc);
+		return;
+	}
 	if (sack_recovery(tc))
 		sack_holes(tc);
-	uint32_t data_end = tc->snd_una + tc->sndq.len;
 	for (;;) {
 		uint32_t gap = tcp_sack_skip(tc);
 		uint32_t unsent = tcp_seq_lt(tc->snd_nxt, data_end) ? data_end - tc->snd_nxt : 0;

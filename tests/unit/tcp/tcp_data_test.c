@@ -498,17 +498,25 @@ START_TEST(icmp_unreachable_is_soft_error)
 }
 END_TEST
 
+/* A stack with stretch ACKs (as tcp_lcore sets it) and an accepted SACK connection. */
+static struct h *stretch_h(struct tcp_tunables *t, struct h_peer *p)
+{
+	tcp_tunables_defaults(t);
+	t->stretch_ack = 1;
+	struct h *h = h_new(t);
+	h_listen(h);
+	*p = h_accept(h, &opt_sack, 65535);
+	return h;
+}
+
 /* Stretch ACKs (tunables.stretch_ack): in-order segments of one loop turn get one ACK at
  * tcp_poll; out-of-order data is still acknowledged at once (RFC 5681 4.2), a filled hole too,
  * and more than rcv_buf/4 unacknowledged forces an ACK within the turn. */
 START_TEST(stretch_ack_once_per_turn)
 {
 	struct tcp_tunables t;
-	tcp_tunables_defaults(&t);
-	t.stretch_ack = 1;
-	struct h *h = h_new(&t);
-	h_listen(h);
-	struct h_peer p = h_accept(h, &opt_sack, 65535);
+	struct h_peer p;
+	struct h *h = stretch_h(&t, &p);
 	uint8_t buf[1460];
 	h_pattern(buf, sizeof(buf), 0);
 	uint32_t seq = p.snd_nxt;
@@ -548,6 +556,42 @@ START_TEST(stretch_ack_once_per_turn)
 }
 END_TEST
 
+/* conn_flush sends what is new at once (carrying an ACK owed for the turn), and nothing when
+ * nothing is new: upper layers flush after every piece they queue. */
+START_TEST(flush_sends_only_what_is_new)
+{
+	struct tcp_tunables t;
+	struct h_peer p;
+	struct h *h = stretch_h(&t, &p);
+	uint8_t buf[1000];
+	h_pattern(buf, sizeof(buf), 0);
+	uint32_t seq = p.snd_nxt;
+	for (int i = 0; i < 2; i++, seq += 1000)
+		h_in(h, TCP_ACK, seq, p.rcv_nxt, 65535, buf, 1000);
+	h_none(h); /* the ACK is owed at the end of the turn */
+	ck_assert_int_eq(conn_send(h->app.c, "250 ok\r\n", 8), 8);
+	conn_flush(h->app.c);
+	struct h_seg *d = h_out(h);
+	ck_assert_uint_eq(d->len, 8);
+	ck_assert_uint_eq(d->ack, seq); /* the owed ACK rode on the reply */
+	conn_flush(h->app.c);
+	conn_flush(h->app.c);
+	h_poll(h);
+	h_none(h);
+	h_in(h, TCP_ACK, seq, p.rcv_nxt + 8, 65535, NULL, 0);
+	conn_flush(h->app.c);
+	h_none(h);
+	conn_shutdown(h->app.c);
+	conn_flush(h->app.c);
+	h_poll(h);
+	d = h_out(h);
+	ck_assert_uint_eq(d->flags & TCP_FIN, TCP_FIN);
+	ck_assert_uint_eq(d->seq, p.rcv_nxt + 8);
+	h_none(h);
+	h_free(h);
+}
+END_TEST
+
 int main(void)
 {
 	h_eal("tcp_data");
@@ -556,6 +600,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, delayed_ack_and_every_second_segment);
 	tcase_add_test(tc, stretch_ack_once_per_turn);
+	tcase_add_test(tc, flush_sends_only_what_is_new);
 	tcase_add_test(tc, out_of_order_sack_and_fill);
 	tcase_add_test(tc, backpressure_closes_window_and_updates);
 	tcase_add_test(tc, initial_window_and_slow_start);

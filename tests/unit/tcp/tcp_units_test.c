@@ -49,6 +49,14 @@ START_TEST(options_round_trip)
 	n = tcp_opts_build(b, false, 0, 0, (const uint32_t (*)[2])blk, 4);
 	ck_assert_int_eq(tcp_opts_parse(b, n, &o), 0);
 	ck_assert_uint_eq(o.nsack, 4);
+	/* timestamps alone (the parser's fast path): nothing else set, as the general loop */
+	n = tcp_opts_build(b, true, 0xdeadbeef, 7, NULL, 0);
+	ck_assert_uint_eq(n, 12);
+	ck_assert_int_eq(tcp_opts_parse(b, n, &o), 0);
+	ck_assert(o.has_ts && o.tsval == 0xdeadbeef && o.tsecr == 7);
+	ck_assert(!o.has_mss && !o.has_ws && !o.sack_ok && o.nsack == 0);
+	b[3] = 12; /* the same layout with a TS length running past the options: malformed */
+	ck_assert_int_lt(tcp_opts_parse(b, n, &o), 0);
 }
 END_TEST
 
@@ -253,10 +261,35 @@ START_TEST(sum16_matches_rte_raw_cksum)
 	for (uint32_t a = 0; a < 8; a++)
 		for (uint32_t len = 0; len <= 2000; len++)
 			ck_assert_uint_eq(tcp_sum16(buf + a, len), rte_raw_cksum(buf + a, len));
+	for (uint32_t a = 0; a < 8; a++) /* the path of CPUs without AVX2 */
+		for (uint32_t len = 0; len <= 2000; len += 7)
+			ck_assert_uint_eq(tcp_sum16_scalar(buf + a, len), rte_raw_cksum(buf + a, len));
 	memset(buf, 0xff, sizeof(buf));
 	ck_assert_uint_eq(tcp_sum16(buf, 1460), rte_raw_cksum(buf, 1460));
 	memset(buf, 0, sizeof(buf));
 	ck_assert_uint_eq(tcp_sum16(buf, 1460), rte_raw_cksum(buf, 1460));
+}
+END_TEST
+
+/* Jumbo segments and the largest IPv4 payload: the vector accumulators' lanes must not
+ * overflow (all-ones words are the worst case), at every alignment and length class. */
+START_TEST(sum16_large_ranges)
+{
+	static uint8_t buf[65536 + 64];
+	uint32_t r = 11;
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		r = r * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(r >> 24);
+	}
+	static const uint32_t lens[] = { 8960, 8961, 9000, 9023, 16384, 32767, 65495, 65535 };
+	for (uint32_t a = 0; a < 4; a++)
+		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+			ck_assert_uint_eq(tcp_sum16(buf + a, lens[i]), rte_raw_cksum(buf + a, lens[i]));
+	memset(buf, 0xff, sizeof(buf));
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		ck_assert_uint_eq(tcp_sum16(buf + 1, lens[i]), rte_raw_cksum(buf + 1, lens[i]));
+		ck_assert_uint_eq(tcp_sum16_scalar(buf + 1, lens[i]), rte_raw_cksum(buf + 1, lens[i]));
+	}
 }
 END_TEST
 
@@ -300,6 +333,7 @@ int main(void)
 	tcase_add_test(tc, byte_queue);
 	tcase_add_test(tc, byte_queue_cursor);
 	tcase_add_test(tc, sum16_matches_rte_raw_cksum);
+	tcase_add_test(tc, sum16_large_ranges);
 	tcase_add_test(tc, siphash_vector);
 	tcase_add_test(tc, isn_depends_on_tuple_and_clock);
 	suite_add_tcase(s, tc);
