@@ -120,16 +120,19 @@ void spool_rcache_free(struct spool *sp)
 	sp->rc = NULL;
 }
 
-uint8_t *spool_rcache_recycle(struct spool *sp, uint32_t bytes)
+uint8_t *spool_rcache_recycle(struct spool *sp, uint32_t bytes, uint32_t *got)
 {
 	struct spool_rcache *rc = sp->rc;
 	if (!rc)
 		return NULL;
-	for (uint32_t i = rc->nspare; i-- > 0;) { /* the newest first: its pages are warmest */
-		if (rc->spare_bytes[i] != bytes)
+	/* the newest spare that fits without wasting more than its own size (warm pages, and
+	 * batch sizes that move between neighbouring powers of two still find one) */
+	for (uint32_t i = rc->nspare; i-- > 0;) {
+		if (rc->spare_bytes[i] < bytes || rc->spare_bytes[i] / 2 > bytes)
 			continue;
 		uint8_t *m = rc->spare[i];
-		rc->spare_held -= bytes;
+		*got = rc->spare_bytes[i];
+		rc->spare_held -= *got;
 		rc->nspare--;
 		memmove(&rc->spare[i], &rc->spare[i + 1], (rc->nspare - i) * sizeof(rc->spare[0]));
 		memmove(&rc->spare_bytes[i], &rc->spare_bytes[i + 1],
