@@ -51,6 +51,8 @@ typedef int (*dp_idle_fn)(void *ctx, uint32_t max_us);
 struct dp_poll {
 	dp_poll_fn fn;
 	void *ctx;
+	const char *name;   /* the module that added it (dp_modules[].name), or "control" */
+	uint64_t busy;      /* turns in which it reported work */
 };
 
 /*
@@ -93,6 +95,25 @@ struct dp_idle {
 	uint64_t gaps[DP_IDLE_GAP_BUCKETS];
 };
 
+/*
+ * Busy-turn attribution: per source of work, the loop turns in which that source reported work
+ * (a turn may count under several). With turns - idle_turns (busy turns) they show which part
+ * keeps the loop from idling; a source that counts many turns per message while nothing
+ * progresses is a poll that reports "nothing to do" as work. Exported in the stats line
+ * (busy_by=) and as loop_busy_<name>_turns_total (dp_lcore.c names them).
+ */
+enum dp_busy_src {
+	DP_BUSY_RX,          /* frames received (DPDK) */
+	DP_BUSY_NET,         /* net timers: retransmits, ARP, TIME_WAIT (DPDK) */
+	DP_BUSY_TX,          /* frames sent by the turn's flush (DPDK) */
+	DP_BUSY_SOCK,        /* posix backend: socket events */
+	DP_BUSY_SMTP,        /* inbound sessions: DKIM batch signed, ticks */
+	DP_BUSY_DELIVERY,    /* delivery engine: jobs resolved, connections started */
+	DP_BUSY_SPOOL,       /* spool: completions reaped, reader pieces handed out */
+	DP_BUSY_RUNNABLE,    /* after the turn: spool stage or ready list, or DKIM batch, pending */
+	DP_BUSY_N
+};
+
 /* One worker lcore's whole context: cache-aligned, allocated on its NUMA socket, touched only
  * by that lcore once it runs (the main lcore reads counters). */
 struct dp_lcore {
@@ -107,8 +128,10 @@ struct dp_lcore {
 	struct rte_mempool *pool;
 	struct rte_ring *neigh;           /* neighbours learnt by peer workers (see net.h) */
 	uint64_t turns, idle_turns;       /* loop statistics */
+	uint64_t busy[DP_BUSY_N];         /* turns in which each source reported work */
 	unsigned n_poll;
 	struct dp_poll poll[DP_POLL_MAX];
+	const char *init_module;          /* set by dp_run.c around a module's lcore_init */
 	dp_idle_fn idle_wait;             /* NULL: idle turns sleep idle_sleep_us */
 	void *idle_ctx;
 	struct dp_idle idle;              /* how deep the next idle wait goes */

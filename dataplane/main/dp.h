@@ -85,6 +85,16 @@ const struct dp_rxintr_stats *dp_rxintr_stats(const struct dp_lcore *lc);
  */
 int dp_lcore_add_wakeup_fd(struct dp_lcore *lc, int fd);
 
+/* Work of source src in this turn (see enum dp_busy_src): counts the turn under src when n > 0.
+ * Returns n (>= 0; a negative n is returned as 0). */
+static inline int dp_lcore_busy(struct dp_lcore *lc, enum dp_busy_src src, int n)
+{
+	if (n <= 0)
+		return 0;
+	lc->busy[src]++;
+	return n;
+}
+
 /* Export a module's per-lcore counter struct: fields give names and offsets from base (a struct
  * the module owns and updates on its lcore). The control plane publishes them in `stats` and
  * the metrics endpoint. Call from lcore_init. 0 or -ENOSPC. */

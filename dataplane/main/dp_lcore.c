@@ -12,6 +12,7 @@
 #include "main/dp.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 
 #include "config/cfg.h"
 #include "log.h"
+#include "metrics/stats-t.h"
 #include "net/arp.h"
 #include "net/net.h"
 #include "snapshot/snapshot.h"
@@ -36,6 +38,21 @@ uint64_t dp_now_us(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
+
+/* Names of enum dp_busy_src, in order: the stats line's busy_by= keys and the metrics
+ * loop_busy_<name>_turns_total. */
+static const char *const busy_names[DP_BUSY_N] = {
+	"rx", "net", "tx", "sock", "smtp", "delivery", "spool", "runnable",
+};
+#define BUSY_FIELD(name, src) { "loop_busy_" name "_turns_total", \
+	"Worker loop turns in which " name " reported work.", CTL_STAT_COUNTER, \
+	offsetof(struct dp_lcore, busy) + (src) * sizeof(uint64_t) }
+static const struct ctl_stat_field busy_fields[DP_BUSY_N] = {
+	BUSY_FIELD("rx", DP_BUSY_RX), BUSY_FIELD("net", DP_BUSY_NET), BUSY_FIELD("tx", DP_BUSY_TX),
+	BUSY_FIELD("sock", DP_BUSY_SOCK), BUSY_FIELD("smtp", DP_BUSY_SMTP),
+	BUSY_FIELD("delivery", DP_BUSY_DELIVERY), BUSY_FIELD("spool", DP_BUSY_SPOOL),
+	BUSY_FIELD("runnable", DP_BUSY_RUNNABLE),
+};
 
 struct dp_lcore *dp_lcore_create(struct dp_rt *rt, uint16_t idx, unsigned lcore_id)
 {
@@ -79,6 +96,7 @@ struct dp_lcore *dp_lcore_create(struct dp_rt *rt, uint16_t idx, unsigned lcore_
 		rte_free(lc);
 		return NULL;
 	}
+	dp_lcore_add_stats(lc, busy_fields, DP_BUSY_N, lc);
 	return lc;
 }
 
@@ -99,7 +117,9 @@ int dp_lcore_add_poll(struct dp_lcore *lc, dp_poll_fn fn, void *ctx)
 {
 	if (lc->n_poll == DP_POLL_MAX)
 		return -ENOSPC;
-	lc->poll[lc->n_poll++] = (struct dp_poll){ fn, ctx };
+	/* hooks added outside a module's lcore_init: the control plane's (control/ctl/daemon.c) */
+	lc->poll[lc->n_poll++] = (struct dp_poll){ fn, ctx, lc->init_module ? lc->init_module
+									       : "control", 0 };
 	return 0;
 }
 
@@ -125,12 +145,18 @@ int dp_lcore_turn(struct dp_lcore *lc, uint64_t now_us)
 		}
 		n += rte_eth_rx_burst(nif->port_id, nif->queue_id, pkts + n, (uint16_t)(lc->burst - n));
 		net_rx(nif, pkts, n);
-		work += n + net_poll(nif);
+		work += dp_lcore_busy(lc, DP_BUSY_RX, n);
+		work += dp_lcore_busy(lc, DP_BUSY_NET, net_poll(nif));
 	}
-	for (unsigned i = 0; i < lc->n_poll; i++)
-		work += lc->poll[i].fn(lc->poll[i].ctx, now_us);
+	for (unsigned i = 0; i < lc->n_poll; i++) {
+		int n = lc->poll[i].fn(lc->poll[i].ctx, now_us);
+		if (n > 0) {
+			lc->poll[i].busy++;
+			work += n;
+		}
+	}
 	if (lc->has_port)
-		work += net_tx_flush(nif);
+		work += dp_lcore_busy(lc, DP_BUSY_TX, net_tx_flush(nif));
 	return work;
 }
 
@@ -210,8 +236,27 @@ int dp_lcore_loop(void *arg)
 	return 0;
 }
 
+/* "rx:N,...,runnable:N busy_hooks=tcp:N,mta:N,control:N": the busy-turn attribution for the
+ * stats line, by source and by poll hook (a hook's sources are counted inside it too). */
+static void busy_format(const struct dp_lcore *lc, char *buf, size_t cap)
+{
+	size_t off = 0;
+	buf[0] = 0;
+	for (unsigned i = 0; i < DP_BUSY_N + lc->n_poll; i++) {
+		const char *sep = i == DP_BUSY_N ? " busy_hooks=" : i ? "," : "";
+		const char *name = i < DP_BUSY_N ? busy_names[i] : lc->poll[i - DP_BUSY_N].name;
+		uint64_t v = i < DP_BUSY_N ? lc->busy[i] : lc->poll[i - DP_BUSY_N].busy;
+		int n = snprintf(buf + off, cap - off, "%s%s:%" PRIu64, sep, name, v);
+		if (n < 0 || (size_t)n >= cap - off)
+			break;
+		off += (size_t)n;
+	}
+}
+
 void dp_lcore_log_stats(const struct dp_lcore *lc)
 {
+	char busy[512];
+	busy_format(lc, busy, sizeof(busy));
 	char line[2048];
 	net_counters_format(&lc->nif.cnt, line, sizeof(line));
 	const struct dp_rxintr_stats *ri = dp_rxintr_stats(lc);
@@ -224,9 +269,9 @@ void dp_lcore_log_stats(const struct dp_lcore *lc)
 	const uint64_t *g = lc->idle.gaps;
 	log_info("event=stats lcore=%u queue=%u turns=%" PRIu64 " idle_turns=%" PRIu64
 		 " idle_gaps_us=<16:%" PRIu64 ",<32:%" PRIu64 ",<64:%" PRIu64 ",<128:%" PRIu64
-		 ",<256:%" PRIu64 ",<512:%" PRIu64 ",<1024:%" PRIu64 ",more:%" PRIu64 "%s %s",
+		 ",<256:%" PRIu64 ",<512:%" PRIu64 ",<1024:%" PRIu64 ",more:%" PRIu64 " busy_by=%s%s %s",
 		 lc->lcore_id, lc->index, lc->turns, lc->idle_turns, g[0], g[1], g[2], g[3], g[4], g[5],
-		 g[6], g[7], rx, line);
+		 g[6], g[7], busy, rx, line);
 }
 
 void *dp_lcore_module_state(const struct dp_lcore *lc, const char *name)

@@ -70,7 +70,9 @@ static int modules_init(struct dp_rt *rt)
 	for (uint16_t i = 0; i < rt->n_workers; i++)
 		for (size_t m = 0; m < dp_n_modules; m++) {
 			int err = 0;
+			rt->lc[i]->init_module = dp_modules[m].name;   /* names its poll hooks */
 			void *st = dp_modules[m].lcore_init(rt->lc[i], rt->cfg, &err);
+			rt->lc[i]->init_module = NULL;
 			if (!st && err) {
 				log_err("event=startup_failed reason=\"module %s: %s\" lcore=%u",
 					dp_modules[m].name, strerror(-err), rt->lc[i]->lcore_id);

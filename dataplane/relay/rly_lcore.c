@@ -191,13 +191,12 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 	/* The turn's log lines (a delivery outcome per message) leave in one write at its end. */
 	log_batch_begin();
 	rly_core_set_now(st->rly, now);
-	if (st->sock) {
-		int n = sock_net_poll(st->sock, now, 0);
-		work += n > 0 ? n : 0;
-	}
-	work += rly_core_poll(st->rly, now);
-	work += dlv_engine_poll(st->dlv, now);
-	work += spool_poll(st->sp, now);
+	struct dp_lcore *lc = st->lc;
+	if (st->sock)
+		work += dp_lcore_busy(lc, DP_BUSY_SOCK, sock_net_poll(st->sock, now, 0));
+	work += dp_lcore_busy(lc, DP_BUSY_SMTP, rly_core_poll(st->rly, now));
+	work += dp_lcore_busy(lc, DP_BUSY_DELIVERY, dlv_engine_poll(st->dlv, now));
+	work += dp_lcore_busy(lc, DP_BUSY_SPOOL, spool_poll(st->sp, now));
 	/* Last: seals the partial records everything above produced this turn (replies, message
 	 * pieces) and pushes them to the transport, one record per connection per turn. */
 	tls_core_poll(st->tls, now);
@@ -205,7 +204,8 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 	/* Work this lcore can do next turn keeps the loop from sleeping (a staged batch, a
 	 * signature waiting); a write or fdatasync in flight does not: it completes in the kernel
 	 * and the next turn after the idle sleep reaps it (spinning on it cost a whole core). */
-	return work + (spool_runnable(st->sp) || rly_core_busy(st->rly));
+	return work + dp_lcore_busy(lc, DP_BUSY_RUNNABLE,
+				    spool_runnable(st->sp) || rly_core_busy(st->rly));
 }
 
 /* Idle turns on the posix backend block in epoll (woken by the first ready socket or spool

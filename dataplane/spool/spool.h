@@ -58,7 +58,8 @@ int spool_poll(struct spool *sp, uint64_t now);
 /* True while work is in flight (for tests and orderly shutdown). */
 bool spool_busy(const struct spool *sp);
 /* True when the next spool_poll has work that does not wait for the kernel: a staged batch it
- * can submit now (no batch in flight) or reader pieces to hand out. A loop may sleep when this
+ * can submit now (no batch in flight, and with direct I/O clear of the zero-fill step in
+ * flight) or reader pieces to hand out. A loop may sleep when this
  * is false even though spool_busy() is true: a write or fdatasync in flight completes in the
  * kernel's io-wq workers whether or not the lcore spins (spinning on it cost a whole core). */
 bool spool_runnable(const struct spool *sp);

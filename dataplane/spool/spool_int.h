@@ -271,8 +271,9 @@ void spool_rcache_free(struct spool *sp);
  * large, no memory): the caller keeps mem. */
 bool spool_rcache_adopt(struct spool *sp, uint32_t seq, uint64_t off, uint8_t *mem, uint32_t bytes,
 			const uint8_t *data, uint32_t len);
-/* A buffer of exactly `bytes` given back by the cache (no reference left on it), or NULL. */
-uint8_t *spool_rcache_recycle(struct spool *sp, uint32_t bytes);
+/* A spare buffer of at least `bytes` and at most twice that, given back by the cache (no
+ * reference left on it; *got = its size), or NULL. */
+uint8_t *spool_rcache_recycle(struct spool *sp, uint32_t bytes, uint32_t *got);
 /* The whole record (seq, off, len) in cached memory, or NULL. On success *ref holds a reference
  * that keeps those bytes valid and unchanged (even after eviction) until spool_rcache_unref. */
 const uint8_t *spool_rcache_ref(struct spool *sp, uint32_t seq, uint64_t off, uint32_t len,

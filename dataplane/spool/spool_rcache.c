@@ -19,6 +19,10 @@
 #include <string.h>
 
 #define RC_ENTS 4096u
+/* Unreferenced buffers kept for the next batches. A batch buffer is hundreds of KiB: glibc
+ * maps such sizes fresh (mmap, a page fault per 4 KiB touched, munmap), which cost 3-4% of a
+ * relayed message on memif; batch sizes are powers of two, so a few spares serve a steady load. */
+#define RC_SPARES 8u
 
 /* A batch buffer owned by the cache and/or by readers holding a piece of it. */
 struct spool_rcbuf {
@@ -38,8 +42,10 @@ struct rc_ent {
 struct spool_rcache {
 	uint64_t cap;            /* read_cache_bytes */
 	uint64_t held;           /* bytes of the buffers entries hold */
-	uint8_t *spare;          /* one unreferenced buffer kept for the next batch */
-	uint32_t spare_bytes;
+	uint8_t *spare[RC_SPARES];        /* unreferenced buffers kept for the next batches */
+	uint32_t spare_bytes[RC_SPARES];
+	uint32_t nspare;
+	uint64_t spare_held;              /* their bytes: at most cap / 4 */
 	struct rc_ent ents[RC_ENTS];
 	uint32_t first, n;       /* ents[first .. first+n) modulo RC_ENTS, oldest first */
 };
@@ -61,15 +67,29 @@ static struct rc_ent *ent_at(struct spool_rcache *rc, uint32_t i)
 	return &rc->ents[(rc->first + i) % RC_ENTS];
 }
 
-/* Drops one reference; the last one frees the buffer or keeps it as the spare. */
+/* Drops the oldest spare buffer. */
+static void spare_drop_oldest(struct spool_rcache *rc)
+{
+	free(rc->spare[0]);
+	rc->spare_held -= rc->spare_bytes[0];
+	rc->nspare--;
+	memmove(&rc->spare[0], &rc->spare[1], rc->nspare * sizeof(rc->spare[0]));
+	memmove(&rc->spare_bytes[0], &rc->spare_bytes[1], rc->nspare * sizeof(rc->spare_bytes[0]));
+}
+
+/* Drops one reference; the last one keeps the buffer as a spare (the oldest spares go when the
+ * slots or a quarter of read_cache_bytes are taken: sizes follow the load) or frees it. */
 void spool_rcache_unref(struct spool *sp, struct spool_rcbuf *rb)
 {
 	if (!rb || --rb->refs)
 		return;
 	struct spool_rcache *rc = sp->rc;
-	if (rc && !rc->spare) {
-		rc->spare = rb->mem;
-		rc->spare_bytes = rb->bytes;
+	if (rc && rb->bytes <= rc->cap / 4) {
+		while (rc->nspare && (rc->nspare == RC_SPARES || rc->spare_held + rb->bytes > rc->cap / 4))
+			spare_drop_oldest(rc);
+		rc->spare[rc->nspare] = rb->mem;
+		rc->spare_bytes[rc->nspare++] = rb->bytes;
+		rc->spare_held += rb->bytes;
 	} else {
 		free(rb->mem);
 	}
@@ -94,19 +114,32 @@ void spool_rcache_free(struct spool *sp)
 	/* readers still holding a buffer are the caller's leak (closed after spool_free) */
 	while (rc->n)
 		drop_oldest(sp);
-	free(rc->spare);
+	for (uint32_t i = 0; i < rc->nspare; i++)
+		free(rc->spare[i]);
 	free(rc);
 	sp->rc = NULL;
 }
 
-uint8_t *spool_rcache_recycle(struct spool *sp, uint32_t bytes)
+uint8_t *spool_rcache_recycle(struct spool *sp, uint32_t bytes, uint32_t *got)
 {
 	struct spool_rcache *rc = sp->rc;
-	if (!rc || !rc->spare || rc->spare_bytes != bytes)
+	if (!rc)
 		return NULL;
-	uint8_t *m = rc->spare;
-	rc->spare = NULL;
-	return m;
+	/* the newest spare that fits without wasting more than its own size (warm pages, and
+	 * batch sizes that move between neighbouring powers of two still find one) */
+	for (uint32_t i = rc->nspare; i-- > 0;) {
+		if (rc->spare_bytes[i] < bytes || rc->spare_bytes[i] / 2 > bytes)
+			continue;
+		uint8_t *m = rc->spare[i];
+		*got = rc->spare_bytes[i];
+		rc->spare_held -= *got;
+		rc->nspare--;
+		memmove(&rc->spare[i], &rc->spare[i + 1], (rc->nspare - i) * sizeof(rc->spare[0]));
+		memmove(&rc->spare_bytes[i], &rc->spare_bytes[i + 1],
+			(rc->nspare - i) * sizeof(rc->spare_bytes[0]));
+		return m;
+	}
+	return NULL;
 }
 
 bool spool_rcache_adopt(struct spool *sp, uint32_t seq, uint64_t off, uint8_t *mem, uint32_t bytes,

@@ -316,8 +316,11 @@ static void batch_to_cache(struct spool *sp, struct spool_batch *b)
 	uint32_t cap = BATCH_MIN_CAP;
 	while (cap < 2u * b->len && cap < (1u << 30))
 		cap *= 2;
-	void *m = spool_rcache_recycle(sp, cap + 2u * BATCH_PAD);
-	if (!m && posix_memalign(&m, BATCH_PAD, (size_t)cap + 2u * BATCH_PAD))
+	uint32_t got = 0;
+	void *m = spool_rcache_recycle(sp, cap + 2u * BATCH_PAD, &got);
+	if (m)
+		cap = got - 2u * BATCH_PAD; /* a spare may be larger: use all of it */
+	else if (posix_memalign(&m, BATCH_PAD, (size_t)cap + 2u * BATCH_PAD))
 		return;
 	if (!spool_rcache_adopt(sp, b->seg->seq, b->off, b->mem, b->cap + 2u * BATCH_PAD, b->buf,
 				b->len)) {

@@ -51,6 +51,14 @@ write_cfg "$D/bad.pem"
 t_check "reload with a broken DKIM key refused (exit 1, names the file)" bash -c "[ $rc -eq 1 ] && grep -q bad.pem reload.out"
 swaks --server 127.0.0.1:$PORT --tls --from a@example.com --h-From a@example.com --to after@dest.test >s13 2>&1
 t_check "still accepting and signing after the refused reload" grep -q '^<~  250 2.0.0 Ok: queued as' s13
+# Busy-turn attribution: the spool's and the sockets' work counted, no turn left "runnable"
+# after 13 messages (the loop would spin), the sources within the busy turns.
+t_check "stats: busy turns attributed to their sources" bash -c "'$CTL' -s '$D/admin.sock' --json stats | $PY -c '
+import json,sys; t=json.load(sys.stdin)[\"total\"]
+busy=t[\"loop_turns_total\"]-t[\"loop_idle_turns_total\"]
+assert t[\"loop_busy_spool_turns_total\"]>0 and t[\"loop_busy_sock_turns_total\"]>0, t
+assert t[\"loop_busy_runnable_turns_total\"]<1000, t
+assert max(t[\"loop_busy_\"+k+\"_turns_total\"] for k in (\"sock\",\"smtp\",\"delivery\",\"spool\",\"runnable\"))<=busy, t'"
 kill -TERM "$PID"; T_RC=timeout; t_wait_exit "$PID" 10 >/dev/null
 t_check "dpmaild exits 0 on SIGTERM" [ "$T_RC" = 0 ]
 # Each worker keeps its own segments: read both back; every acknowledged message is there.
