@@ -378,26 +378,12 @@ bool spool_busy(const struct spool *sp)
 	return sp->inflight > 0 || sp->stage->len > 0 || sp->ready != NULL;
 }
 
-/* Whether spool_stage_flush() submits the stage now: nothing in flight, records staged, the
- * commit window over, and (direct I/O) the write clear of the zero-fill step in flight, which
- * the flush waits for (the same range it computes; a poisoned segment fails the batch at once). */
-static bool stage_flushable(const struct spool *sp)
-{
-	const struct spool_batch *b = sp->stage;
-	if (sp->flight || b->len == 0 || spool_stage_waiting(sp))
-		return false;
-	if (!sp->direct || b->seg->poisoned)
-		return true;
-	uint64_t wstart = b->off - b->head;
-	return !spool_dio_overlaps_zero(b->seg, wstart, wstart + spool_dio_round(sp, b->head + b->len));
-}
-
 /* Work the next spool_poll() does, never a wait: a stage held by a write, fdatasync or zero-fill
  * step in flight is not runnable (their completion ends the loop's idle wait; reporting it as
  * work spun the loop without progress until the step's fdatasync completed). */
 bool spool_runnable(const struct spool *sp)
 {
-	return sp->ready != NULL || stage_flushable(sp);
+	return sp->ready != NULL || spool_stage_flushable(sp);
 }
 
 int spool_wakeup_fd(const struct spool *sp)

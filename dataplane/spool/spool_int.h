@@ -209,6 +209,10 @@ int spool_stage_ent(struct spool *sp, uint8_t kind, uint64_t cookie, struct spoo
 void spool_stage_flush(struct spool *sp);
 /* True while the stage waits for its group commit window (commit_delay_us). */
 bool spool_stage_waiting(const struct spool *sp);
+/* Whether spool_stage_flush() submits (or fails) the stage now: nothing in flight, records
+ * staged, the commit window over and, with direct I/O, the write clear of the zero-fill step
+ * in flight. spool_runnable() and the flush share it, so "runnable" never means "waiting". */
+bool spool_stage_flushable(const struct spool *sp);
 void spool_batch_done(struct spool *sp, struct spool_batch *b, enum spool_op op, int res);
 int spool_stage_init(struct spool *sp);
 void spool_stage_fini(struct spool *sp);

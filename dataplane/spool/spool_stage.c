@@ -240,11 +240,22 @@ static void keep_tail(struct spool *sp, struct spool_batch *b, uint64_t wstart)
 	sp->tail_off = wstart + full;
 }
 
+bool spool_stage_flushable(const struct spool *sp)
+{
+	const struct spool_batch *b = sp->stage;
+	if (sp->flight || b->len == 0 || spool_stage_waiting(sp))
+		return false;
+	if (!sp->direct || b->seg->poisoned)
+		return true; /* a poisoned segment fails the batch at once */
+	uint64_t wstart = b->off - b->head;
+	return !spool_dio_overlaps_zero(b->seg, wstart, wstart + spool_dio_round(sp, b->head + b->len));
+}
+
 void spool_stage_flush(struct spool *sp)
 {
 	struct spool_batch *b = sp->stage;
-	if (sp->flight || b->len == 0 || spool_stage_waiting(sp))
-		return;
+	if (!spool_stage_flushable(sp))
+		return; /* nothing staged, in flight, commit window, or the zero-fill step ahead */
 	struct spool_seg *s = b->seg;
 	if (s->poisoned) {
 		/* Staged for a segment whose previous write or sync failed meanwhile: nothing more is
@@ -264,8 +275,6 @@ void spool_stage_flush(struct spool *sp)
 		b->also_sync = sp->prev_dirty;
 	uint64_t wstart = b->off - b->head;
 	b->wlen = sp->direct ? spool_dio_round(sp, b->head + b->len) : b->len;
-	if (sp->direct && spool_dio_overlaps_zero(s, wstart, wstart + b->wlen))
-		return; /* the zero-fill step in flight covers this range: next turn */
 	if (io_uring_sq_space_left(&sp->ring) < 3)
 		io_uring_submit(&sp->ring);
 	if (sp->direct)
