@@ -102,8 +102,9 @@ static const struct cfg_param arp_params[] = {
 	{ "max_retries", CFG_T_U32, "3", 1, 100, F(arp.max_retries), 0, NULL, NULL,
 	  "Requests sent before resolution (or a poll of a known neighbour) fails; packets waiting "
 	  "for it are dropped." },
-	{ "hold", CFG_T_U32, "4", 1, 8, F(arp.hold), 0, NULL, NULL,
-	  "Packets held per neighbour while it is being resolved (the oldest is dropped beyond)." },
+	{ "hold", CFG_T_U32, "64", 1, 256, F(arp.hold), 0, NULL, NULL,
+	  "Packets held per neighbour while it is being resolved (the oldest is dropped beyond; "
+	  "256 are held for all neighbours together)." },
 };
 
 static const struct cfg_param log_params[] = {

@@ -3,7 +3,10 @@
  * arp-t.h: types of the ARP cache of one net_if (one lcore, one port). The cache is a
  * set-associative table (ARP_BUCKETS sets of ARP_WAYS entries): lookups touch one set, the
  * memory is bounded and allocated once, and a full set evicts its oldest entry. An entry that
- * is being resolved holds a bounded queue of packets waiting for the answer.
+ * is being resolved has packets waiting for the answer: they sit in one FIFO per cache
+ * (arp_cache.held, ARP_HOLD_MAX frames in all, at most p.hold of them per entry), so an entry
+ * stays small for lookups while one next hop (a gateway every connection goes through) can
+ * still hold the burst of SYNs a start-up opens at once.
  */
 #ifndef DPMAIL_NET_ARP_T_H
 #define DPMAIL_NET_ARP_T_H
@@ -14,7 +17,7 @@
 
 #define ARP_BUCKETS  256          /* power of two */
 #define ARP_WAYS     4
-#define ARP_HOLD_MAX 8            /* compile-time bound of the per-entry hold queue */
+#define ARP_HOLD_MAX 256          /* frames held per cache in all (and the bound of p.hold) */
 
 struct rte_mbuf;
 
@@ -35,12 +38,17 @@ enum arp_state {
 struct arp_entry {
 	uint32_t ip;              /* network byte order */
 	uint8_t state;            /* enum arp_state */
-	uint8_t nhold;
 	uint8_t retries;
+	uint16_t nhold;           /* frames of this entry in arp_cache.held */
 	struct rte_ether_addr mac;
 	uint64_t expire_us;       /* next timer action: a poll/retry, or removal */
 	uint64_t created_us;
-	struct rte_mbuf *hold[ARP_HOLD_MAX];
+};
+
+/* A frame waiting for its next hop's MAC. */
+struct arp_held {
+	struct rte_mbuf *m;
+	struct arp_entry *e;
 };
 
 /* A learnt neighbour, posted to peer workers' rings (ring element size: 12 bytes). */
@@ -54,6 +62,8 @@ struct arp_cache {
 	struct arp_params p;
 	uint32_t n_used;
 	uint64_t next_scan_us;
+	uint32_t nheld;
+	struct arp_held held[ARP_HOLD_MAX]; /* oldest first, every unresolved entry's frames */
 	struct arp_entry e[ARP_BUCKETS][ARP_WAYS];
 };
 

@@ -3,7 +3,8 @@
  * arp.c: ARP for IPv4 over Ethernet (RFC 826) on one net_if.
  *
  * Cache: ARP_BUCKETS sets of ARP_WAYS entries, indexed by a hash of the IPv4 address. An entry
- * is FREE, INCOMPLETE (a request is out; up to p.hold frames wait for the answer; retried every
+ * is FREE, INCOMPLETE (a request is out; up to p.hold frames wait for the answer in the cache's
+ * held FIFO, ARP_HOLD_MAX frames for all entries together; retried every
  * p.retry_ms, abandoned after p.max_retries requests with the held frames dropped and counted)
  * or REACHABLE (learned p.reachable_ms ago at most; past that, the known MAC is polled by
  * unicast requests every p.retry_ms while frames keep going to it, and the entry is removed
@@ -50,7 +51,7 @@ void arp_params_defaults(struct arp_params *p)
 	p->reachable_ms = 60000;
 	p->retry_ms = 1000;
 	p->max_retries = 3;
-	p->hold = 4;
+	p->hold = 64;
 }
 
 void arp_cache_init(struct arp_cache *c, const struct arp_params *p)
@@ -65,19 +66,53 @@ void arp_cache_init(struct arp_cache *c, const struct arp_params *p)
 		c->p.retry_ms = 1;
 }
 
-static void entry_free(struct arp_cache *c, struct arp_entry *e)
+/* Takes e's held frames out of the FIFO in order (all of them: max = UINT32_MAX; e NULL: any
+ * entry's), keeping the others' order. Each is sent to mac if mac is set, else freed.
+ * Returns how many were taken. */
+static uint32_t held_take(struct net_if *nif, struct arp_entry *e, uint32_t max,
+			  const struct rte_ether_addr *mac)
 {
-	rte_pktmbuf_free_bulk(e->hold, e->nhold);
+	struct arp_cache *c = &nif->arp;
+	uint32_t kept = 0, taken = 0;
+	for (uint32_t i = 0; i < c->nheld; i++) {
+		struct arp_held h = c->held[i];
+		if (taken < max && (!e || h.e == e)) {
+			taken++;
+			h.e->nhold--;
+			if (mac) {
+				rte_pktmbuf_mtod(h.m, struct rte_ether_hdr *)->dst_addr = *mac;
+				net_tx(nif, h.m);
+			} else {
+				rte_pktmbuf_free(h.m);
+			}
+			continue;
+		}
+		c->held[kept++] = h;
+	}
+	c->nheld = kept;
+	return taken;
+}
+
+static void entry_free(struct net_if *nif, struct arp_entry *e)
+{
+	struct arp_cache *c = &nif->arp;
+	if (e->nhold)
+		nif->cnt.drop[NET_DROP_ARP_UNRESOLVED] += held_take(nif, e, UINT32_MAX, NULL);
 	memset(e, 0, sizeof(*e));
 	c->n_used--;
 }
 
 void arp_cache_flush(struct arp_cache *c)
 {
+	for (uint32_t i = 0; i < c->nheld; i++)
+		rte_pktmbuf_free(c->held[i].m);
+	c->nheld = 0;
 	for (unsigned b = 0; b < ARP_BUCKETS; b++)
 		for (unsigned w = 0; w < ARP_WAYS; w++)
-			if (c->e[b][w].state != ARP_FREE)
-				entry_free(c, &c->e[b][w]);
+			if (c->e[b][w].state != ARP_FREE) {
+				memset(&c->e[b][w], 0, sizeof(c->e[b][w]));
+				c->n_used--;
+			}
 }
 
 static inline struct arp_entry *bucket(struct arp_cache *c, uint32_t ip)
@@ -115,10 +150,8 @@ static struct arp_entry *entry_alloc(struct net_if *nif, uint32_t ip)
 		    (e->state == victim->state && e->created_us < victim->created_us))
 			victim = e;
 	}
-	if (victim->state != ARP_FREE) {
-		nif->cnt.drop[NET_DROP_ARP_UNRESOLVED] += victim->nhold;
-		entry_free(c, victim);
-	}
+	if (victim->state != ARP_FREE)
+		entry_free(nif, victim);
 	victim->ip = ip;
 	victim->created_us = nif->now_us;
 	c->n_used++;
@@ -176,12 +209,8 @@ static void entry_resolved(struct net_if *nif, struct arp_entry *e, const struct
 	e->state = ARP_REACHABLE;
 	e->retries = 0;
 	entry_expire_at(&nif->arp, e, nif->now_us + (uint64_t)nif->arp.p.reachable_ms * 1000);
-	for (unsigned i = 0; i < e->nhold; i++) {
-		struct rte_mbuf *h = e->hold[i];
-		rte_pktmbuf_mtod(h, struct rte_ether_hdr *)->dst_addr = *mac;
-		net_tx(nif, h);
-	}
-	e->nhold = 0;
+	if (e->nhold)
+		held_take(nif, e, UINT32_MAX, mac);
 }
 
 static void neigh_post(struct net_if *nif, uint32_t ip, const struct rte_ether_addr *mac)
@@ -286,13 +315,13 @@ int arp_output(struct net_if *nif, struct rte_mbuf *m, uint32_t nexthop)
 		e->retries = 1;
 		entry_expire_at(&nif->arp, e, nif->now_us + (uint64_t)nif->arp.p.retry_ms * 1000);
 	}
-	if (e->nhold == nif->arp.p.hold) {
-		nif->cnt.drop[NET_DROP_ARP_HOLD]++;
-		rte_pktmbuf_free(e->hold[0]);
-		memmove(e->hold, e->hold + 1, (e->nhold - 1) * sizeof(e->hold[0]));
-		e->nhold--;
-	}
-	e->hold[e->nhold++] = m;
+	/* Full: the entry's (or, with the FIFO full, any entry's) oldest frame makes room. */
+	struct arp_cache *c = &nif->arp;
+	if (e->nhold >= c->p.hold || c->nheld == ARP_HOLD_MAX)
+		nif->cnt.drop[NET_DROP_ARP_HOLD] +=
+			held_take(nif, e->nhold >= c->p.hold ? e : NULL, 1, NULL);
+	c->held[c->nheld++] = (struct arp_held){ m, e };
+	e->nhold++;
 	/* If the request cannot be allocated now, the retry timer sends it later. */
 	if (new_entry)
 		arp_send(nif, RTE_ARP_OP_REQUEST, nexthop, NULL);
@@ -304,8 +333,7 @@ static int entry_timer(struct net_if *nif, struct arp_entry *e)
 	if (nif->now_us < e->expire_us)
 		return 0;
 	if (e->retries >= nif->arp.p.max_retries) {
-		nif->cnt.drop[NET_DROP_ARP_UNRESOLVED] += e->nhold;
-		entry_free(&nif->arp, e);
+		entry_free(nif, e);
 		return 1;
 	}
 	/* INCOMPLETE: broadcast again. REACHABLE past its life: poll the known MAC by unicast

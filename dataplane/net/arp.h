@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * arp.h: ARP for IPv4 over Ethernet (RFC 826): answers requests for our address, keeps a
- * bounded cache with expiry, resolves next hops with a bounded hold queue per entry, and
+ * bounded cache with expiry, resolves next hops with bounded hold queues (per entry and per cache), and
  * announces our address (gratuitous ARP) at start. All times are nif->now_us.
  */
 #ifndef DPMAIL_NET_ARP_H
@@ -25,7 +25,8 @@ void arp_input(struct net_if *nif, struct rte_mbuf *m);
 /*
  * Send frame m (data at its Ethernet header, src MAC and type already set) to the IPv4 next
  * hop nexthop: fills the destination MAC from the cache and queues m for TX, or holds m while
- * a request is out (the oldest held frame is dropped when the hold queue is full).
+ * a request is out (the entry's oldest held frame is dropped when it holds p.hold, any entry's oldest when
+ * the cache's ARP_HOLD_MAX are held).
  * Ownership passes. Returns 0 (sent or held). If no mbuf is free for the request, the frame
  * stays held and the retry timer sends the request later (counted as NET_DROP_NOMBUF).
  */
