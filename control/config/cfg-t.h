@@ -212,6 +212,7 @@ struct cfg_spool {
 	uint32_t min_free_mb;         /* free-space guard: below it new mail gets 452 4.3.1 */
 	int direct_io;                /* enum spool_direct_io: auto, on, off */
 	uint32_t commit_delay_us;     /* group commit window (0: none) */
+	uint32_t read_cache_mb;       /* written batches kept for delivery per worker (0: none) */
 };
 
 struct cfg_delivery {

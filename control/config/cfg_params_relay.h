@@ -15,7 +15,7 @@ extern const struct cfg_param cfg_smtp_params[3];
 extern const struct cfg_param cfg_relay_params[2];
 extern const struct cfg_param cfg_tls_params[5];
 extern const struct cfg_param cfg_dkim_params[4];
-extern const struct cfg_param cfg_spool_params[7];
+extern const struct cfg_param cfg_spool_params[8];
 extern const struct cfg_param cfg_delivery_params[18];
 extern const struct cfg_param cfg_limits_params[5];
 

@@ -83,6 +83,7 @@ static int spool_setup(struct rly_lcore *st, const struct cfg *c)
 	t.encrypt = c->spool.encrypt;
 	t.direct_io = (enum spool_direct_io)c->spool.direct_io;
 	t.commit_delay_us = c->spool.commit_delay_us;
+	t.read_cache_bytes = c->spool.read_cache_mb << 20;
 	st->sp = spool_create(&t, st->lc->index, &cb, &err);
 	if (!st->sp) {
 		log_err("event=startup_failed reason=\"spool %s: %s\"", c->spool.dir, strerror(-err));

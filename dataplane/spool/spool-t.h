@@ -42,7 +42,7 @@ struct spool_tunables {
 				       * to write (4 MiB; 0: no zero-fill) */
 	uint32_t read_cache_bytes;    /* the buffers of the most recently written batches kept in
 				       * memory for body readers (fresh mail is delivered from here,
-				       * not read back from disk); whole buffers count (8 MiB; 0:
+				       * not read back from disk); whole buffers count (64 MiB; 0:
 				       * none). Buffers a reader still holds live on past it. */
 	uint32_t commit_delay_us;     /* group commit window: a batch with commits is written this
 				       * long after its first commit (or at 256 commits), so more

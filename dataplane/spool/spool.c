@@ -34,7 +34,7 @@ void spool_tunables_defaults(struct spool_tunables *t)
 	t->encrypt = false;
 	t->direct_io = SPOOL_DIO_AUTO;
 	t->prezero_bytes = 4u << 20;
-	t->read_cache_bytes = 8u << 20;
+	t->read_cache_bytes = 64u << 20;
 }
 
 static int check_tunables(const struct spool_tunables *t)

@@ -38,6 +38,7 @@ START_TEST(test_minimal_defaults)
 	ck_assert_uint_eq(c->eal.vdevs.n, 0);
 	ck_assert_int_eq(c->log.level, LOG_LVL_INFO);
 	ck_assert_uint_eq(c->arp.hold, 64);
+	ck_assert_uint_eq(c->spool.read_cache_mb, 64);
 	ck_assert_uint_eq(cfg_line(c, "port.ipv4"), 3);
 	ck_assert_uint_eq(cfg_line(c, "port.mtu"), 0);
 	cfg_free(c);
