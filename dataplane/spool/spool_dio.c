@@ -188,8 +188,8 @@ static void head_step_done(struct spool *sp, struct spool_seg *s)
 		sp->st.zero_bytes += s->zend;
 		spool_trace(sp, 'Z');
 	} else if (s->zres && s->zres != -EAGAIN) {
-		log_warn("spool core=%u seg=%s op=zerofill off=%" PRIu64 " err=%d: spare used "
-			 "without its zeroed head (zero-fill resumes once it is active)", sp->core,
+		log_warn("spool core=%u seg=%s op=zerofill off=%" PRIu64 " err=%d: the spare goes "
+			 "without a zeroed head (its zero-fill starts once it is active)", sp->core,
 			 s->name, s->zstart, s->zres);
 	}
 	spool_seg_spare_zeroed(sp);

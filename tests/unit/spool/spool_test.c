@@ -1059,6 +1059,18 @@ static bool zeros_at_head(int fd, size_t n)
 	return true;
 }
 
+/* Fills the active segment up to its size (1 MiB) with messages id, id + 1, ... of 50,000 bytes,
+ * one batch each. */
+static void fill_active(struct ctx *c, uint64_t *id)
+{
+	struct spool_seg *a = spool_seg_active(c->sp);
+	while (a->size < (1u << 20)) {
+		put_msg(c, (*id)++, 50000, 50000);
+		pump(c);
+	}
+	ck_assert_ptr_eq(spool_seg_active(c->sp), a);
+}
+
 /* A spare segment's head (prezero_bytes) is zero-filled, and that fdatasynced, before the spare
  * is READY: after the rollover the first batch of the new segment is flushable at once (no
  * zero-fill step in flight over its range) and written in that turn; the segment's zero-fill
@@ -1086,12 +1098,8 @@ START_TEST(test_spare_zeroed_head)
 	struct spool_stats st;
 	spool_stats(sp, &st);
 	ck_assert_uint_eq(st.zero_bytes, first->zeroed + HEAD); /* counted with the active's steps */
-	/* fill the first segment (1 MiB) */
 	uint64_t id = 0;
-	while (first->size < (1u << 20)) {
-		put_msg(c, id++, 50000, 50000);
-		pump(c);
-	}
+	fill_active(c, &id);
 	uint32_t nseq = spare->seq;
 	spool_set_trace(sp, trace, sizeof(trace));
 	uint64_t q = put_msg(c, 999, 3000, 3000); /* rolls over to the spare */
@@ -1149,6 +1157,51 @@ START_TEST(test_spare_zeroed_head)
 	ck_assert_uint_eq(st.rec_quarantined, 0);
 	ck_assert_int_eq(fsize(path), 0);
 	ck_assert_int_eq(count_quarantine(c), 0);
+	check_body(c, q, 999, 3000);
+	ctx_free(c);
+}
+END_TEST
+
+/* A failed zero-fill of the spare's head does not cost the spare: it becomes READY without the
+ * head (logged), and once active its zero-fill starts at the write position, as it did before
+ * spares were zeroed. The failure is injected into the step in flight (a step keeps its first
+ * error): the poll that submits the step cannot also reap it, so ZEROING is seen after it. */
+START_TEST(test_spare_zero_fill_fails)
+{
+	struct ctx *c = ctx_direct(__func__, 256 << 10);
+	if (!c)
+		return;
+	struct spool *sp = c->sp;
+	uint64_t end = now_us() + 10000000;
+	do {
+		spool_poll(sp, now_us());
+		if (sp->spare_state != SPOOL_SPARE_ZEROING)
+			usleep(50);
+	} while (sp->spare_state != SPOOL_SPARE_ZEROING && sp->spare_state != SPOOL_SPARE_READY &&
+		 now_us() < end);
+	ck_assert_int_eq(sp->spare_state, SPOOL_SPARE_ZEROING);
+	ck_assert_uint_gt(sp->spare->zpending, 0);
+	sp->spare->zres = -EIO;
+	pump(c);
+	ck_assert_int_eq(sp->spare_state, SPOOL_SPARE_READY);
+	ck_assert_uint_eq(sp->spare->zeroed, 0);
+	struct spool_stats st;
+	spool_stats(sp, &st);
+	ck_assert_uint_eq(st.zero_bytes, spool_seg_active(sp)->zeroed); /* the head not counted */
+	uint32_t nseq = sp->spare->seq;
+	uint64_t id = 0;
+	fill_active(c, &id);
+	uint64_t q = put_msg(c, 999, 3000, 3000); /* rolls over to the spare */
+	struct spool_seg *ns = sp->stage->seg;
+	ck_assert_uint_eq(ns->seq, nseq);
+	ck_assert(spool_stage_flushable(sp));
+	spool_poll(sp, now_us());
+	ck_assert_uint_gt(ns->zpending, 0);     /* the old way: a step at the write position */
+	ck_assert_uint_eq(ns->zstart, spool_dio_round(sp, ns->size));
+	pump(c);
+	ck_assert_int_eq(c->result[c->nack - 1], 0);
+	ck_assert_uint_eq(c->cookie[c->nack - 1], 999);
+	ck_assert_uint_gt(ns->zeroed, 0);
 	check_body(c, q, 999, 3000);
 	ctx_free(c);
 }
@@ -1428,6 +1481,7 @@ int main(void)
 		tcase_add_test(tc, test_direct_io);
 		tcase_add_test(tc, test_runnable_waits_for_zero_fill);
 		tcase_add_test(tc, test_spare_zeroed_head);
+		tcase_add_test(tc, test_spare_zero_fill_fails);
 	}
 	suite_add_tcase(s, tc);
 	}
