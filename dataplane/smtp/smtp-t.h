@@ -384,7 +384,7 @@ struct smtp_rparse {
 };
 
 /*
- * The BDAT chunk being gathered or sent (smtp_client.c "Chunks"): canonical body octets are
+ * The BDAT chunk being gathered or sent (smtp_client_body.c "Chunks"): canonical body octets are
  * written behind a header slot of SMTP_CHUNK_HDR octets; the header goes in front once the
  * chunk closes (end of the body, buffer full, lim->bdat_chunk reached), so its size is exact.
  */

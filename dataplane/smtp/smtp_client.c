@@ -1,26 +1,26 @@
 // SPDX-License-Identifier: MIT
 /*
- * smtp_client.c: the client engine for outbound delivery. Bytes in (server replies), bytes out
- * (commands and the message), events up (ready, STARTTLS, per-recipient and per-message
- * results, done). It never sees a socket, TLS or the spool: the caller runs the handshake when
- * asked and supplies the body through the body_read (copy) or body_map (in place) pull hook,
- * so delivery streams from disk.
+ * smtp_client.c: the client engine for outbound delivery: the session's state machine and
+ * its reply handling. Bytes in (server replies), bytes out (commands and the message), events
+ * up (ready, STARTTLS, per-recipient and per-message results, done). It never sees a socket,
+ * TLS or the spool: the caller runs the handshake when asked and supplies the body through the
+ * body_read (copy) or body_map (in place) pull hook, so delivery streams from disk. The output
+ * side (the body pump, BDAT chunk gathering, DATA dot-stuffing and canonicalisation, the
+ * output runs) lives in smtp_client_body.c; smtp_client_int.h is what the two files share.
  *
  * Flow: greeting -> EHLO (HELO if refused) -> STARTTLS when offered and wanted -> EHLO again
  * (capabilities from before TLS are forgotten) -> idle. A message: [RSET on a reused
  * connection] MAIL, RCPT..., DATA (one pipelined group when PIPELINING is offered) and the
  * dot-stuffed body, or BDAT chunks with CHUNKING (gathered across the body hook's pieces: a
  * body up to ~16 KiB is one BDAT n LAST, closed only when the hook reports the verified end;
- * see "Chunks" below). With PIPELINING and CHUNKING the chunks follow
- * the last RCPT at once (RFC 3030 + 2920): the whole transaction leaves in one write and all
- * its replies come back in one wait; a chunk sent for a transaction whose recipients all failed
- * is answered with an error by the server (it must consume it, RFC 3030 2) and the transaction
- * fails with the first RCPT error, as "no valid recipients" does with DATA. Parameters (SIZE, BODY=8BITMIME, SMTPUTF8,
- * RET/ENVID/NOTIFY/ORCPT, REQUIRETLS) go out only when offered; a message that needs an
- * extension the server lacks fails locally with the RFC's code before anything is sent.
- *
- * Every body octet passes the canonicaliser: a bare CR or bare LF becomes CRLF, so dpmail can
- * never be the sending half of an SMTP smuggling attack; DATA is dot-stuffed.
+ * see "Chunks" in smtp_client_body.c). With PIPELINING and CHUNKING the chunks follow the last
+ * RCPT at once (RFC 3030 + 2920): the whole transaction leaves in one write and all its replies
+ * come back in one wait; a chunk sent for a transaction whose recipients all failed is
+ * answered with an error by the server (it must consume it, RFC 3030 2) and the transaction
+ * fails with the first RCPT error, as "no valid recipients" does with DATA. Parameters (SIZE,
+ * BODY=8BITMIME, SMTPUTF8, RET/ENVID/NOTIFY/ORCPT, REQUIRETLS) go out only when offered; a
+ * message that needs an extension the server lacks fails locally with the RFC's code before
+ * anything is sent.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -29,8 +29,7 @@
 #include <strings.h>
 
 #include "fmt.h"
-#include "smtp/smtp.h"
-#include "smtp/smtp_scan.h"
+#include "smtp/smtp_client_int.h"
 
 static const char *const cstate_names[SMTP_C__MAX] = {
 	[SMTP_C_CONNECTED] = "connected", [SMTP_C_EHLO] = "ehlo",   [SMTP_C_HELO] = "helo",
@@ -81,7 +80,8 @@ static void copy_path(char *dst, size_t cap, const char *s)
 	dst[n] = '\0';
 }
 
-static void enter(struct smtp_client_session *c, enum smtp_client_state st, uint64_t timeout)
+/* The one state transition: every state change passes here; timeout 0 = no deadline. */
+void smtp_cli_enter(struct smtp_client_session *c, enum smtp_client_state st, uint64_t timeout)
 {
 	c->state = st;
 	c->deadline = timeout ? c->now + timeout : 0;
@@ -92,44 +92,6 @@ static void local_reply(struct smtp_reply *r, uint16_t code, const char *ecode, 
 	r->code = code;
 	copy_str(r->ecode, sizeof(r->ecode), ecode);
 	copy_str(r->text, sizeof(r->text), text);
-}
-
-/*
- * BDAT chunks may go out now: in BODY, or (pipelined) right behind the last RCPT while the MAIL
- * and RCPT replies are still outstanding (body_early), until the LAST chunk or a failure.
- */
-static bool bdat_streaming(const struct smtp_client_session *c)
-{
-	if (c->bdat_last_sent || c->bdat_stop || c->msg_failed)
-		return false;
-	if (c->state == SMTP_C_BODY)
-		return true;
-	return c->body_early && (c->state == SMTP_C_MAIL || c->state == SMTP_C_RCPT);
-}
-
-/* Forgets the chunk being gathered (never sent: see "Chunks"). */
-static void chunk_drop(struct smtp_client_session *c)
-{
-	c->chunk.open = false;
-	c->chunk.len = c->chunk.pulled = 0;
-}
-
-/* Output is waiting: queued commands, or body octets that output() will pull. */
-static bool want_output(const struct smtp_client_session *c)
-{
-	if (c->out.tail != c->out.head || c->chunk.closed)
-		return true;
-	if (c->body_wait)
-		return false;
-	if (c->bdat)
-		return bdat_streaming(c) && (c->pipelined || c->bdat_pending == 0);
-	return c->state == SMTP_C_BODY;
-}
-
-static void flush(struct smtp_client_session *c)
-{
-	if (want_output(c) && c->hooks->flush && !c->in_input)
-		c->hooks->flush(c->ctx, c);
 }
 
 /* One command line; parts are concatenated. Returns 0 or -1 when it would not fit. */
@@ -167,7 +129,7 @@ void smtp_client_init(struct smtp_client_session *c, const struct smtp_client_li
 	smtp_obuf_reset(&c->out);
 	c->chunk.open = c->chunk.closed = false;
 	c->chunk.len = c->chunk.pulled = c->chunk.head = c->chunk.tail = c->chunk.before = 0;
-	enter(c, SMTP_C_CONNECTED, lim->greeting_timeout_us);
+	smtp_cli_enter(c, SMTP_C_CONNECTED, lim->greeting_timeout_us);
 }
 
 /* Reports the end of the message in flight: remaining recipients get r too. */
@@ -188,15 +150,15 @@ static void msg_finish(struct smtp_client_session *c, const struct smtp_reply *r
 }
 
 /* The session is over: what is in flight fails with r (temporary unless r says otherwise). */
-static void session_fail(struct smtp_client_session *c, uint16_t code, const char *ecode,
-			 const char *text)
+void smtp_cli_fail(struct smtp_client_session *c, uint16_t code, const char *ecode,
+		   const char *text)
 {
 	struct smtp_reply r;
 
 	if (c->state == SMTP_C_DONE)
 		return;
 	local_reply(&r, code, ecode, text);
-	enter(c, SMTP_C_DONE, 0);
+	smtp_cli_enter(c, SMTP_C_DONE, 0);
 	msg_finish(c, &r, true);
 	if (c->hooks->done)
 		c->hooks->done(c->ctx, c, &r);
@@ -206,16 +168,16 @@ static void session_fail(struct smtp_client_session *c, uint16_t code, const cha
 static void session_refused(struct smtp_client_session *c)
 {
 	cmd(c, "QUIT", NULL, NULL);
-	enter(c, SMTP_C_DONE, 0);
+	smtp_cli_enter(c, SMTP_C_DONE, 0);
 	msg_finish(c, &c->reply, true);
 	if (c->hooks->done)
 		c->hooks->done(c->ctx, c, &c->reply);
-	flush(c);
+	smtp_cli_flush(c);
 }
 
 static void become_idle(struct smtp_client_session *c)
 {
-	enter(c, SMTP_C_IDLE, 0);
+	smtp_cli_enter(c, SMTP_C_IDLE, 0);
 	if (c->quit_pending) {
 		smtp_client_quit(c);
 		return;
@@ -229,7 +191,7 @@ static void send_ehlo(struct smtp_client_session *c, bool ehlo)
 	c->ext = 0;
 	c->server_size = 0;
 	cmd(c, ehlo ? "EHLO " : "HELO ", c->helo_name, NULL);
-	enter(c, ehlo ? SMTP_C_EHLO : SMTP_C_HELO, c->lim->cmd_timeout_us);
+	smtp_cli_enter(c, ehlo ? SMTP_C_EHLO : SMTP_C_HELO, c->lim->cmd_timeout_us);
 }
 
 /* One EHLO keyword line. */
@@ -439,8 +401,8 @@ static void send_group(struct smtp_client_session *c)
 	send_mail(c);
 	if (c->pipelined)
 		fill_pipeline(c);
-	enter(c, SMTP_C_MAIL, c->lim->cmd_timeout_us);
-	flush(c);
+	smtp_cli_enter(c, SMTP_C_MAIL, c->lim->cmd_timeout_us);
+	smtp_cli_flush(c);
 }
 
 int smtp_client_send(struct smtp_client_session *c, const struct smtp_client_msg *m)
@@ -452,7 +414,7 @@ int smtp_client_send(struct smtp_client_session *c, const struct smtp_client_msg
 	c->msg_failed = c->body_eof = c->body_wait = c->bdat_last_sent = c->bdat_stop = false;
 	c->mail_ok = c->data_sent = c->rset_pending = c->body_early = false;
 	c->first_err.code = 0;
-	chunk_drop(c); /* a chunk left open by a transaction that ended while it gathered */
+	smtp_cli_chunk_drop(c); /* a chunk left open by a transaction that ended while it gathered */
 	if (!needs_ok(c, m))
 		return 0;
 	if (c->messages_done > 0) {
@@ -461,8 +423,8 @@ int smtp_client_send(struct smtp_client_session *c, const struct smtp_client_msg
 		 * no extra round trip, write or read per message; its reply comes first. */
 		cmd(c, "RSET", NULL, NULL);
 		if (!(c->ext & SMTP_EXT_PIPELINING)) {
-			enter(c, SMTP_C_RSET, c->lim->cmd_timeout_us);
-			flush(c);
+			smtp_cli_enter(c, SMTP_C_RSET, c->lim->cmd_timeout_us);
+			smtp_cli_flush(c);
 			return 0;
 		}
 		c->rset_pending = true;
@@ -478,7 +440,7 @@ static void end_txn(struct smtp_client_session *c, struct smtp_reply r, bool ser
 	msg_finish(c, &r, false);
 	if (server_txn) {
 		cmd(c, "RSET", NULL, NULL);
-		enter(c, SMTP_C_RSET, c->lim->cmd_timeout_us);
+		smtp_cli_enter(c, SMTP_C_RSET, c->lim->cmd_timeout_us);
 	} else {
 		become_idle(c);
 	}
@@ -489,14 +451,14 @@ static void rcpts_done(struct smtp_client_session *c)
 {
 	if (c->rcpt_ok == 0 || c->msg_failed) {
 		if (c->data_sent) {
-			enter(c, SMTP_C_DATA, c->lim->data_init_timeout_us); /* DATA reply due */
+			smtp_cli_enter(c, SMTP_C_DATA, c->lim->data_init_timeout_us); /* DATA reply due */
 			return;
 		}
 		if (c->bdat_pending) {
 			/* chunks already sent: the server answers (and discards) each; the transaction
 			 * fails with the first error seen here, then RSET (on_bdat) */
 			c->bdat_stop = true;
-			enter(c, SMTP_C_DOT, c->lim->final_timeout_us);
+			smtp_cli_enter(c, SMTP_C_DOT, c->lim->final_timeout_us);
 			return;
 		}
 		end_txn(c, c->first_err, c->mail_ok);
@@ -508,14 +470,14 @@ static void rcpts_done(struct smtp_client_session *c)
 			c->last_cr = false;
 		}
 		if (c->bdat_last_sent)
-			enter(c, SMTP_C_DOT, c->lim->final_timeout_us);
+			smtp_cli_enter(c, SMTP_C_DOT, c->lim->final_timeout_us);
 		else
-			enter(c, SMTP_C_BODY, c->lim->block_timeout_us);
+			smtp_cli_enter(c, SMTP_C_BODY, c->lim->block_timeout_us);
 	} else {
 		if (!c->data_sent)
 			cmd(c, "DATA", NULL, NULL);
 		c->data_sent = true;
-		enter(c, SMTP_C_DATA, c->lim->data_init_timeout_us);
+		smtp_cli_enter(c, SMTP_C_DATA, c->lim->data_init_timeout_us);
 	}
 }
 
@@ -529,7 +491,7 @@ static void on_mail(struct smtp_client_session *c)
 	}
 	if (c->pipelined) {
 		fill_pipeline(c);
-		enter(c, SMTP_C_RCPT, c->lim->cmd_timeout_us);
+		smtp_cli_enter(c, SMTP_C_RCPT, c->lim->cmd_timeout_us);
 		return;
 	}
 	if (c->msg_failed) {
@@ -539,7 +501,7 @@ static void on_mail(struct smtp_client_session *c)
 		return;
 	}
 	send_rcpt(c, 0);
-	enter(c, SMTP_C_RCPT, c->lim->cmd_timeout_us);
+	smtp_cli_enter(c, SMTP_C_RCPT, c->lim->cmd_timeout_us);
 }
 
 static void on_rcpt(struct smtp_client_session *c)
@@ -572,12 +534,12 @@ static void on_data(struct smtp_client_session *c)
 			/* a server that said 354 without recipients: end the empty message */
 			cmd(c, ".", NULL, NULL);
 			c->msg_failed = true;
-			enter(c, SMTP_C_DOT, c->lim->final_timeout_us);
+			smtp_cli_enter(c, SMTP_C_DOT, c->lim->final_timeout_us);
 			return;
 		}
 		c->at_bol = true;
 		c->last_cr = false;
-		enter(c, SMTP_C_BODY, c->lim->block_timeout_us);
+		smtp_cli_enter(c, SMTP_C_BODY, c->lim->block_timeout_us);
 		return;
 	}
 	bool none = (c->rcpt_ok == 0 || c->msg_failed) && c->first_err.code;
@@ -629,10 +591,10 @@ static void on_session_reply(struct smtp_client_session *c)
 				session_refused(c);
 		} else if (!c->tls && c->tls_policy != SMTP_TLS_NONE && (c->ext & SMTP_EXT_STARTTLS)) {
 			cmd(c, "STARTTLS", NULL, NULL);
-			enter(c, SMTP_C_STARTTLS, c->lim->cmd_timeout_us);
+			smtp_cli_enter(c, SMTP_C_STARTTLS, c->lim->cmd_timeout_us);
 		} else if (!c->tls && c->tls_policy == SMTP_TLS_REQUIRED) {
 			cmd(c, "QUIT", NULL, NULL);
-			session_fail(c, 451, "4.7.4", "TLS required but not offered by the server");
+			smtp_cli_fail(c, 451, "4.7.4", "TLS required but not offered by the server");
 		} else {
 			become_idle(c);
 		}
@@ -640,12 +602,12 @@ static void on_session_reply(struct smtp_client_session *c)
 	case SMTP_C_STARTTLS:
 		if (c->reply.code == 220) {
 			c->drop_input = true; /* CVE-2021-38371: nothing read before TLS counts */
-			enter(c, SMTP_C_TLS_WAIT, 0);
+			smtp_cli_enter(c, SMTP_C_TLS_WAIT, 0);
 			if (c->hooks->starttls)
 				c->hooks->starttls(c->ctx, c);
 		} else if (c->tls_policy == SMTP_TLS_REQUIRED) {
 			cmd(c, "QUIT", NULL, NULL);
-			session_fail(c, 451, "4.7.4", "STARTTLS refused by the server");
+			smtp_cli_fail(c, 451, "4.7.4", "STARTTLS refused by the server");
 		} else {
 			become_idle(c);
 		}
@@ -667,9 +629,9 @@ static void on_reply(struct smtp_client_session *c)
 		bool closing = c->reply.code == 421;
 		if (!closing)
 			cmd(c, "QUIT", NULL, NULL);
-		session_fail(c, closing ? 421 : 451, closing ? c->reply.ecode : "4.4.2",
-			     closing ? c->reply.text : "RSET refused on a reused connection");
-		flush(c);
+		smtp_cli_fail(c, closing ? 421 : 451, closing ? c->reply.ecode : "4.4.2",
+			      closing ? c->reply.text : "RSET refused on a reused connection");
+		smtp_cli_flush(c);
 		return;
 	}
 	switch (c->state) {
@@ -686,7 +648,7 @@ static void on_reply(struct smtp_client_session *c)
 		if (c->bdat)
 			on_bdat(c);
 		else
-			session_fail(c, 451, "4.5.0", "unexpected reply during the message body");
+			smtp_cli_fail(c, 451, "4.5.0", "unexpected reply during the message body");
 		break;
 	case SMTP_C_DOT:
 		if (c->bdat)
@@ -706,15 +668,15 @@ static void on_reply(struct smtp_client_session *c)
 		}
 		break;
 	case SMTP_C_QUIT:
-		enter(c, SMTP_C_DONE, 0);
+		smtp_cli_enter(c, SMTP_C_DONE, 0);
 		if (c->hooks->done)
 			c->hooks->done(c->ctx, c, &c->reply);
 		break;
 	case SMTP_C_IDLE:
 		if (c->reply.code == 421)
-			session_fail(c, 421, c->reply.ecode, c->reply.text);
+			smtp_cli_fail(c, 421, c->reply.ecode, c->reply.text);
 		else
-			session_fail(c, 451, "4.5.0", "unexpected reply from server");
+			smtp_cli_fail(c, 451, "4.5.0", "unexpected reply from server");
 		break;
 	default:
 		on_session_reply(c);
@@ -742,15 +704,15 @@ size_t smtp_client_input(struct smtp_client_session *c, const uint8_t *data, siz
 		if (r == SMTP_RP_MORE)
 			break;
 		if (r == SMTP_RP_BAD) {
-			session_fail(c, 451, "4.5.0", "malformed reply from server");
+			smtp_cli_fail(c, 451, "4.5.0", "malformed reply from server");
 			break;
 		}
 		capture_line(c);
 		if (r == SMTP_RP_DONE) {
 			/* a 421 may come at any time: the server is closing */
 			if (c->reply.code == 421 && c->state != SMTP_C_QUIT)
-				session_fail(c, 421, c->reply.ecode[0] ? c->reply.ecode : "4.4.2",
-					     c->reply.text);
+				smtp_cli_fail(c, 421, c->reply.ecode[0] ? c->reply.ecode : "4.4.2",
+					      c->reply.text);
 			else
 				on_reply(c);
 		}
@@ -758,7 +720,7 @@ size_t smtp_client_input(struct smtp_client_session *c, const uint8_t *data, siz
 	if (c->state == SMTP_C_DONE)
 		off = len;
 	c->in_input = false;
-	flush(c);
+	smtp_cli_flush(c);
 	return off;
 }
 
@@ -769,7 +731,7 @@ void smtp_client_tls_started(struct smtp_client_session *c, uint64_t now)
 	c->drop_input = false;
 	smtp_rparse_reset(&c->rp);
 	send_ehlo(c, true);
-	flush(c);
+	smtp_cli_flush(c);
 }
 
 void smtp_client_quit(struct smtp_client_session *c)
@@ -781,291 +743,8 @@ void smtp_client_quit(struct smtp_client_session *c)
 		return;
 	}
 	cmd(c, "QUIT", NULL, NULL);
-	enter(c, SMTP_C_QUIT, c->lim->cmd_timeout_us);
-	flush(c);
-}
-
-void smtp_client_body_ready(struct smtp_client_session *c)
-{
-	c->body_wait = false;
-	flush(c);
-}
-
-/*
- * The longest prefix of [p, end) that is already canonical: ordinary octets and CRLF pairs,
- * with (when stuff) no '.' right after a CRLF. It stops before a bare CR or LF, before a CR
- * that ends the span (its LF may come with the next read) and before a '.' to be doubled, so
- * the caller copies the prefix as it is and hands the octet it stopped at to the slow path.
- * A body the spool holds in canonical form (the inbound server enforces strict line endings)
- * is one scan and one copy per read, not a state-machine step per line.
- */
-static size_t canonical_run(const uint8_t *p, const uint8_t *end, bool stuff)
-{
-	const uint8_t *q = p;
-
-	for (;;) {
-		q = smtp_scan_special(q, end, false);
-		if (end - q < 2 || q[0] != '\r' || q[1] != '\n')
-			return (size_t)(q - p);
-		if (stuff && end - q > 2 && q[2] == '.')
-			return (size_t)(q + 2 - p);
-		q += 2;
-	}
-}
-
-/*
- * Canonical form of body octets: bare CR and bare LF become CRLF (a CRLF pair split across
- * reads stays one CRLF); with stuff, a '.' at the start of a line is doubled. out must hold
- * 2 * n octets. Returns the octets written.
- */
-static size_t canon(struct smtp_client_session *c, const uint8_t *in, size_t n, uint8_t *out,
-		    bool stuff)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (!c->last_cr && !(c->at_bol && stuff && in[i] == '.')) {
-			/* canonical octets (plain ones and CRLF pairs) are copied as they are */
-			size_t k = canonical_run(in + i, in + n, stuff);
-			if (k) {
-				memcpy(out + o, in + i, k);
-				o += k;
-				i += k;
-				c->at_bol = in[i - 1] == '\n';
-				if (i == n)
-					break;
-			}
-		}
-		uint8_t b = in[i];
-		if (b == '\n' && c->last_cr) {
-			c->last_cr = false;
-			continue;
-		}
-		c->last_cr = b == '\r';
-		if (b == '\r' || b == '\n') {
-			out[o++] = '\r';
-			out[o++] = '\n';
-			c->at_bol = true;
-			continue;
-		}
-		if (b == '.' && c->at_bol && stuff)
-			out[o++] = '.';
-		out[o++] = b;
-		c->at_bol = false;
-	}
-	return o;
-}
-
-/*
- * Pulls up to cap body octets: in place through body_map, else copied into buf by body_read;
- * *p points at them. Returns >0, 0 at the end, <0 when none now (or failure, already handled).
- */
-static long pull(struct smtp_client_session *c, uint8_t *buf, size_t cap, const uint8_t **p)
-{
-	const struct smtp_client_hooks *h = c->hooks;
-	long n;
-
-	*p = buf;
-	if (h->body_map)
-		n = h->body_map(c->ctx, c, cap, p);
-	else
-		n = h->body_read ? h->body_read(c->ctx, c, buf, cap) : 0;
-	if (n == -EAGAIN) {
-		c->body_wait = true;
-		return -1;
-	}
-	if (n < 0 || (size_t)n > cap || (n > 0 && !*p)) {
-		session_fail(c, 451, "4.3.0", "error reading the message");
-		return -1;
-	}
-	if (n == 0)
-		c->body_eof = true;
-	return n;
-}
-
-/* Octets pulled per step: a copy goes through a stack buffer of this size; octets read in
- * place are bounded by the output room only. */
-#define PULL_COPY 2048
-
-static size_t pull_cap(const struct smtp_client_session *c, size_t want)
-{
-	return c->hooks->body_map || want < PULL_COPY ? want : PULL_COPY;
-}
-
-static void pump_data(struct smtp_client_session *c)
-{
-	uint8_t in[PULL_COPY];
-
-	while (c->state == SMTP_C_BODY && !c->body_wait && smtp_obuf_space(&c->out) > 2 * sizeof(in) + 8) {
-		const uint8_t *src;
-		long n = pull(c, in, pull_cap(c, (smtp_obuf_space(&c->out) - 8) / 2), &src);
-		if (n < 0)
-			return;
-		if (n == 0) {
-			if (!c->at_bol)
-				smtp_obuf_append(&c->out, "\r\n", 2);
-			smtp_obuf_append(&c->out, ".\r\n", 3);
-			enter(c, SMTP_C_DOT, c->lim->final_timeout_us);
-			return;
-		}
-		size_t room;
-		uint8_t *t = (uint8_t *)smtp_obuf_tail(&c->out, &room);
-		smtp_obuf_commit(&c->out, canon(c, src, (size_t)n, t, true));
-		c->deadline = c->now + c->lim->block_timeout_us;
-	}
-}
-
-/*
- * Chunks. A BDAT chunk is gathered in c->chunk, apart from the command buffer, and stays open
- * while the spool's reader hands over pieces (prefix, body records, inline tail: from the read
- * cache they come within one turn). It closes when the reader reports the end, whose CRC the
- * spool has verified (BDAT n LAST: a 10 KiB message is one chunk and one reply), when the
- * buffer is full (a bounded chunk, at most one TLS record), or at lim->bdat_chunk pulled
- * octets. A reader failure (bad CRC, I/O) fails the session with the open chunk unsent, so a
- * corrupt body never gets LAST. The header is written in front of the octets once their
- * canonical size is known: no copy. A closed chunk goes out after the octets queued in out
- * before it closed (`before`); the next one is gathered once it is sent.
- */
-/* Closes the gathered chunk: header in front, LAST if eof. */
-static void chunk_close(struct smtp_client_session *c, bool eof)
-{
-	struct smtp_chunk *k = &c->chunk;
-	char hdr[SMTP_CHUNK_HDR] = "BDAT ";
-	size_t hl = 5 + fmt_u64(hdr + 5, k->len);
-
-	if (eof) {
-		memcpy(hdr + hl, " LAST", 5);
-		hl += 5;
-	}
-	hdr[hl++] = '\r';
-	hdr[hl++] = '\n';
-	k->head = (uint32_t)(SMTP_CHUNK_HDR - hl);
-	k->tail = SMTP_CHUNK_HDR + k->len;
-	memcpy(k->buf + k->head, hdr, hl);
-	k->before = c->out.tail - c->out.head;
-	k->closed = true;
-	chunk_drop(c);
-	c->bdat_pending++;
-	if (eof) {
-		c->bdat_last_sent = true;
-		if (c->state == SMTP_C_BODY)
-			enter(c, SMTP_C_DOT, c->lim->final_timeout_us);
-		/* else early: rcpts_done() enters DOT once the RCPT replies are in */
-	} else {
-		c->deadline = c->now + c->lim->block_timeout_us;
-	}
-}
-
-/*
- * Gathers body octets into the chunk (opening it if needed) until the body ends, the buffer
- * or lim->bdat_chunk is reached, or the reader has nothing now. Returns true when a chunk
- * closed, false when none could be closed now (the previous one unsent, body not ready: the
- * chunk stays open, or the session failed: it is dropped).
- */
-static bool bdat_chunk(struct smtp_client_session *c)
-{
-	struct smtp_chunk *k = &c->chunk;
-	uint8_t in[PULL_COPY];
-	size_t cap = c->lim->bdat_chunk ? c->lim->bdat_chunk : SIZE_MAX;
-	const size_t avail = sizeof(k->buf) - SMTP_CHUNK_HDR - 2; /* 2: a final CRLF */
-	uint8_t *data = (uint8_t *)k->buf + SMTP_CHUNK_HDR;
-	bool eof = false;
-
-	if (k->closed)
-		return false;
-	k->open = true;
-	while (k->pulled < cap && avail - k->len >= 128) {
-		size_t want = pull_cap(c, (avail - k->len) / 2); /* canonicalisation at most doubles */
-		want = want < cap - k->pulled ? want : cap - k->pulled;
-		const uint8_t *src;
-		long n = pull(c, in, want, &src);
-		if (n < 0)
-			break; /* not ready (body_wait) or failed (state DONE) */
-		if (n == 0) {
-			eof = true;
-			break;
-		}
-		k->pulled += (uint32_t)n;
-		k->len += (uint32_t)canon(c, src, (size_t)n, data + k->len, false);
-	}
-	if (c->state == SMTP_C_DONE) {
-		chunk_drop(c);
-		return false;
-	}
-	if (c->body_wait || (k->len == 0 && !eof))
-		return false; /* stays open: the next pieces join it */
-	if (eof && !c->at_bol) {
-		/* the message ends with CRLF, as with DATA */
-		data[k->len++] = '\r';
-		data[k->len++] = '\n';
-		c->at_bol = true;
-	}
-	chunk_close(c, eof);
-	return true;
-}
-
-static void pump_bdat(struct smtp_client_session *c)
-{
-	if (c->chunk.open && !bdat_streaming(c))
-		chunk_drop(c); /* the transaction failed or stopped: its open chunk never goes */
-	while (bdat_streaming(c) && !c->body_wait && (c->pipelined || c->bdat_pending == 0))
-		if (!bdat_chunk(c))
-			return;
-}
-
-/*
- * A pipelined BDAT transaction whose first chunk is not complete yet (the spool reads the
- * body): its commands wait for it so that commands and body leave in one write and the server
- * answers them in one go. The chunk has its own buffer: never a deadlock.
- */
-static bool hold_for_body(const struct smtp_client_session *c)
-{
-	return c->body_early && c->body_wait && c->bdat_pending == 0 && bdat_streaming(c);
-}
-
-const char *smtp_client_output(struct smtp_client_session *c, size_t *len)
-{
-	if (!c->body_wait) {
-		if (c->bdat)
-			pump_bdat(c);
-		else if (c->state == SMTP_C_BODY)
-			pump_data(c);
-	} else if (c->chunk.open && !bdat_streaming(c)) {
-		chunk_drop(c);
-	}
-	if (hold_for_body(c)) {
-		*len = 0;
-		return c->out.buf + c->out.head;
-	}
-	const struct smtp_chunk *k = &c->chunk;
-	if (k->closed && k->before == 0) {
-		*len = k->tail - k->head;
-		return k->buf + k->head;
-	}
-	const char *p = smtp_obuf_data(&c->out, len);
-	if (k->closed)
-		*len = k->before;
-	return p;
-}
-
-void smtp_client_output_consume(struct smtp_client_session *c, size_t n)
-{
-	struct smtp_chunk *k = &c->chunk;
-
-	if (!k->closed) {
-		smtp_obuf_consume(&c->out, n);
-		return;
-	}
-	if (k->before) {
-		n = n < k->before ? n : k->before;
-		k->before -= (uint32_t)n;
-		smtp_obuf_consume(&c->out, n);
-		return;
-	}
-	n = n < k->tail - k->head ? n : k->tail - k->head;
-	k->head += (uint32_t)n;
-	if (k->head == k->tail)
-		k->closed = false;
+	smtp_cli_enter(c, SMTP_C_QUIT, c->lim->cmd_timeout_us);
+	smtp_cli_flush(c);
 }
 
 int smtp_client_tick(struct smtp_client_session *c, uint64_t now)
@@ -1074,7 +753,7 @@ int smtp_client_tick(struct smtp_client_session *c, uint64_t now)
 	if (!c->deadline || now < c->deadline || c->state == SMTP_C_DONE ||
 	    c->state == SMTP_C_IDLE || c->state == SMTP_C_TLS_WAIT)
 		return 0;
-	session_fail(c, 451, "4.4.2", "timeout waiting for the server");
+	smtp_cli_fail(c, 451, "4.4.2", "timeout waiting for the server");
 	return -ETIMEDOUT;
 }
 
@@ -1083,10 +762,10 @@ void smtp_client_peer_closed(struct smtp_client_session *c)
 	if (c->state == SMTP_C_QUIT) {
 		/* closed right after QUIT without a 221: still a clean end */
 		local_reply(&c->reply, 221, "2.0.0", "closed");
-		enter(c, SMTP_C_DONE, 0);
+		smtp_cli_enter(c, SMTP_C_DONE, 0);
 		if (c->hooks->done)
 			c->hooks->done(c->ctx, c, &c->reply);
 		return;
 	}
-	session_fail(c, 451, "4.4.2", "connection closed by the server");
+	smtp_cli_fail(c, 451, "4.4.2", "connection closed by the server");
 }
