@@ -6,7 +6,9 @@
 # dpmaild-memif again for each VARIANTS entry (default: the memif link with MTU 1500, and with
 # TCP checksums on both ends: TRUSTED_LINK=false; the base link is MTU 9000 without checksums,
 # like the kernel's loopback). `openssl speed rsa2048 ed25519` and the
-# load average are recorded at the start and the end. Results under OUT_ROOT (default
+# load average are recorded at the start and the end, and `openssl speed` (1 s) right before and after
+# each DKIM scenario's targets: the table's signatures/msg divides each pass's SUT CPU per message
+# by the mean of those two. Results under OUT_ROOT (default
 # /tmp/dpmail-bench-results/relay-memif/rep<pass>/<scenario>[/<variant>]/), one table at the
 # end. Knobs: TARGETS, VARIANTS, SESSIONS (16), COUNT (4000), SIZE, POSTFIX_PASSES (1), REPEAT (passes: the
 # machine is shared and one pass moves by ±30%, so the table gives medians and ranges, and the
@@ -26,6 +28,7 @@ stamp() {
   echo "$(date -u +%FT%TZ) load average: $(cut -d' ' -f1-3 /proc/loadavg)"
   openssl speed -seconds 2 rsa2048 ed25519 2>/dev/null | grep -E 'rsa 2048 bits|Ed25519\)'
 }
+speed1() { openssl speed -seconds 1 rsa2048 ed25519 2>/dev/null | grep -E 'rsa 2048 bits|Ed25519\)'; }
 stamp | tee "$OUT_ROOT/start.txt"
 rc=0
 for rep in $(seq 1 "$REPEAT"); do
@@ -33,7 +36,13 @@ for rep in $(seq 1 "$REPEAT"); do
   [ "$rep" -gt "$POSTFIX_PASSES" ] && targets=$(echo "$TARGETS" | tr ' ' '\n' | grep -v '^postfix$' | tr '\n' ' ')
   for s in $SCENARIOS; do
     echo "######## pass $rep: $s ($targets)"
+    # the signature's cost right before and after this scenario's targets: the host's speed
+    # drifts during a run (seen: RSA-2048 0.25-0.36 ms within ten minutes), so the
+    # signatures-per-message ratio uses the openssl speed measured next to the runs it divides
+    mkdir -p "$OUT_ROOT/rep$rep/$s"
+    case $s in *dkim*) speed1 >"$OUT_ROOT/rep$rep/$s/speed-before.txt" ;; esac
     OUT=$OUT_ROOT/rep$rep/$s TARGETS=$targets bash "./$s.sh" || rc=1
+    case $s in *dkim*) speed1 >"$OUT_ROOT/rep$rep/$s/speed-after.txt" ;; esac
     for v in $VARIANTS; do
       echo "######## pass $rep: $s, dpmaild-memif with $v"
       env "$v" OUT="$OUT_ROOT/rep$rep/$s/${v%%=*}" TARGETS=dpmaild-memif bash "./$s.sh" || rc=1
@@ -49,8 +58,21 @@ python3 - "$OUT_ROOT" $SCENARIOS <<'EOP' | tee "$OUT_ROOT/summary.md"
 import glob, json, statistics as st, sys
 root, scen = sys.argv[1], sys.argv[2:]
 med = st.median
-print("| scenario | target | passes | msgs/s | e2e/s | eod p50 / p99 ms | SUT CPU ms/msg gross (range) / net | msgs/CPU-s | vs posix (range) | vs Postfix |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+def sig_ms(rep_dir, scen):
+    # one signature's cost, ms: the mean of openssl speed's signs/s before and after the
+    # scenario's targets in that pass (None when not a DKIM scenario or not recorded)
+    alg = "rsa 2048 bits" if "rsa" in scen else "Ed25519)" if "ed25519" in scen else None
+    vals = []
+    for f in ("speed-before.txt", "speed-after.txt"):
+        try:
+            for line in open(f"{rep_dir}/{scen}/{f}"):
+                if alg and alg in line:
+                    vals.append(1000.0 / float(line.split()[-2]))
+        except OSError:
+            pass
+    return sum(vals) / len(vals) if vals else None
+print("| scenario | target | passes | msgs/s | e2e/s | eod p50 / p99 ms | SUT CPU ms/msg gross (range) / net | msgs/CPU-s | vs posix (range) | vs Postfix | signatures/msg (range) |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for s in scen:
     runs = {}  # label -> {pass: json}
     for f in sorted(glob.glob(f"{root}/rep*/{s}/*.json") + glob.glob(f"{root}/rep*/{s}/*/*.json")):
@@ -75,7 +97,10 @@ for s in scen:
         e2e = med([d.get("relay", {}).get("msgs_per_s", 0) for d in ds.values()])
         p50 = med([d["latency_us"]["eod"]["p50"] for d in ds.values()]) / 1e3
         p99 = med([d["latency_us"]["eod"]["p99"] for d in ds.values()]) / 1e3
+        # per pass: SUT CPU per message over the signature measured next to it
+        sr = [g(d) / sm for r, d in ds.items() if (sm := sig_ms(f"{root}/{r}", s))]
+        vs = (f"{med(sr):.2f}" + (f" ({min(sr):.2f}-{max(sr):.2f})" if len(sr) > 1 else "")) if sr else "-"
         print(f"| {s} | {l} | {len(gs)} | {rate:,.0f} | {e2e:,.0f} | {p50:.1f} / {p99:.1f} | {gm:.3f}{rng}{net} "
-              f"| {1000 / gm:,.0f} | {vp} | {vf} |")
+              f"| {1000 / gm:,.0f} | {vp} | {vf} | {vs} |")
 EOP
 exit $rc
