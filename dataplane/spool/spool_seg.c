@@ -5,9 +5,10 @@
  * with direct I/O the zero-fill of its head and that fdatasync, then fsync of the directory), so
  * when the active segment is full the next batch goes to a file whose directory entry is already
  * durable (no record in a segment is acknowledged before its name is) and whose first blocks are
- * already allocated and written (its first commits wait for no zero-fill). Segments are deleted oldest first once no live message has its first record in them
- * (a message's later records - outcomes, state - are always in the same or newer segments, so
- * deleting a dead prefix never loses the state of a live message). The newest segment is never
+ * already allocated and written (its first commits wait for no zero-fill). Segments are
+ * deleted oldest first once no live message has its first record in them (a message's later
+ * records - outcomes, state - are always in the same or newer segments, so deleting a dead
+ * prefix never loses the state of a live message). The newest segment is never
  * deleted, which keeps the highest sequence number on disk: seq numbers (and with them record
  * nonces and queue ids) are never reused.
  */
