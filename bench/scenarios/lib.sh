@@ -535,7 +535,7 @@ sc_dpmaild_start() {
     # the same canonicalization as the OpenDKIM of the Postfix target (DKIM_CANON to change)
     local canon=${DKIM_CANON-relaxed/simple}
     [ "$DKIM" != none ] && echo "dkim: {${canon:+canonicalization: $canon, }keys: [{domain: bench.test, selector: bench, key: $SC_TMP/opendkim/bench.private}]}"
-    echo "spool: {dir: $d/spool, min_free_mb: 0}"
+    echo "spool: {dir: $d/spool, min_free_mb: 0${DPMAILD_SPOOL_EXTRA:+, $DPMAILD_SPOOL_EXTRA}}"   # DPMAILD_SPOOL_EXTRA: more keys
     if [ "$mode" = relay ]; then
       echo "delivery:"
       echo "  retry: {first: 2, cap: 4, jitter_pct: 0}"
