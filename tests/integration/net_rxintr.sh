@@ -146,9 +146,12 @@ for pass in 1 2; do
     grep -q 'event=rx_interrupts state=on port=net_memif0 driver=net_memif source=memif' "$D/cli$pass.err"
 done
 # (back-to-back short connections keep the worker mostly in its timed back-off, by design: it
-# arms after 8 idle turns in a row; the idle worker was woken by each new client's first frames)
+# arms after 8 idle turns in a row; an idle worker is woken by a new client's first frames.
+# Usually both passes' clients find it armed; on a loaded machine (the ASan run of the whole
+# suite) the second client once came while the worker was still in its timed back-off after
+# the first pass, so one frame-ended wait is what this asserts.)
 w=$(stat "$MLOG" "$SRV" rx_intr_wakeups)
-t_check "memif: dpmaild's armed waits were ended by frames (rx_intr_wakeups=$w)" [ "${w:-0}" -ge 2 ]
+t_check "memif: dpmaild's armed waits were ended by frames (rx_intr_wakeups=$w)" [ "${w:-0}" -ge 1 ]
 t_check "memif: and the busy stretches kept the timed back-off (rx_intr_backoffs)" \
   [ "$(stat "$MLOG" "$SRV" rx_intr_backoffs)" -ge 1000 ]
 t_check "memif: no memif source disabled" bash -c "! grep -q 'source=memif reason' '$MLOG'"
