@@ -101,6 +101,7 @@ enum bench_smtpd_state {
 
 #define BENCH_SMTPD_OUT 4096
 #define BENCH_MSGID_MAX 255
+#define BENCH_HCARRY_MAX 1000 /* longest header line inspected across BDAT chunks */
 
 struct bench_smtpd {
 	enum bench_smtpd_state state;
@@ -121,6 +122,11 @@ struct bench_smtpd {
 	bool bdat_txn;        /* BDAT: the transaction's content started with BDAT */
 	char msgid[BENCH_MSGID_MAX + 1];
 	size_t msgid_len;
+	/* BDAT: a header line cut by a chunk's end, kept until its LF arrives in the next chunk
+	 * (the command line between them means it cannot wait in the input) */
+	uint8_t hcarry[BENCH_HCARRY_MAX];
+	size_t hcarry_len;
+	bool hcarry_on;       /* the next content bytes continue the carried header line */
 	/* optional: every content byte (dot-unstuffed, CRLF kept) as it is parsed */
 	void (*on_content)(void *ctx, const uint8_t *p, size_t n);
 	void *content_ctx;

@@ -61,6 +61,7 @@ static void reset_txn(struct bench_smtpd *s)
 	s->msgid[0] = 0;
 	s->dkim_signed = false;
 	s->bdat_txn = false;
+	s->hcarry_on = false;
 }
 
 void bench_smtpd_reply_421(struct bench_smtpd *s, const char *why)
@@ -162,6 +163,7 @@ static void do_bdat(struct bench_smtpd *s, const char *l, size_t n)
 		s->bdat_txn = true;
 		s->in_headers = true;
 		s->line_start = true;
+		s->hcarry_on = false;
 		s->msg_bytes = 0;
 	}
 	smtpd_enter(s, BENCH_SMTPD_BDAT);
@@ -257,10 +259,46 @@ static void header_line(struct bench_smtpd *s, const uint8_t *l, size_t n)
 	s->msgid_len = len;
 }
 
+/* Appends n octets to the carried header line (an over-long line is not inspected). */
+static void hcarry_add(struct bench_smtpd *s, const uint8_t *p, size_t n)
+{
+	if (s->hcarry_len + n > sizeof(s->hcarry)) {
+		s->hcarry_len = sizeof(s->hcarry) + 1; /* too long: marks it, nothing more kept */
+		return;
+	}
+	memcpy(s->hcarry + s->hcarry_len, p, n);
+	s->hcarry_len += n;
+}
+
+/* BDAT content continuing a header line cut by the previous chunk's end: up to and including
+ * its LF (or all of d when there is none) is counted, passed on and added to the carried line;
+ * a complete line is then inspected like any header line. Returns bytes consumed. */
+static size_t hcarry_input(struct bench_smtpd *s, const uint8_t *d, size_t len)
+{
+	const uint8_t *lf = memchr(d, '\n', len);
+	size_t n = lf ? (size_t)(lf - d) + 1 : len;
+	hcarry_add(s, d, n);
+	s->msg_bytes += n;
+	if (s->on_content)
+		s->on_content(s->content_ctx, d, n);
+	s->line_start = lf != NULL;
+	if (lf) {
+		s->hcarry_on = false;
+		if (s->hcarry_len <= sizeof(s->hcarry)) {
+			if (s->hcarry_len <= 2 && (s->hcarry[0] == '\r' || s->hcarry[0] == '\n'))
+				s->in_headers = false;
+			else
+				header_line(s, s->hcarry, s->hcarry_len);
+		}
+	}
+	return n;
+}
+
 /*
  * Message content: returns bytes consumed; stops at EOM or when a line is incomplete. raw is
  * BDAT content: no end marker, no dot-unstuffing, and an incomplete line is waited for only
- * while more octets of the chunk are due (more).
+ * while more octets of the chunk are due (more); a header line the chunk's end cuts is carried
+ * into the next chunk (hcarry_input).
  */
 static size_t data_input(struct bench_smtpd *s, const uint8_t *d, size_t len, bool raw, bool more)
 {
@@ -268,8 +306,18 @@ static size_t data_input(struct bench_smtpd *s, const uint8_t *d, size_t len, bo
 	while (off < len) {
 		const uint8_t *p = d + off;
 		size_t rest = len - off;
+		if (raw && s->hcarry_on) {
+			off += hcarry_input(s, p, rest);
+			continue;
+		}
 		const uint8_t *lf = memchr(p, '\n', rest);
 		if (!lf) {
+			if (raw && !more && s->in_headers && s->line_start) {
+				/* the chunk ends inside a header line: carry it into the next chunk */
+				s->hcarry_len = 0;
+				s->hcarry_on = true;
+				return off + hcarry_input(s, p, rest);
+			}
 			/* an incomplete line: wait for its end when it may still be the end marker
 			 * or a header we inspect; otherwise count it and go on mid-line */
 			bool wait = raw ? more && s->in_headers && rest < CMD_MAX

@@ -38,6 +38,27 @@ static enum bench_smtpd_state feed(struct bench_smtpd *s, const char *in, size_t
 	return s->state;
 }
 
+/* Feeds in in chunks of step bytes until the message is complete (EOM, not yet answered, so
+ * the transaction's Message-ID is still there); returns the final state. */
+static enum bench_smtpd_state feed_to_eom(struct bench_smtpd *s, const char *in, size_t step)
+{
+	size_t len = strlen(in), have = 0, off = 0;
+	char buf[8192];
+	while (s->state != BENCH_SMTPD_EOM && (off < len || have)) {
+		size_t add = len - off < step ? len - off : step;
+		memcpy(buf + have, in + off, add);
+		have += add;
+		off += add;
+		size_t used = bench_smtpd_input(s, (const uint8_t *)buf, have);
+		memmove(buf, buf + used, have - used);
+		have -= used;
+		s->out_len = 0;
+		if (used == 0 && add == 0)
+			break;
+	}
+	return s->state;
+}
+
 static const char *txn =
 	"EHLO client.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n"
 	"Subject: x\r\nMessage-ID: <id-1@test>\r\n\r\n..leading dot\r\nline\r\n.\r\nQUIT\r\n";
@@ -84,6 +105,38 @@ START_TEST(test_bdat_every_split)
 		ck_assert_ptr_nonnull(strstr(out, "250 2.0.0 chunk received\r\n250 2.0.0 Ok: queued\r\n"
 						  "503 5.5.1 Error: need RCPT command\r\n250 2.0.0 Ok\r\n221 "));
 		ck_assert_uint_eq(s.msg_bytes, 0); /* reset after the message */
+	}
+	/* the Message-ID line cut by the first chunk's end is captured (feed() stops at the
+	 * queued message, before the transaction is reset) */
+	for (size_t step = 1; step <= 80; step++) {
+		struct bench_smtpd s;
+		bench_smtpd_init(&s, false, "h");
+		ck_assert_int_eq(feed_to_eom(&s, in, step), BENCH_SMTPD_EOM);
+		ck_assert_str_eq(s.msgid, "<id-9@t>");
+		ck_assert_uint_eq(s.msg_bytes, 25 + 19);
+	}
+	/* a header line over three chunks, the header/body separator cut after its CR, and a
+	 * DKIM-Signature name cut in two */
+	{
+		static const char three[] =
+			"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"
+			"BDAT 8\r\nDKIM-Sig"
+			"BDAT 18\r\nnature: v=1\r\nMessa"
+			"BDAT 5\r\nge-ID"
+			"BDAT 10\r\n: <3@c>\r\n\r"
+			"BDAT 29 LAST\r\n\nMessage-ID: <not-a-header>\r\n";
+		struct bench_smtpd s;
+		for (size_t step = 1; step <= strlen(three); step++) {
+			bench_smtpd_init(&s, false, "h");
+			ck_assert_int_eq(feed_to_eom(&s, three, step), BENCH_SMTPD_EOM);
+			ck_assert_str_eq(s.msgid, "<3@c>");
+		}
+		bench_smtpd_init(&s, false, "h");
+		ck_assert_int_eq(feed_to_eom(&s, three, strlen(three)), BENCH_SMTPD_EOM);
+		ck_assert_str_eq(s.msgid, "<3@c>");
+		ck_assert(s.dkim_signed);
+		ck_assert(!s.in_headers);
+		ck_assert_uint_eq(s.msg_bytes, 8 + 18 + 5 + 10 + 29);
 	}
 	struct bench_smtpd s;
 	char out[4096] = "";
