@@ -344,6 +344,15 @@ static void progress(struct load *ld, uint64_t now)
 		(double)bench_hist_quantile(&ld->hist[LH_EOD], 0.99) / 1000.0);
 }
 
+/* Over our own stack (--backend dpdk|sock) the first session connects alone until one has
+ * connected (at most 5 s): its SYN resolves the server's MAC, and an ARP entry holds only
+ * arp.hold frames (64) while it resolves, so hundreds of SYNs at once would mostly wait for
+ * TCP's 1 s SYN retry. The kernel queues them itself. */
+static bool first_connect_pending(const struct load *ld, uint32_t i, uint64_t now)
+{
+	return ld->cnet && i > 0 && ld->hist[LH_CONNECT].count == 0 && now < ld->t0_us + 5000000;
+}
+
 /* Reconnects due sessions, times out stuck ones. */
 static void housekeeping(struct load *ld, uint64_t now, bool scan_timeouts)
 {
@@ -354,7 +363,7 @@ static void housekeeping(struct load *ld, uint64_t now, bool scan_timeouts)
 			if (!(ld->o.mps == 0 ? !(ld->stopping || load_stop) : work_left(ld, now))) {
 				s->st = LD_DONE;
 				ld->live--;
-			} else if (s->retry_us <= now) {
+			} else if (s->retry_us <= now && !first_connect_pending(ld, i, now)) {
 				ld_sess_connect(s, now);
 			}
 		} else if (scan_timeouts && s->st != LD_DONE && s->st != LD_READY &&
