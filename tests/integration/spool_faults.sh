@@ -26,7 +26,12 @@ for enc in "" --encrypt; do
   echo "$name: acknowledged=$ack failed_451=$err"
   t_check "$name: driver finished (exit $rc)" [ "$rc" -eq 0 ]
   t_check "$name: injected failures answered 451" [ "$err" -gt 0 ]
-  t_check "$name: the spool kept accepting after failures" [ "$ack" -gt 100 ]
+  # acceptance resumes after a failure: acknowledgements after the first 451 (a count, not a
+  # share: the faults are random, and how many land while a fresh segment is being prepared
+  # moved this run's total between 92 and 414 of 600)
+  after=$(awk '/^ERR/ { e = 1 } e && /^ACK/ { n++ } END { print n + 0 }' "$W/gen.$name")
+  t_check "$name: the spool kept accepting after failures ($after acknowledged after the first)" \
+    [ "$after" -ge 20 ]
   t_check "$name: every failure was an I/O error" [ "$(grep '^ERR' "$W/gen.$name" | awk '$3 != 5' | wc -l)" -eq 0 ]
   "$DRV" verify "$W/$name" --max 40000 $enc >"$W/verify.$name" 2>/dev/null
   t_check "$name: nothing partial after failures" grep -q ' BAD 0$' "$W/verify.$name"
