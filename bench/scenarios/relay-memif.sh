@@ -24,11 +24,13 @@ SCENARIOS=${SCENARIOS:-"plain-relay tls-both tls-dkim-rsa tls-dkim-ed25519"}
 REPEAT=${REPEAT:-1}   # passes; the dpmaild targets run in each
 POSTFIX_PASSES=${POSTFIX_PASSES:-1}   # Postfix runs in the first POSTFIX_PASSES passes (its median is the base)
 mkdir -p "$OUT_ROOT"
+# speed SECONDS: one RSA-2048 and one Ed25519 line of `openssl speed` (signs/s is the
+# second-last field)
+speed() { openssl speed -seconds "$1" rsa2048 ed25519 2>/dev/null | grep -E 'rsa 2048 bits|Ed25519\)'; }
 stamp() {
   echo "$(date -u +%FT%TZ) load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-  openssl speed -seconds 2 rsa2048 ed25519 2>/dev/null | grep -E 'rsa 2048 bits|Ed25519\)'
+  speed 2
 }
-speed1() { openssl speed -seconds 1 rsa2048 ed25519 2>/dev/null | grep -E 'rsa 2048 bits|Ed25519\)'; }
 stamp | tee "$OUT_ROOT/start.txt"
 rc=0
 for rep in $(seq 1 "$REPEAT"); do
@@ -40,9 +42,9 @@ for rep in $(seq 1 "$REPEAT"); do
     # drifts during a run (seen: RSA-2048 0.25-0.36 ms within ten minutes), so the
     # signatures-per-message ratio uses the openssl speed measured next to the runs it divides
     mkdir -p "$OUT_ROOT/rep$rep/$s"
-    case $s in *dkim*) speed1 >"$OUT_ROOT/rep$rep/$s/speed-before.txt" ;; esac
+    case $s in *dkim*) speed 1 >"$OUT_ROOT/rep$rep/$s/speed-before.txt" ;; esac
     OUT=$OUT_ROOT/rep$rep/$s TARGETS=$targets bash "./$s.sh" || rc=1
-    case $s in *dkim*) speed1 >"$OUT_ROOT/rep$rep/$s/speed-after.txt" ;; esac
+    case $s in *dkim*) speed 1 >"$OUT_ROOT/rep$rep/$s/speed-after.txt" ;; esac
     for v in $VARIANTS; do
       echo "######## pass $rep: $s, dpmaild-memif with $v"
       env "$v" OUT="$OUT_ROOT/rep$rep/$s/${v%%=*}" TARGETS=dpmaild-memif bash "./$s.sh" || rc=1
