@@ -139,8 +139,7 @@ size_t spool_msg_overhead(void);
 /* Test builds: fault hook on write/fsync completions (NULL to remove). */
 void spool_set_fault_hook(struct spool *sp, spool_fault_fn fn, void *arg);
 /* Test builds: an ordered log of I/O events ("W" write submitted, "S" fdatasync completed,
- * "A" acknowledgement delivered; direct I/O: "Z" a spare's zero-filled head durable; "R" a
- * spare segment ready) appended to buf (NULL disables). */
+ * "A" acknowledgement delivered) appended to buf (NULL disables). */
 void spool_set_trace(struct spool *sp, char *buf, size_t cap);
 
 #endif

@@ -6,9 +6,7 @@
  * written with O_DIRECT from its aligned stage buffer, and the active segment is zero-filled a
  * few MiB ahead of the write position in the background (one zero write + fdatasync per step),
  * so a commit overwrites blocks that are already allocated, written and durable: its fdatasync
- * has only the device cache flush left to do. A spare segment gets its first prezero_bytes
- * zero-filled and synced while it is prepared (spool_seg.c), so a fresh segment's first batches
- * wait for no zero-fill either. Writes start on a block boundary: a batch begins
+ * has only the device cache flush left to do. Writes start on a block boundary: a batch begins
  * with a copy of the segment's last partial block (bytes already written, rewritten identical)
  * and is padded with zeros to the next boundary, so the bytes on disk are exactly those of a
  * buffered spool (the record format does not change, recovery reads the zeros as the end).
@@ -104,44 +102,12 @@ bool spool_dio_overlaps_zero(const struct spool_seg *s, uint64_t off, uint64_t e
 	return s->zpending && end > s->zstart && off < s->zend;
 }
 
-/* Submits one zero-fill step of s: n zeros (n <= ZERO_STEP) at `start`, linked to an fdatasync
- * when `sync` (a synced step counts only with its sync: zres is -EAGAIN when no entry was left
- * for it). Both operations are tagged SPOOL_OP_ZERO for s; spool_dio_zero_done() sees each.
- * -EAGAIN: nothing was submitted. */
-static int zero_step(struct spool *sp, struct spool_seg *s, uint64_t start, uint32_t n, bool sync)
-{
-	if (io_uring_sq_space_left(&sp->ring) < 2)
-		io_uring_submit(&sp->ring);
-	struct io_uring_sqe *sqe = spool_sqe(sp, s, SPOOL_OP_ZERO);
-	if (!sqe)
-		return -EAGAIN;
-	io_uring_prep_write(sqe, s->fd, sp->zeros, n, start);
-	s->zpending = 1;
-	s->zres = 0;
-	if (sync) {
-		sqe->flags |= IOSQE_IO_LINK;
-		struct io_uring_sqe *sq2 = spool_sqe(sp, s, SPOOL_OP_ZERO);
-		if (sq2) {
-			io_uring_prep_fsync(sq2, s->fd, IORING_FSYNC_DATASYNC);
-			s->zpending = 2;
-		} else {
-			sqe->flags &= (uint8_t)~IOSQE_IO_LINK;
-			s->zres = -EAGAIN;
-		}
-	}
-	s->zstart = start;
-	s->zend = start + n;
-	return 0;
-}
-
 /* Zero-fill keeps `zeroed` between prezero_bytes / 2 and prezero_bytes ahead of the write
  * position, up to the segment's size. Each step is one write of ZERO_STEP zeros past everything
  * staged, linked to an fdatasync (the new size and extents become durable here, off the commit
  * path); steps start only when the lead fell under half, so they are few and large (a step per
  * commit would put the metadata write back on every commit). A staged batch never overlaps a
- * step in flight: spool_stage_flush() waits for it (see overlaps_zero). A segment that was the
- * spare arrives with its head already zeroed (spool_dio_zero_head), so its first step is due
- * only once the writes passed half of that head. */
+ * step in flight: spool_stage_flush() waits for it (see overlaps_zero). */
 void spool_dio_prezero(struct spool *sp)
 {
 	struct spool_seg *s = spool_seg_active(sp);
@@ -154,45 +120,24 @@ void spool_dio_prezero(struct spool *sp)
 	if (start >= limit || start >= pos + sp->t.prezero_bytes / 2)
 		return;
 	uint32_t n = limit - start > ZERO_STEP ? ZERO_STEP : (uint32_t)(limit - start);
-	zero_step(sp, s, start, n, true);
-}
-
-uint64_t spool_dio_head_bytes(const struct spool *sp)
-{
-	if (!sp->direct || !sp->t.prezero_bytes)
-		return 0;
-	uint64_t head = spool_dio_round(sp, sp->t.prezero_bytes);
-	uint64_t limit = spool_dio_round(sp, sp->t.segment_bytes);
-	return head < limit ? head : limit;
-}
-
-/* The spare's head [0, spool_dio_head_bytes) is zero-filled in ZERO_STEP writes one after the
- * other, the last one linked to the fdatasync that makes all of them durable (one sync for the
- * whole head: a completed O_DIRECT write is in the device, the fdatasync flushes its cache and
- * writes the size and extents). s->zend is the progress; s->zeroed is set only by that sync. */
-bool spool_dio_zero_head(struct spool *sp, struct spool_seg *s)
-{
-	uint64_t head = spool_dio_head_bytes(sp);
-	if (s->zres || s->zend >= head)
-		return false; /* done, failed, or nothing to fill (buffered mode, prezero_bytes 0) */
-	uint64_t start = s->zend;
-	uint32_t n = head - start > ZERO_STEP ? ZERO_STEP : (uint32_t)(head - start);
-	return zero_step(sp, s, start, n, start + n >= head) == 0;
-}
-
-/* A step of the spare's head completed (both its operations). */
-static void head_step_done(struct spool *sp, struct spool_seg *s)
-{
-	if (s->zres == 0 && s->zend >= spool_dio_head_bytes(sp)) {
-		s->zeroed = s->zend; /* the last step: its fdatasync covered the whole head */
-		sp->st.zero_bytes += s->zend;
-		spool_trace(sp, 'Z');
-	} else if (s->zres && s->zres != -EAGAIN) {
-		log_warn("spool core=%u seg=%s op=zerofill off=%" PRIu64 " err=%d: the spare goes "
-			 "without a zeroed head (its zero-fill starts once it is active)", sp->core,
-			 s->name, s->zstart, s->zres);
+	if (io_uring_sq_space_left(&sp->ring) < 2)
+		io_uring_submit(&sp->ring);
+	struct io_uring_sqe *sqe = spool_sqe(sp, s, SPOOL_OP_ZERO);
+	if (!sqe)
+		return;
+	io_uring_prep_write(sqe, s->fd, sp->zeros, n, start);
+	sqe->flags |= IOSQE_IO_LINK;
+	struct io_uring_sqe *sq2 = spool_sqe(sp, s, SPOOL_OP_ZERO);
+	if (!sq2) {
+		sqe->flags &= (uint8_t)~IOSQE_IO_LINK;
+		s->zpending = 1;
+	} else {
+		io_uring_prep_fsync(sq2, s->fd, IORING_FSYNC_DATASYNC);
+		s->zpending = 2;
 	}
-	spool_seg_spare_zeroed(sp);
+	s->zres = sq2 ? 0 : -EAGAIN; /* without its sync the step does not count */
+	s->zstart = start;
+	s->zend = start + n;
 }
 
 void spool_dio_zero_done(struct spool *sp, struct spool_seg *s, int res)
@@ -203,10 +148,6 @@ void spool_dio_zero_done(struct spool *sp, struct spool_seg *s, int res)
 		s->zres = res;
 	if (--s->zpending)
 		return;
-	if (s == sp->spare) {
-		head_step_done(sp, s);
-		return;
-	}
 	if (s->zres == 0) {
 		s->zeroed = s->zend;
 		sp->st.zero_bytes += s->zend - s->zstart;

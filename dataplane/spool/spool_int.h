@@ -85,9 +85,8 @@ struct spool_batch {
 	uint8_t pending;        /* io_uring operations not yet completed */
 };
 
-/* Preparation of the spare segment (spool_seg_spare_done has the transitions). */
 enum spool_spare_state { SPOOL_SPARE_NONE = 0, SPOOL_SPARE_OPENING, SPOOL_SPARE_OPENING_R,
-			 SPOOL_SPARE_ZEROING, SPOOL_SPARE_SYNCING, SPOOL_SPARE_READY };
+			 SPOOL_SPARE_SYNCING, SPOOL_SPARE_READY };
 
 /* A queued message: packed, strings and recipient states follow in data[]:
  * data[0..env_len) is the envelope blob (spool_record.h), then nrcpt status bytes. */
@@ -229,9 +228,6 @@ void spool_seg_unref(struct spool *sp, struct spool_seg *s);
 void spool_seg_gc(struct spool *sp);
 void spool_seg_spare_kick(struct spool *sp);
 void spool_seg_spare_done(struct spool *sp, enum spool_op op, int res);
-/* The spare's head zero-fill made progress, finished or failed: submits its next step, else
- * the directory sync that ends the preparation. */
-void spool_seg_spare_zeroed(struct spool *sp);
 void spool_seg_unlinked(struct spool *sp, struct spool_seg *s, int res);
 void spool_seg_note_key(struct spool_seg *s, uint16_t key_id);
 void spool_seg_free_all(struct spool *sp);
@@ -266,14 +262,6 @@ int spool_dio_open_seg(struct spool *sp, struct spool_seg *s, int flags);
 int spool_seg_rfd(const struct spool_seg *s);
 /* Submits the next zero-fill step of the active segment when it is due. */
 void spool_dio_prezero(struct spool *sp);
-/* Bytes of a spare's head zero-filled (and made durable) before it is READY: prezero_bytes
- * rounded to the block, at most the segment's size; 0 in buffered mode or without prezero. */
-uint64_t spool_dio_head_bytes(const struct spool *sp);
-/* Submits the next step of spare s's head zero-fill; false when there is none to submit (the
- * head is durable: s->zeroed set; it failed; or there is no head to fill). Each step's
- * completion comes back through spool_dio_zero_done -> spool_seg_spare_zeroed. */
-bool spool_dio_zero_head(struct spool *sp, struct spool_seg *s);
-/* A zero-fill operation of s completed (the active segment's step, or the spare's head). */
 void spool_dio_zero_done(struct spool *sp, struct spool_seg *s, int res);
 /* True when a write of [off, end) must wait for the zero-fill in flight (it overlaps). */
 bool spool_dio_overlaps_zero(const struct spool_seg *s, uint64_t off, uint64_t end);

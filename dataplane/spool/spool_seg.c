@@ -2,13 +2,11 @@
 /*
  * spool_seg.c: the segment files of one core. Segments are named seg-<core>-<seq> and sorted by
  * seq; the last one is active. A spare segment is always prepared ahead through io_uring (openat,
- * with direct I/O the zero-fill of its head and that fdatasync, then fsync of the directory), so
- * when the active segment is full the next batch goes to a file whose directory entry is already
- * durable (no record in a segment is acknowledged before its name is) and whose first blocks are
- * already allocated and written (its first commits wait for no zero-fill). Segments are
- * deleted oldest first once no live message has its first record in them (a message's later
- * records - outcomes, state - are always in the same or newer segments, so deleting a dead
- * prefix never loses the state of a live message). The newest segment is never
+ * then fsync of the directory), so when the active segment is full the next batch goes to a file
+ * whose directory entry is already durable: no record in a segment is acknowledged before its
+ * name is. Segments are deleted oldest first once no live message has its first record in them
+ * (a message's later records - outcomes, state - are always in the same or newer segments, so
+ * deleting a dead prefix never loses the state of a live message). The newest segment is never
  * deleted, which keeps the highest sequence number on disk: seq numbers (and with them record
  * nonces and queue ids) are never reused.
  */
@@ -161,19 +159,6 @@ void spool_seg_spare_kick(struct spool *sp)
 	io_uring_prep_openat(sqe, sp->dirfd, s->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | dio, 0600);
 }
 
-/* The last step before READY: the spare's directory entry made durable. */
-static void spare_dirsync(struct spool *sp)
-{
-	sp->spare_state = SPOOL_SPARE_SYNCING;
-	struct io_uring_sqe *sqe = spool_sqe(sp, sp, SPOOL_OP_SPARE_DSYNC);
-	io_uring_prep_fsync(sqe, sp->dirfd, 0);
-}
-
-/* Spare states: OPENING (O_DIRECT in direct mode) -> OPENING_R (direct mode: the buffered
- * descriptor for readers) -> ZEROING (direct mode: its head zero-filled and that fdatasynced,
- * spool_dio_zero_head) -> SYNCING (directory fsync) -> READY. Any failure before ZEROING, or
- * of the directory sync, drops the spare and retries in 1 s; a failed zero-fill only leaves
- * the head to the active segment's zero-fill (the spare is still usable). */
 void spool_seg_spare_done(struct spool *sp, enum spool_op op, int res)
 {
 	struct spool_seg *s = sp->spare;
@@ -190,33 +175,27 @@ void spool_seg_spare_done(struct spool *sp, enum spool_op op, int res)
 			s->rfd = res;
 		else
 			s->fd = res;
-		sp->spare_state = SPOOL_SPARE_ZEROING;
-		spool_seg_spare_zeroed(sp);
+		sp->spare_state = SPOOL_SPARE_SYNCING;
+		struct io_uring_sqe *sqe = spool_sqe(sp, sp, SPOOL_OP_SPARE_DSYNC);
+		io_uring_prep_fsync(sqe, sp->dirfd, 0);
 		return;
 	}
 	if (op == SPOOL_OP_SPARE_DSYNC && res >= 0) {
 		sp->spare_state = SPOOL_SPARE_READY;
 		sp->st.segments_created++;
-		spool_trace(sp, 'R');
 		return;
 	}
 	log_warn("spool core=%u seg=%s op=%s err=%d: retrying in 1s", sp->core, s->name,
 		 op == SPOOL_OP_SPARE_OPEN ? "create" : "dirsync", res);
 	sp->st.io_errors++;
 	if (s->fd >= 0)
-		close(s->fd); /* an empty (or zero-filled) file: the next recovery empties it */
+		close(s->fd); /* an empty file: the next recovery removes it */
 	if (s->rfd >= 0)
 		close(s->rfd);
 	free(s);
 	sp->spare = NULL;
 	sp->spare_state = SPOOL_SPARE_NONE;
 	sp->spare_retry_us = sp->now + 1000000;
-}
-
-void spool_seg_spare_zeroed(struct spool *sp)
-{
-	if (!spool_dio_zero_head(sp, sp->spare))
-		spare_dirsync(sp); /* head done, failed, or none to fill */
 }
 
 void spool_seg_note_key(struct spool_seg *s, uint16_t key_id)

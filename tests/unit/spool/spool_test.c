@@ -39,7 +39,6 @@ struct ctx {
 	const uint8_t *held;
 	uint32_t held_len;
 	uint32_t commit_delay_us;
-	uint32_t prezero_bytes; /* prezero_bytes when not 0 */
 	enum spool_direct_io dio;
 };
 
@@ -111,8 +110,6 @@ static void tun(struct spool_tunables *t, struct ctx *c, bool enc)
 	else if (c->rcache_bytes)
 		t->read_cache_bytes = c->rcache_bytes;
 	t->commit_delay_us = c->commit_delay_us;
-	if (c->prezero_bytes)
-		t->prezero_bytes = c->prezero_bytes;
 }
 
 static void open_sp(struct ctx *c, bool enc, const uint8_t *key)
@@ -234,7 +231,6 @@ START_TEST(test_commit_ack_after_sync)
 {
 	struct ctx *c = ctx_new();
 	open_sp(c, false, NULL);
-	pump(c); /* the spare segment prepared: its events are not part of this sequence */
 	char trace[256];
 	spool_set_trace(c->sp, trace, sizeof(trace));
 	uint64_t q1 = put_msg(c, 1, 100, 100);
@@ -308,11 +304,10 @@ START_TEST(test_runnable_vs_busy)
 END_TEST
 
 /* A spool in direct I/O mode, or NULL (freed, reported) where the filesystem has none. */
-static struct ctx *ctx_direct(const char *test, uint32_t prezero_bytes)
+static struct ctx *ctx_direct(const char *test)
 {
 	struct ctx *c = ctx_new();
 	c->dio = SPOOL_DIO_AUTO;
-	c->prezero_bytes = prezero_bytes;
 	open_sp(c, false, NULL);
 	struct spool_stats st;
 	spool_stats(c->sp, &st);
@@ -330,7 +325,7 @@ static struct ctx *ctx_direct(const char *test, uint32_t prezero_bytes)
  * flight (the real one finishes too fast to be caught between two polls). */
 START_TEST(test_runnable_waits_for_zero_fill)
 {
-	struct ctx *c = ctx_direct(__func__, 0);
+	struct ctx *c = ctx_direct(__func__);
 	if (!c)
 		return;
 	put_msg(c, 1, 3000, 3000);
@@ -1047,172 +1042,12 @@ START_TEST(test_recover_old_format)
 }
 END_TEST
 
-/* Whether n bytes of fd from offset 0 are all zeros. */
-static bool zeros_at_head(int fd, size_t n)
-{
-	static uint8_t b[1 << 20];
-	ck_assert_uint_le(n, sizeof(b));
-	ck_assert_int_eq(pread(fd, b, n, 0), (ssize_t)n);
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
-/* Fills the active segment up to its size (1 MiB) with messages id, id + 1, ... of 50,000 bytes,
- * one batch each. */
-static void fill_active(struct ctx *c, uint64_t *id)
-{
-	struct spool_seg *a = spool_seg_active(c->sp);
-	while (a->size < (1u << 20)) {
-		put_msg(c, (*id)++, 50000, 50000);
-		pump(c);
-	}
-	ck_assert_ptr_eq(spool_seg_active(c->sp), a);
-}
-
-/* A spare segment's head (prezero_bytes) is zero-filled, and that fdatasynced, before the spare
- * is READY: after the rollover the first batch of the new segment is flushable at once (no
- * zero-fill step in flight over its range) and written in that turn; the segment's zero-fill
- * continues from the end of that head; a zeroed spare never used recovers as an empty segment
- * (no torn tail, nothing quarantined). */
-START_TEST(test_spare_zeroed_head)
-{
-	enum { HEAD = 256 << 10 };
-	struct ctx *c = ctx_direct(__func__, HEAD);
-	if (!c)
-		return;
-	struct spool *sp = c->sp;
-	char trace[512];
-	spool_set_trace(sp, trace, sizeof(trace));
-	pump(c);
-	ck_assert_int_eq(sp->spare_state, SPOOL_SPARE_READY);
-	ck_assert_str_eq(trace, "ZR");  /* the head's fdatasync completed, then the spare was ready */
-	struct spool_seg *spare = sp->spare, *first = spool_seg_active(sp);
-	ck_assert_uint_eq(spare->zeroed, HEAD);
-	ck_assert_uint_eq(spare->size, 0);
-	struct stat fst;
-	ck_assert_int_eq(fstat(spare->fd, &fst), 0);
-	ck_assert_int_eq(fst.st_size, HEAD);
-	ck_assert(zeros_at_head(spool_seg_rfd(spare), HEAD));
-	struct spool_stats st;
-	spool_stats(sp, &st);
-	ck_assert_uint_eq(st.zero_bytes, first->zeroed + HEAD); /* counted with the active's steps */
-	uint64_t id = 0;
-	fill_active(c, &id);
-	uint32_t nseq = spare->seq;
-	spool_set_trace(sp, trace, sizeof(trace));
-	uint64_t q = put_msg(c, 999, 3000, 3000); /* rolls over to the spare */
-	struct spool_seg *ns = sp->stage->seg;
-	ck_assert_uint_eq(ns->seq, nseq);
-	ck_assert_ptr_eq(spool_seg_active(sp), ns);
-	ck_assert_uint_eq(ns->zeroed, HEAD);
-	ck_assert_uint_eq(ns->zpending, 0);
-	/* this batch and the next ones in the segment: each flushable at once (no zero-fill step in
-	 * flight over its range), written in the turn that follows, and no step is due meanwhile
-	 * (the head leads by more than prezero_bytes / 2) */
-	for (int k = 0; k < 4; k++) {
-		if (k)
-			put_msg(c, 1000 + (uint64_t)k, 3000, 3000);
-		ck_assert(spool_stage_flushable(sp));
-		ck_assert(spool_runnable(sp));
-		spool_stats(sp, &st);
-		uint64_t batches = st.batches;
-		spool_poll(sp, now_us());
-		spool_stats(sp, &st);
-		ck_assert_uint_eq(st.batches, batches + 1);  /* written in this turn */
-		ck_assert_uint_eq(ns->zpending, 0);
-		uint64_t end = now_us() + 10000000;
-		while (sp->flight && now_us() < end) {
-			usleep(50);
-			spool_poll(sp, now_us());
-			ck_assert_uint_eq(ns->zpending, 0);
-		}
-		ck_assert_ptr_null(sp->flight);
-	}
-	ck_assert(strchr(trace, 'W') == trace);   /* the rollover's batch was the first event */
-	pump(c);
-	ck_assert_int_eq(c->result[c->nack - 4], 0);
-	ck_assert_uint_eq(c->cookie[c->nack - 4], 999);
-	ck_assert_uint_eq(ns->zeroed, HEAD);
-	/* the zero-fill ahead continues from the end of the head */
-	while (ns->zeroed == HEAD && ns->size < (1u << 20)) {
-		put_msg(c, id++, 50000, 50000);
-		pump(c);
-	}
-	ck_assert_uint_eq(ns->zstart, HEAD);
-	ck_assert_uint_gt(ns->zeroed, HEAD);
-	/* a READY spare zeroed and never used: recovered as an empty segment */
-	ck_assert_int_eq(sp->spare_state, SPOOL_SPARE_READY);
-	char path[256];
-	snprintf(path, sizeof(path), "%s/%s", c->dir, sp->spare->name);
-	ck_assert_int_eq(fsize(path), HEAD);
-	uint64_t live = c->nack;
-	spool_free(sp);
-	c->sp = NULL;
-	open_sp(c, false, NULL);
-	spool_stats(c->sp, &st);
-	ck_assert_uint_eq(st.live, live);
-	ck_assert_uint_eq(st.rec_torn, 0);
-	ck_assert_uint_eq(st.rec_quarantined, 0);
-	ck_assert_int_eq(fsize(path), 0);
-	ck_assert_int_eq(count_quarantine(c), 0);
-	check_body(c, q, 999, 3000);
-	ctx_free(c);
-}
-END_TEST
-
-/* A failed zero-fill of the spare's head does not cost the spare: it becomes READY without the
- * head (logged), and once active its zero-fill starts at the write position, as it did before
- * spares were zeroed. The failure is injected into the step in flight (a step keeps its first
- * error): the poll that submits the step cannot also reap it, so ZEROING is seen after it. */
-START_TEST(test_spare_zero_fill_fails)
-{
-	struct ctx *c = ctx_direct(__func__, 256 << 10);
-	if (!c)
-		return;
-	struct spool *sp = c->sp;
-	uint64_t end = now_us() + 10000000;
-	do {
-		spool_poll(sp, now_us());
-		if (sp->spare_state != SPOOL_SPARE_ZEROING)
-			usleep(50);
-	} while (sp->spare_state != SPOOL_SPARE_ZEROING && sp->spare_state != SPOOL_SPARE_READY &&
-		 now_us() < end);
-	ck_assert_int_eq(sp->spare_state, SPOOL_SPARE_ZEROING);
-	ck_assert_uint_gt(sp->spare->zpending, 0);
-	sp->spare->zres = -EIO;
-	pump(c);
-	ck_assert_int_eq(sp->spare_state, SPOOL_SPARE_READY);
-	ck_assert_uint_eq(sp->spare->zeroed, 0);
-	struct spool_stats st;
-	spool_stats(sp, &st);
-	ck_assert_uint_eq(st.zero_bytes, spool_seg_active(sp)->zeroed); /* the head not counted */
-	uint32_t nseq = sp->spare->seq;
-	uint64_t id = 0;
-	fill_active(c, &id);
-	uint64_t q = put_msg(c, 999, 3000, 3000); /* rolls over to the spare */
-	struct spool_seg *ns = sp->stage->seg;
-	ck_assert_uint_eq(ns->seq, nseq);
-	ck_assert(spool_stage_flushable(sp));
-	spool_poll(sp, now_us());
-	ck_assert_uint_gt(ns->zpending, 0);     /* the old way: a step at the write position */
-	ck_assert_uint_eq(ns->zstart, spool_dio_round(sp, ns->size));
-	pump(c);
-	ck_assert_int_eq(c->result[c->nack - 1], 0);
-	ck_assert_uint_eq(c->cookie[c->nack - 1], 999);
-	ck_assert_uint_gt(ns->zeroed, 0);
-	check_body(c, q, 999, 3000);
-	ctx_free(c);
-}
-END_TEST
-
 /* Direct I/O (where the filesystem has it): batches start mid-block (the partial block is
  * written again in front of them) and the file is zero-filled ahead; fresh bodies come from the
  * read cache, and after a restart every body reads back intact from the file. */
 START_TEST(test_direct_io)
 {
-	struct ctx *c = ctx_direct(__func__, 0);
+	struct ctx *c = ctx_direct(__func__);
 	if (!c)
 		return;
 	struct spool_stats st;
@@ -1480,8 +1315,6 @@ int main(void)
 	if (mode) {
 		tcase_add_test(tc, test_direct_io);
 		tcase_add_test(tc, test_runnable_waits_for_zero_fill);
-		tcase_add_test(tc, test_spare_zeroed_head);
-		tcase_add_test(tc, test_spare_zero_fill_fails);
 	}
 	suite_add_tcase(s, tc);
 	}
