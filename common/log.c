@@ -27,7 +27,7 @@ static const char *const level_names[] = { "err", "warn", "info", "debug" };
  * nothing here is read by another thread. */
 struct log_tls {
 	struct fmt_iso_cache iso;	/* the line stamps' date and time, once a second */
-	bool batching;
+	unsigned batching;	/* nesting depth of log_batch_begin() */
 	size_t len;		/* bytes staged in buf */
 	char buf[LOG_BATCH_MAX];
 };
@@ -107,11 +107,13 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 
 void log_batch_begin(void)
 {
-	log_tls.batching = true;
+	log_tls.batching++;
 }
 
+/* Only the outermost end writes: a loop turn may wrap hooks that batch on their own. */
 void log_batch_end(void)
 {
+	if (log_tls.batching && --log_tls.batching)
+		return;
 	batch_flush(&log_tls);
-	log_tls.batching = false;
 }

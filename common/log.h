@@ -27,7 +27,8 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap) __attribute__((fo
  * thread's info and debug lines are staged in a thread-local buffer and written together by
  * log_batch_end() (or when the buffer fills); a warning or error writes the staged lines and
  * itself at once. Lines are stamped when logged, not when written. Outside a batch every line
- * is written when logged. Call both on the same thread; batches do not nest.
+ * is written when logged. Call both on the same thread; batches nest (only the outermost end
+ * writes).
  */
 void log_batch_begin(void);
 void log_batch_end(void);

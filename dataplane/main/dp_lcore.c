@@ -136,6 +136,9 @@ int dp_lcore_turn(struct dp_lcore *lc, uint64_t now_us)
 	nif->now_us = now_us;
 	lc->turns++;
 	int work = 0;
+	/* The whole turn's log lines leave in one write at its end: frames received here run
+	 * TCP, TLS and SMTP up to delivery outcomes (a line per message) before any hook runs. */
+	log_batch_begin();
 	if (lc->has_port) {
 		uint16_t n = 0;
 		if (unlikely(lc->n_stash)) {   /* taken by the RX interrupt wait's re-check */
@@ -157,6 +160,7 @@ int dp_lcore_turn(struct dp_lcore *lc, uint64_t now_us)
 	}
 	if (lc->has_port)
 		work += dp_lcore_busy(lc, DP_BUSY_TX, net_tx_flush(nif));
+	log_batch_end();
 	return work;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* log_test.c: the line format (stamp, level, key=value text, newline), the level threshold,
  * truncation of an over-long line, and batching: staged lines leave together at
- * log_batch_end(), a warning writes what is staged at once, a full buffer flushes itself. */
+ * log_batch_end(), a warning writes what is staged at once, a full buffer flushes itself,
+ * and a nested batch leaves with the outermost end. */
 #include <check.h>
 #include <regex.h>
 #include <stdio.h>
@@ -116,6 +117,24 @@ START_TEST(test_batch)
 }
 END_TEST
 
+/* A loop turn batches around hooks that batch on their own: the inner end writes nothing. */
+START_TEST(test_batch_nested)
+{
+	log_batch_begin();
+	log_info("n=1");
+	log_batch_begin();
+	log_info("n=2");
+	log_batch_end();
+	ck_assert_uint_eq(lines(), 0);		/* the inner end: still staged */
+	log_info("n=3");
+	log_batch_end();
+	ck_assert_uint_eq(lines(), 3);
+	log_batch_end();			/* unbalanced: harmless */
+	log_info("n=4");			/* outside a batch again: at once */
+	ck_assert_uint_eq(lines(), 4);
+}
+END_TEST
+
 START_TEST(test_batch_fills)
 {
 	log_batch_begin();
@@ -143,6 +162,7 @@ int main(void)
 	tcase_add_test(tc, test_format_and_level);
 	tcase_add_test(tc, test_long_line_truncated);
 	tcase_add_test(tc, test_batch);
+	tcase_add_test(tc, test_batch_nested);
 	tcase_add_test(tc, test_batch_fills);
 	suite_add_tcase(s, tc);
 	SRunner *r = srunner_create(s);
