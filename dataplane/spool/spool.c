@@ -143,9 +143,10 @@ void spool_free(struct spool *sp)
 	if (sp->nsegs) /* recovered: it ran */
 		log_info("spool core=%u stats committed=%" PRIu64 " batches=%" PRIu64 " syncs=%" PRIu64
 			 " bytes_written=%" PRIu64 " zero_bytes=%" PRIu64 " read_cache_hits=%" PRIu64
-			 " read_disk=%" PRIu64 " io_errors=%" PRIu64, sp->core, sp->st.committed,
-			 sp->st.batches, sp->st.fdatasyncs, sp->st.bytes_written, sp->st.zero_bytes,
-			 sp->st.read_cache_hits, sp->st.read_disk, sp->st.io_errors);
+			 " read_disk=%" PRIu64 " buf_maps=%" PRIu64 " io_errors=%" PRIu64, sp->core,
+			 sp->st.committed, sp->st.batches, sp->st.fdatasyncs, sp->st.bytes_written,
+			 sp->st.zero_bytes, sp->st.read_cache_hits, sp->st.read_disk, sp->st.buf_maps,
+			 sp->st.io_errors);
 	spool_compact_free(sp); /* before drain: readers still reading are freed by it */
 	if (sp->ring_ok) {
 		drain(sp);

@@ -65,8 +65,17 @@ struct spool_bent {
 
 /* One group-commit batch: records staged contiguously for one segment, written with one write
  * and made durable by one fdatasync linked after it. */
+/* A batch buffer (spool_rcache.c): a private mapping of `size` bytes (a power of two),
+ * page-aligned; hwm is how much of it from mem was ever written (a page multiple): the memory
+ * it really holds, which the read cache and the spares account. */
+struct spool_buf {
+	uint8_t *mem;
+	uint32_t size, hwm;
+};
+
 struct spool_batch {
-	uint8_t *mem;           /* allocation, aligned for direct I/O */
+	uint8_t *mem;           /* = bb.mem: the buffer, aligned for direct I/O */
+	struct spool_buf bb;
 	uint8_t *buf;           /* = mem + head: the records */
 	uint32_t len, cap;      /* record bytes staged, room for records */
 	uint32_t head;          /* direct mode: bytes of the segment's last partial block copied in
@@ -270,14 +279,20 @@ uint32_t spool_dio_round(const struct spool *sp, uint64_t v); /* v rounded up to
 struct spool_rcbuf;
 int spool_rcache_init(struct spool *sp);
 void spool_rcache_free(struct spool *sp);
-/* Takes ownership of a completed batch's buffer mem (the allocation of `bytes` bytes) whose
- * records data[0..len) lie at (seq, off). Returns false when it did not take it (no cache, too
- * large, no memory): the caller keeps mem. */
-bool spool_rcache_adopt(struct spool *sp, uint32_t seq, uint64_t off, uint8_t *mem, uint32_t bytes,
+/* Takes ownership of a completed batch's buffer bb whose records data[0..len) lie at
+ * (seq, off). Returns false when it did not take it (no cache, too large, no memory): the caller
+ * keeps bb. */
+bool spool_rcache_adopt(struct spool *sp, uint32_t seq, uint64_t off, struct spool_buf bb,
 			const uint8_t *data, uint32_t len);
-/* A spare buffer of at least `bytes` and at most twice that, given back by the cache (no
- * reference left on it; *got = its size), or NULL. */
-uint8_t *spool_rcache_recycle(struct spool *sp, uint32_t bytes, uint32_t *got);
+/* Batch buffers: a buffer of at least `bytes` (and at least SPOOL_BUF_STD: the spares then
+ * match), zero-filled when new, a kept spare when there is one; -ENOMEM. put hands one back (a
+ * spare, or unmapped); mem NULL is ignored. Never free() them. */
+#define SPOOL_BUF_STD (2u << 20)
+int spool_buf_get(struct spool *sp, uint32_t bytes, struct spool_buf *out);
+void spool_buf_put(struct spool *sp, struct spool_buf bb);
+/* Records that a batch used `written` bytes of bb from its start: hwm covers them, and pages
+ * far beyond them (over twice as many, from an earlier larger batch) go back to the kernel. */
+void spool_buf_touched(struct spool_buf *bb, uint64_t written);
 /* The whole record (seq, off, len) in cached memory, or NULL. On success *ref holds a reference
  * that keeps those bytes valid and unchanged (even after eviction) until spool_rcache_unref. */
 const uint8_t *spool_rcache_ref(struct spool *sp, uint32_t seq, uint64_t off, uint32_t len,

@@ -11,23 +11,32 @@
  * on it: an evicted buffer lives on until its last reader lets go, so a slow delivery never
  * blocks the cache and never sees its bytes change. A record is served only whole from one
  * batch (records never span batches); anything else is read from the file as before.
+ *
+ * Batch buffers (spool_buf_get/put) are mapped here, not malloc'd, all of one size
+ * (SPOOL_BUF_STD, larger ones in powers of two when a batch needs it); a buffer nobody holds any
+ * more is kept as a spare for the next batch (up to a quarter of read_cache_bytes), so a steady
+ * load runs on warm pages. Through malloc, in sizes that followed each batch, they were fresh
+ * pages again and again: glibc gives a thread arena's heap back to the kernel as soon as it is
+ * empty, whatever its trim threshold, and maps larger sizes itself; each 4 KiB touched was then
+ * a page fault (0.6 per relayed message with TLS on both legs over memif, and costly in a VM).
+ * Untouched pages of a mapping cost nothing, so the cache and the spares account what a buffer
+ * holds (its high-water mark), not its size: a 100 KiB batch counts 100 KiB.
  */
 #include "spool/spool_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define RC_ENTS 4096u
-/* Unreferenced buffers kept for the next batches. A batch buffer is hundreds of KiB: glibc
- * maps such sizes fresh (mmap, a page fault per 4 KiB touched, munmap), which cost 3-4% of a
- * relayed message on memif; batch sizes are powers of two, so a few spares serve a steady load. */
-#define RC_SPARES 8u
+/* Unreferenced buffers kept for the next batches (at most a quarter of read_cache_bytes). */
+#define RC_SPARES 64u
 
 /* A batch buffer owned by the cache and/or by readers holding a piece of it. */
 struct spool_rcbuf {
-	uint8_t *mem;            /* the batch allocation (aligned; freed or recycled at refs 0) */
-	uint32_t bytes;          /* its size: what the cache accounts */
+	struct spool_buf bb;     /* the batch buffer (a spare or unmapped at refs 0); the cache
+				  * accounts bb.hwm */
 	uint32_t refs;           /* the cache's entry + one per reader reference */
 };
 
@@ -42,10 +51,9 @@ struct rc_ent {
 struct spool_rcache {
 	uint64_t cap;            /* read_cache_bytes */
 	uint64_t held;           /* bytes of the buffers entries hold */
-	uint8_t *spare[RC_SPARES];        /* unreferenced buffers kept for the next batches */
-	uint32_t spare_bytes[RC_SPARES];
+	struct spool_buf spare[RC_SPARES]; /* unreferenced buffers kept for the next batches */
 	uint32_t nspare;
-	uint64_t spare_held;              /* their bytes: at most cap / 4 */
+	uint64_t spare_held;              /* their hwm: at most cap / 4 */
 	struct rc_ent ents[RC_ENTS];
 	uint32_t first, n;       /* ents[first .. first+n) modulo RC_ENTS, oldest first */
 };
@@ -67,32 +75,84 @@ static struct rc_ent *ent_at(struct spool_rcache *rc, uint32_t i)
 	return &rc->ents[(rc->first + i) % RC_ENTS];
 }
 
-/* Drops the oldest spare buffer. */
-static void spare_drop_oldest(struct spool_rcache *rc)
+static void buf_unmap(struct spool_buf bb)
 {
-	free(rc->spare[0]);
-	rc->spare_held -= rc->spare_bytes[0];
-	rc->nspare--;
-	memmove(&rc->spare[0], &rc->spare[1], rc->nspare * sizeof(rc->spare[0]));
-	memmove(&rc->spare_bytes[0], &rc->spare_bytes[1], rc->nspare * sizeof(rc->spare_bytes[0]));
+	if (bb.mem)
+		munmap(bb.mem, bb.size);
 }
 
-/* Drops one reference; the last one keeps the buffer as a spare (the oldest spares go when the
- * slots or a quarter of read_cache_bytes are taken: sizes follow the load) or frees it. */
+static struct spool_buf spare_take(struct spool_rcache *rc, uint32_t i)
+{
+	struct spool_buf bb = rc->spare[i];
+	rc->spare_held -= bb.hwm;
+	rc->nspare--;
+	memmove(&rc->spare[i], &rc->spare[i + 1], (rc->nspare - i) * sizeof(rc->spare[0]));
+	return bb;
+}
+
+/* Pages a buffer may hold beyond twice what its batch used before they are given back. */
+#define BUF_SLACK (256u << 10)
+
+void spool_buf_touched(struct spool_buf *bb, uint64_t written)
+{
+	uint64_t w = (written + 4095u) & ~(uint64_t)4095u;
+	if (w > bb->size)
+		w = bb->size;
+	if (w > bb->hwm) {
+		bb->hwm = (uint32_t)w;
+	} else if (bb->hwm > 2 * w + BUF_SLACK) {
+		/* pages of an earlier, larger batch: without this a spare's hwm only grows and the
+		 * cache would hold fewer batches after every burst */
+		uint64_t keep = 2 * w;
+		if (madvise(bb->mem + keep, bb->hwm - keep, MADV_DONTNEED) == 0)
+			bb->hwm = (uint32_t)keep;
+	}
+}
+
+int spool_buf_get(struct spool *sp, uint32_t bytes, struct spool_buf *out)
+{
+	uint32_t size = SPOOL_BUF_STD;
+	while (size < bytes) {
+		if (size >= (1u << 30))
+			return -ENOMEM;
+		size *= 2;
+	}
+	struct spool_rcache *rc = sp->rc;
+	/* a spare of that size, the newest (the warmest) first */
+	for (uint32_t i = rc ? rc->nspare : 0; i-- > 0;)
+		if (rc->spare[i].size == size) {
+			*out = spare_take(rc, i);
+			return 0;
+		}
+	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return -ENOMEM;
+	sp->st.buf_maps++;
+	*out = (struct spool_buf){ .mem = m, .size = size, .hwm = 0 };
+	return 0;
+}
+
+void spool_buf_put(struct spool *sp, struct spool_buf bb)
+{
+	struct spool_rcache *rc = sp->rc;
+	if (!bb.mem)
+		return;
+	if (!rc || bb.hwm > rc->cap / 4) {
+		buf_unmap(bb);
+		return;
+	}
+	while (rc->nspare && (rc->nspare == RC_SPARES || rc->spare_held + bb.hwm > rc->cap / 4))
+		buf_unmap(spare_take(rc, 0)); /* the oldest */
+	rc->spare[rc->nspare++] = bb;
+	rc->spare_held += bb.hwm;
+}
+
+/* Drops one reference; the last one hands the buffer back (a spare, or unmapped). */
 void spool_rcache_unref(struct spool *sp, struct spool_rcbuf *rb)
 {
 	if (!rb || --rb->refs)
 		return;
-	struct spool_rcache *rc = sp->rc;
-	if (rc && rb->bytes <= rc->cap / 4) {
-		while (rc->nspare && (rc->nspare == RC_SPARES || rc->spare_held + rb->bytes > rc->cap / 4))
-			spare_drop_oldest(rc);
-		rc->spare[rc->nspare] = rb->mem;
-		rc->spare_bytes[rc->nspare++] = rb->bytes;
-		rc->spare_held += rb->bytes;
-	} else {
-		free(rb->mem);
-	}
+	spool_buf_put(sp, rb->bb);
 	free(rb);
 }
 
@@ -100,7 +160,7 @@ static void drop_oldest(struct spool *sp)
 {
 	struct spool_rcache *rc = sp->rc;
 	struct rc_ent *e = ent_at(rc, 0);
-	rc->held -= e->rb->bytes;
+	rc->held -= e->rb->bb.hwm;
 	rc->first = (rc->first + 1) % RC_ENTS;
 	rc->n--;
 	spool_rcache_unref(sp, e->rb);
@@ -115,43 +175,22 @@ void spool_rcache_free(struct spool *sp)
 	while (rc->n)
 		drop_oldest(sp);
 	for (uint32_t i = 0; i < rc->nspare; i++)
-		free(rc->spare[i]);
+		buf_unmap(rc->spare[i]);
 	free(rc);
 	sp->rc = NULL;
 }
 
-uint8_t *spool_rcache_recycle(struct spool *sp, uint32_t bytes, uint32_t *got)
-{
-	struct spool_rcache *rc = sp->rc;
-	if (!rc)
-		return NULL;
-	/* the newest spare that fits without wasting more than its own size (warm pages, and
-	 * batch sizes that move between neighbouring powers of two still find one) */
-	for (uint32_t i = rc->nspare; i-- > 0;) {
-		if (rc->spare_bytes[i] < bytes || rc->spare_bytes[i] / 2 > bytes)
-			continue;
-		uint8_t *m = rc->spare[i];
-		*got = rc->spare_bytes[i];
-		rc->spare_held -= *got;
-		rc->nspare--;
-		memmove(&rc->spare[i], &rc->spare[i + 1], (rc->nspare - i) * sizeof(rc->spare[0]));
-		memmove(&rc->spare_bytes[i], &rc->spare_bytes[i + 1],
-			(rc->nspare - i) * sizeof(rc->spare_bytes[0]));
-		return m;
-	}
-	return NULL;
-}
-
-bool spool_rcache_adopt(struct spool *sp, uint32_t seq, uint64_t off, uint8_t *mem, uint32_t bytes,
+bool spool_rcache_adopt(struct spool *sp, uint32_t seq, uint64_t off, struct spool_buf bb,
 			const uint8_t *data, uint32_t len)
 {
 	struct spool_rcache *rc = sp->rc;
+	uint32_t bytes = bb.hwm;
 	if (!rc || len == 0 || bytes > rc->cap / 2)
 		return false;
 	struct spool_rcbuf *rb = malloc(sizeof(*rb));
 	if (!rb)
 		return false;
-	*rb = (struct spool_rcbuf){ .mem = mem, .bytes = bytes, .refs = 1 };
+	*rb = (struct spool_rcbuf){ .bb = bb, .refs = 1 };
 	if (rc->n) {
 		/* order is what the lookup relies on; anything else (never expected) starts over */
 		struct rc_ent *last = ent_at(rc, rc->n - 1);

@@ -22,7 +22,7 @@
 #include "log.h"
 
 #define BATCH_PAD 4096u /* room for the head block and the padding besides the records */
-#define BATCH_MIN_CAP (32u << 10) /* record bytes of a fresh stage buffer (it grows on demand) */
+#define BATCH_MIN_CAP (32u << 10) /* record bytes a stage buffer has at least (SPOOL_BUF_STD) */
 
 static void batch_reset(struct spool_batch *b)
 {
@@ -40,20 +40,25 @@ static void batch_reset(struct spool_batch *b)
 	b->pending = 0;
 }
 
-/* (Re)allocates the buffer of b for cap record bytes, aligned for direct I/O, keeping what is
- * staged. Layout: mem (aligned: where the write starts) = the head block (direct mode), then
- * the records at buf = mem + head, then the zero padding to the next block. */
-static int batch_alloc(struct spool_batch *b, uint32_t cap)
+/* (Re)allocates the buffer of b for at least cap record bytes, aligned for direct I/O, keeping
+ * what is staged (the old buffer goes back to the spool's spares). Layout: mem (aligned: where
+ * the write starts) = the head block (direct mode), then the records at buf = mem + head, then
+ * the zero padding to the next block. b->cap is what the buffer holds. */
+static int batch_alloc(struct spool *sp, struct spool_batch *b, uint32_t cap)
 {
-	void *m;
-	if (posix_memalign(&m, BATCH_PAD, (size_t)cap + 2u * BATCH_PAD))
+	struct spool_buf nb;
+	if (spool_buf_get(sp, cap + 2u * BATCH_PAD, &nb))
 		return -ENOMEM;
-	if (b->mem)
-		memcpy(m, b->mem, b->head + b->len);
-	free(b->mem);
-	b->mem = m;
+	if (b->mem) {
+		memcpy(nb.mem, b->mem, b->head + b->len);
+		spool_buf_touched(&nb, b->head + b->len);
+		spool_buf_touched(&b->bb, b->head + b->len);
+		spool_buf_put(sp, b->bb);
+	}
+	b->bb = nb;
+	b->mem = nb.mem;
 	b->buf = b->mem + b->head;
-	b->cap = cap;
+	b->cap = nb.size - 2u * BATCH_PAD;
 	return 0;
 }
 
@@ -65,7 +70,7 @@ int spool_stage_init(struct spool *sp)
 		struct spool_batch *b = &sp->b[i];
 		b->entcap = 256;
 		b->ents = malloc(b->entcap * sizeof(*b->ents));
-		if (!b->ents || batch_alloc(b, sp->rc ? BATCH_MIN_CAP : 1u << 20))
+		if (!b->ents || batch_alloc(sp, b, sp->rc ? BATCH_MIN_CAP : 1u << 20))
 			return -ENOMEM;
 		batch_reset(b);
 	}
@@ -82,20 +87,21 @@ void spool_stage_fini(struct spool *sp)
 		for (uint32_t k = 0; k < b->nents; k++)
 			if (b->ents[k].kind == SPOOL_BENT_COMMIT)
 				free(b->ents[k].msg);
-		free(b->mem);
+		spool_buf_put(sp, b->bb);
+		b->bb.mem = b->mem = NULL;
 		free(b->ents);
 	}
 	free(sp->tailblk);
 }
 
-static int grow(struct spool_batch *b, uint32_t need)
+static int grow(struct spool *sp, struct spool_batch *b, uint32_t need)
 {
 	if (need <= b->cap)
 		return 0;
 	uint32_t cap = b->cap;
 	while (cap < need)
 		cap *= 2;
-	return batch_alloc(b, cap);
+	return batch_alloc(sp, b, cap);
 }
 
 /* Binds an empty stage to the segment its records go to; a fresh segment starts with SEGHDR. */
@@ -150,7 +156,7 @@ int spool_stage_rec(struct spool *sp, uint8_t type, const struct spool_part *par
 	int e;
 	if (!b->seg && (e = stage_bind(sp)))
 		return e;
-	if ((e = grow(b, b->len + reclen)))
+	if ((e = grow(sp, b, b->len + reclen)))
 		return e;
 	struct spool_seg *s = b->seg;
 	uint64_t off = s->size;
@@ -314,32 +320,26 @@ void spool_stage_flush(struct spool *sp)
 	batch_reset(sp->stage);
 }
 
-/* Hands the buffer of a written batch to the read cache (no copy) and gives the batch a new one,
- * sized for twice what it held (at least BATCH_MIN_CAP: the cache accounts whole buffers, so
- * small batches should not hold large ones). Without a cache, or when either step fails, the
- * batch keeps its buffer and the records are simply not cached. */
+/* Hands the buffer of a written batch to the read cache (no copy) and gives the batch a new one
+ * (a spare: the cache accounts what a buffer holds, not its size). Without a cache, or when
+ * either step fails, the batch keeps its buffer and the records are simply not cached. */
 static void batch_to_cache(struct spool *sp, struct spool_batch *b)
 {
 	if (!sp->rc || b->len == 0)
 		return;
-	uint32_t cap = BATCH_MIN_CAP;
-	while (cap < 2u * b->len && cap < (1u << 30))
-		cap *= 2;
-	uint32_t got = 0;
-	void *m = spool_rcache_recycle(sp, cap + 2u * BATCH_PAD, &got);
-	if (m)
-		cap = got - 2u * BATCH_PAD; /* a spare may be larger: use all of it */
-	else if (posix_memalign(&m, BATCH_PAD, (size_t)cap + 2u * BATCH_PAD))
+	struct spool_buf nb;
+	if (spool_buf_get(sp, BATCH_MIN_CAP + 2u * BATCH_PAD, &nb))
 		return;
-	if (!spool_rcache_adopt(sp, b->seg->seq, b->off, b->mem, b->cap + 2u * BATCH_PAD, b->buf,
-				b->len)) {
-		free(m);
+	spool_buf_touched(&b->bb, b->wlen > b->head + b->len ? b->wlen : b->head + b->len);
+	if (!spool_rcache_adopt(sp, b->seg->seq, b->off, b->bb, b->buf, b->len)) {
+		spool_buf_put(sp, nb);
 		return;
 	}
-	b->mem = m;
-	b->buf = m;
+	b->bb = nb;
+	b->mem = nb.mem;
+	b->buf = nb.mem;
 	b->head = 0;
-	b->cap = cap;
+	b->cap = nb.size - 2u * BATCH_PAD;
 }
 
 static void batch_complete(struct spool *sp, struct spool_batch *b)

@@ -1256,6 +1256,54 @@ START_TEST(test_rcache_zero_copy)
 }
 END_TEST
 
+/* Batch buffers are recycled: once the cache is full, a steady load maps no new buffer (each
+ * fresh mapping is a page fault per 4 KiB written); after a burst of large batches, small ones
+ * still fill the cache (a buffer accounts what it holds, not the burst's pages) and are served
+ * from it. */
+START_TEST(test_batch_buffers_recycled)
+{
+	struct ctx *c = ctx_new();
+	c->rcache_bytes = 4 << 20;
+	open_sp(c, false, NULL);
+	struct spool_stats st;
+	uint64_t maps_warm = 0;
+	for (uint64_t i = 0; i < 600; i++) {
+		uint64_t q = put_msg(c, 1000 + i, 10240, 1000);
+		pump(c);
+		check_body(c, q, 1000 + i, 10240);
+		if (i == 400) {		/* well past filling 4 MiB with ~10 KiB batches */
+			spool_stats(c->sp, &st);
+			maps_warm = st.buf_maps;
+		}
+	}
+	spool_stats(c->sp, &st);
+	ck_assert_uint_gt(maps_warm, 0);
+	ck_assert_uint_eq(st.buf_maps, maps_warm);
+	ck_assert_uint_eq(st.read_disk, 0);
+	/* bursts: batches of 25 x 30 KB between small ones; their buffers go round again */
+	for (uint64_t b = 0; b < 8; b++) {
+		for (uint64_t i = 0; i < 25; i++)
+			put_msg(c, 2000 + 100 * b + i, 30000, 30000);
+		pump(c);
+		for (uint64_t i = 0; i < 40; i++) {
+			put_msg(c, 5000 + 100 * b + i, 10240, 1000);
+			pump(c);
+		}
+	}
+	uint64_t q[150];
+	for (uint64_t i = 0; i < 150; i++) {
+		q[i] = put_msg(c, 3000 + i, 10240, 1000);
+		pump(c);
+	}
+	uint64_t disk0 = st.read_disk;
+	for (uint64_t i = 0; i < 150; i++)
+		check_body(c, q[i], 3000 + i, 10240); /* 150 batches of ~12 KiB: about 2 MiB */
+	spool_stats(c->sp, &st);
+	ck_assert_uint_eq(st.read_disk, disk0);
+	ctx_free(c);
+}
+END_TEST
+
 /* Group commit window: commits wait commit_delay_us (spool time, from spool_poll's now) after
  * the first one, the lcore may sleep meanwhile (not runnable), then share one durable write. */
 START_TEST(test_commit_window)
@@ -1312,6 +1360,7 @@ int main(void)
 	tcase_add_test(tc, test_commit_window);
 	tcase_add_test(tc, test_crc_once_corruption);
 	tcase_add_test(tc, test_rcache_zero_copy);
+	tcase_add_test(tc, test_batch_buffers_recycled);
 	if (mode) {
 		tcase_add_test(tc, test_direct_io);
 		tcase_add_test(tc, test_runnable_waits_for_zero_fill);
