@@ -143,26 +143,65 @@ static int nifs_init(struct dp_rt *rt, const struct rte_eth_dev_info *info)
 /* Starts the port. A net_memif client (role=client in its devargs) connects to its server's
  * socket when started and fails when the socket is not there yet (the server is another
  * process, e.g. VPP or dpmail-bench, that may start later or restart): it is retried every
- * 100 ms for up to 30 s (start-up may block). 0 or -errno. */
+ * 100 ms for up to 30 s (start-up may block). A started client whose handshake then fails (the
+ * server refused it, e.g. while its own port was still starting) stays down for good: DPDK
+ * 22.11's memif client never reconnects. So a client whose link is not up within
+ * MEMIF_LINK_WAIT_MS is stopped and started again, within the same 30 s; after them the port
+ * runs as it is (down) and says so. 0 or -errno. */
 #define MEMIF_CLIENT_WAIT_TRIES 300
-static int port_start(struct dp_rt *rt, const struct rte_eth_dev_info *info)
+#define MEMIF_LINK_WAIT_MS 2000
+static bool memif_client(const struct cfg *c, const struct rte_eth_dev_info *info)
 {
-	const struct cfg *c = rt->cfg;
-	int rc = rte_eth_dev_start(rt->port_id);
-	bool client = false;
 	size_t dl = strlen(c->port.device);
 	for (uint32_t i = 0; i < c->eal.vdevs.n && strcmp(info->driver_name, "net_memif") == 0; i++) {
 		const char *v = c->eal.vdevs.v[i];
 		if (strncmp(v, c->port.device, dl) == 0 && v[dl] == ',' && strstr(v, ",role=client"))
-			client = true;
+			return true;
 	}
-	for (int i = 0; rc < 0 && client && i < MEMIF_CLIENT_WAIT_TRIES; i++) {
-		if (i == 0)
-			log_info("event=port_waiting port=%s reason=\"memif client: no server at its "
-				 "socket yet\" wait_s=%d", c->port.device, MEMIF_CLIENT_WAIT_TRIES / 10);
-		rte_delay_us_sleep(100000);
+	return false;
+}
+
+/* Polls the link every 10 ms for up to ms milliseconds; true once it is up. */
+static bool link_up_within(uint16_t port_id, int ms)
+{
+	for (int t = 0; t <= ms; t += 10) {
+		struct rte_eth_link link = { 0 };
+		if (rte_eth_link_get_nowait(port_id, &link) == 0 && link.link_status)
+			return true;
+		rte_delay_us_sleep(10000);
+	}
+	return false;
+}
+
+static int port_start(struct dp_rt *rt, const struct rte_eth_dev_info *info)
+{
+	const struct cfg *c = rt->cfg;
+	int rc = rte_eth_dev_start(rt->port_id);
+	if (!memif_client(c, info))
+		return rc;
+	int tries = 0;	/* in 100 ms steps */
+	while (tries < MEMIF_CLIENT_WAIT_TRIES) {
+		if (rc < 0) {
+			if (tries == 0)
+				log_info("event=port_waiting port=%s reason=\"memif client: no server "
+					 "at its socket yet\" wait_s=%d", c->port.device,
+					 MEMIF_CLIENT_WAIT_TRIES / 10);
+			rte_delay_us_sleep(100000);
+			tries++;
+			rc = rte_eth_dev_start(rt->port_id);
+			continue;
+		}
+		if (link_up_within(rt->port_id, MEMIF_LINK_WAIT_MS))
+			return 0;
+		tries += MEMIF_LINK_WAIT_MS / 100;
+		log_warn("event=port_restart port=%s reason=\"memif client: started but no link "
+			 "within %d ms (handshake refused or lost)\"", c->port.device, MEMIF_LINK_WAIT_MS);
+		rte_eth_dev_stop(rt->port_id);
 		rc = rte_eth_dev_start(rt->port_id);
 	}
+	if (rc == 0)
+		log_warn("event=port_link_down port=%s reason=\"memif client: no link after %d s; "
+			 "running with the link down\"", c->port.device, MEMIF_CLIENT_WAIT_TRIES / 10);
 	return rc;
 }
 
