@@ -4,9 +4,8 @@
  * port creates a SYN_RCVD connection, bounded per listener (backlog) and in total
  * (max_syn_rcvd); SYNs beyond either bound are answered with a SYN cookie (tcp_syncookie.c)
  * or, with cookies off, dropped and counted, so a SYN flood costs a hash or a counter, not
- * memory. Active: tcp_connect picks
- * a free ephemeral port and sends the SYN. Both negotiate MSS, window scale, timestamps and
- * SACK-permitted from the peer's SYN (tcp_syn_options).
+ * memory. Active: tcp_connect picks a free ephemeral port and sends the SYN. Both negotiate
+ * MSS, window scale, timestamps and SACK-permitted from the peer's SYN (tcp_syn_options).
  */
 #include <errno.h>
 
