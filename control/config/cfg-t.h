@@ -78,6 +78,7 @@ struct cfg_arp {
 /* The TCP stack of each worker (net/tcp); test_* keys enable test-only services. */
 struct cfg_tcp {
 	uint32_t max_conns, max_time_wait, max_syn_rcvd, backlog;
+	bool syncookies;                  /* SYN cookies when a SYN queue is full */
 	uint32_t snd_buf, rcv_buf, rcv_mem_mb, mbufs, ooo_max_segs;
 	bool timestamps, sack, window_scaling;
 	uint32_t time_wait_ms, fin_wait2_ms, rto_init_ms, rto_min_ms, rto_max_ms;

@@ -18,9 +18,14 @@ const struct cfg_param cfg_tcp_params[CFG_TCP_NPARAMS] = {
 	{ "max_time_wait", CFG_T_U32, "8192", 0, 4194304, F(tcp.max_time_wait), 0, NULL, NULL,
 	  "Compact TIME_WAIT entries per worker (64 bytes each)." },
 	{ "max_syn_rcvd", CFG_T_U32, "1024", 1, 1048576, F(tcp.max_syn_rcvd), 0, NULL, NULL,
-	  "Half-open (SYN_RCVD) connections per worker; SYNs beyond are dropped and counted." },
+	  "Half-open (SYN_RCVD) connections per worker; SYNs beyond get SYN cookies (tcp.syncookies) "
+	  "or are dropped and counted." },
 	{ "backlog", CFG_T_U32, "256", 1, 65536, F(tcp.backlog), 0, NULL, NULL,
 	  "Half-open connections per listener." },
+	{ "syncookies", CFG_T_BOOL, "true", 0, 0, F(tcp.syncookies), 0, NULL, NULL,
+	  "When a listener's backlog (or max_syn_rcvd) is full, answer SYNs with SYN cookies "
+	  "(RFC 4987 3.6) and keep no state until the client's ACK proves its address; false: "
+	  "drop such SYNs (counted as syn_dropped_full) and let the client retransmit." },
 	{ "snd_buf", CFG_T_U32, "262144", 4096, 67108864, F(tcp.snd_buf), 0, NULL, NULL,
 	  "Send buffer (and retransmission queue) per connection, bytes." },
 	{ "rcv_buf", CFG_T_U32, "262144", 4096, 67108864, F(tcp.rcv_buf), 0, NULL, NULL,

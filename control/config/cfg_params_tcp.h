@@ -6,7 +6,7 @@
 
 #include "config/cfg_param-t.h"
 
-#define CFG_TCP_NPARAMS 29
+#define CFG_TCP_NPARAMS 30
 extern const struct cfg_param cfg_tcp_params[CFG_TCP_NPARAMS];
 
 #endif

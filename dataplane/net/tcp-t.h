@@ -31,6 +31,8 @@ struct tcp_tunables {
 	uint32_t max_time_wait;    /* 8192: compact TIME_WAIT entries */
 	uint32_t max_syn_rcvd;     /* 1024: half-open connections in total */
 	uint32_t backlog;          /* 256: half-open connections per listener */
+	uint8_t syncookies;        /* 1: SYN cookies when backlog or max_syn_rcvd is full
+				    * (tcp_syncookie.c); 0: such SYNs are dropped */
 	uint32_t snd_buf;          /* 262144: bytes queued for sending per connection */
 	uint32_t rcv_buf;          /* 262144: receive window / unconsumed bytes per connection */
 	uint32_t rcv_mem_total;    /* 64 MiB: received bytes held by all connections together */
@@ -86,6 +88,9 @@ struct tcp_counters {
 	uint64_t tx_err, tx_acks, tx_delacks, tx_win_updates, tx_zwp;
 	uint64_t rtx_timeouts, rtx_segs, fast_rtx, partial_acks, dupacks_rx, rtx_syn, rtx_lost, tlp_probes;
 	uint64_t syn_rcvd, syn_dropped_full, syn_no_listener, accepted, accept_refused;
+	uint64_t syncookies_sent;   /* SYN-ACKs whose ISN is a cookie (no state kept) */
+	uint64_t syncookies_ok;     /* ACKs with a valid cookie: connections created */
+	uint64_t syncookies_failed; /* ACKs checked as cookies and rejected (RST) */
 	uint64_t active_opens, conn_timeouts, conn_resets, conn_refused, conn_nomem;
 	uint64_t tw_created, tw_reused, tw_dropped_full, tw_expired, fw2_timeouts;
 	uint64_t closed;
@@ -264,7 +269,9 @@ struct tcp_stack {
 	uint32_t laddr;           /* default local address (network order) */
 	uint64_t now;             /* latest time seen from the lcore loop */
 	int seq_dynoff;           /* mbuf dynfield holding an OOO segment's sequence number */
-	uint8_t secret[16];       /* RFC 6528 ISN and timestamp-offset key */
+	uint8_t secret[16];       /* RFC 6528 ISN, timestamp-offset and SYN cookie key */
+	uint64_t cookie_sent_at;  /* when the latest SYN cookie left (0 = never): ACKs for a
+				   * listener are checked as cookies only for two periods after */
 	uint64_t next_id;
 
 	struct tcp_conn *conns;   /* max_conns objects */

@@ -144,6 +144,8 @@ void tcp_send_rst_reply(struct tcp_stack *st, const struct tcp_seg *s);
 void tcp_send_challenge_ack(struct tcp_conn *tc);
 void tcp_send_raw_ack(struct tcp_stack *st, const struct tcp_flow_key *k, uint32_t seq,
 		      uint32_t ack, uint16_t win, bool ts, uint32_t tsval, uint32_t tsecr);
+void tcp_send_raw_synack(struct tcp_stack *st, const struct tcp_flow_key *k, uint32_t seq,
+			 uint32_t ack, int ws, bool sack, bool ts, uint32_t tsval, uint32_t tsecr);
 uint32_t tcp_rcv_window(struct tcp_conn *tc, bool update);
 uint32_t tcp_ts_now(const struct tcp_stack *st);
 uint16_t tcp_cksum(const struct rte_mbuf *m, uint32_t src, uint32_t dst);
@@ -169,6 +171,14 @@ struct tcp_listener *tcp_listener_find(struct tcp_stack *st, uint16_t port);
 void tcp_listen_input(struct tcp_stack *st, struct tcp_listener *l, struct tcp_seg *s,
 		      uint32_t min_isn);
 void tcp_syn_options(struct tcp_conn *tc, const struct tcp_opts *o);
+uint8_t tcp_rcv_wscale_for(const struct tcp_stack *st);
+struct tcp_conn *tcp_passive_conn(struct tcp_stack *st, struct tcp_listener *l,
+				  const struct tcp_flow_key *k, uint32_t irs,
+				  const struct tcp_opts *o, uint32_t wnd, uint32_t min_isn);
+
+/* ---- tcp_syncookie.c --------------------------------------------------------------------- */
+bool tcp_syncookie_send(struct tcp_stack *st, const struct tcp_seg *s);
+bool tcp_syncookie_input(struct tcp_stack *st, struct tcp_listener *l, struct tcp_seg *s);
 
 /* ---- tcp_input.c ------------------------------------------------------------------------- */
 void tcp_conn_input(struct tcp_conn *tc, struct tcp_seg *s);

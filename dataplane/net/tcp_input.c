@@ -54,7 +54,8 @@ bad:
 	return -1;
 }
 
-/* No connection: a SYN for a listener, a RST for the rest (RFC 9293 3.10.7.1/3.10.7.2). */
+/* No connection: a SYN for a listener, an ACK that may carry a SYN cookie, a RST for the
+ * rest (RFC 9293 3.10.7.1/3.10.7.2). */
 static void no_conn_input(struct tcp_stack *st, struct tcp_seg *s)
 {
 	struct tcp_listener *l = tcp_listener_find(st, s->key.lport);
@@ -62,6 +63,9 @@ static void no_conn_input(struct tcp_stack *st, struct tcp_seg *s)
 		tcp_listen_input(st, l, s, 0);
 		return;
 	}
+	if (l && (s->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK &&
+	    tcp_syncookie_input(st, l, s))
+		return;
 	st->cnt.rx_no_flow++;
 	if (log_get_level() >= LOG_LVL_DEBUG)
 		log_debug("event=tcp_no_flow lport=%u rport=%u flags=0x%02x seq=%u ack=%u len=%u",

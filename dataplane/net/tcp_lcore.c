@@ -54,6 +54,7 @@ void tcp_tunables_from_cfg(struct tcp_tunables *t, const struct cfg *c, uint16_t
 	t->max_time_wait = k->max_time_wait;
 	t->max_syn_rcvd = k->max_syn_rcvd;
 	t->backlog = k->backlog;
+	t->syncookies = k->syncookies;
 	t->snd_buf = k->snd_buf;
 	t->rcv_buf = k->rcv_buf;
 	t->rcv_mem_total = k->rcv_mem_mb << 20;
@@ -145,7 +146,8 @@ static const struct { const char *name; size_t off; } stat_keys[] = {
 	C(rx_bad_opts), C(rx_no_flow), C(rx_unacceptable), C(rx_paws_drop), C(rx_ooo_segs),
 	C(rx_ooo_drop), C(rx_dup_bytes), C(rx_mem_drop), C(tx_rst), C(tx_challenge_ack),
 	C(tx_acks), C(tx_delacks), C(tx_win_updates), C(tx_zwp), C(tx_nombuf), C(tx_err),
-	C(syn_rcvd), C(syn_dropped_full), C(accepted), C(accept_refused), C(active_opens),
+	C(syn_rcvd), C(syn_dropped_full), C(syncookies_sent), C(syncookies_ok),
+	C(syncookies_failed), C(accepted), C(accept_refused), C(active_opens),
 	C(conn_timeouts), C(conn_resets), C(conn_refused), C(conn_nomem), C(tw_created),
 	C(tw_reused), C(tw_expired), C(fw2_timeouts), C(closed),
 };

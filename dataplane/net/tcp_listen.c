@@ -2,10 +2,10 @@
 /*
  * tcp_listen.c: listeners and the two ways a connection starts. Passive: a SYN for a listening
  * port creates a SYN_RCVD connection, bounded per listener (backlog) and in total
- * (max_syn_rcvd); SYNs beyond either bound are dropped and counted, so a SYN flood costs a
- * counter, not memory (the peer's SYN retransmission retries later). Active: tcp_connect picks
- * a free ephemeral port and sends the SYN. Both negotiate MSS, window scale, timestamps and
- * SACK-permitted from the peer's SYN (tcp_syn_options).
+ * (max_syn_rcvd); SYNs beyond either bound are answered with a SYN cookie (tcp_syncookie.c)
+ * or, with cookies off, dropped and counted, so a SYN flood costs a hash or a counter, not
+ * memory. Active: tcp_connect picks a free ephemeral port and sends the SYN. Both negotiate
+ * MSS, window scale, timestamps and SACK-permitted from the peer's SYN (tcp_syn_options).
  */
 #include <errno.h>
 
@@ -56,7 +56,7 @@ void tcp_unlisten(struct tcp_stack *st, uint16_t port)
 }
 
 /* Window-scale shift that lets us announce the whole receive buffer. */
-static uint8_t rcv_wscale_for(const struct tcp_stack *st)
+uint8_t tcp_rcv_wscale_for(const struct tcp_stack *st)
 {
 	uint8_t ws = 0;
 	while (ws < 14 && (st->tun.rcv_buf >> ws) > 65535)
@@ -98,15 +98,47 @@ static void conn_start(struct tcp_conn *tc, uint32_t min_isn)
 		tc->iss = min_isn; /* RFC 6191: above anything of the old incarnation */
 	tc->snd_una = tc->snd_nxt = tc->snd_max = tc->iss;
 	tc->ts_off = tcp_ts_offset(st, &tc->f.key);
-	tc->rcv_wscale = rcv_wscale_for(st);
+	tc->rcv_wscale = tcp_rcv_wscale_for(st);
 	tc->mss = TCP_DEFAULT_PEER_MSS;
 	tc->rtt_start = st->now;
 }
 
 /*
+ * Creates the SYN_RCVD connection of listener l for a SYN from k (peer ISN irs, options o,
+ * window field wnd), counted against the listener's backlog until tcp_established() hands it
+ * to accept. Sends nothing. NULL (counted in conn_nomem) when the connection pool is empty.
+ * Both the SYN path below and an ACK carrying a valid SYN cookie (tcp_syncookie.c) use it.
+ */
+struct tcp_conn *tcp_passive_conn(struct tcp_stack *st, struct tcp_listener *l,
+				  const struct tcp_flow_key *k, uint32_t irs,
+				  const struct tcp_opts *o, uint32_t wnd, uint32_t min_isn)
+{
+	struct tcp_conn *tc = tcp_conn_alloc(st, k);
+	if (!tc) {
+		st->cnt.conn_nomem++;
+		return NULL;
+	}
+	tc->flags |= TF_PASSIVE;
+	tc->lst = l;
+	l->syn_rcvd++;
+	st->nsyn_rcvd++;
+	conn_start(tc, min_isn);
+	tcp_set_state(tc, TCP_SYN_RCVD);
+	tc->irs = irs;
+	tc->rcv_nxt = irs + 1;
+	tcp_syn_options(tc, o);
+	tc->snd_wnd = wnd;
+	tc->snd_wl1 = irs;
+	tc->rcv_adv = tc->rcv_nxt + (st->tun.rcv_buf > 65535 ? 65535 : st->tun.rcv_buf);
+	return tc;
+}
+
+/*
  * A SYN (no ACK, no RST) for listener l. Creates the SYN_RCVD connection and answers with a
- * SYN-ACK, or counts the drop. min_isn: nonzero when the SYN reuses a TIME_WAIT tuple.
- * Frees nothing: s->m stays with the caller.
+ * SYN-ACK; when the listener's backlog or the stack's max_syn_rcvd is full, answers with a
+ * SYN cookie instead (tcp.syncookies) or counts the drop. min_isn: nonzero when the SYN reuses
+ * a TIME_WAIT tuple (no cookie then: the tuple's ACK would reach the TIME_WAIT entry, and a
+ * cookie ISN cannot honour the floor). Frees nothing: s->m stays with the caller.
  */
 void tcp_listen_input(struct tcp_stack *st, struct tcp_listener *l, struct tcp_seg *s,
 		      uint32_t min_isn)
@@ -117,27 +149,14 @@ void tcp_listen_input(struct tcp_stack *st, struct tcp_listener *l, struct tcp_s
 		return;
 	}
 	if (l->syn_rcvd >= st->tun.backlog || st->nsyn_rcvd >= st->tun.max_syn_rcvd) {
-		st->cnt.syn_dropped_full++;
+		if (!st->tun.syncookies || min_isn || !tcp_syncookie_send(st, s))
+			st->cnt.syn_dropped_full++;
 		return;
 	}
-	struct tcp_conn *tc = tcp_conn_alloc(st, &s->key);
-	if (!tc) {
-		st->cnt.conn_nomem++;
+	struct tcp_conn *tc = tcp_passive_conn(st, l, &s->key, s->seq, &s->opt, s->wnd, min_isn);
+	if (!tc)
 		return;
-	}
 	st->cnt.syn_rcvd++;
-	tc->flags |= TF_PASSIVE;
-	tc->lst = l;
-	l->syn_rcvd++;
-	st->nsyn_rcvd++;
-	conn_start(tc, min_isn);
-	tcp_set_state(tc, TCP_SYN_RCVD);
-	tc->irs = s->seq;
-	tc->rcv_nxt = s->seq + 1;
-	tcp_syn_options(tc, &s->opt);
-	tc->snd_wnd = s->wnd;
-	tc->snd_wl1 = s->seq;
-	tc->rcv_adv = tc->rcv_nxt + (st->tun.rcv_buf > 65535 ? 65535 : st->tun.rcv_buf);
 	tcp_send_syn(tc);
 	tcp_rtx_arm(tc);
 }

@@ -389,3 +389,16 @@ void tcp_send_raw_ack(struct tcp_stack *st, const struct tcp_flow_key *k, uint32
 	st->cnt.tx_acks++;
 	xmit(st, k, &o);
 }
+
+/* A SYN-ACK from raw values, for a connection the stack keeps no state for (SYN cookies):
+ * the options and window a SYN_RCVD connection's SYN-ACK would carry. ws: our shift, -1 for
+ * no window-scale option. */
+void tcp_send_raw_synack(struct tcp_stack *st, const struct tcp_flow_key *k, uint32_t seq,
+			 uint32_t ack, int ws, bool sack, bool ts, uint32_t tsval, uint32_t tsecr)
+{
+	uint8_t opt[TCP_OPT_MAX];
+	struct seg_out o = { .seq = seq, .ack = ack, .flags = TCP_SYN | TCP_ACK, .opt = opt };
+	o.optlen = tcp_opts_build_syn(opt, st->tun.mss, ws, sack, ts, tsval, tsecr);
+	o.win = (uint16_t)(st->tun.rcv_buf > 65535 ? 65535 : st->tun.rcv_buf);
+	xmit(st, k, &o);
+}

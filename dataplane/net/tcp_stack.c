@@ -19,6 +19,7 @@ void tcp_tunables_defaults(struct tcp_tunables *t)
 {
 	*t = (struct tcp_tunables){
 		.max_conns = 4096, .max_time_wait = 8192, .max_syn_rcvd = 1024, .backlog = 256,
+		.syncookies = 1,
 		.snd_buf = 262144, .rcv_buf = 262144, .rcv_mem_total = 64u << 20,
 		.ooo_max_segs = 128, .mss = 1460, .timestamps = 1, .sack = 1,
 		.window_scaling = 1, .time_wait_ms = 60000, .fin_wait2_ms = 60000,

@@ -3,7 +3,10 @@
  * tcp_input_fuzz.c: libFuzzer target for the TCP stack's input path. Each input is a script
  * of records run against a fresh stack that listens on port 25 and, after a scripted
  * handshake, holds one established connection:
- *   op 0: a raw segment (the checksum is fixed up so parsing goes deeper),
+ *   op 0: a raw segment (the checksum is fixed up so parsing goes deeper); an ACK whose
+ *         urgent pointer is 0xc00c is turned into the answer to the latest SYN-ACK (ports,
+ *         sequence and the cookie), so connections made from SYN cookies are fuzzed too (the
+ *         listener's backlog is 4: a fifth half-open connection gets a cookie),
  *   op 1: a segment to the established connection with fuzzed flags, window, options and
  *         payload and sequence/ack numbers near the live ones,
  *   op 2: advance the virtual clock (timers run),
@@ -31,6 +34,8 @@ struct fz {
 	uint64_t now;
 	size_t consume;
 	uint32_t peer_seq;
+	uint32_t sa_seq, sa_ack;  /* the latest SYN-ACK sent, and its destination port */
+	uint16_t sa_port;
 };
 
 static int out_drop(void *ctx, struct rte_mbuf *m, uint32_t src, uint32_t dst)
@@ -39,6 +44,11 @@ static int out_drop(void *ctx, struct rte_mbuf *m, uint32_t src, uint32_t dst)
 	const struct rte_tcp_hdr *th = rte_pktmbuf_mtod(m, const struct rte_tcp_hdr *);
 	if (th->tcp_flags & TCP_SYN)
 		f->peer_seq = ntohl(th->sent_seq) + 1; /* remember the stack's ISN for op 1 */
+	if ((th->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)) {
+		f->sa_seq = ntohl(th->sent_seq);
+		f->sa_ack = ntohl(th->recv_ack);
+		f->sa_port = ntohs(th->dst_port);
+	}
 	if (tcp_cksum(m, src, dst) != 0)
 		abort();
 	rte_pktmbuf_free(m);
@@ -98,6 +108,13 @@ static void inject(struct fz *f, const uint8_t *seg, size_t len, uint16_t sport,
 	memcpy(p, seg, len);
 	if (len >= 20) {
 		struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)p;
+		if (!fix_ports && (th->tcp_flags & TCP_ACK) && th->tcp_urp == htons(0xc00c)) {
+			th->src_port = htons(f->sa_port);
+			th->dst_port = htons(25);
+			th->sent_seq = htonl(f->sa_ack);
+			th->recv_ack = htonl(f->sa_seq + 1);
+			th->tcp_urp = 0;
+		}
 		if (fix_ports) {
 			th->src_port = htons(sport);
 			th->dst_port = htons(dport);
@@ -179,6 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	t.max_conns = 64;
 	t.max_time_wait = 64;
 	t.ooo_max_segs = 16;
+	t.backlog = 4;
 	f.st = tcp_stack_create(&t, mp, LOCAL, out_drop, &f, f.now, NULL);
 	if (!f.st)
 		abort();
