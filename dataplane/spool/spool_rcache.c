@@ -29,6 +29,18 @@
 #include <string.h>
 #include <sys/mman.h>
 
+/* ASan does not see into our mappings: a spare is poisoned while it waits, so a reader that
+ * kept a pointer past its last reference is still reported (as a use after free was, when the
+ * buffers were malloc'd). */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define BUF_POISON(m, n)   ASAN_POISON_MEMORY_REGION(m, n)
+#define BUF_UNPOISON(m, n) ASAN_UNPOISON_MEMORY_REGION(m, n)
+#else
+#define BUF_POISON(m, n)   ((void)(m), (void)(n))
+#define BUF_UNPOISON(m, n) ((void)(m), (void)(n))
+#endif
+
 #define RC_ENTS 4096u
 /* Unreferenced buffers kept for the next batches (at most a quarter of read_cache_bytes). */
 #define RC_SPARES 64u
@@ -77,13 +89,16 @@ static struct rc_ent *ent_at(struct spool_rcache *rc, uint32_t i)
 
 static void buf_unmap(struct spool_buf bb)
 {
-	if (bb.mem)
+	if (bb.mem) {
+		BUF_UNPOISON(bb.mem, bb.size);	/* the shadow of a range mapped again later */
 		munmap(bb.mem, bb.size);
+	}
 }
 
 static struct spool_buf spare_take(struct spool_rcache *rc, uint32_t i)
 {
 	struct spool_buf bb = rc->spare[i];
+	BUF_UNPOISON(bb.mem, bb.size);
 	rc->spare_held -= bb.hwm;
 	rc->nspare--;
 	memmove(&rc->spare[i], &rc->spare[i + 1], (rc->nspare - i) * sizeof(rc->spare[0]));
@@ -143,6 +158,7 @@ void spool_buf_put(struct spool *sp, struct spool_buf bb)
 	}
 	while (rc->nspare && (rc->nspare == RC_SPARES || rc->spare_held + bb.hwm > rc->cap / 4))
 		buf_unmap(spare_take(rc, 0)); /* the oldest */
+	BUF_POISON(bb.mem, bb.size);
 	rc->spare[rc->nspare++] = bb;
 	rc->spare_held += bb.hwm;
 }
