@@ -408,8 +408,8 @@ const struct cfg_param cfg_spool_params[] = {
 	  "250. 0 = written at once." },
 	{ "read_cache_mb", CFG_T_U32, "64", 0, 1024, F(spool.read_cache_mb), 0, NULL, NULL,
 	  "Per worker: the buffers of the latest written batches kept in memory, so delivery reads "
-	  "fresh mail without a disk read, MiB (whole buffers count; up to twice the records they "
-	  "hold). Size it for the delivery backlog: at 8 MiB, 64 sessions of TLS + RSA DKIM "
+	  "fresh mail without a disk read, MiB (the memory the buffers hold, about the records "
+	  "plus a block each). Size it for the delivery backlog: at 8 MiB, 64 sessions of TLS + RSA DKIM "
 	  "mail read 95% back from disk. 0 = every body read goes to the disk." },
 };
 
