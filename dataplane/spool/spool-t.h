@@ -152,7 +152,7 @@ struct spool_stats {
 	uint64_t zero_bytes;          /* bytes zero-filled ahead of the write position */
 	uint64_t read_cache_hits;     /* record reads served from the read cache */
 	uint64_t read_disk;           /* record reads submitted to the kernel */
-	uint64_t buf_maps;            /* batch buffers mapped fresh (not a kept spare) */
+	uint64_t buf_maps;            /* cold batch buffers taken (not a warm spare) */
 };
 
 /* Test-build fault hook: called with each write/fsync completion result; returns the result to

@@ -157,6 +157,7 @@ void spool_free(struct spool *sp)
 	spool_stage_fini(sp);
 	spool_seg_free_all(sp);
 	spool_rcache_free(sp);
+	spool_bufmem_fini(sp); /* after everything that gives buffers back */
 	free(sp->zeros);
 	for (uint32_t i = 0; i < sp->nkeys; i++)
 		spool_aead_free(sp->keys[i].aead);

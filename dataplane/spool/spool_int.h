@@ -86,6 +86,7 @@ struct spool_batch {
 	uint64_t gen;
 	bool sync;              /* holds records that must be durable */
 	bool dsync;             /* direct mode: made durable by its write (RWF_DSYNC), no fdatasync */
+	bool readable;          /* holds body records (chunk, commit): worth the read cache */
 	uint64_t sync_since;    /* when its first commit was staged (commit_delay_us) */
 	struct spool_seg *also_sync; /* a previous segment with unsynced chunks to sync too */
 	struct spool_bent *ents;
@@ -153,6 +154,8 @@ struct spool {
 	uint64_t tail_off;      /* its aligned offset in the segment */
 	uint64_t zero_retry_us;
 	struct spool_rcache *rc; /* read cache of recent batches */
+	struct spool_bufslab *slabs; /* batch buffer memory (spool_buf.c) */
+	uint32_t nslabs;
 	uint32_t inflight;      /* io_uring operations submitted and not reaped */
 	/* segments, sorted by seq; the last one is the active segment */
 	struct spool_seg **segs;
@@ -285,13 +288,30 @@ void spool_rcache_free(struct spool *sp);
 bool spool_rcache_adopt(struct spool *sp, uint32_t seq, uint64_t off, struct spool_buf bb,
 			const uint8_t *data, uint32_t len);
 /* Batch buffers: a buffer of at least `bytes` (and at least SPOOL_BUF_STD: the spares then
- * match), zero-filled when new, a kept spare when there is one; -ENOMEM. put hands one back (a
- * spare, or unmapped); mem NULL is ignored. Never free() them. */
+ * match), zero-filled when new, a kept spare when there is one (the one whose pages best fit
+ * `expect`, the bytes the batch will likely write); -ENOMEM. put hands one back (a spare, or
+ * its memory to spool_buf.c); mem NULL is ignored. Never free() them. */
 #define SPOOL_BUF_STD (2u << 20)
-int spool_buf_get(struct spool *sp, uint32_t bytes, struct spool_buf *out);
+int spool_buf_get(struct spool *sp, uint32_t bytes, uint32_t expect, struct spool_buf *out);
+/* spool_buf.c: cold batch buffer memory. A SPOOL_BUF_STD buffer is a slot of a larger mapping
+ * (a slab), so the process keeps a few VMAs however many buffers the cache holds; a larger one
+ * is a mapping of its own. take: 0 or -ENOMEM (hwm 0). give: the pages go back to the kernel
+ * (the slot stays mapped until its slab is empty). fini: unmaps everything. */
+int spool_bufmem_take(struct spool *sp, uint32_t size, struct spool_buf *out);
+void spool_bufmem_give(struct spool *sp, struct spool_buf bb);
+void spool_bufmem_fini(struct spool *sp);
+/* ASan does not see into these mappings: memory nobody may use (a spare waiting, a free slot)
+ * is poisoned, so a reader that kept a pointer past its last reference is still reported. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define SPOOL_BUF_POISON(m, n)   ASAN_POISON_MEMORY_REGION(m, n)
+#define SPOOL_BUF_UNPOISON(m, n) ASAN_UNPOISON_MEMORY_REGION(m, n)
+#else
+#define SPOOL_BUF_POISON(m, n)   ((void)(m), (void)(n))
+#define SPOOL_BUF_UNPOISON(m, n) ((void)(m), (void)(n))
+#endif
 void spool_buf_put(struct spool *sp, struct spool_buf bb);
-/* Records that a batch used `written` bytes of bb from its start: hwm covers them, and pages
- * far beyond them (over twice as many, from an earlier larger batch) go back to the kernel. */
+/* Records that a batch used `written` bytes of bb from its start: hwm covers them. */
 void spool_buf_touched(struct spool_buf *bb, uint64_t written);
 /* The whole record (seq, off, len) in cached memory, or NULL. On success *ref holds a reference
  * that keeps those bytes valid and unchanged (even after eviction) until spool_rcache_unref. */

@@ -12,15 +12,12 @@
  * blocks the cache and never sees its bytes change. A record is served only whole from one
  * batch (records never span batches); anything else is read from the file as before.
  *
- * Batch buffers (spool_buf_get/put) are mapped here, not malloc'd, all of one size
- * (SPOOL_BUF_STD, larger ones in powers of two when a batch needs it); a buffer nobody holds any
- * more is kept as a spare for the next batch (up to a quarter of read_cache_bytes), so a steady
- * load runs on warm pages. Through malloc, in sizes that followed each batch, they were fresh
- * pages again and again: glibc gives a thread arena's heap back to the kernel as soon as it is
- * empty, whatever its trim threshold, and maps larger sizes itself; each 4 KiB touched was then
- * a page fault (0.6 per relayed message with TLS on both legs over memif, and costly in a VM).
- * Untouched pages of a mapping cost nothing, so the cache and the spares account what a buffer
- * holds (its high-water mark), not its size: a 100 KiB batch counts 100 KiB.
+ * Batch buffers (spool_buf_get/put) come from spool_buf.c (2 MiB slots of large mappings, not
+ * malloc); a buffer nobody holds any more is kept as a spare for a next batch (up to a quarter
+ * of read_cache_bytes) unless a burst inflated it, so a steady load mostly writes into warm
+ * pages. Untouched pages cost nothing, so the cache and the spares account what a buffer holds
+ * (its high-water mark), not its size: a 100 KiB batch counts 100 KiB. (Malloc'd buffers sized
+ * twice their batch counted whole, and glibc kept unmapping and mapping their heaps.)
  */
 #include "spool/spool_int.h"
 
@@ -29,19 +26,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* ASan does not see into our mappings: a spare is poisoned while it waits, so a reader that
- * kept a pointer past its last reference is still reported (as a use after free was, when the
- * buffers were malloc'd). */
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define BUF_POISON(m, n)   ASAN_POISON_MEMORY_REGION(m, n)
-#define BUF_UNPOISON(m, n) ASAN_UNPOISON_MEMORY_REGION(m, n)
-#else
-#define BUF_POISON(m, n)   ((void)(m), (void)(n))
-#define BUF_UNPOISON(m, n) ((void)(m), (void)(n))
-#endif
-
-#define RC_ENTS 4096u
+/* Entries (batches) held at most: each is a mapping of its own (fewer VMAs once adjacent ones
+ * merge; 4096 of them made ~1,200 VMAs for one worker at one message per batch). */
+#define RC_ENTS 2048u
 /* Unreferenced buffers kept for the next batches (at most a quarter of read_cache_bytes). */
 #define RC_SPARES 64u
 
@@ -66,6 +53,7 @@ struct spool_rcache {
 	struct spool_buf spare[RC_SPARES]; /* unreferenced buffers kept for the next batches */
 	uint32_t nspare;
 	uint64_t spare_held;              /* their hwm: at most cap / 4 */
+	uint64_t avg_batch;               /* moving average of the batches' record bytes */
 	struct rc_ent ents[RC_ENTS];
 	uint32_t first, n;       /* ents[first .. first+n) modulo RC_ENTS, oldest first */
 };
@@ -87,44 +75,34 @@ static struct rc_ent *ent_at(struct spool_rcache *rc, uint32_t i)
 	return &rc->ents[(rc->first + i) % RC_ENTS];
 }
 
-static void buf_unmap(struct spool_buf bb)
-{
-	if (bb.mem) {
-		BUF_UNPOISON(bb.mem, bb.size);	/* the shadow of a range mapped again later */
-		munmap(bb.mem, bb.size);
-	}
-}
-
 static struct spool_buf spare_take(struct spool_rcache *rc, uint32_t i)
 {
 	struct spool_buf bb = rc->spare[i];
-	BUF_UNPOISON(bb.mem, bb.size);
+	SPOOL_BUF_UNPOISON(bb.mem, bb.size);
 	rc->spare_held -= bb.hwm;
 	rc->nspare--;
 	memmove(&rc->spare[i], &rc->spare[i + 1], (rc->nspare - i) * sizeof(rc->spare[0]));
 	return bb;
 }
 
-/* Pages a buffer may hold beyond twice what its batch used before they are given back. */
-#define BUF_SLACK (256u << 10)
+/* A buffer comes back as a spare only if it holds at most this many pages, or four times the
+ * average batch, whichever is more: a buffer inflated by a burst goes back to the kernel instead
+ * of going round (the cache counts what a buffer holds, so inflated spares would shrink it after
+ * every burst), while buffers that fit the load stay warm. Trimming the pages of every buffer
+ * reused for a smaller batch instead made the next large batch fault them in again (0.4-0.6
+ * faults per message at 64 sessions, batches varying 30 KB-500 KB). */
+#define BUF_KEEP_MIN (256u << 10)
 
 void spool_buf_touched(struct spool_buf *bb, uint64_t written)
 {
 	uint64_t w = (written + 4095u) & ~(uint64_t)4095u;
 	if (w > bb->size)
 		w = bb->size;
-	if (w > bb->hwm) {
+	if (w > bb->hwm)
 		bb->hwm = (uint32_t)w;
-	} else if (bb->hwm > 2 * w + BUF_SLACK) {
-		/* pages of an earlier, larger batch: without this a spare's hwm only grows and the
-		 * cache would hold fewer batches after every burst */
-		uint64_t keep = 2 * w;
-		if (madvise(bb->mem + keep, bb->hwm - keep, MADV_DONTNEED) == 0)
-			bb->hwm = (uint32_t)keep;
-	}
 }
 
-int spool_buf_get(struct spool *sp, uint32_t bytes, struct spool_buf *out)
+int spool_buf_get(struct spool *sp, uint32_t bytes, uint32_t expect, struct spool_buf *out)
 {
 	uint32_t size = SPOOL_BUF_STD;
 	while (size < bytes) {
@@ -133,18 +111,26 @@ int spool_buf_get(struct spool *sp, uint32_t bytes, struct spool_buf *out)
 		size *= 2;
 	}
 	struct spool_rcache *rc = sp->rc;
-	/* a spare of that size, the newest (the warmest) first */
-	for (uint32_t i = rc ? rc->nspare : 0; i-- > 0;)
-		if (rc->spare[i].size == size) {
-			*out = spare_take(rc, i);
-			return 0;
+	/* a spare of that size whose pages fit the batch expected best (too few: page faults; too
+	 * many: memory the cache counts for nothing); the newest (the warmest) among equals */
+	uint32_t best = UINT32_MAX;
+	uint64_t best_d = UINT64_MAX;
+	for (uint32_t i = rc ? rc->nspare : 0; i-- > 0;) {
+		const struct spool_buf *b = &rc->spare[i];
+		if (b->size != size)
+			continue;
+		uint64_t d = b->hwm >= expect ? (uint64_t)(b->hwm - expect)
+					      : 2 * (uint64_t)(expect - b->hwm);
+		if (d < best_d) {
+			best_d = d;
+			best = i;
 		}
-	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED)
-		return -ENOMEM;
-	sp->st.buf_maps++;
-	*out = (struct spool_buf){ .mem = m, .size = size, .hwm = 0 };
-	return 0;
+	}
+	if (best != UINT32_MAX) {
+		*out = spare_take(rc, best);
+		return 0;
+	}
+	return spool_bufmem_take(sp, size, out);
 }
 
 void spool_buf_put(struct spool *sp, struct spool_buf bb)
@@ -152,13 +138,16 @@ void spool_buf_put(struct spool *sp, struct spool_buf bb)
 	struct spool_rcache *rc = sp->rc;
 	if (!bb.mem)
 		return;
-	if (!rc || bb.hwm > rc->cap / 4) {
-		buf_unmap(bb);
+	uint64_t keep = rc ? 4 * rc->avg_batch : 0;
+	if (keep < BUF_KEEP_MIN)
+		keep = BUF_KEEP_MIN;
+	if (!rc || bb.hwm > rc->cap / 4 || bb.hwm > keep) {
+		spool_bufmem_give(sp, bb);
 		return;
 	}
 	while (rc->nspare && (rc->nspare == RC_SPARES || rc->spare_held + bb.hwm > rc->cap / 4))
-		buf_unmap(spare_take(rc, 0)); /* the oldest */
-	BUF_POISON(bb.mem, bb.size);
+		spool_bufmem_give(sp, spare_take(rc, 0)); /* the oldest */
+	SPOOL_BUF_POISON(bb.mem, bb.size);
 	rc->spare[rc->nspare++] = bb;
 	rc->spare_held += bb.hwm;
 }
@@ -190,8 +179,8 @@ void spool_rcache_free(struct spool *sp)
 	/* readers still holding a buffer are the caller's leak (closed after spool_free) */
 	while (rc->n)
 		drop_oldest(sp);
-	for (uint32_t i = 0; i < rc->nspare; i++)
-		buf_unmap(rc->spare[i]);
+	while (rc->nspare)
+		spool_bufmem_give(sp, spare_take(rc, 0));
 	free(rc);
 	sp->rc = NULL;
 }
@@ -201,6 +190,10 @@ bool spool_rcache_adopt(struct spool *sp, uint32_t seq, uint64_t off, struct spo
 {
 	struct spool_rcache *rc = sp->rc;
 	uint32_t bytes = bb.hwm;
+	if (rc) { /* for spool_buf_put */
+		int64_t avg = (int64_t)rc->avg_batch;
+		rc->avg_batch = (uint64_t)(avg + ((int64_t)len - avg) / 8);
+	}
 	if (!rc || len == 0 || bytes > rc->cap / 2)
 		return false;
 	struct spool_rcbuf *rb = malloc(sizeof(*rb));

@@ -34,6 +34,7 @@ static void batch_reset(struct spool_batch *b)
 	b->off = 0;
 	b->sync = false;
 	b->dsync = false;
+	b->readable = false;
 	b->also_sync = NULL;
 	b->nents = 0;
 	b->result = 0;
@@ -47,7 +48,7 @@ static void batch_reset(struct spool_batch *b)
 static int batch_alloc(struct spool *sp, struct spool_batch *b, uint32_t cap)
 {
 	struct spool_buf nb;
-	if (spool_buf_get(sp, cap + 2u * BATCH_PAD, &nb))
+	if (spool_buf_get(sp, cap + 2u * BATCH_PAD, cap + 2u * BATCH_PAD, &nb))
 		return -ENOMEM;
 	if (b->mem) {
 		memcpy(nb.mem, b->mem, b->head + b->len);
@@ -161,6 +162,8 @@ int spool_stage_rec(struct spool *sp, uint8_t type, const struct spool_part *par
 	struct spool_seg *s = b->seg;
 	uint64_t off = s->size;
 	uint8_t *rec = b->buf + b->len;
+	if (type == SPOOL_REC_CHUNK || type == SPOOL_REC_COMMIT)
+		b->readable = true;
 	struct spool_rec_hdr h = { .magic = SPOOL_REC_MAGIC, .len = len, .type = type };
 	if (sealed) {
 		h.flags = SPOOL_RF_SEALED;
@@ -322,13 +325,16 @@ void spool_stage_flush(struct spool *sp)
 
 /* Hands the buffer of a written batch to the read cache (no copy) and gives the batch a new one
  * (a spare: the cache accounts what a buffer holds, not its size). Without a cache, or when
- * either step fails, the batch keeps its buffer and the records are simply not cached. */
+ * either step fails, the batch keeps its buffer and the records are simply not cached. A batch
+ * of state records only (delivery outcomes: half the batches at a low rate) is never read
+ * back: it keeps its buffer rather than take a cache entry and a mapping. */
 static void batch_to_cache(struct spool *sp, struct spool_batch *b)
 {
-	if (!sp->rc || b->len == 0)
+	if (!sp->rc || b->len == 0 || !b->readable)
 		return;
 	struct spool_buf nb;
-	if (spool_buf_get(sp, BATCH_MIN_CAP + 2u * BATCH_PAD, &nb))
+	uint32_t expect = b->wlen > b->len ? b->wlen : b->len; /* the next batch: like this one */
+	if (spool_buf_get(sp, BATCH_MIN_CAP + 2u * BATCH_PAD, expect, &nb))
 		return;
 	spool_buf_touched(&b->bb, b->wlen > b->head + b->len ? b->wlen : b->head + b->len);
 	if (!spool_rcache_adopt(sp, b->seg->seq, b->off, b->bb, b->buf, b->len)) {
