@@ -105,12 +105,8 @@ static int dpdk_start(struct io_dpdk *d)
 	d->lc->mod_state[d->tcp_idx] = d->tcp; /* so tcp_lcore_net() finds it */
 	/* a memif link comes up once the client reached the server's socket (the peer may still
 	 * be starting, e.g. a dpmaild client retrying its start on a loaded machine): wait (15 s) */
-	struct rte_eth_link link = { 0 };
-	for (int i = 0; i < 1500; i++) {
-		if (rte_eth_link_get_nowait(d->rt.port_id, &link) == 0 && link.link_status)
-			return 0;
-		rte_delay_us_sleep(10000);
-	}
+	if (dp_port_link_up_within(d->rt.port_id, 15000))
+		return 0;
 	log_err("event=startup_failed reason=\"link of %s is down\"", d->cfg->port.device);
 	return -1;
 }

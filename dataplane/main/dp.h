@@ -41,6 +41,9 @@ int dp_eal_init(const struct cfg *c, const char *prog);
 
 /* Configure and start the port of c with one queue pair per worker of rt. 0 or -1 (logged). */
 int dp_port_start(struct dp_rt *rt);
+/* Polls port_id's link every 10 ms for up to ms milliseconds (start-up only: it sleeps); true
+ * once it is up. */
+bool dp_port_link_up_within(uint16_t port_id, int ms);
 void dp_port_stop(struct dp_rt *rt);
 
 /* Allocate worker index idx on lcore lcore_id: context and mbuf pool. NULL on failure (logged). */

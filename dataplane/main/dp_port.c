@@ -161,8 +161,7 @@ static bool memif_client(const struct cfg *c, const struct rte_eth_dev_info *inf
 	return false;
 }
 
-/* Polls the link every 10 ms for up to ms milliseconds; true once it is up. */
-static bool link_up_within(uint16_t port_id, int ms)
+bool dp_port_link_up_within(uint16_t port_id, int ms)
 {
 	for (int t = 0; t <= ms; t += 10) {
 		struct rte_eth_link link = { 0 };
@@ -191,7 +190,7 @@ static int port_start(struct dp_rt *rt, const struct rte_eth_dev_info *info)
 			rc = rte_eth_dev_start(rt->port_id);
 			continue;
 		}
-		if (link_up_within(rt->port_id, MEMIF_LINK_WAIT_MS))
+		if (dp_port_link_up_within(rt->port_id, MEMIF_LINK_WAIT_MS))
 			return 0;
 		tries += MEMIF_LINK_WAIT_MS / 100;
 		log_warn("event=port_restart port=%s reason=\"memif client: started but no link "

@@ -189,8 +189,6 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 		dlv_engine_recover(st->dlv, now);
 	}
 	int work = 0;
-	/* The turn's log lines (a delivery outcome per message) leave in one write at its end. */
-	log_batch_begin();
 	rly_core_set_now(st->rly, now);
 	struct dp_lcore *lc = st->lc;
 	if (st->sock)
@@ -201,7 +199,6 @@ static int rly_lcore_poll(void *ctx, uint64_t now)
 	/* Last: seals the partial records everything above produced this turn (replies, message
 	 * pieces) and pushes them to the transport, one record per connection per turn. */
 	tls_core_poll(st->tls, now);
-	log_batch_end();
 	/* Work this lcore can do next turn keeps the loop from sleeping (a staged batch, a
 	 * signature waiting); a write or fdatasync in flight does not: it completes in the kernel
 	 * and the next turn after the idle sleep reaps it (spinning on it cost a whole core). */

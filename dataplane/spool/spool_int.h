@@ -74,9 +74,9 @@ struct spool_buf {
 };
 
 struct spool_batch {
-	uint8_t *mem;           /* = bb.mem: the buffer, aligned for direct I/O */
-	struct spool_buf bb;
-	uint8_t *buf;           /* = mem + head: the records */
+	struct spool_buf bb;    /* the buffer; bb.mem (aligned for direct I/O) is where the write
+				 * starts */
+	uint8_t *buf;           /* = bb.mem + head: the records */
 	uint32_t len, cap;      /* record bytes staged, room for records */
 	uint32_t head;          /* direct mode: bytes of the segment's last partial block copied in
 				 * front of the records (the write starts at an aligned offset) */

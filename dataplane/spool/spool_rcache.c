@@ -26,9 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* Entries (batches) held at most: each is a mapping of its own (fewer VMAs once adjacent ones
- * merge; 4096 of them made ~1,200 VMAs for one worker at one message per batch). */
-#define RC_ENTS 2048u
+#define RC_ENTS 4096u
 /* Unreferenced buffers kept for the next batches (at most a quarter of read_cache_bytes). */
 #define RC_SPARES 64u
 

@@ -27,7 +27,7 @@
 static void batch_reset(struct spool_batch *b)
 {
 	b->head = 0;
-	b->buf = b->mem;
+	b->buf = b->bb.mem;
 	b->wlen = 0;
 	b->len = 0;
 	b->seg = NULL;
@@ -50,15 +50,14 @@ static int batch_alloc(struct spool *sp, struct spool_batch *b, uint32_t cap)
 	struct spool_buf nb;
 	if (spool_buf_get(sp, cap + 2u * BATCH_PAD, cap + 2u * BATCH_PAD, &nb))
 		return -ENOMEM;
-	if (b->mem) {
-		memcpy(nb.mem, b->mem, b->head + b->len);
+	if (b->bb.mem) {
+		memcpy(nb.mem, b->bb.mem, b->head + b->len);
 		spool_buf_touched(&nb, b->head + b->len);
 		spool_buf_touched(&b->bb, b->head + b->len);
 		spool_buf_put(sp, b->bb);
 	}
 	b->bb = nb;
-	b->mem = nb.mem;
-	b->buf = b->mem + b->head;
+	b->buf = nb.mem + b->head;
 	b->cap = nb.size - 2u * BATCH_PAD;
 	return 0;
 }
@@ -89,7 +88,7 @@ void spool_stage_fini(struct spool *sp)
 			if (b->ents[k].kind == SPOOL_BENT_COMMIT)
 				free(b->ents[k].msg);
 		spool_buf_put(sp, b->bb);
-		b->bb.mem = b->mem = NULL;
+		b->bb.mem = NULL;
 		free(b->ents);
 	}
 	free(sp->tailblk);
@@ -121,9 +120,9 @@ static int stage_bind(struct spool *sp)
 		uint32_t head = (uint32_t)(s->size % sp->align);
 		if (sp->tail_seq != s->seq || sp->tail_off != s->size - head)
 			return -EIO; /* never: every batch leaves its last block in tailblk */
-		memcpy(b->mem, sp->tailblk, head);
+		memcpy(b->bb.mem, sp->tailblk, head);
 		b->head = head;
-		b->buf = b->mem + head;
+		b->buf = b->bb.mem + head;
 	}
 	if (s->size == 0) {
 		uint8_t hdr[18];
@@ -239,7 +238,7 @@ static void batch_complete(struct spool *sp, struct spool_batch *b);
 static void keep_tail(struct spool *sp, struct spool_batch *b, uint64_t wstart)
 {
 	uint32_t end = b->head + b->len, full = end & ~(sp->align - 1);
-	uint8_t *w = b->mem;
+	uint8_t *w = b->bb.mem;
 	memset(w + end, 0, b->wlen - end);
 	sp->tail_seq = 0;
 	if (end == full)
@@ -289,7 +288,7 @@ void spool_stage_flush(struct spool *sp)
 	if (sp->direct)
 		keep_tail(sp, b, wstart);
 	struct io_uring_sqe *sqe = spool_sqe(sp, b, SPOOL_OP_WRITE);
-	io_uring_prep_write(sqe, s->fd, b->mem, b->wlen, wstart);
+	io_uring_prep_write(sqe, s->fd, b->bb.mem, b->wlen, wstart);
 	b->pending = 1;
 	if (b->sync && sp->direct && !s->dirty && !b->also_sync) {
 		/* one durable write: RWF_DSYNC completes after the device cache flush (or as a FUA
@@ -333,16 +332,16 @@ static void batch_to_cache(struct spool *sp, struct spool_batch *b)
 	if (!sp->rc || b->len == 0 || !b->readable)
 		return;
 	struct spool_buf nb;
-	uint32_t expect = b->wlen > b->len ? b->wlen : b->len; /* the next batch: like this one */
-	if (spool_buf_get(sp, BATCH_MIN_CAP + 2u * BATCH_PAD, expect, &nb))
+	uint32_t used = b->wlen > b->head + b->len ? b->wlen : b->head + b->len;
+	/* the next batch will likely write about what this one did */
+	if (spool_buf_get(sp, BATCH_MIN_CAP + 2u * BATCH_PAD, used, &nb))
 		return;
-	spool_buf_touched(&b->bb, b->wlen > b->head + b->len ? b->wlen : b->head + b->len);
+	spool_buf_touched(&b->bb, used);
 	if (!spool_rcache_adopt(sp, b->seg->seq, b->off, b->bb, b->buf, b->len)) {
 		spool_buf_put(sp, nb);
 		return;
 	}
 	b->bb = nb;
-	b->mem = nb.mem;
 	b->buf = nb.mem;
 	b->head = 0;
 	b->cap = nb.size - 2u * BATCH_PAD;
