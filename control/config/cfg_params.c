@@ -70,7 +70,8 @@ static const struct cfg_param dataplane_params[] = {
 	{ "workers", CFG_T_U32V, "[1]", 0, 1023, F(dataplane.workers), 0, NULL, NULL,
 	  "Worker lcores (CPUs), one RX/TX queue pair and one pipeline each. At least one." },
 	{ "mbufs", CFG_T_U32, "4095", 512, 1048576, F(dataplane.mbufs), 0, NULL, NULL,
-	  "Mbufs in each worker's pool (must exceed rx_desc + tx_desc + in-flight packets)." },
+	  "Mbufs in each worker's pool (must exceed rx_desc + tx_desc + in-flight packets: TCP send "
+	  "and receive queues, and up to 512 frames held while the TX queue is full)." },
 	{ "mbuf_cache", CFG_T_U32, "128", 0, 512, F(dataplane.mbuf_cache), 0, NULL, NULL,
 	  "Per-lcore mbuf cache size of each pool." },
 	{ "burst", CFG_T_U32, "32", 1, 64, F(dataplane.burst), 0, NULL, NULL,

@@ -61,6 +61,8 @@ static const struct ctl_stat_field lcore_fields[] = {
 	{ "net_rx_bytes_total", "Bytes received.", CTL_STAT_COUNTER, NC(rx_bytes) },
 	{ "net_tx_packets_total", "Frames sent.", CTL_STAT_COUNTER, NC(tx_pkts) },
 	{ "net_tx_bytes_total", "Bytes sent.", CTL_STAT_COUNTER, NC(tx_bytes) },
+	{ "net_tx_held_total", "Frames the port's TX queue did not take at once, sent a turn later.",
+	  CTL_STAT_COUNTER, NC(tx_held) },
 	{ "net_ip_rx_total", "IPv4 packets received for us.", CTL_STAT_COUNTER, NC(ip_rx) },
 	{ "net_ip_tx_total", "IPv4 packets sent.", CTL_STAT_COUNTER, NC(ip_tx) },
 	{ "net_icmp_echo_rx_total", "ICMP echo requests received.", CTL_STAT_COUNTER, NC(icmp_echo_rx) },

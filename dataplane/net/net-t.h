@@ -26,6 +26,10 @@ struct rte_ring;
 #define NET_PEERS_MAX 64
 /* Frames buffered per turn before a forced flush. */
 #define NET_TX_BURST 64
+/* Frames the port's TX queue did not take, kept for the next flush (a qdisc's role): a burst
+ * (10,000 sessions' replies at once) waits a turn instead of costing each frame a TCP
+ * retransmission timeout. Beyond this many they are dropped (drop_tx_full). Power of two. */
+#define NET_TX_HOLD 512
 /* port_id of a net_if with no DPDK port (unit tests, fuzzing): TX goes to tx_sink or is freed. */
 #define NET_PORT_NONE UINT16_MAX
 
@@ -55,7 +59,7 @@ enum net_drop {
 	NET_DROP_TX_NOROUTE,      /* ip_output: destination neither on-link nor a gateway */
 	NET_DROP_TX_HEADROOM,     /* not enough headroom to prepend headers */
 	NET_DROP_TX_SIZE,         /* ip_output: larger than the MTU */
-	NET_DROP_TX_FULL,         /* NIC TX queue did not take the frame */
+	NET_DROP_TX_FULL,         /* NIC TX queue did not take the frame, and the hold queue was full */
 	NET_DROP_ARP_HOLD,        /* hold queue full: oldest waiting packet dropped */
 	NET_DROP_ARP_UNRESOLVED,  /* resolution failed: held packets dropped */
 	NET_DROP_NOMBUF,          /* could not allocate an mbuf for ARP */
@@ -66,6 +70,7 @@ enum net_drop {
 struct net_counters {
 	uint64_t rx_pkts, rx_bytes;
 	uint64_t tx_pkts, tx_bytes;
+	uint64_t tx_held;         /* frames that waited in the hold queue (TX queue full) */
 	uint64_t arp_rx_req, arp_rx_reply, arp_tx_req, arp_tx_reply;
 	uint64_t ip_rx, ip_tx;
 	uint64_t icmp_echo_rx, icmp_echo_tx, icmp_err_rx;
@@ -79,6 +84,8 @@ typedef void (*net_tx_sink_fn)(void *ctx, struct rte_mbuf **pkts, uint16_t n);
 struct net_tx_buf {
 	uint16_t n;
 	struct rte_mbuf *pkts[NET_TX_BURST];
+	uint16_t held_head, held_n;           /* ring of frames waiting for room, oldest first */
+	struct rte_mbuf *held[NET_TX_HOLD];
 	net_tx_sink_fn sink;
 	void *sink_ctx;
 };

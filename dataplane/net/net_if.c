@@ -79,6 +79,11 @@ void net_if_fini(struct net_if *nif)
 {
 	rte_pktmbuf_free_bulk(nif->tx.pkts, nif->tx.n);
 	nif->tx.n = 0;
+	while (nif->tx.held_n) {
+		rte_pktmbuf_free(nif->tx.held[nif->tx.held_head]);
+		nif->tx.held_head = (nif->tx.held_head + 1) & (NET_TX_HOLD - 1);
+		nif->tx.held_n--;
+	}
 	arp_cache_flush(&nif->arp);
 }
 
@@ -121,32 +126,81 @@ void net_tx(struct net_if *nif, struct rte_mbuf *m)
 	nif->tx.pkts[nif->tx.n++] = m;
 }
 
-uint16_t net_tx_flush(struct net_if *nif)
+static uint64_t pkts_bytes(struct rte_mbuf *const *pkts, uint16_t n)
 {
-	uint16_t n = nif->tx.n, sent;
-	if (n == 0)
-		return 0;
-	nif->tx.n = 0;
 	uint64_t bytes = 0;
 	for (uint16_t i = 0; i < n; i++)
-		bytes += rte_pktmbuf_pkt_len(nif->tx.pkts[i]);
+		bytes += rte_pktmbuf_pkt_len(pkts[i]);
+	return bytes;
+}
+
+/* Sends held frames, oldest first, while the queue takes them; returns how many went. */
+static uint16_t held_send(struct net_if *nif)
+{
+	struct net_tx_buf *t = &nif->tx;
+	uint16_t sent = 0;
+	while (t->held_n) {
+		uint16_t k = (uint16_t)RTE_MIN(t->held_n, NET_TX_HOLD - t->held_head);
+		uint16_t s = rte_eth_tx_burst(nif->port_id, nif->queue_id, &t->held[t->held_head], k);
+		nif->cnt.tx_bytes += pkts_bytes(&t->held[t->held_head], s);
+		t->held_head = (uint16_t)((t->held_head + s) & (NET_TX_HOLD - 1));
+		t->held_n = (uint16_t)(t->held_n - s);
+		sent = (uint16_t)(sent + s);
+		if (s < k)
+			break; /* still full */
+	}
+	return sent;
+}
+
+/* Keeps frames the queue did not take, behind those already held; drops what does not fit. */
+static void held_add(struct net_if *nif, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct net_tx_buf *t = &nif->tx;
+	uint16_t room = (uint16_t)(NET_TX_HOLD - t->held_n), k = RTE_MIN(n, room);
+	for (uint16_t i = 0; i < k; i++)
+		t->held[(t->held_head + t->held_n + i) & (NET_TX_HOLD - 1)] = pkts[i];
+	t->held_n = (uint16_t)(t->held_n + k);
+	nif->cnt.tx_held += k;
+	if (k < n) {
+		nif->cnt.drop[NET_DROP_TX_FULL] += n - k;
+		rte_pktmbuf_free_bulk(pkts + k, n - k);
+	}
+}
+
+/*
+ * Hands the turn's frames to the port: held frames first (order is kept), then the new ones;
+ * what the queue does not take is held for the next flush. Returns the frames sent, so a turn
+ * that only finds the queue still full is idle (a dead link does not spin the loop; held
+ * frames wait for the next turn).
+ */
+uint16_t net_tx_flush(struct net_if *nif)
+{
+	struct net_tx_buf *t = &nif->tx;
+	uint16_t n = t->n, sent = 0;
+	if (n == 0 && t->held_n == 0)
+		return 0;
+	t->n = 0;
 	if (nif->port_id == NET_PORT_NONE) {
-		if (nif->tx.sink)
-			nif->tx.sink(nif->tx.sink_ctx, nif->tx.pkts, n);
+		nif->cnt.tx_bytes += pkts_bytes(t->pkts, n);
+		if (t->sink)
+			t->sink(t->sink_ctx, t->pkts, n);
 		else
-			rte_pktmbuf_free_bulk(nif->tx.pkts, n);
+			rte_pktmbuf_free_bulk(t->pkts, n);
 		sent = n;
 	} else {
-		sent = rte_eth_tx_burst(nif->port_id, nif->queue_id, nif->tx.pkts, n);
-		if (unlikely(sent < n)) {
-			for (uint16_t i = sent; i < n; i++)
-				bytes -= rte_pktmbuf_pkt_len(nif->tx.pkts[i]);
-			nif->cnt.drop[NET_DROP_TX_FULL] += n - sent;
-			rte_pktmbuf_free_bulk(nif->tx.pkts + sent, n - sent);
+		if (unlikely(t->held_n))
+			sent = held_send(nif);
+		if (n && t->held_n == 0) {
+			uint16_t s = rte_eth_tx_burst(nif->port_id, nif->queue_id, t->pkts, n);
+			nif->cnt.tx_bytes += pkts_bytes(t->pkts, s);
+			sent = (uint16_t)(sent + s);
+			if (unlikely(s < n))
+				held_add(nif, t->pkts + s, (uint16_t)(n - s));
+		} else if (n) {
+			held_add(nif, t->pkts, n);
 		}
 	}
 	nif->cnt.tx_pkts += sent;
-	nif->cnt.tx_bytes += bytes;
 	return sent;
 }
 
@@ -181,11 +235,11 @@ int net_counters_format(const struct net_counters *c, char *buf, size_t len)
 	size_t off = 0;
 	int n = snprintf(buf, len,
 			 "rx=%" PRIu64 " rx_bytes=%" PRIu64 " tx=%" PRIu64 " tx_bytes=%" PRIu64
-			 " arp_rx_req=%" PRIu64 " arp_rx_reply=%" PRIu64 " arp_tx_req=%" PRIu64
+			 " tx_held=%" PRIu64 " arp_rx_req=%" PRIu64 " arp_rx_reply=%" PRIu64 " arp_tx_req=%" PRIu64
 			 " arp_tx_reply=%" PRIu64 " ip_rx=%" PRIu64 " ip_tx=%" PRIu64
 			 " icmp_echo_rx=%" PRIu64 " icmp_echo_tx=%" PRIu64 " icmp_err_rx=%" PRIu64
 			 " drops=%" PRIu64,
-			 c->rx_pkts, c->rx_bytes, c->tx_pkts, c->tx_bytes, c->arp_rx_req,
+			 c->rx_pkts, c->rx_bytes, c->tx_pkts, c->tx_bytes, c->tx_held, c->arp_rx_req,
 			 c->arp_rx_reply, c->arp_tx_req, c->arp_tx_reply, c->ip_rx, c->ip_tx,
 			 c->icmp_echo_rx, c->icmp_echo_tx, c->icmp_err_rx, net_drops_total(c));
 	if (n < 0)
