@@ -7,7 +7,10 @@
  * a due message waits for the next READY session and its latency ("msg") is measured from the
  * time it was due, so a slow server cannot hide its queueing (no coordinated omission).
  * Sessions reconnect after --messages-per-session messages; --messages-per-session 0 holds
- * greeted sessions idle until the run ends (the idle-sessions scenario).
+ * greeted sessions idle until the run ends (the idle-sessions scenario). --idle-sessions N
+ * does both in one process (one DPDK port serves one process): N plain sessions are greeted
+ * and held first, then the load runs beside them (its clock, CPU and latencies start then),
+ * and the held sessions QUIT when it is over.
  */
 #include "bench_load.h"
 
@@ -71,10 +74,31 @@ static struct ld_sess *idle_pop(struct load *ld)
 	return s;
 }
 
+/* Whether s only holds its greeted session (--messages-per-session 0, --idle-sessions). */
+static bool holds(const struct ld_sess *s)
+{
+	return s->held || s->ld->o.mps == 0;
+}
+
+/* Whether a session that is not connected should connect (again). */
+static bool wants_session(struct ld_sess *s, uint64_t now)
+{
+	struct load *ld = s->ld;
+	return holds(s) ? !(ld->stopping || load_stop) : work_left(ld, now);
+}
+
+static void sess_done(struct ld_sess *s)
+{
+	s->st = LD_DONE;
+	s->ld->live--;
+	if (!s->held)
+		s->ld->live_active--;
+}
+
 void ld_ready(struct ld_sess *s, uint64_t now)
 {
 	struct load *ld = s->ld;
-	if (ld->o.mps == 0) { /* idle sessions: hold until the end */
+	if (holds(s)) { /* idle sessions: hold until the end */
 		if (ld->stopping || load_stop)
 			ld_sess_quit(s, now);
 		return;
@@ -94,10 +118,8 @@ void ld_ready(struct ld_sess *s, uint64_t now)
 void ld_sess_ended(struct ld_sess *s, uint64_t now, bool error)
 {
 	struct load *ld = s->ld;
-	bool again = ld->o.mps == 0 ? !(ld->stopping || load_stop) : work_left(ld, now);
-	if (!again) {
-		s->st = LD_DONE;
-		ld->live--;
+	if (!wants_session(s, now)) {
+		sess_done(s);
 		return;
 	}
 	s->retry_us = now + (error ? 50000 : 0); /* reconnected from the loop, never from here */
@@ -128,6 +150,8 @@ static void load_usage(FILE *f)
 	fprintf(f,
 		"usage: dpmail-bench load --server HOST:PORT [options]\n"
 		"  --sessions N (1..10000, default 16)   --messages-per-session M (default 10; 0 = idle)\n"
+		"  --idle-sessions N (0..10000)  greet N plain sessions first and hold them while the\n"
+		"                     load runs (--idle-wait S: start the load after at most S, 60)\n"
 		"  --rcpts R (default 1)   --size BYTES (default 10k) | --size-mix 2k:10k:50k:200k\n"
 		"  --starttls   --pipelining   --rate MSGS_PER_S (open loop)\n"
 		"  --duration S | --count N (default sessions x messages-per-session)\n"
@@ -152,7 +176,8 @@ static int load_parse(struct ld_opts *o, int argc, char **argv)
 {
 	enum { O_SRV = 1, O_SESS, O_MPS, O_RCPTS, O_SIZE, O_MIX, O_TLS, O_PIPE, O_RATE, O_DUR,
 	       O_COUNT, O_JSON, O_IDS, O_LABEL, O_PROG, O_SUT, O_FROM, O_RDOM, O_EHLO, O_CRATE,
-	       O_RTO, O_SEED, O_SINKJ, O_DRAIN, O_IDLE, O_BACKEND, O_DPDKCFG, O_HELP };
+	       O_RTO, O_SEED, O_SINKJ, O_DRAIN, O_IDLE, O_BACKEND, O_DPDKCFG, O_HELD, O_HELDW,
+	       O_HELP };
 	static const struct option opts[] = {
 		{ "server", 1, 0, O_SRV },     { "sessions", 1, 0, O_SESS },
 		{ "messages-per-session", 1, 0, O_MPS }, { "rcpts", 1, 0, O_RCPTS },
@@ -168,6 +193,7 @@ static int load_parse(struct ld_opts *o, int argc, char **argv)
 		{ "sink-json", 1, 0, O_SINKJ }, { "drain-timeout", 1, 0, O_DRAIN },
 		{ "sut-idle", 1, 0, O_IDLE },   { "backend", 1, 0, O_BACKEND },
 		{ "dpdk-config", 1, 0, O_DPDKCFG },
+		{ "idle-sessions", 1, 0, O_HELD }, { "idle-wait", 1, 0, O_HELDW },
 		{ "help", 0, 0, O_HELP },      { 0, 0, 0, 0 },
 	};
 	char err[128];
@@ -175,7 +201,7 @@ static int load_parse(struct ld_opts *o, int argc, char **argv)
 	*o = (struct ld_opts){ .sessions = 16, .mps = 10, .rcpts = 1, .from = "bench@bench.test",
 			       .rcpt_domain = "sink.test", .ehlo = "load.dpmail-bench.test",
 			       .reply_timeout_s = 120, .label = "", .drain_timeout_s = 600,
-			       .backend = "kernel" };
+			       .backend = "kernel", .idle_wait_s = 60 };
 	bench_mix_parse_sizes(&o->sizes, "10k", err, sizeof(err));
 	int ch;
 	optind = 1;
@@ -225,6 +251,8 @@ static int load_parse(struct ld_opts *o, int argc, char **argv)
 		case O_DRAIN: o->drain_timeout_s = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case O_BACKEND: o->backend = optarg; break;
 		case O_DPDKCFG: o->dpdk_cfg = optarg; break;
+		case O_HELD: o->idle_sessions = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case O_HELDW: o->idle_wait_s = strtod(optarg, NULL); break;
 		case O_HELP: load_usage(stdout); exit(0);
 		default: load_usage(stderr); return -1;
 		}
@@ -239,12 +267,17 @@ static int load_parse(struct ld_opts *o, int argc, char **argv)
 		return -1;
 	}
 	if (!o->server || o->sessions < 1 || o->sessions > 10000 || o->rcpts < 1 ||
-	    o->rcpts > 100 || o->rate < 0) {
+	    o->rcpts > 100 || o->rate < 0 || o->idle_sessions > 10000 || o->idle_wait_s < 0) {
 		load_usage(stderr);
 		return -1;
 	}
 	if (bench_parse_hostport(o->server, &o->addr, &o->addrlen) < 0) {
 		fprintf(stderr, "dpmail-bench load: bad --server %s (want IP:PORT)\n", o->server);
+		return -1;
+	}
+	if (o->idle_sessions && o->mps == 0) {
+		fprintf(stderr, "dpmail-bench load: --idle-sessions holds sessions beside a load; "
+			"--messages-per-session 0 holds them all\n");
 		return -1;
 	}
 	if (o->mps == 0 && o->duration_s <= 0 && o->count == 0)
@@ -285,6 +318,23 @@ static void update_date(struct load *ld)
 	strftime(ld->date_hdr, sizeof(ld->date_hdr), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 }
 
+/* Starts the clock at now: the held sessions connect first (--connect-rate applies to them)
+ * and the active ones after the warm-up; without held sessions the active ones start now. */
+static void load_schedule(struct load *ld, uint64_t now)
+{
+	ld->t0_us = now;
+	ld->end_us = now + (uint64_t)(ld->o.duration_s * 1e6);
+	ld->warmup = ld->o.idle_sessions > 0;
+	ld->warmup_end_us = now + (uint64_t)(ld->o.idle_wait_s * 1e6);
+	for (uint32_t i = 0; i < ld->nsess; i++) {
+		struct ld_sess *s = &ld->sess[i];
+		uint32_t k = ld->warmup ? (s->held ? i - ld->o.sessions : UINT32_MAX) : i;
+		if (k == UINT32_MAX)
+			continue; /* active, waits for the warm-up's end (start_load) */
+		s->retry_us = ld->o.connect_rate > 0 ? now + (uint64_t)((double)k * 1e6 / ld->o.connect_rate) : now;
+	}
+}
+
 static int load_setup(struct load *ld)
 {
 	ld->rng = ld->o.seed ? ld->o.seed : (bench_now_us() ^ ((uint64_t)getpid() << 32)) | 1;
@@ -295,9 +345,12 @@ static int load_setup(struct load *ld)
 	update_date(ld);
 	for (int i = 0; i < LH__MAX; i++)
 		bench_hist_init(&ld->hist[i]);
+	for (int i = 0; i <= LH_EHLO; i++)
+		bench_hist_init(&ld->held_hist[i]);
+	ld->nsess = ld->o.sessions + ld->o.idle_sessions;
 	if (strcmp(ld->o.backend, "kernel") != 0) {
 		char err[256];
-		ld->cnet = bench_cnet_open(ld->o.backend, ld->o.dpdk_cfg, ld->o.sessions + 4096, err, sizeof(err));
+		ld->cnet = bench_cnet_open(ld->o.backend, ld->o.dpdk_cfg, ld->nsess + 4096, err, sizeof(err));
 		if (!ld->cnet || (ld->o.starttls && bench_cnet_tls_client(ld->cnet, err, sizeof(err)) < 0)) {
 			fprintf(stderr, "dpmail-bench load: %s\n", err);
 			return -1;
@@ -312,21 +365,20 @@ static int load_setup(struct load *ld)
 		return -1;
 	}
 	ld->epfd = epoll_create1(EPOLL_CLOEXEC);
-	ld->sess = calloc(ld->o.sessions, sizeof(*ld->sess));
+	ld->sess = calloc(ld->nsess, sizeof(*ld->sess));
 	if (ld->epfd < 0 || !ld->sess)
 		return -1;
-	uint64_t now = bench_now_us();
-	ld->t0_us = now;
-	ld->end_us = now + (uint64_t)(ld->o.duration_s * 1e6);
-	for (uint32_t i = 0; i < ld->o.sessions; i++) {
+	for (uint32_t i = 0; i < ld->nsess; i++) {
 		struct ld_sess *s = &ld->sess[i];
 		s->ld = ld;
 		s->idx = i;
 		s->c.fd = -1;
 		s->st = LD_WAIT;
-		s->retry_us = ld->o.connect_rate > 0 ? now + (uint64_t)((double)i * 1e6 / ld->o.connect_rate) : now;
+		s->held = i >= ld->o.sessions;
 	}
-	ld->live = ld->o.sessions;
+	ld->live = ld->nsess;
+	ld->live_active = ld->o.sessions;
+	load_schedule(ld, bench_now_us());
 	return 0;
 }
 
@@ -350,20 +402,21 @@ static void progress(struct load *ld, uint64_t now)
  * TCP's 1 s SYN retry. The kernel queues them itself. */
 static bool first_connect_pending(const struct load *ld, uint32_t i, uint64_t now)
 {
-	return ld->cnet && i > 0 && ld->hist[LH_CONNECT].count == 0 && now < ld->t0_us + 5000000;
+	return ld->cnet && i > 0 && ld->hist[LH_CONNECT].count + ld->held_hist[LH_CONNECT].count == 0 &&
+	       now < ld->t0_us + 5000000;
 }
 
 /* Reconnects due sessions, times out stuck ones. */
 static void housekeeping(struct load *ld, uint64_t now, bool scan_timeouts)
 {
 	uint64_t rto = (uint64_t)ld->o.reply_timeout_s * 1000000;
-	for (uint32_t i = 0; i < ld->o.sessions; i++) {
+	for (uint32_t i = 0; i < ld->nsess; i++) {
 		struct ld_sess *s = &ld->sess[i];
 		if (s->st == LD_WAIT) {
-			if (!(ld->o.mps == 0 ? !(ld->stopping || load_stop) : work_left(ld, now))) {
-				s->st = LD_DONE;
-				ld->live--;
-			} else if (s->retry_us <= now && !first_connect_pending(ld, i, now)) {
+			if (!wants_session(s, now)) {
+				sess_done(s);
+			} else if (s->retry_us <= now && !(ld->warmup && !s->held) &&
+				   !first_connect_pending(ld, s->held ? i - ld->o.sessions : i, now)) {
 				ld_sess_connect(s, now);
 			}
 		} else if (scan_timeouts && s->st != LD_DONE && s->st != LD_READY &&
@@ -388,26 +441,104 @@ static void load_cnet_turn(struct load *ld, int timeout_ms)
 		bench_cnet_idle(ld->cnet);
 }
 
-static void load_run(struct load *ld)
+static uint64_t sink_unique(const char *path, uint64_t *last_us);
+
+/* The measured window starts: the clock, the CPU baselines, the sink's count. */
+static void start_measure(struct load *ld)
 {
-	struct epoll_event evs[512];
-	uint64_t next_tick = ld->t0_us + 1000000, now = ld->t0_us;
+	ld->cpu_self0 = bench_self_cpu();
+	if (ld->o.have_sut)
+		ld->cpu_sut0 = bench_cpu_seconds(&ld->o.sut);
+	if (ld->sink)
+		ld->sink_base = bench_sink_unique(ld->sink, NULL);
+	else if (ld->o.sink_json)
+		ld->sink_base = sink_unique(ld->o.sink_json, NULL);
+}
+
+/* The held sessions are greeted (99%) or the wait ran out: the load proper starts now. */
+static void end_warmup(struct load *ld, uint64_t now)
+{
+	ld->warmup = false;
+	ld->held_at_start = ld->held_ready;
+	ld->warmup_s = (double)(now - ld->t0_us) / 1e6;
+	if (ld->o.progress)
+		fprintf(stderr, "load: %u of %u idle sessions greeted in %.1fs; the load starts\n",
+			ld->held_ready, ld->o.idle_sessions, ld->warmup_s);
+	ld->t0_us = now;
+	ld->end_us = now + (uint64_t)(ld->o.duration_s * 1e6);
+	for (uint32_t i = 0; i < ld->o.sessions; i++)
+		ld->sess[i].retry_us = ld->o.connect_rate > 0
+			? now + (uint64_t)((double)i * 1e6 / ld->o.connect_rate) : now;
 	ld->has_wait = true;
 	ld->wake_us = now;
-	while (ld->live > 0) {
-		if (load_stop && !ld->stopping) {
-			ld->stopping = true;
-			for (uint32_t i = 0; i < ld->o.sessions; i++)
-				if (ld->sess[i].st == LD_READY)
-					ld_sess_quit(&ld->sess[i], now);
-		}
-		if (ld->o.duration_s > 0 && now >= ld->end_us && !ld->stopping) {
-			ld->stopping = true;
-			for (uint32_t i = 0; i < ld->o.sessions; i++)
-				if (ld->sess[i].st == LD_READY)
-					ld_sess_quit(&ld->sess[i], now);
-		}
+	start_measure(ld);
+}
+
+/* Asks every greeted session of the load to QUIT (the run is over); held sessions QUIT
+ * later, paced (quit_held_due). */
+static void quit_ready(struct load *ld, uint64_t now)
+{
+	if (!ld->stopping)
+		ld->held_at_end = ld->held_ready;
+	ld->stopping = true;
+	for (uint32_t i = 0; i < ld->o.sessions; i++)
+		if (ld->sess[i].st == LD_READY)
+			ld_sess_quit(&ld->sess[i], now);
+}
+
+/*
+ * The load is over: the held sessions QUIT, paced like their connects (--connect-rate) from
+ * quit_t0: ten thousand QUITs in one turn overflow any TX ring, and the retransmissions of the
+ * lost segments, all timed out together, overflow it again.
+ */
+static void quit_held_due(struct load *ld, uint64_t now)
+{
+	if (!ld->quit_t0_us)
+		return;
+	while (ld->quit_next < ld->nsess) {
+		uint64_t k = ld->quit_next - ld->o.sessions;
+		if (ld->o.connect_rate > 0 &&
+		    ld->quit_t0_us + (uint64_t)((double)k * 1e6 / ld->o.connect_rate) > now)
+			break;
+		struct ld_sess *s = &ld->sess[ld->quit_next++];
+		if (s->st == LD_READY)
+			ld_sess_quit(s, now);
+	}
+}
+
+/* Runs sessions until the load's own sessions are done (held ones stay connected), or with
+ * held_too until every session is (held ones QUIT paced, see quit_held_due). */
+static void load_run(struct load *ld, bool held_too)
+{
+	struct epoll_event evs[512];
+	uint64_t now = bench_now_us(), next_tick = now + 1000000;
+	ld->has_wait = true;
+	ld->wake_us = now;
+	if (held_too && ld->o.idle_sessions) {
+		if (!ld->stopping)
+			ld->held_at_end = ld->held_ready;
+		ld->stopping = true;  /* greeted late or dropped: QUIT or stay away */
+		ld->quit_t0_us = now;
+		ld->quit_next = ld->o.sessions;
+	}
+	while (held_too ? ld->live > 0 : ld->live_active > 0) {
+		quit_held_due(ld, now);
+		if (ld->warmup && (ld->held_ready >= ld->o.idle_sessions - ld->o.idle_sessions / 100 ||
+				   now >= ld->warmup_end_us || load_stop))
+			end_warmup(ld, now);
+		if (load_stop && !ld->stopping)
+			quit_ready(ld, now);
+		if (ld->o.duration_s > 0 && now >= ld->end_us && !ld->stopping && !ld->warmup)
+			quit_ready(ld, now);
 		uint64_t until = ld->has_wait && ld->wake_us < next_tick ? ld->wake_us : next_tick;
+		if (ld->warmup && ld->warmup_end_us < until)
+			until = ld->warmup_end_us;
+		if (ld->quit_t0_us && ld->quit_next < ld->nsess && ld->o.connect_rate > 0) {
+			uint64_t d = ld->quit_t0_us + (uint64_t)((double)(ld->quit_next - ld->o.sessions) *
+								 1e6 / ld->o.connect_rate);
+			if (d < until)
+				until = d;
+		}
 		if (ld->o.rate > 0 && ld->idle_head) {
 			uint64_t d = due_us(ld, ld->issued);
 			if (d < until)
@@ -436,8 +567,8 @@ static void load_run(struct load *ld)
 			housekeeping(ld, now, tick);
 			ld->has_wait = false;
 			ld->wake_us = UINT64_MAX;
-			for (uint32_t i = 0; i < ld->o.sessions; i++)
-				if (ld->sess[i].st == LD_WAIT) {
+			for (uint32_t i = 0; i < ld->nsess; i++)
+				if (ld->sess[i].st == LD_WAIT && !(ld->warmup && !ld->sess[i].held)) {
 					ld->has_wait = true;
 					if (ld->sess[i].retry_us < ld->wake_us)
 						ld->wake_us = ld->sess[i].retry_us;
@@ -533,8 +664,9 @@ static json_t *load_json(struct load *ld, double window, double sut_cpu)
 			json_object_set_new(lat, hist_names[i], bench_hist_json(&ld->hist[i]));
 	char when[32];
 	bench_iso_now(when, sizeof(when));
-	json_t *cfg = json_pack("{ss si si si sb sb sf sf sI}", "server", ld->o.server, "sessions",
-				(int)ld->o.sessions, "messages_per_session", (int)ld->o.mps, "rcpts",
+	json_t *cfg = json_pack("{ss si si si si sb sb sf sf sI}", "server", ld->o.server, "sessions",
+				(int)ld->o.sessions, "idle_sessions", (int)ld->o.idle_sessions,
+				"messages_per_session", (int)ld->o.mps, "rcpts",
 				(int)ld->o.rcpts, "starttls", ld->o.starttls, "pipelining",
 				ld->o.pipelining, "rate", ld->o.rate, "duration_s", ld->o.duration_s,
 				"count", (json_int_t)ld->o.count);
@@ -566,6 +698,18 @@ static json_t *load_json(struct load *ld, double window, double sut_cpu)
 			due = (double)ld->o.count;
 		json_object_set_new(json_object_get(j, "messages"), "backlog",
 				    json_integer(due > (double)ld->issued ? (json_int_t)(due - (double)ld->issued) : 0));
+	}
+	if (ld->o.idle_sessions) {
+		json_t *lat = json_object();
+		for (int i = 0; i <= LH_EHLO; i++)
+			if (ld->held_hist[i].count)
+				json_object_set_new(lat, hist_names[i], bench_hist_json(&ld->held_hist[i]));
+		json_object_set_new(j, "idle_sessions",
+				    json_pack("{sI sI sI sI sf so}", "requested", (json_int_t)ld->o.idle_sessions,
+					      "greeted_at_start", (json_int_t)ld->held_at_start,
+					      "greeted_at_end", (json_int_t)ld->held_at_end,
+					      "greeted_peak", (json_int_t)ld->held_peak,
+					      "warmup_s", ld->warmup_s, "latency_us", lat));
 	}
 	if (ld->o.sink_json || ld->sink) {
 		double e2e = ld->drained_us ? (double)(ld->drained_us - ld->t0_us) / 1e6 : 0;
@@ -612,6 +756,12 @@ static void summary(struct load *ld, json_t *j)
 	printf("  message (from %s)  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms\n",
 	       ld->o.rate > 0 ? "intended start" : "start", (double)bench_hist_quantile(m, 0.5) / 1e3,
 	       (double)bench_hist_quantile(m, 0.99) / 1e3, (double)bench_hist_quantile(m, 0.999) / 1e3);
+	if (ld->o.idle_sessions)
+		printf("  idle sessions  %u held: %u greeted when the load started (%.1fs), %u at its end; "
+		       "banner p99 %.2f ms, EHLO p99 %.2f ms\n", ld->o.idle_sessions, ld->held_at_start,
+		       ld->warmup_s, ld->held_at_end,
+		       (double)bench_hist_quantile(&ld->held_hist[LH_BANNER], 0.99) / 1e3,
+		       (double)bench_hist_quantile(&ld->held_hist[LH_EHLO], 0.99) / 1e3);
 	json_t *backlog = json_object_get(json_object_get(j, "messages"), "backlog");
 	if (backlog && json_integer_value(backlog) > 0)
 		printf("  open loop: %lld messages fell due but never started (server behind)\n",
@@ -646,7 +796,7 @@ static void summary(struct load *ld, json_t *j)
 static void load_close_cnet(struct load *ld)
 {
 	if (ld->sess)
-		for (uint32_t i = 0; i < ld->o.sessions; i++)
+		for (uint32_t i = 0; i < ld->nsess; i++)
 			if (ld->sess[i].c.rbuf)
 				bench_conn_free(&ld->sess[i].c);
 	uint64_t end = bench_now_us() + 200000;
@@ -679,23 +829,16 @@ int bench_load_main(int argc, char **argv)
 				       .tv_nsec = (long)((ld->o.sut_idle_s - (double)(time_t)ld->o.sut_idle_s) * 1e9) };
 		nanosleep(&ts, NULL);
 		ld->sut_idle_rate = (bench_cpu_seconds(&ld->o.sut) - c0) / ((double)(bench_now_us() - t0) / 1e6);
-		ld->t0_us = bench_now_us(); /* the schedule starts after the idle sample */
-		ld->end_us = ld->t0_us + (uint64_t)(ld->o.duration_s * 1e6);
-		for (uint32_t i = 0; i < ld->o.sessions; i++)
-			ld->sess[i].retry_us = ld->o.connect_rate > 0
-				? ld->t0_us + (uint64_t)((double)i * 1e6 / ld->o.connect_rate) : ld->t0_us;
+		load_schedule(ld, bench_now_us()); /* the schedule starts after the idle sample */
 	}
-	ld->cpu_self0 = bench_self_cpu();
-	if (ld->o.have_sut)
-		ld->cpu_sut0 = bench_cpu_seconds(&ld->o.sut);
-	if (ld->sink)
-		ld->sink_base = bench_sink_unique(ld->sink, NULL);
-	else if (ld->o.sink_json)
-		ld->sink_base = sink_unique(ld->o.sink_json, NULL);
-	load_run(ld);
+	if (!ld->warmup)
+		start_measure(ld);
+	load_run(ld, false);
 	if (ld->o.sink_json || ld->sink)
 		wait_drain(ld);
 	double sut = ld->o.have_sut ? bench_cpu_seconds(&ld->o.sut) - ld->cpu_sut0 : 0;
+	if (ld->o.idle_sessions)
+		load_run(ld, true); /* measured: now the held sessions QUIT */
 	double window = (double)(ld->last_done_us - ld->t0_us) / 1e6;
 	json_t *j = load_json(ld, window, sut);
 	summary(ld, j);
@@ -710,7 +853,7 @@ out:
 		if (ld->ids)
 			fclose(ld->ids);
 		if (ld->sess)
-			for (uint32_t i = 0; i < ld->o.sessions; i++)
+			for (uint32_t i = 0; i < ld->nsess; i++)
 				if (ld->sess[i].c.rbuf)
 					bench_conn_free(&ld->sess[i].c);
 		if (ld->tls)

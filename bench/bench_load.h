@@ -55,6 +55,7 @@ struct ld_sess {
 	char head[1024];       /* message header block, queued before the body extent */
 	struct ld_sess *next_idle;
 	bool in_idle;
+	bool held;             /* an idle session: greeted, then held until the load ends */
 };
 
 struct ld_opts {
@@ -65,6 +66,8 @@ struct ld_opts {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	uint32_t sessions, mps, rcpts;
+	uint32_t idle_sessions; /* --idle-sessions: greeted sessions held beside the load */
+	double idle_wait_s;     /* the load starts once 99% of them are greeted, or after this */
 	struct bench_mix sizes;
 	bool starttls, pipelining, progress;
 	double rate;           /* messages/s, 0 = closed loop */
@@ -90,7 +93,8 @@ struct load {
 	struct bench_cnet *cnet;   /* conn-API transport (--backend dpdk|sock), else NULL */
 	struct sink *sink;         /* the sink run in this process (after "--"), or NULL */
 	SSL_CTX *tls;
-	struct ld_sess *sess;
+	struct ld_sess *sess;      /* o.sessions active ones, then o.idle_sessions held ones */
+	uint32_t nsess;            /* o.sessions + o.idle_sessions */
 	struct ld_sess *idle_head, *idle_tail;   /* READY sessions waiting for a due message */
 	uint8_t *body;         /* template content: 76-char lines, none starting with '.' */
 	size_t body_len;
@@ -102,6 +106,15 @@ struct load {
 	uint64_t t0_us, end_us, last_done_us;
 	uint64_t issued;       /* messages started */
 	uint32_t live;         /* sessions not DONE */
+	uint32_t live_active;  /* of them, sessions that carry messages (not held) */
+	bool warmup;           /* held sessions connecting: the active ones wait */
+	uint64_t warmup_end_us;
+	uint32_t held_ready, held_peak, held_at_start, held_at_end; /* held sessions greeted: now,
+							   * peak, when the load started, ended */
+	double warmup_s;       /* how long the held sessions took to be greeted */
+	uint64_t quit_t0_us;   /* the held sessions' paced QUIT started (0: not yet) */
+	uint32_t quit_next;    /* the next held session to QUIT */
+	struct bench_hist held_hist[LH_EHLO + 1];        /* their connect, banner, EHLO */
 	bool has_wait;         /* some session is in LD_WAIT (housekeeping must run) */
 	uint64_t wake_us;      /* earliest retry_us of a waiting session */
 	/* results */

@@ -39,7 +39,9 @@ static void ld_enter(struct ld_sess *s, enum ld_state next, uint64_t now)
 
 static void hist(struct ld_sess *s, enum ld_hist h, uint64_t from, uint64_t now)
 {
-	bench_hist_record(&s->ld->hist[h], now > from ? now - from : 0);
+	/* held sessions keep their own histograms: the load's latencies stay the load's */
+	struct bench_hist *hh = s->held && h <= LH_EHLO ? &s->ld->held_hist[h] : &s->ld->hist[h];
+	bench_hist_record(hh, now > from ? now - from : 0);
 }
 
 /* The connection is gone (or must go): account the message in flight, free, reschedule. */
@@ -64,8 +66,12 @@ static void ld_drop(struct ld_sess *s, uint64_t now, bool error)
 		}
 		s->in_idle = false;
 	}
-	if (s->st >= LD_READY && s->st <= LD_QUIT && ld->ready_now)
-		ld->ready_now--;
+	if (s->st >= LD_READY && s->st <= LD_QUIT) {
+		if (s->held && ld->held_ready)
+			ld->held_ready--;
+		else if (!s->held && ld->ready_now)
+			ld->ready_now--;
+	}
 	bench_conn_free(&s->c);
 	ld_enter(s, LD_WAIT, now);
 	ld_sess_ended(s, now, error);
@@ -288,7 +294,7 @@ static void eod_reply(struct ld_sess *s, unsigned code, uint64_t now)
 static void greeted(struct ld_sess *s, unsigned caps, uint64_t now)
 {
 	struct load *ld = s->ld;
-	if (ld->o.starttls && !s->tls_on) {
+	if (ld->o.starttls && !s->tls_on && !s->held) { /* held sessions stay plain */
 		if (!(caps & CAP_STARTTLS)) {
 			ld->tls_fail++;
 			fprintf(stderr, "dpmail-bench load: server does not offer STARTTLS\n");
@@ -303,8 +309,12 @@ static void greeted(struct ld_sess *s, unsigned caps, uint64_t now)
 	}
 	s->pipelining = ld->o.pipelining && (caps & CAP_PIPELINING);
 	ld_enter(s, LD_READY, now);
-	if (++ld->ready_now > ld->ready_peak)
+	if (s->held) {
+		if (++ld->held_ready > ld->held_peak)
+			ld->held_peak = ld->held_ready;
+	} else if (++ld->ready_now > ld->ready_peak) {
 		ld->ready_peak = ld->ready_now;
+	}
 	ld_ready(s, now);
 }
 

@@ -519,7 +519,7 @@ sc_dpmaild_start() {
       echo "eal: {vdevs: [\"net_memif0,role=$(sc_memif_role dpmaild),socket=$SC_TMP/memif.sock,socket-abstract=no,bsize=$(sc_memif_bsize)$zc\"]$zargs, file_prefix: $SC_PREFIX-msrv, memory_mb: 512}"
       echo "port: {device: net_memif0, ipv4: $TARGET_HOST/24, mtu: $MEMIF_MTU}"
       echo "dataplane: {backend: dpdk, main_lcore: 0, workers: [1], idle_sleep_us: ${DPMAILD_IDLE_US:-100}, rx_interrupts: $RX_INTR}"
-      echo "tcp: {trusted_link: $TRUSTED_LINK}"
+      echo "tcp: {trusted_link: $TRUSTED_LINK, max_conns: ${DPMAILD_MAX_CONNS:-4096}}"   # idle-10k: 20000
       echo "smtp: {hostname: relay.bench.test, listen: [{port: $RELAY_PORT, tls: starttls}]}"
       echo "relay: {clients: [{network: ${SINK_HOST%.*}.0/24}]}"
     elif [ "$backend" = dpdk ]; then

@@ -9,7 +9,7 @@
 # the bench, dpmaild's own TLS) and DKIM Ed25519 signed by dpmaild and verified by the sink:
 # every message arrived exactly once (the load's accepted Message-IDs against the sink's) and
 # every signature verified; the sink's TLS and the load's TLS counts; dpmaild's TCP without
-# checksum errors. Then the roles swapped: dpmaild as memif's zero-copy client, started before
+# checksum errors. Then 1,000 idle sessions held beside a load (--idle-sessions). Then the roles swapped: dpmaild as memif's zero-copy client, started before
 # the bench's server (100 plain messages). Then the same bench code on the sock backend (conn API on kernel sockets,
 # 127.0.0.1:27020), load and sink in one process, a size mix up to 200 KiB with STARTTLS.
 . "$(dirname "$0")/../lib/testlib.sh"
@@ -52,7 +52,7 @@ eal:
   memory_mb: 512
 port: {device: net_memif0, ipv4: 198.18.27.2/24, mtu: 1500}
 dataplane: {backend: dpdk, idle_sleep_us: 50}
-tcp: {max_conns: 1024}
+tcp: {max_conns: 2048}
 EOC
 mkdir -p "$D/spool"
 
@@ -89,6 +89,24 @@ t_check "memif: the outbound leg was TLS (crypto/tls server in the sink)" \
 t_check "memif: 200 DKIM Ed25519 signatures verified, none failed" \
   [ "$(jq "$D/sink.json" "d['dkim_verify']['pass'], d['dkim_verify']['fail'], d['messages']['dkim_signed']")" = "(200, 0, 200)" ]
 t_check "memif: the SUT's CPU was measured" [ "$(jq "$D/load.json" "d['sut']['cpu_s'] > 0")" = True ]
+
+# idle sessions over DPDK: one bench process greets 1,000 plain sessions on dpmaild and holds
+# them while 4 STARTTLS sessions relay 100 messages beside them (load --idle-sessions); then
+# they QUIT, paced, with nothing lost on the link
+timeout 60 "$B" load --backend dpdk --dpdk-config "$D/bench.yaml" --server 198.18.27.1:27011 \
+  --sessions 4 --count 100 --messages-per-session 25 --pipelining --starttls --size 10k \
+  --idle-sessions 1000 --connect-rate 4000 --json "$D/held.json" --sut-pid "$SRV" --drain-timeout 30 \
+  -- --listen 198.18.27.2:27010 --starttls --cert "$D/cert.pem" --key "$D/key.pem" \
+  --json "$D/held-sink.json" >"$D/held.out" 2>"$D/held.err"
+rc=$?
+grep -E '^  idle sessions' "$D/held.out"
+t_check "memif held: the run ends well, 100 relayed beside the held sessions" \
+  [ "$rc,$(jq "$D/held.json" "d['messages']['accepted'], d['sessions']['timeouts']")" = "0,(100, 0)" ]
+[ "$rc" = 0 ] || tail -5 "$D/held.err"
+t_check "memif held: 99% of 1,000 greeted before the load, all at its end" \
+  [ "$(jq "$D/held.json" "(d['idle_sessions']['greeted_at_start'] >= 990, d['idle_sessions']['greeted_at_end'])")" = "(True, 1000)" ]
+t_check "memif held: the sink got the 100 messages" \
+  [ "$(jq "$D/held-sink.json" "d['message_ids']['unique'], d['message_ids']['duplicates']")" = "(100, 0)" ]
 
 kill -TERM "$SRV"
 t_wait_exit "$SRV" 15 >/dev/null

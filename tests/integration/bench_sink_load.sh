@@ -4,7 +4,8 @@
 # with STARTTLS (self-signed certificate), the sink answering 10% of messages with 451. Checks:
 # counts match on both sides, no loss, no duplicates, the JSON parses, the 4xx mix is seen by
 # the load side exactly as the sink sent it; then the provider behaviours: a connection limit
-# (421 at the banner) and slow end-of-data replies; then report + SVG plots.
+# (421 at the banner) and slow end-of-data replies; sessions held idle beside a load
+# (--idle-sessions); then report + SVG plots.
 source "$(dirname "$0")/../lib/testlib.sh"
 B=$BUILD/dpmail-bench
 [ -x "$B" ] || t_skip "dpmail-bench not built"
@@ -68,6 +69,27 @@ t_check "open loop: latency counted from the intended start (msg p99 > eod p99)"
 kill -TERM "$SINK2"
 t_wait_exit "$SINK2" 10 >/dev/null
 t_check "sink2 refused over the limit" [ "$(jq "$D/sink2.json" "d['connections']['refused_limit']>0")" = True ]
+
+# --idle-sessions: 200 plain sessions greeted and held while 4 STARTTLS sessions send 40
+# messages; the load's numbers are its own, the held sessions QUIT after it (paced)
+t_bg SINK5 "$B" sink --listen 127.0.0.1:$((PORT + 4)) --starttls --cert "$D/cert.pem" --key "$D/key.pem" \
+  --json "$D/sink5.json" >"$D/sink5.out" 2>&1
+t_check "held-sessions sink listening" t_wait_for 5 grep -q 'listening' "$D/sink5.out"
+"$B" load --server 127.0.0.1:$((PORT + 4)) --sessions 4 --messages-per-session 10 --starttls \
+  --idle-sessions 200 --connect-rate 2000 --json "$D/held.json" >"$D/held.out" 2>&1
+t_check "held: load exits 0" [ $? -eq 0 ]
+t_check "held: 99% greeted before the load started, all 200 at its end" \
+  [ "$(jq "$D/held.json" "(d['idle_sessions']['greeted_at_start'] >= 198, d['idle_sessions']['greeted_at_end'])")" = "(True, 200)" ]
+t_check "held: their banner and EHLO latencies are counted apart (200 each)" \
+  [ "$(jq "$D/held.json" "(d['idle_sessions']['latency_us']['banner']['count'], d['idle_sessions']['latency_us']['ehlo']['count'], d['latency_us']['ehlo']['count'] <= 8)")" = "(200, 200, True)" ]
+t_check "held: the load's 40 messages accepted, 4 of its sessions greeted, no timeouts" \
+  [ "$(jq "$D/held.json" "(d['messages']['accepted'], d['sessions']['ready_peak'], d['sessions']['timeouts'])")" = "(40, 4, 0)" ]
+t_check "held: the summary names them" grep -q 'idle sessions  200 held' "$D/held.out"
+kill -TERM "$SINK5"
+t_wait_exit "$SINK5" 10 >/dev/null
+t_check "held: the sink saw 204+ connections at once, and only 4 of them in TLS" \
+  [ "$(jq "$D/sink5.json" "(d['connections']['peak'] >= 204, d['connections']['tls'])")" = "(True, 4)" ]
+t_check "held: the sink got the 40 messages" [ "$(jq "$D/sink5.json" "d['messages']['accepted']")" = 40 ]
 
 # --verify-dkim: a message signed by crypto/dkim's test signer passes, a tampered copy fails
 SIGN=$BUILD/tests/tools/dkim_sign
