@@ -318,21 +318,23 @@ static void update_date(struct load *ld)
 	strftime(ld->date_hdr, sizeof(ld->date_hdr), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 }
 
-/* Starts the clock at now: the held sessions connect first (--connect-rate applies to them)
- * and the active ones after the warm-up; without held sessions the active ones start now. */
+/* When the k-th of a paced series (connects, the held sessions' QUITs) starting at t0 is due:
+ * --connect-rate per second, or all at once without it. */
+static uint64_t paced_at(const struct load *ld, uint64_t t0, uint64_t k)
+{
+	return ld->o.connect_rate > 0 ? t0 + (uint64_t)((double)k * 1e6 / ld->o.connect_rate) : t0;
+}
+
+/* Starts the clock at now: the held sessions connect first (paced) and the active ones after
+ * the warm-up (end_warmup); without held sessions the active ones start now. */
 static void load_schedule(struct load *ld, uint64_t now)
 {
 	ld->t0_us = now;
 	ld->end_us = now + (uint64_t)(ld->o.duration_s * 1e6);
 	ld->warmup = ld->o.idle_sessions > 0;
 	ld->warmup_end_us = now + (uint64_t)(ld->o.idle_wait_s * 1e6);
-	for (uint32_t i = 0; i < ld->nsess; i++) {
-		struct ld_sess *s = &ld->sess[i];
-		uint32_t k = ld->warmup ? (s->held ? i - ld->o.sessions : UINT32_MAX) : i;
-		if (k == UINT32_MAX)
-			continue; /* active, waits for the warm-up's end (start_load) */
-		s->retry_us = ld->o.connect_rate > 0 ? now + (uint64_t)((double)k * 1e6 / ld->o.connect_rate) : now;
-	}
+	for (uint32_t i = ld->warmup ? ld->o.sessions : 0; i < ld->nsess; i++)
+		ld->sess[i].retry_us = paced_at(ld, now, ld->warmup ? i - ld->o.sessions : i);
 }
 
 static int load_setup(struct load *ld)
@@ -467,20 +469,25 @@ static void end_warmup(struct load *ld, uint64_t now)
 	ld->t0_us = now;
 	ld->end_us = now + (uint64_t)(ld->o.duration_s * 1e6);
 	for (uint32_t i = 0; i < ld->o.sessions; i++)
-		ld->sess[i].retry_us = ld->o.connect_rate > 0
-			? now + (uint64_t)((double)i * 1e6 / ld->o.connect_rate) : now;
+		ld->sess[i].retry_us = paced_at(ld, now, i);
 	ld->has_wait = true;
 	ld->wake_us = now;
 	start_measure(ld);
+}
+
+/* The run is over: no session (re)connects; the held ones still greeted are counted. */
+static void begin_stop(struct load *ld)
+{
+	if (!ld->stopping)
+		ld->held_at_end = ld->held_ready;
+	ld->stopping = true;
 }
 
 /* Asks every greeted session of the load to QUIT (the run is over); held sessions QUIT
  * later, paced (quit_held_due). */
 static void quit_ready(struct load *ld, uint64_t now)
 {
-	if (!ld->stopping)
-		ld->held_at_end = ld->held_ready;
-	ld->stopping = true;
+	begin_stop(ld);
 	for (uint32_t i = 0; i < ld->o.sessions; i++)
 		if (ld->sess[i].st == LD_READY)
 			ld_sess_quit(&ld->sess[i], now);
@@ -495,11 +502,8 @@ static void quit_held_due(struct load *ld, uint64_t now)
 {
 	if (!ld->quit_t0_us)
 		return;
-	while (ld->quit_next < ld->nsess) {
-		uint64_t k = ld->quit_next - ld->o.sessions;
-		if (ld->o.connect_rate > 0 &&
-		    ld->quit_t0_us + (uint64_t)((double)k * 1e6 / ld->o.connect_rate) > now)
-			break;
+	while (ld->quit_next < ld->nsess &&
+	       paced_at(ld, ld->quit_t0_us, ld->quit_next - ld->o.sessions) <= now) {
 		struct ld_sess *s = &ld->sess[ld->quit_next++];
 		if (s->st == LD_READY)
 			ld_sess_quit(s, now);
@@ -515,9 +519,7 @@ static void load_run(struct load *ld, bool held_too)
 	ld->has_wait = true;
 	ld->wake_us = now;
 	if (held_too && ld->o.idle_sessions) {
-		if (!ld->stopping)
-			ld->held_at_end = ld->held_ready;
-		ld->stopping = true;  /* greeted late or dropped: QUIT or stay away */
+		begin_stop(ld);  /* greeted late or dropped: QUIT or stay away */
 		ld->quit_t0_us = now;
 		ld->quit_next = ld->o.sessions;
 	}
@@ -533,9 +535,8 @@ static void load_run(struct load *ld, bool held_too)
 		uint64_t until = ld->has_wait && ld->wake_us < next_tick ? ld->wake_us : next_tick;
 		if (ld->warmup && ld->warmup_end_us < until)
 			until = ld->warmup_end_us;
-		if (ld->quit_t0_us && ld->quit_next < ld->nsess && ld->o.connect_rate > 0) {
-			uint64_t d = ld->quit_t0_us + (uint64_t)((double)(ld->quit_next - ld->o.sessions) *
-								 1e6 / ld->o.connect_rate);
+		if (ld->quit_t0_us && ld->quit_next < ld->nsess) {
+			uint64_t d = paced_at(ld, ld->quit_t0_us, ld->quit_next - ld->o.sessions);
 			if (d < until)
 				until = d;
 		}
