@@ -79,10 +79,7 @@ for t in $TARGETS; do
       # on the link's other end (memif is point to point) that greets and holds the idle
       # sessions first and then runs the measured load beside them (load --idle-sessions)
       [ -x "$DPMAILD" ] || { echo "SKIP $t: $DPMAILD not built"; continue; }
-      SINK_HOST=$SC_MEMIF_NET.2 TARGET_HOST=$SC_MEMIF_NET.1
-      sc_memif_bench_cfg >"$SC_TMP/bench-memif.yaml"
-      rm -f "$SC_TMP/memif.sock"
-      DPMAILD_MAX_CONNS=$(( IDLE + 4096 )) sc_dpmaild_start inbound memif || { echo "SKIP $t: did not start"; sc_peers_local; continue; }
+      DPMAILD_MAX_CONNS=$(( IDLE + 4096 )) sc_memif_up inbound || continue
       for label in dpmaild-memif dpmaild-memif-with-idle; do
         held=(); [ "$label" = dpmaild-memif-with-idle ] && held=(--idle-sessions "$IDLE" --connect-rate 2000)
         taskset -c 0 "$B" load --backend dpdk --dpdk-config "$SC_TMP/bench-memif.yaml" \
@@ -92,9 +89,7 @@ for t in $TARGETS; do
           2>"$SC_TMP/bench-memif.log" || tail -5 "$SC_TMP/bench-memif.log"
         grep -h 'idle sessions greeted' "$SC_TMP/bench-memif.log" || true
       done
-      kill -TERM "$DPMAILD_PID"; wait "$DPMAILD_PID" 2>/dev/null
-      rm -rf "/var/run/dpdk/$SC_PREFIX-msrv" "/var/run/dpdk/$SC_PREFIX-mcli"
-      sc_peers_local ;;
+      sc_memif_down ;;
     dpmaild-dpdk)
       echo "SKIP $t: needs a start hook reachable from loopback (see bench.md); dpmaild-memif is the DPDK target" ;;
   esac

@@ -403,13 +403,26 @@ tcp: {max_conns: 30000, trusted_link: $TRUSTED_LINK}
 EOC
 }
 
-# Inbound only on memif: dpmaild without a route (messages stay in its spool), the load alone
-# in the dpmail-bench process on the peer end.
-sc_inbound_memif() {
+# sc_memif_up MODE (inbound | relay): dpmaild on its end of the memif link (sc_dpmaild_start)
+# and the bench end's config in $SC_TMP/bench-memif.yaml; 1 (said, peers reset) if dpmaild did
+# not start. sc_memif_down: stops it and removes both ends' DPDK runtime directories.
+sc_memif_up() {
   SINK_HOST=$SC_MEMIF_NET.2 TARGET_HOST=$SC_MEMIF_NET.1
   sc_memif_bench_cfg >"$SC_TMP/bench-memif.yaml"
   rm -f "$SC_TMP/memif.sock"
-  sc_dpmaild_start inbound memif || { echo "SKIP dpmaild-memif: did not start"; sc_peers_local; return 0; }
+  sc_dpmaild_start "$1" memif || { echo "SKIP dpmaild-memif: did not start"; sc_peers_local; return 1; }
+}
+sc_memif_down() {
+  kill -TERM "$DPMAILD_PID" 2>/dev/null
+  wait "$DPMAILD_PID" 2>/dev/null
+  rm -rf "/var/run/dpdk/$SC_PREFIX-msrv" "/var/run/dpdk/$SC_PREFIX-mcli"
+  sc_peers_local
+}
+
+# Inbound only on memif: dpmaild without a route (messages stay in its spool), the load alone
+# in the dpmail-bench process on the peer end.
+sc_inbound_memif() {
+  sc_memif_up inbound || return 0
   local pid=$DPMAILD_PID n
   for n in $SESSIONS; do
     sc_perf_start "dpmaild-memif-$n" "$pid"
@@ -418,9 +431,7 @@ sc_inbound_memif() {
       --sut-pid "$pid" --sut-idle 2 "${args[@]}" 2>"$SC_TMP/bench-memif-$n.log" || tail -5 "$SC_TMP/bench-memif-$n.log"
     sc_perf_stop
   done
-  kill -TERM "$pid"; wait "$pid" 2>/dev/null
-  rm -rf "/var/run/dpdk/$SC_PREFIX-msrv" "/var/run/dpdk/$SC_PREFIX-mcli"
-  sc_peers_local
+  sc_memif_down
 }
 
 sc_target_memif() {
@@ -432,9 +443,7 @@ sc_target_memif() {
     sc_dkim_key "$DKIM"
     sargs+=(--verify-dkim "$SC_TMP/opendkim/keys.txt" --verify-dkim-every "$VERIFY_EVERY")
   fi
-  sc_memif_bench_cfg >"$SC_TMP/bench-memif.yaml"
-  rm -f "$SC_TMP/memif.sock"
-  sc_dpmaild_start relay memif || { echo "SKIP dpmaild-memif: did not start"; sc_peers_local; return 0; }
+  sc_memif_up relay || return 0
   local pid=$DPMAILD_PID label=dpmaild-memif
   [ "$MEMIF_MTU" != 9000 ] && label=$label-mtu$MEMIF_MTU   # suffixes: not the default link
   [ "$TRUSTED_LINK" != true ] && label=$label-cksum
@@ -452,10 +461,7 @@ sc_target_memif() {
     grep -h '^sink:' "$SC_TMP/bench-memif-$n.log"
     sc_dkim_summary
   done
-  kill -TERM "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  rm -rf "/var/run/dpdk/$SC_PREFIX-msrv" "/var/run/dpdk/$SC_PREFIX-mcli"
-  sc_peers_local
+  sc_memif_down
 }
 
 # Profiling (PERF_OUT=DIR): `perf record` (cpu-clock: VMs often lack hardware counters) on the
